@@ -1,0 +1,95 @@
+# jobspool - a file-based spool job queue.  See README.md.
+VERSION = 0.1.0
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC ?= cc
+PKGS = jansson uuid libmicrohttpd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -luuid -lmicrohttpd)
+WARN = -Wall -Wextra -Werror
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Ilib \
+	-DJS_VERSION='"$(VERSION)"'
+LDLIBS = $(PKG_LIBS) -lpthread
+
+# B is the build directory: build/ normally, build/san/ for sanitizer runs.
+B ?= build
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+
+LIB_SRC := $(wildcard lib/*.c)
+API_SRC := $(wildcard apiserver/*.c)
+PROC_SRC := $(wildcard processor/*.c)
+CLEAN_SRC := $(wildcard cleaner/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+HEADERS := $(wildcard lib/*.h apiserver/*.h processor/*.h cleaner/*.h tests/unit/*.h)
+
+PROGS = jobspool-apiserver jobspool-processor jobspool-cleaner
+MAN8 = $(wildcard man/*.8)
+MAN5 = $(wildcard man/*.5)
+MAN7 = $(wildcard man/*.7)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+all: $(addprefix $(B)/,$(PROGS))
+
+$(B)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/libjobspool.a: $(call obj,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/jobspool-apiserver: $(call obj,$(API_SRC)) $(B)/libjobspool.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/jobspool-processor: $(call obj,$(PROC_SRC)) $(B)/libjobspool.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/jobspool-cleaner: $(call obj,$(CLEAN_SRC)) $(B)/libjobspool.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libjobspool.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+UNIT_BINS = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+unit-bins: $(UNIT_BINS)
+
+# Installs the Debian packages the build and the tests need (as root), or
+# prints the apt-get line to run.
+deps:
+	@sh scripts/deps.sh
+
+# make check: every suite, built with AddressSanitizer and
+# UndefinedBehaviorSanitizer; ends with one line "N passed, M failed".
+check: deps
+	@$(MAKE) --no-print-directory B=build/san CFLAGS="-O1 -g $(SAN_FLAGS)" all unit-bins
+	@sh tests/run.sh build/san
+
+bench: all
+	@sh tests/bench/run.sh build
+
+run: all
+	@sh scripts/run.sh build
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(addprefix $(B)/,$(PROGS)) $(DESTDIR)$(BINDIR)/
+	$(if $(MAN5),install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
+	$(if $(MAN7),install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
+	$(if $(MAN8),install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGS))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
+
+clean:
+	rm -rf build
+
+.PHONY: all check bench run install uninstall clean deps unit-bins

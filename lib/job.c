@@ -1,0 +1,720 @@
+/* job.c - see job.h */
+#include <ctype.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "job.h"
+#include "util.h"
+
+static const char *const state_ext[JS_NSTATES] = {
+	"pending", "wip", "completed", "failed", "cancelled", "retrieved"
+};
+static const char *const state_status[JS_NSTATES] = {
+	"pending", "running", "completed", "failed", "cancelled", NULL
+};
+
+const char *
+js_state_ext(enum js_state s)
+{
+	return (unsigned)s < JS_NSTATES ? state_ext[s] : NULL;
+}
+
+const char *
+js_state_status(enum js_state s)
+{
+	return (unsigned)s < JS_NSTATES ? state_status[s] : NULL;
+}
+
+int
+js_state_from_ext(const char *ext)
+{
+	int i;
+
+	for (i = 0; i < JS_NSTATES; i++)
+		if (strcmp(ext, state_ext[i]) == 0)
+			return i;
+	return -1;
+}
+
+int
+js_state_from_status(const char *status)
+{
+	static const struct { const char *name; enum js_state st; } names[] = {
+		{ "pending", JS_PENDING }, { "enqueued", JS_PENDING },
+		{ "queued", JS_PENDING }, { "running", JS_WIP },
+		{ "wip", JS_WIP }, { "completed", JS_COMPLETED },
+		{ "finished", JS_COMPLETED }, { "failed", JS_FAILED },
+		{ "cancelled", JS_CANCELLED }, { "canceled", JS_CANCELLED },
+		{ "retrieved", JS_RETRIEVED },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcasecmp(status, names[i].name) == 0)
+			return (int)names[i].st;
+	return -1;
+}
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Fields a client submits. */
+static const char *const submit_fields[] = {
+	"name", "description", "command", "shell", "container", "docker",
+	"builtin", "args", "env", "cwd", "stdin", "timeout", "max_attempts",
+	"retries", "limits", "priority", "metadata", NULL
+};
+/* Fields the server and processor set. */
+static const char *const stored_fields[] = {
+	"id", "status", "created_at", "updated_at", "started_at",
+	"finished_at", "retrieved_at", "attempts", "exit_code", "signal",
+	"error", "result", "batch", "owner", "worker", "seq", "generation",
+	"not_before", "pid", "pid_start", "duration_ms", "log_size",
+	"log_sha256", "idempotency_key", NULL
+};
+
+static int
+in_list(const char *const *list, const char *key)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(*list, key) == 0)
+			return 1;
+	return 0;
+}
+
+/* A non-empty string without NUL bytes, at most max bytes. */
+static int
+check_string(const json_t *v, const char *what, size_t max, int allow_empty,
+    char *err, size_t errlen)
+{
+	size_t len;
+
+	if (!json_is_string(v)) {
+		seterr(err, errlen, "%s must be a string", what);
+		return -1;
+	}
+	len = json_string_length(v);
+	if (!allow_empty && len == 0) {
+		seterr(err, errlen, "%s must not be empty", what);
+		return -1;
+	}
+	if (memchr(json_string_value(v), '\0', len) != NULL) {
+		seterr(err, errlen, "%s must not contain NUL bytes", what);
+		return -1;
+	}
+	if (max > 0 && len > max) {
+		seterr(err, errlen, "%s is too long (%zu bytes, at most %zu)",
+		    what, len, max);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_argv(const json_t *v, const char *what, char *err, size_t errlen)
+{
+	char elem[96];
+	size_t i;
+	json_t *a;
+
+	if (!json_is_array(v)) {
+		seterr(err, errlen, "%s must be an array of strings, "
+		    "e.g. [\"/bin/echo\", \"hello\"]", what);
+		return -1;
+	}
+	if (json_array_size(v) == 0) {
+		seterr(err, errlen, "%s must not be empty", what);
+		return -1;
+	}
+	if (json_array_size(v) > JS_ARGV_MAX) {
+		seterr(err, errlen, "%s has too many elements (at most %d)",
+		    what, JS_ARGV_MAX);
+		return -1;
+	}
+	json_array_foreach(v, i, a) {
+		snprintf(elem, sizeof elem, "%s[%zu]", what, i);
+		if (check_string(a, elem, 0, i > 0, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+check_env(const json_t *v, const char *what, char *err, size_t errlen)
+{
+	const char *k;
+	json_t *val;
+	char elem[160];
+
+	if (!json_is_object(v)) {
+		seterr(err, errlen, "%s must be an object of strings, "
+		    "e.g. {\"LANG\": \"C\"}", what);
+		return -1;
+	}
+	if (json_object_size(v) > JS_ENV_MAX) {
+		seterr(err, errlen, "%s has too many variables (at most %d)",
+		    what, JS_ENV_MAX);
+		return -1;
+	}
+	json_object_foreach((json_t *)v, k, val) {
+		size_t i;
+		if (k[0] == '\0' || strlen(k) > 255) {
+			seterr(err, errlen, "%s: variable names must be 1 to 255 "
+			    "bytes", what);
+			return -1;
+		}
+		for (i = 0; k[i] != '\0'; i++) {
+			if (k[i] == '=' || isspace((unsigned char)k[i]) ||
+			    (unsigned char)k[i] < 0x20) {
+				seterr(err, errlen, "%s: bad variable name '%.64s' "
+				    "(no '=', spaces or control characters)", what, k);
+				return -1;
+			}
+		}
+		snprintf(elem, sizeof elem, "%s.%.64s", what, k);
+		if (check_string(val, elem, 0, 1, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Integer field in [min, max]. */
+static int
+check_int(const json_t *v, const char *what, long long min, long long max,
+    char *err, size_t errlen)
+{
+	long long n;
+
+	if (json_is_real(v) && floor(json_real_value(v)) == json_real_value(v) &&
+	    json_real_value(v) >= (double)min && json_real_value(v) <= (double)max)
+		return 0;
+	if (!json_is_integer(v)) {
+		seterr(err, errlen, "%s must be an integer from %lld to %lld",
+		    what, min, max);
+		return -1;
+	}
+	n = json_integer_value(v);
+	if (n < min || n > max) {
+		seterr(err, errlen, "%s must be an integer from %lld to %lld "
+		    "(got %lld)", what, min, max, n);
+		return -1;
+	}
+	return 0;
+}
+
+/* Normalises a size (integer bytes or "512M") into an integer. */
+static json_t *
+norm_size(const json_t *v, const char *what, char *err, size_t errlen)
+{
+	uint64_t bytes;
+
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) <= 0) {
+			seterr(err, errlen, "%s must be a positive size", what);
+			return NULL;
+		}
+		return json_integer(json_integer_value(v));
+	}
+	if (json_is_string(v) && js_parse_size(json_string_value(v), &bytes) == 0 &&
+	    bytes > 0 && bytes <= (uint64_t)LLONG_MAX)
+		return json_integer((json_int_t)bytes);
+	seterr(err, errlen, "%s must be a size in bytes, e.g. 536870912 or \"512M\"",
+	    what);
+	return NULL;
+}
+
+static json_t *
+norm_limits(const json_t *v, char *err, size_t errlen)
+{
+	static const char *const counts[] = { "cpu", "nofile", "nproc" };
+	static const char *const sizes[] = { "memory", "fsize" };
+	json_t *out, *val, *n;
+	const char *k;
+	char what[64];
+	size_t i;
+
+	if (!json_is_object(v)) {
+		seterr(err, errlen, "limits must be an object, e.g. "
+		    "{\"cpu\": 60, \"memory\": \"512M\", \"nofile\": 256}");
+		return NULL;
+	}
+	out = json_object();
+	if (out == NULL)
+		goto nomem;
+	json_object_foreach((json_t *)v, k, val) {
+		int known = 0;
+		snprintf(what, sizeof what, "limits.%.32s", k);
+		for (i = 0; i < 3; i++) {
+			if (strcmp(k, counts[i]) != 0)
+				continue;
+			known = 1;
+			if (check_int(val, what, 1, 1LL << 40, err, errlen) < 0)
+				goto fail;
+			n = json_integer((json_int_t)(json_is_real(val) ?
+			    json_real_value(val) : json_integer_value(val)));
+			if (n == NULL || json_object_set_new(out, k, n) < 0)
+				goto nomem;
+		}
+		for (i = 0; i < 2; i++) {
+			if (strcmp(k, sizes[i]) != 0)
+				continue;
+			known = 1;
+			n = norm_size(val, what, err, errlen);
+			if (n == NULL)
+				goto fail;
+			if (json_object_set_new(out, k, n) < 0)
+				goto nomem;
+		}
+		if (!known) {
+			seterr(err, errlen, "unknown limit '%.64s' (known: cpu, "
+			    "memory, nofile, nproc, fsize)", k);
+			goto fail;
+		}
+	}
+	return out;
+nomem:
+	seterr(err, errlen, "out of memory");
+fail:
+	json_decref(out);
+	return NULL;
+}
+
+static json_t *
+norm_container(const json_t *v, const char *what, char *err, size_t errlen)
+{
+	json_t *val;
+	const char *k;
+	char field[64];
+
+	if (!json_is_object(v)) {
+		seterr(err, errlen, "%s must be an object, e.g. {\"image\": "
+		    "\"localhost/busybox:latest\", \"command\": [\"echo\", \"hi\"]}",
+		    what);
+		return NULL;
+	}
+	json_object_foreach((json_t *)v, k, val) {
+		snprintf(field, sizeof field, "%s.%.32s", what, k);
+		if (strcmp(k, "image") == 0) {
+			if (check_string(val, field, 1024, 0, err, errlen) < 0)
+				return NULL;
+			if (json_string_value(val)[0] == '-') {
+				seterr(err, errlen, "%s must not start with '-'", field);
+				return NULL;
+			}
+		} else if (strcmp(k, "command") == 0) {
+			if (json_is_string(val)) {
+				if (check_string(val, field, 0, 0, err, errlen) < 0)
+					return NULL;
+			} else if (check_argv(val, field, err, errlen) < 0) {
+				return NULL;
+			}
+		} else if (strcmp(k, "environment") == 0 || strcmp(k, "env") == 0) {
+			if (check_env(val, field, err, errlen) < 0)
+				return NULL;
+		} else {
+			seterr(err, errlen, "unknown field '%s' (known: image, "
+			    "command, environment)", field);
+			return NULL;
+		}
+	}
+	if (json_object_get(v, "image") == NULL) {
+		seterr(err, errlen, "%s.image is required", what);
+		return NULL;
+	}
+	return json_deep_copy(v);
+}
+
+/* Validates the submitted fields of obj into out (new object), ignoring
+ * stored fields when stored is set, refusing them otherwise. */
+static json_t *
+validate(const json_t *obj, int stored, char *err, size_t errlen)
+{
+	json_t *out = NULL, *v, *n;
+	const char *k;
+	int kinds = 0;
+
+	if (!json_is_object(obj)) {
+		seterr(err, errlen, "a job must be a JSON object");
+		return NULL;
+	}
+	out = json_object();
+	if (out == NULL)
+		goto nomem;
+	json_object_foreach((json_t *)obj, k, v) {
+		n = NULL;
+		if (!in_list(submit_fields, k)) {
+			if (stored && in_list(stored_fields, k))
+				continue;
+			if (in_list(stored_fields, k))
+				seterr(err, errlen, "field '%s' is set by the server "
+				    "and cannot be submitted", k);
+			else if (stored)
+				continue;	/* a newer version's field: keep it */
+			else
+				seterr(err, errlen, "unknown field '%.64s'", k);
+			goto fail;
+		}
+		if (strcmp(k, "name") == 0) {
+			if (check_string(v, "name", JS_NAME_MAX, 1, err, errlen) < 0)
+				goto fail;
+		} else if (strcmp(k, "description") == 0) {
+			if (check_string(v, "description", JS_DESCRIPTION_MAX, 1,
+			    err, errlen) < 0)
+				goto fail;
+		} else if (strcmp(k, "command") == 0) {
+			kinds++;
+			if (check_argv(v, "command", err, errlen) < 0)
+				goto fail;
+		} else if (strcmp(k, "shell") == 0) {
+			kinds++;
+			if (check_string(v, "shell", 0, 0, err, errlen) < 0)
+				goto fail;
+		} else if (strcmp(k, "container") == 0 || strcmp(k, "docker") == 0) {
+			kinds++;
+			n = norm_container(v, k, err, errlen);
+			if (n == NULL)
+				goto fail;
+			if (json_object_set_new(out, "container", n) < 0)
+				goto nomem;
+			continue;
+		} else if (strcmp(k, "builtin") == 0) {
+			kinds++;
+			if (!json_is_string(v) || strcmp(json_string_value(v), "add") != 0) {
+				seterr(err, errlen, "builtin must be \"add\"");
+				goto fail;
+			}
+		} else if (strcmp(k, "args") == 0) {
+			if (!json_is_array(v) || json_array_size(v) != 2 ||
+			    !json_is_integer(json_array_get(v, 0)) ||
+			    !json_is_integer(json_array_get(v, 1))) {
+				seterr(err, errlen, "args must be an array of two integers");
+				goto fail;
+			}
+		} else if (strcmp(k, "env") == 0) {
+			if (check_env(v, "env", err, errlen) < 0)
+				goto fail;
+		} else if (strcmp(k, "cwd") == 0) {
+			if (check_string(v, "cwd", 4096, 0, err, errlen) < 0)
+				goto fail;
+			if (json_string_value(v)[0] != '/') {
+				seterr(err, errlen, "cwd must be an absolute path");
+				goto fail;
+			}
+		} else if (strcmp(k, "stdin") == 0) {
+			if (check_string(v, "stdin", 0, 1, err, errlen) < 0)
+				goto fail;
+		} else if (strcmp(k, "timeout") == 0) {
+			double t;
+			int64_t ms;
+			if (json_is_string(v) &&
+			    js_parse_duration_ms(json_string_value(v), &ms) == 0 &&
+			    ms / 1000 <= JS_TIMEOUT_MAX) {
+				n = ms % 1000 ? json_real((double)ms / 1000.0) :
+				    json_integer(ms / 1000);
+				if (n == NULL || json_object_set_new(out, k, n) < 0)
+					goto nomem;
+				continue;
+			}
+			if (!json_is_number(v) || (t = json_number_value(v)) < 0 ||
+			    !isfinite(t) || t > (double)JS_TIMEOUT_MAX) {
+				seterr(err, errlen, "timeout must be a number of seconds "
+				    "from 0 (none) to %lld, or a duration like \"15m\"",
+				    JS_TIMEOUT_MAX);
+				goto fail;
+			}
+		} else if (strcmp(k, "max_attempts") == 0) {
+			if (check_int(v, "max_attempts", 1, JS_ATTEMPTS_MAX, err, errlen) < 0)
+				goto fail;
+		} else if (strcmp(k, "retries") == 0) {
+			if (check_int(v, "retries", 0, JS_ATTEMPTS_MAX, err, errlen) < 0)
+				goto fail;
+		} else if (strcmp(k, "priority") == 0) {
+			if (check_int(v, "priority", -JS_PRIORITY_MAX, JS_PRIORITY_MAX,
+			    err, errlen) < 0)
+				goto fail;
+		} else if (strcmp(k, "limits") == 0) {
+			n = norm_limits(v, err, errlen);
+			if (n == NULL)
+				goto fail;
+			if (json_object_set_new(out, k, n) < 0)
+				goto nomem;
+			continue;
+		}
+		/* "metadata" is any JSON value */
+		if (json_object_set_new(out, k, json_deep_copy(v)) < 0)
+			goto nomem;
+	}
+	if (json_object_get(obj, "container") && json_object_get(obj, "docker")) {
+		seterr(err, errlen, "give either container or docker, not both");
+		goto fail;
+	}
+	if (kinds == 0) {
+		seterr(err, errlen, "a job needs one of command (an array of "
+		    "strings), shell (a string) or container (an object)");
+		goto fail;
+	}
+	if (kinds > 1) {
+		seterr(err, errlen, "a job takes exactly one of command, shell "
+		    "and container, not several");
+		goto fail;
+	}
+	if (json_object_get(obj, "builtin") != NULL &&
+	    json_object_get(obj, "args") == NULL) {
+		seterr(err, errlen, "builtin \"add\" needs args: [a, b]");
+		goto fail;
+	}
+	if (json_object_get(obj, "args") != NULL &&
+	    json_object_get(obj, "builtin") == NULL) {
+		seterr(err, errlen, "args is only for builtin jobs");
+		goto fail;
+	}
+	return out;
+nomem:
+	seterr(err, errlen, "out of memory");
+fail:
+	json_decref(out);
+	return NULL;
+}
+
+json_t *
+js_job_validate(const json_t *submitted, char *err, size_t errlen)
+{
+	return validate(submitted, 0, err, errlen);
+}
+
+int
+js_job_check_update(const json_t *changes, char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(changes)) {
+		seterr(err, errlen, "an update must be a JSON object");
+		return -1;
+	}
+	json_object_foreach((json_t *)changes, k, v) {
+		if (strcmp(k, "name") == 0) {
+			if (!json_is_null(v) &&
+			    check_string(v, "name", JS_NAME_MAX, 1, err, errlen) < 0)
+				return -1;
+		} else if (strcmp(k, "description") == 0) {
+			if (!json_is_null(v) && check_string(v, "description",
+			    JS_DESCRIPTION_MAX, 1, err, errlen) < 0)
+				return -1;
+		} else if (strcmp(k, "metadata") != 0) {
+			seterr(err, errlen, "field '%.64s' cannot be changed "
+			    "(only name, description, metadata and status)", k);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Strictly increasing nanosecond sequence within this process. */
+static int64_t
+next_seq(void)
+{
+	static _Atomic int64_t last;
+	int64_t now = js_now_ns(), prev = atomic_load(&last), next;
+
+	do {
+		next = now > prev ? now : prev + 1;
+	} while (!atomic_compare_exchange_weak(&last, &prev, next));
+	return next;
+}
+
+int
+js_job_set_time(json_t *job, const char *field, int64_t ms)
+{
+	char buf[JS_TIME_SIZE];
+
+	js_time_format(ms ? ms : js_now_ms(), buf);
+	return json_object_set_new(job, field, json_string(buf));
+}
+
+json_t *
+js_job_new(const json_t *validated, const char *id, const char *owner,
+    const char *batch)
+{
+	static const char *const nulls[] = {
+		"started_at", "finished_at", "retrieved_at", "exit_code",
+		"signal", "error", "result", "worker", NULL
+	};
+	char newid[JS_ID_SIZE];
+	json_t *job;
+	int64_t now = js_now_ms();
+	size_t i;
+	int bad = 0;
+
+	job = json_deep_copy(validated);
+	if (job == NULL)
+		return NULL;
+	if (id == NULL) {
+		js_id_new(newid);
+		id = newid;
+	}
+	bad |= json_object_set_new(job, "id", json_string(id));
+	bad |= json_object_set_new(job, "status", json_string("pending"));
+	bad |= js_job_set_time(job, "created_at", now);
+	bad |= js_job_set_time(job, "updated_at", now);
+	for (i = 0; nulls[i] != NULL; i++)
+		bad |= json_object_set_new(job, nulls[i], json_null());
+	bad |= json_object_set_new(job, "attempts", json_integer(0));
+	if (json_object_get(job, "max_attempts") == NULL)
+		bad |= json_object_set_new(job, "max_attempts", json_integer(3));
+	if (json_object_get(job, "retries") == NULL)
+		bad |= json_object_set_new(job, "retries", json_integer(0));
+	if (json_object_get(job, "priority") == NULL)
+		bad |= json_object_set_new(job, "priority", json_integer(0));
+	bad |= json_object_set_new(job, "batch", batch ? json_string(batch) : json_null());
+	bad |= json_object_set_new(job, "owner", owner ? json_string(owner) : json_null());
+	bad |= json_object_set_new(job, "seq", json_integer(next_seq()));
+	bad |= json_object_set_new(job, "generation", json_integer(0));
+	if (bad) {
+		json_decref(job);
+		return NULL;
+	}
+	return job;
+}
+
+/* Type of each stored field: 's' string or null, 'i' integer or null,
+ * 'n' number or null, 't' timestamp or null. */
+static const struct { const char *name; char type; } stored_types[] = {
+	{ "status", 's' }, { "created_at", 't' }, { "updated_at", 't' },
+	{ "started_at", 't' }, { "finished_at", 't' }, { "retrieved_at", 't' },
+	{ "attempts", 'i' }, { "exit_code", 'i' }, { "signal", 'i' },
+	{ "error", 's' }, { "batch", 's' }, { "owner", 's' }, { "worker", 's' },
+	{ "seq", 'i' }, { "generation", 'i' }, { "not_before", 'i' },
+	{ "pid", 'i' }, { "pid_start", 'i' },
+};
+
+json_t *
+js_job_normalize(const json_t *stored, const char *id, char *err, size_t errlen)
+{
+	json_t *valid, *job, *v;
+	const char *k;
+	int64_t ms;
+	size_t i;
+
+	valid = validate(stored, 1, err, errlen);
+	if (valid == NULL)
+		return NULL;
+	v = json_object_get(stored, "id");
+	if (v != NULL && (!json_is_string(v) || strcmp(json_string_value(v), id) != 0)) {
+		seterr(err, errlen, "field 'id' does not match the file name %s", id);
+		json_decref(valid);
+		return NULL;
+	}
+	for (i = 0; i < sizeof stored_types / sizeof stored_types[0]; i++) {
+		v = json_object_get(stored, stored_types[i].name);
+		if (v == NULL || json_is_null(v))
+			continue;
+		switch (stored_types[i].type) {
+		case 's':
+			if (json_is_string(v))
+				continue;
+			break;
+		case 'i':
+			if (json_is_integer(v))
+				continue;
+			break;
+		case 't':
+			if (json_is_string(v) &&
+			    js_time_parse(json_string_value(v), &ms) == 0)
+				continue;
+			break;
+		}
+		seterr(err, errlen, "stored field '%s' has the wrong type",
+		    stored_types[i].name);
+		json_decref(valid);
+		return NULL;
+	}
+	/* defaults for what a hand-written file leaves out */
+	job = js_job_new(valid, id, NULL, NULL);
+	json_decref(valid);
+	if (job == NULL) {
+		seterr(err, errlen, "out of memory");
+		return NULL;
+	}
+	/* keep every stored value the file had */
+	json_object_foreach((json_t *)stored, k, v) {
+		if (json_object_get(job, k) != NULL && in_list(submit_fields, k))
+			continue;	/* normalised copy already there */
+		if (strcmp(k, "docker") == 0)
+			continue;
+		if (json_object_set(job, k, v) < 0) {
+			seterr(err, errlen, "out of memory");
+			json_decref(job);
+			return NULL;
+		}
+	}
+	return job;
+}
+
+const char *
+js_job_str(const json_t *job, const char *field)
+{
+	return json_string_value(json_object_get(job, field));
+}
+
+long long
+js_job_int(const json_t *job, const char *field, long long dflt)
+{
+	json_t *v = json_object_get(job, field);
+
+	return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+char *
+js_job_dump(const json_t *job, size_t *len)
+{
+	char *s = json_dumps(job, JSON_COMPACT | JSON_PRESERVE_ORDER), *t;
+	size_t n;
+
+	if (s == NULL)
+		return NULL;
+	n = strlen(s);
+	t = realloc(s, n + 2);
+	if (t == NULL) {
+		free(s);
+		return NULL;
+	}
+	t[n] = '\n';
+	t[n + 1] = '\0';
+	if (len != NULL)
+		*len = n + 1;
+	return t;
+}
+
+json_t *
+js_job_parse(const char *text, size_t len, char *err, size_t errlen)
+{
+	json_error_t e;
+	json_t *j;
+
+	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+	if (j == NULL) {
+		seterr(err, errlen, "malformed JSON at line %d, column %d: %s",
+		    e.line, e.column, e.text);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		seterr(err, errlen, "a job must be a JSON object");
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}

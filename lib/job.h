@@ -1,0 +1,101 @@
+/*
+ * job.h - a job as JSON (SPEC §3): validation of what clients submit,
+ * the stored fields every state file holds, and the state names.
+ *
+ * A job is a jansson object.  Functions returning json_t * return a new
+ * reference the caller must json_decref(); they return NULL and write a
+ * message a person can act on into err (errlen bytes) when the input is
+ * not a valid job.
+ */
+#ifndef JS_JOB_H
+#define JS_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+/* A job's state is the extension of its file in the spool. */
+enum js_state {
+	JS_PENDING = 0,	/* <id>.pending:   waiting to be claimed */
+	JS_WIP,		/* <id>.wip:       claimed, running (status "running") */
+	JS_COMPLETED,	/* <id>.completed: ran and exited 0 */
+	JS_FAILED,	/* <id>.failed:    non-zero exit, signal, timeout, error */
+	JS_CANCELLED,	/* <id>.cancelled: cancelled before or while running */
+	JS_RETRIEVED,	/* <id>.retrieved: final and fetched; status keeps outcome */
+	JS_NSTATES
+};
+
+#define JS_STATE_BIT(s) (1u << (s))
+#define JS_FINAL_MASK (JS_STATE_BIT(JS_COMPLETED) | JS_STATE_BIT(JS_FAILED) | \
+	JS_STATE_BIT(JS_CANCELLED))
+
+/* File extension of a state ("pending", "wip", ...). */
+const char *js_state_ext(enum js_state s);
+/* The "status" field for a state ("running" for JS_WIP; NULL for
+ * JS_RETRIEVED, whose status keeps the outcome). */
+const char *js_state_status(enum js_state s);
+/* Parses a file extension; returns -1 if it is no state. */
+int js_state_from_ext(const char *ext);
+/* Parses a status as a client may write it, case-insensitively, including
+ * the seed API's names (ENQUEUED, RUNNING, FINISHED, CANCELLED) and
+ * "retrieved"; returns the state or -1. "running" -> JS_WIP. */
+int js_state_from_status(const char *status);
+
+/* Limits on what a job may hold. */
+#define JS_NAME_MAX 256
+#define JS_DESCRIPTION_MAX 65536
+#define JS_ARGV_MAX 4096
+#define JS_ENV_MAX 1024
+#define JS_PRIORITY_MAX 1000000
+#define JS_ATTEMPTS_MAX 100
+#define JS_TIMEOUT_MAX (10LL * 365 * 86400)
+
+/*
+ * Validates a submitted job (SPEC §3) and returns a new object holding
+ * exactly the submitted fields, normalised: "docker" is stored as
+ * "container", sizes in "limits" become integers of bytes, "timeout" a
+ * number of seconds.  Unknown fields and fields the server sets ("id",
+ * "status", ...) are refused.  Returns NULL with err filled when invalid.
+ */
+json_t *js_job_validate(const json_t *submitted, char *err, size_t errlen);
+
+/*
+ * Builds the stored job for a validated submission: a fresh id (or the
+ * given one), status "pending", created_at/updated_at now, attempts 0,
+ * null result fields, owner and batch (either may be NULL), and "seq"
+ * (nanoseconds, strictly increasing within the process) which orders jobs
+ * of equal priority.  Returns a new object, or NULL on allocation failure.
+ */
+json_t *js_job_new(const json_t *validated, const char *id, const char *owner,
+    const char *batch);
+
+/*
+ * Checks a job read from a state file, e.g. one an admin wrote by hand
+ * into SPOOL/tmp and renamed to SPOOL/<id>.pending (SPEC §9): the
+ * submitted fields must be valid; stored fields are type-checked; missing
+ * stored fields are filled in.  id is the id of the file name; a different
+ * "id" inside is an error.  Returns a new, complete job or NULL with err.
+ */
+json_t *js_job_normalize(const json_t *stored, const char *id, char *err,
+    size_t errlen);
+
+/* Checks the body of an update (PUT): an object whose keys are among
+ * "name", "description" (strings, or null to clear) and "metadata" (any
+ * JSON).  Returns 0, or -1 with err. */
+int js_job_check_update(const json_t *changes, char *err, size_t errlen);
+
+/* Sets a string field to the RFC 3339 form of ms (0 for now). */
+int js_job_set_time(json_t *job, const char *field, int64_t ms);
+/* Returns a string field or NULL; an integer field or dflt. */
+const char *js_job_str(const json_t *job, const char *field);
+long long js_job_int(const json_t *job, const char *field, long long dflt);
+
+/* Serialises a job for a state file: compact key order as stored, one
+ * trailing newline (so `cat` and `jq` are happy).  Caller frees. */
+char *js_job_dump(const json_t *job, size_t *len);
+
+/* Reads a job from a JSON text (at most len bytes).  Returns NULL with err
+ * when it is not a JSON object. */
+json_t *js_job_parse(const char *text, size_t len, char *err, size_t errlen);
+
+#endif

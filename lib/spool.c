@@ -1,0 +1,1332 @@
+/* spool.c - the on-disk protocol; see spool.h and man 5 jobspool. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "spool.h"
+
+#define LOCK_FILE "jobs.lock"
+#define LOCK_SLOTS 65521	/* bytes of jobs.lock used as per-job locks */
+#define JOB_FILE_MAX (64 << 20)	/* a state file larger than this is refused */
+
+struct js_spool {
+	int dirfd;
+	int tmpfd;
+	char *path;
+};
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+struct js_spool *
+js_spool_open(const char *path, int flags, char *err, size_t errlen)
+{
+	struct js_spool *sp;
+	struct stat st;
+
+	sp = calloc(1, sizeof *sp);
+	if (sp == NULL || (sp->path = strdup(path)) == NULL) {
+		seterr(err, errlen, "out of memory");
+		free(sp);
+		return NULL;
+	}
+	sp->tmpfd = -1;
+	sp->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dirfd < 0 && errno == ENOENT && (flags & JS_SPOOL_CREATE)) {
+		if (mkdir(path, 0770) < 0 && errno != EEXIST) {
+			seterr(err, errlen, "cannot create spool directory %s: %s",
+			    path, strerror(errno));
+			goto fail;
+		}
+		sp->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (sp->dirfd < 0) {
+		seterr(err, errlen, "cannot open spool directory %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (fstat(sp->dirfd, &st) < 0) {
+		seterr(err, errlen, "cannot stat spool directory %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (st.st_mode & S_IWOTH) {
+		seterr(err, errlen, "spool directory %s is writable by other users "
+		    "(mode %04o); refusing it: run 'chmod o-w %s'", path,
+		    (unsigned)(st.st_mode & 07777), path);
+		goto fail;
+	}
+	if (mkdirat(sp->dirfd, "tmp", 0770) < 0 && errno != EEXIST) {
+		seterr(err, errlen, "cannot create %s/tmp: %s", path, strerror(errno));
+		goto fail;
+	}
+	sp->tmpfd = openat(sp->dirfd, "tmp",
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sp->tmpfd < 0) {
+		seterr(err, errlen, "cannot open %s/tmp: %s%s", path, strerror(errno),
+		    (errno == ELOOP || errno == ENOTDIR) ?
+		    " (it must be a real directory, not a symlink)" : "");
+		goto fail;
+	}
+	if (fstat(sp->tmpfd, &st) < 0 || (st.st_mode & S_IWOTH)) {
+		seterr(err, errlen, "%s/tmp is writable by other users; refusing it",
+		    path);
+		goto fail;
+	}
+	return sp;
+fail:
+	js_spool_close(sp);
+	return NULL;
+}
+
+void
+js_spool_close(struct js_spool *sp)
+{
+	if (sp == NULL)
+		return;
+	if (sp->dirfd >= 0)
+		close(sp->dirfd);
+	if (sp->tmpfd >= 0)
+		close(sp->tmpfd);
+	free(sp->path);
+	free(sp);
+}
+
+int js_spool_fd(const struct js_spool *sp) { return sp->dirfd; }
+int js_spool_tmpfd(const struct js_spool *sp) { return sp->tmpfd; }
+const char *js_spool_path(const struct js_spool *sp) { return sp->path; }
+
+int
+js_spool_check(struct js_spool *sp, char *err, size_t errlen)
+{
+	struct stat st;
+	struct statvfs vfs;
+	char probe[JS_ID_SIZE + 16];
+	int fd;
+
+	if (fstat(sp->dirfd, &st) < 0 || st.st_nlink == 0) {
+		seterr(err, errlen, "spool directory %s has been removed", sp->path);
+		return -1;
+	}
+	if (fstatvfs(sp->dirfd, &vfs) == 0) {
+		if (vfs.f_flag & ST_RDONLY) {
+			seterr(err, errlen, "spool %s is on a read-only filesystem",
+			    sp->path);
+			return -1;
+		}
+		if (vfs.f_bavail == 0 || (vfs.f_files > 0 && vfs.f_favail == 0)) {
+			seterr(err, errlen, "spool %s: no space left on device",
+			    sp->path);
+			return -1;
+		}
+	}
+	memcpy(probe, "health-", 7);
+	js_id_new(probe + 7);
+	fd = openat(sp->tmpfd, probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd < 0) {
+		seterr(err, errlen, "spool %s is not writable: %s", sp->path,
+		    strerror(errno));
+		return -1;
+	}
+	close(fd);
+	if (unlinkat(sp->tmpfd, probe, 0) < 0) {
+		seterr(err, errlen, "spool %s: cannot remove a file: %s", sp->path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+js_spool_name(char out[JS_NAME_SIZE], const char *id, const char *ext)
+{
+	if (!js_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(out, JS_NAME_SIZE, "%s.%s", id, ext);
+	return 0;
+}
+
+int
+js_spool_parse_name(const char *name, char id[JS_ID_SIZE], int *state,
+    const char **sidecar)
+{
+	const char *ext;
+
+	if (strlen(name) < JS_ID_LEN + 2 || name[JS_ID_LEN] != '.')
+		return -1;
+	memcpy(id, name, JS_ID_LEN);
+	id[JS_ID_LEN] = '\0';
+	if (!js_id_valid(id))
+		return -1;
+	ext = name + JS_ID_LEN + 1;
+	*state = js_state_from_ext(ext);
+	if (sidecar != NULL)
+		*sidecar = NULL;
+	if (*state >= 0)
+		return 0;
+	if (strcmp(ext, "log") == 0 || strcmp(ext, "cancel") == 0) {
+		if (sidecar != NULL)
+			*sidecar = ext;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Writes data into a new file tmp/<uuid>.tmp, synced and closed; its name
+ * goes into tmpname.  On failure nothing is left behind. */
+static int
+write_tmp(struct js_spool *sp, const void *data, size_t len,
+    char tmpname[JS_NAME_SIZE])
+{
+	char id[JS_ID_SIZE];
+	int fd, saved;
+
+	js_id_new(id);
+	snprintf(tmpname, JS_NAME_SIZE, "%s.tmp", id);
+	fd = openat(sp->tmpfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0660);
+	if (fd < 0)
+		return -1;
+	if (fchmod(fd, 0660) < 0 || write_all(fd, data, len) < 0 ||
+	    fsync(fd) < 0) {
+		saved = errno;
+		close(fd);
+		unlinkat(sp->tmpfd, tmpname, 0);
+		errno = saved;
+		return -1;
+	}
+	if (close(fd) < 0) {
+		saved = errno;
+		unlinkat(sp->tmpfd, tmpname, 0);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+publish(struct js_spool *sp, const char *tmpname, const char *name, int flags)
+{
+	int rc, saved;
+
+	if (flags & JS_WRITE_NOREPLACE) {
+		rc = renameat2(sp->tmpfd, tmpname, sp->dirfd, name, RENAME_NOREPLACE);
+		if (rc < 0 && errno == EINVAL) {
+			/* filesystem without RENAME_NOREPLACE: link is exclusive */
+			rc = linkat(sp->tmpfd, tmpname, sp->dirfd, name, 0);
+			if (rc == 0)
+				unlinkat(sp->tmpfd, tmpname, 0);
+		}
+	} else {
+		rc = renameat(sp->tmpfd, tmpname, sp->dirfd, name);
+	}
+	if (rc < 0) {
+		saved = errno;
+		unlinkat(sp->tmpfd, tmpname, 0);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+int
+js_spool_write_file(struct js_spool *sp, const char *name, const void *data,
+    size_t len, int flags)
+{
+	char tmpname[JS_NAME_SIZE];
+
+	if (write_tmp(sp, data, len, tmpname) < 0)
+		return -1;
+	if (publish(sp, tmpname, name, flags) < 0)
+		return -1;
+	return fsync(sp->dirfd);
+}
+
+static int
+write_job(struct js_spool *sp, const char *name, const json_t *job, int flags)
+{
+	size_t len;
+	char *text = js_job_dump(job, &len);
+	int rc, saved;
+
+	if (text == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = js_spool_write_file(sp, name, text, len, flags);
+	saved = errno;
+	free(text);
+	errno = saved;
+	return rc;
+}
+
+static const char *
+job_id(const json_t *job)
+{
+	const char *id = js_job_str(job, "id");
+
+	if (!js_id_valid(id)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return id;
+}
+
+int
+js_spool_submit(struct js_spool *sp, const json_t *job)
+{
+	char name[JS_NAME_SIZE];
+	const char *id = job_id(job);
+
+	if (id == NULL || js_spool_name(name, id, "pending") < 0)
+		return -1;
+	return write_job(sp, name, job, JS_WRITE_NOREPLACE);
+}
+
+int
+js_spool_submit_many(struct js_spool *sp, json_t *const *jobs, size_t n)
+{
+	char (*tmp)[JS_NAME_SIZE] = NULL, name[JS_NAME_SIZE];
+	size_t i, written = 0, published = 0;
+	int saved = 0;
+
+	if (n == 0)
+		return 0;
+	tmp = calloc(n, sizeof *tmp);
+	if (tmp == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		size_t len;
+		char *text;
+		if (job_id(jobs[i]) == NULL) {
+			saved = EINVAL;
+			goto undo;
+		}
+		text = js_job_dump(jobs[i], &len);
+		if (text == NULL) {
+			saved = ENOMEM;
+			goto undo;
+		}
+		if (write_tmp(sp, text, len, tmp[i]) < 0) {
+			saved = errno;
+			free(text);
+			goto undo;
+		}
+		free(text);
+		written++;
+	}
+	for (i = 0; i < n; i++) {
+		js_spool_name(name, job_id(jobs[i]), "pending");
+		if (publish(sp, tmp[i], name, JS_WRITE_NOREPLACE) < 0) {
+			saved = errno;
+			tmp[i][0] = '\0';	/* publish removed it */
+			goto undo;
+		}
+		tmp[i][0] = '\0';
+		published++;
+	}
+	free(tmp);
+	return fsync(sp->dirfd);
+undo:
+	/* take back what was published; a job a processor already claimed
+	 * stays (and runs): rename is the only exclusive step we have */
+	for (i = 0; i < published; i++) {
+		js_spool_name(name, job_id(jobs[i]), "pending");
+		unlinkat(sp->dirfd, name, 0);
+	}
+	for (i = 0; i < written; i++)
+		if (tmp[i][0] != '\0')
+			unlinkat(sp->tmpfd, tmp[i], 0);
+	free(tmp);
+	fsync(sp->dirfd);
+	errno = saved;
+	return -1;
+}
+
+/* Reads and parses SPOOL/name.  -1/ENOENT if missing, EBADMSG if it is not
+ * a regular file holding a JSON object. */
+static json_t *
+read_json(struct js_spool *sp, const char *name)
+{
+	struct stat st;
+	char *buf, err[160];
+	size_t got = 0;
+	json_t *j;
+	int fd, saved;
+
+	fd = openat(sp->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			errno = EBADMSG;	/* a symlink is never a job */
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > JOB_FILE_MAX) {
+		close(fd);
+		errno = EBADMSG;
+		return NULL;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL) {
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			saved = n < 0 ? errno : EBADMSG;
+			free(buf);
+			close(fd);
+			errno = saved;
+			return NULL;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	j = js_job_parse(buf, got, err, sizeof err);
+	free(buf);
+	if (j == NULL)
+		errno = EBADMSG;
+	return j;
+}
+
+/* Makes "status" agree with the file's extension. */
+static void
+set_status_from_state(json_t *job, enum js_state st)
+{
+	const char *status = js_state_status(st);
+	const char *cur = js_job_str(job, "status");
+
+	if (status != NULL) {
+		if (cur == NULL || strcmp(cur, status) != 0)
+			json_object_set_new(job, "status", json_string(status));
+	} else if (cur == NULL || js_state_from_status(cur) < JS_COMPLETED ||
+	    js_state_from_status(cur) == JS_RETRIEVED) {
+		/* a retrieved file whose status lost its outcome */
+		json_object_set_new(job, "status", json_string("completed"));
+	}
+}
+
+json_t *
+js_spool_read_state(struct js_spool *sp, const char *id, enum js_state state)
+{
+	char name[JS_NAME_SIZE];
+	json_t *job;
+
+	if (js_spool_name(name, id, js_state_ext(state)) < 0)
+		return NULL;
+	job = read_json(sp, name);
+	if (job != NULL)
+		set_status_from_state(job, state);
+	return job;
+}
+
+int
+js_spool_find(struct js_spool *sp, const char *id, enum js_state *state)
+{
+	char name[JS_NAME_SIZE];
+	struct stat st;
+	int pass, s;
+
+	if (!js_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* probe in the direction jobs move; a second pass covers a job that
+	 * moved backwards (requeue) while we looked */
+	for (pass = 0; pass < 2; pass++) {
+		for (s = 0; s < JS_NSTATES; s++) {
+			js_spool_name(name, id, js_state_ext((enum js_state)s));
+			if (fstatat(sp->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+				*state = (enum js_state)s;
+				return 0;
+			}
+			if (errno != ENOENT)
+				return -1;
+		}
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+json_t *
+js_spool_read(struct js_spool *sp, const char *id, enum js_state *state)
+{
+	enum js_state st;
+	json_t *job;
+	int tries;
+
+	for (tries = 0; tries < 4; tries++) {
+		if (js_spool_find(sp, id, &st) < 0)
+			return NULL;
+		job = js_spool_read_state(sp, id, st);
+		if (job != NULL) {
+			if (state != NULL)
+				*state = st;
+			return job;
+		}
+		if (errno != ENOENT)
+			return NULL;
+		/* it moved between find and read: look again */
+	}
+	errno = ENOENT;
+	return NULL;
+}
+
+int
+js_spool_list(struct js_spool *sp, unsigned mask, int flags,
+    struct js_entry **out, size_t *n)
+{
+	struct js_entry *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd, state, saved;
+
+	*out = NULL;
+	*n = 0;
+	fd = openat(sp->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		char id[JS_ID_SIZE];
+		const char *side;
+
+		if (de->d_name[0] == '.' ||
+		    js_spool_parse_name(de->d_name, id, &state, &side) < 0 ||
+		    state < 0 || !(mask & JS_STATE_BIT(state)))
+			continue;
+		if (len == cap) {
+			cap = cap ? cap * 2 : 256;
+			nv = realloc(v, cap * sizeof *v);
+			if (nv == NULL) {
+				free(v);
+				closedir(d);
+				errno = ENOMEM;
+				return -1;
+			}
+			v = nv;
+		}
+		memcpy(v[len].id, id, JS_ID_SIZE);
+		v[len].state = (enum js_state)state;
+		v[len].mtime_ms = 0;
+		v[len].size = 0;
+		if (flags & JS_LIST_STAT) {
+			if (fstatat(sp->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;	/* moved on meanwhile */
+			v[len].mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 +
+			    st.st_mtim.tv_nsec / 1000000;
+			v[len].size = st.st_size;
+		}
+		len++;
+		errno = 0;
+	}
+	saved = errno;
+	closedir(d);
+	if (saved != 0) {
+		free(v);
+		errno = saved;
+		return -1;
+	}
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+static unsigned
+lock_slot(const char *id)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h % LOCK_SLOTS;
+}
+
+int
+js_spool_lock(struct js_spool *sp, const char *id)
+{
+	struct flock fl;
+	int fd, saved;
+
+	fd = openat(sp->dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0660);
+	if (fd < 0)
+		return -1;
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = lock_slot(id);
+	fl.l_len = 1;
+	while (fcntl(fd, F_OFD_SETLKW, &fl) < 0) {
+		if (errno == EINTR)
+			continue;
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+void
+js_spool_unlock(int lockfd)
+{
+	int saved = errno;
+
+	if (lockfd >= 0)
+		close(lockfd);	/* closing the description releases the lock */
+	errno = saved;
+}
+
+static void
+clear_run_fields(json_t *job)
+{
+	static const char *const fields[] = {
+		"exit_code", "signal", "error", "finished_at", "pid", "pid_start",
+		NULL
+	};
+	size_t i;
+
+	for (i = 0; fields[i] != NULL; i++)
+		if (json_object_get(job, fields[i]) != NULL)
+			json_object_set_new(job, fields[i], json_null());
+}
+
+/* Writes job as <id>.failed with error msg and removes <id>.<from>; caller
+ * holds the lock. */
+static int
+fail_in_place(struct js_spool *sp, const char *id, enum js_state from,
+    json_t *job, const char *msg)
+{
+	char name[JS_NAME_SIZE];
+
+	json_object_set_new(job, "status", json_string("failed"));
+	json_object_set_new(job, "error", json_string(msg));
+	js_job_set_time(job, "finished_at", 0);
+	js_job_set_time(job, "updated_at", 0);
+	js_spool_name(name, id, "failed");
+	if (write_job(sp, name, job, 0) < 0)
+		return -1;
+	js_spool_name(name, id, js_state_ext(from));
+	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+/* A claimed file that is not a valid job becomes <id>.failed. */
+static json_t *
+fail_invalid(struct js_spool *sp, const char *id, const char *why)
+{
+	char name[JS_NAME_SIZE], msg[512];
+	json_t *job;
+	int lk;
+
+	job = json_object();
+	if (job == NULL)
+		return NULL;
+	json_object_set_new(job, "id", json_string(id));
+	js_job_set_time(job, "created_at", 0);
+	json_object_set_new(job, "attempts", json_integer(0));
+	snprintf(msg, sizeof msg, "invalid job file: %s", why);
+	lk = js_spool_lock(sp, id);
+	if (lk < 0) {
+		json_decref(job);
+		return NULL;
+	}
+	/* keep what the file held, if it was text, for the admin to see */
+	js_spool_name(name, id, "wip");
+	{
+		int fd = openat(sp->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC);
+		if (fd >= 0) {
+			char buf[4096];
+			ssize_t n = read(fd, buf, sizeof buf);
+			if (n > 0)
+				json_object_set_new(job, "content",
+				    json_stringn(buf, (size_t)n));
+			close(fd);
+		}
+	}
+	if (fail_in_place(sp, id, JS_WIP, job, msg) < 0) {
+		js_spool_unlock(lk);
+		json_decref(job);
+		return NULL;
+	}
+	js_spool_unlock(lk);
+	return job;
+}
+
+int
+js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
+    struct js_claim *c, json_t **jobp)
+{
+	char pend[JS_NAME_SIZE], wip[JS_NAME_SIZE], err[512];
+	json_t *raw, *job;
+	long long gen;
+
+	*jobp = NULL;
+	if (js_spool_name(pend, id, "pending") < 0)
+		return -1;
+	js_spool_name(wip, id, "wip");
+	/* fresh mtime first, so the new .wip never looks like an old lease */
+	if (utimensat(sp->dirfd, pend, NULL, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	if (renameat(sp->dirfd, pend, sp->dirfd, wip) < 0)
+		return -1;	/* ENOENT: another processor won */
+	raw = read_json(sp, wip);
+	if (raw == NULL && errno == ENOENT)
+		return -1;
+	job = raw ? js_job_normalize(raw, id, err, sizeof err) : NULL;
+	if (raw == NULL)
+		snprintf(err, sizeof err, "%s", errno == EBADMSG ?
+		    "not a JSON object (or not a regular file)" : strerror(errno));
+	json_decref(raw);
+	if (job == NULL) {
+		*jobp = fail_invalid(sp, id, err);
+		errno = EBADMSG;
+		return -1;
+	}
+	gen = js_job_int(job, "generation", 0);
+	memcpy(c->id, id, JS_ID_SIZE);
+	c->generation = gen + 1;
+	clear_run_fields(job);
+	json_object_set_new(job, "status", json_string("running"));
+	json_object_set_new(job, "attempts",
+	    json_integer(js_job_int(job, "attempts", 0) + 1));
+	json_object_set_new(job, "generation", json_integer(c->generation));
+	json_object_set_new(job, "worker", worker ? json_string(worker) : json_null());
+	js_job_set_time(job, "started_at", 0);
+	js_job_set_time(job, "updated_at", 0);
+	*jobp = job;
+	return 0;
+}
+
+/* Under the job's lock: reads <id>.wip and checks the claim still holds:
+ * its generation is want and, if running is set, its status is running. */
+static int
+check_claim(struct js_spool *sp, const char *id, long long want, int running)
+{
+	json_t *cur;
+	const char *status;
+	int ok;
+
+	cur = js_spool_read_state(sp, id, JS_WIP);
+	if (cur == NULL) {
+		if (errno == ENOENT)
+			errno = ESTALE;
+		return -1;
+	}
+	/* read_state forces status to "running"; look at the file's own */
+	ok = js_job_int(cur, "generation", -1) == want;
+	json_decref(cur);
+	if (ok && running) {
+		char name[JS_NAME_SIZE];
+		json_t *raw;
+		js_spool_name(name, id, "wip");
+		raw = read_json(sp, name);
+		status = raw ? js_job_str(raw, "status") : NULL;
+		ok = status != NULL && strcmp(status, "running") == 0;
+		json_decref(raw);
+	}
+	if (!ok) {
+		errno = ESTALE;
+		return -1;
+	}
+	return 0;
+}
+
+int
+js_spool_start(struct js_spool *sp, const struct js_claim *c, json_t *job)
+{
+	char wip[JS_NAME_SIZE];
+	int lk, rc = -1;
+
+	if (js_spool_name(wip, c->id, "wip") < 0)
+		return -1;
+	lk = js_spool_lock(sp, c->id);
+	if (lk < 0)
+		return -1;
+	if (check_claim(sp, c->id, c->generation - 1, 0) == 0)
+		rc = write_job(sp, wip, job, 0);
+	js_spool_unlock(lk);
+	return rc;
+}
+
+int
+js_spool_heartbeat(struct js_spool *sp, const char *id)
+{
+	char wip[JS_NAME_SIZE];
+
+	if (js_spool_name(wip, id, "wip") < 0)
+		return -1;
+	return utimensat(sp->dirfd, wip, NULL, AT_SYMLINK_NOFOLLOW);
+}
+
+int
+js_spool_finish(struct js_spool *sp, const struct js_claim *c, json_t *job,
+    enum js_state state)
+{
+	char name[JS_NAME_SIZE];
+	int lk, rc = -1;
+
+	if (state != JS_COMPLETED && state != JS_FAILED && state != JS_CANCELLED) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!js_id_valid(c->id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	lk = js_spool_lock(sp, c->id);
+	if (lk < 0)
+		return -1;
+	if (check_claim(sp, c->id, c->generation, 1) < 0)
+		goto out;
+	json_object_set_new(job, "status", json_string(js_state_status(state)));
+	json_object_set_new(job, "generation", json_integer(c->generation));
+	js_job_set_time(job, "finished_at", 0);
+	js_job_set_time(job, "updated_at", 0);
+	js_spool_name(name, c->id, js_state_ext(state));
+	if (write_job(sp, name, job, 0) < 0)
+		goto out;
+	js_spool_name(name, c->id, "wip");
+	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+		goto out;
+	js_spool_name(name, c->id, "cancel");
+	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+		goto out;
+	rc = 0;
+out:
+	js_spool_unlock(lk);
+	return rc;
+}
+
+/* Rewrites <id>.wip as pending content and renames it to <id>.pending;
+ * caller holds the lock. */
+static int
+wip_to_pending(struct js_spool *sp, const char *id, json_t *job)
+{
+	char wip[JS_NAME_SIZE], pend[JS_NAME_SIZE];
+
+	js_spool_name(wip, id, "wip");
+	js_spool_name(pend, id, "pending");
+	json_object_set_new(job, "status", json_string("pending"));
+	json_object_set_new(job, "worker", json_null());
+	json_object_set_new(job, "started_at", json_null());
+	json_object_set_new(job, "pid", json_null());
+	json_object_set_new(job, "pid_start", json_null());
+	js_job_set_time(job, "updated_at", 0);
+	if (write_job(sp, wip, job, 0) < 0)
+		return -1;
+	if (renameat(sp->dirfd, wip, sp->dirfd, pend) < 0)
+		return -1;
+	return fsync(sp->dirfd);
+}
+
+int
+js_spool_requeue(struct js_spool *sp, const struct js_claim *c, json_t *job,
+    int give_back_attempt, int64_t not_before_ms)
+{
+	int lk, rc = -1;
+
+	if (!js_id_valid(c->id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	lk = js_spool_lock(sp, c->id);
+	if (lk < 0)
+		return -1;
+	if (check_claim(sp, c->id, c->generation, 0) < 0)
+		goto out;
+	if (give_back_attempt) {
+		long long a = js_job_int(job, "attempts", 1);
+		json_object_set_new(job, "attempts", json_integer(a > 0 ? a - 1 : 0));
+	}
+	json_object_set_new(job, "generation", json_integer(c->generation + 1));
+	json_object_set_new(job, "not_before",
+	    not_before_ms > 0 ? json_integer(not_before_ms) : json_null());
+	rc = wip_to_pending(sp, c->id, job);
+out:
+	js_spool_unlock(lk);
+	return rc;
+}
+
+/* Recovers one stale .wip under its lock. Returns 1 if recovered, 0 if
+ * not (fresh again, gone), -1 on error. */
+static int
+recover_one(struct js_spool *sp, const char *id, int64_t lease_ms,
+    js_recover_fn fn, void *arg)
+{
+	char name[JS_NAME_SIZE], msg[512];
+	struct stat st;
+	json_t *job;
+	int lk, rc = 0, s;
+	int64_t mtime;
+
+	lk = js_spool_lock(sp, id);
+	if (lk < 0)
+		return -1;
+	js_spool_name(name, id, "wip");
+	if (fstatat(sp->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		goto out;	/* finished or recovered meanwhile */
+	mtime = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+	if (js_now_ms() - mtime <= lease_ms)
+		goto out;	/* heartbeat came in */
+	/* crash between writing the result and removing .wip */
+	for (s = JS_COMPLETED; s < JS_NSTATES; s++) {
+		char fin[JS_NAME_SIZE];
+		js_spool_name(fin, id, js_state_ext((enum js_state)s));
+		if (fstatat(sp->dirfd, fin, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+				rc = -1;
+			else
+				rc = 1;
+			goto out;
+		}
+	}
+	job = read_json(sp, name);
+	if (job == NULL) {
+		if (errno == ENOENT)
+			goto out;
+		js_spool_unlock(lk);
+		lk = -1;
+		json_decref(fail_invalid(sp, id, "unreadable after its "
+		    "processor was lost"));
+		return 1;
+	}
+	if (fn != NULL)
+		fn(job, arg);
+	if (js_job_int(job, "attempts", 0) >= js_job_int(job, "max_attempts", 3)) {
+		snprintf(msg, sizeof msg, "lease expired: its processor (%s) "
+		    "stopped heartbeating, and the job has used all %lld "
+		    "attempts (max_attempts)",
+		    js_job_str(job, "worker") ? js_job_str(job, "worker") : "unknown",
+		    js_job_int(job, "max_attempts", 3));
+		rc = fail_in_place(sp, id, JS_WIP, job, msg) < 0 ? -1 : 1;
+	} else {
+		snprintf(msg, sizeof msg, "attempt %lld lost: its processor (%s) "
+		    "stopped heartbeating; requeued",
+		    js_job_int(job, "attempts", 0),
+		    js_job_str(job, "worker") ? js_job_str(job, "worker") : "unknown");
+		json_object_set_new(job, "error", json_string(msg));
+		json_object_set_new(job, "generation",
+		    json_integer(js_job_int(job, "generation", 0) + 1));
+		rc = wip_to_pending(sp, id, job) < 0 ? -1 : 1;
+	}
+	json_decref(job);
+out:
+	js_spool_unlock(lk);
+	return rc;
+}
+
+int
+js_spool_recover(struct js_spool *sp, int64_t lease_ms, js_recover_fn fn,
+    void *arg)
+{
+	struct js_entry *v;
+	size_t n, i;
+	int count = 0, r, failed = 0, saved = 0;
+	int64_t now = js_now_ms();
+
+	if (js_spool_list(sp, JS_STATE_BIT(JS_WIP), JS_LIST_STAT, &v, &n) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (now - v[i].mtime_ms <= lease_ms)
+			continue;
+		r = recover_one(sp, v[i].id, lease_ms, fn, arg);
+		if (r < 0) {
+			failed = 1;
+			saved = errno;
+		} else {
+			count += r;
+		}
+	}
+	free(v);
+	if (failed && count == 0) {
+		errno = saved;
+		return -1;
+	}
+	return count;
+}
+
+int
+js_spool_cancel_requested(struct js_spool *sp, const char *id)
+{
+	char name[JS_NAME_SIZE];
+	struct stat st;
+
+	if (js_spool_name(name, id, "cancel") < 0)
+		return -1;
+	if (fstatat(sp->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
+
+int
+js_spool_cancel(struct js_spool *sp, const char *id, const char *reason,
+    json_t **jobp)
+{
+	char pend[JS_NAME_SIZE], canc[JS_NAME_SIZE], req[JS_NAME_SIZE];
+	enum js_state st;
+	json_t *job;
+	int tries, lk;
+
+	if (jobp != NULL)
+		*jobp = NULL;
+	if (js_spool_name(pend, id, "pending") < 0)
+		return -1;
+	js_spool_name(canc, id, "cancelled");
+	js_spool_name(req, id, "cancel");
+	for (tries = 0; tries < 8; tries++) {
+		if (js_spool_find(sp, id, &st) < 0)
+			return -1;
+		if (st == JS_PENDING) {
+			/* the same race as a claim: one rename wins */
+			if (renameat2(sp->dirfd, pend, sp->dirfd, canc,
+			    RENAME_NOREPLACE) < 0) {
+				if (errno == ENOENT)
+					continue;	/* claimed meanwhile */
+				if (errno != EINVAL ||
+				    renameat(sp->dirfd, pend, sp->dirfd, canc) < 0) {
+					if (errno == ENOENT)
+						continue;
+					return -1;
+				}
+			}
+			lk = js_spool_lock(sp, id);
+			if (lk < 0)
+				return -1;
+			job = js_spool_read_state(sp, id, JS_CANCELLED);
+			if (job == NULL) {
+				js_spool_unlock(lk);
+				return -1;
+			}
+			json_object_set_new(job, "error",
+			    json_string(reason ? reason : "cancelled"));
+			js_job_set_time(job, "finished_at", 0);
+			js_job_set_time(job, "updated_at", 0);
+			if (write_job(sp, canc, job, 0) < 0) {
+				js_spool_unlock(lk);
+				json_decref(job);
+				return -1;
+			}
+			js_spool_unlock(lk);
+			if (jobp != NULL)
+				*jobp = job;
+			else
+				json_decref(job);
+			return 0;
+		}
+		if (st != JS_WIP) {
+			errno = EALREADY;
+			return -1;
+		}
+		if (js_spool_write_file(sp, req, reason ? reason : "cancel",
+		    strlen(reason ? reason : "cancel"), 0) < 0)
+			return -1;
+		/* it may have finished or been requeued while we wrote */
+		if (js_spool_find(sp, id, &st) == 0 && st == JS_WIP) {
+			errno = EINPROGRESS;
+			return -1;
+		}
+		if (unlinkat(sp->dirfd, req, 0) < 0 && errno != ENOENT)
+			return -1;
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+json_t *
+js_spool_retrieve(struct js_spool *sp, const char *id)
+{
+	char from[JS_NAME_SIZE], to[JS_NAME_SIZE];
+	enum js_state st;
+	json_t *job = NULL;
+	int lk;
+
+	if (!js_id_valid(id)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	lk = js_spool_lock(sp, id);
+	if (lk < 0)
+		return NULL;
+	job = js_spool_read(sp, id, &st);
+	if (job == NULL || st == JS_RETRIEVED)
+		goto out;
+	if (!(JS_FINAL_MASK & JS_STATE_BIT(st))) {
+		json_decref(job);
+		job = NULL;
+		errno = EBUSY;
+		goto out;
+	}
+	js_job_set_time(job, "retrieved_at", 0);
+	js_spool_name(from, id, js_state_ext(st));
+	js_spool_name(to, id, "retrieved");
+	if (write_job(sp, to, job, 0) < 0 ||
+	    (unlinkat(sp->dirfd, from, 0) < 0 && errno != ENOENT)) {
+		json_decref(job);
+		job = NULL;
+	}
+out:
+	js_spool_unlock(lk);
+	return job;
+}
+
+static int
+apply_changes(json_t *job, const json_t *changes)
+{
+	const char *k;
+	json_t *v;
+	char err[256];
+
+	if (js_job_check_update(changes, err, sizeof err) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	json_object_foreach((json_t *)changes, k, v)
+		if (json_object_set(job, k, v) < 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+	js_job_set_time(job, "updated_at", 0);
+	return 0;
+}
+
+json_t *
+js_spool_update(struct js_spool *sp, const char *id, const json_t *changes)
+{
+	char name[JS_NAME_SIZE], tmpname[JS_NAME_SIZE];
+	enum js_state st;
+	json_t *job = NULL;
+	int lk, tries, saved;
+
+	if (!js_id_valid(id)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	lk = js_spool_lock(sp, id);
+	if (lk < 0)
+		return NULL;
+	for (tries = 0; tries < 4; tries++) {
+		job = js_spool_read(sp, id, &st);
+		if (job == NULL)
+			goto out;
+		if (st == JS_WIP) {
+			json_decref(job);
+			job = NULL;
+			errno = EBUSY;
+			goto out;
+		}
+		if (apply_changes(job, changes) < 0)
+			goto fail;
+		js_spool_name(name, id, js_state_ext(st));
+		if (st != JS_PENDING) {
+			/* final files change only under this lock */
+			if (write_job(sp, name, job, 0) < 0)
+				goto fail;
+			goto out;
+		}
+		{
+			size_t len;
+			char *text = js_job_dump(job, &len);
+			if (text == NULL) {
+				errno = ENOMEM;
+				goto fail;
+			}
+			if (write_tmp(sp, text, len, tmpname) < 0) {
+				free(text);
+				goto fail;
+			}
+			free(text);
+		}
+		/* swap, never create: if the .pending was claimed meanwhile
+		 * the exchange fails and no second .pending appears */
+		if (renameat2(sp->tmpfd, tmpname, sp->dirfd, name,
+		    RENAME_EXCHANGE) == 0) {
+			unlinkat(sp->tmpfd, tmpname, 0);	/* the old content */
+			if (fsync(sp->dirfd) < 0)
+				goto fail;
+			goto out;
+		}
+		saved = errno;
+		unlinkat(sp->tmpfd, tmpname, 0);
+		if (saved != ENOENT) {
+			errno = saved;
+			goto fail;
+		}
+		json_decref(job);	/* claimed meanwhile: look again */
+		job = NULL;
+	}
+	errno = EAGAIN;
+	goto out;
+fail:
+	saved = errno;
+	json_decref(job);
+	job = NULL;
+	errno = saved;
+out:
+	js_spool_unlock(lk);
+	return job;
+}
+
+int
+js_spool_remove(struct js_spool *sp, const char *id)
+{
+	char name[JS_NAME_SIZE];
+	enum js_state st;
+	int lk, rc = -1;
+
+	if (!js_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	lk = js_spool_lock(sp, id);
+	if (lk < 0)
+		return -1;
+	if (js_spool_find(sp, id, &st) < 0)
+		goto out;
+	if (st == JS_PENDING || st == JS_WIP) {
+		errno = EBUSY;
+		goto out;
+	}
+	js_spool_name(name, id, js_state_ext(st));
+	if (unlinkat(sp->dirfd, name, 0) < 0)
+		goto out;
+	js_spool_name(name, id, "log");
+	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+		goto out;
+	js_spool_name(name, id, "cancel");
+	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+		goto out;
+	rc = fsync(sp->dirfd);
+out:
+	js_spool_unlock(lk);
+	return rc;
+}
+
+int
+js_spool_log_open(struct js_spool *sp, const char *id, int write)
+{
+	char name[JS_NAME_SIZE];
+	struct stat st;
+	int fd, saved;
+
+	if (js_spool_name(name, id, "log") < 0)
+		return -1;
+	if (write)
+		fd = openat(sp->dirfd, name, O_WRONLY | O_CREAT | O_APPEND |
+		    O_NOFOLLOW | O_CLOEXEC, 0640);
+	else
+		fd = openat(sp->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		saved = S_ISREG(st.st_mode) ? errno : EBADMSG;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (!write && fcntl(fd, F_SETFL, 0) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+int
+js_spool_clean_tmp(struct js_spool *sp, int64_t age_ms, int dry_run,
+    void (*fn)(const char *name, off_t size, void *arg), void *arg)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd, count = 0, saved;
+	int64_t now = js_now_ms();
+
+	fd = openat(sp->tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		int64_t mtime;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(sp->tmpfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		mtime = (int64_t)st.st_mtim.tv_sec * 1000 +
+		    st.st_mtim.tv_nsec / 1000000;
+		if (now - mtime < age_ms || S_ISDIR(st.st_mode))
+			continue;
+		if (!dry_run && unlinkat(sp->tmpfd, de->d_name, 0) < 0)
+			continue;
+		if (fn != NULL)
+			fn(de->d_name, st.st_size, arg);
+		count++;
+	}
+	closedir(d);
+	return count;
+}

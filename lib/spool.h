@@ -1,0 +1,222 @@
+/*
+ * spool.h - the on-disk protocol of jobspool.  Everything that touches the
+ * spool directory goes through these functions; man 5 jobspool describes
+ * the same contract for people.
+ *
+ * SPOOL/                      one flat directory, not writable by others
+ *   tmp/                      files being written; never read as jobs
+ *   <id>.pending              waiting; claimed by rename to .wip
+ *   <id>.wip                  claimed/running; mtime is the lease heartbeat
+ *   <id>.completed|failed|cancelled   final
+ *   <id>.retrieved            final and fetched by a client
+ *   <id>.log                  the job's output (appended while it runs)
+ *   <id>.cancel               request to cancel a running job
+ *   jobs.lock                 byte-range locks serialising changes of one job
+ *
+ * Every JSON file appears atomically: written under tmp/, fsync'ed, renamed
+ * into place, then the directory is fsync'ed (js_spool_write_file).
+ *
+ * Who may do what (so that nothing races a claim):
+ *   - claim is a bare rename .pending -> .wip (no lock): one claimer wins,
+ *     the others get ENOENT.
+ *   - every other change of a job takes that job's lock (an OFD lock on one
+ *     byte of jobs.lock chosen by the id; released by the kernel if the
+ *     process dies), reads the current file, and checks it is still the one
+ *     it means to change.
+ *   - a pending job's content is only ever replaced by RENAME_EXCHANGE with
+ *     the existing .pending: if a processor claimed it meanwhile, the
+ *     exchange fails with ENOENT and no second .pending can appear.
+ *   - a pending job is cancelled by renaming .pending -> .cancelled, so the
+ *     claim and the cancel are the same kind of race with one winner.
+ *   - each claim increases "generation" (the fencing token); finish and
+ *     requeue of a .wip succeed only if its generation is still the one of
+ *     the caller's claim.  Recovering an expired lease increases it too, so
+ *     a late processor cannot overwrite the newer run's result.
+ *
+ * Return convention: 0 on success, -1 with errno set on failure.  Outcomes
+ * that are not failures have their own errno: ENOENT (no such job, or the
+ * claim was lost to another processor), ESTALE (fenced: the lease was lost),
+ * EBUSY (the job is running), EALREADY (already final), EINVAL (bad id),
+ * EBADMSG (the file is not a valid job).  Functions returning json_t *
+ * return a new reference or NULL with errno set.
+ */
+#ifndef JS_SPOOL_H
+#define JS_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "job.h"
+#include "util.h"
+
+struct js_spool;
+
+#define JS_SPOOL_CREATE 0x1	/* create the spool directory if missing */
+
+/*
+ * Opens the spool at path: it must be a directory, not a symlink's target
+ * chosen by someone else, and not writable by others (mode o+w refused).
+ * Creates tmp/ (0770) if missing.  Returns NULL with a message in err.
+ */
+struct js_spool *js_spool_open(const char *path, int flags, char *err,
+    size_t errlen);
+void js_spool_close(struct js_spool *sp);
+int js_spool_fd(const struct js_spool *sp);	/* the directory fd */
+int js_spool_tmpfd(const struct js_spool *sp);	/* tmp/ fd */
+const char *js_spool_path(const struct js_spool *sp);
+
+/* Checks the spool is still usable: writable, not vanished.  Returns 0, or
+ * -1 with a reason in err (for /healthz). */
+int js_spool_check(struct js_spool *sp, char *err, size_t errlen);
+
+/* Builds the file name "<id>.<ext>" into out (JS_NAME_SIZE bytes) after
+ * checking the id; -1/EINVAL for a bad id. */
+#define JS_NAME_SIZE 64
+int js_spool_name(char out[JS_NAME_SIZE], const char *id, const char *ext);
+
+/*
+ * Classifies a directory entry: "<id>.<ext>" with a valid id.  Sets id and
+ * *state (a job state, or -1 for sidecars "log" and "cancel", whose name is
+ * returned in *sidecar).  Returns 0, or -1 if the name is not ours.
+ */
+int js_spool_parse_name(const char *name, char id[JS_ID_SIZE], int *state,
+    const char **sidecar);
+
+/* Atomic write primitive (tmp, fsync, rename, fsync dir), mode 0660.
+ * With JS_WRITE_NOREPLACE it fails with EEXIST rather than replace. */
+#define JS_WRITE_NOREPLACE 0x1
+int js_spool_write_file(struct js_spool *sp, const char *name, const void *data,
+    size_t len, int flags);
+
+/* Publishes a new stored job (from js_job_new) as <id>.pending. */
+int js_spool_submit(struct js_spool *sp, const json_t *job);
+/* Publishes n jobs all or nothing: all are written and synced in tmp/
+ * first, then renamed; if any step fails the ones already published are
+ * taken back (unless a processor claimed one in that instant). */
+int js_spool_submit_many(struct js_spool *sp, json_t *const *jobs, size_t n);
+
+/* Finds a job's current state without reading it.  -1/ENOENT if none. */
+int js_spool_find(struct js_spool *sp, const char *id, enum js_state *state);
+/* Reads a job in whatever state it is; *state is set if not NULL.  Its
+ * "status" is made to agree with the file's extension. */
+json_t *js_spool_read(struct js_spool *sp, const char *id, enum js_state *state);
+/* Reads the job file of one given state. */
+json_t *js_spool_read_state(struct js_spool *sp, const char *id,
+    enum js_state state);
+
+struct js_entry {
+	char id[JS_ID_SIZE];
+	enum js_state state;
+	int64_t mtime_ms;	/* only with JS_LIST_STAT, else 0 */
+	off_t size;		/* only with JS_LIST_STAT, else 0 */
+};
+#define JS_LIST_STAT 0x1	/* fill mtime_ms and size (one fstatat each) */
+/* Lists the jobs whose state is in mask (JS_STATE_BIT()s): a new array in
+ * *out (caller frees) of *n entries, in directory order.  Costs one
+ * readdir of the spool, plus one fstatat per listed job with JS_LIST_STAT. */
+int js_spool_list(struct js_spool *sp, unsigned mask, int flags,
+    struct js_entry **out, size_t *n);
+
+/* A claim held by a processor. */
+struct js_claim {
+	char id[JS_ID_SIZE];
+	long long generation;	/* fencing token of this claim */
+};
+
+/*
+ * Claims a pending job: touches <id>.pending (fresh lease), renames it to
+ * <id>.wip, and reads it.  On success *job is the normalised job with
+ * status "running", attempts + 1, generation + 1, started_at and worker
+ * set, and c holds the fencing token; nothing is written yet: call
+ * js_spool_start() once the process runs.  -1/ENOENT: another claimer won.
+ * -1/EBADMSG: the file was not a valid job; it has been moved to
+ * <id>.failed with an error saying why, and *job holds that failed job.
+ */
+int js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
+    struct js_claim *c, json_t **job);
+/* Writes the running job (with pid, pid_start) into <id>.wip if the claim
+ * still holds.  -1/ESTALE if it does not. */
+int js_spool_start(struct js_spool *sp, const struct js_claim *c,
+    json_t *job);
+/* Refreshes the lease (mtime of <id>.wip).  -1/ENOENT if it is gone. */
+int js_spool_heartbeat(struct js_spool *sp, const char *id);
+/*
+ * Finishes a claimed job as state (JS_COMPLETED, JS_FAILED or
+ * JS_CANCELLED): sets status, finished_at, updated_at, writes <id>.<state>
+ * and removes <id>.wip and any <id>.cancel.  -1/ESTALE if the claim was
+ * lost (the result is then discarded: someone else owns the job).
+ */
+int js_spool_finish(struct js_spool *sp, const struct js_claim *c, json_t *job,
+    enum js_state state);
+/*
+ * Returns a claimed job to <id>.pending (status "pending", generation + 1).
+ * give_back_attempt undoes the claim's attempt count (graceful shutdown);
+ * not_before_ms > 0 delays the next claim (retry backoff).  -1/ESTALE if
+ * the claim was lost.
+ */
+int js_spool_requeue(struct js_spool *sp, const struct js_claim *c, json_t *job,
+    int give_back_attempt, int64_t not_before_ms);
+
+/* Called for each lease recovered, before the job is requeued or failed:
+ * the callback may kill what is left of the old run (see the job's
+ * "worker", "pid" and "pid_start").  */
+typedef void (*js_recover_fn)(const json_t *job, void *arg);
+/*
+ * Recovers every <id>.wip whose heartbeat is older than lease_ms: back to
+ * .pending (generation + 1) while attempts < max_attempts, else .failed
+ * with an error saying the processor was lost.  A .wip beside a final file
+ * (crash during finish) is removed.  Returns the number recovered, or -1.
+ */
+int js_spool_recover(struct js_spool *sp, int64_t lease_ms, js_recover_fn fn,
+    void *arg);
+
+/*
+ * Cancels a job.  A pending job becomes <id>.cancelled at once (returns 0,
+ * *job set if job is not NULL).  For a running job <id>.cancel is written
+ * for its processor to act on: -1/EINPROGRESS.  A final job: -1/EALREADY.
+ * reason goes into the job's "error".
+ */
+int js_spool_cancel(struct js_spool *sp, const char *id, const char *reason,
+    json_t **job);
+/* Whether <id>.cancel exists (1), not (0), or -1 on error. */
+int js_spool_cancel_requested(struct js_spool *sp, const char *id);
+
+/*
+ * Marks a final job retrieved (SPEC §2): sets retrieved_at, renames it to
+ * <id>.retrieved keeping its status.  Returns the job as it now is; an
+ * already retrieved job is returned unchanged.  -1/EBUSY (NULL) if the job
+ * is not final.
+ */
+json_t *js_spool_retrieve(struct js_spool *sp, const char *id);
+
+/*
+ * Changes name, description and/or metadata (the keys present in changes;
+ * others are refused with EINVAL) of a pending or final job.  -1/EBUSY if
+ * it is running.  Returns the updated job.
+ */
+json_t *js_spool_update(struct js_spool *sp, const char *id,
+    const json_t *changes);
+
+/* Removes a final or retrieved job and its log.  -1/EBUSY if pending or
+ * running. */
+int js_spool_remove(struct js_spool *sp, const char *id);
+
+/* Opens <id>.log: for appending (creating it 0640) if write, else for
+ * reading.  Returns an fd (O_CLOEXEC) or -1. */
+int js_spool_log_open(struct js_spool *sp, const char *id, int write);
+
+/*
+ * Removes files in tmp/ older than age_ms.  If dry_run, only counts.  Calls
+ * fn (if not NULL) with each name.  Returns the number (>= 0) or -1.
+ */
+int js_spool_clean_tmp(struct js_spool *sp, int64_t age_ms, int dry_run,
+    void (*fn)(const char *name, off_t size, void *arg), void *arg);
+
+/* Takes (lock=1) or releases (0) the lock of one job; used inside the
+ * library and by tests.  Returns an fd to pass back on release, or -1. */
+int js_spool_lock(struct js_spool *sp, const char *id);
+void js_spool_unlock(int lockfd);
+
+#endif

@@ -1,0 +1,242 @@
+/* util.c - see util.h */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "util.h"
+
+int
+js_id_valid(const char *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return 0;
+	for (i = 0; i < JS_ID_LEN; i++) {
+		char c = s[i];
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-')
+				return 0;
+		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+			return 0;
+		}
+	}
+	return s[JS_ID_LEN] == '\0';
+}
+
+void
+js_id_new(char out[JS_ID_SIZE])
+{
+	uuid_t u;
+
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, out);
+}
+
+int64_t
+js_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+js_now_ms(void)
+{
+	return js_now_ns() / 1000000;
+}
+
+int64_t
+js_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+js_time_format(int64_t ms, char out[JS_TIME_SIZE])
+{
+	time_t sec = (time_t)(ms / 1000);
+	int milli = (int)(ms % 1000);
+	struct tm tm;
+
+	if (milli < 0) {
+		milli += 1000;
+		sec--;
+	}
+	gmtime_r(&sec, &tm);
+	snprintf(out, JS_TIME_SIZE, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, milli);
+}
+
+int
+js_time_parse(const char *s, int64_t *ms)
+{
+	struct tm tm;
+	const char *p;
+	int milli = 0, n;
+
+	memset(&tm, 0, sizeof tm);
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (p == NULL)
+		return -1;
+	if (*p == '.') {
+		p++;
+		for (n = 0; n < 3; n++) {
+			if (!isdigit((unsigned char)*p))
+				return -1;
+			milli = milli * 10 + (*p++ - '0');
+		}
+	}
+	if (strcmp(p, "Z") != 0)
+		return -1;
+	*ms = (int64_t)timegm(&tm) * 1000 + milli;
+	return 0;
+}
+
+int
+js_parse_int(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Parses leading decimal digits into *v without overflow; returns the
+ * position after them, or NULL if none or too large. */
+static const char *
+parse_digits(const char *s, uint64_t *v)
+{
+	uint64_t n = 0;
+	const char *p = s;
+
+	while (*p >= '0' && *p <= '9') {
+		unsigned d = (unsigned)(*p - '0');
+		if (n > (UINT64_MAX - d) / 10)
+			return NULL;
+		n = n * 10 + d;
+		p++;
+	}
+	if (p == s)
+		return NULL;
+	*v = n;
+	return p;
+}
+
+int
+js_parse_duration_ms(const char *s, int64_t *ms)
+{
+	uint64_t v, mult;
+	const char *p;
+
+	if (s == NULL || (p = parse_digits(s, &v)) == NULL)
+		return -1;
+	if (*p == '\0' || strcmp(p, "s") == 0)
+		mult = 1000;
+	else if (strcmp(p, "ms") == 0)
+		mult = 1;
+	else if (strcmp(p, "m") == 0)
+		mult = 60 * 1000;
+	else if (strcmp(p, "h") == 0)
+		mult = 3600 * 1000;
+	else if (strcmp(p, "d") == 0)
+		mult = 86400 * 1000;
+	else
+		return -1;
+	if (v > (uint64_t)INT64_MAX / mult)
+		return -1;
+	*ms = (int64_t)(v * mult);
+	return 0;
+}
+
+int
+js_parse_size(const char *s, uint64_t *bytes)
+{
+	uint64_t v, mult = 1;
+	const char *p;
+
+	if (s == NULL || (p = parse_digits(s, &v)) == NULL)
+		return -1;
+	switch (toupper((unsigned char)*p)) {
+	case '\0': break;
+	case 'K': mult = 1ULL << 10; p++; break;
+	case 'M': mult = 1ULL << 20; p++; break;
+	case 'G': mult = 1ULL << 30; p++; break;
+	case 'T': mult = 1ULL << 40; p++; break;
+	case 'B': break;
+	default: return -1;
+	}
+	if (mult > 1 && (*p == 'i' || *p == 'I'))
+		p++;
+	if (*p == 'b' || *p == 'B')
+		p++;
+	if (*p != '\0')
+		return -1;
+	if (v > UINT64_MAX / mult)
+		return -1;
+	*bytes = v * mult;
+	return 0;
+}
+
+int
+js_proc_start_time(int pid, unsigned long long *start)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	if (close(fd) < 0 || n <= 0) {
+		if (n == 0)
+			errno = EIO;
+		return -1;
+	}
+	buf[n] = '\0';
+	/* the command name may contain spaces and ')': skip to the last ')' */
+	p = strrchr(buf, ')');
+	if (p == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* after ") " comes field 3 (state); start time is field 22 */
+	for (field = 2; field < 22 && p != NULL; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	*start = strtoull(p + 1, NULL, 10);
+	return 0;
+}
+
+void
+js_hostname(char *out, size_t size)
+{
+	if (gethostname(out, size) < 0 || out[0] == '\0')
+		snprintf(out, size, "localhost");
+	out[size - 1] = '\0';
+}

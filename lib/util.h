@@ -1,0 +1,54 @@
+/*
+ * util.h - small helpers shared by the library and the programs:
+ * job ids, timestamps, and parsing of durations, sizes and integers.
+ * None of them allocates unless it says so; none prints.
+ */
+#ifndef JS_UTIL_H
+#define JS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A job id is a lowercase RFC 4122 UUID: 36 chars + NUL. */
+#define JS_ID_LEN 36
+#define JS_ID_SIZE (JS_ID_LEN + 1)
+
+/* Returns 1 if s is exactly a lowercase UUID (8-4-4-4-12 hex digits), else 0.
+ * Every path built from an id is built only after this returned 1. */
+int js_id_valid(const char *s);
+/* Writes a fresh random (version 4) lowercase UUID into out. */
+void js_id_new(char out[JS_ID_SIZE]);
+
+/* Wall clock in milliseconds / nanoseconds since the epoch. */
+int64_t js_now_ms(void);
+int64_t js_now_ns(void);
+/* Monotonic clock in milliseconds. */
+int64_t js_mono_ms(void);
+
+/* RFC 3339 UTC with milliseconds: "2026-11-23T09:13:27.123Z".
+ * out must hold JS_TIME_SIZE bytes. */
+#define JS_TIME_SIZE 80
+void js_time_format(int64_t ms, char out[JS_TIME_SIZE]);
+/* Parses what js_time_format writes (milliseconds optional); returns 0 and
+ * sets *ms, or -1 if s is not such a timestamp. */
+int js_time_parse(const char *s, int64_t *ms);
+
+/* Parses a duration: "90" (seconds), "90s", "15m", "1h", "7d"; also "250ms".
+ * Returns 0 and sets *ms (milliseconds), or -1 on bad syntax, negative or
+ * overflowing value. */
+int js_parse_duration_ms(const char *s, int64_t *ms);
+/* Parses a size: "512", "64K", "512M", "2G", "1T" (powers of 1024, optional
+ * trailing "B" or "iB"). Returns 0 and sets *bytes, or -1. */
+int js_parse_size(const char *s, uint64_t *bytes);
+/* Parses a whole decimal integer in [min, max]; returns 0 or -1. */
+int js_parse_int(const char *s, long long min, long long max, long long *out);
+
+/* Reads /proc/PID/stat's start time (field 22, clock ticks since boot).
+ * Returns 0 and sets *start, or -1 with errno set.  Used to recognise a
+ * process group left by a dead processor before killing it. */
+int js_proc_start_time(int pid, unsigned long long *start);
+
+/* Host name (never fails: "localhost" as a last resort). */
+void js_hostname(char *out, size_t size);
+
+#endif
