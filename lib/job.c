@@ -705,7 +705,7 @@ js_job_parse(const char *text, size_t len, char *err, size_t errlen)
 	json_error_t e;
 	json_t *j;
 
-	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+	j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
 	if (j == NULL) {
 		seterr(err, errlen, "malformed JSON at line %d, column %d: %s",
 		    e.line, e.column, e.text);

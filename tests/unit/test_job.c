@@ -1,0 +1,274 @@
+/* Unit tests for lib/job.c: validation of hostile and well-formed jobs. */
+#include "testutil.h"
+#include "job.h"
+#include "util.h"
+
+static char err[512];
+
+/* Parses text and validates it; returns the validated job or NULL. */
+static json_t *
+try(const char *text)
+{
+	json_t *in, *out;
+
+	err[0] = '\0';
+	in = js_job_parse(text, strlen(text), err, sizeof err);
+	if (in == NULL)
+		return NULL;
+	out = js_job_validate(in, err, sizeof err);
+	json_decref(in);
+	return out;
+}
+
+/* Asserts text is refused with a message containing want. */
+static void
+refused(const char *text, const char *want)
+{
+	json_t *j = try(text);
+
+	if (j != NULL) {
+		json_decref(j);
+		fail_msg("accepted: %s", text);
+	}
+	if (strstr(err, want) == NULL)
+		fail_msg("for %s: message '%s' lacks '%s'", text, err, want);
+}
+
+static void
+test_valid_full(void **state)
+{
+	json_t *j = try("{\"name\":\"n\",\"description\":\"d\","
+	    "\"command\":[\"/usr/bin/env\",\"printf\",\"%s\\n\",\"\"],"
+	    "\"env\":{\"K\":\"V\"},\"cwd\":\"/tmp\",\"stdin\":\"in\","
+	    "\"timeout\":30,\"max_attempts\":3,\"retries\":1,"
+	    "\"limits\":{\"cpu\":60,\"memory\":\"512M\",\"nofile\":256,"
+	    "\"nproc\":10,\"fsize\":\"1G\"},\"priority\":-5,"
+	    "\"metadata\":{\"any\":[\"json\",1,2]}}");
+
+	(void)state;
+	assert_non_null(j);
+	assert_int_equal(json_integer_value(json_object_get(
+	    json_object_get(j, "limits"), "memory")), 512LL << 20);
+	assert_int_equal(json_integer_value(json_object_get(
+	    json_object_get(j, "limits"), "fsize")), 1LL << 30);
+	assert_int_equal(json_array_size(json_object_get(j, "command")), 4);
+	json_decref(j);
+}
+
+static void
+test_kinds(void **state)
+{
+	json_t *j;
+
+	(void)state;
+	j = try("{\"shell\":\"echo hi | tr a-z A-Z\"}");
+	assert_non_null(j);
+	json_decref(j);
+	/* docker is stored as container */
+	j = try("{\"docker\":{\"image\":\"localhost/busybox:latest\","
+	    "\"command\":[\"sh\",\"-c\",\"echo hi\"],\"environment\":{\"K\":\"V\"}}}");
+	assert_non_null(j);
+	assert_null(json_object_get(j, "docker"));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j,
+	    "container"), "image")), "localhost/busybox:latest");
+	json_decref(j);
+	j = try("{\"builtin\":\"add\",\"args\":[1,2]}");
+	assert_non_null(j);
+	json_decref(j);
+	j = try("{\"command\":[\"true\"],\"timeout\":\"15m\"}");
+	assert_non_null(j);
+	assert_int_equal(json_integer_value(json_object_get(j, "timeout")), 900);
+	json_decref(j);
+}
+
+static void
+test_refused(void **state)
+{
+	(void)state;
+	refused("{}", "needs one of");
+	refused("[]", "JSON object");
+	refused("\"command\"", "JSON object");
+	refused("{\"command\":[\"a\"],\"shell\":\"b\"}", "exactly one");
+	refused("{\"command\":[]}", "must not be empty");
+	refused("{\"command\":[\"\"]}", "command[0] must not be empty");
+	refused("{\"command\":\"ls -l\"}", "array of strings");
+	refused("{\"command\":[\"ls\",1]}", "command[1] must be a string");
+	refused("{\"shell\":\"\"}", "shell must not be empty");
+	refused("{\"shell\":42}", "shell must be a string");
+	refused("{\"container\":{\"command\":[\"x\"]}}", "image is required");
+	refused("{\"container\":{\"image\":\"--privileged\"}}", "must not start");
+	refused("{\"container\":{\"image\":\"a\"},\"docker\":{\"image\":\"a\"}}",
+	    "not");
+	refused("{\"container\":\"busybox\"}", "must be an object");
+	refused("{\"container\":{\"image\":\"a\",\"volumes\":[]}}", "unknown field");
+	refused("{\"shell\":\"x\",\"env\":[\"K=V\"]}", "env must be an object");
+	refused("{\"shell\":\"x\",\"env\":{\"K\":1}}", "env.K must be a string");
+	refused("{\"shell\":\"x\",\"env\":{\"A=B\":\"x\"}}", "bad variable name");
+	refused("{\"shell\":\"x\",\"env\":{\"\":\"x\"}}", "variable names");
+	refused("{\"shell\":\"x\",\"cwd\":\"relative\"}", "absolute");
+	refused("{\"shell\":\"x\",\"cwd\":7}", "cwd must be a string");
+	refused("{\"shell\":\"x\",\"stdin\":[1]}", "stdin must be a string");
+	refused("{\"shell\":\"x\",\"timeout\":-1}", "timeout");
+	refused("{\"shell\":\"x\",\"timeout\":\"soon\"}", "timeout");
+	refused("{\"shell\":\"x\",\"timeout\":1e300}", "timeout");
+	refused("{\"shell\":\"x\",\"max_attempts\":0}", "max_attempts");
+	refused("{\"shell\":\"x\",\"max_attempts\":\"3\"}", "max_attempts");
+	refused("{\"shell\":\"x\",\"retries\":-1}", "retries");
+	refused("{\"shell\":\"x\",\"priority\":1.5}", "priority");
+	refused("{\"shell\":\"x\",\"priority\":9223372036854775807}", "priority");
+	refused("{\"shell\":\"x\",\"limits\":{\"cpu\":\"lots\"}}", "limits.cpu");
+	refused("{\"shell\":\"x\",\"limits\":{\"memory\":\"12Q\"}}", "limits.memory");
+	refused("{\"shell\":\"x\",\"limits\":{\"stack\":1}}", "unknown limit");
+	refused("{\"shell\":\"x\",\"limits\":5}", "limits must be an object");
+	refused("{\"shell\":\"x\",\"name\":5}", "name must be a string");
+	refused("{\"shell\":\"x\",\"colour\":\"red\"}", "unknown field 'colour'");
+	refused("{\"shell\":\"x\",\"id\":\"x\"}", "set by the server");
+	refused("{\"shell\":\"x\",\"status\":\"completed\"}", "set by the server");
+	refused("{\"builtin\":\"rm\",\"args\":[1,2]}", "builtin");
+	refused("{\"builtin\":\"add\"}", "needs args");
+	refused("{\"builtin\":\"add\",\"args\":[1]}", "two integers");
+	refused("{\"shell\":\"x\",\"args\":[1,2]}", "only for builtin");
+}
+
+static void
+test_hostile_json(void **state)
+{
+	char *deep;
+	size_t i, n = 100000;
+	char name[600];
+
+	(void)state;
+	refused("{\"shell\":", "malformed JSON");
+	refused("{\"shell\":\"x\",\"shell\":\"y\"}", "malformed JSON");	/* duplicate */
+	refused("{\"shell\":\"x\",\"priority\":99999999999999999999999}",
+	    "malformed JSON");	/* integer overflow */
+	refused("{\"shell\":\"x\",\"timeout\":1e999}", "malformed JSON");
+	refused("{\"shell\":\"\xff\xfe\"}", "malformed JSON");	/* bad UTF-8 */
+	refused("{\"shell\":\"a\\u0000b\"}", "malformed JSON");	/* NUL */
+	{
+		/* a NUL byte after the object: the whole body is refused */
+		static const char body[] = "{\"shell\":\"x\"}\0garbage";
+		json_t *j = js_job_parse(body, sizeof body - 1, err, sizeof err);
+		assert_null(j);
+		assert_non_null(strstr(err, "malformed JSON"));
+	}
+	/* deep nesting of metadata is refused by the parser, not a crash */
+	deep = malloc(2 * n + 64);
+	assert_non_null(deep);
+	strcpy(deep, "{\"shell\":\"x\",\"metadata\":");
+	i = strlen(deep);
+	memset(deep + i, '[', n);
+	memset(deep + i + n, ']', n);
+	strcpy(deep + i + 2 * n, "}");
+	refused(deep, "malformed JSON");
+	free(deep);
+	/* name too long */
+	memset(name, 'a', sizeof name);
+	snprintf(name, sizeof name, "{\"shell\":\"x\",\"name\":\"%0400d\"}", 0);
+	refused(name, "too long");
+}
+
+static void
+test_new_and_normalize(void **state)
+{
+	json_t *v, *job, *norm, *hand;
+	const char *id;
+
+	(void)state;
+	v = try("{\"shell\":\"echo\"}");
+	assert_non_null(v);
+	job = js_job_new(v, NULL, "alice", NULL);
+	assert_non_null(job);
+	id = js_job_str(job, "id");
+	assert_true(js_id_valid(id));
+	assert_string_equal(js_job_str(job, "status"), "pending");
+	assert_string_equal(js_job_str(job, "owner"), "alice");
+	assert_true(json_is_null(json_object_get(job, "batch")));
+	assert_true(json_is_null(json_object_get(job, "exit_code")));
+	assert_int_equal(js_job_int(job, "attempts", -1), 0);
+	assert_int_equal(js_job_int(job, "max_attempts", -1), 3);
+	assert_int_equal(js_job_int(job, "priority", -1), 0);
+	assert_non_null(js_job_str(job, "created_at"));
+	/* a stored job normalises to itself (same id) */
+	norm = js_job_normalize(job, id, err, sizeof err);
+	assert_non_null(norm);
+	assert_string_equal(js_job_str(norm, "owner"), "alice");
+	assert_int_equal(js_job_int(norm, "seq", 0), js_job_int(job, "seq", 1));
+	json_decref(norm);
+	/* wrong id inside */
+	assert_null(js_job_normalize(job, "0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+	    err, sizeof err));
+	assert_non_null(strstr(err, "does not match"));
+	/* a hand-written file gets the stored fields filled in */
+	hand = json_pack("{s:[s,s]}", "command", "echo", "hi");
+	norm = js_job_normalize(hand, "0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+	    err, sizeof err);
+	assert_non_null(norm);
+	assert_string_equal(js_job_str(norm, "id"),
+	    "0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b");
+	assert_int_equal(js_job_int(norm, "max_attempts", 0), 3);
+	json_decref(norm);
+	/* a stored field of the wrong type */
+	json_object_set_new(hand, "attempts", json_string("two"));
+	assert_null(js_job_normalize(hand, "0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+	    err, sizeof err));
+	assert_non_null(strstr(err, "attempts"));
+	json_decref(hand);
+	/* seq increases strictly */
+	norm = js_job_new(v, NULL, NULL, NULL);
+	assert_true(js_job_int(norm, "seq", 0) > js_job_int(job, "seq", 0));
+	json_decref(norm);
+	json_decref(job);
+	json_decref(v);
+}
+
+static void
+test_states(void **state)
+{
+	(void)state;
+	assert_int_equal(js_state_from_status("ENQUEUED"), JS_PENDING);
+	assert_int_equal(js_state_from_status("Running"), JS_WIP);
+	assert_int_equal(js_state_from_status("FINISHED"), JS_COMPLETED);
+	assert_int_equal(js_state_from_status("CANCELLED"), JS_CANCELLED);
+	assert_int_equal(js_state_from_status("cancelled"), JS_CANCELLED);
+	assert_int_equal(js_state_from_status("done"), -1);
+	assert_string_equal(js_state_ext(JS_WIP), "wip");
+	assert_string_equal(js_state_status(JS_WIP), "running");
+	assert_null(js_state_status(JS_RETRIEVED));
+	assert_int_equal(js_state_from_ext("retrieved"), JS_RETRIEVED);
+	assert_int_equal(js_state_from_ext("log"), -1);
+}
+
+static void
+test_update_check(void **state)
+{
+	json_t *u;
+
+	(void)state;
+	u = json_pack("{s:s,s:n,s:{s:i}}", "name", "x", "description", "metadata",
+	    "k", 1);
+	assert_int_equal(js_job_check_update(u, err, sizeof err), 0);
+	json_decref(u);
+	u = json_pack("{s:i}", "name", 5);
+	assert_int_equal(js_job_check_update(u, err, sizeof err), -1);
+	json_decref(u);
+	u = json_pack("{s:[s]}", "command", "rm");
+	assert_int_equal(js_job_check_update(u, err, sizeof err), -1);
+	assert_non_null(strstr(err, "command"));
+	json_decref(u);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_full),
+		cmocka_unit_test(test_kinds),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_hostile_json),
+		cmocka_unit_test(test_new_and_normalize),
+		cmocka_unit_test(test_states),
+		cmocka_unit_test(test_update_check),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,142 @@
+/* Unit tests for lib/util.c: ids, times, durations, sizes. */
+#include "testutil.h"
+#include "util.h"
+
+static void
+test_id_valid(void **state)
+{
+	(void)state;
+	assert_true(js_id_valid("0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b"));
+	assert_false(js_id_valid("0B1E6F0A-3C4D-4E5F-8A9B-0C1D2E3F4A5B"));
+	assert_false(js_id_valid("0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5"));
+	assert_false(js_id_valid("0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5bb"));
+	assert_false(js_id_valid("0b1e6f0a3c4d-4e5f-8a9b-0c1d2e3f4a5b-"));
+	assert_false(js_id_valid("../etc/passwd"));
+	assert_false(js_id_valid("0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a/b"));
+	assert_false(js_id_valid("0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b/../x"));
+	assert_false(js_id_valid("0b1e6f0g-3c4d-4e5f-8a9b-0c1d2e3f4a5b"));
+	assert_false(js_id_valid(""));
+	assert_false(js_id_valid(NULL));
+}
+
+static void
+test_id_new(void **state)
+{
+	char a[JS_ID_SIZE], b[JS_ID_SIZE];
+
+	(void)state;
+	js_id_new(a);
+	js_id_new(b);
+	assert_true(js_id_valid(a));
+	assert_true(js_id_valid(b));
+	assert_string_not_equal(a, b);
+	assert_int_equal(a[14], '4');	/* version 4 */
+}
+
+static void
+test_time(void **state)
+{
+	char buf[JS_TIME_SIZE];
+	int64_t ms;
+
+	(void)state;
+	js_time_format(1700000000123LL, buf);
+	assert_string_equal(buf, "2023-11-14T22:13:20.123Z");
+	assert_int_equal(js_time_parse(buf, &ms), 0);
+	assert_int_equal(ms, 1700000000123LL);
+	assert_int_equal(js_time_parse("2023-11-14T22:13:20Z", &ms), 0);
+	assert_int_equal(ms, 1700000000000LL);
+	assert_int_equal(js_time_parse("2023-11-14 22:13:20", &ms), -1);
+	assert_int_equal(js_time_parse("2023-11-14T22:13:20.1Z", &ms), -1);
+	assert_int_equal(js_time_parse("yesterday", &ms), -1);
+}
+
+static void
+test_duration(void **state)
+{
+	int64_t ms;
+
+	(void)state;
+	assert_int_equal(js_parse_duration_ms("90", &ms), 0);
+	assert_int_equal(ms, 90000);
+	assert_int_equal(js_parse_duration_ms("90s", &ms), 0);
+	assert_int_equal(ms, 90000);
+	assert_int_equal(js_parse_duration_ms("15m", &ms), 0);
+	assert_int_equal(ms, 900000);
+	assert_int_equal(js_parse_duration_ms("1h", &ms), 0);
+	assert_int_equal(ms, 3600000);
+	assert_int_equal(js_parse_duration_ms("7d", &ms), 0);
+	assert_int_equal(ms, 604800000);
+	assert_int_equal(js_parse_duration_ms("250ms", &ms), 0);
+	assert_int_equal(ms, 250);
+	assert_int_equal(js_parse_duration_ms("-5", &ms), -1);
+	assert_int_equal(js_parse_duration_ms("5x", &ms), -1);
+	assert_int_equal(js_parse_duration_ms("", &ms), -1);
+	assert_int_equal(js_parse_duration_ms("s", &ms), -1);
+	assert_int_equal(js_parse_duration_ms("99999999999999999999", &ms), -1);
+	assert_int_equal(js_parse_duration_ms("9999999999999999d", &ms), -1);
+}
+
+static void
+test_size(void **state)
+{
+	uint64_t b;
+
+	(void)state;
+	assert_int_equal(js_parse_size("512", &b), 0);
+	assert_int_equal(b, 512);
+	assert_int_equal(js_parse_size("512M", &b), 0);
+	assert_int_equal(b, 512ULL << 20);
+	assert_int_equal(js_parse_size("2G", &b), 0);
+	assert_int_equal(b, 2ULL << 30);
+	assert_int_equal(js_parse_size("64KiB", &b), 0);
+	assert_int_equal(b, 64ULL << 10);
+	assert_int_equal(js_parse_size("1mb", &b), 0);
+	assert_int_equal(b, 1ULL << 20);
+	assert_int_equal(js_parse_size("1X", &b), -1);
+	assert_int_equal(js_parse_size("M", &b), -1);
+	assert_int_equal(js_parse_size("-1M", &b), -1);
+	assert_int_equal(js_parse_size("99999999999T", &b), -1);
+}
+
+static void
+test_parse_int(void **state)
+{
+	long long v;
+
+	(void)state;
+	assert_int_equal(js_parse_int("42", 0, 100, &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(js_parse_int("101", 0, 100, &v), -1);
+	assert_int_equal(js_parse_int("4x", 0, 100, &v), -1);
+	assert_int_equal(js_parse_int(" 4", 0, 100, &v), -1);
+	assert_int_equal(js_parse_int("", 0, 100, &v), -1);
+	assert_int_equal(js_parse_int("99999999999999999999", 0, 100, &v), -1);
+}
+
+static void
+test_proc_start_time(void **state)
+{
+	unsigned long long a, b;
+
+	(void)state;
+	assert_int_equal(js_proc_start_time(getpid(), &a), 0);
+	assert_int_equal(js_proc_start_time(getpid(), &b), 0);
+	assert_true(a == b && a > 0);
+	assert_int_equal(js_proc_start_time(-5, &a), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_id_valid),
+		cmocka_unit_test(test_id_new),
+		cmocka_unit_test(test_time),
+		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_size),
+		cmocka_unit_test(test_parse_int),
+		cmocka_unit_test(test_proc_start_time),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,62 @@
+/* testutil.h - shared helpers for the cmocka unit tests. */
+#ifndef JS_TESTUTIL_H
+#define JS_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A fresh mkdtemp directory (mode 0750) per test; removed by rm_tree. */
+static inline char *
+tu_tempdir(void)
+{
+	char *d = strdup("/tmp/jobspool-unit.XXXXXX");
+
+	assert_non_null(d);
+	assert_non_null(mkdtemp(d));
+	assert_int_equal(chmod(d, 0750), 0);
+	return d;
+}
+
+static inline void
+tu_rm_tree(char *dir)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(dir);
+}
+
+/* Number of entries in dir (not counting . and ..) whose name ends with
+ * suffix (NULL: all). */
+static inline int
+tu_count(const char *dir, const char *suffix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name), s = suffix ? strlen(suffix) : 0;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (suffix == NULL || (l >= s && strcmp(de->d_name + l - s, suffix) == 0))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+#endif
