@@ -1,0 +1,902 @@
+/* Unit tests for lib/spool.c: the on-disk protocol. */
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "testutil.h"
+#include "spool.h"
+
+struct fx {
+	char *dir;
+	struct js_spool *sp;
+};
+
+static char err[512];
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+
+	assert_non_null(f);
+	f->dir = tu_tempdir();
+	f->sp = js_spool_open(f->dir, 0, err, sizeof err);
+	if (f->sp == NULL)
+		fail_msg("open: %s", err);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	js_spool_close(f->sp);
+	tu_rm_tree(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Submits a job made from JSON text; returns its id (static buffer). */
+static const char *
+submit(struct js_spool *sp, const char *text)
+{
+	static char id[JS_ID_SIZE];
+	json_t *in, *v, *job;
+
+	in = js_job_parse(text, strlen(text), err, sizeof err);
+	assert_non_null(in);
+	v = js_job_validate(in, err, sizeof err);
+	if (v == NULL)
+		fail_msg("validate: %s", err);
+	job = js_job_new(v, NULL, "owner", NULL);
+	assert_non_null(job);
+	assert_int_equal(js_spool_submit(sp, job), 0);
+	snprintf(id, sizeof id, "%s", js_job_str(job, "id"));
+	json_decref(in);
+	json_decref(v);
+	json_decref(job);
+	return id;
+}
+
+static int
+exists(struct fx *f, const char *id, const char *ext)
+{
+	char path[600];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/%s.%s", f->dir, id, ext);
+	return lstat(path, &st) == 0;
+}
+
+/* Sets the mtime of <id>.<ext> age_s seconds into the past. */
+static void
+age(struct fx *f, const char *id, const char *ext, int age_s)
+{
+	char path[600];
+	struct timespec ts[2];
+
+	snprintf(path, sizeof path, "%s/%s.%s", f->dir, id, ext);
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= age_s;
+	ts[1] = ts[0];
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+static void
+test_open(void **state)
+{
+	struct fx *f = *state;
+	char path[600];
+	struct js_spool *sp;
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/tmp", f->dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	/* world-writable refused with a message naming the fix */
+	assert_int_equal(chmod(f->dir, 0777), 0);
+	assert_null(js_spool_open(f->dir, 0, err, sizeof err));
+	assert_non_null(strstr(err, "writable by other users"));
+	assert_int_equal(chmod(f->dir, 0750), 0);
+	/* missing: refused without CREATE, created with it */
+	snprintf(path, sizeof path, "%s/sub", f->dir);
+	assert_null(js_spool_open(path, 0, err, sizeof err));
+	assert_non_null(strstr(err, path));
+	sp = js_spool_open(path, JS_SPOOL_CREATE, err, sizeof err);
+	assert_non_null(sp);
+	assert_int_equal(js_spool_check(sp, err, sizeof err), 0);
+	js_spool_close(sp);
+	/* tmp/ that is a symlink is refused */
+	snprintf(path, sizeof path, "%s/sub/tmp", f->dir);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(symlink("/tmp", path), 0);
+	snprintf(path, sizeof path, "%s/sub", f->dir);
+	assert_null(js_spool_open(path, 0, err, sizeof err));
+	assert_non_null(strstr(err, "symlink"));
+}
+
+static void
+test_check_vanished(void **state)
+{
+	struct fx *f = *state;
+	char path[600];
+	struct js_spool *sp;
+
+	snprintf(path, sizeof path, "%s/gone", f->dir);
+	sp = js_spool_open(path, JS_SPOOL_CREATE, err, sizeof err);
+	assert_non_null(sp);
+	snprintf(path, sizeof path, "rm -rf '%s/gone'", f->dir);
+	assert_int_equal(system(path), 0);
+	assert_int_equal(js_spool_check(sp, err, sizeof err), -1);
+	assert_non_null(strstr(err, "removed"));
+	js_spool_close(sp);
+}
+
+static void
+test_submit_read(void **state)
+{
+	struct fx *f = *state;
+	char path[600];
+	struct stat st;
+	enum js_state s;
+	json_t *job;
+	const char *id = submit(f->sp, "{\"shell\":\"echo hi\",\"name\":\"n\"}");
+
+	assert_true(exists(f, id, "pending"));
+	snprintf(path, sizeof path, "%s/%s.pending", f->dir, id);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+	assert_int_equal(tu_count(f->dir, NULL), 2);	/* tmp/ and the job */
+	snprintf(path, sizeof path, "%s/tmp", f->dir);
+	assert_int_equal(tu_count(path, NULL), 0);
+	assert_int_equal(js_spool_find(f->sp, id, &s), 0);
+	assert_int_equal(s, JS_PENDING);
+	job = js_spool_read(f->sp, id, &s);
+	assert_non_null(job);
+	assert_string_equal(js_job_str(job, "name"), "n");
+	assert_string_equal(js_job_str(job, "status"), "pending");
+	/* the same id again is refused, not overwritten */
+	assert_int_equal(js_spool_submit(f->sp, job), -1);
+	assert_int_equal(errno, EEXIST);
+	json_decref(job);
+	assert_int_equal(js_spool_find(f->sp, "0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+	    &s), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+static void
+test_bad_ids(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = {
+		"../etc/passwd", "", "0B1E6F0A-3C4D-4E5F-8A9B-0C1D2E3F4A5B",
+		"0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b/../../x", "tmp", NULL
+	};
+	struct js_claim c = { .generation = 1 };
+	enum js_state s;
+	json_t *job = json_object(), *claimed;
+	size_t i;
+
+	for (i = 0; bad[i] != NULL; i++) {
+		assert_int_equal(js_spool_find(f->sp, bad[i], &s), -1);
+		assert_int_equal(errno, EINVAL);
+		assert_null(js_spool_read(f->sp, bad[i], NULL));
+		assert_int_equal(errno, EINVAL);
+		assert_int_equal(js_spool_claim(f->sp, bad[i], "w", &c, &claimed), -1);
+		assert_int_equal(errno, EINVAL);
+		assert_null(claimed);
+		assert_int_equal(js_spool_cancel(f->sp, bad[i], "x", NULL), -1);
+		assert_int_equal(errno, EINVAL);
+		assert_null(js_spool_retrieve(f->sp, bad[i]));
+		assert_int_equal(errno, EINVAL);
+		assert_int_equal(js_spool_remove(f->sp, bad[i]), -1);
+		assert_int_equal(errno, EINVAL);
+		assert_int_equal(js_spool_log_open(f->sp, bad[i], 1), -1);
+		assert_int_equal(errno, EINVAL);
+		assert_int_equal(js_spool_heartbeat(f->sp, bad[i]), -1);
+		assert_int_equal(errno, EINVAL);
+		snprintf(c.id, sizeof c.id, "%.36s", bad[i]);
+		if (!js_id_valid(c.id)) {	/* (a truncated id may be valid) */
+			assert_int_equal(js_spool_finish(f->sp, &c, job,
+			    JS_COMPLETED), -1);
+			assert_int_equal(errno, EINVAL);
+			assert_int_equal(js_spool_requeue(f->sp, &c, job, 0, 0), -1);
+			assert_int_equal(errno, EINVAL);
+		}
+	}
+	json_decref(job);
+	assert_int_equal(tu_count(f->dir, NULL), 1);	/* only tmp/ */
+}
+
+static void
+test_claim_finish(void **state)
+{
+	struct fx *f = *state;
+	struct js_claim c, c2;
+	json_t *job, *job2, *done;
+	char id[JS_ID_SIZE];
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	assert_int_equal(js_spool_claim(f->sp, id, "host:1", &c, &job), 0);
+	assert_false(exists(f, id, "pending"));
+	assert_true(exists(f, id, "wip"));
+	assert_string_equal(js_job_str(job, "status"), "running");
+	assert_int_equal(js_job_int(job, "attempts", 0), 1);
+	assert_int_equal(c.generation, 1);
+	assert_string_equal(js_job_str(job, "worker"), "host:1");
+	assert_non_null(js_job_str(job, "started_at"));
+	/* a second claimer loses with ENOENT */
+	assert_int_equal(js_spool_claim(f->sp, id, "host:2", &c2, &job2), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_null(job2);
+	/* finishing before start is fenced: the file is not ours yet */
+	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_COMPLETED), -1);
+	assert_int_equal(errno, ESTALE);
+	json_object_set_new(job, "pid", json_integer(1234));
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	assert_int_equal(js_spool_heartbeat(f->sp, id), 0);
+	json_object_set_new(job, "exit_code", json_integer(0));
+	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_COMPLETED), 0);
+	assert_false(exists(f, id, "wip"));
+	assert_true(exists(f, id, "completed"));
+	done = js_spool_read(f->sp, id, NULL);
+	assert_string_equal(js_job_str(done, "status"), "completed");
+	assert_int_equal(js_job_int(done, "exit_code", -1), 0);
+	assert_non_null(js_job_str(done, "finished_at"));
+	/* a finished job cannot be finished twice */
+	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_FAILED), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_int_equal(js_spool_heartbeat(f->sp, id), -1);
+	assert_int_equal(errno, ENOENT);
+	json_decref(done);
+	json_decref(job);
+}
+
+static void
+test_fencing(void **state)
+{
+	struct fx *f = *state;
+	struct js_claim a, b;
+	json_t *ja, *jb, *done;
+	char id[JS_ID_SIZE];
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	assert_int_equal(js_spool_claim(f->sp, id, "A:1", &a, &ja), 0);
+	assert_int_equal(js_spool_start(f->sp, &a, ja), 0);
+	/* A stops heartbeating; a fresh lease is not recovered... */
+	assert_int_equal(js_spool_recover(f->sp, 60000, NULL, NULL), 0);
+	assert_true(exists(f, id, "wip"));
+	/* ...an expired one is */
+	age(f, id, "wip", 120);
+	assert_int_equal(js_spool_recover(f->sp, 60000, NULL, NULL), 1);
+	assert_true(exists(f, id, "pending"));
+	assert_false(exists(f, id, "wip"));
+	/* A wakes up before anyone claimed: fenced */
+	assert_int_equal(js_spool_finish(f->sp, &a, ja, JS_COMPLETED), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_int_equal(js_spool_claim(f->sp, id, "B:2", &b, &jb), 0);
+	assert_int_equal(js_job_int(jb, "attempts", 0), 2);
+	assert_true(b.generation > a.generation);
+	/* A again, between B's claim and B's start: still fenced */
+	assert_int_equal(js_spool_finish(f->sp, &a, ja, JS_COMPLETED), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_int_equal(js_spool_start(f->sp, &b, jb), 0);
+	/* and after B's start */
+	assert_int_equal(js_spool_finish(f->sp, &a, ja, JS_FAILED), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_int_equal(js_spool_requeue(f->sp, &a, ja, 1, 0), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_int_equal(js_spool_finish(f->sp, &b, jb, JS_COMPLETED), 0);
+	done = js_spool_read(f->sp, id, NULL);
+	assert_string_equal(js_job_str(done, "worker"), "B:2");
+	assert_string_equal(js_job_str(done, "status"), "completed");
+	assert_int_equal(js_job_int(done, "attempts", 0), 2);
+	json_decref(done);
+	json_decref(ja);
+	json_decref(jb);
+}
+
+static void
+recovered_cb(const json_t *job, void *arg)
+{
+	int *n = arg;
+
+	assert_non_null(js_job_str(job, "id"));
+	(*n)++;
+}
+
+static void
+test_max_attempts(void **state)
+{
+	struct fx *f = *state;
+	struct js_claim c;
+	json_t *job, *done;
+	char id[JS_ID_SIZE];
+	int calls = 0, i;
+
+	snprintf(id, sizeof id, "%s",
+	    submit(f->sp, "{\"command\":[\"true\"],\"max_attempts\":2}"));
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(js_spool_claim(f->sp, id, "A:1", &c, &job), 0);
+		assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+		age(f, id, "wip", 10);
+		assert_int_equal(js_spool_recover(f->sp, 5000, recovered_cb, &calls), 1);
+		json_decref(job);
+	}
+	assert_int_equal(calls, 2);
+	assert_true(exists(f, id, "failed"));
+	assert_false(exists(f, id, "pending"));
+	assert_false(exists(f, id, "wip"));
+	done = js_spool_read(f->sp, id, NULL);
+	assert_string_equal(js_job_str(done, "status"), "failed");
+	assert_non_null(strstr(js_job_str(done, "error"), "lease expired"));
+	assert_int_equal(js_job_int(done, "attempts", 0), 2);
+	json_decref(done);
+}
+
+static void
+test_recover_after_finish_crash(void **state)
+{
+	struct fx *f = *state;
+	char path[600];
+	const char *id = submit(f->sp, "{\"command\":[\"true\"]}");
+	int fd;
+
+	/* crash between writing .completed and removing .wip */
+	snprintf(path, sizeof path, "%s/%s.pending", f->dir, id);
+	char wip[600], comp[600];
+	snprintf(wip, sizeof wip, "%s/%s.wip", f->dir, id);
+	snprintf(comp, sizeof comp, "%s/%s.completed", f->dir, id);
+	assert_int_equal(link(path, comp), 0);
+	assert_int_equal(rename(path, wip), 0);
+	fd = open(wip, O_RDONLY);
+	assert_true(fd >= 0);
+	close(fd);
+	age(f, id, "wip", 100);
+	assert_int_equal(js_spool_recover(f->sp, 1000, NULL, NULL), 1);
+	assert_false(exists(f, id, "wip"));
+	assert_false(exists(f, id, "pending"));
+	assert_true(exists(f, id, "completed"));
+}
+
+static void
+test_requeue(void **state)
+{
+	struct fx *f = *state;
+	struct js_claim c;
+	json_t *job, *p;
+	char id[JS_ID_SIZE];
+	int64_t later = js_now_ms() + 5000;
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	assert_int_equal(js_spool_claim(f->sp, id, "A:1", &c, &job), 0);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	assert_int_equal(js_spool_requeue(f->sp, &c, job, 1, later), 0);
+	assert_true(exists(f, id, "pending"));
+	assert_false(exists(f, id, "wip"));
+	p = js_spool_read(f->sp, id, NULL);
+	assert_string_equal(js_job_str(p, "status"), "pending");
+	assert_int_equal(js_job_int(p, "attempts", -1), 0);	/* given back */
+	assert_int_equal(js_job_int(p, "not_before", 0), later);
+	assert_true(json_is_null(json_object_get(p, "worker")));
+	json_decref(p);
+	/* the old claim is void now */
+	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_COMPLETED), -1);
+	assert_int_equal(errno, ESTALE);
+	json_decref(job);
+	/* a retry keeps the attempt */
+	assert_int_equal(js_spool_claim(f->sp, id, "A:1", &c, &job), 0);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	assert_int_equal(js_spool_requeue(f->sp, &c, job, 0, 0), 0);
+	p = js_spool_read(f->sp, id, NULL);
+	assert_int_equal(js_job_int(p, "attempts", -1), 1);
+	json_decref(p);
+	json_decref(job);
+}
+
+static void
+test_cancel(void **state)
+{
+	struct fx *f = *state;
+	struct js_claim c;
+	json_t *job, *out;
+	char a[JS_ID_SIZE], b[JS_ID_SIZE];
+
+	snprintf(a, sizeof a, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(b, sizeof b, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	/* pending: cancelled at once */
+	assert_int_equal(js_spool_cancel(f->sp, a, "cancelled by alice", &out), 0);
+	assert_string_equal(js_job_str(out, "status"), "cancelled");
+	assert_string_equal(js_job_str(out, "error"), "cancelled by alice");
+	json_decref(out);
+	assert_true(exists(f, a, "cancelled"));
+	assert_false(exists(f, a, "pending"));
+	/* a cancelled job cannot be claimed */
+	assert_int_equal(js_spool_claim(f->sp, a, "A:1", &c, &job), -1);
+	assert_int_equal(errno, ENOENT);
+	/* final: EALREADY */
+	assert_int_equal(js_spool_cancel(f->sp, a, "again", NULL), -1);
+	assert_int_equal(errno, EALREADY);
+	/* running: a request for the processor */
+	assert_int_equal(js_spool_claim(f->sp, b, "A:1", &c, &job), 0);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	assert_int_equal(js_spool_cancel_requested(f->sp, b), 0);
+	assert_int_equal(js_spool_cancel(f->sp, b, "stop", NULL), -1);
+	assert_int_equal(errno, EINPROGRESS);
+	assert_int_equal(js_spool_cancel_requested(f->sp, b), 1);
+	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_CANCELLED), 0);
+	assert_int_equal(js_spool_cancel_requested(f->sp, b), 0);
+	assert_true(exists(f, b, "cancelled"));
+	json_decref(job);
+}
+
+static void
+test_retrieve(void **state)
+{
+	struct fx *f = *state;
+	struct js_claim c;
+	json_t *job, *r, *r2;
+	char id[JS_ID_SIZE];
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"false\"]}"));
+	assert_null(js_spool_retrieve(f->sp, id));
+	assert_int_equal(errno, EBUSY);
+	assert_true(exists(f, id, "pending"));
+	assert_int_equal(js_spool_claim(f->sp, id, "A:1", &c, &job), 0);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	assert_null(js_spool_retrieve(f->sp, id));
+	assert_int_equal(errno, EBUSY);
+	json_object_set_new(job, "exit_code", json_integer(1));
+	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_FAILED), 0);
+	r = js_spool_retrieve(f->sp, id);
+	assert_non_null(r);
+	assert_string_equal(js_job_str(r, "status"), "failed");	/* outcome kept */
+	assert_non_null(js_job_str(r, "retrieved_at"));
+	assert_true(exists(f, id, "retrieved"));
+	assert_false(exists(f, id, "failed"));
+	r2 = js_spool_retrieve(f->sp, id);
+	assert_non_null(r2);
+	assert_string_equal(js_job_str(r2, "retrieved_at"), js_job_str(r, "retrieved_at"));
+	json_decref(r);
+	json_decref(r2);
+	json_decref(job);
+}
+
+static void
+test_update(void **state)
+{
+	struct fx *f = *state;
+	struct js_claim c;
+	json_t *job, *u, *ch, *bad;
+	char id[JS_ID_SIZE];
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	ch = json_pack("{s:s,s:{s:i}}", "name", "renamed", "metadata", "k", 7);
+	u = js_spool_update(f->sp, id, ch);
+	assert_non_null(u);
+	assert_string_equal(js_job_str(u, "name"), "renamed");
+	json_decref(u);
+	u = js_spool_read(f->sp, id, NULL);
+	assert_string_equal(js_job_str(u, "name"), "renamed");
+	assert_string_equal(js_job_str(u, "status"), "pending");
+	json_decref(u);
+	assert_true(exists(f, id, "pending"));
+	{
+		char path[600];
+		snprintf(path, sizeof path, "%s/tmp", f->dir);
+		assert_int_equal(tu_count(path, NULL), 0);
+	}
+	bad = json_pack("{s:[s]}", "command", "rm");
+	assert_null(js_spool_update(f->sp, id, bad));
+	assert_int_equal(errno, EINVAL);
+	json_decref(bad);
+	assert_int_equal(js_spool_claim(f->sp, id, "A:1", &c, &job), 0);
+	assert_null(js_spool_update(f->sp, id, ch));
+	assert_int_equal(errno, EBUSY);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_COMPLETED), 0);
+	json_object_set_new(ch, "description", json_string("after"));
+	u = js_spool_update(f->sp, id, ch);
+	assert_non_null(u);
+	assert_string_equal(js_job_str(u, "description"), "after");
+	assert_string_equal(js_job_str(u, "status"), "completed");
+	json_decref(u);
+	json_decref(ch);
+	json_decref(job);
+}
+
+static void
+test_remove_and_log(void **state)
+{
+	struct fx *f = *state;
+	struct js_claim c;
+	json_t *job;
+	char id[JS_ID_SIZE], buf[16];
+	int fd;
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	assert_int_equal(js_spool_remove(f->sp, id), -1);
+	assert_int_equal(errno, EBUSY);
+	assert_int_equal(js_spool_claim(f->sp, id, "A:1", &c, &job), 0);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	fd = js_spool_log_open(f->sp, id, 1);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hello\n", 6), 6);
+	close(fd);
+	fd = js_spool_log_open(f->sp, id, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, sizeof buf), 6);
+	close(fd);
+	assert_int_equal(js_spool_remove(f->sp, id), -1);
+	assert_int_equal(errno, EBUSY);
+	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_COMPLETED), 0);
+	assert_int_equal(js_spool_remove(f->sp, id), 0);
+	assert_false(exists(f, id, "completed"));
+	assert_false(exists(f, id, "log"));
+	assert_int_equal(js_spool_remove(f->sp, id), -1);
+	assert_int_equal(errno, ENOENT);
+	json_decref(job);
+}
+
+static void
+test_log_symlink(void **state)
+{
+	struct fx *f = *state;
+	char path[600];
+	const char *id = "0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+
+	snprintf(path, sizeof path, "%s/%s.log", f->dir, id);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	assert_int_equal(js_spool_log_open(f->sp, id, 1), -1);
+	assert_int_equal(js_spool_log_open(f->sp, id, 0), -1);
+}
+
+/* Writes text as SPOOL/<id>.pending the way an admin would (tmp + mv). */
+static void
+hand_submit(struct fx *f, const char *id, const char *text, size_t len)
+{
+	char tmp[600], dst[600];
+	int fd;
+
+	snprintf(tmp, sizeof tmp, "%s/tmp/hand", f->dir);
+	snprintf(dst, sizeof dst, "%s/%s.pending", f->dir, id);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	assert_int_equal(rename(tmp, dst), 0);
+}
+
+static void
+test_invalid_pending(void **state)
+{
+	struct fx *f = *state;
+	const char *a = "0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+	const char *b = "1b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+	const char *c3 = "2b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+	const char *d = "3b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+	char path[600];
+	struct js_claim c;
+	json_t *job;
+
+	hand_submit(f, a, "{not json", 9);
+	assert_int_equal(js_spool_claim(f->sp, a, "A:1", &c, &job), -1);
+	assert_int_equal(errno, EBADMSG);
+	assert_non_null(job);
+	assert_true(exists(f, a, "failed"));
+	assert_false(exists(f, a, "wip"));
+	json_decref(job);
+	job = js_spool_read(f->sp, a, NULL);
+	assert_string_equal(js_job_str(job, "status"), "failed");
+	assert_non_null(strstr(js_job_str(job, "error"), "invalid job file"));
+	json_decref(job);
+
+	hand_submit(f, b, "{\"command\":[]}", 14);
+	assert_int_equal(js_spool_claim(f->sp, b, "A:1", &c, &job), -1);
+	assert_int_equal(errno, EBADMSG);
+	assert_non_null(strstr(js_job_str(job, "error"), "command must not be empty"));
+	json_decref(job);
+
+	/* a hand-written valid job runs, with stored fields filled in */
+	hand_submit(f, c3, "{\"command\":[\"echo\",\"hi\"]}", 25);
+	assert_int_equal(js_spool_claim(f->sp, c3, "A:1", &c, &job), 0);
+	assert_string_equal(js_job_str(job, "id"), c3);
+	assert_int_equal(js_job_int(job, "max_attempts", 0), 3);
+	json_decref(job);
+
+	/* a .pending that is a symlink is never followed */
+	snprintf(path, sizeof path, "%s/%s.pending", f->dir, d);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	assert_int_equal(js_spool_claim(f->sp, d, "A:1", &c, &job), -1);
+	assert_int_equal(errno, EBADMSG);
+	json_decref(job);
+	assert_true(exists(f, d, "failed"));
+	{
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%s.failed", f->dir, d);
+		assert_int_equal(lstat(path, &st), 0);
+		assert_true(S_ISREG(st.st_mode));
+	}
+	assert_int_equal(access("/etc/passwd", R_OK), 0);
+}
+
+static void
+test_list_and_clean_tmp(void **state)
+{
+	struct fx *f = *state;
+	struct js_entry *v;
+	size_t n;
+	char path[600];
+	int fd;
+	struct timespec ts[2] = { { 1000, 0 }, { 1000, 0 } };
+
+	submit(f->sp, "{\"command\":[\"true\"]}");
+	submit(f->sp, "{\"command\":[\"true\"]}");
+	snprintf(path, sizeof path, "%s/README", f->dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	assert_int_equal(js_spool_list(f->sp, JS_STATE_BIT(JS_PENDING), JS_LIST_STAT,
+	    &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(v[0].mtime_ms > 0 && v[0].size > 0);
+	free(v);
+	assert_int_equal(js_spool_list(f->sp, JS_FINAL_MASK, 0, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	/* tmp: an old leftover goes, a young one stays */
+	snprintf(path, sizeof path, "%s/tmp/old", f->dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	snprintf(path, sizeof path, "%s/tmp/young", f->dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	assert_int_equal(js_spool_clean_tmp(f->sp, 3600000, 1, NULL, NULL), 1);
+	snprintf(path, sizeof path, "%s/tmp", f->dir);
+	assert_int_equal(tu_count(path, NULL), 2);	/* dry run */
+	assert_int_equal(js_spool_clean_tmp(f->sp, 3600000, 0, NULL, NULL), 1);
+	assert_int_equal(tu_count(path, NULL), 1);
+}
+
+static void
+test_submit_many(void **state)
+{
+	struct fx *f = *state;
+	json_t *jobs[3], *v;
+	size_t i;
+	char path[600];
+
+	v = json_pack("{s:[s]}", "command", "true");
+	for (i = 0; i < 3; i++)
+		jobs[i] = js_job_new(v, NULL, NULL, "batch-1");
+	assert_int_equal(js_spool_submit_many(f->sp, jobs, 3), 0);
+	assert_int_equal(tu_count(f->dir, ".pending"), 3);
+	/* all or nothing: a clash on the last id publishes none */
+	json_decref(jobs[0]);
+	json_decref(jobs[1]);
+	jobs[0] = js_job_new(v, NULL, NULL, "batch-2");
+	jobs[1] = js_job_new(v, NULL, NULL, "batch-2");
+	assert_int_equal(js_spool_submit_many(f->sp, jobs, 3), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(tu_count(f->dir, ".pending"), 3);
+	snprintf(path, sizeof path, "%s/tmp", f->dir);
+	assert_int_equal(tu_count(path, NULL), 0);
+	for (i = 0; i < 3; i++)
+		json_decref(jobs[i]);
+	json_decref(v);
+}
+
+/* Several processes claim the same jobs: each is claimed exactly once. */
+#define RACE_JOBS 1000
+#define RACERS 4
+static void
+test_claim_race(void **state)
+{
+	struct fx *f = *state;
+	json_t *v, **jobs;
+	char (*ids)[JS_ID_SIZE];
+	char out[600], line[64];
+	int i, r, claimed = 0;
+	pid_t pids[RACERS];
+	FILE *fp;
+
+	v = json_pack("{s:[s]}", "command", "true");
+	jobs = calloc(RACE_JOBS, sizeof *jobs);
+	ids = calloc(RACE_JOBS, sizeof *ids);
+	for (i = 0; i < RACE_JOBS; i++) {
+		jobs[i] = js_job_new(v, NULL, NULL, NULL);
+		snprintf(ids[i], JS_ID_SIZE, "%s", js_job_str(jobs[i], "id"));
+	}
+	assert_int_equal(js_spool_submit_many(f->sp, jobs, RACE_JOBS), 0);
+	for (r = 0; r < RACERS; r++) {
+		pids[r] = fork();
+		assert_true(pids[r] >= 0);
+		if (pids[r] == 0) {
+			struct js_spool *sp = js_spool_open(f->dir, 0, err, sizeof err);
+			struct js_claim c;
+			json_t *job;
+			snprintf(out, sizeof out, "%s/claims.%d", f->dir, r);
+			fp = fopen(out, "w");
+			if (sp == NULL || fp == NULL)
+				_exit(3);
+			/* each racer walks the list from a different start */
+			for (i = 0; i < RACE_JOBS; i++) {
+				int k = (i + r * RACE_JOBS / RACERS) % RACE_JOBS;
+				if (js_spool_claim(sp, ids[k], "racer", &c, &job) == 0) {
+					fprintf(fp, "%s\n", ids[k]);
+					json_decref(job);
+				} else if (errno != ENOENT) {
+					_exit(4);
+				}
+			}
+			fclose(fp);
+			js_spool_close(sp);
+			_exit(0);
+		}
+	}
+	for (r = 0; r < RACERS; r++) {
+		int st;
+		assert_int_equal(waitpid(pids[r], &st, 0), pids[r]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	/* every job claimed exactly once */
+	{
+		char *seen = calloc(RACE_JOBS, 1);
+		for (r = 0; r < RACERS; r++) {
+			snprintf(out, sizeof out, "%s/claims.%d", f->dir, r);
+			fp = fopen(out, "r");
+			assert_non_null(fp);
+			while (fgets(line, sizeof line, fp) != NULL) {
+				line[JS_ID_LEN] = '\0';
+				for (i = 0; i < RACE_JOBS; i++)
+					if (strcmp(ids[i], line) == 0)
+						break;
+				assert_true(i < RACE_JOBS);
+				assert_int_equal(seen[i], 0);
+				seen[i] = 1;
+				claimed++;
+			}
+			fclose(fp);
+		}
+		free(seen);
+	}
+	assert_int_equal(claimed, RACE_JOBS);
+	assert_int_equal(tu_count(f->dir, ".wip"), RACE_JOBS);
+	assert_int_equal(tu_count(f->dir, ".pending"), 0);
+	for (i = 0; i < RACE_JOBS; i++)
+		json_decref(jobs[i]);
+	free(jobs);
+	free(ids);
+	json_decref(v);
+}
+
+/* Reads every visible pending job; returns how many failed to parse. */
+static int
+read_all_visible(struct js_spool *sp, int *seen)
+{
+	struct js_entry *v;
+	size_t n, i;
+	int bad = 0;
+
+	if (js_spool_list(sp, JS_STATE_BIT(JS_PENDING), 0, &v, &n) < 0)
+		return 1;
+	for (i = 0; i < n; i++) {
+		json_t *j = js_spool_read_state(sp, v[i].id, JS_PENDING);
+		if (j == NULL || js_job_str(j, "id") == NULL ||
+		    strcmp(js_job_str(j, "id"), v[i].id) != 0)
+			bad++;
+		json_decref(j);
+	}
+	*seen = (int)n;
+	free(v);
+	return bad;
+}
+
+/* A reader never sees a partial file while another process publishes. */
+#define PUBLISH_N 10000
+static void
+test_reader_never_sees_partial(void **state)
+{
+	struct fx *f = *state;
+	pid_t pid;
+	int st, bad = 0, seen = 0, rounds = 0;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct js_spool *sp = js_spool_open(f->dir, 0, err, sizeof err);
+		json_t *v = json_pack("{s:[s],s:s}", "command", "true",
+		    "description", "padding padding padding padding padding");
+		int i;
+		if (sp == NULL)
+			_exit(3);
+		for (i = 0; i < PUBLISH_N; i++) {
+			json_t *j = js_job_new(v, NULL, NULL, NULL);
+			if (js_spool_submit(sp, j) < 0)
+				_exit(4);
+			json_decref(j);
+		}
+		json_decref(v);
+		js_spool_close(sp);
+		_exit(0);
+	}
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		bad += read_all_visible(f->sp, &seen);
+		rounds++;
+	}
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	bad += read_all_visible(f->sp, &seen);
+	assert_int_equal(bad, 0);
+	assert_int_equal(seen, PUBLISH_N);
+	assert_true(rounds > 1);
+}
+
+/* A publisher killed at random instants leaves only whole jobs visible. */
+static void
+test_crash_during_publish(void **state)
+{
+	struct fx *f = *state;
+	int round, bad, seen = 0, leftovers;
+	char path[600];
+
+	srand((unsigned)getpid());
+	for (round = 0; round < 40; round++) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct js_spool *sp = js_spool_open(f->dir, 0, err, sizeof err);
+			json_t *v = json_pack("{s:[s]}", "command", "true");
+			if (sp == NULL)
+				_exit(3);
+			for (;;) {
+				json_t *j = js_job_new(v, NULL, NULL, NULL);
+				if (js_spool_submit(sp, j) < 0)
+					_exit(4);
+				json_decref(j);
+			}
+		}
+		usleep((useconds_t)(rand() % 3000));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	bad = read_all_visible(f->sp, &seen);
+	assert_int_equal(bad, 0);
+	/* leftovers, if any, are only in tmp/, and the tmp sweep removes them */
+	snprintf(path, sizeof path, "%s/tmp", f->dir);
+	leftovers = tu_count(path, NULL);
+	assert_int_equal(js_spool_clean_tmp(f->sp, 0, 0, NULL, NULL), leftovers);
+	assert_int_equal(tu_count(path, NULL), 0);
+	assert_int_equal(tu_count(f->dir, NULL), seen + 1);
+}
+
+int
+main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_open),
+		T(test_check_vanished),
+		T(test_submit_read),
+		T(test_bad_ids),
+		T(test_claim_finish),
+		T(test_fencing),
+		T(test_max_attempts),
+		T(test_recover_after_finish_crash),
+		T(test_requeue),
+		T(test_cancel),
+		T(test_retrieve),
+		T(test_update),
+		T(test_remove_and_log),
+		T(test_log_symlink),
+		T(test_invalid_pending),
+		T(test_list_and_clean_tmp),
+		T(test_submit_many),
+		T(test_claim_race),
+		T(test_reader_never_sees_partial),
+		T(test_crash_during_publish),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
