@@ -1,35 +1,274 @@
-/* jobspool-processor - placeholder main: parses its flags (being built). */
+/*
+ * jobspool-processor - claims pending jobs from the spool, runs them and
+ * records their results.  See jobspool-processor(8) and proc.h.
+ *
+ * main.c: settings (lib/config), start-up checks, SIGHUP reload.
+ * Exit status: 0 after a clean shutdown, 1 unusable spool or other run-time
+ * failure, 2 bad usage or configuration.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
+#include "proc.h"
 #include "spool.h"
 
-static struct js_opt opts[] = {
-	{ .name = "spool", .short_flag = 's', .type = JS_OPT_STR, .def = "./spool",
-	  .metavar = "DIR", .help = "spool directory" },
+static const struct js_opt opt_template[] = {
+	{ .name = "spool", .short_flag = 's', .type = JS_OPT_STR,
+	  .def = "./spool", .metavar = "DIR", .help = "spool directory "
+	  "(created if missing)" },
+	{ .name = "jobs", .short_flag = 'j', .type = JS_OPT_INT, .def = "0",
+	  .metavar = "N", .help = "jobs run at once (0: number of CPUs)",
+	  .min = 0, .max = 4096 },
+	{ .name = "lease", .type = JS_OPT_DURATION, .def = "60s",
+	  .metavar = "DURATION", .help = "a running job's lease; heartbeat "
+	  "every third of it" },
+	{ .name = "kill-grace", .type = JS_OPT_DURATION, .def = "5s",
+	  .metavar = "DURATION", .help = "SIGTERM to SIGKILL delay" },
+	{ .name = "shutdown-grace", .type = JS_OPT_DURATION, .def = "30s",
+	  .metavar = "DURATION", .help = "on SIGTERM, time running jobs get "
+	  "before they are killed and requeued" },
+	{ .name = "scan-interval", .type = JS_OPT_DURATION, .def = "2s",
+	  .metavar = "DURATION", .help = "full rescan of the spool and lease "
+	  "recovery every DURATION" },
+	{ .name = "user", .short_flag = 'u', .type = JS_OPT_STR,
+	  .def = "nobody", .metavar = "NAME", .help = "when run as root, run "
+	  "jobs as this user (\"root\": do not switch)" },
+	{ .name = "container-runtime", .type = JS_OPT_STR, .def = NULL,
+	  .metavar = "podman|docker", .help = "container CLI (default: "
+	  "whichever is installed)" },
+	{ .name = "container-global-args", .type = JS_OPT_STR, .def = NULL,
+	  .metavar = "ARGS", .help = "words put before \"run\", e.g. "
+	  "\"--runtime runc\"" },
+	{ .name = "container-args", .type = JS_OPT_STR, .def = NULL,
+	  .metavar = "ARGS", .help = "words put right after \"run\"" },
+	{ .name = "notify-command", .type = JS_OPT_STR, .def = NULL,
+	  .metavar = "CMD", .help = "run with /bin/sh -c, the final job JSON "
+	  "on stdin, when a job ends" },
+	{ .name = "log-level", .type = JS_OPT_STR, .def = "info",
+	  .metavar = "LEVEL", .help = "error, warning, info or debug" },
+	{ .name = "syslog", .type = JS_OPT_BOOL, .def = "no",
+	  .help = "log to syslog (daemon facility) instead of stderr" },
 };
-#define NOPTS (sizeof opts / sizeof opts[0])
+#define NOPTS (sizeof opt_template / sizeof opt_template[0])
+
+static int saved_argc;
+static char **saved_argv;
+
+static long long
+num(struct js_opt *o, const char *name)
+{
+	return js_config_get(o, NOPTS, name)->num;
+}
+
+static const char *
+str(struct js_opt *o, const char *name)
+{
+	return js_config_get(o, NOPTS, name)->str;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
+}
+
+void
+proc_config_free(struct proc_config *cfg)
+{
+	free(cfg->spool);
+	free(cfg->notify_command);
+	free(cfg->runtime);
+	proc_free_words(cfg->runtime_global);
+	proc_free_words(cfg->container_args);
+	free(cfg->user);
+	free(cfg->home);
+	memset(cfg, 0, sizeof *cfg);
+}
+
+/* Parses argv, environment and config file into cfg.  Returns a
+ * JS_CONFIG_* code; on JS_CONFIG_ERROR err says why. */
+static int
+load(struct proc_config *cfg, char *err, size_t errlen, int *help)
+{
+	struct js_opt o[NOPTS];
+	const char *rt, *user;
+	long ncpu;
+	int rc, level;
+
+	memcpy(o, opt_template, sizeof o);
+	rc = js_config_parse(o, NOPTS, saved_argc, saved_argv, err, errlen);
+	if (rc == JS_CONFIG_HELP && help != NULL) {
+		js_config_usage(stdout, PROG, "runs the jobs of a jobspool spool",
+		    o, NOPTS);
+		*help = 1;
+	}
+	if (rc != JS_CONFIG_OK) {
+		js_config_free(o, NOPTS);
+		return rc;
+	}
+	memset(cfg, 0, sizeof *cfg);
+	level = js_log_level_parse(str(o, "log-level"));
+	if (level < 0) {
+		snprintf(err, errlen, "bad value '%s' for log-level: expected "
+		    "error, warning, info or debug", str(o, "log-level"));
+		goto bad;
+	}
+	cfg->log_level = level;
+	cfg->use_syslog = (int)num(o, "syslog");
+	cfg->jobs = (int)num(o, "jobs");
+	if (cfg->jobs == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg->jobs = ncpu > 0 ? (int)(ncpu < 4096 ? ncpu : 4096) : 1;
+	}
+	cfg->lease_ms = num(o, "lease");
+	cfg->kill_grace_ms = num(o, "kill-grace");
+	cfg->shutdown_grace_ms = num(o, "shutdown-grace");
+	cfg->scan_interval_ms = num(o, "scan-interval");
+	if (cfg->lease_ms < 1000) {
+		snprintf(err, errlen, "bad value '%s' for lease: at least 1s",
+		    str(o, "lease"));
+		goto bad;
+	}
+	if (cfg->scan_interval_ms < 10) {
+		snprintf(err, errlen, "bad value '%s' for scan-interval: at "
+		    "least 10ms", str(o, "scan-interval"));
+		goto bad;
+	}
+	rt = str(o, "container-runtime");
+	if (rt == NULL || rt[0] == '\0')
+		rt = container_default_runtime();
+	if (!container_runtime_ok(rt)) {
+		snprintf(err, errlen, "bad value '%s' for container-runtime: "
+		    "expected podman or docker (or an absolute path to one)", rt);
+		goto bad;
+	}
+	cfg->spool = strdup(str(o, "spool"));
+	cfg->runtime = strdup(rt);
+	cfg->notify_command = dup_or_null(str(o, "notify-command"));
+	cfg->runtime_global = proc_split_words(str(o, "container-global-args"));
+	cfg->container_args = proc_split_words(str(o, "container-args"));
+	if (cfg->spool == NULL || cfg->runtime == NULL ||
+	    cfg->runtime_global == NULL || cfg->container_args == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto bad;
+	}
+	user = str(o, "user");
+	if (geteuid() == 0 && user != NULL && user[0] != '\0' &&
+	    strcmp(user, "root") != 0) {
+		struct passwd *pw;
+		errno = 0;
+		pw = getpwnam(user);
+		if (pw == NULL) {
+			snprintf(err, errlen, "bad value '%s' for user: %s", user,
+			    errno ? strerror(errno) : "no such user");
+			goto bad;
+		}
+		if (pw->pw_uid == 0) {
+			snprintf(err, errlen, "bad value '%s' for user: it has "
+			    "uid 0; use --user root to run jobs as root", user);
+			goto bad;
+		}
+		cfg->run_as = 1;
+		cfg->uid = pw->pw_uid;
+		cfg->gid = pw->pw_gid;
+		cfg->user = strdup(pw->pw_name);
+		cfg->home = strdup(pw->pw_dir);
+	} else {
+		struct passwd *pw = getpwuid(geteuid());
+		cfg->user = strdup(pw ? pw->pw_name : "root");
+		cfg->home = strdup(pw ? pw->pw_dir : "/");
+	}
+	if (cfg->user == NULL || cfg->home == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto bad;
+	}
+	js_config_free(o, NOPTS);
+	return JS_CONFIG_OK;
+bad:
+	js_config_free(o, NOPTS);
+	proc_config_free(cfg);
+	return JS_CONFIG_ERROR;
+}
+
+int
+proc_reload(struct proc_config *cfg, char *err, size_t errlen)
+{
+	struct proc_config n;
+
+	if (load(&n, err, errlen, NULL) != JS_CONFIG_OK)
+		return -1;
+	if (strcmp(n.spool, cfg->spool) != 0)
+		js_warn("reload: the spool directory cannot change while "
+		    "running (still %s)", cfg->spool);
+	free(n.spool);
+	n.spool = cfg->spool;
+	cfg->spool = NULL;
+	proc_config_free(cfg);
+	*cfg = n;
+	js_log_set_level((enum js_log_level)cfg->log_level);
+	return 0;
+}
+
+/* Makes sure fds 0, 1 and 2 are open, so that no file we open later
+ * becomes a job's stdin or stdout by accident. */
+static int
+std_fds(void)
+{
+	int fd;
+
+	for (;;) {
+		fd = open("/dev/null", O_RDWR);
+		if (fd < 0)
+			return -1;
+		if (fd > 2)
+			return close(fd);
+	}
+}
 
 int
 main(int argc, char *argv[])
 {
+	struct proc_config cfg;
+	struct js_spool *sp;
 	char err[512];
-	int rc = js_config_parse(opts, NOPTS, argc, argv, err, sizeof err);
+	int rc, help = 0;
 
-	if (rc == JS_CONFIG_HELP) {
-		js_config_usage(stdout, "jobspool-processor", "jobspool processor", opts, NOPTS);
-		return 0;
+	saved_argc = argc;
+	saved_argv = argv;
+	if (std_fds() < 0) {
+		fprintf(stderr, "%s: cannot open /dev/null: %s\n", PROG,
+		    strerror(errno));
+		return 1;
 	}
+	rc = load(&cfg, err, sizeof err, &help);
+	if (rc == JS_CONFIG_HELP)
+		return 0;
 	if (rc == JS_CONFIG_VERSION) {
-		printf("jobspool-processor %s\n", JS_VERSION);
+		printf("%s %s\n", PROG, JS_VERSION);
 		return 0;
 	}
 	if (rc != JS_CONFIG_OK) {
-		fprintf(stderr, "jobspool-processor: %s\n", err);
+		fprintf(stderr, "%s: %s\n", PROG, err);
 		return 2;
 	}
-	js_config_free(opts, NOPTS);
-	return 0;
+	js_log_open(PROG, (enum js_log_level)cfg.log_level, cfg.use_syslog);
+	if (geteuid() == 0 && !cfg.run_as)
+		js_warn("running as root with --user root: jobs run as root");
+	sp = js_spool_open(cfg.spool, JS_SPOOL_CREATE, err, sizeof err);
+	if (sp == NULL) {
+		js_err("%s", err);
+		proc_config_free(&cfg);
+		return 1;
+	}
+	rc = proc_loop(sp, &cfg);
+	js_spool_close(sp);
+	proc_config_free(&cfg);
+	return rc;
 }

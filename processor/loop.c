@@ -1,0 +1,971 @@
+/*
+ * loop.c - the processor's event loop (see proc.h, jobspool-processor(8)).
+ *
+ * One epoll set, four kinds of wake-up and no polling:
+ *   inotify   <id>.pending appearing (index it), <id>.cancel (kill the run)
+ *   signalfd  SIGCHLD (reap, record results), SIGTERM/SIGINT (graceful
+ *             shutdown), SIGHUP (reload settings)
+ *   timerfd   armed at the earliest of: next heartbeat, timeout, SIGKILL
+ *             after the grace period, rescan, retry backoff running out,
+ *             end of the shutdown grace period
+ * A job's life: js_spool_claim (rename) -> spawn -> js_spool_start (pid
+ * recorded) -> js_spool_heartbeat every lease/3 -> exit -> js_spool_finish,
+ * or js_spool_requeue for a retry or a shutdown.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+
+enum stop_reason {
+	STOP_NONE = 0,
+	STOP_TIMEOUT,		/* its timeout ran out */
+	STOP_CANCEL,		/* <id>.cancel appeared */
+	STOP_SHUTDOWN,		/* we are shutting down: requeue it */
+	STOP_LOST,		/* the lease was lost: result will be discarded */
+};
+
+struct run {
+	int used;
+	char id[JS_ID_SIZE];
+	struct js_claim claim;
+	json_t *job;
+	pid_t pid;
+	int container;
+	int64_t t0;		/* monotonic ms at spawn */
+	int64_t deadline;	/* timeout (monotonic ms), 0 for none */
+	int64_t kill_at;	/* SIGKILL due (monotonic ms), 0 if not yet */
+	int64_t next_hb;	/* next heartbeat (monotonic ms) */
+	enum stop_reason stop;
+};
+
+/* Background processes we wait for: notify commands, container stops. */
+struct helper {
+	pid_t pid;
+	char id[JS_ID_SIZE];
+	const char *what;
+};
+
+struct loop {
+	struct js_spool *sp;
+	struct proc_config *cfg;
+	struct js_queue *q;
+	struct run *runs;
+	size_t nruns;		/* slots in runs */
+	size_t active;		/* slots in use */
+	struct helper *helpers;
+	size_t nhelpers, caphelpers;
+	int epfd, infd, sigfd, tfd;
+	char host[256];
+	char worker[320];
+	char *proc_home;	/* HOME for container CLIs (our own user) */
+	int stopping;		/* SIGTERM/SIGINT seen: claim nothing more */
+	int64_t stop_deadline;	/* end of the shutdown grace (monotonic) */
+	int killed_all;		/* shutdown grace over: runs were signalled */
+	int64_t next_scan;	/* monotonic */
+	int rescan;		/* scan at the next turn (inotify overflow) */
+	int reload;		/* SIGHUP seen */
+};
+
+/* ---- helpers we wait for ---- */
+
+static void
+helper_add(struct loop *l, pid_t pid, const char *id, const char *what)
+{
+	if (l->nhelpers == l->caphelpers) {
+		size_t cap = l->caphelpers ? l->caphelpers * 2 : 8;
+		struct helper *h = realloc(l->helpers, cap * sizeof *h);
+		if (h == NULL)
+			return;	/* still reaped, just not reported */
+		l->helpers = h;
+		l->caphelpers = cap;
+	}
+	l->helpers[l->nhelpers].pid = pid;
+	memcpy(l->helpers[l->nhelpers].id, id, JS_ID_SIZE);
+	l->helpers[l->nhelpers].what = what;
+	l->nhelpers++;
+}
+
+static int
+helper_reaped(struct loop *l, pid_t pid, int status)
+{
+	size_t i;
+
+	for (i = 0; i < l->nhelpers; i++) {
+		struct helper *h = &l->helpers[i];
+		if (h->pid != pid)
+			continue;
+		if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+			js_warn("job %s: %s exited with status %d", h->id, h->what,
+			    WEXITSTATUS(status));
+		else if (WIFSIGNALED(status))
+			js_warn("job %s: %s killed by signal %d", h->id, h->what,
+			    WTERMSIG(status));
+		else
+			js_debug("job %s: %s done", h->id, h->what);
+		l->helpers[i] = l->helpers[--l->nhelpers];
+		return 1;
+	}
+	return 0;
+}
+
+/* Runs the notify command with the final job on stdin. */
+static void
+notify(struct loop *l, const json_t *job)
+{
+	const char *id = js_job_str(job, "id"), *status = js_job_str(job, "status");
+	char *text, *env[3], idv[64], stv[64];
+	size_t len;
+	pid_t pid;
+
+	if (l->cfg->notify_command == NULL || id == NULL)
+		return;
+	text = js_job_dump(job, &len);
+	if (text == NULL) {
+		js_warn("job %s: notify command not run: out of memory", id);
+		return;
+	}
+	snprintf(idv, sizeof idv, "JOBSPOOL_JOB_ID=%s", id);
+	snprintf(stv, sizeof stv, "JOBSPOOL_STATUS=%s", status ? status : "");
+	env[0] = idv;
+	env[1] = stv;
+	env[2] = NULL;
+	pid = run_helper_sh(l->cfg->notify_command, text, len, env);
+	free(text);
+	if (pid < 0) {
+		js_warn("job %s: cannot run the notify command: %s", id,
+		    strerror(errno));
+		return;
+	}
+	helper_add(l, pid, id, "notify command");
+}
+
+/* ---- the pending index ---- */
+
+/* Reads <id>.pending once for its place in the queue.  With strict, a file
+ * that cannot be parsed is left out (it may still be being written: an
+ * IN_CREATE); otherwise it is indexed last so that the claim can fail it. */
+static void
+index_pending(struct loop *l, const char *id, int strict)
+{
+	long long prio = 0, seq = LLONG_MAX;
+	int64_t nb = 0;
+	json_t *job;
+
+	if (js_queue_contains(l->q, id))
+		return;
+	job = js_spool_read_state(l->sp, id, JS_PENDING);
+	if (job == NULL) {
+		if (errno == ENOENT || strict)
+			return;
+	} else {
+		json_t *p = json_object_get(job, "priority");
+		prio = json_is_integer(p) ? json_integer_value(p) :
+		    json_is_real(p) ? (long long)json_real_value(p) : 0;
+		seq = js_job_int(job, "seq", LLONG_MAX);
+		nb = js_job_int(job, "not_before", 0);
+		json_decref(job);
+	}
+	if (js_queue_add(l->q, id, prio, seq, nb) < 0)
+		js_warn("job %s: cannot index it: %s (the next rescan retries)",
+		    id, strerror(errno));
+}
+
+/* Kills what is left of a dead processor's run of a job (SPEC §9): only on
+ * this host, and only if the recorded pid still has its start time. */
+static void
+recover_cb(const json_t *job, void *arg)
+{
+	struct loop *l = arg;
+	const char *worker = js_job_str(job, "worker"), *id = js_job_str(job, "id");
+	long long pid = js_job_int(job, "pid", 0);
+	long long start = js_job_int(job, "pid_start", -1);
+	unsigned long long now_start;
+	size_t hl = strlen(l->host);
+
+	js_info("job %s: lease expired (worker %s); recovering it",
+	    id ? id : "?", worker ? worker : "unknown");
+	if (worker == NULL || strncmp(worker, l->host, hl) != 0 ||
+	    worker[hl] != ':' || pid <= 1 || pid > INT_MAX || start < 0)
+		return;
+	if (js_proc_start_time((int)pid, &now_start) < 0 ||
+	    now_start != (unsigned long long)start)
+		return;		/* gone, or the pid was reused */
+	if (kill(-(pid_t)pid, SIGKILL) == 0)
+		js_info("job %s: killed the old run's process group %lld",
+		    id ? id : "?", pid);
+	else if (errno != ESRCH)
+		js_warn("job %s: cannot kill process group %lld: %s",
+		    id ? id : "?", pid, strerror(errno));
+	if (json_object_get(job, "container") != NULL && id != NULL) {
+		pid_t h = container_signal(l->cfg, id, 1);
+		if (h > 0)
+			helper_add(l, h, id, "container kill");
+	}
+}
+
+static void
+scan(struct loop *l)
+{
+	struct js_entry *v;
+	size_t n, i;
+	int r;
+
+	r = js_spool_recover(l->sp, l->cfg->lease_ms, recover_cb, l);
+	if (r < 0)
+		js_warn("lease recovery failed: %s", strerror(errno));
+	else if (r > 0)
+		js_info("recovered %d expired lease%s", r, r == 1 ? "" : "s");
+	if (js_spool_list(l->sp, JS_STATE_BIT(JS_PENDING), 0, &v, &n) < 0) {
+		js_warn("cannot scan the spool: %s", strerror(errno));
+		return;
+	}
+	for (i = 0; i < n; i++)
+		index_pending(l, v[i].id, 0);
+	free(v);
+	/* cancel requests whose inotify event we may have missed */
+	for (i = 0; i < l->nruns; i++) {
+		struct run *rn = &l->runs[i];
+		if (rn->used && rn->stop == STOP_NONE &&
+		    js_spool_cancel_requested(l->sp, rn->id) == 1) {
+			js_info("job %s: cancel requested", rn->id);
+			rn->stop = STOP_CANCEL;
+		}
+	}
+}
+
+/* ---- running jobs ---- */
+
+static void
+signal_run(struct loop *l, struct run *r, int sig)
+{
+	if (r->pid <= 0)
+		return;
+	if (kill(-r->pid, sig) < 0 && errno != ESRCH)
+		js_warn("job %s: cannot signal process group %d: %s", r->id,
+		    (int)r->pid, strerror(errno));
+	if (r->container) {
+		pid_t h = container_signal(l->cfg, r->id, sig == SIGKILL);
+		if (h > 0)
+			helper_add(l, h, r->id, sig == SIGKILL ? "container kill" :
+			    "container stop");
+	}
+}
+
+/* Starts stopping a run: SIGTERM now, SIGKILL after the grace period. */
+static void
+stop_run(struct loop *l, struct run *r, enum stop_reason why)
+{
+	if (r->stop == STOP_NONE || why == STOP_LOST)
+		r->stop = why;
+	if (r->kill_at != 0)
+		return;		/* already being stopped */
+	signal_run(l, r, SIGTERM);
+	r->kill_at = js_mono_ms() + l->cfg->kill_grace_ms;
+}
+
+static void
+release(struct loop *l, struct run *r)
+{
+	json_decref(r->job);
+	memset(r, 0, sizeof *r);
+	l->active--;
+}
+
+/* Writes the final state of a claimed job and runs the notify command. */
+static void
+finish(struct loop *l, struct run *r, enum js_state state)
+{
+	if (js_spool_finish(l->sp, &r->claim, r->job, state) < 0) {
+		if (errno == ESTALE)
+			js_warn("job %s: lease lost; result discarded", r->id);
+		else
+			js_err("job %s: cannot record its result: %s (the lease "
+			    "will expire and the job run again)", r->id,
+			    strerror(errno));
+		return;
+	}
+	js_info("job %s: %s", r->id, js_state_status(state));
+	notify(l, r->job);
+}
+
+static void
+requeue(struct loop *l, struct run *r, int give_back, int64_t not_before)
+{
+	if (js_spool_requeue(l->sp, &r->claim, r->job, give_back,
+	    not_before) < 0) {
+		if (errno == ESTALE)
+			js_warn("job %s: lease lost; result discarded", r->id);
+		else
+			js_err("job %s: cannot requeue it: %s", r->id,
+			    strerror(errno));
+	}
+}
+
+/* A job that failed by itself: requeue it for a retry if it has retries
+ * left ("attempts" counts runs started; a job may run 1 + retries times).
+ * The backoff before run n+1 is 2^(n-1) seconds, at most 5 minutes.
+ * Returns 1 if requeued. */
+static int
+maybe_retry(struct loop *l, struct run *r)
+{
+	long long attempts = js_job_int(r->job, "attempts", 1);
+	long long retries = js_job_int(r->job, "retries", 0);
+	int64_t delay;
+	char msg[512];
+	const char *why = js_job_str(r->job, "error");
+
+	if (attempts > retries)
+		return 0;
+	delay = attempts >= 10 ? 300000 : (int64_t)1000 << (attempts - 1);
+	if (delay > 300000)
+		delay = 300000;
+	snprintf(msg, sizeof msg, "%s; retry %lld of %lld in %llds",
+	    why ? why : "failed", attempts, retries, (long long)(delay / 1000));
+	json_object_set_new(r->job, "error", json_string(msg));
+	js_info("job %s: %s", r->id, msg);
+	requeue(l, r, 0, js_now_ms() + delay);
+	return 1;
+}
+
+/* Records size and SHA-256 of the log. */
+static void
+log_digest(struct loop *l, struct run *r)
+{
+	char hex[65];
+	uint64_t size;
+	int fd = js_spool_log_open(l->sp, r->id, 0);
+
+	if (fd < 0) {
+		js_warn("job %s: cannot read its log: %s", r->id, strerror(errno));
+		return;
+	}
+	if (js_sha256_fd(fd, hex, &size) == 0) {
+		json_object_set_new(r->job, "log_size", json_integer((json_int_t)size));
+		json_object_set_new(r->job, "log_sha256", json_string(hex));
+	} else {
+		js_warn("job %s: cannot read its log: %s", r->id, strerror(errno));
+	}
+	close(fd);
+}
+
+static void
+format_secs(char *out, size_t len, double s)
+{
+	if (s == (double)(long long)s)
+		snprintf(out, len, "%llds", (long long)s);
+	else
+		snprintf(out, len, "%.3gs", s);
+}
+
+/* The job's process exited with status. */
+static void
+job_exited(struct loop *l, struct run *r, int status)
+{
+	char msg[256], t[32];
+	enum js_state state = JS_FAILED;
+
+	/* nothing of the job may outlive it: its group's stragglers go too */
+	if (kill(-r->pid, SIGKILL) < 0 && errno != ESRCH)
+		js_warn("job %s: cannot kill process group %d: %s", r->id,
+		    (int)r->pid, strerror(errno));
+	if (r->container) {
+		pid_t h = container_signal(l->cfg, r->id, 1);
+		if (h > 0 && r->stop != STOP_NONE)
+			helper_add(l, h, r->id, "container kill");
+		else if (h > 0)
+			helper_add(l, h, r->id, "container cleanup");
+	}
+	json_object_set_new(r->job, "duration_ms",
+	    json_integer(js_mono_ms() - r->t0));
+	if (WIFEXITED(status)) {
+		json_object_set_new(r->job, "exit_code",
+		    json_integer(WEXITSTATUS(status)));
+		json_object_set_new(r->job, "signal", json_null());
+		if (WEXITSTATUS(status) == 0) {
+			state = JS_COMPLETED;
+			json_object_set_new(r->job, "error", json_null());
+		} else {
+			snprintf(msg, sizeof msg, "exited with status %d",
+			    WEXITSTATUS(status));
+			json_object_set_new(r->job, "error", json_string(msg));
+		}
+	} else {
+		int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+		json_object_set_new(r->job, "exit_code", json_null());
+		json_object_set_new(r->job, "signal", json_integer(sig));
+		snprintf(msg, sizeof msg, "killed by signal %d (%s)", sig,
+		    strsignal(sig));
+		json_object_set_new(r->job, "error", json_string(msg));
+	}
+	json_object_set_new(r->job, "pid", json_null());
+	json_object_set_new(r->job, "pid_start", json_null());
+	log_digest(l, r);
+	switch (r->stop) {
+	case STOP_SHUTDOWN:
+		js_info("job %s: stopped by shutdown; requeued", r->id);
+		json_object_set_new(r->job, "error",
+		    json_string("interrupted by a processor shutdown; requeued"));
+		requeue(l, r, 1, 0);
+		break;
+	case STOP_CANCEL:
+		json_object_set_new(r->job, "error",
+		    json_string("cancelled while running"));
+		finish(l, r, JS_CANCELLED);
+		break;
+	case STOP_TIMEOUT:
+		format_secs(t, sizeof t, json_number_value(
+		    json_object_get(r->job, "timeout")));
+		snprintf(msg, sizeof msg, "timeout: killed after %s", t);
+		json_object_set_new(r->job, "error", json_string(msg));
+		if (!maybe_retry(l, r))
+			finish(l, r, JS_FAILED);
+		break;
+	case STOP_LOST:
+		finish(l, r, state);	/* fenced: will be discarded */
+		break;
+	case STOP_NONE:
+		if (state == JS_COMPLETED || !maybe_retry(l, r))
+			finish(l, r, state);
+		break;
+	}
+	release(l, r);
+}
+
+static struct run *
+free_slot(struct loop *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nruns; i++)
+		if (!l->runs[i].used)
+			return &l->runs[i];
+	return NULL;
+}
+
+/* Builtin {"builtin":"add","args":[a,b]}: result a+b in-process. */
+static void
+run_builtin(struct loop *l, struct run *r)
+{
+	json_t *args = json_object_get(r->job, "args");
+	long long a = (long long)json_integer_value(json_array_get(args, 0));
+	long long b = (long long)json_integer_value(json_array_get(args, 1));
+	long long sum;
+
+	json_object_set_new(r->job, "duration_ms", json_integer(0));
+	if (__builtin_add_overflow(a, b, &sum)) {
+		json_object_set_new(r->job, "error", json_string("integer "
+		    "overflow: the sum does not fit in a signed 64-bit integer"));
+		finish(l, r, JS_FAILED);
+		return;
+	}
+	json_object_set_new(r->job, "result", json_integer(sum));
+	json_object_set_new(r->job, "exit_code", json_integer(0));
+	finish(l, r, JS_COMPLETED);
+}
+
+/* Records the run in <id>.wip; -1 if the claim was lost meanwhile. */
+static int
+start(struct loop *l, struct run *r)
+{
+	if (js_spool_start(l->sp, &r->claim, r->job) == 0)
+		return 0;
+	if (errno == ESTALE)
+		js_warn("job %s: claim lost before it started; dropped", r->id);
+	else
+		js_err("job %s: cannot record its start: %s", r->id,
+		    strerror(errno));
+	return -1;
+}
+
+/* Claims job id and starts it. */
+static void
+claim(struct loop *l, const char *id)
+{
+	struct run *r = free_slot(l);
+	struct run_spec rs;
+	char err[512];
+	char **argv = NULL;
+	json_t *job, *cont, *to;
+	unsigned long long st;
+	int logfd, c;
+
+	if (r == NULL)
+		return;
+	if (js_spool_claim(l->sp, id, l->worker, &r->claim, &job) < 0) {
+		if (errno == ENOENT) {
+			js_debug("job %s: claimed by another processor", id);
+		} else if (errno == EBADMSG) {
+			js_warn("job %s: invalid job file, moved to %s.failed: %s",
+			    id, id, job ? js_job_str(job, "error") : "?");
+			if (job != NULL)
+				notify(l, job);
+		} else {
+			js_err("job %s: cannot claim it: %s", id, strerror(errno));
+		}
+		json_decref(job);
+		return;
+	}
+	r->used = 1;
+	l->active++;
+	memcpy(r->id, id, JS_ID_SIZE);
+	r->job = job;
+	r->t0 = js_mono_ms();
+	c = js_spool_cancel_requested(l->sp, id);
+	if (c == 1) {
+		if (start(l, r) == 0) {
+			json_object_set_new(job, "error",
+			    json_string("cancelled before it started"));
+			finish(l, r, JS_CANCELLED);
+		}
+		release(l, r);
+		return;
+	}
+	if (json_object_get(job, "builtin") != NULL) {
+		if (start(l, r) == 0)
+			run_builtin(l, r);
+		release(l, r);
+		return;
+	}
+	cont = json_object_get(job, "container");
+	r->container = cont != NULL;
+	argv = cont ? container_argv(l->cfg, id, cont, err, sizeof err) :
+	    run_job_argv(job, err, sizeof err);
+	logfd = argv ? js_spool_log_open(l->sp, id, 1) : -1;
+	if (argv != NULL && logfd < 0)
+		snprintf(err, sizeof err, "cannot open the log: %s",
+		    strerror(errno));
+	if (logfd >= 0) {
+		memset(&rs, 0, sizeof rs);
+		rs.id = id;
+		rs.argv = argv;
+		rs.job = job;
+		rs.logfd = logfd;
+		rs.drop = l->cfg->run_as;
+		rs.uid = l->cfg->uid;
+		rs.gid = l->cfg->gid;
+		rs.user = l->cfg->user;
+		rs.home = r->container ? l->proc_home : l->cfg->home;
+		rs.keep_creds = r->container;
+		r->pid = run_spawn(&rs, err, sizeof err);
+		close(logfd);
+	}
+	proc_free_words(argv);
+	if (r->pid <= 0) {
+		r->pid = 0;
+		js_warn("job %s: %s", id, err);
+		if (start(l, r) == 0) {
+			json_object_set_new(job, "error", json_string(err));
+			json_object_set_new(job, "duration_ms", json_integer(0));
+			finish(l, r, JS_FAILED);
+		}
+		release(l, r);
+		return;
+	}
+	json_object_set_new(job, "pid", json_integer(r->pid));
+	if (js_proc_start_time(r->pid, &st) == 0)
+		json_object_set_new(job, "pid_start", json_integer((json_int_t)st));
+	if (start(l, r) < 0) {
+		kill(-r->pid, SIGKILL);	/* reaped as an unknown child */
+		release(l, r);
+		return;
+	}
+	js_debug("job %s: started, pid %d", id, (int)r->pid);
+	r->next_hb = r->t0 + l->cfg->lease_ms / 3;
+	to = json_object_get(job, "timeout");
+	if (json_is_number(to) && json_number_value(to) > 0)
+		r->deadline = r->t0 + (int64_t)(json_number_value(to) * 1000.0);
+}
+
+static void
+claim_ready(struct loop *l)
+{
+	char id[JS_ID_SIZE];
+
+	while (!l->stopping && l->active < (size_t)l->cfg->jobs &&
+	    js_queue_pop(l->q, js_now_ms(), id))
+		claim(l, id);
+}
+
+/* ---- events ---- */
+
+static void
+reap(struct loop *l)
+{
+	int status;
+	pid_t pid;
+	size_t i;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (!WIFEXITED(status) && !WIFSIGNALED(status))
+			continue;
+		for (i = 0; i < l->nruns; i++)
+			if (l->runs[i].used && l->runs[i].pid == pid)
+				break;
+		if (i < l->nruns)
+			job_exited(l, &l->runs[i], status);
+		else
+			helper_reaped(l, pid, status);
+	}
+	if (pid < 0 && errno != ECHILD)
+		js_warn("waitpid: %s", strerror(errno));
+}
+
+static void
+begin_shutdown(struct loop *l, int sig)
+{
+	if (l->stopping) {
+		js_info("%s again: stopping the running jobs now", strsignal(sig));
+		l->stop_deadline = js_mono_ms();
+		return;
+	}
+	l->stopping = 1;
+	l->stop_deadline = js_mono_ms() + l->cfg->shutdown_grace_ms;
+	js_info("%s: claiming no more jobs; %zu running job%s get %lld ms to "
+	    "finish", strsignal(sig), l->active, l->active == 1 ? "" : "s",
+	    (long long)l->cfg->shutdown_grace_ms);
+}
+
+static void
+handle_signals(struct loop *l)
+{
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	for (;;) {
+		n = read(l->sigfd, &si, sizeof si);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof si)
+			break;
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			break;	/* reaped below */
+		case SIGTERM:
+		case SIGINT:
+			begin_shutdown(l, (int)si.ssi_signo);
+			break;
+		case SIGHUP:
+			l->reload = 1;
+			break;
+		}
+	}
+	reap(l);
+}
+
+static void
+handle_inotify(struct loop *l)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	ssize_t n;
+	char *p;
+
+	for (;;) {
+		n = read(l->infd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		for (p = buf; p < buf + n; p += sizeof *ev + ev->len) {
+			char id[JS_ID_SIZE];
+			const char *side;
+			int state;
+			size_t i;
+
+			ev = (const struct inotify_event *)p;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				l->rescan = 1;
+				continue;
+			}
+			if (ev->len == 0 || js_spool_parse_name(ev->name, id,
+			    &state, &side) < 0)
+				continue;
+			if (state == JS_PENDING) {
+				if (!l->stopping)
+					index_pending(l, id,
+					    (ev->mask & IN_CREATE) != 0);
+				continue;
+			}
+			if (side == NULL || strcmp(side, "cancel") != 0)
+				continue;
+			for (i = 0; i < l->nruns; i++) {
+				struct run *r = &l->runs[i];
+				if (r->used && strcmp(r->id, id) == 0 &&
+				    r->stop == STOP_NONE) {
+					js_info("job %s: cancel requested", id);
+					stop_run(l, r, STOP_CANCEL);
+				}
+			}
+		}
+	}
+}
+
+/* Heartbeats, timeouts, kills, shutdown, rescans that are due. */
+static void
+handle_timers(struct loop *l)
+{
+	int64_t now = js_mono_ms();
+	size_t i;
+
+	if (l->stopping && !l->killed_all && now >= l->stop_deadline) {
+		l->killed_all = 1;
+		if (l->active > 0)
+			js_info("shutdown grace over: stopping %zu job%s",
+			    l->active, l->active == 1 ? "" : "s");
+		for (i = 0; i < l->nruns; i++)
+			if (l->runs[i].used) {
+				l->runs[i].stop = l->runs[i].stop == STOP_NONE ?
+				    STOP_SHUTDOWN : l->runs[i].stop;
+				stop_run(l, &l->runs[i], STOP_SHUTDOWN);
+			}
+	}
+	for (i = 0; i < l->nruns; i++) {
+		struct run *r = &l->runs[i];
+		if (!r->used)
+			continue;
+		if (r->stop == STOP_CANCEL && r->kill_at == 0)
+			stop_run(l, r, STOP_CANCEL);	/* found by a scan */
+		if (r->deadline != 0 && now >= r->deadline && r->stop == STOP_NONE) {
+			js_info("job %s: timeout; stopping it", r->id);
+			stop_run(l, r, STOP_TIMEOUT);
+		}
+		if (r->kill_at != 0 && now >= r->kill_at) {
+			signal_run(l, r, SIGKILL);
+			r->kill_at = INT64_MAX;	/* once */
+		}
+		if (now >= r->next_hb) {
+			if (js_spool_heartbeat(l->sp, r->id) < 0) {
+				js_warn("job %s: heartbeat failed: %s; the lease "
+				    "is lost, stopping the job", r->id,
+				    strerror(errno));
+				r->stop = STOP_LOST;
+				signal_run(l, r, SIGKILL);
+				r->kill_at = INT64_MAX;
+			}
+			r->next_hb = now + l->cfg->lease_ms / 3;
+		}
+	}
+	if (l->rescan || now >= l->next_scan) {
+		l->rescan = 0;
+		l->next_scan = now + l->cfg->scan_interval_ms;
+		if (!l->stopping)
+			scan(l);
+	}
+}
+
+static int64_t
+next_wakeup(struct loop *l)
+{
+	int64_t t = l->next_scan, nr;
+	size_t i;
+
+#define EARLIER(x) do { if ((x) != 0 && (x) < t) t = (x); } while (0)
+	if (l->stopping && !l->killed_all)
+		EARLIER(l->stop_deadline);
+	for (i = 0; i < l->nruns; i++) {
+		struct run *r = &l->runs[i];
+		if (!r->used)
+			continue;
+		EARLIER(r->next_hb);
+		if (r->stop == STOP_NONE)
+			EARLIER(r->deadline);
+		if (r->kill_at != INT64_MAX)
+			EARLIER(r->kill_at);
+	}
+	nr = js_queue_next_ready(l->q);
+	if (nr != 0 && !l->stopping &&
+	    l->active < (size_t)l->cfg->jobs) {
+		int64_t wait = nr - js_now_ms();
+		EARLIER(js_mono_ms() + (wait > 0 ? wait : 0) + 1);
+	}
+#undef EARLIER
+	return t;
+}
+
+static int
+arm_timer(struct loop *l, int64_t at)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof its);
+	if (at <= 0)
+		at = 1;
+	its.it_value.tv_sec = at / 1000;
+	its.it_value.tv_nsec = (at % 1000) * 1000000;
+	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+		its.it_value.tv_nsec = 1;
+	return timerfd_settime(l->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void
+do_reload(struct loop *l)
+{
+	char err[512];
+	size_t i;
+
+	l->reload = 0;
+	if (proc_reload(l->cfg, err, sizeof err) < 0) {
+		js_err("SIGHUP: configuration not reloaded: %s", err);
+		return;
+	}
+	if ((size_t)l->cfg->jobs > l->nruns) {
+		struct run *nr = realloc(l->runs, (size_t)l->cfg->jobs * sizeof *nr);
+		if (nr == NULL) {
+			js_err("SIGHUP: out of memory; keeping -j %zu", l->nruns);
+			l->cfg->jobs = (int)l->nruns;
+		} else {
+			for (i = l->nruns; i < (size_t)l->cfg->jobs; i++)
+				memset(&nr[i], 0, sizeof nr[i]);
+			l->runs = nr;
+			l->nruns = (size_t)l->cfg->jobs;
+		}
+	}
+	js_info("SIGHUP: configuration reloaded (-j %d, lease %lld ms)",
+	    l->cfg->jobs, (long long)l->cfg->lease_ms);
+}
+
+static int
+setup(struct loop *l)
+{
+	struct epoll_event ev;
+	sigset_t set;
+	struct sigaction sa;
+	int fds[3], i;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) < 0)
+		return -1;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	l->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	l->infd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	l->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->sigfd < 0 || l->infd < 0 || l->tfd < 0 || l->epfd < 0)
+		return -1;
+	/* watched before the first scan, so that nothing falls in between */
+	if (inotify_add_watch(l->infd, js_spool_path(l->sp),
+	    IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR) < 0)
+		return -1;
+	fds[0] = l->sigfd;
+	fds[1] = l->infd;
+	fds[2] = l->tfd;
+	for (i = 0; i < 3; i++) {
+		memset(&ev, 0, sizeof ev);
+		ev.events = EPOLLIN;
+		ev.data.fd = fds[i];
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+proc_loop(struct js_spool *sp, struct proc_config *cfg)
+{
+	struct loop l;
+	struct epoll_event evs[8];
+	uint64_t ticks;
+	int rc = 0, n, i;
+	size_t k;
+
+	memset(&l, 0, sizeof l);
+	l.sp = sp;
+	l.cfg = cfg;
+	l.sigfd = l.infd = l.tfd = l.epfd = -1;
+	js_hostname(l.host, sizeof l.host);
+	snprintf(l.worker, sizeof l.worker, "%s:%d", l.host, (int)getpid());
+	{
+		const char *h = getenv("HOME");
+		l.proc_home = strdup(h ? h : "/");
+	}
+	l.q = js_queue_new();
+	l.nruns = (size_t)cfg->jobs;
+	l.runs = calloc(l.nruns, sizeof *l.runs);
+	if (l.q == NULL || l.runs == NULL || l.proc_home == NULL) {
+		js_err("out of memory");
+		rc = 1;
+		goto out;
+	}
+	if (setup(&l) < 0) {
+		js_err("cannot set up the event loop on %s: %s",
+		    js_spool_path(sp), strerror(errno));
+		rc = 1;
+		goto out;
+	}
+	js_info("processing %s as %s, -j %d, lease %lld ms", js_spool_path(sp),
+	    l.worker, cfg->jobs, (long long)cfg->lease_ms);
+	scan(&l);
+	l.next_scan = js_mono_ms() + cfg->scan_interval_ms;
+	for (;;) {
+		if (l.reload)
+			do_reload(&l);
+		claim_ready(&l);
+		if (l.stopping && l.active == 0)
+			break;
+		if (arm_timer(&l, next_wakeup(&l)) < 0) {
+			js_err("timerfd_settime: %s", strerror(errno));
+			rc = 1;
+			break;
+		}
+		n = epoll_wait(l.epfd, evs, 8, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			js_err("epoll_wait: %s", strerror(errno));
+			rc = 1;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.fd == l.sigfd)
+				handle_signals(&l);
+			else if (evs[i].data.fd == l.infd)
+				handle_inotify(&l);
+			else if (evs[i].data.fd == l.tfd &&
+			    read(l.tfd, &ticks, sizeof ticks) < 0 &&
+			    errno != EAGAIN)
+				js_warn("timerfd read: %s", strerror(errno));
+		}
+		handle_timers(&l);
+	}
+	if (rc == 0)
+		js_info("shut down");
+out:
+	for (k = 0; l.runs != NULL && k < l.nruns; k++)
+		if (l.runs[k].used) {
+			if (l.runs[k].pid > 0)
+				kill(-l.runs[k].pid, SIGKILL);
+			json_decref(l.runs[k].job);
+		}
+	free(l.runs);
+	free(l.helpers);
+	free(l.proc_home);
+	js_queue_free(l.q);
+	if (l.sigfd >= 0)
+		close(l.sigfd);
+	if (l.infd >= 0)
+		close(l.infd);
+	if (l.tfd >= 0)
+		close(l.tfd);
+	if (l.epfd >= 0)
+		close(l.epfd);
+	return rc;
+}

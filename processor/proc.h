@@ -1,0 +1,141 @@
+/*
+ * proc.h - the pieces of jobspool-processor and how they fit.
+ *
+ *   main.c       settings (lib/config), start-up checks, SIGHUP reload
+ *   loop.c       the event loop: inotify on the spool, signalfd, timerfd;
+ *                claims, heartbeats, timeouts, cancels, results
+ *   queue.c      in-memory index of pending jobs (priority, submission order,
+ *                not_before); holds only pending ids, never finished ones
+ *   run.c        spawning a job's process: session, limits, environment,
+ *                credentials, stdin, log; killing its process group
+ *   container.c  the command line of a container job and its stop/kill
+ *   sha256.c     SHA-256 of a job's log
+ *
+ * Single-threaded: everything runs in the event loop, so no locking.
+ */
+#ifndef JS_PROC_H
+#define JS_PROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "spool.h"
+
+#define PROG "jobspool-processor"
+
+/* Settings as the loop uses them (durations in ms).  Strings are owned. */
+struct proc_config {
+	char *spool;
+	int jobs;			/* -j: concurrent jobs, >= 1 */
+	int64_t lease_ms;
+	int64_t kill_grace_ms;
+	int64_t shutdown_grace_ms;
+	int64_t scan_interval_ms;
+	char *notify_command;		/* NULL: none */
+	char *runtime;			/* container CLI (path or name) */
+	char **runtime_global;		/* words before "run" (e.g. --runtime runc) */
+	char **container_args;		/* words right after "run" */
+	/* the credentials jobs run with (only used when run_as is set) */
+	int run_as;			/* 1: switch to uid/gid in the child */
+	uid_t uid;
+	gid_t gid;
+	char *user;			/* name of the job user */
+	char *home;			/* its home directory: HOME of jobs */
+	int log_level;
+	int use_syslog;
+};
+
+void proc_config_free(struct proc_config *cfg);
+/* Splits a string into words at blanks (no quoting); NULL-terminated array,
+ * each word and the array malloc'ed.  Returns NULL on allocation failure. */
+char **proc_split_words(const char *s);
+void proc_free_words(char **w);
+
+/* main.c: re-reads the settings (SIGHUP) into *cfg.  Returns 0, or -1 with
+ * a message in err (the old settings are then left unchanged). */
+int proc_reload(struct proc_config *cfg, char *err, size_t errlen);
+
+/* loop.c: runs until a shutdown completes.  Returns the exit status. */
+int proc_loop(struct js_spool *sp, struct proc_config *cfg);
+
+/* ---- queue.c ---- */
+struct js_queue;
+struct js_queue *js_queue_new(void);
+void js_queue_free(struct js_queue *q);
+/* Whether id is in the index. */
+int js_queue_contains(const struct js_queue *q, const char *id);
+/* Adds a pending job; a job already present is left alone (returns 0).
+ * Returns 0, or -1/ENOMEM. */
+int js_queue_add(struct js_queue *q, const char *id, long long priority,
+    long long seq, int64_t not_before_ms);
+/* Takes the next job to claim: the highest priority, then the lowest seq,
+ * among jobs whose not_before is at or before now_ms.  Copies its id into
+ * id and removes it.  Returns 1, or 0 if no job is ready. */
+int js_queue_pop(struct js_queue *q, int64_t now_ms, char id[JS_ID_SIZE]);
+/* Earliest not_before (ms) among jobs waiting for it, or 0 if none. */
+int64_t js_queue_next_ready(const struct js_queue *q);
+size_t js_queue_len(const struct js_queue *q);
+
+/* ---- sha256.c ---- */
+struct js_sha256 {
+	uint32_t h[8];
+	uint64_t len;		/* bytes hashed so far */
+	unsigned char buf[64];
+	size_t nbuf;
+};
+void js_sha256_init(struct js_sha256 *s);
+void js_sha256_update(struct js_sha256 *s, const void *data, size_t len);
+void js_sha256_final(struct js_sha256 *s, unsigned char out[32]);
+/* Hashes everything readable from fd (from its current offset): hex digest
+ * (65 bytes with NUL) and size.  Returns 0, or -1 with errno set. */
+int js_sha256_fd(int fd, char hex[65], uint64_t *size);
+
+/* ---- run.c ---- */
+/* What a spawn needs besides the job. */
+struct run_spec {
+	const char *id;
+	char *const *argv;		/* argv[0] looked up in the job's PATH */
+	const json_t *job;		/* env, cwd, stdin, limits */
+	int logfd;			/* stdout and stderr */
+	int drop;			/* switch credentials (root processor) */
+	uid_t uid;
+	gid_t gid;
+	const char *user, *home;
+	int keep_creds;			/* container CLI: run as the processor */
+};
+/* Forks the job: own session and process group, tied to this process's
+ * life, clean environment plus the job's env, cwd, stdin, limits,
+ * credentials, then execvp.  Returns the pid once exec has succeeded, or -1
+ * with a message in err saying what failed (in the child or here). */
+pid_t run_spawn(const struct run_spec *rs, char *err, size_t errlen);
+/* Runs "/bin/sh -c cmd" detached (own session) with the data as stdin and
+ * a clean environment plus extra (NULL-terminated "K=V" list).  Returns the
+ * pid or -1. */
+pid_t run_helper_sh(const char *cmd, const char *data, size_t len,
+    char *const *extra_env);
+/* Runs argv (execvp, processor's credentials, own session, stdio on
+ * /dev/null).  Returns the pid or -1. */
+pid_t run_helper_argv(char *const *argv);
+/* Builds argv for a command/shell job (NULL-terminated, owned; free with
+ * proc_free_words).  NULL with err if the job has neither. */
+char **run_job_argv(const json_t *job, char *err, size_t errlen);
+
+/* ---- container.c ---- */
+/* Finds the default runtime: "podman" if installed, else "docker", else
+ * "podman" (failing at run time with a clear error). */
+const char *container_default_runtime(void);
+/* Whether name is an acceptable --container-runtime (podman, docker or a
+ * path to one of them). */
+int container_runtime_ok(const char *name);
+/* argv for: RUNTIME [global] run --rm --name jobspool-<id> [args] -e K=V ...
+ * IMAGE CMD...; owned, free with proc_free_words.  NULL with err. */
+char **container_argv(const struct proc_config *cfg, const char *id,
+    const json_t *container, char *err, size_t errlen);
+/* Starts "RUNTIME [global] stop|kill jobspool-<id>" in the background.
+ * Returns the helper's pid or -1. */
+pid_t container_signal(const struct proc_config *cfg, const char *id,
+    int hard);
+
+#endif
