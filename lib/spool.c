@@ -756,32 +756,28 @@ js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
 }
 
 /* Under the job's lock: reads <id>.wip and checks the claim still holds:
- * its generation is want and, if running is set, its status is running. */
+ * its generation is want and, if running is set, its own status field says
+ * "running" (a recovered job waiting in a new claimer's .wip says
+ * "pending" and may carry the same generation). */
 static int
 check_claim(struct js_spool *sp, const char *id, long long want, int running)
 {
-	json_t *cur;
+	char name[JS_NAME_SIZE];
 	const char *status;
+	json_t *cur;
 	int ok;
 
-	cur = js_spool_read_state(sp, id, JS_WIP);
+	js_spool_name(name, id, "wip");
+	cur = read_json(sp, name);
 	if (cur == NULL) {
 		if (errno == ENOENT)
 			errno = ESTALE;
 		return -1;
 	}
-	/* read_state forces status to "running"; look at the file's own */
-	ok = js_job_int(cur, "generation", -1) == want;
+	status = js_job_str(cur, "status");
+	ok = js_job_int(cur, "generation", 0) == want &&
+	    (!running || (status != NULL && strcmp(status, "running") == 0));
 	json_decref(cur);
-	if (ok && running) {
-		char name[JS_NAME_SIZE];
-		json_t *raw;
-		js_spool_name(name, id, "wip");
-		raw = read_json(sp, name);
-		status = raw ? js_job_str(raw, "status") : NULL;
-		ok = status != NULL && strcmp(status, "running") == 0;
-		json_decref(raw);
-	}
 	if (!ok) {
 		errno = ESTALE;
 		return -1;

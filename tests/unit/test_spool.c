@@ -605,7 +605,10 @@ test_invalid_pending(void **state)
 	assert_int_equal(js_spool_claim(f->sp, c3, "A:1", &c, &job), 0);
 	assert_string_equal(js_job_str(job, "id"), c3);
 	assert_int_equal(js_job_int(job, "max_attempts", 0), 3);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_COMPLETED), 0);
 	json_decref(job);
+	assert_true(exists(f, c3, "completed"));
 
 	/* a .pending that is a symlink is never followed */
 	snprintf(path, sizeof path, "%s/%s.pending", f->dir, d);
