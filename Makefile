@@ -14,6 +14,8 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Ilib \
 	-DJS_VERSION='"$(VERSION)"'
 LDLIBS = $(PKG_LIBS) -lpthread
+# the apiserver verifies client certificates (mutual TLS) with GnuTLS
+API_LIBS := $(shell pkg-config --libs gnutls 2>/dev/null || echo -lgnutls)
 
 # B is the build directory: build/ normally, build/san/ for sanitizer runs.
 B ?= build
@@ -45,7 +47,7 @@ $(B)/libjobspool.a: $(call obj,$(LIB_SRC))
 	rm -f $@ && ar rcs $@ $^
 
 $(B)/jobspool-apiserver: $(call obj,$(API_SRC)) $(B)/libjobspool.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(API_LIBS)
 $(B)/jobspool-processor: $(call obj,$(PROC_SRC)) $(B)/libjobspool.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/jobspool-cleaner: $(call obj,$(CLEAN_SRC)) $(B)/libjobspool.a
@@ -56,7 +58,19 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libjobspool.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 UNIT_BINS = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
-unit-bins: $(UNIT_BINS)
+
+# Fuzz harnesses, built without libFuzzer to replay their corpus in check.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY = $(patsubst tests/fuzz/fuzz_%.c,$(B)/fuzz/replay_%,$(FUZZ_SRC))
+$(B)/fuzz/replay_%: $(B)/obj/tests/fuzz/fuzz_%.o $(B)/obj/tests/fuzz/replay.o $(B)/libjobspool.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+unit-bins: $(UNIT_BINS) $(FUZZ_REPLAY)
+
+# make fuzz: run every libFuzzer harness for FUZZ_TIME seconds (clang).
+fuzz:
+	@sh tests/fuzz/run.sh
 
 # Installs the Debian packages the build and the tests need (as root), or
 # prints the apt-get line to run.
@@ -92,4 +106,4 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all check bench run install uninstall clean deps unit-bins
+.PHONY: all check bench run install uninstall clean deps unit-bins fuzz

@@ -2,6 +2,7 @@
 # Runs every suite against the programs in build directory $1 and prints one
 # closing line "N passed, M failed".  Exit status 1 if anything failed.
 #   unit suites:        $1/tests/test_*   (cmocka)
+#   fuzz corpora:       $1/fuzz/replay_<name> over tests/fuzz/corpus/<name>/
 #   integration suites: tests/integration/*.sh (each ends with "N passed, M failed")
 # Set ONLY=pattern to run only suites whose name contains pattern.
 B=${1:-build}
@@ -39,6 +40,16 @@ for t in "$B"/tests/test_*; do
 	case "$name" in *"${ONLY:-}"*) ;; *) continue ;; esac
 	echo "== $name"
 	(cd "$(mktemp -d)" && "$JS_BIN/tests/$name") >"$log" 2>&1
+	rc=$?
+	cat "$log"
+	count "$name" "$rc"
+done
+for t in "$B"/fuzz/replay_*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	case "$name" in *"${ONLY:-}"*) ;; *) continue ;; esac
+	echo "== $name"
+	"$t" "tests/fuzz/corpus/${name#replay_}" >"$log" 2>&1
 	rc=$?
 	cat "$log"
 	count "$name" "$rc"
