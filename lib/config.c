@@ -465,12 +465,15 @@ js_config_usage(FILE *fp, const char *prog, const char *summary,
 		    o->type == JS_OPT_LIST ? "S" : "");
 		for (j = 9; var[j] != '\0'; j++)
 			var[j] = var[j] == '-' ? '_' : (char)toupper((unsigned char)var[j]);
-		fprintf(fp, "  %-30s %s", left, o->help);
+		if (strlen(left) > 30)
+			fprintf(fp, "  %s\n  %-30s %s", left, "", o->help);
+		else
+			fprintf(fp, "  %-30s %s", left, o->help);
 		if (o->def != NULL && o->type != JS_OPT_BOOL)
 			fprintf(fp, " (default %s)", o->def);
 		fprintf(fp, " [%s]\n", var);
 	}
-	fprintf(fp, "      %-28s %s\n", "--config FILE",
+	fprintf(fp, "  %-30s %s\n", "    --config FILE",
 	    "read settings from FILE [JOBSPOOL_CONFIG]");
 	fprintf(fp, "  %-30s %s\n", "-h, --help", "print this help and exit");
 	fprintf(fp, "  %-30s %s\n", "-V, --version", "print the version and exit");
