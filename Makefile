@@ -3,6 +3,7 @@ VERSION = 0.1.0
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/jobspool
 DESTDIR ?=
 
 CC ?= cc
@@ -86,8 +87,11 @@ check: deps
 bench: all
 	@sh tests/bench/run.sh build
 
-run: all
-	@sh scripts/run.sh build
+# make run: starts the apiserver (127.0.0.1:$$PORT, default 8080) and a
+# processor on ./spool; Ctrl-C stops both.  See scripts/run.sh.
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/run.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
@@ -97,13 +101,21 @@ install: all
 	$(if $(MAN7),install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
 	$(if $(MAN8),install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
 
+# The systemd units and the crontab line of examples/.
+EXAMPLES = $(wildcard examples/*)
+install-examples:
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGS))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(EXAMPLES)))
+	rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build
 
-.PHONY: all check bench run install uninstall clean deps unit-bins fuzz
+.PHONY: all check bench run install uninstall install-examples clean deps unit-bins fuzz
