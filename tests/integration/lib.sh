@@ -53,15 +53,25 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_api [extra flags...]: starts jobspool-apiserver on $SPOOL
+# start_api [extra flags...]: starts jobspool-apiserver on $SPOOL, listening
+# on 127.0.0.1 port 0; reads the port from its "listening on" log line.
+# Sets $API_PID, $URL (http or https), $PORT; its stderr is in $API_LOG.
 start_api() {
-	PORT=$(free_port)
-	"$JS_BIN/jobspool-apiserver" --spool "$SPOOL" --listen "127.0.0.1:$PORT" "$@" \
-		2>>"$SPOOL.api.log" &
+	API_LOG="$SPOOL.api.log"
+	: >"$API_LOG"
+	"$JS_BIN/jobspool-apiserver" --spool "$SPOOL" --listen 127.0.0.1:0 "$@" \
+		2>>"$API_LOG" &
 	API_PID=$!
 	T_PIDS="$T_PIDS $API_PID"
-	URL="http://127.0.0.1:$PORT"
-	wait_until 10 curl -s -o /dev/null "$URL/healthz"
+	T_DIRS="$T_DIRS $API_LOG"
+	if ! wait_until 20 grep -q 'listening on http' "$API_LOG"; then
+		cat "$API_LOG" >&2
+		return 1
+	fi
+	URL=$(sed -n 's/.*listening on \(https\{0,1\}:\/\/[^ ]*\).*/\1/p' "$API_LOG" |
+		head -n 1)
+	PORT=${URL##*:}
+	return 0
 }
 
 stop_pid() {
@@ -71,3 +81,46 @@ stop_pid() {
 
 # spool_files: the visible job files of $SPOOL, sorted
 spool_files() { (cd "$SPOOL" && ls -1 | grep -v -e '^tmp$' -e '^jobs.lock$' | sort); }
+
+# ---- apiserver helpers (api_*.sh suites) ----
+# req METHOD PATH [curl args...]: one request to $URL; sets $CODE and $BODY
+# (the body is also in $RESP_FILE, headers in $HDR_FILE).
+req() {
+	r_m=$1 r_p=$2; shift 2
+	[ -n "${RESP_FILE:-}" ] || { RESP_FILE=$(mktemp); HDR_FILE=$(mktemp);
+		T_DIRS="$T_DIRS $RESP_FILE $HDR_FILE"; }
+	CODE=$(curl -s -g -o "$RESP_FILE" -D "$HDR_FILE" -w '%{http_code}' \
+		--max-time 20 -X "$r_m" "$@" "$URL$r_p")
+	BODY=$(cat "$RESP_FILE")
+}
+# jerr DESC STATUS: the last answer had STATUS and a JSON {"error": "..."}
+jerr() {
+	if [ "$CODE" = "$2" ] && printf '%s' "$BODY" |
+		jq -e '(.error | type == "string") and (.error | length > 0)' \
+		>/dev/null 2>&1; then
+		ok "$1"
+	else
+		fail "$1 (got $CODE: $(printf '%s' "$BODY" | head -c 200))"
+	fi
+}
+# jq_eq DESC FILTER WANT: jq FILTER applied to $BODY
+jq_eq() { eq "$1" "$(printf '%s' "$BODY" | jq -r "$2" 2>/dev/null)" "$3"; }
+# header NAME: a header of the last answer (value only)
+header() {
+	tr -d '\r' <"$HDR_FILE" | sed -n "s/^$1: *//Ip" | tail -n 1
+}
+# api_stop: SIGTERM the apiserver; asserts a clean exit and no sanitizer
+# report in its log.
+api_stop() {
+	kill -TERM "$API_PID" 2>/dev/null
+	wait "$API_PID"
+	a_rc=$?
+	eq "apiserver exits 0 on SIGTERM" "$a_rc" 0
+	if grep -q -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
+		"$API_LOG"; then
+		cat "$API_LOG"
+		fail "apiserver sanitizer report"
+	fi
+}
+# spool_snapshot: the spool's job files plus tmp/ content, for "unchanged"
+spool_snapshot() { spool_files; ls -1 "$SPOOL/tmp" | sed 's/^/tmp\//'; }

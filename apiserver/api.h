@@ -1,0 +1,209 @@
+/*
+ * api.h - the pieces of jobspool-apiserver and how they meet.
+ *
+ *   main.c            settings, start-up, signals (SIGTERM stop, SIGHUP reload)
+ *   http.c            the MHD access handler: routing, body reading, limits,
+ *                     content types, auth check, JSON answers and errors
+ *   auth.c            bearer tokens (constant-time compare), ownership
+ *   routes_jobs.c     /api/v1/jobs..., the demo routes, /healthz
+ *   routes_batches.c  /api/v1/batches...
+ *   index.c           listing: a cache of job summaries keyed by id+mtime
+ *   follow.c          one inotify watcher for the spool; chunked log follow
+ *   ws.c, sha1.c      log follow over WebSocket (RFC 6455)
+ *   metrics.c         /metrics in Prometheus text format
+ *
+ * Thread model: libmicrohttpd with one thread per connection (plus its
+ * listening thread).  A follow stream blocks in its content callback,
+ * waiting on a condition variable the inotify thread broadcasts; a slow
+ * client holds only its own thread; --max-connections bounds the threads.
+ */
+#ifndef JS_API_H
+#define JS_API_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "job.h"
+#include "spool.h"
+
+#define PROG "jobspool-apiserver"
+
+struct api_token {
+	char *name;
+	char *secret;
+	size_t secret_len;
+	int admin;
+};
+
+/* Settings that SIGHUP may change; replaced as a whole under api.lock. */
+struct api_conf {
+	struct api_token *tokens;
+	size_t ntokens;
+	size_t max_body;
+	unsigned read_timeout_s;
+	unsigned idle_timeout_s;
+};
+
+struct api {
+	struct js_spool *sp;
+	struct MHD_Daemon *daemon;
+	pthread_rwlock_t lock;		/* guards conf */
+	struct api_conf *conf;
+	atomic_int stopping;		/* set on SIGTERM: follow streams end */
+	atomic_int ws_active;		/* WebSocket threads still running */
+};
+
+/* Who is calling: filled by the auth check of each request. */
+struct caller {
+	int authed;		/* tokens are configured and one matched */
+	int admin;		/* sees every job (or no tokens configured) */
+	char name[128];		/* token name ("" without tokens) */
+};
+
+/* One request in flight (MHD's per-request closure). */
+struct req {
+	int route;		/* enum route in http.c */
+	char *seg[6];		/* path segments (pointers into segbuf) */
+	int nseg;
+	char *segbuf;
+	char *body;
+	size_t len, cap;
+	int ndjson;		/* body is application/x-ndjson */
+	int failed;		/* an error response is already queued */
+	int too_big;		/* the body is over max_body: 413 at the end */
+	size_t discarded;
+	int64_t start_ms;	/* when the request began (read timeout) */
+	unsigned read_timeout_s;
+	struct caller who;
+	size_t max_body;
+	/* NDJSON batch, read line by line as it arrives */
+	json_t *nd_jobs;
+	char nd_err[300];
+	size_t nd_line;
+	void *ws_proto;		/* WebSocket prototype (ws.c), freed at the end */
+};
+
+/* auth.c */
+void auth_free_tokens(struct api_token *t, size_t n);
+/* Parses "NAME:SECRET[:admin]"; 0 or -1 with err. */
+int auth_parse_token(const char *spec, struct api_token *t, char *err,
+    size_t errlen);
+/* Checks the Authorization header; 0 and fills who, or -1 (401). */
+int auth_check(struct api *a, struct MHD_Connection *c, struct caller *who);
+/* Whether who may see job (owner check). */
+int auth_visible(const struct caller *who, const json_t *job);
+
+/* http.c */
+enum MHD_Result http_handler(void *cls, struct MHD_Connection *c,
+    const char *url, const char *method, const char *version,
+    const char *upload_data, size_t *upload_data_size, void **con_cls);
+void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe);
+/* Queues resp with status (counted for /metrics) and drops our reference. */
+enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status,
+    struct MHD_Response *resp);
+enum MHD_Result http_json(struct MHD_Connection *c, unsigned status,
+    json_t *body);	/* steals body */
+enum MHD_Result http_error(struct MHD_Connection *c, unsigned status,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The status and error for a failed spool call (errno). */
+enum MHD_Result http_errno(struct MHD_Connection *c, int e, const char *what);
+/* A query argument or NULL; whether a flag argument is set ("1", "true",
+ * "yes" or present without value). */
+const char *http_arg(struct MHD_Connection *c, const char *key);
+int http_flag(struct MHD_Connection *c, const char *key);
+/* Parses the JSON body of r; NULL after queueing a 400. */
+json_t *http_body_json(struct MHD_Connection *c, struct req *r);
+
+/* routes_jobs.c */
+enum MHD_Result route_jobs_post(struct api *a, struct MHD_Connection *c,
+    struct req *r);
+enum MHD_Result route_jobs_list(struct api *a, struct MHD_Connection *c,
+    struct req *r);
+enum MHD_Result route_job_get(struct api *a, struct MHD_Connection *c,
+    struct req *r, const char *id);
+enum MHD_Result route_job_put(struct api *a, struct MHD_Connection *c,
+    struct req *r, const char *id);
+enum MHD_Result route_job_delete(struct api *a, struct MHD_Connection *c,
+    struct req *r, const char *id);
+enum MHD_Result route_job_log(struct api *a, struct MHD_Connection *c,
+    struct req *r, const char *id);
+enum MHD_Result route_add(struct api *a, struct MHD_Connection *c,
+    struct req *r, const char *x, const char *y);
+enum MHD_Result route_healthz(struct api *a, struct MHD_Connection *c);
+/* Reads a job the caller may see; NULL with errno (ENOENT if invisible). */
+json_t *jobs_read_visible(struct api *a, const struct caller *who,
+    const char *id, enum js_state *st);
+/* Submits stored jobs (with Idempotency-Key handling done by the caller). */
+
+/* routes_batches.c */
+enum MHD_Result route_batches_post(struct api *a, struct MHD_Connection *c,
+    struct req *r);
+enum MHD_Result route_batch_get(struct api *a, struct MHD_Connection *c,
+    struct req *r, const char *cid);
+enum MHD_Result route_batch_log(struct api *a, struct MHD_Connection *c,
+    struct req *r, const char *cid);
+/* Feeds NDJSON upload data into r (validating each complete line). */
+void batches_ndjson_feed(struct req *r, const char *data, size_t len,
+    int last);
+
+/* index.c */
+struct idx_filter {
+	unsigned mask;		/* file states to read */
+	unsigned status_mask;	/* outcome states wanted (for .retrieved) */
+	const char *owner;	/* NULL: any */
+	const char *batch;	/* NULL: any */
+	const char *name;	/* NULL: any */
+};
+struct idx_hit {
+	char id[JS_ID_SIZE];
+	enum js_state state;
+	long long seq;
+	int64_t started_ms, finished_ms;	/* 0 if unset */
+};
+int idx_init(void);
+void idx_free(void);
+/* Hits matching f, in no particular order; caller frees *hits. */
+int idx_query(struct api *a, const struct idx_filter *f,
+    struct idx_hit **hits, size_t *n);
+
+/* follow.c */
+int follow_start(struct api *a);	/* the inotify thread; -1 on failure */
+void follow_stop(void);
+void follow_wake_all(void);		/* shutdown: streams notice stopping */
+uint64_t follow_gen(void);
+/* Waits until the spool changed after gen or timeout_ms passed. */
+void follow_wait(uint64_t gen, int timeout_ms);
+/* WebSocket waiters poll an eventfd too */
+int follow_add_efd(int efd);
+void follow_del_efd(int efd);
+unsigned long follow_finished(enum js_state st);
+/* A chunked response following one job's log from offset; NULL on ENOMEM. */
+struct MHD_Response *follow_job_response(struct api *a, const char *id,
+    uint64_t offset);
+/* A chunked response merging the logs of ids (n of them), each line
+ * prefixed with the job id. */
+struct MHD_Response *follow_batch_response(struct api *a, char (*ids)[JS_ID_SIZE],
+    size_t n, int follow);
+/* Helpers shared with ws.c */
+int follow_job_final(struct api *a, const char *id);	/* 1 final/gone, 0 not */
+
+/* ws.c */
+enum MHD_Result ws_upgrade(struct api *a, struct MHD_Connection *c,
+    struct req *r, const char *id, uint64_t offset);
+
+/* sha1.c */
+void sha1(const void *data, size_t len, unsigned char out[20]);
+/* Base64 of len bytes into out (4*((len+2)/3)+1 bytes). */
+void base64_encode(const unsigned char *in, size_t len, char *out);
+
+/* metrics.c */
+void metrics_count_status(unsigned status);
+void metrics_count_submitted(size_t n);
+enum MHD_Result route_metrics(struct api *a, struct MHD_Connection *c);
+
+#endif

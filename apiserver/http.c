@@ -1,0 +1,509 @@
+/* http.c - the access handler: routing, limits, content types, auth, and
+ * the shape of every answer ({"error": ...} for errors). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "log.h"
+
+enum route {
+	R_NONE = 0, R_HEALTHZ, R_METRICS, R_JOBS, R_JOB, R_JOB_LOG, R_BATCHES,
+	R_BATCH, R_BATCH_LOG, R_ADD, R_DEMO_JOB
+};
+
+/* Methods each route accepts (for 405 and Allow). */
+static const struct {
+	const char *allow;
+	int body;		/* takes a request body */
+	int open;		/* needs no token */
+} routes[] = {
+	[R_NONE] = { "", 0, 1 },
+	[R_HEALTHZ] = { "GET, HEAD", 0, 1 },
+	[R_METRICS] = { "GET, HEAD", 0, 1 },
+	[R_JOBS] = { "GET, HEAD, POST", 1, 0 },
+	[R_JOB] = { "GET, HEAD, PUT, DELETE", 1, 0 },
+	[R_JOB_LOG] = { "GET, HEAD", 0, 0 },
+	[R_BATCHES] = { "POST", 1, 0 },
+	[R_BATCH] = { "GET, HEAD", 0, 0 },
+	[R_BATCH_LOG] = { "GET, HEAD", 0, 0 },
+	[R_ADD] = { "POST", 0, 0 },
+	[R_DEMO_JOB] = { "GET, HEAD", 0, 0 },
+};
+
+enum MHD_Result
+http_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp)
+{
+	enum MHD_Result rc;
+
+	if (resp == NULL)
+		return MHD_NO;
+	metrics_count_status(status);
+	rc = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+enum MHD_Result
+http_json(struct MHD_Connection *c, unsigned status, json_t *body)
+{
+	struct MHD_Response *resp;
+	char *text;
+	size_t len;
+
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (text == NULL)
+		return MHD_NO;
+	len = strlen(text);
+	text[len] = '\0';
+	/* one trailing newline: nicer in a terminal */
+	{
+		char *t2 = realloc(text, len + 2);
+		if (t2 == NULL) {
+			free(text);
+			return MHD_NO;
+		}
+		text = t2;
+		text[len++] = '\n';
+		text[len] = '\0';
+	}
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json");
+	return http_queue(c, status, resp);
+}
+
+static enum MHD_Result
+verror(struct MHD_Connection *c, unsigned status, const char *allow,
+    const char *fmt, va_list ap)
+{
+	struct MHD_Response *resp;
+	char msg[1024], *text;
+	json_t *j;
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	j = json_pack("{s:s}", "error", msg);
+	if (j == NULL)
+		return MHD_NO;
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (text == NULL)
+		return MHD_NO;
+	{
+		size_t len = strlen(text);
+		char *t2 = realloc(text, len + 2);
+		if (t2 == NULL) {
+			free(text);
+			return MHD_NO;
+		}
+		text = t2;
+		text[len] = '\n';
+		text[len + 1] = '\0';
+	}
+	resp = MHD_create_response_from_buffer(strlen(text), text,
+	    MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json");
+	if (allow != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer realm=\"jobspool\"");
+	return http_queue(c, status, resp);
+}
+
+enum MHD_Result
+http_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+{
+	enum MHD_Result rc;
+	va_list ap;
+
+	va_start(ap, fmt);
+	rc = verror(c, status, NULL, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static enum MHD_Result
+error_allow(struct MHD_Connection *c, unsigned status, const char *allow,
+    const char *fmt, ...)
+{
+	enum MHD_Result rc;
+	va_list ap;
+
+	va_start(ap, fmt);
+	rc = verror(c, status, allow, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+enum MHD_Result
+http_errno(struct MHD_Connection *c, int e, const char *what)
+{
+	switch (e) {
+	case ENOSPC:
+	case EDQUOT:
+		return http_error(c, MHD_HTTP_INSUFFICIENT_STORAGE,
+		    "%s: the spool's disk is full; try again later", what);
+	case EROFS:
+	case EACCES:
+	case EPERM:
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "%s: the spool is not writable (%s); see /healthz", what,
+		    strerror(e));
+	case ENOENT:
+	case EINVAL:
+		return http_error(c, MHD_HTTP_NOT_FOUND, "%s: no such job", what);
+	case EBUSY:
+		return http_error(c, MHD_HTTP_CONFLICT, "%s: the job is running",
+		    what);
+	case ENOMEM:
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "%s: out of memory", what);
+	default:
+		js_warn("%s: %s", what, strerror(e));
+		return http_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s: %s", what,
+		    strerror(e));
+	}
+}
+
+const char *
+http_arg(struct MHD_Connection *c, const char *key)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+}
+
+int
+http_flag(struct MHD_Connection *c, const char *key)
+{
+	const char *v;
+
+	if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, key,
+	    strlen(key), &v, NULL) != MHD_YES)
+		return 0;
+	return v == NULL || *v == '\0' || strcmp(v, "1") == 0 ||
+	    strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0;
+}
+
+json_t *
+http_body_json(struct MHD_Connection *c, struct req *r)
+{
+	char err[300];
+	json_t *j;
+
+	if (r->len == 0) {
+		http_error(c, MHD_HTTP_BAD_REQUEST, "the request needs a JSON body");
+		return NULL;
+	}
+	j = js_job_parse(r->body, r->len, err, sizeof err);
+	if (j == NULL) {
+		if (strstr(err, "JSON object") != NULL)
+			http_error(c, MHD_HTTP_BAD_REQUEST, "the body must be a JSON "
+			    "object");
+		else
+			http_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
+	}
+	return j;
+}
+
+/* Splits the path into segments and picks the route. */
+static void
+route_url(struct req *r, const char *url)
+{
+	size_t len = strlen(url);
+	char *p, *s;
+
+	r->route = R_NONE;
+	if (len > 512 || url[0] != '/')
+		return;
+	r->segbuf = strdup(url + 1);
+	if (r->segbuf == NULL)
+		return;
+	len = strlen(r->segbuf);
+	if (len > 0 && r->segbuf[len - 1] == '/')
+		r->segbuf[len - 1] = '\0';
+	for (p = r->segbuf; ; ) {
+		if (r->nseg == 6)
+			return;
+		s = strchr(p, '/');
+		r->seg[r->nseg++] = p;
+		if (s == NULL)
+			break;
+		*s = '\0';
+		p = s + 1;
+	}
+	if (r->nseg == 1 && strcmp(r->seg[0], "healthz") == 0)
+		r->route = R_HEALTHZ;
+	else if (r->nseg == 1 && strcmp(r->seg[0], "metrics") == 0)
+		r->route = R_METRICS;
+	if (r->nseg < 3 || strcmp(r->seg[0], "api") != 0 ||
+	    strcmp(r->seg[1], "v1") != 0)
+		return;
+	if (strcmp(r->seg[2], "jobs") == 0) {
+		if (r->nseg == 3)
+			r->route = R_JOBS;
+		else if (r->nseg == 4)
+			r->route = R_JOB;
+		else if (r->nseg == 5 && strcmp(r->seg[4], "log") == 0)
+			r->route = R_JOB_LOG;
+	} else if (strcmp(r->seg[2], "batches") == 0) {
+		if (r->nseg == 3)
+			r->route = R_BATCHES;
+		else if (r->nseg == 4)
+			r->route = R_BATCH;
+		else if (r->nseg == 5 && strcmp(r->seg[4], "log") == 0)
+			r->route = R_BATCH_LOG;
+	} else if (strcmp(r->seg[2], "add") == 0 && r->nseg == 5) {
+		r->route = R_ADD;
+	} else if (strcmp(r->seg[2], "job") == 0 && r->nseg == 4) {
+		r->route = R_DEMO_JOB;
+	}
+}
+
+static int
+method_allowed(int route, const char *method)
+{
+	const char *allow = routes[route].allow, *p;
+	size_t ml = strlen(method);
+
+	for (p = allow; (p = strstr(p, method)) != NULL; p += ml)
+		if ((p == allow || p[-1] == ' ') && (p[ml] == ',' || p[ml] == '\0'))
+			return 1;
+	return 0;
+}
+
+/* Content type of a body: 0 JSON, 1 NDJSON, -1 refused. */
+static int
+content_kind(struct MHD_Connection *c, int route)
+{
+	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t n;
+
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ')
+		ct++;
+	n = strcspn(ct, "; ");
+	if (n == 0)
+		return 0;
+	if ((n == 16 && strncasecmp(ct, "application/json", n) == 0) ||
+	    (n == 33 && strncasecmp(ct, "application/x-www-form-urlencoded",
+	    n) == 0))
+		return 0;
+	if (route == R_BATCHES &&
+	    ((n == 20 && strncasecmp(ct, "application/x-ndjson", n) == 0) ||
+	    (n == 18 && strncasecmp(ct, "application/ndjson", n) == 0) ||
+	    (n == 17 && strncasecmp(ct, "application/jsonl", n) == 0)))
+		return 1;
+	return -1;
+}
+
+static enum MHD_Result
+dispatch(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *method)
+{
+	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+
+	switch (r->route) {
+	case R_HEALTHZ:
+		return route_healthz(a, c);
+	case R_METRICS:
+		return route_metrics(a, c);
+	case R_JOBS:
+		return get ? route_jobs_list(a, c, r) : route_jobs_post(a, c, r);
+	case R_JOB:
+		if (get)
+			return route_job_get(a, c, r, r->seg[3]);
+		if (strcmp(method, "PUT") == 0)
+			return route_job_put(a, c, r, r->seg[3]);
+		return route_job_delete(a, c, r, r->seg[3]);
+	case R_JOB_LOG:
+		return route_job_log(a, c, r, r->seg[3]);
+	case R_BATCHES:
+		return route_batches_post(a, c, r);
+	case R_BATCH:
+		return route_batch_get(a, c, r, r->seg[3]);
+	case R_BATCH_LOG:
+		return route_batch_log(a, c, r, r->seg[3]);
+	case R_ADD:
+		return route_add(a, c, r, r->seg[3], r->seg[4]);
+	case R_DEMO_JOB:
+		return route_job_get(a, c, r, r->seg[3]);
+	default:
+		return http_error(c, MHD_HTTP_NOT_FOUND, "no such route");
+	}
+}
+
+/* First call of a request: everything decided from the headers. */
+static enum MHD_Result
+first_call(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *url, const char *method)
+{
+	const char *cl;
+	int kind;
+
+	route_url(r, url);
+	if (r->route == R_NONE) {
+		r->failed = 1;
+		return http_error(c, MHD_HTTP_NOT_FOUND, "no such route: see man 8 "
+		    "jobspool-apiserver for the API");
+	}
+	if (!routes[r->route].open && auth_check(a, c, &r->who) < 0) {
+		r->failed = 1;
+		return http_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong token: "
+		    "send 'Authorization: Bearer SECRET'");
+	}
+	if (!method_allowed(r->route, method)) {
+		r->failed = 1;
+		return error_allow(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    routes[r->route].allow, "method %s is not allowed here; use %s",
+		    method, routes[r->route].allow);
+	}
+	if (!routes[r->route].body || strcmp(method, "GET") == 0 ||
+	    strcmp(method, "HEAD") == 0 || strcmp(method, "DELETE") == 0)
+		return MHD_YES;
+	kind = content_kind(c, r->route);
+	if (kind < 0) {
+		r->failed = 1;
+		return http_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+		    "content type must be application/json%s",
+		    r->route == R_BATCHES ? " or application/x-ndjson" : "");
+	}
+	r->ndjson = kind;
+	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL && !r->ndjson) {
+		long long n;
+		if (js_parse_int(cl, 0, (long long)1 << 62, &n) < 0 ||
+		    (unsigned long long)n > r->max_body) {
+			r->failed = 1;
+			return http_error(c, MHD_HTTP_CONTENT_TOO_LARGE,
+			    "the body is larger than the limit of %zu bytes",
+			    r->max_body);
+		}
+	}
+	return MHD_YES;
+}
+
+/* Takes one chunk of upload data; -1 after queueing an error. */
+static int
+take_body(struct MHD_Connection *c, struct req *r, const char *data,
+    size_t len)
+{
+	if (r->ndjson) {
+		batches_ndjson_feed(r, data, len, 0);
+		return 0;
+	}
+	if (r->too_big || len > r->max_body - r->len) {
+		/* answered once the client has sent it all: libmicrohttpd
+		 * cannot answer in the middle of a chunked upload */
+		r->too_big = 1;
+		r->discarded += len;
+		return r->discarded > 16 * r->max_body + (16u << 20) ? -1 : 0;
+	}
+	if (r->len + len + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap : 4096;
+		char *nb;
+		while (cap < r->len + len + 1)
+			cap *= 2;
+		nb = realloc(r->body, cap);
+		if (nb == NULL) {
+			r->failed = 1;
+			http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+			return -1;
+		}
+		r->body = nb;
+		r->cap = cap;
+	}
+	memcpy(r->body + r->len, data, len);
+	r->len += len;
+	r->body[r->len] = '\0';
+	return 0;
+}
+
+enum MHD_Result
+http_handler(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct api *a = cls;
+	struct req *r = *con_cls;
+	unsigned idle;
+
+	(void)version;
+	if (r == NULL) {
+		r = calloc(1, sizeof *r);
+		if (r == NULL)
+			return MHD_NO;
+		*con_cls = r;
+		pthread_rwlock_rdlock(&a->lock);
+		r->max_body = a->conf->max_body;
+		r->read_timeout_s = a->conf->read_timeout_s;
+		r->start_ms = js_mono_ms();
+		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+		    a->conf->read_timeout_s);
+		pthread_rwlock_unlock(&a->lock);
+		return first_call(a, c, r, url, method);
+	}
+	if (r->failed) {
+		*upload_data_size = 0;	/* discard the rest */
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (js_mono_ms() - r->start_ms > (int64_t)r->read_timeout_s * 1000) {
+			js_info("closing a connection: its request took longer "
+			    "than --read-timeout");
+			return MHD_NO;
+		}
+		if (take_body(c, r, upload_data, n) < 0 && r->too_big)
+			return MHD_NO;	/* far too much: hang up */
+		return MHD_YES;
+	}
+	if (r->too_big) {
+		r->failed = 1;
+		return http_error(c, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "the body is larger than the limit of %zu bytes", r->max_body);
+	}
+	pthread_rwlock_rdlock(&a->lock);
+	idle = a->conf->idle_timeout_s;
+	pthread_rwlock_unlock(&a->lock);
+	MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, idle);
+	if (r->ndjson)
+		batches_ndjson_feed(r, NULL, 0, 1);
+	r->failed = 1;	/* answered: no second dispatch */
+	return dispatch(a, c, r, method);
+}
+
+void
+http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (r == NULL)
+		return;
+	free(r->segbuf);
+	free(r->body);
+	json_decref(r->nd_jobs);
+	free(r->ws_proto);
+	free(r);
+	*con_cls = NULL;
+}

@@ -1,0 +1,297 @@
+/*
+ * index.c - what listing needs to know about each job (order, owner,
+ * batch, name, outcome, run times), cached by id and checked against the
+ * file's state, mtime and size, so a listing costs one readdir and one
+ * fstatat per job plus a read of each file that changed since last time.
+ * Entries of jobs that disappeared are swept by the next full listing.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+
+struct ent {
+	struct ent *next;
+	char id[JS_ID_SIZE];
+	enum js_state state;
+	int64_t mtime_ms;
+	off_t size;
+	long long seq;
+	int outcome;		/* state named by "status" */
+	char *owner, *batch, *name;
+	int64_t started_ms, finished_ms;
+	unsigned gen;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct ent **b;
+	size_t nb, n;
+	unsigned gen;
+} ix = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static size_t
+hash_id(const char *id)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+static void
+ent_free(struct ent *e)
+{
+	if (e == NULL)
+		return;
+	free(e->owner);
+	free(e->batch);
+	free(e->name);
+	free(e);
+}
+
+int
+idx_init(void)
+{
+	ix.nb = 1024;
+	ix.b = calloc(ix.nb, sizeof *ix.b);
+	return ix.b ? 0 : -1;
+}
+
+void
+idx_free(void)
+{
+	size_t i;
+	struct ent *e, *nx;
+
+	for (i = 0; i < ix.nb; i++)
+		for (e = ix.b[i]; e; e = nx) {
+			nx = e->next;
+			ent_free(e);
+		}
+	free(ix.b);
+	ix.b = NULL;
+	ix.nb = ix.n = 0;
+}
+
+static struct ent **
+slot(const char *id)
+{
+	struct ent **p = &ix.b[hash_id(id) & (ix.nb - 1)];
+
+	while (*p != NULL && strcmp((*p)->id, id) != 0)
+		p = &(*p)->next;
+	return p;
+}
+
+static void
+grow(void)
+{
+	size_t nb = ix.nb * 2, i;
+	struct ent **b = calloc(nb, sizeof *b), *e, *nx;
+
+	if (b == NULL)
+		return;	/* stays correct, only slower */
+	for (i = 0; i < ix.nb; i++)
+		for (e = ix.b[i]; e; e = nx) {
+			size_t h = hash_id(e->id) & (nb - 1);
+			nx = e->next;
+			e->next = b[h];
+			b[h] = e;
+		}
+	free(ix.b);
+	ix.b = b;
+	ix.nb = nb;
+}
+
+static char *
+dup_field(const json_t *job, const char *k)
+{
+	const char *s = js_job_str(job, k);
+
+	return s ? strdup(s) : NULL;
+}
+
+static int64_t
+time_field(const json_t *job, const char *k)
+{
+	const char *s = js_job_str(job, k);
+	int64_t ms;
+
+	return s != NULL && js_time_parse(s, &ms) == 0 ? ms : 0;
+}
+
+/* Reads one job file into a new entry; NULL if it vanished or is bad. */
+static struct ent *
+load(struct api *a, const struct js_entry *je)
+{
+	json_t *job = js_spool_read_state(a->sp, je->id, je->state);
+	struct ent *e;
+	json_t *seq;
+	const char *st;
+
+	if (job == NULL)
+		return NULL;
+	e = calloc(1, sizeof *e);
+	if (e == NULL) {
+		json_decref(job);
+		return NULL;
+	}
+	memcpy(e->id, je->id, JS_ID_SIZE);
+	e->state = je->state;
+	e->mtime_ms = je->mtime_ms;
+	e->size = je->size;
+	seq = json_object_get(job, "seq");
+	if (json_is_integer(seq))
+		e->seq = (long long)json_integer_value(seq);
+	else if ((e->seq = time_field(job, "created_at")) != 0)
+		e->seq *= 1000000;
+	else
+		e->seq = (long long)je->mtime_ms * 1000000;
+	st = js_job_str(job, "status");
+	e->outcome = st ? js_state_from_status(st) : -1;
+	if (e->state != JS_RETRIEVED)
+		e->outcome = (int)e->state;
+	e->owner = dup_field(job, "owner");
+	e->batch = dup_field(job, "batch");
+	e->name = dup_field(job, "name");
+	e->started_ms = time_field(job, "started_at");
+	e->finished_ms = time_field(job, "finished_at");
+	json_decref(job);
+	return e;
+}
+
+static int
+str_eq(const char *x, const char *y)
+{
+	return x != NULL && y != NULL && strcmp(x, y) == 0;
+}
+
+static int
+matches(const struct ent *e, const struct idx_filter *f)
+{
+	if (!(f->mask & JS_STATE_BIT(e->state)))
+		return 0;
+	if (e->state == JS_RETRIEVED && (e->outcome < 0 ||
+	    !(f->status_mask & JS_STATE_BIT(e->outcome))))
+		return 0;
+	if (f->owner != NULL && !str_eq(e->owner, f->owner))
+		return 0;
+	if (f->batch != NULL && !str_eq(e->batch, f->batch))
+		return 0;
+	if (f->name != NULL && !str_eq(e->name, f->name))
+		return 0;
+	return 1;
+}
+
+static void
+add_hit(struct idx_hit *hits, size_t *n, const struct ent *e)
+{
+	struct idx_hit *h = &hits[(*n)++];
+
+	memcpy(h->id, e->id, JS_ID_SIZE);
+	h->state = e->state;
+	h->seq = e->seq;
+	h->started_ms = e->started_ms;
+	h->finished_ms = e->finished_ms;
+}
+
+static int
+fresh(const struct ent *e, const struct js_entry *je)
+{
+	return e->state == je->state && e->mtime_ms == je->mtime_ms &&
+	    e->size == je->size;
+}
+
+int
+idx_query(struct api *a, const struct idx_filter *f, struct idx_hit **hitsp,
+    size_t *np)
+{
+	struct js_entry *es = NULL;
+	struct idx_hit *hits;
+	size_t ne = 0, i, n = 0, nmiss = 0;
+	size_t *miss;
+	struct ent **loaded;
+	unsigned gen;
+	int full = f->mask == (1u << JS_NSTATES) - 1;
+
+	*hitsp = NULL;
+	*np = 0;
+	if (js_spool_list(a->sp, f->mask, JS_LIST_STAT, &es, &ne) < 0)
+		return -1;
+	hits = malloc((ne ? ne : 1) * sizeof *hits);
+	miss = malloc((ne ? ne : 1) * sizeof *miss);
+	if (hits == NULL || miss == NULL) {
+		free(es);
+		free(hits);
+		free(miss);
+		errno = ENOMEM;
+		return -1;
+	}
+	pthread_mutex_lock(&ix.mu);
+	gen = full ? ++ix.gen : ix.gen;
+	for (i = 0; i < ne; i++) {
+		struct ent *e = *slot(es[i].id);
+		if (e != NULL && fresh(e, &es[i])) {
+			e->gen = gen;
+			if (matches(e, f))
+				add_hit(hits, &n, e);
+		} else {
+			miss[nmiss++] = i;
+		}
+	}
+	pthread_mutex_unlock(&ix.mu);
+
+	/* read what changed without holding the cache */
+	loaded = calloc(nmiss ? nmiss : 1, sizeof *loaded);
+	for (i = 0; loaded != NULL && i < nmiss; i++)
+		loaded[i] = load(a, &es[miss[i]]);
+
+	pthread_mutex_lock(&ix.mu);
+	for (i = 0; loaded != NULL && i < nmiss; i++) {
+		struct ent *e = loaded[i], **p;
+		if (e == NULL)
+			continue;
+		e->gen = gen;
+		if (matches(e, f))
+			add_hit(hits, &n, e);
+		p = slot(e->id);
+		if (*p != NULL) {
+			e->next = (*p)->next;
+			ent_free(*p);
+			*p = e;
+		} else {
+			e->next = NULL;
+			*p = e;
+			if (++ix.n > ix.nb)
+				grow();
+		}
+	}
+	if (full) {
+		/* sweep jobs that are gone */
+		size_t b;
+		for (b = 0; b < ix.nb; b++) {
+			struct ent **p = &ix.b[b];
+			while (*p != NULL) {
+				if ((*p)->gen != gen) {
+					struct ent *dead = *p;
+					*p = dead->next;
+					ent_free(dead);
+					ix.n--;
+				} else {
+					p = &(*p)->next;
+				}
+			}
+		}
+	}
+	pthread_mutex_unlock(&ix.mu);
+	free(loaded);
+	free(miss);
+	free(es);
+	*hitsp = hits;
+	*np = n;
+	return 0;
+}

@@ -1,0 +1,148 @@
+/* metrics.c - GET /metrics in the Prometheus text format (version 0.0.4):
+ * jobs by state (from the spool), jobs submitted through this server and
+ * jobs seen finishing since it started, HTTP answers by status code, and a
+ * histogram of the run time of the finished jobs in the spool. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+
+static atomic_ulong by_code[600];
+static atomic_ulong submitted;
+
+void
+metrics_count_status(unsigned status)
+{
+	if (status < 600)
+		atomic_fetch_add(&by_code[status], 1);
+}
+
+void
+metrics_count_submitted(size_t n)
+{
+	atomic_fetch_add(&submitted, n);
+}
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+put(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = 1;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = b->cap ? b->cap * 2 : 8192;
+			char *np;
+			while (cap - b->len <= (size_t)n)
+				cap *= 2;
+			np = realloc(b->p, cap);
+			if (np == NULL) {
+				b->oom = 1;
+				return;
+			}
+			b->p = np;
+			b->cap = cap;
+		}
+	}
+}
+
+enum MHD_Result
+route_metrics(struct api *a, struct MHD_Connection *c)
+{
+	static const double bounds[] = { 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600,
+	    1800, 3600, 21600, 86400 };
+	static const char *const states[] = { "pending", "running", "completed",
+	    "failed", "cancelled", "retrieved" };
+	unsigned long counts[JS_NSTATES] = { 0 };
+	unsigned long hist[sizeof bounds / sizeof bounds[0]] = { 0 };
+	unsigned long nfin = 0;
+	double sum = 0;
+	struct idx_filter f;
+	struct idx_hit *hits = NULL;
+	struct MHD_Response *resp;
+	struct buf b = { 0 };
+	size_t n = 0, i, k;
+
+	memset(&f, 0, sizeof f);
+	f.mask = (1u << JS_NSTATES) - 1;
+	f.status_mask = JS_FINAL_MASK;
+	if (idx_query(a, &f, &hits, &n) < 0)
+		return http_errno(c, errno, "cannot list the spool");
+	for (i = 0; i < n; i++) {
+		counts[hits[i].state]++;
+		if (hits[i].finished_ms > 0 && hits[i].started_ms > 0 &&
+		    hits[i].finished_ms >= hits[i].started_ms) {
+			double d = (double)(hits[i].finished_ms -
+			    hits[i].started_ms) / 1000.0;
+			for (k = 0; k < sizeof bounds / sizeof bounds[0]; k++)
+				if (d <= bounds[k])
+					hist[k]++;
+			nfin++;
+			sum += d;
+		}
+	}
+	free(hits);
+	put(&b, "# HELP jobspool_jobs Jobs in the spool by state.\n"
+	    "# TYPE jobspool_jobs gauge\n");
+	for (i = 0; i < JS_NSTATES; i++)
+		put(&b, "jobspool_jobs{state=\"%s\"} %lu\n", states[i], counts[i]);
+	put(&b, "# HELP jobspool_jobs_submitted_total Jobs submitted through "
+	    "this server since it started.\n"
+	    "# TYPE jobspool_jobs_submitted_total counter\n"
+	    "jobspool_jobs_submitted_total %lu\n", atomic_load(&submitted));
+	put(&b, "# HELP jobspool_jobs_finished_total Jobs seen finishing since "
+	    "this server started, by outcome.\n"
+	    "# TYPE jobspool_jobs_finished_total counter\n");
+	for (i = JS_COMPLETED; i <= JS_CANCELLED; i++)
+		put(&b, "jobspool_jobs_finished_total{status=\"%s\"} %lu\n",
+		    states[i], follow_finished((enum js_state)i));
+	put(&b, "# HELP jobspool_http_requests_total HTTP answers by status "
+	    "code.\n# TYPE jobspool_http_requests_total counter\n");
+	for (i = 100; i < 600; i++) {
+		unsigned long v = atomic_load(&by_code[i]);
+		if (v > 0)
+			put(&b, "jobspool_http_requests_total{code=\"%zu\"} %lu\n",
+			    i, v);
+	}
+	put(&b, "# HELP jobspool_job_duration_seconds Run time of the finished "
+	    "jobs in the spool.\n# TYPE jobspool_job_duration_seconds "
+	    "histogram\n");
+	for (k = 0; k < sizeof bounds / sizeof bounds[0]; k++)
+		put(&b, "jobspool_job_duration_seconds_bucket{le=\"%g\"} %lu\n",
+		    bounds[k], hist[k]);
+	put(&b, "jobspool_job_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
+	    "jobspool_job_duration_seconds_sum %.3f\n"
+	    "jobspool_job_duration_seconds_count %lu\n", nfin, sum, nfin);
+	if (b.oom) {
+		free(b.p);
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	}
+	resp = MHD_create_response_from_buffer(b.len, b.p, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(b.p);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/plain; version=0.0.4; charset=utf-8");
+	return http_queue(c, MHD_HTTP_OK, resp);
+}

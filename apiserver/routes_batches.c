@@ -1,0 +1,367 @@
+/* routes_batches.c - many jobs under one correlation id: submit (JSON or
+ * NDJSON read as a stream, all or nothing), status with counts, logs. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "log.h"
+
+#define BATCH_MAX 10000
+#define INLINE_LOG_MAX (1 << 20)
+
+/* Validates one job of a batch and appends it to r->nd_jobs. */
+static int
+take_job(struct req *r, const json_t *sub, size_t n)
+{
+	char err[256];
+	json_t *v;
+
+	if (r->nd_jobs == NULL && (r->nd_jobs = json_array()) == NULL) {
+		snprintf(r->nd_err, sizeof r->nd_err, "out of memory");
+		return -1;
+	}
+	if (json_array_size(r->nd_jobs) >= BATCH_MAX) {
+		snprintf(r->nd_err, sizeof r->nd_err, "a batch holds at most %d "
+		    "jobs", BATCH_MAX);
+		return -1;
+	}
+	v = js_job_validate(sub, err, sizeof err);
+	if (v == NULL) {
+		snprintf(r->nd_err, sizeof r->nd_err, "job %zu: %s", n, err);
+		return -1;
+	}
+	json_array_append_new(r->nd_jobs, v);
+	return 0;
+}
+
+static void
+nd_line(struct req *r, const char *s, size_t len)
+{
+	char err[256];
+	json_t *j;
+
+	r->nd_line++;
+	while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == ' ' ||
+	    s[len - 1] == '\t'))
+		len--;
+	while (len > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		len--;
+	}
+	if (len == 0 || r->nd_err[0] != '\0')
+		return;
+	j = js_job_parse(s, len, err, sizeof err);
+	if (j == NULL) {
+		snprintf(r->nd_err, sizeof r->nd_err, "line %zu: %s", r->nd_line,
+		    err);
+		return;
+	}
+	take_job(r, j, r->nd_line);
+	json_decref(j);
+}
+
+void
+batches_ndjson_feed(struct req *r, const char *data, size_t len, int last)
+{
+	size_t i, start = 0;
+
+	for (i = 0; i < len; i++) {
+		if (data[i] != '\n')
+			continue;
+		if (r->len > 0) {
+			if (r->len + (i - start) <= r->max_body) {
+				char *nb = realloc(r->body, r->len + (i - start) + 1);
+				if (nb != NULL) {
+					memcpy(nb + r->len, data + start, i - start);
+					r->body = nb;
+					r->len += i - start;
+					nd_line(r, r->body, r->len);
+				}
+			} else if (r->nd_err[0] == '\0') {
+				snprintf(r->nd_err, sizeof r->nd_err, "line %zu is "
+				    "longer than the limit of %zu bytes",
+				    r->nd_line + 1, r->max_body);
+			}
+			r->len = 0;
+		} else {
+			nd_line(r, data + start, i - start);
+		}
+		start = i + 1;
+	}
+	if (start < len) {
+		size_t rest = len - start;
+		if (r->len + rest > r->max_body) {
+			if (r->nd_err[0] == '\0')
+				snprintf(r->nd_err, sizeof r->nd_err, "line %zu is "
+				    "longer than the limit of %zu bytes",
+				    r->nd_line + 1, r->max_body);
+			r->len = 0;
+		} else {
+			char *nb = realloc(r->body, r->len + rest + 1);
+			if (nb == NULL) {
+				snprintf(r->nd_err, sizeof r->nd_err, "out of memory");
+			} else {
+				memcpy(nb + r->len, data + start, rest);
+				r->body = nb;
+				r->len += rest;
+			}
+		}
+	}
+	if (last && r->len > 0) {
+		nd_line(r, r->body, r->len);
+		r->len = 0;
+	}
+}
+
+enum MHD_Result
+route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
+{
+	json_t *body, *list, *stored = NULL, *ids, *out;
+	json_t **jobs = NULL;
+	char cid[JS_ID_SIZE];
+	size_t i, n;
+	int e;
+
+	if (!r->ndjson) {
+		body = http_body_json(c, r);
+		if (body == NULL)
+			return MHD_YES;
+		list = json_object_get(body, "jobs");
+		if (!json_is_array(list) || json_object_size(body) != 1) {
+			json_decref(body);
+			return http_error(c, MHD_HTTP_BAD_REQUEST, "a batch is "
+			    "{\"jobs\": [job, ...]} (or application/x-ndjson, one "
+			    "job per line)");
+		}
+		for (i = 0; i < json_array_size(list); i++) {
+			json_t *sub = json_array_get(list, i);
+			if (!json_is_object(sub)) {
+				snprintf(r->nd_err, sizeof r->nd_err, "job %zu: a job "
+				    "must be a JSON object", i + 1);
+				break;
+			}
+			if (take_job(r, sub, i + 1) < 0)
+				break;
+		}
+		json_decref(body);
+	}
+	if (r->nd_err[0] != '\0')
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "invalid batch: %s; "
+		    "nothing was submitted", r->nd_err);
+	n = r->nd_jobs ? json_array_size(r->nd_jobs) : 0;
+	if (n == 0)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "a batch needs at least "
+		    "one job");
+	js_id_new(cid);
+	jobs = calloc(n, sizeof *jobs);
+	ids = json_array();
+	if (jobs == NULL || ids == NULL)
+		goto nomem;
+	for (i = 0; i < n; i++) {
+		jobs[i] = js_job_new(json_array_get(r->nd_jobs, i), NULL,
+		    r->who.authed ? r->who.name : NULL, cid);
+		if (jobs[i] == NULL)
+			goto nomem;
+		json_array_append_new(ids, json_string(js_job_str(jobs[i], "id")));
+	}
+	if (js_spool_submit_many(a->sp, jobs, n) < 0) {
+		e = errno;
+		for (i = 0; i < n; i++)
+			json_decref(jobs[i]);
+		free(jobs);
+		json_decref(ids);
+		return http_errno(c, e, "cannot store the batch");
+	}
+	for (i = 0; i < n; i++)
+		json_decref(jobs[i]);
+	free(jobs);
+	metrics_count_submitted(n);
+	out = json_pack("{s:s,s:o}", "correlation_id", cid, "jobs", ids);
+	{
+		char loc[128];
+		struct MHD_Response *resp;
+		char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+		json_decref(out);
+		if (text == NULL)
+			return MHD_NO;
+		resp = MHD_create_response_from_buffer(strlen(text), text,
+		    MHD_RESPMEM_MUST_FREE);
+		if (resp == NULL) {
+			free(text);
+			return MHD_NO;
+		}
+		snprintf(loc, sizeof loc, "/api/v1/batches/%s", cid);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    "application/json");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
+		return http_queue(c, MHD_HTTP_CREATED, resp);
+	}
+nomem:
+	if (jobs != NULL)
+		for (i = 0; i < n; i++)
+			json_decref(jobs[i]);
+	free(jobs);
+	json_decref(ids);
+	stored = NULL;
+	(void)stored;
+	return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+}
+
+static int
+seq_cmp(const void *x, const void *y)
+{
+	const struct idx_hit *a = x, *b = y;
+
+	if (a->seq != b->seq)
+		return a->seq < b->seq ? -1 : 1;	/* submission order */
+	return strcmp(a->id, b->id);
+}
+
+/* The jobs of batch cid the caller may see, in submission order. */
+static int
+batch_hits(struct api *a, struct req *r, const char *cid,
+    struct idx_hit **hits, size_t *n)
+{
+	struct idx_filter f;
+
+	memset(&f, 0, sizeof f);
+	f.mask = (1u << JS_NSTATES) - 1;
+	f.status_mask = JS_FINAL_MASK;
+	f.batch = cid;
+	f.owner = r->who.admin ? NULL : r->who.name;
+	if (idx_query(a, &f, hits, n) < 0)
+		return -1;
+	qsort(*hits, *n, sizeof **hits, seq_cmp);
+	return 0;
+}
+
+static json_t *
+read_log(struct api *a, const char *id)
+{
+	char *buf;
+	struct stat st;
+	size_t len, got = 0;
+	json_t *s;
+	int fd = js_spool_log_open(a->sp, id, 0);
+
+	if (fd < 0)
+		return json_string("");
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return json_string("");
+	}
+	len = st.st_size > INLINE_LOG_MAX ? INLINE_LOG_MAX : (size_t)st.st_size;
+	buf = malloc(len + 1);
+	if (buf == NULL) {
+		close(fd);
+		return NULL;
+	}
+	while (got < len) {
+		ssize_t k = pread(fd, buf + got, len - got, (off_t)got);
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	close(fd);
+	/* a log is text; bytes that are not UTF-8 cannot go into JSON */
+	s = json_stringn(buf, got);
+	free(buf);
+	if (s == NULL)
+		s = json_string("(not valid UTF-8: fetch it from "
+		    "/api/v1/jobs/{id}/log)");
+	return s;
+}
+
+enum MHD_Result
+route_batch_get(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *cid)
+{
+	struct idx_hit *hits = NULL;
+	size_t n = 0, i;
+	json_t *jobs, *counts, *out;
+	int peek = http_flag(c, "peek"), logs = http_flag(c, "logs");
+	static const char *const names[] = { "pending", "running", "completed",
+	    "failed", "cancelled" };
+
+	if (!js_id_valid(cid))
+		return http_error(c, MHD_HTTP_NOT_FOUND, "no such batch: a "
+		    "correlation id is a lowercase UUID");
+	if (batch_hits(a, r, cid, &hits, &n) < 0)
+		return http_errno(c, errno, "cannot list the spool");
+	if (n == 0) {
+		free(hits);
+		return http_error(c, MHD_HTTP_NOT_FOUND, "no batch %s", cid);
+	}
+	jobs = json_array();
+	counts = json_object();
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		json_object_set_new(counts, names[i], json_integer(0));
+	for (i = 0; i < n; i++) {
+		enum js_state st;
+		json_t *job = js_spool_read(a->sp, hits[i].id, &st), *cnt;
+		const char *s;
+		if (job == NULL)
+			continue;
+		if (!peek && (JS_FINAL_MASK & JS_STATE_BIT(st))) {
+			json_t *j2 = js_spool_retrieve(a->sp, hits[i].id);
+			if (j2 != NULL) {
+				json_decref(job);
+				job = j2;
+			}
+		}
+		s = js_job_str(job, "status");
+		if (s != NULL && (cnt = json_object_get(counts, s)) != NULL)
+			json_integer_set(cnt, json_integer_value(cnt) + 1);
+		if (logs) {
+			json_t *l = read_log(a, hits[i].id);
+			if (l != NULL)
+				json_object_set_new(job, "log", l);
+		}
+		json_array_append_new(jobs, job);
+	}
+	free(hits);
+	out = json_pack("{s:s,s:I,s:o,s:o}", "correlation_id", cid, "total",
+	    (json_int_t)json_array_size(jobs), "counts", counts, "jobs", jobs);
+	if (out == NULL)
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	return http_json(c, MHD_HTTP_OK, out);
+}
+
+enum MHD_Result
+route_batch_log(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *cid)
+{
+	struct idx_hit *hits = NULL;
+	char (*ids)[JS_ID_SIZE];
+	struct MHD_Response *resp;
+	size_t n = 0, i;
+
+	if (!js_id_valid(cid))
+		return http_error(c, MHD_HTTP_NOT_FOUND, "no such batch: a "
+		    "correlation id is a lowercase UUID");
+	if (batch_hits(a, r, cid, &hits, &n) < 0)
+		return http_errno(c, errno, "cannot list the spool");
+	if (n == 0) {
+		free(hits);
+		return http_error(c, MHD_HTTP_NOT_FOUND, "no batch %s", cid);
+	}
+	ids = calloc(n, sizeof *ids);
+	if (ids == NULL) {
+		free(hits);
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	}
+	for (i = 0; i < n; i++)
+		memcpy(ids[i], hits[i].id, JS_ID_SIZE);
+	free(hits);
+	resp = follow_batch_response(a, ids, n, http_flag(c, "follow"));
+	free(ids);
+	if (resp == NULL)
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/plain; charset=utf-8");
+	return http_queue(c, MHD_HTTP_OK, resp);
+}

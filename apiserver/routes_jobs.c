@@ -1,0 +1,566 @@
+/* routes_jobs.c - /api/v1/jobs and its children, the demo routes
+ * (/api/v1/add/{a}/{b}, /api/v1/job/{id}) and /healthz. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "idem.h"
+#include "log.h"
+
+#define IS_FINAL(st) ((JS_FINAL_MASK | JS_STATE_BIT(JS_RETRIEVED)) & \
+	JS_STATE_BIT(st))
+
+static enum MHD_Result
+no_job(struct MHD_Connection *c, const char *id)
+{
+	if (!js_id_valid(id))
+		return http_error(c, MHD_HTTP_NOT_FOUND, "no such job: a job id "
+		    "is a lowercase UUID");
+	return http_error(c, MHD_HTTP_NOT_FOUND, "no job %s", id);
+}
+
+json_t *
+jobs_read_visible(struct api *a, const struct caller *who, const char *id,
+    enum js_state *st)
+{
+	json_t *job;
+
+	if (!js_id_valid(id)) {
+		errno = ENOENT;
+		return NULL;
+	}
+	job = js_spool_read(a->sp, id, st);
+	if (job == NULL) {
+		if (errno == EBADMSG)
+			errno = ENOENT;
+		return NULL;
+	}
+	if (!auth_visible(who, job)) {
+		json_decref(job);
+		errno = ENOENT;
+		return NULL;
+	}
+	return job;
+}
+
+static const char *
+owner_of(const struct req *r)
+{
+	return r->who.authed ? r->who.name : NULL;
+}
+
+/* 201 with the job and a Location header. */
+static enum MHD_Result
+created(struct MHD_Connection *c, json_t *job, unsigned status)
+{
+	char loc[128];
+	struct MHD_Response *resp;
+	char *text;
+	size_t len;
+
+	snprintf(loc, sizeof loc, "/api/v1/jobs/%s", js_job_str(job, "id"));
+	text = json_dumps(job, JSON_COMPACT);
+	json_decref(job);
+	if (text == NULL)
+		return MHD_NO;
+	len = strlen(text);
+	{
+		char *t2 = realloc(text, len + 2);
+		if (t2 == NULL) {
+			free(text);
+			return MHD_NO;
+		}
+		text = t2;
+		text[len++] = '\n';
+		text[len] = '\0';
+	}
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
+	return http_queue(c, status, resp);
+}
+
+/*
+ * Submits one validated job, honouring an Idempotency-Key: the key is
+ * reserved (idem sidecar, per token) before the job is published, so two
+ * concurrent retries cannot both create a job.
+ */
+static enum MHD_Result
+submit_one(struct api *a, struct MHD_Connection *c, struct req *r,
+    json_t *validated)
+{
+	const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "Idempotency-Key");
+	char id[JS_ID_SIZE], prev[JS_ID_SIZE];
+	json_t *job;
+	int e, tries;
+
+	js_id_new(id);
+	if (key != NULL) {
+		if (*key == '\0' || strlen(key) > 255) {
+			json_decref(validated);
+			return http_error(c, MHD_HTTP_BAD_REQUEST, "Idempotency-Key "
+			    "must be 1 to 255 characters");
+		}
+		if (js_idem_reserve(a->sp, r->who.name, key, id, prev) < 0) {
+			e = errno;
+			json_decref(validated);
+			if (e == EILSEQ)
+				return http_error(c, MHD_HTTP_CONFLICT, "this "
+				    "Idempotency-Key cannot be used; pick another");
+			if (e != EEXIST)
+				return http_errno(c, e == EINVAL ? EIO : e,
+				    "cannot record the Idempotency-Key");
+			/* a retry: answer with the first job (it may still be
+			 * being written by a concurrent request) */
+			for (tries = 0; tries < 200; tries++) {
+				job = jobs_read_visible(a, &r->who, prev, NULL);
+				if (job != NULL)
+					return created(c, job, MHD_HTTP_OK);
+				if (errno != ENOENT)
+					break;
+				usleep(10000);
+			}
+			return http_error(c, MHD_HTTP_CONFLICT, "Idempotency-Key "
+			    "was used for job %s, which no longer exists", prev);
+		}
+	}
+	job = js_job_new(validated, id, owner_of(r), NULL);
+	json_decref(validated);
+	if (job == NULL) {
+		if (key != NULL)
+			js_idem_release(a->sp, r->who.name, key);
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	}
+	if (js_spool_submit(a->sp, job) < 0) {
+		e = errno;
+		if (key != NULL)
+			js_idem_release(a->sp, r->who.name, key);
+		json_decref(job);
+		return http_errno(c, e, "cannot store the job");
+	}
+	metrics_count_submitted(1);
+	js_debug("submitted %s", id);
+	return created(c, job, MHD_HTTP_CREATED);
+}
+
+enum MHD_Result
+route_jobs_post(struct api *a, struct MHD_Connection *c, struct req *r)
+{
+	char err[300];
+	json_t *body, *v;
+
+	body = http_body_json(c, r);
+	if (body == NULL)
+		return MHD_YES;
+	v = js_job_validate(body, err, sizeof err);
+	json_decref(body);
+	if (v == NULL)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "invalid job: %s", err);
+	return submit_one(a, c, r, v);
+}
+
+enum MHD_Result
+route_add(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *x, const char *y)
+{
+	long long ax, ay, sum;
+	char err[300];
+	json_t *sub, *v;
+
+	if (js_parse_int(x, LLONG_MIN, LLONG_MAX, &ax) < 0 ||
+	    js_parse_int(y, LLONG_MIN, LLONG_MAX, &ay) < 0)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "a and b must be "
+		    "integers between %lld and %lld", LLONG_MIN, LLONG_MAX);
+	if (__builtin_add_overflow(ax, ay, &sum))
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "%lld + %lld overflows "
+		    "a 64-bit integer", ax, ay);
+	sub = json_pack("{s:s,s:s,s:[I,I]}", "name", "add", "builtin", "add",
+	    "args", (json_int_t)ax, (json_int_t)ay);
+	if (sub == NULL)
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	v = js_job_validate(sub, err, sizeof err);
+	json_decref(sub);
+	if (v == NULL)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "invalid job: %s", err);
+	return submit_one(a, c, r, v);
+}
+
+/* ?status=a,b: file states to read and outcomes wanted from .retrieved */
+static int
+parse_status(const char *s, unsigned *mask, unsigned *outcomes)
+{
+	char buf[256], *tok, *save;
+
+	*mask = 0;
+	*outcomes = 0;
+	if (strlen(s) >= sizeof buf)
+		return -1;
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		int st = js_state_from_status(tok);
+		if (st < 0)
+			return -1;
+		*mask |= JS_STATE_BIT(st);
+		if (st == JS_RETRIEVED)
+			*outcomes |= JS_FINAL_MASK;
+		else if (JS_FINAL_MASK & JS_STATE_BIT(st)) {
+			*mask |= JS_STATE_BIT(JS_RETRIEVED);
+			*outcomes |= JS_STATE_BIT(st);
+		}
+	}
+	return *mask ? 0 : -1;
+}
+
+static int
+hit_cmp(const void *x, const void *y)
+{
+	const struct idx_hit *a = x, *b = y;
+
+	if (a->seq != b->seq)
+		return a->seq < b->seq ? 1 : -1;	/* newest first */
+	return -strcmp(a->id, b->id);
+}
+
+/* Cursor "SEQ-ID": the last job of the previous page. */
+static int
+parse_cursor(const char *s, long long *seq, char id[JS_ID_SIZE])
+{
+	const char *dash = strchr(s, '-');
+	char num[32];
+
+	if (dash == NULL || (size_t)(dash - s) >= sizeof num || dash == s)
+		return -1;
+	memcpy(num, s, (size_t)(dash - s));
+	num[dash - s] = '\0';
+	if (js_parse_int(num, 0, LLONG_MAX, seq) < 0 || !js_id_valid(dash + 1))
+		return -1;
+	memcpy(id, dash + 1, JS_ID_SIZE);
+	return 0;
+}
+
+enum MHD_Result
+route_jobs_list(struct api *a, struct MHD_Connection *c, struct req *r)
+{
+	const char *status = http_arg(c, "status"), *lim = http_arg(c, "limit");
+	const char *after = http_arg(c, "after");
+	struct idx_filter f;
+	struct idx_hit *hits = NULL;
+	size_t n = 0, i, start = 0, taken = 0;
+	long long limit = 100, cseq = 0;
+	char cid[JS_ID_SIZE], cursor[80];
+	json_t *out, *arr;
+
+	memset(&f, 0, sizeof f);
+	f.mask = (1u << JS_NSTATES) - 1;
+	f.status_mask = JS_FINAL_MASK;
+	if (status != NULL && *status != '\0' &&
+	    parse_status(status, &f.mask, &f.status_mask) < 0)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "unknown status '%.64s': "
+		    "use pending, running, completed, failed, cancelled or "
+		    "retrieved (comma-separated)", status);
+	if (lim != NULL && js_parse_int(lim, 1, 1000, &limit) < 0)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "limit must be an "
+		    "integer from 1 to 1000");
+	if (after != NULL && *after != '\0' && parse_cursor(after, &cseq, cid) < 0)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "bad cursor in after: "
+		    "use the \"next\" value of the previous page");
+	f.batch = http_arg(c, "batch");
+	f.name = http_arg(c, "name");
+	if (f.batch != NULL && *f.batch == '\0')
+		f.batch = NULL;
+	if (f.name != NULL && *f.name == '\0')
+		f.name = NULL;
+	f.owner = r->who.admin ? NULL : r->who.name;
+	if (idx_query(a, &f, &hits, &n) < 0)
+		return http_errno(c, errno, "cannot list the spool");
+	qsort(hits, n, sizeof *hits, hit_cmp);
+	if (after != NULL && *after != '\0') {
+		struct idx_hit key;
+		memset(&key, 0, sizeof key);
+		key.seq = cseq;
+		memcpy(key.id, cid, JS_ID_SIZE);
+		while (start < n && hit_cmp(&hits[start], &key) <= 0)
+			start++;
+	}
+	out = json_object();
+	arr = json_array();
+	if (out == NULL || arr == NULL) {
+		free(hits);
+		json_decref(out);
+		json_decref(arr);
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	}
+	for (i = start; i < n && taken < (size_t)limit; i++) {
+		json_t *job = js_spool_read_state(a->sp, hits[i].id, hits[i].state);
+		if (job == NULL && errno == ENOENT)
+			job = js_spool_read(a->sp, hits[i].id, NULL);
+		if (job == NULL)
+			continue;	/* removed meanwhile */
+		json_array_append_new(arr, job);
+		taken++;
+	}
+	json_object_set_new(out, "jobs", arr);
+	if (i < n && taken > 0) {
+		snprintf(cursor, sizeof cursor, "%lld-%s", hits[i - 1].seq,
+		    hits[i - 1].id);
+		json_object_set_new(out, "next", json_string(cursor));
+	} else {
+		json_object_set_new(out, "next", json_null());
+	}
+	free(hits);
+	return http_json(c, MHD_HTTP_OK, out);
+}
+
+enum MHD_Result
+route_job_get(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *id)
+{
+	enum js_state st;
+	json_t *job, *j2;
+
+	job = jobs_read_visible(a, &r->who, id, &st);
+	if (job == NULL)
+		return errno == ENOENT ? no_job(c, id) :
+		    http_errno(c, errno, "cannot read the job");
+	if (IS_FINAL(st) && st != JS_RETRIEVED && !http_flag(c, "peek")) {
+		j2 = js_spool_retrieve(a->sp, id);
+		if (j2 != NULL) {
+			json_decref(job);
+			job = j2;
+		} else {
+			js_warn("cannot mark %s retrieved: %s", id, strerror(errno));
+		}
+	}
+	return http_json(c, MHD_HTTP_OK, job);
+}
+
+static enum MHD_Result
+do_cancel(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *id, unsigned ok_status, int is_delete)
+{
+	char reason[200];
+	json_t *job = NULL;
+	enum js_state st;
+
+	snprintf(reason, sizeof reason, "cancelled through the API%s%s",
+	    r->who.authed ? " by " : "", r->who.authed ? r->who.name : "");
+	if (js_spool_cancel(a->sp, id, reason, &job) == 0)
+		return http_json(c, ok_status, job);
+	switch (errno) {
+	case EINPROGRESS:	/* running: its processor stops it */
+		job = js_spool_read(a->sp, id, NULL);
+		if (job == NULL)
+			return http_errno(c, errno, "cannot read the job");
+		json_object_set_new(job, "cancel_requested", json_true());
+		return http_json(c, ok_status, job);
+	case EALREADY:
+		job = js_spool_read(a->sp, id, &st);
+		if (job == NULL)
+			return http_errno(c, errno, "cannot read the job");
+		if (is_delete) {
+			json_decref(job);
+			if (js_spool_remove(a->sp, id) < 0)
+				return http_errno(c, errno, "cannot remove the job");
+			return http_queue(c, MHD_HTTP_NO_CONTENT,
+			    MHD_create_response_from_buffer(0, NULL,
+			    MHD_RESPMEM_PERSISTENT));
+		}
+		{
+			const char *s = js_job_str(job, "status");
+			if (s != NULL && strcmp(s, "cancelled") == 0)
+				return http_json(c, MHD_HTTP_OK, job);
+			json_decref(job);
+			return http_error(c, MHD_HTTP_CONFLICT, "job %s already "
+			    "ended (%s); it cannot be cancelled", id,
+			    s ? s : "final");
+		}
+	default:
+		return http_errno(c, errno, "cannot cancel the job");
+	}
+}
+
+enum MHD_Result
+route_job_put(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *id)
+{
+	enum js_state st;
+	json_t *job, *body, *status, *changes;
+	char err[300];
+	int want = -1;
+
+	job = jobs_read_visible(a, &r->who, id, &st);
+	if (job == NULL)
+		return errno == ENOENT ? no_job(c, id) :
+		    http_errno(c, errno, "cannot read the job");
+	body = http_body_json(c, r);
+	if (body == NULL) {
+		json_decref(job);
+		return MHD_YES;
+	}
+	status = json_object_get(body, "status");
+	if (status != NULL) {
+		if (!json_is_string(status) ||
+		    (want = js_state_from_status(json_string_value(status))) < 0) {
+			json_decref(job);
+			json_decref(body);
+			return http_error(c, MHD_HTTP_BAD_REQUEST, "unknown status: "
+			    "only \"cancelled\" can be set");
+		}
+	}
+	changes = json_deep_copy(body);
+	json_object_del(changes, "status");
+	if (json_object_size(changes) == 0 && status == NULL) {
+		json_decref(job);
+		json_decref(body);
+		json_decref(changes);
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "nothing to change: give "
+		    "name, description, metadata or status");
+	}
+	if (json_object_size(changes) > 0 &&
+	    js_job_check_update(changes, err, sizeof err) < 0) {
+		json_decref(job);
+		json_decref(body);
+		json_decref(changes);
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
+	}
+	json_decref(body);
+	if (want >= 0 && want != JS_CANCELLED) {
+		/* the same status is no change; any other is impossible */
+		const char *cur = js_job_str(job, "status");
+		int same = cur != NULL && js_state_from_status(cur) == want;
+		if (want == JS_RETRIEVED)
+			same = st == JS_RETRIEVED;
+		if (!same) {
+			enum MHD_Result rc = http_error(c, MHD_HTTP_CONFLICT,
+			    "a job's status can only be changed to cancelled "
+			    "(it is %s)", cur ? cur : "unknown");
+			json_decref(job);
+			json_decref(changes);
+			return rc;
+		}
+	}
+	json_decref(job);
+	job = NULL;
+	if (json_object_size(changes) > 0) {
+		job = js_spool_update(a->sp, id, changes);
+		if (job == NULL) {
+			int e = errno;
+			json_decref(changes);
+			if (e == EBUSY)
+				return http_error(c, MHD_HTTP_CONFLICT, "job %s is "
+				    "running; change it when it has ended", id);
+			if (e == EINVAL)
+				return http_error(c, MHD_HTTP_BAD_REQUEST, "bad change");
+			return e == ENOENT ? no_job(c, id) :
+			    http_errno(c, e, "cannot update the job");
+		}
+	}
+	json_decref(changes);
+	if (want == JS_CANCELLED) {
+		json_decref(job);
+		return do_cancel(a, c, r, id, MHD_HTTP_OK, 0);
+	}
+	if (job == NULL)
+		job = js_spool_read(a->sp, id, NULL);
+	if (job == NULL)
+		return http_errno(c, errno, "cannot read the job");
+	return http_json(c, MHD_HTTP_OK, job);
+}
+
+enum MHD_Result
+route_job_delete(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *id)
+{
+	enum js_state st;
+	json_t *job;
+
+	job = jobs_read_visible(a, &r->who, id, &st);
+	if (job == NULL)
+		return errno == ENOENT ? no_job(c, id) :
+		    http_errno(c, errno, "cannot read the job");
+	json_decref(job);
+	if (st == JS_PENDING || st == JS_WIP)
+		return do_cancel(a, c, r, id, MHD_HTTP_ACCEPTED, 1);
+	if (js_spool_remove(a->sp, id) < 0) {
+		if (errno == EBUSY)
+			return http_error(c, MHD_HTTP_CONFLICT, "job %s was "
+			    "requeued meanwhile; try again", id);
+		return errno == ENOENT ? no_job(c, id) :
+		    http_errno(c, errno, "cannot remove the job");
+	}
+	return http_queue(c, MHD_HTTP_NO_CONTENT,
+	    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT));
+}
+
+enum MHD_Result
+route_job_log(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *id)
+{
+	const char *off = http_arg(c, "offset");
+	long long offset = 0;
+	struct MHD_Response *resp;
+	struct stat sb;
+	json_t *job;
+	int fd;
+
+	job = jobs_read_visible(a, &r->who, id, NULL);
+	if (job == NULL)
+		return errno == ENOENT ? no_job(c, id) :
+		    http_errno(c, errno, "cannot read the job");
+	json_decref(job);
+	if (off != NULL && js_parse_int(off, 0, (long long)1 << 60, &offset) < 0)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "offset must be a byte "
+		    "count (0 or more)");
+	if (http_flag(c, "ws"))
+		return ws_upgrade(a, c, r, id, (uint64_t)offset);
+	if (http_flag(c, "follow")) {
+		resp = follow_job_response(a, id, (uint64_t)offset);
+		if (resp == NULL)
+			return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "out of memory");
+	} else {
+		fd = js_spool_log_open(a->sp, id, 0);
+		if (fd < 0 && errno != ENOENT)
+			return http_errno(c, errno, "cannot open the log");
+		if (fd < 0 || fstat(fd, &sb) < 0 || sb.st_size <= offset) {
+			if (fd >= 0)
+				close(fd);
+			resp = MHD_create_response_from_buffer(0, NULL,
+			    MHD_RESPMEM_PERSISTENT);
+		} else {
+			resp = MHD_create_response_from_fd_at_offset64(
+			    (uint64_t)(sb.st_size - offset), fd, (uint64_t)offset);
+			if (resp == NULL)
+				close(fd);
+		}
+		if (resp == NULL)
+			return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/plain; charset=utf-8");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	return http_queue(c, MHD_HTTP_OK, resp);
+}
+
+enum MHD_Result
+route_healthz(struct api *a, struct MHD_Connection *c)
+{
+	char err[512];
+
+	if (js_spool_check(a->sp, err, sizeof err) < 0)
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", err);
+	return http_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+}
