@@ -17,8 +17,6 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Ilib \
 LDLIBS = $(PKG_LIBS) -lpthread
 # the apiserver verifies client certificates (mutual TLS) with GnuTLS
 API_LIBS := $(shell pkg-config --libs gnutls 2>/dev/null || echo -lgnutls)
-# the apiserver verifies client certificates (mutual TLS) with GnuTLS
-API_LIBS := $(shell pkg-config --libs gnutls 2>/dev/null || echo -lgnutls)
 
 # B is the build directory: build/ normally, build/san/ for sanitizer runs.
 B ?= build
@@ -50,7 +48,7 @@ $(B)/libjobspool.a: $(call obj,$(LIB_SRC))
 	rm -f $@ && ar rcs $@ $^
 
 $(B)/jobspool-apiserver: $(call obj,$(API_SRC)) $(B)/libjobspool.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(API_LIBS) $(API_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(API_LIBS)
 $(B)/jobspool-processor: $(call obj,$(PROC_SRC)) $(B)/libjobspool.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/jobspool-cleaner: $(call obj,$(CLEAN_SRC)) $(B)/libjobspool.a
