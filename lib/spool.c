@@ -123,6 +123,17 @@ js_spool_check(struct js_spool *sp, char *err, size_t errlen)
 		seterr(err, errlen, "spool directory %s has been removed", sp->path);
 		return -1;
 	}
+	{
+		/* renamed away, or replaced by another directory: the other
+		 * programs (opening the path) would not see our jobs */
+		struct stat pst;
+		if (stat(sp->path, &pst) < 0 || pst.st_dev != st.st_dev ||
+		    pst.st_ino != st.st_ino) {
+			seterr(err, errlen, "spool directory %s has been moved or "
+			    "replaced since it was opened", sp->path);
+			return -1;
+		}
+	}
 	if (fstatvfs(sp->dirfd, &vfs) == 0) {
 		if (vfs.f_flag & ST_RDONLY) {
 			seterr(err, errlen, "spool %s is on a read-only filesystem",
