@@ -8,9 +8,12 @@
  *   timerfd   armed at the earliest of: next heartbeat, timeout, SIGKILL
  *             after the grace period, rescan, retry backoff running out,
  *             end of the shutdown grace period
- * A job's life: js_spool_claim (rename) -> spawn -> js_spool_start (pid
- * recorded) -> js_spool_heartbeat every lease/3 -> exit -> js_spool_finish,
- * or js_spool_requeue for a retry or a shutdown.
+ * A job's life: js_spool_claim (rename) -> fork, the child waiting at a
+ * gate -> js_spool_start (attempt, pid and process start time recorded in
+ * <id>.wip) -> the child is released and execs -> js_spool_heartbeat every
+ * lease/3 -> exit -> js_spool_finish, or js_spool_requeue for a retry or a
+ * shutdown.  Nothing of a job runs before its attempt is on disk, so a
+ * processor killed at any instant leaves a run counted in "attempts".
  */
 #include <errno.h>
 #include <limits.h>
@@ -495,11 +498,12 @@ claim(struct loop *l, const char *id)
 {
 	struct run *r = free_slot(l);
 	struct run_spec rs;
+	struct run_child child;
 	char err[512];
 	char **argv = NULL;
 	json_t *job, *cont, *to;
 	unsigned long long st;
-	int logfd, c;
+	int logfd, c, spawned;
 
 	if (r == NULL)
 		return;
@@ -546,6 +550,7 @@ claim(struct loop *l, const char *id)
 	if (argv != NULL && logfd < 0)
 		snprintf(err, sizeof err, "cannot open the log: %s",
 		    strerror(errno));
+	spawned = -1;
 	if (logfd >= 0) {
 		memset(&rs, 0, sizeof rs);
 		rs.id = id;
@@ -558,26 +563,37 @@ claim(struct loop *l, const char *id)
 		rs.user = l->cfg->user;
 		rs.home = r->container ? l->proc_home : l->cfg->home;
 		rs.keep_creds = r->container;
-		r->pid = run_spawn(&rs, err, sizeof err);
+		spawned = run_spawn(&rs, &child, err, sizeof err);
 		close(logfd);
+	}
+	if (spawned == 0) {
+		/* the child waits at its gate until the run is recorded */
+		json_object_set_new(job, "pid", json_integer(child.pid));
+		if (js_proc_start_time(child.pid, &st) == 0)
+			json_object_set_new(job, "pid_start",
+			    json_integer((json_int_t)st));
+		if (start(l, r) < 0) {
+			run_abort(&child);
+			proc_free_words(argv);
+			release(l, r);
+			return;
+		}
+		if (run_release(&child, argv[0], err, sizeof err) == 0)
+			r->pid = child.pid;
+		else
+			spawned = -2;	/* recorded, but it did not exec */
 	}
 	proc_free_words(argv);
 	if (r->pid <= 0) {
 		r->pid = 0;
 		js_warn("job %s: %s", id, err);
-		if (start(l, r) == 0) {
+		json_object_set_new(job, "pid", json_null());
+		json_object_set_new(job, "pid_start", json_null());
+		if (spawned == -2 || start(l, r) == 0) {
 			json_object_set_new(job, "error", json_string(err));
 			json_object_set_new(job, "duration_ms", json_integer(0));
 			finish(l, r, JS_FAILED);
 		}
-		release(l, r);
-		return;
-	}
-	json_object_set_new(job, "pid", json_integer(r->pid));
-	if (js_proc_start_time(r->pid, &st) == 0)
-		json_object_set_new(job, "pid_start", json_integer((json_int_t)st));
-	if (start(l, r) < 0) {
-		kill(-r->pid, SIGKILL);	/* reaped as an unknown child */
 		release(l, r);
 		return;
 	}

@@ -105,11 +105,25 @@ struct run_spec {
 	const char *user, *home;
 	int keep_creds;			/* container CLI: run as the processor */
 };
+/* A forked job process waiting at its gate. */
+struct run_child {
+	pid_t pid;
+	int gate;			/* write 'g' to let it exec */
+	int errfd;			/* its errors before exec; EOF: exec'd */
+};
 /* Forks the job: own session and process group, tied to this process's
  * life, clean environment plus the job's env, cwd, stdin, limits,
- * credentials, then execvp.  Returns the pid once exec has succeeded, or -1
- * with a message in err saying what failed (in the child or here). */
-pid_t run_spawn(const struct run_spec *rs, char *err, size_t errlen);
+ * credentials; the child then blocks until run_release() or run_abort(),
+ * so that nothing runs before the caller has recorded the pid.  Returns 0
+ * with rc filled, or -1 with a message in err (nothing forked). */
+int run_spawn(const struct run_spec *rs, struct run_child *rc, char *err,
+    size_t errlen);
+/* Lets the child exec.  Returns 0 once exec has succeeded, or -1 with a
+ * message in err saying what failed (the child has then been reaped). */
+int run_release(struct run_child *rc, const char *argv0, char *err,
+    size_t errlen);
+/* Kills and reaps a child that was never released. */
+void run_abort(struct run_child *rc);
 /* Runs "/bin/sh -c cmd" detached (own session) with the data as stdin and
  * a clean environment plus extra (NULL-terminated "K=V" list).  Returns the
  * pid or -1. */

@@ -7,7 +7,8 @@
  * stderr, credentials (setgroups, setresgid, setresuid), PR_SET_PDEATHSIG
  * (after the credential change, which would clear it) and a check that the
  * processor is still its parent, resource limits, cwd, a clean environment,
- * then execvp.  Any failure is written as "<step>\0<errno>" into a
+ * then it waits on a "gate" pipe until the processor has recorded the run
+ * (pid and process start time) in <id>.wip, and only then execvp.  Any failure is written as "<step>\0<errno>" into a
  * close-on-exec pipe the parent reads: EOF there means exec succeeded.
  */
 #include <errno.h>
@@ -273,7 +274,8 @@ static const struct {
 
 /* Everything between fork and exec; never returns. */
 static void __attribute__((noreturn))
-child(const struct run_spec *rs, int efd, int in, char **env, pid_t parent)
+child(const struct run_spec *rs, int efd, int gate, int in, char **env,
+    pid_t parent)
 {
 	json_t *limits = json_object_get(rs->job, "limits");
 	const char *cwd = js_job_str(rs->job, "cwd");
@@ -322,21 +324,35 @@ child(const struct run_spec *rs, int efd, int in, char **env, pid_t parent)
 	}
 	if (chdir(cwd != NULL ? cwd : "/") < 0)
 		child_fail(efd, cwd != NULL ? "chdir(cwd)" : "chdir(/)", errno);
+	/* wait until the processor has recorded this run in <id>.wip: a
+	 * processor killed before that must leave nothing that ran */
+	{
+		char go;
+		ssize_t n;
+		do
+			n = read(gate, &go, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1 || go != 'g')
+			_exit(127);	/* not released: the run was abandoned */
+		close(gate);
+	}
 	environ = env;		/* execvp searches the job's PATH */
 	execvp(rs->argv[0], rs->argv);
 	child_fail(efd, "exec", errno);
 }
 
-pid_t
-run_spawn(const struct run_spec *rs, char *err, size_t errlen)
+int
+run_spawn(const struct run_spec *rs, struct run_child *rc, char *err,
+    size_t errlen)
 {
 	const char *text = js_job_str(rs->job, "stdin");
 	json_t *tv = json_object_get(rs->job, "stdin");
-	char buf[160 + sizeof(int)], **env;
+	char **env;
 	pid_t pid, parent = getpid();
-	int ep[2], in, status;
-	ssize_t n;
+	int ep[2], gp[2], in;
 
+	rc->pid = -1;
+	rc->gate = rc->errfd = -1;
 	env = build_env(rs->job, rs->id, rs->drop && !rs->keep_creds ?
 	    rs->user : NULL, rs->home, NULL);
 	if (env == NULL) {
@@ -355,47 +371,111 @@ run_spawn(const struct run_spec *rs, char *err, size_t errlen)
 		proc_free_words(env);
 		return -1;
 	}
-	pid = fork();
-	if (pid < 0) {
-		snprintf(err, errlen, "cannot fork: %s", strerror(errno));
+	if (pipe2(gp, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "cannot create a pipe: %s", strerror(errno));
 		close(ep[0]);
 		close(ep[1]);
 		close(in);
 		proc_free_words(env);
 		return -1;
 	}
+	pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "cannot fork: %s", strerror(errno));
+		close(ep[0]);
+		close(ep[1]);
+		close(gp[0]);
+		close(gp[1]);
+		close(in);
+		proc_free_words(env);
+		return -1;
+	}
 	if (pid == 0) {
 		close(ep[0]);
-		child(rs, ep[1], in, env, parent);
+		close(gp[1]);
+		child(rs, ep[1], gp[0], in, env, parent);
 	}
 	close(ep[1]);
+	close(gp[0]);
 	close(in);
 	proc_free_words(env);
-	do
-		n = read(ep[0], buf, sizeof buf);
-	while (n < 0 && errno == EINTR);
-	close(ep[0]);
-	if (n == 0)
-		return pid;	/* exec succeeded */
-	/* the child failed before exec: it exits 127 at once */
+	rc->pid = pid;
+	rc->gate = gp[1];
+	rc->errfd = ep[0];
+	return 0;
+}
+
+/* Waits for the child of rc to exit (after a failure or an abort). */
+static void
+reap_child(pid_t pid)
+{
+	int status;
+
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+}
+
+int
+run_release(struct run_child *rc, const char *argv0, char *err,
+    size_t errlen)
+{
+	char buf[160 + sizeof(int)];
+	ssize_t n;
+	int werr = 0;
+
+	do
+		n = write(rc->gate, "g", 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		werr = n < 0 ? errno : EIO;
+	close(rc->gate);
+	rc->gate = -1;
+	do
+		n = read(rc->errfd, buf, sizeof buf);
+	while (n < 0 && errno == EINTR);
+	close(rc->errfd);
+	rc->errfd = -1;
+	if (n == 0 && werr == 0)
+		return 0;	/* exec succeeded */
+	/* the child failed before exec (or was not released): it exits */
+	if (n <= 0)
+		kill(rc->pid, SIGKILL);
+	reap_child(rc->pid);
 	if (n > 0 && (size_t)n > sizeof(int)) {
 		int e;
 		size_t slen = strnlen(buf, (size_t)n);
 		memcpy(&e, buf + slen + 1, sizeof e);
 		if (strcmp(buf, "exec") == 0)
-			snprintf(err, errlen, "cannot execute %s: %s",
-			    rs->argv[0], strerror(e));
+			snprintf(err, errlen, "cannot execute %s: %s", argv0,
+			    strerror(e));
 		else
 			snprintf(err, errlen, "cannot start the job: %s: %s",
 			    buf, strerror(e));
+	} else if (werr != 0) {
+		snprintf(err, errlen, "cannot start the job: cannot release "
+		    "the child: %s", strerror(werr));
 	} else {
 		snprintf(err, errlen, "cannot start the job: the child exited "
 		    "before exec");
 	}
+	rc->pid = -1;
 	errno = EIO;
 	return -1;
+}
+
+void
+run_abort(struct run_child *rc)
+{
+	if (rc->gate >= 0)
+		close(rc->gate);	/* the child sees EOF and exits */
+	if (rc->errfd >= 0)
+		close(rc->errfd);
+	rc->gate = rc->errfd = -1;
+	if (rc->pid > 0) {
+		kill(rc->pid, SIGKILL);
+		reap_child(rc->pid);
+	}
+	rc->pid = -1;
 }
 
 /* A detached helper (own session, no death signal: it should finish). */
