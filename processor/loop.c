@@ -16,6 +16,7 @@
  * processor killed at any instant leaves a run counted in "attempts".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -156,6 +158,21 @@ notify(struct loop *l, const json_t *job)
 
 /* ---- the pending index ---- */
 
+/* When a hand-written <id>.pending without "seq" was submitted: the
+ * change time of the file (set by the rename that published it), in ns
+ * like the seq of js_job_new.  LLONG_MAX if unknown. */
+static long long
+submitted_ns(struct loop *l, const char *id)
+{
+	char name[JS_NAME_SIZE];
+	struct stat st;
+
+	if (js_spool_name(name, id, "pending") < 0 ||
+	    fstatat(js_spool_fd(l->sp), name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return LLONG_MAX;
+	return (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+}
+
 /* Reads <id>.pending once for its place in the queue.  With strict, a file
  * that cannot be parsed is left out (it may still be being written: an
  * IN_CREATE); otherwise it is indexed last so that the claim can fail it. */
@@ -177,6 +194,8 @@ index_pending(struct loop *l, const char *id, int strict)
 		prio = json_is_integer(p) ? json_integer_value(p) :
 		    json_is_real(p) ? (long long)json_real_value(p) : 0;
 		seq = js_job_int(job, "seq", LLONG_MAX);
+		if (seq == LLONG_MAX)
+			seq = submitted_ns(l, id);
 		nb = js_job_int(job, "not_before", 0);
 		json_decref(job);
 	}
@@ -202,9 +221,13 @@ recover_cb(const json_t *job, void *arg)
 	if (worker == NULL || strncmp(worker, l->host, hl) != 0 ||
 	    worker[hl] != ':' || pid <= 1 || pid > INT_MAX || start < 0)
 		return;
-	if (js_proc_start_time((int)pid, &now_start) < 0 ||
+	/* The leader alive with another start time: the pid was reused, so
+	 * its old process group is gone (a pid is not reused while it names
+	 * a group).  The leader gone (killed by its death signal): what is
+	 * left in group pid is the old run's stragglers. */
+	if (js_proc_start_time((int)pid, &now_start) == 0 &&
 	    now_start != (unsigned long long)start)
-		return;		/* gone, or the pid was reused */
+		return;
 	if (kill(-(pid_t)pid, SIGKILL) == 0)
 		js_info("job %s: killed the old run's process group %lld",
 		    id ? id : "?", pid);

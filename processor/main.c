@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -266,6 +267,21 @@ main(int argc, char *argv[])
 		js_err("%s", err);
 		proc_config_free(&cfg);
 		return 1;
+	}
+	if (js_spool_check(sp, err, sizeof err) < 0) {
+		struct statvfs vfs;
+		/* a full disk may free up: keep going (jobs stay pending);
+		 * read-only, unwritable or vanished spools are fatal */
+		if (fstatvfs(js_spool_fd(sp), &vfs) == 0 &&
+		    !(vfs.f_flag & ST_RDONLY) && (vfs.f_bavail == 0 ||
+		    (vfs.f_files > 0 && vfs.f_favail == 0))) {
+			js_warn("%s; starting anyway", err);
+		} else {
+			js_err("%s", err);
+			js_spool_close(sp);
+			proc_config_free(&cfg);
+			return 1;
+		}
 	}
 	rc = proc_loop(sp, &cfg);
 	js_spool_close(sp);

@@ -58,13 +58,18 @@ nofile_id=$(submit '{"shell":"ulimit -n","limits":{"nofile":77}}')
 mem_id=$(submit '{"shell":"ulimit -v","limits":{"memory":"64M"}}')
 fsize_id=$(submit "{\"shell\":\"head -c 100000 /dev/zero > $WORK/big\",\"limits\":{\"fsize\":4096}}")
 user_id=$(submit '{"command":["id","-u"]}')
+groups_id=$(submit '{"command":["id","-G"]}')
+own_id=$(submit "{\"shell\":\"echo made > owned; stat -c %u owned; touch $SPOOL/intruder 2>/dev/null && echo spool-writable; pwd\",\"cwd\":\"$WORK\"}")
+cpu_id=$(submit '{"shell":"while :; do :; done","limits":{"cpu":1}}')
+nproc_id=$(submit '{"command":["prlimit","--nproc","--output","SOFT,HARD","--noheadings"],"limits":{"nproc":50}}')
+pgrp_id=$(submit '{"shell":"ps -o pid=,pgid=,sid= -p $$"}')
 add_id=$(submit '{"builtin":"add","args":[2,40]}')
 ovf_id=$(submit '{"builtin":"add","args":[9223372036854775807,1]}')
 bad_id=$(submit 'this is not json')
 badjob_id=$(submit '{"command":"not-an-array"}')
 noexec_id=$(submit '{"command":["/nonexistent/program"]}')
 nocwd_id=$(submit '{"command":["true"],"cwd":"/nonexistent/dir"}')
-all="$echo_id $exit_id $sig_id $env_id $cwd_id $stdin_id $null_id $nofile_id $mem_id $fsize_id $user_id $add_id $ovf_id $bad_id $badjob_id $noexec_id $nocwd_id"
+all="$groups_id $own_id $cpu_id $nproc_id $pgrp_id $echo_id $exit_id $sig_id $env_id $cwd_id $stdin_id $null_id $nofile_id $mem_id $fsize_id $user_id $add_id $ovf_id $bad_id $badjob_id $noexec_id $nocwd_id"
 # shellcheck disable=SC2086
 check "all jobs reach a final state" wait_final 60 $all
 
@@ -107,9 +112,20 @@ eq "limits.fsize: job failed" "$(field "$fsize_id" .status)" failed
 
 if [ "$(id -u)" -eq 0 ]; then
 	eq "as root, jobs run as nobody" "$(cat "$SPOOL/$user_id.log")" "$(id -u nobody)"
+	eq "as nobody: only nobody's group (setgroups)" "$(cat "$SPOOL/$groups_id.log")" "$(id -g nobody)"
+	eq "as nobody: cwd works, the log is written, files are nobody's" \
+		"$(cat "$SPOOL/$own_id.log" | tr '\n' ' ')" "$(id -u nobody) $WORK "
+	check "as nobody: the spool is not writable by the job" test ! -e "$SPOOL/intruder"
 else
 	eq "jobs run as the processor's user" "$(cat "$SPOOL/$user_id.log")" "$(id -u)"
 fi
+eq "limits.cpu: killed by SIGXCPU" "$(field "$cpu_id" .signal)" 24
+eq "limits.cpu: failed" "$(field "$cpu_id" .status)" failed
+eq "limits.nproc" "$(tr -s " " <"$SPOOL/$nproc_id.log" | sed "s/^ //")" "50 50"
+pgrp_line=$(cat "$SPOOL/$pgrp_id.log")
+set -- $pgrp_line
+check "own session and process group (pid = pgid = sid: $pgrp_line)" \
+	test "$#" -eq 3 -a "$1" = "$2" -a "$2" = "$3"
 
 eq "builtin add: completed" "$(field "$add_id" .status)" completed
 eq "builtin add: result 42 (integer)" "$(field "$add_id" '.result|tojson')" 42
@@ -146,6 +162,19 @@ start_proc -j 1
 check "five jobs ran" wait_until 30 sh -c "[ -f '$WORK/order' ] && [ \$(wc -l < '$WORK/order') -ge 5 ]"
 eq "priority desc, then submission order" "$(tr '\n' ' ' <"$WORK/order")" "d b e a c "
 check "a job with not_before in the future waits" test -f "$SPOOL/$late_id.pending"
+stop_proc "$PROC_PID"
+
+# hand-written jobs without "seq": submission (rename) order within a
+# priority; the pause only keeps file change times distinct
+proc_setup
+for spec in a:0 b:5 c:0 d:10 e:5 f:0; do
+	n=${spec%%:*} pr=${spec#*:}
+	submit "{\"shell\":\"echo $n >> $WORK/order\",\"priority\":$pr}" >/dev/null
+	sleep 0.02
+done
+start_proc -j 1
+check "six hand-written jobs ran" wait_until 30 sh -c "[ -f '$WORK/order' ] && [ \$(wc -l < '$WORK/order') -ge 6 ]"
+eq "no seq: priority desc, then submission order" "$(tr '\n' ' ' <"$WORK/order")" "d b e a c f "
 stop_proc "$PROC_PID"
 
 proc_check_logs

@@ -66,6 +66,25 @@ eq "max_attempts: failed" "$(field "$m_id" .status)" failed
 check "max_attempts: error says the lease expired" sh -c "jq -r .error '$(final "$m_id")' | grep -q 'lease expired'"
 stop_proc "$c"
 
+# ---- kill -9: a grandchild left in the old run's process group is killed
+# by the recovery (SPEC 9: pid and start time recorded in the .wip) ----
+proc_setup
+start_proc -j 1; a=$PROC_PID
+g_id=$(submit "{\"shell\":\"if [ -e $WORK/g ]; then echo second run; exit 0; fi; touch $WORK/g; sleep 30.987667 & wait\"}")
+check "leftovers: job is running" wait_until 20 running "$g_id"
+check "leftovers: its grandchild runs" wait_until 10 sh -c "pgrep -f '^sleep 30[.]987667' >/dev/null"
+has_pid() { jq -e '(.pid | type == "number") and (.pid_start | type == "number")' "$1" >/dev/null; }
+check "leftovers: .wip records pid and start time" has_pid "$SPOOL/$g_id.wip"
+kill -9 "$a"
+wait "$a" 2>/dev/null
+start_proc -j 1 --lease 2s --scan-interval 500ms; b=$PROC_PID
+check "leftovers: the recovery kills the old run's grandchild" wait_until 15 no_proc '^sleep 30[.]987667'
+check "leftovers: job completed" wait_final 30 "$g_id"
+eq "leftovers: completed by the second run" "$(field "$g_id" .status) $(cat "$SPOOL/$g_id.log")" "completed second run"
+eq "leftovers: attempts 2" "$(field "$g_id" .attempts)" 2
+check "leftovers: the kill is logged" grep -q 'killed the old run' "$PROC_LOG"
+stop_proc "$b"
+
 # ---- SIGSTOP: the late original cannot overwrite the newer run ----
 proc_setup
 start_proc -j 1; a=$PROC_PID; a_log=$PROC_LOG
