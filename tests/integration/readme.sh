@@ -1,0 +1,87 @@
+#!/bin/sh
+# The README's curl walk-through, run as written so that it cannot rot.
+# Every fenced block between "<!-- walkthrough -->" and "<!-- /walkthrough -->"
+# in README.md is one step; the steps run in order, in one shell (set -eu),
+# from a directory holding ./spool, against a real apiserver and processor
+# on 127.0.0.1, with URL and TOKEN set as the README tells the reader to.
+. "$(dirname "$0")/lib.sh"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+README="$ROOT/README.md"
+
+W=$(mktemp -d /tmp/jobspool-readme.XXXXXX); T_DIRS="$T_DIRS $W"
+SPOOL="$W/spool"
+mkdir -m 0750 "$SPOOL" "$SPOOL/tmp"
+TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+
+# walkthrough_blocks: prints the steps, each ending with a line "#### END"
+awk '
+	/^<!-- walkthrough -->$/ { inw = 1; next }
+	/^<!-- \/walkthrough -->$/ { inw = 0; next }
+	inw && /^```/ { if (code) { print "#### END"; code = 0 } else code = 1; next }
+	inw && code { print }
+' "$README" >"$W/steps"
+nsteps=$(grep -c '^#### END$' "$W/steps")
+check "README has walk-through blocks" test "$nsteps" -ge 4
+check "every walk-through block is closed" test "$(grep -c '^<!-- walkthrough -->$' "$README")" -eq "$nsteps"
+
+start_api --token "readme:$TOKEN:admin" || fail "apiserver starts"
+PROC_LOG="$W/proc.log"
+"$JS_BIN/jobspool-processor" --spool "$SPOOL" -j 4 2>"$PROC_LOG" &
+PROC_PID=$!; T_PIDS="$T_PIDS $PROC_PID"
+
+# One script: a header that sets what the README tells the reader to export,
+# then each step followed by a marker so we can see how far it got.
+{
+	echo 'set -eu'
+	echo "cd '$W'"
+	echo "export URL='$URL' TOKEN='$TOKEN'"
+	awk -v q="'" '
+		/^#### END$/ { n++; print "echo " q "#### step " n " done" q; next }
+		{ print }
+	' "$W/steps"
+} >"$W/walk.sh"
+
+( timeout 120 sh "$W/walk.sh" ) >"$W/out" 2>"$W/err"
+[ -z "${README_SHOW:-}" ] || { cat "$W/walk.sh" "$W/out" "$W/err"; }
+rc=$?
+eq "the walk-through runs to the end with set -eu (exit 0)" "$rc" 0
+[ "$rc" -eq 0 ] || { echo "--- stdout"; cat "$W/out"; echo "--- stderr"; cat "$W/err"; }
+i=1
+while [ "$i" -le "$nsteps" ]; do
+	check "walk-through step $i completes" grep -q "^#### step $i done$" "$W/out"
+	i=$((i + 1))
+done
+
+# What each step must have shown.
+out=$(cat "$W/out")
+has() { printf '%s\n' "$out" | grep -q -x -e "$1"; }
+ID=$(printf '%s\n' "$out" | sed -n 's/^submitted \([0-9a-f-]\{36\}\)$/\1/p')
+check "submit printed a job id" test -n "$ID"
+check "the followed log shows the job's first line" has hello
+check "... and its last line (follow ends when the job ends)" has bye
+check "the retrieved result says completed, exit_code 0, retrieved_at set" sh -c \
+	"printf '%s\n' \"\$1\" | tr -d ' ' | grep -A2 -x '\"status\":\"completed\",' | grep -A1 -x '\"exit_code\":0,' | grep -q '^\"retrieved_at\":\"20'" _ "$out"
+check "the job is now $ID.retrieved in the spool" test -f "$SPOOL/$ID.retrieved"
+check "... its .completed is gone" test ! -e "$SPOOL/$ID.completed"
+check "its log is beside it" test -f "$SPOOL/$ID.log"
+eq "the stored status keeps the outcome" "$(jq -r .status "$SPOOL/$ID.retrieved" 2>/dev/null)" completed
+check "the cancel step answered 202" has 202
+check "the cancelled job reads cancelled" has cancelled
+check "the finished job is removed with 204" has 204
+check "the batch logs were followed (lines prefixed by job ids)" sh -c \
+	"printf '%s\n' \"\$1\" | grep -q -E '^[0-9a-f-]{36}.*one\$'" _ "$out"
+check "the batch counts show 2 completed" sh -c \
+	"printf '%s\n' \"\$1\" | grep -q '\"completed\":2'" _ "$out"
+check "a job submitted from the shell ran (uname -r)" has "$(uname -r)"
+check "... and was retrieved (its file is .retrieved)" sh -c "grep -l '\"from-the-shell\"' '$SPOOL'/*.retrieved >/dev/null"
+check "no file left in tmp/" test -z "$(ls -A "$SPOOL/tmp")"
+
+api_stop
+kill -TERM "$PROC_PID" 2>/dev/null
+wait "$PROC_PID"
+eq "processor exits 0 on SIGTERM" "$?" 0
+if grep -q -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$PROC_LOG"; then
+	cat "$PROC_LOG"
+	fail "processor sanitizer report"
+fi
+finish
