@@ -55,6 +55,7 @@ struct api {
 	struct api_conf *conf;
 	atomic_int stopping;		/* set on SIGTERM: follow streams end */
 	atomic_int ws_active;		/* WebSocket threads still running */
+	int mtls;			/* client certificates are required and verified */
 };
 
 /* Who is calling: filled by the auth check of each request. */

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <gnutls/gnutls.h>
+
 #include "api.h"
 #include "log.h"
 
@@ -347,6 +349,23 @@ dispatch(struct api *a, struct MHD_Connection *c, struct req *r,
 	}
 }
 
+/* Mutual TLS: the handshake required a certificate; check it is signed by
+ * the --tls-client-ca and valid.  0 if so. */
+static int
+client_cert_ok(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+	unsigned status = 0;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL)
+		return -1;
+	if (gnutls_certificate_verify_peers2((gnutls_session_t)ci->tls_session,
+	    &status) < 0 || status != 0)
+		return -1;
+	return 0;
+}
+
 /* First call of a request: everything decided from the headers. */
 static enum MHD_Result
 first_call(struct api *a, struct MHD_Connection *c, struct req *r,
@@ -355,6 +374,11 @@ first_call(struct api *a, struct MHD_Connection *c, struct req *r,
 	const char *cl;
 	int kind;
 
+	if (a->mtls && client_cert_ok(c) < 0) {
+		r->failed = 1;
+		return http_error(c, MHD_HTTP_FORBIDDEN, "your client certificate "
+		    "is not signed by the CA this server trusts");
+	}
 	route_url(r, url);
 	if (r->route == R_NONE) {
 		r->failed = 1;

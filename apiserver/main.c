@@ -264,9 +264,14 @@ notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
 	if (toe != MHD_CONNECTION_NOTIFY_STARTED || !*require)
 		return;
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	if (ci != NULL && ci->tls_session != NULL)
-		gnutls_certificate_server_set_request(
-		    (gnutls_session_t)ci->tls_session, GNUTLS_CERT_REQUIRE);
+	if (ci == NULL || ci->tls_session == NULL)
+		return;
+	/* a missing certificate or one the CA did not sign fails the
+	 * handshake itself; http.c checks again before each request */
+	gnutls_certificate_server_set_request((gnutls_session_t)ci->tls_session,
+	    GNUTLS_CERT_REQUIRE);
+	gnutls_session_set_verify_cert((gnutls_session_t)ci->tls_session, NULL,
+	    0);
 }
 
 static void
@@ -332,7 +337,6 @@ reload(struct api *a, int argc, char *argv[])
 int
 main(int argc, char *argv[])
 {
-	static int require_client_cert;
 	struct js_opt o[NOPTS];
 	struct listen_addr la;
 	struct api a;
@@ -396,7 +400,7 @@ main(int argc, char *argv[])
 			fprintf(stderr, "%s: %s\n", PROG, err);
 			goto usage;
 		}
-		require_client_cert = ca != NULL;
+		a.mtls = ca != NULL;
 	}
 
 	a.sp = js_spool_open(opt(o, "spool")->str, JS_SPOOL_CREATE, err,
@@ -447,15 +451,15 @@ main(int argc, char *argv[])
 
 		a.daemon = MHD_start_daemon(flags, 0, NULL, NULL,
 		    http_handler, &a,
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
 		    MHD_OPTION_CONNECTION_LIMIT,
 		    (unsigned)opt(o, "max-connections")->num,
 		    MHD_OPTION_CONNECTION_TIMEOUT, a.conf->read_timeout_s,
 		    MHD_OPTION_NOTIFY_COMPLETED, http_completed, &a,
-		    MHD_OPTION_NOTIFY_CONNECTION, notify_conn, &require_client_cert,
+		    MHD_OPTION_NOTIFY_CONNECTION, notify_conn, &a.mtls,
 		    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		    MHD_OPTION_ARRAY, tls ? tlsopts : none,
 		    MHD_OPTION_END);
 	}
