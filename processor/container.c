@@ -132,7 +132,8 @@ container_argv(const struct proc_config *cfg, const char *id,
 }
 
 pid_t
-container_signal(const struct proc_config *cfg, const char *id, int hard)
+container_signal(const struct proc_config *cfg, const char *id, int hard,
+    int64_t grace_ms)
 {
 	char **argv = NULL, name[64], secs[32];
 	size_t n = 0, i;
@@ -147,7 +148,7 @@ container_signal(const struct proc_config *cfg, const char *id, int hard)
 	if (!hard) {
 		/* the runtime's own TERM -> KILL grace, like ours */
 		snprintf(secs, sizeof secs, "%lld",
-		    (long long)((cfg->kill_grace_ms + 999) / 1000));
+		    (long long)((grace_ms + 999) / 1000));
 		bad |= push(&argv, &n, "-t");
 		bad |= push(&argv, &n, secs);
 	}

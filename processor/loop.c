@@ -111,7 +111,12 @@ helper_reaped(struct loop *l, pid_t pid, int status)
 		struct helper *h = &l->helpers[i];
 		if (h->pid != pid)
 			continue;
-		if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		if (WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
+		    strcmp(h->what, "container kill") == 0)
+			/* usually: the container had already ended */
+			js_debug("job %s: %s exited with status %d", h->id,
+			    h->what, WEXITSTATUS(status));
+		else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 			js_warn("job %s: %s exited with status %d", h->id, h->what,
 			    WEXITSTATUS(status));
 		else if (WIFSIGNALED(status))
@@ -235,7 +240,7 @@ recover_cb(const json_t *job, void *arg)
 		js_warn("job %s: cannot kill process group %lld: %s",
 		    id ? id : "?", pid, strerror(errno));
 	if (json_object_get(job, "container") != NULL && id != NULL) {
-		pid_t h = container_signal(l->cfg, id, 1);
+		pid_t h = container_signal(l->cfg, id, 1, 0);
 		if (h > 0)
 			helper_add(l, h, id, "container kill");
 	}
@@ -273,8 +278,11 @@ scan(struct loop *l)
 
 /* ---- running jobs ---- */
 
+/* Sends sig to the run's process group; for a container, also asks the
+ * runtime to stop it (SIGTERM, with grace_ms before its own SIGKILL) or to
+ * kill it. */
 static void
-signal_run(struct loop *l, struct run *r, int sig)
+signal_run(struct loop *l, struct run *r, int sig, int64_t grace_ms)
 {
 	if (r->pid <= 0)
 		return;
@@ -282,23 +290,32 @@ signal_run(struct loop *l, struct run *r, int sig)
 		js_warn("job %s: cannot signal process group %d: %s", r->id,
 		    (int)r->pid, strerror(errno));
 	if (r->container) {
-		pid_t h = container_signal(l->cfg, r->id, sig == SIGKILL);
+		pid_t h = container_signal(l->cfg, r->id, sig == SIGKILL,
+		    grace_ms);
 		if (h > 0)
 			helper_add(l, h, r->id, sig == SIGKILL ? "container kill" :
 			    "container stop");
 	}
 }
 
+/* A cancelled job ends within a second (SPEC 5): its SIGTERM to SIGKILL
+ * grace is at most this. */
+#define CANCEL_GRACE_MS 900
+
 /* Starts stopping a run: SIGTERM now, SIGKILL after the grace period. */
 static void
 stop_run(struct loop *l, struct run *r, enum stop_reason why)
 {
+	int64_t grace = l->cfg->kill_grace_ms;
+
 	if (r->stop == STOP_NONE || why == STOP_LOST)
 		r->stop = why;
 	if (r->kill_at != 0)
 		return;		/* already being stopped */
-	signal_run(l, r, SIGTERM);
-	r->kill_at = js_mono_ms() + l->cfg->kill_grace_ms;
+	if (why == STOP_CANCEL && grace > CANCEL_GRACE_MS)
+		grace = CANCEL_GRACE_MS;
+	signal_run(l, r, SIGTERM, grace);
+	r->kill_at = js_mono_ms() + grace;
 }
 
 static void
@@ -406,12 +423,12 @@ job_exited(struct loop *l, struct run *r, int status)
 	if (kill(-r->pid, SIGKILL) < 0 && errno != ESRCH)
 		js_warn("job %s: cannot kill process group %d: %s", r->id,
 		    (int)r->pid, strerror(errno));
-	if (r->container) {
-		pid_t h = container_signal(l->cfg, r->id, 1);
-		if (h > 0 && r->stop != STOP_NONE)
+	/* the CLI is gone; if it did not exit by itself, its container may
+	 * still run (its processes are not the CLI's children) */
+	if (r->container && (r->stop != STOP_NONE || !WIFEXITED(status))) {
+		pid_t h = container_signal(l->cfg, r->id, 1, 0);
+		if (h > 0)
 			helper_add(l, h, r->id, "container kill");
-		else if (h > 0)
-			helper_add(l, h, r->id, "container cleanup");
 	}
 	json_object_set_new(r->job, "duration_ms",
 	    json_integer(js_mono_ms() - r->t0));
@@ -781,7 +798,7 @@ handle_timers(struct loop *l)
 			stop_run(l, r, STOP_TIMEOUT);
 		}
 		if (r->kill_at != 0 && now >= r->kill_at) {
-			signal_run(l, r, SIGKILL);
+			signal_run(l, r, SIGKILL, 0);
 			r->kill_at = INT64_MAX;	/* once */
 		}
 		if (now >= r->next_hb) {
@@ -790,7 +807,7 @@ handle_timers(struct loop *l)
 				    "is lost, stopping the job", r->id,
 				    strerror(errno));
 				r->stop = STOP_LOST;
-				signal_run(l, r, SIGKILL);
+				signal_run(l, r, SIGKILL, 0);
 				r->kill_at = INT64_MAX;
 			}
 			r->next_hb = now + l->cfg->lease_ms / 3;

@@ -147,9 +147,9 @@ int container_runtime_ok(const char *name);
  * IMAGE CMD...; owned, free with proc_free_words.  NULL with err. */
 char **container_argv(const struct proc_config *cfg, const char *id,
     const json_t *container, char *err, size_t errlen);
-/* Starts "RUNTIME [global] stop|kill jobspool-<id>" in the background.
- * Returns the helper's pid or -1. */
+/* Starts "RUNTIME [global] stop -t SECS|kill jobspool-<id>" in the
+ * background (SECS: grace_ms rounded up).  Returns the helper's pid or -1. */
 pid_t container_signal(const struct proc_config *cfg, const char *id,
-    int hard);
+    int hard, int64_t grace_ms);
 
 #endif

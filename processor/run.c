@@ -31,6 +31,9 @@
 extern char **environ;
 
 #define BASE_PATH "PATH=/usr/local/bin:/usr/bin:/bin"
+/* for root, and for container CLIs (podman's helpers need iptables, nft) */
+#define ROOT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:" \
+	"/sbin:/bin"
 
 void
 proc_free_words(char **w)
@@ -151,7 +154,7 @@ env_put(char **env, size_t *n, char *kv)
  * the base).  extra: more "K=V" strings (not owned) added first. */
 static char **
 build_env(const json_t *job, const char *id, const char *user,
-    const char *home, char *const *extra)
+    const char *home, const char *path, char *const *extra)
 {
 	json_t *env = json_object_get(job, "env"), *v;
 	size_t n = 0, cap = 8 + json_object_size(env);
@@ -165,7 +168,7 @@ build_env(const json_t *job, const char *id, const char *user,
 		return NULL;
 	n = 0;
 #define PUT(x) do { if ((kv = (x)) == NULL) goto fail; env_put(e, &n, kv); } while (0)
-	PUT(strdup(BASE_PATH));
+	PUT(strdup(path));
 	if (home != NULL)
 		PUT(env_pair("HOME", home));
 	if (user != NULL) {
@@ -354,7 +357,8 @@ run_spawn(const struct run_spec *rs, struct run_child *rc, char *err,
 	rc->pid = -1;
 	rc->gate = rc->errfd = -1;
 	env = build_env(rs->job, rs->id, rs->drop && !rs->keep_creds ?
-	    rs->user : NULL, rs->home, NULL);
+	    rs->user : NULL, rs->home, rs->keep_creds || (!rs->drop &&
+	    geteuid() == 0) ? ROOT_PATH : BASE_PATH, NULL);
 	if (env == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -518,7 +522,8 @@ run_helper_sh(const char *cmd, const char *data, size_t len,
 
 	if (none == NULL)
 		return -1;
-	env = build_env(none, NULL, NULL, getenv("HOME"), extra_env);
+	env = build_env(none, NULL, NULL, getenv("HOME"), geteuid() == 0 ?
+	    ROOT_PATH : BASE_PATH, extra_env);
 	json_decref(none);
 	if (env == NULL)
 		return -1;
