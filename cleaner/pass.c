@@ -208,7 +208,8 @@ cleaner_pass(struct js_spool *sp, const struct cleaner_opts *o,
 		free(s.v);
 		return -1;
 	}
-	qsort(s.v, s.n, sizeof *s.v, cmp_ent);
+	if (s.n > 1)	/* qsort(NULL, 0, ...) is undefined */
+		qsort(s.v, s.n, sizeof *s.v, cmp_ent);
 
 	for (i = 0; i < s.n; i = j) {
 		const struct ent *fin = NULL, *ret = NULL;

@@ -107,4 +107,48 @@ mkjob pending "2 hours ago"; P=$ID; mkjob retrieved "2 hours ago" "$P"
 cleaner
 check "a job with a .pending file is never touched" present "$P.retrieved"
 
+# --tmp-age: leftovers in tmp/ go once older than it, younger ones stay;
+# a directory in tmp/ is not ours to remove
+new_spool
+mkdir -m 0750 "$SPOOL/tmp"
+echo a >"$SPOOL/tmp/t30m"; touch -d "30 minutes ago" "$SPOOL/tmp/t30m"
+echo b >"$SPOOL/tmp/t5m"; touch -d "5 minutes ago" "$SPOOL/tmp/t5m"
+cleaner
+eq "a spool with no job file at all: exit 0" "$RC" 0
+check "default --tmp-age 1h keeps a 30-minute-old tmp file" present tmp/t30m
+cleaner --tmp-age 10m
+check "--tmp-age 10m removes a 30-minute-old tmp file" gone tmp/t30m
+check "--tmp-age 10m keeps a 5-minute-old one" present tmp/t5m
+case $(summary) in *"1 tmp files"*) ok "summary counts the tmp file" ;;
+*) fail "tmp summary: $(summary)" ;; esac
+
+# bytes freed: the exact sum of the sizes of what went
+new_spool
+mkjob retrieved "2 hours ago"; A=$ID
+head -c 3000 /dev/zero >"$SPOOL/$A.log"; touch -d "2 hours ago" "$SPOOL/$A.log"
+mkjob failed "9 days ago"; F=$ID
+want=$(( $(stat -c %s "$SPOOL/$A.retrieved") + 3000 + $(stat -c %s "$SPOOL/$F.failed") ))
+cleaner --dry-run
+case $(summary) in *"would free $(awk -v b="$want" 'BEGIN { printf "%.1f KiB", b / 1024 }');"*)
+	ok "--dry-run reports the bytes it would free ($want)" ;;
+*) fail "--dry-run bytes: $(summary), want $want bytes" ;; esac
+cleaner
+case $(summary) in *"freed $(awk -v b="$want" 'BEGIN { printf "%.1f KiB", b / 1024 }');"*)
+	ok "summary reports the bytes freed ($want)" ;;
+*) fail "bytes freed: $(summary), want $want bytes" ;; esac
+
+# unexpected entries: left, each named on stderr, counted on stdout; a
+# spool full of them names the first ones and counts the rest
+new_spool
+i=0
+while [ $i -lt 30 ]; do echo x >"$SPOOL/stray.$i"; i=$((i + 1)); done
+touch -d "30 days ago" "$SPOOL"/stray.*
+cleaner
+eq "a spool of strangers: exit 0" "$RC" 0
+eq "all 30 left in place" "$(ls "$SPOOL" | grep -c '^stray\.')" 30
+case $(summary) in *"kept 30 unexpected files") ok "summary counts all 30" ;;
+*) fail "30 unexpected: $(summary)" ;; esac
+check "stderr names them (stray.0)" sh -c "printf '%s' \"\$1\" | grep -q 'unexpected file alone: stray.0\$'" _ "$ERR"
+n=$(printf '%s\n' "$ERR" | grep -c 'leaving unexpected')
+check "... but not one line each beyond the first 20 ($n lines)" test "$n" -le 20
 finish
