@@ -113,6 +113,10 @@ enum MHD_Result http_error(struct MHD_Connection *c, unsigned status,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The status and error for a failed spool call (errno). */
 enum MHD_Result http_errno(struct MHD_Connection *c, int e, const char *what);
+/* The same for a failed write of a new file (submit): ENOENT there means
+ * the spool directory is gone, so 503 with js_spool_check's reason. */
+enum MHD_Result http_store_errno(struct api *a, struct MHD_Connection *c,
+    int e, const char *what);
 /* A query argument or NULL; whether a flag argument is set ("1", "true",
  * "yes" or present without value). */
 const char *http_arg(struct MHD_Connection *c, const char *key);

@@ -181,6 +181,21 @@ http_errno(struct MHD_Connection *c, int e, const char *what)
 	}
 }
 
+enum MHD_Result
+http_store_errno(struct api *a, struct MHD_Connection *c, int e,
+    const char *what)
+{
+	char why[512];
+
+	if (e != ENOENT && e != ENOTDIR && e != ESTALE)
+		return http_errno(c, e, what);
+	/* writing a new file cannot miss a job: the spool itself is gone */
+	if (js_spool_check(a->sp, why, sizeof why) == 0)
+		snprintf(why, sizeof why, "%s", strerror(e));
+	return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "%s: the spool is "
+	    "not usable (%s); see /healthz", what, why);
+}
+
 const char *
 http_arg(struct MHD_Connection *c, const char *key)
 {

@@ -174,7 +174,7 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 			json_decref(jobs[i]);
 		free(jobs);
 		json_decref(ids);
-		return http_errno(c, e, "cannot store the batch");
+		return http_store_errno(a, c, e, "cannot store the batch");
 	}
 	for (i = 0; i < n; i++)
 		json_decref(jobs[i]);
@@ -291,7 +291,7 @@ route_batch_get(struct api *a, struct MHD_Connection *c, struct req *r,
 		return http_error(c, MHD_HTTP_NOT_FOUND, "no such batch: a "
 		    "correlation id is a lowercase UUID");
 	if (batch_hits(a, r, cid, &hits, &n) < 0)
-		return http_errno(c, errno, "cannot list the spool");
+		return http_store_errno(a, c, errno, "cannot list the spool");
 	if (n == 0) {
 		free(hits);
 		return http_error(c, MHD_HTTP_NOT_FOUND, "no batch %s", cid);
@@ -344,7 +344,7 @@ route_batch_log(struct api *a, struct MHD_Connection *c, struct req *r,
 		return http_error(c, MHD_HTTP_NOT_FOUND, "no such batch: a "
 		    "correlation id is a lowercase UUID");
 	if (batch_hits(a, r, cid, &hits, &n) < 0)
-		return http_errno(c, errno, "cannot list the spool");
+		return http_store_errno(a, c, errno, "cannot list the spool");
 	if (n == 0) {
 		free(hits);
 		return http_error(c, MHD_HTTP_NOT_FOUND, "no batch %s", cid);

@@ -120,7 +120,7 @@ submit_one(struct api *a, struct MHD_Connection *c, struct req *r,
 				return http_error(c, MHD_HTTP_CONFLICT, "this "
 				    "Idempotency-Key cannot be used; pick another");
 			if (e != EEXIST)
-				return http_errno(c, e == EINVAL ? EIO : e,
+				return http_store_errno(a, c, e == EINVAL ? EIO : e,
 				    "cannot record the Idempotency-Key");
 			/* a retry: answer with the first job (it may still be
 			 * being written by a concurrent request) */
@@ -148,7 +148,7 @@ submit_one(struct api *a, struct MHD_Connection *c, struct req *r,
 		if (key != NULL)
 			js_idem_release(a->sp, r->who.name, key);
 		json_decref(job);
-		return http_errno(c, e, "cannot store the job");
+		return http_store_errno(a, c, e, "cannot store the job");
 	}
 	metrics_count_submitted(1);
 	js_debug("submitted %s", id);
@@ -285,7 +285,7 @@ route_jobs_list(struct api *a, struct MHD_Connection *c, struct req *r)
 		f.name = NULL;
 	f.owner = r->who.admin ? NULL : r->who.name;
 	if (idx_query(a, &f, &hits, &n) < 0)
-		return http_errno(c, errno, "cannot list the spool");
+		return http_store_errno(a, c, errno, "cannot list the spool");
 	qsort(hits, n, sizeof *hits, hit_cmp);
 	if (after != NULL && *after != '\0') {
 		struct idx_hit key;
