@@ -356,8 +356,8 @@ run_spawn(const struct run_spec *rs, struct run_child *rc, char *err,
 
 	rc->pid = -1;
 	rc->gate = rc->errfd = -1;
-	env = build_env(rs->job, rs->id, rs->drop && !rs->keep_creds ?
-	    rs->user : NULL, rs->home, rs->keep_creds || (!rs->drop &&
+	env = build_env(rs->job, rs->id, rs->keep_creds ? NULL : rs->user,
+	    rs->home, rs->keep_creds || (!rs->drop &&
 	    geteuid() == 0) ? ROOT_PATH : BASE_PATH, NULL);
 	if (env == NULL) {
 		snprintf(err, errlen, "out of memory");
