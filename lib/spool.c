@@ -1275,21 +1275,22 @@ js_spool_log_open(struct js_spool *sp, const char *id, int write)
 
 	if (js_spool_name(name, id, "log") < 0)
 		return -1;
-	if (write)
+	if (write)	/* O_NONBLOCK: a FIFO planted as the log must not
+			 * block the processor (ENXIO without a reader) */
 		fd = openat(sp->dirfd, name, O_WRONLY | O_CREAT | O_APPEND |
-		    O_NOFOLLOW | O_CLOEXEC, 0640);
+		    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0640);
 	else
 		fd = openat(sp->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 		    O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		saved = S_ISREG(st.st_mode) ? errno : EBADMSG;
+	if ((saved = fstat(fd, &st)) < 0 || !S_ISREG(st.st_mode)) {
+		saved = saved < 0 ? errno : EBADMSG;
 		close(fd);
 		errno = saved;
 		return -1;
 	}
-	if (!write && fcntl(fd, F_SETFL, 0) < 0) {
+	if (fcntl(fd, F_SETFL, write ? O_APPEND : 0) < 0) {
 		saved = errno;
 		close(fd);
 		errno = saved;
