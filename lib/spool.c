@@ -673,7 +673,9 @@ fail_in_place(struct js_spool *sp, const char *id, enum js_state from,
 	if (write_job(sp, name, job, 0) < 0)
 		return -1;
 	js_spool_name(name, id, js_state_ext(from));
-	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT &&
+	    (errno != EISDIR ||	/* an (empty) directory planted as a job */
+	    unlinkat(sp->dirfd, name, AT_REMOVEDIR) < 0))
 		return -1;
 	return 0;
 }

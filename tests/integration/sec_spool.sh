@@ -79,6 +79,10 @@ eq "the other job's file is not a symlink" \
 for s in "$F1" "$D1"; do
 	n=$(ls -A "$SPOOL" | grep -c -E "^$s\.(completed|log)$")
 	eq "special-file .pending $s was not run" "$n" 0
+	settled() { [ -f "$SPOOL/$1.failed" ] && [ ! -e "$SPOOL/$1.wip" ] &&
+		[ ! -e "$SPOOL/$1.pending" ]; }
+	check "special-file .pending $s became .failed, nothing left" \
+		wait_until 30 settled "$s"
 done
 
 # log symlink: the job must not write through it
