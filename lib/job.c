@@ -75,7 +75,7 @@ seterr(char *err, size_t errlen, const char *fmt, ...)
 static const char *const submit_fields[] = {
 	"name", "description", "command", "shell", "container", "docker",
 	"builtin", "args", "env", "cwd", "stdin", "timeout", "max_attempts",
-	"retries", "limits", "priority", "metadata", NULL
+	"retries", "limits", "priority", "metadata", "labels", NULL
 };
 /* Fields the server and processor set. */
 static const char *const stored_fields[] = {
@@ -83,7 +83,7 @@ static const char *const stored_fields[] = {
 	"finished_at", "retrieved_at", "attempts", "exit_code", "signal",
 	"error", "result", "batch", "owner", "worker", "seq", "generation",
 	"not_before", "pid", "pid_start", "duration_ms", "log_size",
-	"log_sha256", "idempotency_key", NULL
+	"log_sha256", "idempotency_key", "slurm", NULL
 };
 
 static int
@@ -337,6 +337,43 @@ norm_container(const json_t *v, const char *what, char *err, size_t errlen)
 	return json_deep_copy(v);
 }
 
+/* labels: what a job needs of the machine that runs it ("gpu"): an array of
+ * at most JS_LABELS_MAX distinct words of letters, digits, '-', '_', '.'. */
+static int
+check_labels(const json_t *v, char *err, size_t errlen)
+{
+	size_t i, j, n;
+	const char *s, *p;
+
+	if (!json_is_array(v) || json_array_size(v) > JS_LABELS_MAX) {
+		seterr(err, errlen, "labels must be an array of at most %d words",
+		    JS_LABELS_MAX);
+		return -1;
+	}
+	n = json_array_size(v);
+	for (i = 0; i < n; i++) {
+		s = json_string_value(json_array_get(v, i));
+		if (s == NULL || *s == '\0' || strlen(s) > 64) {
+			seterr(err, errlen, "labels[%zu] must be a word of 1 to 64 "
+			    "characters", i);
+			return -1;
+		}
+		for (p = s; *p != '\0'; p++)
+			if (!isalnum((unsigned char)*p) && *p != '-' &&
+			    *p != '_' && *p != '.') {
+				seterr(err, errlen, "labels[%zu] may hold only letters, "
+				    "digits, '-', '_' and '.'", i);
+				return -1;
+			}
+		for (j = 0; j < i; j++)
+			if (strcmp(s, json_string_value(json_array_get(v, j))) == 0) {
+				seterr(err, errlen, "labels[%zu] repeats '%s'", i, s);
+				return -1;
+			}
+	}
+	return 0;
+}
+
 /* Validates the submitted fields of obj into out (new object), ignoring
  * stored fields when stored is set, refusing them otherwise. */
 static json_t *
@@ -452,6 +489,9 @@ validate(const json_t *obj, int stored, char *err, size_t errlen)
 			if (json_object_set_new(out, k, n) < 0)
 				goto nomem;
 			continue;
+		} else if (strcmp(k, "labels") == 0) {
+			if (check_labels(v, err, errlen) < 0)
+				goto fail;
 		}
 		/* "metadata" is any JSON value */
 		if (json_object_set_new(out, k, json_deep_copy(v)) < 0)

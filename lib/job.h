@@ -43,6 +43,7 @@ int js_state_from_status(const char *status);
 
 /* Limits on what a job may hold. */
 #define JS_NAME_MAX 256
+#define JS_LABELS_MAX 32		/* words in "labels" */
 #define JS_DESCRIPTION_MAX 65536
 #define JS_ARGV_MAX 4096
 #define JS_ENV_MAX 1024

@@ -816,6 +816,37 @@ js_spool_start(struct js_spool *sp, const struct js_claim *c, json_t *job)
 }
 
 int
+js_spool_annotate(struct js_spool *sp, const char *id, long long generation,
+    const char *key, json_t *value)
+{
+	char wip[JS_NAME_SIZE];
+	json_t *cur;
+	int lk, rc = -1, saved;
+
+	if (js_spool_name(wip, id, "wip") < 0 || key == NULL || value == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	lk = js_spool_lock(sp, id);
+	if (lk < 0)
+		return -1;
+	if (check_claim(sp, id, generation, 1) == 0 &&
+	    (cur = read_json(sp, wip)) != NULL) {
+		if (json_object_set(cur, key, value) == 0)
+			rc = write_job(sp, wip, cur, 0);
+		else
+			errno = ENOMEM;
+		saved = errno;
+		json_decref(cur);
+		errno = saved;
+	}
+	saved = errno;
+	js_spool_unlock(lk);
+	errno = saved;
+	return rc;
+}
+
+int
 js_spool_heartbeat(struct js_spool *sp, const char *id)
 {
 	char wip[JS_NAME_SIZE];

@@ -140,6 +140,13 @@ int js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
  * still holds.  -1/ESTALE if it does not. */
 int js_spool_start(struct js_spool *sp, const struct js_claim *c,
     json_t *job);
+/* Sets one field of a running job in <id>.wip (rewritten atomically, under
+ * the job's lock) if the claim of that generation still holds: how an
+ * executor records what it must find again after a crash (the Slurm job id,
+ * say).  The processor re-reads such fields before it writes the result.
+ * -1/ESTALE if the claim was lost. */
+int js_spool_annotate(struct js_spool *sp, const char *id, long long generation,
+    const char *key, json_t *value);
 /* Refreshes the lease (mtime of <id>.wip).  -1/ENOENT if it is gone. */
 int js_spool_heartbeat(struct js_spool *sp, const char *id);
 /*

@@ -43,10 +43,12 @@ test_valid_full(void **state)
 	    "\"timeout\":30,\"max_attempts\":3,\"retries\":1,"
 	    "\"limits\":{\"cpu\":60,\"memory\":\"512M\",\"nofile\":256,"
 	    "\"nproc\":10,\"fsize\":\"1G\"},\"priority\":-5,"
-	    "\"metadata\":{\"any\":[\"json\",1,2]}}");
+	    "\"metadata\":{\"any\":[\"json\",1,2]},"
+	    "\"labels\":[\"gpu\",\"big-mem\",\"x86_64\"]}");
 
 	(void)state;
 	assert_non_null(j);
+	assert_int_equal(json_array_size(json_object_get(j, "labels")), 3);
 	assert_int_equal(json_integer_value(json_object_get(
 	    json_object_get(j, "limits"), "memory")), 512LL << 20);
 	assert_int_equal(json_integer_value(json_object_get(
@@ -128,6 +130,11 @@ test_refused(void **state)
 	refused("{\"builtin\":\"add\"}", "needs args");
 	refused("{\"builtin\":\"add\",\"args\":[1]}", "two integers");
 	refused("{\"shell\":\"x\",\"args\":[1,2]}", "only for builtin");
+	refused("{\"shell\":\"x\",\"labels\":\"gpu\"}", "labels must be an array");
+	refused("{\"shell\":\"x\",\"labels\":[\"\"]}", "labels[0]");
+	refused("{\"shell\":\"x\",\"labels\":[\"a b\"]}", "only letters");
+	refused("{\"shell\":\"x\",\"labels\":[\"gpu\",\"gpu\"]}", "repeats");
+	refused("{\"shell\":\"x\",\"labels\":[7]}", "labels[0]");
 }
 
 static void

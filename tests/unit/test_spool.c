@@ -299,6 +299,53 @@ test_fencing(void **state)
 	json_decref(jb);
 }
 
+/* An executor's note in the .wip: written only under the live claim, kept
+ * when an expired lease returns the job to pending (so a re-attach finds
+ * it), refused to a fenced claim. */
+static void
+test_annotate(void **state)
+{
+	struct fx *f = *state;
+	struct js_claim a, b;
+	json_t *ja, *jb, *note, *cur;
+	char id[JS_ID_SIZE];
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	assert_int_equal(js_spool_claim(f->sp, id, "A:1", &a, &ja), 0);
+	note = json_pack("{s:i}", "job_id", 42);
+	/* not started yet: the .wip is not this claim's */
+	assert_int_equal(js_spool_annotate(f->sp, id, a.generation, "slurm",
+	    note), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_int_equal(js_spool_start(f->sp, &a, ja), 0);
+	assert_int_equal(js_spool_annotate(f->sp, id, a.generation, "slurm",
+	    note), 0);
+	assert_int_equal(js_spool_annotate(f->sp, id, a.generation + 1, "slurm",
+	    note), -1);
+	assert_int_equal(errno, ESTALE);
+	cur = js_spool_read(f->sp, id, NULL);
+	assert_int_equal(js_job_int(json_object_get(cur, "slurm"), "job_id", 0), 42);
+	assert_string_equal(js_job_str(cur, "worker"), "A:1");
+	json_decref(cur);
+	/* lease expires: the note travels with the job */
+	age(f, id, "wip", 120);
+	assert_int_equal(js_spool_recover(f->sp, 60000, NULL, NULL), 1);
+	assert_int_equal(js_spool_annotate(f->sp, id, a.generation, "slurm",
+	    note), -1);
+	assert_int_equal(js_spool_claim(f->sp, id, "B:2", &b, &jb), 0);
+	assert_int_equal(js_job_int(json_object_get(jb, "slurm"), "job_id", 0), 42);
+	assert_int_equal(js_spool_start(f->sp, &b, jb), 0);
+	assert_int_equal(js_spool_annotate(f->sp, id, a.generation, "slurm",
+	    note), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_int_equal(js_spool_finish(f->sp, &b, jb, JS_COMPLETED), 0);
+	assert_int_equal(js_spool_annotate(f->sp, id, b.generation, "slurm",
+	    note), -1);
+	json_decref(note);
+	json_decref(ja);
+	json_decref(jb);
+}
+
 static void
 recovered_cb(const json_t *job, void *arg)
 {
@@ -886,6 +933,7 @@ main(void)
 		T(test_bad_ids),
 		T(test_claim_finish),
 		T(test_fencing),
+		T(test_annotate),
 		T(test_max_attempts),
 		T(test_recover_after_finish_crash),
 		T(test_requeue),
