@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exec.h"
 #include "log.h"
 #include "proc.h"
 
@@ -46,8 +47,7 @@ struct run {
 	char id[JS_ID_SIZE];
 	struct js_claim claim;
 	json_t *job;
-	pid_t pid;
-	int container;
+	struct exec_run x;	/* the executor's view of the run */
 	int64_t t0;		/* monotonic ms at spawn */
 	int64_t deadline;	/* timeout (monotonic ms), 0 for none */
 	int64_t kill_at;	/* SIGKILL due (monotonic ms), 0 if not yet */
@@ -74,7 +74,7 @@ struct loop {
 	int epfd, infd, sigfd, tfd;
 	char host[256];
 	char worker[320];
-	char *proc_home;	/* HOME for container CLIs (our own user) */
+	struct executor *ex;	/* starts, watches and stops runs */
 	int stopping;		/* SIGTERM/SIGINT seen: claim nothing more */
 	int64_t stop_deadline;	/* end of the shutdown grace (monotonic) */
 	int killed_all;		/* shutdown grace over: runs were signalled */
@@ -100,6 +100,12 @@ helper_add(struct loop *l, pid_t pid, const char *id, const char *what)
 	memcpy(l->helpers[l->nhelpers].id, id, JS_ID_SIZE);
 	l->helpers[l->nhelpers].what = what;
 	l->nhelpers++;
+}
+
+static void
+helper_cb(void *arg, pid_t pid, const char *id, const char *what)
+{
+	helper_add(arg, pid, id, what);
 }
 
 static int
@@ -209,41 +215,17 @@ index_pending(struct loop *l, const char *id, int strict)
 		    id, strerror(errno));
 }
 
-/* Kills what is left of a dead processor's run of a job (SPEC §9): only on
- * this host, and only if the recorded pid still has its start time. */
+/* A dead processor's run of a job is being recovered (SPEC §9): the
+ * executor kills what is left of it. */
 static void
 recover_cb(const json_t *job, void *arg)
 {
 	struct loop *l = arg;
 	const char *worker = js_job_str(job, "worker"), *id = js_job_str(job, "id");
-	long long pid = js_job_int(job, "pid", 0);
-	long long start = js_job_int(job, "pid_start", -1);
-	unsigned long long now_start;
-	size_t hl = strlen(l->host);
 
 	js_info("job %s: lease expired (worker %s); recovering it",
 	    id ? id : "?", worker ? worker : "unknown");
-	if (worker == NULL || strncmp(worker, l->host, hl) != 0 ||
-	    worker[hl] != ':' || pid <= 1 || pid > INT_MAX || start < 0)
-		return;
-	/* The leader alive with another start time: the pid was reused, so
-	 * its old process group is gone (a pid is not reused while it names
-	 * a group).  The leader gone (killed by its death signal): what is
-	 * left in group pid is the old run's stragglers. */
-	if (js_proc_start_time((int)pid, &now_start) == 0 &&
-	    now_start != (unsigned long long)start)
-		return;
-	if (kill(-(pid_t)pid, SIGKILL) == 0)
-		js_info("job %s: killed the old run's process group %lld",
-		    id ? id : "?", pid);
-	else if (errno != ESRCH)
-		js_warn("job %s: cannot kill process group %lld: %s",
-		    id ? id : "?", pid, strerror(errno));
-	if (json_object_get(job, "container") != NULL && id != NULL) {
-		pid_t h = container_signal(l->cfg, id, 1, 0);
-		if (h > 0)
-			helper_add(l, h, id, "container kill");
-	}
+	l->ex->ops->recover(l->ex, job);
 }
 
 static void
@@ -278,24 +260,12 @@ scan(struct loop *l)
 
 /* ---- running jobs ---- */
 
-/* Sends sig to the run's process group; for a container, also asks the
- * runtime to stop it (SIGTERM, with grace_ms before its own SIGKILL) or to
- * kill it. */
+/* Asks the executor to end a run: SIGTERM (for a container also the
+ * runtime's stop, with grace_ms before its own kill) or SIGKILL. */
 static void
 signal_run(struct loop *l, struct run *r, int sig, int64_t grace_ms)
 {
-	if (r->pid <= 0)
-		return;
-	if (kill(-r->pid, sig) < 0 && errno != ESRCH)
-		js_warn("job %s: cannot signal process group %d: %s", r->id,
-		    (int)r->pid, strerror(errno));
-	if (r->container) {
-		pid_t h = container_signal(l->cfg, r->id, sig == SIGKILL,
-		    grace_ms);
-		if (h > 0)
-			helper_add(l, h, r->id, sig == SIGKILL ? "container kill" :
-			    "container stop");
-	}
+	l->ex->ops->stop(l->ex, r->id, &r->x, sig == SIGKILL, grace_ms);
 }
 
 /* A cancelled job ends within a second (SPEC 5): its SIGTERM to SIGKILL
@@ -412,44 +382,33 @@ format_secs(char *out, size_t len, double s)
 		snprintf(out, len, "%.3gs", s);
 }
 
-/* The job's process exited with status. */
+/* The job's run ended as res says. */
 static void
-job_exited(struct loop *l, struct run *r, int status)
+job_exited(struct loop *l, struct run *r, const struct exec_result *res)
 {
 	char msg[256], t[32];
 	enum js_state state = JS_FAILED;
 
-	/* nothing of the job may outlive it: its group's stragglers go too */
-	if (kill(-r->pid, SIGKILL) < 0 && errno != ESRCH)
-		js_warn("job %s: cannot kill process group %d: %s", r->id,
-		    (int)r->pid, strerror(errno));
-	/* the CLI is gone; if it did not exit by itself, its container may
-	 * still run (its processes are not the CLI's children) */
-	if (r->container && (r->stop != STOP_NONE || !WIFEXITED(status))) {
-		pid_t h = container_signal(l->cfg, r->id, 1, 0);
-		if (h > 0)
-			helper_add(l, h, r->id, "container kill");
-	}
+	l->ex->ops->ended(l->ex, r->id, &r->x, res, r->stop != STOP_NONE);
 	json_object_set_new(r->job, "duration_ms",
 	    json_integer(js_mono_ms() - r->t0));
-	if (WIFEXITED(status)) {
+	if (res->exited) {
 		json_object_set_new(r->job, "exit_code",
-		    json_integer(WEXITSTATUS(status)));
+		    json_integer(res->exit_code));
 		json_object_set_new(r->job, "signal", json_null());
-		if (WEXITSTATUS(status) == 0) {
+		if (res->exit_code == 0) {
 			state = JS_COMPLETED;
 			json_object_set_new(r->job, "error", json_null());
 		} else {
 			snprintf(msg, sizeof msg, "exited with status %d",
-			    WEXITSTATUS(status));
+			    res->exit_code);
 			json_object_set_new(r->job, "error", json_string(msg));
 		}
 	} else {
-		int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 		json_object_set_new(r->job, "exit_code", json_null());
-		json_object_set_new(r->job, "signal", json_integer(sig));
-		snprintf(msg, sizeof msg, "killed by signal %d (%s)", sig,
-		    strsignal(sig));
+		json_object_set_new(r->job, "signal", json_integer(res->signal));
+		snprintf(msg, sizeof msg, "killed by signal %d (%s)", res->signal,
+		    strsignal(res->signal));
 		json_object_set_new(r->job, "error", json_string(msg));
 	}
 	json_object_set_new(r->job, "pid", json_null());
@@ -537,13 +496,9 @@ static void
 claim(struct loop *l, const char *id)
 {
 	struct run *r = free_slot(l);
-	struct run_spec rs;
-	struct run_child child;
 	char err[512];
-	char **argv = NULL;
-	json_t *job, *cont, *to;
-	unsigned long long st;
-	int logfd, c, spawned;
+	json_t *job, *to;
+	int c, started;
 
 	if (r == NULL)
 		return;
@@ -582,66 +537,35 @@ claim(struct loop *l, const char *id)
 		release(l, r);
 		return;
 	}
-	cont = json_object_get(job, "container");
-	r->container = cont != NULL;
-	argv = cont ? container_argv(l->cfg, id, cont, err, sizeof err) :
-	    run_job_argv(job, err, sizeof err);
-	logfd = argv ? js_spool_log_open(l->sp, id, 1) : -1;
-	if (argv != NULL && logfd < 0)
-		snprintf(err, sizeof err, "cannot open the log: %s",
-		    strerror(errno));
-	spawned = -1;
-	if (logfd >= 0) {
-		memset(&rs, 0, sizeof rs);
-		rs.id = id;
-		rs.argv = argv;
-		rs.job = job;
-		rs.logfd = logfd;
-		rs.drop = l->cfg->run_as;
-		rs.uid = l->cfg->uid;
-		rs.gid = l->cfg->gid;
-		rs.user = l->cfg->user;
-		rs.home = r->container ? l->proc_home : l->cfg->home;
-		rs.keep_creds = r->container;
-		spawned = run_spawn(&rs, &child, err, sizeof err);
-		close(logfd);
-	}
-	if (spawned == 0) {
-		/* the child waits at its gate until the run is recorded */
-		json_object_set_new(job, "pid", json_integer(child.pid));
-		if (js_proc_start_time(child.pid, &st) == 0)
-			json_object_set_new(job, "pid_start",
-			    json_integer((json_int_t)st));
+	started = 0;
+	if (l->ex->ops->prepare(l->ex, id, job, &r->x, err, sizeof err) == 0) {
+		/* nothing of the run executes before it is recorded */
 		if (start(l, r) < 0) {
-			run_abort(&child);
-			proc_free_words(argv);
+			l->ex->ops->abort(l->ex, &r->x);
 			release(l, r);
 			return;
 		}
-		if (run_release(&child, argv[0], err, sizeof err) == 0)
-			r->pid = child.pid;
-		else
-			spawned = -2;	/* recorded, but it did not exec */
-	}
-	proc_free_words(argv);
-	if (r->pid <= 0) {
-		r->pid = 0;
-		js_warn("job %s: %s", id, err);
-		json_object_set_new(job, "pid", json_null());
-		json_object_set_new(job, "pid_start", json_null());
-		if (spawned == -2 || start(l, r) == 0) {
-			json_object_set_new(job, "error", json_string(err));
-			json_object_set_new(job, "duration_ms", json_integer(0));
-			finish(l, r, JS_FAILED);
+		started = 1;
+		if (l->ex->ops->start(l->ex, &r->x, err, sizeof err) == 0) {
+			js_debug("job %s: started, pid %d", id, (int)r->x.pid);
+			r->next_hb = r->t0 + l->cfg->lease_ms / 3;
+			to = json_object_get(job, "timeout");
+			if (json_is_number(to) && json_number_value(to) > 0)
+				r->deadline = r->t0 +
+				    (int64_t)(json_number_value(to) * 1000.0);
+			return;
 		}
-		release(l, r);
-		return;
 	}
-	js_debug("job %s: started, pid %d", id, (int)r->pid);
-	r->next_hb = r->t0 + l->cfg->lease_ms / 3;
-	to = json_object_get(job, "timeout");
-	if (json_is_number(to) && json_number_value(to) > 0)
-		r->deadline = r->t0 + (int64_t)(json_number_value(to) * 1000.0);
+	/* it could not be started: the job fails, saying why */
+	js_warn("job %s: %s", id, err);
+	json_object_set_new(job, "pid", json_null());
+	json_object_set_new(job, "pid_start", json_null());
+	if (started || start(l, r) == 0) {
+		json_object_set_new(job, "error", json_string(err));
+		json_object_set_new(job, "duration_ms", json_integer(0));
+		finish(l, r, JS_FAILED);
+	}
+	release(l, r);
 }
 
 static void
@@ -664,13 +588,15 @@ reap(struct loop *l)
 	size_t i;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct exec_result res;
 		if (!WIFEXITED(status) && !WIFSIGNALED(status))
 			continue;
 		for (i = 0; i < l->nruns; i++)
-			if (l->runs[i].used && l->runs[i].pid == pid)
+			if (l->runs[i].used && l->ex->ops->reaped(l->ex,
+			    &l->runs[i].x, pid, status, &res))
 				break;
 		if (i < l->nruns)
-			job_exited(l, &l->runs[i], status);
+			job_exited(l, &l->runs[i], &res);
 		else
 			helper_reaped(l, pid, status);
 	}
@@ -949,14 +875,11 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 	l.sigfd = l.infd = l.tfd = l.epfd = -1;
 	js_hostname(l.host, sizeof l.host);
 	snprintf(l.worker, sizeof l.worker, "%s:%d", l.host, (int)getpid());
-	{
-		const char *h = getenv("HOME");
-		l.proc_home = strdup(h ? h : "/");
-	}
+	l.ex = exec_local_new(sp, cfg, getenv("HOME"), helper_cb, &l);
 	l.q = js_queue_new();
 	l.nruns = (size_t)cfg->jobs;
 	l.runs = calloc(l.nruns, sizeof *l.runs);
-	if (l.q == NULL || l.runs == NULL || l.proc_home == NULL) {
+	if (l.q == NULL || l.runs == NULL || l.ex == NULL) {
 		js_err("out of memory");
 		rc = 1;
 		goto out;
@@ -1007,13 +930,13 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 out:
 	for (k = 0; l.runs != NULL && k < l.nruns; k++)
 		if (l.runs[k].used) {
-			if (l.runs[k].pid > 0)
-				kill(-l.runs[k].pid, SIGKILL);
+			l.ex->ops->stop(l.ex, l.runs[k].id, &l.runs[k].x, 1, 0);
 			json_decref(l.runs[k].job);
 		}
 	free(l.runs);
 	free(l.helpers);
-	free(l.proc_home);
+	if (l.ex != NULL)
+		l.ex->ops->free(l.ex);
 	js_queue_free(l.q);
 	if (l.sigfd >= 0)
 		close(l.sigfd);

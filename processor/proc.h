@@ -4,6 +4,8 @@
  *   main.c       settings (lib/config), start-up checks, SIGHUP reload
  *   loop.c       the event loop: inotify on the spool, signalfd, timerfd;
  *                claims, heartbeats, timeouts, cancels, results
+ *   exec.h       the executor seam: start a run, watch it, stop it
+ *   exec_local.c the local executor (child processes, container CLIs)
  *   queue.c      in-memory index of pending jobs (priority, submission order,
  *                not_before); holds only pending ids, never finished ones
  *   run.c        spawning a job's process: session, limits, environment,

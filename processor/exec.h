@@ -1,0 +1,104 @@
+/*
+ * exec.h - the executor seam of jobspool-processor: how a claimed job is
+ * started, watched and stopped.  Everything else - claim, lease and
+ * heartbeat, fencing, cancel requests, timeouts, retries, results, notify -
+ * is loop.c's, one implementation whatever the executor.
+ *
+ * The life of a run, as loop.c drives it:
+ *
+ *   prepare()   makes the run ready without letting it execute, and puts
+ *               into the job what identifies it (local: "pid", "pid_start")
+ *   (loop.c records the run in <id>.wip: js_spool_start)
+ *   start()     lets it execute; or abort() if the record failed
+ *   stop()      asks it to end: soft (SIGTERM, "stop") or hard (SIGKILL)
+ *   reaped()    loop.c's waitpid() hands over each exited child; the
+ *               executor says whether it ended one of its runs, and how
+ *   ended()     the run is over: clean up what may be left of it
+ *   recover()   a dead processor's run of a job (expired lease): kill what
+ *               is left of it before the job runs again
+ *
+ * An executor that learns about its runs otherwise than by SIGCHLD (a
+ * cluster scheduler) would add a poll() called from the loop's timer; a new
+ * executor is one more exec_<name>.c filling struct exec_ops.
+ *
+ * Single-threaded like the rest of the processor.
+ */
+#ifndef JS_EXEC_H
+#define JS_EXEC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "proc.h"
+
+/* One run, as the executor keeps it (inside loop.c's run slot). */
+struct exec_run {
+	pid_t pid;		/* local: its process group; 0 once it ended */
+	int container;		/* local: run through the container CLI */
+	struct run_child child;	/* local: forked, waiting at its gate */
+	char **argv;		/* local: what it executes (until start) */
+	void *priv;		/* for other executors */
+};
+
+/* How a run ended. */
+struct exec_result {
+	int exited;		/* 1: exit_code is set; 0: killed by signal */
+	int exit_code;
+	int signal;
+};
+
+/* Registers a background process (runtime stop/kill) for the loop to reap
+ * and log. */
+typedef void (*exec_helper_fn)(void *arg, pid_t pid, const char *id,
+    const char *what);
+
+struct executor;
+
+struct exec_ops {
+	const char *name;
+	/* Prepares the run of claimed job id; nothing of it executes yet.
+	 * Sets the job's identifying fields.  0, or -1 with err (the job
+	 * then fails with err). */
+	int (*prepare)(struct executor *ex, const char *id, json_t *job,
+	    struct exec_run *run, char *err, size_t errlen);
+	/* Lets a prepared run execute.  0, or -1 with err (it did not start
+	 * and nothing of it is left). */
+	int (*start)(struct executor *ex, struct exec_run *run, char *err,
+	    size_t errlen);
+	/* Drops a prepared run that must not execute. */
+	void (*abort)(struct executor *ex, struct exec_run *run);
+	/* Asks a running run to end: hard kills at once, else gracefully
+	 * with grace_ms before the runtime's own kill (containers). */
+	void (*stop)(struct executor *ex, const char *id, struct exec_run *run,
+	    int hard, int64_t grace_ms);
+	/* Whether the exited child pid (wait status) ended this run: 1 and
+	 * *res filled, or 0. */
+	int (*reaped)(struct executor *ex, struct exec_run *run, pid_t pid,
+	    int status, struct exec_result *res);
+	/* The run is over (stopped: it was asked to end); removes what may
+	 * be left of it (stray processes, a container). */
+	void (*ended)(struct executor *ex, const char *id, struct exec_run *run,
+	    const struct exec_result *res, int stopped);
+	/* Kills what is left of a dead processor's run of job (lease
+	 * recovery), if this executor can reach it. */
+	void (*recover)(struct executor *ex, const json_t *job);
+	void (*free)(struct executor *ex);
+};
+
+struct executor {
+	const struct exec_ops *ops;
+	struct js_spool *sp;		/* for <id>.log */
+	struct proc_config *cfg;	/* current settings (SIGHUP updates) */
+	exec_helper_fn helper;
+	void *helper_arg;
+	void *priv;
+};
+
+/* exec_local.c: runs jobs as child processes of the processor (command,
+ * shell, and container jobs through the runtime's CLI).  proc_home: HOME
+ * for container CLIs.  Returns NULL on allocation failure. */
+struct executor *exec_local_new(struct js_spool *sp, struct proc_config *cfg,
+    const char *proc_home, exec_helper_fn helper, void *helper_arg);
+
+#endif

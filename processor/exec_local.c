@@ -1,0 +1,239 @@
+/*
+ * exec_local.c - the local executor (see exec.h): a job is a child of the
+ * processor (run.c prepares it), a container job is the runtime's CLI run
+ * the same way (container.c builds its command line and stops it).
+ *
+ * A run is identified in <id>.wip by "pid" (its process group) and
+ * "pid_start" (that process's start time, so that a reused pid is never
+ * mistaken for it); recovery on the same host kills what is left of it.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec.h"
+#include "log.h"
+
+struct local {
+	char host[256];
+	char *proc_home;	/* HOME for container CLIs (our own user) */
+};
+
+static void
+container_stop(struct executor *ex, const char *id, int hard, int64_t grace_ms)
+{
+	pid_t h = container_signal(ex->cfg, id, hard, grace_ms);
+
+	if (h > 0 && ex->helper != NULL)
+		ex->helper(ex->helper_arg, h, id, hard ? "container kill" :
+		    "container stop");
+}
+
+static int
+local_prepare(struct executor *ex, const char *id, json_t *job,
+    struct exec_run *run, char *err, size_t errlen)
+{
+	struct local *lo = ex->priv;
+	struct proc_config *cfg = ex->cfg;
+	json_t *cont = json_object_get(job, "container");
+	struct run_spec rs;
+	unsigned long long st;
+	int logfd, rc;
+
+	memset(run, 0, sizeof *run);
+	run->container = cont != NULL;
+	run->argv = cont ? container_argv(cfg, id, cont, err, errlen) :
+	    run_job_argv(job, err, errlen);
+	if (run->argv == NULL)
+		return -1;
+	logfd = js_spool_log_open(ex->sp, id, 1);
+	if (logfd < 0) {
+		snprintf(err, errlen, "cannot open the log: %s", strerror(errno));
+		proc_free_words(run->argv);
+		run->argv = NULL;
+		return -1;
+	}
+	memset(&rs, 0, sizeof rs);
+	rs.id = id;
+	rs.argv = run->argv;
+	rs.job = job;
+	rs.logfd = logfd;
+	rs.drop = cfg->run_as;
+	rs.uid = cfg->uid;
+	rs.gid = cfg->gid;
+	rs.user = cfg->user;
+	rs.home = run->container ? lo->proc_home : cfg->home;
+	rs.keep_creds = run->container;
+	rc = run_spawn(&rs, &run->child, err, errlen);
+	close(logfd);
+	if (rc < 0) {
+		proc_free_words(run->argv);
+		run->argv = NULL;
+		return -1;
+	}
+	json_object_set_new(job, "pid", json_integer(run->child.pid));
+	if (js_proc_start_time(run->child.pid, &st) == 0)
+		json_object_set_new(job, "pid_start", json_integer((json_int_t)st));
+	return 0;
+}
+
+static int
+local_start(struct executor *ex, struct exec_run *run, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	(void)ex;
+	rc = run_release(&run->child, run->argv[0], err, errlen);
+	if (rc == 0)
+		run->pid = run->child.pid;
+	proc_free_words(run->argv);
+	run->argv = NULL;
+	return rc;
+}
+
+static void
+local_abort(struct executor *ex, struct exec_run *run)
+{
+	(void)ex;
+	run_abort(&run->child);
+	proc_free_words(run->argv);
+	run->argv = NULL;
+}
+
+static void
+local_stop(struct executor *ex, const char *id, struct exec_run *run,
+    int hard, int64_t grace_ms)
+{
+	int sig = hard ? SIGKILL : SIGTERM;
+
+	if (run->pid <= 0)
+		return;
+	if (kill(-run->pid, sig) < 0 && errno != ESRCH)
+		js_warn("job %s: cannot signal process group %d: %s", id,
+		    (int)run->pid, strerror(errno));
+	if (run->container)
+		container_stop(ex, id, hard, grace_ms);
+}
+
+static int
+local_reaped(struct executor *ex, struct exec_run *run, pid_t pid, int status,
+    struct exec_result *res)
+{
+	(void)ex;
+	if (run->pid <= 0 || run->pid != pid)
+		return 0;
+	memset(res, 0, sizeof *res);
+	if (WIFEXITED(status)) {
+		res->exited = 1;
+		res->exit_code = WEXITSTATUS(status);
+	} else {
+		res->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	}
+	return 1;
+}
+
+static void
+local_ended(struct executor *ex, const char *id, struct exec_run *run,
+    const struct exec_result *res, int stopped)
+{
+	/* nothing of the job may outlive it: its group's stragglers go too */
+	if (run->pid > 0 && kill(-run->pid, SIGKILL) < 0 && errno != ESRCH)
+		js_warn("job %s: cannot kill process group %d: %s", id,
+		    (int)run->pid, strerror(errno));
+	/* the CLI is gone; if it did not exit by itself, its container may
+	 * still run (its processes are not the CLI's children) */
+	if (run->container && (stopped || !res->exited))
+		container_stop(ex, id, 1, 0);
+	run->pid = 0;
+}
+
+/* Kills what is left of a dead processor's run of a job (SPEC 9): only on
+ * this host, and only if the recorded pid was not reused. */
+static void
+local_recover(struct executor *ex, const json_t *job)
+{
+	struct local *lo = ex->priv;
+	const char *worker = js_job_str(job, "worker"), *id = js_job_str(job, "id");
+	long long pid = js_job_int(job, "pid", 0);
+	long long start = js_job_int(job, "pid_start", -1);
+	unsigned long long now_start;
+	size_t hl = strlen(lo->host);
+
+	if (worker == NULL || strncmp(worker, lo->host, hl) != 0 ||
+	    worker[hl] != ':' || pid <= 1 || pid > INT_MAX || start < 0)
+		return;
+	/* The leader alive with another start time: the pid was reused, so
+	 * its old process group is gone (a pid is not reused while it names
+	 * a group).  The leader gone (killed by its death signal): what is
+	 * left in group pid is the old run's stragglers. */
+	if (js_proc_start_time((int)pid, &now_start) == 0 &&
+	    now_start != (unsigned long long)start)
+		return;
+	if (kill(-(pid_t)pid, SIGKILL) == 0)
+		js_info("job %s: killed the old run's process group %lld",
+		    id ? id : "?", pid);
+	else if (errno != ESRCH)
+		js_warn("job %s: cannot kill process group %lld: %s",
+		    id ? id : "?", pid, strerror(errno));
+	if (json_object_get(job, "container") != NULL && id != NULL)
+		container_stop(ex, id, 1, 0);
+}
+
+static void
+local_free(struct executor *ex)
+{
+	struct local *lo;
+
+	if (ex == NULL)
+		return;
+	lo = ex->priv;
+	if (lo != NULL)
+		free(lo->proc_home);
+	free(lo);
+	free(ex);
+}
+
+static const struct exec_ops local_ops = {
+	.name = "local",
+	.prepare = local_prepare,
+	.start = local_start,
+	.abort = local_abort,
+	.stop = local_stop,
+	.reaped = local_reaped,
+	.ended = local_ended,
+	.recover = local_recover,
+	.free = local_free,
+};
+
+struct executor *
+exec_local_new(struct js_spool *sp, struct proc_config *cfg,
+    const char *proc_home, exec_helper_fn helper, void *helper_arg)
+{
+	struct executor *ex = calloc(1, sizeof *ex);
+	struct local *lo = calloc(1, sizeof *lo);
+
+	if (ex == NULL || lo == NULL) {
+		free(ex);
+		free(lo);
+		return NULL;
+	}
+	ex->ops = &local_ops;
+	ex->sp = sp;
+	ex->cfg = cfg;
+	ex->helper = helper;
+	ex->helper_arg = helper_arg;
+	ex->priv = lo;
+	js_hostname(lo->host, sizeof lo->host);
+	lo->proc_home = strdup(proc_home ? proc_home : "/");
+	if (lo->proc_home == NULL) {
+		local_free(ex);
+		return NULL;
+	}
+	return ex;
+}
