@@ -45,6 +45,17 @@ eq "/healthz needs no token" "$CODE" 200
 req GET /metrics
 eq "/metrics needs no token" "$CODE" 200
 
+# container jobs: nothing a client sends becomes a runtime option
+for c in '{"image":"--privileged","command":["true"]}' \
+    '{"image":"-v/:/host","command":["true"]}' \
+    '{"image":"busybox","environment":{"--privileged=1":"x"}}' \
+    '{"image":"busybox","environment":{"A B":"x"}}'; do
+	req POST /api/v1/jobs -H "$A" -d "{\"container\":$c}"
+	jerr "container $c refused: 400" 400
+done
+req POST /api/v1/jobs -H "$A" -d '{"docker":{"image":"-v=/:/h","command":"id"}}'
+jerr "docker image starting with '-' refused: 400" 400
+
 # ---- ownership ----
 req POST /api/v1/jobs -H "$A" -d '{"command":["/bin/echo","done-of-alice"],"name":"a-final"}'
 eq "alice submits a job" "$CODE" 201
@@ -181,6 +192,11 @@ eq "root's supplementary groups are dropped" \
 	"$(sed -n 3p "$SPOOL/$U.log" | tr ' ' '\n' | grep -c -x 0)" 0
 eq "no capabilities left" \
 	"$(grep -c -E "^Cap(Eff|Prm):[[:space:]]+0+$" "$SPOOL/$U.log")" 2
+# a job (as nobody) cannot read the spool: other jobs' files and logs
+S=$(submit "{\"shell\":\"ls $SPOOL >/dev/null 2>&1 && echo readable || echo denied; cat $SPOOL/$E.log >/dev/null 2>&1 && echo log-readable || echo log-denied\"}")
+check "the spool job finishes" wait_final 30 "$S"
+eq "a job cannot list the spool" "$(sed -n 1p "$SPOOL/$S.log")" denied
+eq "a job cannot read another job's log" "$(sed -n 2p "$SPOOL/$S.log")" log-denied
 stop_proc "$P"
 proc_check_logs
 finish
