@@ -11,6 +11,7 @@
  *   follow.c          one inotify watcher for the spool; chunked log follow
  *   ws.c, sha1.c      log follow over WebSocket (RFC 6455)
  *   metrics.c         /metrics in Prometheus text format
+ *   guard.c           --read-timeout for request headers (slow loris)
  *
  * Thread model: libmicrohttpd with one thread per connection (plus its
  * listening thread).  A follow stream blocks in its content callback,
@@ -55,6 +56,7 @@ struct api {
 	struct api_conf *conf;
 	atomic_int stopping;		/* set on SIGTERM: follow streams end */
 	atomic_int ws_active;		/* WebSocket threads still running */
+	atomic_int active;		/* requests in flight (SIGTERM waits) */
 	int mtls;			/* client certificates are required and verified */
 };
 
@@ -117,6 +119,10 @@ enum MHD_Result http_errno(struct MHD_Connection *c, int e, const char *what);
  * the spool directory is gone, so 503 with js_spool_check's reason. */
 enum MHD_Result http_store_errno(struct api *a, struct MHD_Connection *c,
     int e, const char *what);
+/* Whether the spool path still names the directory we opened (not removed,
+ * renamed away or replaced): two stat calls, checked before each submit so
+ * no job lands where the other programs do not look. */
+int http_spool_in_place(struct api *a);
 /* A query argument or NULL; whether a flag argument is set ("1", "true",
  * "yes" or present without value). */
 const char *http_arg(struct MHD_Connection *c, const char *key);
@@ -205,6 +211,18 @@ enum MHD_Result ws_upgrade(struct api *a, struct MHD_Connection *c,
 void sha1(const void *data, size_t len, unsigned char out[20]);
 /* Base64 of len bytes into out (4*((len+2)/3)+1 bytes). */
 void base64_encode(const unsigned char *in, size_t len, char *out);
+
+/* guard.c: connections waiting for request headers past --read-timeout
+ * are shut down by a watcher thread. */
+enum { GUARD_WAITING = 0, GUARD_BUSY = 1, GUARD_UPGRADED = 2 };
+int guard_start(struct api *a);		/* -1 with errno */
+void guard_stop(void);
+/* From the connection notification callback (started/closed). */
+void guard_conn_event(struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe);
+/* A request of c is being handled (BUSY), was answered (WAITING: the next
+ * one's headers are due), or c became a WebSocket (UPGRADED, final). */
+void guard_set(struct MHD_Connection *c, int state);
 
 /* metrics.c */
 void metrics_count_status(unsigned status);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <gnutls/gnutls.h>
 
@@ -179,6 +180,18 @@ http_errno(struct MHD_Connection *c, int e, const char *what)
 		return http_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s: %s", what,
 		    strerror(e));
 	}
+}
+
+int
+http_spool_in_place(struct api *a)
+{
+	struct stat dst, pst;
+
+	if (fstat(js_spool_fd(a->sp), &dst) < 0 || dst.st_nlink == 0)
+		return 0;
+	if (stat(js_spool_path(a->sp), &pst) < 0)
+		return 0;
+	return pst.st_dev == dst.st_dev && pst.st_ino == dst.st_ino;
 }
 
 enum MHD_Result
@@ -488,6 +501,8 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		if (r == NULL)
 			return MHD_NO;
 		*con_cls = r;
+		atomic_fetch_add(&a->active, 1);
+		guard_set(c, GUARD_BUSY);
 		pthread_rwlock_rdlock(&a->lock);
 		r->max_body = a->conf->max_body;
 		r->read_timeout_s = a->conf->read_timeout_s;
@@ -533,12 +548,13 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct req *r = *con_cls;
+	struct api *a = cls;
 
-	(void)cls;
-	(void)c;
 	(void)toe;
+	guard_set(c, GUARD_WAITING);
 	if (r == NULL)
 		return;
+	atomic_fetch_sub(&a->active, 1);
 	free(r->segbuf);
 	free(r->body);
 	json_decref(r->nd_jobs);

@@ -252,7 +252,8 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	js_debug("libmicrohttpd: %s", buf);
 }
 
-/* Mutual TLS: make the handshake require a client certificate. */
+/* Registers each connection with the header-timeout guard; with mutual TLS,
+ * makes the handshake require a client certificate. */
 static void
 notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
     enum MHD_ConnectionNotificationCode toe)
@@ -260,7 +261,7 @@ notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
 	const union MHD_ConnectionInfo *ci;
 	int *require = cls;
 
-	(void)socket_context;
+	guard_conn_event(c, socket_context, toe);
 	if (toe != MHD_CONNECTION_NOTIFY_STARTED || !*require)
 		return;
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -430,6 +431,10 @@ main(int argc, char *argv[])
 		js_err("cannot watch the spool directory: %s", strerror(errno));
 		goto out;
 	}
+	if (guard_start(&a) < 0) {
+		js_err("cannot start a thread: %s", strerror(errno));
+		goto out;
+	}
 
 	/* One thread per connection: a follow stream may block in its content
 	 * callback, a slow client holds only its own thread, and poll() has
@@ -489,16 +494,28 @@ main(int argc, char *argv[])
 	MHD_quiesce_daemon(a.daemon);
 	follow_wake_all();
 	{
-		/* WebSocket threads see stopping and send their close frame */
-		int64_t deadline = js_mono_ms() + 5000;
-		while (atomic_load(&a.ws_active) > 0 && js_mono_ms() < deadline) {
+		/* follow streams and WebSocket threads see stopping and end
+		 * (WebSockets with a close frame); other requests in flight
+		 * get up to --read-timeout (at most 30 s) to finish */
+		int64_t t0 = js_mono_ms(), grace = 1000;
+		pthread_rwlock_rdlock(&a.lock);
+		grace += (int64_t)a.conf->read_timeout_s * 1000;
+		pthread_rwlock_unlock(&a.lock);
+		if (grace > 30000)
+			grace = 30000;
+		while ((atomic_load(&a.ws_active) > 0 ||
+		    atomic_load(&a.active) > 0) && js_mono_ms() - t0 < grace) {
 			follow_wake_all();
 			usleep(10000);
 		}
+		if (atomic_load(&a.active) > 0 || atomic_load(&a.ws_active) > 0)
+			js_warn("closing %d request(s) still in flight",
+			    atomic_load(&a.active) + atomic_load(&a.ws_active));
 	}
 	MHD_stop_daemon(a.daemon);
 	status = 0;
 out:
+	guard_stop();
 	follow_stop();
 	idx_free();
 	js_spool_close(a.sp);

@@ -156,6 +156,8 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 	if (n == 0)
 		return http_error(c, MHD_HTTP_BAD_REQUEST, "a batch needs at least "
 		    "one job");
+	if (!http_spool_in_place(a))
+		return http_store_errno(a, c, ENOENT, "cannot store the batch");
 	js_id_new(cid);
 	jobs = calloc(n, sizeof *jobs);
 	ids = json_array();

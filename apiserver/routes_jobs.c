@@ -106,6 +106,10 @@ submit_one(struct api *a, struct MHD_Connection *c, struct req *r,
 	json_t *job;
 	int e, tries;
 
+	if (!http_spool_in_place(a)) {
+		json_decref(validated);
+		return http_store_errno(a, c, ENOENT, "cannot store the job");
+	}
 	js_id_new(id);
 	if (key != NULL) {
 		if (*key == '\0' || strlen(key) > 255) {

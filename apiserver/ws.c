@@ -286,8 +286,8 @@ upgraded(void *cls, struct MHD_Connection *c, void *con_cls,
 	pthread_attr_t at;
 	pthread_t th;
 
-	(void)c;
 	(void)con_cls;
+	guard_set(c, GUARD_UPGRADED);
 	w = malloc(sizeof *w);
 	if (w == NULL)
 		goto fail;

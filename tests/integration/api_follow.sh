@@ -181,6 +181,7 @@ if [ -x "$JS_BIN/jobspool-processor" ]; then
 	done_add() { req GET "/api/v1/job/$ID?peek=1"; [ "$(printf '%s' "$BODY" | jq -r .status)" = completed ]; }
 	check "demo add completes" wait_until 20 done_add
 	jq_eq "demo add result is 42" .result 42
+	jq_eq "demo add result is a JSON integer" ".result | type" number
 	req POST /api/v1/batches -d '{"jobs":[{"shell":"echo a1; sleep 0.3; echo a2"},{"shell":"echo b1"}]}'
 	CID=$(printf '%s' "$BODY" | jq -r .correlation_id)
 	curl -s -N --max-time 60 "$URL/api/v1/batches/$CID/log?follow=1" >"$W/p2"
