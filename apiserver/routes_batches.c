@@ -186,10 +186,17 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 	{
 		char loc[128];
 		struct MHD_Response *resp;
-		char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+		char *text = out ? json_dumps(out, JSON_COMPACT) : NULL, *t2;
 		json_decref(out);
 		if (text == NULL)
 			return MHD_NO;
+		t2 = realloc(text, strlen(text) + 2);
+		if (t2 == NULL) {
+			free(text);
+			return MHD_NO;
+		}
+		text = t2;
+		strcat(text, "\n");	/* like every other answer */
 		resp = MHD_create_response_from_buffer(strlen(text), text,
 		    MHD_RESPMEM_MUST_FREE);
 		if (resp == NULL) {
