@@ -198,8 +198,10 @@ check_int(const json_t *v, const char *what, long long min, long long max,
 {
 	long long n;
 
-	if (json_is_real(v) && floor(json_real_value(v)) == json_real_value(v) &&
-	    json_real_value(v) >= (double)min && json_real_value(v) <= (double)max)
+	/* a whole real in range (no floor(): no libm needed at -O0) */
+	if (json_is_real(v) && json_real_value(v) >= (double)min &&
+	    json_real_value(v) <= (double)max &&
+	    (double)(long long)json_real_value(v) == json_real_value(v))
 		return 0;
 	if (!json_is_integer(v)) {
 		seterr(err, errlen, "%s must be an integer from %lld to %lld",
