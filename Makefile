@@ -84,8 +84,12 @@ check: deps
 	@$(MAKE) --no-print-directory B=build/san CFLAGS="-O1 -g $(SAN_FLAGS)" all unit-bins
 	@sh tests/run.sh build/san
 
-bench: all
-	@sh tests/bench/run.sh build
+# make bench: jobspool against task-spooler, nq, beanstalkd and the machine's
+# limits (release build in build/bench); one Markdown table on stdout and in
+# tests/bench/last-results.md.  See tests/bench/run.sh.
+bench: deps
+	@$(MAKE) --no-print-directory B=build/bench CFLAGS="-O2 -g" all
+	@sh tests/bench/run.sh build/bench
 
 # make run: starts the apiserver (127.0.0.1:$$PORT, default 8080) and a
 # processor on ./spool; Ctrl-C stops both.  See scripts/run.sh.

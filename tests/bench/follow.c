@@ -6,25 +6,52 @@
  * follower has received it.  Prints one line per written line:
  * "<all-received µs> <median follower µs>", or "timeout <got>/<n>".
  *
- * usage: follow HOST:PORT ID LOGFILE NFOLLOW NLINES
+ * With HOST:PORT "tail", the followers are NFOLLOW local "tail -n 0 -f
+ * LOGFILE" processes read through pipes instead (ID is ignored): the
+ * baseline of a log follow that involves no HTTP at all.
+ *
+ * usage: follow HOST:PORT|tail ID LOGFILE NFOLLOW NLINES
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
 
+extern char **environ;
+
 struct follower {
 	int fd;
+	pid_t pid;		/* tail mode: the tail process */
 	int headers;		/* response headers seen */
 	char tail[512];		/* last bytes received */
 	size_t tlen;
 	int64_t got;		/* when the current line arrived, 0 if not yet */
 };
+
+static struct follower *tails;
+static long long ntails;
+
+/* Ends the tail processes (at exit, also after die()). */
+static void
+stop_tails(void)
+{
+	long long i;
+
+	for (i = 0; i < ntails; i++)
+		if (tails[i].pid > 0) {
+			kill(tails[i].pid, SIGTERM);
+			waitpid(tails[i].pid, NULL, 0);
+			tails[i].pid = 0;
+		}
+}
 
 static int
 cmp64(const void *a, const void *b)
@@ -62,39 +89,70 @@ main(int argc, char *argv[])
 	long long nf, nl, i, line;
 	char *c, req[1024], marker[64];
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	int ep, lfd;
+	int ep, lfd, tailmode;
 	int64_t *lat;
 
 	bench_prog = "follow";
 	if (argc != 6)
 		usage(u);
+	tailmode = strcmp(argv[1], "tail") == 0;
 	c = strrchr(argv[1], ':');
-	if (c == NULL)
-		usage(u);
-	*c = '\0';
-	if (inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1)
-		die("bad address %s", argv[1]);
-	sa.sin_port = htons((uint16_t)num(c + 1, "port"));
+	if (!tailmode) {
+		if (c == NULL)
+			usage(u);
+		*c = '\0';
+		if (inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1)
+			die("bad address %s", argv[1]);
+		sa.sin_port = htons((uint16_t)num(c + 1, "port"));
+	}
 	nf = num(argv[4], "followers");
 	nl = num(argv[5], "lines");
 	fs = calloc((size_t)nf, sizeof *fs);
 	lat = calloc((size_t)nf, sizeof *lat);
 	if (fs == NULL || lat == NULL)
 		die("calloc:");
+	tails = fs;
+	ntails = nf;
+	if (atexit(stop_tails) != 0)
+		die("atexit");
 	lfd = open(argv[3], O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (lfd < 0)
 		die("open %s:", argv[3]);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		die("epoll_create1:");
-	snprintf(req, sizeof req, "GET /api/v1/jobs/%s/log?follow=1 HTTP/1.1\r\n"
-	    "Host: %s:%s\r\n%s%s%s\r\n", argv[2], argv[1], c + 1,
-	    token ? "Authorization: Bearer " : "", token ? token : "",
-	    token ? "\r\n" : "");
+	if (!tailmode)
+		snprintf(req, sizeof req, "GET /api/v1/jobs/%s/log?follow=1 HTTP/1.1\r\n"
+		    "Host: %s:%s\r\n%s%s%s\r\n", argv[2], argv[1], c + 1,
+		    token ? "Authorization: Bearer " : "", token ? token : "",
+		    token ? "\r\n" : "");
 	for (i = 0; i < nf; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)i };
 		int one = 1;
 
+		if (tailmode) {
+			posix_spawn_file_actions_t fa;
+			char *targs[] = { "tail", "-n", "0", "-f", argv[3], NULL };
+			int p[2], e;
+
+			if (pipe2(p, O_CLOEXEC) != 0)
+				die("pipe:");
+			if (posix_spawn_file_actions_init(&fa) != 0 ||
+			    posix_spawn_file_actions_adddup2(&fa, p[1], 1) != 0)
+				die("posix_spawn_file_actions");
+			e = posix_spawnp(&fs[i].pid, "tail", &fa, NULL, targs, environ);
+			if (e != 0) {
+				errno = e;
+				die("spawn tail:");
+			}
+			posix_spawn_file_actions_destroy(&fa);
+			close(p[1]);
+			fs[i].fd = p[0];
+			fs[i].headers = 1;
+			if (epoll_ctl(ep, EPOLL_CTL_ADD, fs[i].fd, &ev) != 0)
+				die("epoll_ctl:");
+			continue;
+		}
 		fs[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fs[i].fd < 0)
 			die("socket:");
@@ -110,7 +168,7 @@ main(int argc, char *argv[])
 	/* line 0 waits for the headers (and whatever the log held) */
 	for (line = 0; line <= nl; line++) {
 		long long waiting = nf;
-		int64_t t0, deadline;
+		int64_t t0, deadline, next_warm;
 
 		for (i = 0; i < nf; i++)
 			fs[i].got = 0;
@@ -123,8 +181,11 @@ main(int argc, char *argv[])
 			if (write(lfd, marker, (size_t)len) != len)
 				die("write %s:", argv[3]);
 			marker[len - 1] = '\0';
-		} else
+		} else {
 			t0 = now_ns(CLOCK_MONOTONIC);
+			strcpy(marker, "bench-warm");
+		}
+		next_warm = t0;
 		deadline = t0 + (line == 0 ? 30 : 5) * 1000000000LL;
 		while (waiting > 0) {
 			struct epoll_event evs[64];
@@ -133,6 +194,15 @@ main(int argc, char *argv[])
 
 			if (left <= 0)
 				break;
+			/* tails see only what is written after they opened the
+			 * file: warm-up lines until every one has shown one */
+			if (tailmode && line == 0 && now_ns(CLOCK_MONOTONIC) >= next_warm) {
+				if (write(lfd, "bench-warm\n", 11) != 11)
+					die("write %s:", argv[3]);
+				next_warm += 100 * 1000000LL;
+			}
+			if (tailmode && line == 0 && left > 100 * 1000000LL)
+				left = 100 * 1000000LL;
 			n = epoll_wait(ep, evs, 64, (int)(left / 1000000) + 1);
 			if (n < 0) {
 				if (errno == EINTR)
@@ -142,7 +212,7 @@ main(int argc, char *argv[])
 			for (k = 0; k < n; k++) {
 				struct follower *f = &fs[evs[k].data.u64];
 				char buf[8192];
-				ssize_t r = recv(f->fd, buf, sizeof buf, 0);
+				ssize_t r = read(f->fd, buf, sizeof buf);
 
 				if (r <= 0) {
 					if (r < 0 && errno == EINTR)
@@ -162,7 +232,7 @@ main(int argc, char *argv[])
 						waiting--;
 					}
 				}
-				if (line > 0 && f->got == 0 &&
+				if ((line > 0 || tailmode) && f->got == 0 &&
 				    strstr(f->tail, marker) != NULL) {
 					f->got = now_ns(CLOCK_MONOTONIC);
 					waiting--;
@@ -187,6 +257,7 @@ main(int argc, char *argv[])
 	}
 	for (i = 0; i < nf; i++)
 		close(fs[i].fd);
+	stop_tails();
 	close(lfd);
 	free(fs);
 	free(lat);

@@ -84,8 +84,10 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	(void)url;
 	(void)version;
 	if (strcmp(method, "POST") != 0 || dirfd_ < 0) {
-		if (b == NULL && strcmp(method, "POST") == 0) {
-			/* the get server ignores bodies */
+		if (b == NULL) {
+			/* answer on the second call, as the apiserver does (an
+			 * answer in the first one makes MHD close the
+			 * connection); the get server ignores bodies */
 			*con_cls = (void *)1;
 			return MHD_YES;
 		}
@@ -186,7 +188,8 @@ main(int argc, char *argv[])
 	sa.sin_port = htons(port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, port, NULL, NULL,
+	    MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, port,
+	    NULL, NULL,
 	    handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 	    MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_END);

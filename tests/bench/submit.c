@@ -12,7 +12,9 @@
  *                token from $BENCH_TOKEN if set); fails unless 201; the time
  *                is taken just before the request is sent
  *   exec -       runs CMD (e.g. "tsp stamp F %d", "nq ...") and waits for
- *                it; the time is taken just before the spawn
+ *                it; the time is taken just before the spawn.  With
+ *                $BENCH_NQDIRS set to "A:B:...", job k gets NQDIR set to
+ *                the (k mod count)-th of them (nq queues side by side)
  *
  * usage: submit spool|http|exec TARGET N INTERVAL_US TSFILE CMD...
  */
@@ -176,6 +178,8 @@ main(int argc, char *argv[])
 	char seqs[32], body[8192], req[9000], resp[65536];
 	int ncmd, i, dfd = -1, tfd = -1;
 	const char *token = getenv("BENCH_TOKEN");
+	char *nqdirs[16] = { NULL }, *nqs = getenv("BENCH_NQDIRS"), *sv = NULL;
+	long long nnq = 0;
 
 	bench_prog = "submit";
 	if (argc < 7)
@@ -186,6 +190,10 @@ main(int argc, char *argv[])
 	interval = num(argv[4], "interval");
 	tsfile = argv[5];
 	ncmd = argc - 6;
+	if (nqs != NULL && *nqs != '\0')
+		for (char *q = strtok_r(nqs, ":", &sv); q != NULL && nnq < 16;
+		    q = strtok_r(NULL, ":", &sv))
+			nqdirs[nnq++] = q;
 	ts = calloc((size_t)n + 1, sizeof *ts);
 	if (ts == NULL)
 		die("calloc:");
@@ -224,6 +232,10 @@ main(int argc, char *argv[])
 		if (strcmp(mode, "exec") == 0) {
 			pid_t pid;
 			int st, e;
+
+			if (nqdirs[0] != NULL &&
+			    setenv("NQDIR", nqdirs[seq % nnq], 1) != 0)
+				die("setenv:");
 
 			ts[seq] = now_ns(CLOCK_REALTIME);
 			e = posix_spawnp(&pid, args[0], NULL, NULL, args, environ);

@@ -7,7 +7,7 @@ BCFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -O2
 PKG_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 D = tests/bench
-TOOLS = spawnrate fsyncrate stamp waitfiles submit bsclient minhttpd genspool follow
+TOOLS = spawnrate fsyncrate stamp waitfiles submit bsclient minhttpd genspool follow dirscan
 
 all: $(addprefix $(T)/,$(TOOLS))
 
