@@ -55,6 +55,19 @@ else
 	made=" (the first of JOBSPOOL_TOKENS)"
 fi
 
+# the id of the submitted job, from its JSON
+if command -v jq >/dev/null 2>&1; then
+	getid="jq -r .id"
+else
+	getid="sed -n 's/.*\"id\": *\"\\([0-9a-f-]*\\)\".*/\\1/p'"
+fi
+
+# a server already on the port would answer for us below
+if curl -s -o /dev/null "$URL/" 2>/dev/null; then
+	say "something already listens on $URL; choose another port: make run PORT=8081"
+	exit 1
+fi
+
 trap 'say "stopping"; stop; exit 0' INT TERM
 
 "$B/jobspool-apiserver" --spool "$SPOOL" --listen "$HOST:$PORT" &
@@ -77,13 +90,16 @@ cat <<EOF
 jobspool is running: API on $URL, spool $SPOOL
 token: $secret$made
 
-Submit a job, then read it back (that marks it retrieved):
+Submit a job, follow its output, then fetch the result (that marks it
+retrieved; the cleaner removes it an hour later):
 
   export TOKEN=$secret
-  curl -s -H "Authorization: Bearer \$TOKEN" \\
-       -d '{"shell": "echo hello from jobspool"}' $URL/api/v1/jobs
-  curl -s -H "Authorization: Bearer \$TOKEN" $URL/api/v1/jobs/<id>/log
-  curl -s -H "Authorization: Bearer \$TOKEN" $URL/api/v1/jobs/<id>
+  ID=\$(curl -s -H "Authorization: Bearer \$TOKEN" \\
+       -d '{"shell": "echo hello from jobspool"}' $URL/api/v1/jobs | $getid)
+  curl -s -H "Authorization: Bearer \$TOKEN" "$URL/api/v1/jobs/\$ID/log?follow=1"
+  curl -s -H "Authorization: Bearer \$TOKEN" "$URL/api/v1/jobs/\$ID"
+
+More in README.md ("Walk-through") and man 7 jobspool.
 
 Look at the spool itself:  ls -l $SPOOL   (man 5 jobspool)
 Press Ctrl-C to stop both programs.
