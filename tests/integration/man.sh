@@ -10,7 +10,8 @@ if ! command -v mandoc >/dev/null 2>&1; then
 fi
 pages=$(ls man/*.[1-8] 2>/dev/null)
 check "there are man pages" test -n "$pages"
-for p in jobspool.7 jobspool-cleaner.8; do
+# SPEC §8: a page for each program (8), the spool format (5), the overview (7)
+for p in jobspool.5 jobspool.7 jobspool-apiserver.8 jobspool-processor.8 jobspool-cleaner.8; do
 	check "man/$p exists" test -f "man/$p"
 done
 for p in $pages; do
@@ -38,5 +39,20 @@ for p in $pages; do
 		eq "man -l $p renders without warnings" "$w" ""
 	fi
 	check "mandoc renders $p" sh -c "mandoc -T markdown '$p' | grep -q \"^# NAME\""
+done
+# cross references to our own pages point at pages that exist
+for p in $pages; do
+	for x in $(sed -n 's/^\.Xr \(jobspool[a-z-]*\) \([0-9]\).*/\1.\2/p' "$p" | sort -u); do
+		check "$p: .Xr ${x%.*} ${x##*.} exists in man/" test -f "man/$x"
+	done
+done
+# each program's page documents every option its --help lists
+for prog in jobspool-apiserver jobspool-processor jobspool-cleaner; do
+	p=man/$prog.8
+	[ -f "$p" ] && [ -x "$JS_BIN/$prog" ] || continue
+	for f in $("$JS_BIN/$prog" --help 2>/dev/null |
+	    sed -n 's/^ *\(-[A-Za-z], \)\{0,1\}--\([a-z][a-z0-9-]*\).*/\2/p' | sort -u); do
+		check "$p documents --$f" grep -q "^\.It Fl .*-$f\b\|Fl -$f\b\|Fl $f\b" "$p"
+	done
 done
 finish
