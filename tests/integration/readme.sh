@@ -76,6 +76,22 @@ check "a job submitted from the shell ran (uname -r)" has "$(uname -r)"
 check "... and was retrieved (its file is .retrieved)" sh -c "grep -l '\"from-the-shell\"' '$SPOOL'/*.retrieved >/dev/null"
 check "no file left in tmp/" test -z "$(ls -A "$SPOOL/tmp")"
 
+# Options the README mentions exist: each --flag is in some program's
+# --help (or belongs to curl, useradd or systemctl in the examples).
+helps=$(for p in jobspool-apiserver jobspool-processor jobspool-cleaner; do
+	"$JS_BIN/$p" --help 2>/dev/null; done)
+for f in $(grep -o -E -- '--[a-z][a-z0-9-]+' "$README" | sort -u); do
+	case $f in
+	--cacert|--cert|--key|--data-binary|--system|--home-dir|--shell|--now) continue ;;
+	esac
+	check "README's $f is an option of a jobspool program" sh -c \
+		"printf '%s\n' \"\$1\" | grep -q -e '$f ' -e '$f\$'" _ "$helps"
+done
+# the cron line shown is the one shipped in examples/
+cron=$(grep -E '^[0-9*].* jobspool-cleaner ' "$ROOT/examples/jobspool.cron")
+check "README shows the cron line of examples/jobspool.cron" \
+	grep -q -F -x "      $cron" "$README"
+
 api_stop
 kill -TERM "$PROC_PID" 2>/dev/null
 wait "$PROC_PID"
