@@ -12,12 +12,13 @@ RUNS=$WORK/runs
 : >"$RUNS"
 chmod 0666 "$RUNS"
 
+# no processor runs yet, so the files are written in place (no tmp/ and
+# rename needed) with shell built-ins only: fast even on a loaded machine
 i=0
 while [ "$i" -lt "$N" ]; do
-	id=$(cat /proc/sys/kernel/random/uuid)
+	read -r id </proc/sys/kernel/random/uuid
 	printf '{"command":["/bin/sh","-c","echo %s >> %s"],"max_attempts":20}\n' \
-		"$id" "$RUNS" >"$SPOOL/tmp/$id"
-	mv "$SPOOL/tmp/$id" "$SPOOL/$id.pending"
+		"$id" "$RUNS" >"$SPOOL/$id.pending"
 	i=$((i + 1))
 done
 eq "$N jobs submitted" "$(ls "$SPOOL" | grep -c '\.pending$')" "$N"
@@ -40,7 +41,7 @@ ok "processor killed with SIGKILL $kills times"
 start_proc -j 2 --lease 1s --scan-interval 250ms --user root
 LAST=$PROC_PID
 drained() { [ "$(ls "$SPOOL" | grep -c -E '\.(pending|wip)$')" -eq 0 ]; }
-check "queue drained after the last restart" wait_until 100 drained
+check "queue drained after the last restart" wait_until 200 drained
 stop_pid "$LAST"
 
 states=$(ls "$SPOOL" | grep -E '\.(pending|wip|completed|failed|cancelled|retrieved)$')
@@ -55,14 +56,14 @@ eq "no half-written file left in tmp/ by the processor" \
 ran=$(sort -u "$RUNS" | wc -l)
 eq "every job ran" "$ran" "$N"
 reruns=$(( $(wc -l <"$RUNS") - N ))
-bad=0
-for f in "$SPOOL"/*.completed; do
-	id=$(basename "$f" .completed)
-	a=$(jq -r .attempts "$f")
-	r=$(grep -c "^$id\$" "$RUNS")
-	[ "$r" -le "$a" ] || { bad=$((bad + 1)); echo "  $id ran $r times, attempts=$a"; }
-done
-eq "every re-run is counted in attempts" "$bad" 0
+# one pass: "id attempts" of every completed job beside "count id" of runs
+jq -r '"\(.id) \(.attempts)"' "$SPOOL"/*.completed >"$WORK/attempts"
+sort "$RUNS" | uniq -c >"$WORK/runcounts"
+awk 'NR == FNR { a[$1] = $2; next }
+	!($2 in a) || $1 > a[$2] { print "  " $2 " ran " $1 " times, attempts=" a[$2] }' \
+	"$WORK/attempts" "$WORK/runcounts" >"$WORK/bad"
+cat "$WORK/bad"
+eq "every re-run is counted in attempts" "$(wc -l <"$WORK/bad")" 0
 extra=$(jq -s 'map(.attempts - 1) | add' "$SPOOL"/*.completed)
 echo "  $kills kills, $reruns re-runs observed, $extra extra attempts recorded"
 check "re-runs happened (the test did interrupt jobs)" [ "$extra" -gt 0 ]

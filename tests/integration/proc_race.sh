@@ -21,7 +21,7 @@ start_proc -j 2; p2=$PROC_PID
 start_proc -j 2; p3=$PROC_PID
 i=0
 while [ $i -lt 1000 ]; do
-	id=$(cat /proc/sys/kernel/random/uuid)
+	read -r id </proc/sys/kernel/random/uuid
 	printf '{"shell":"echo %s >> %s/ran"}\n' "$id" "$WORK" >"$SPOOL/tmp/$id.json"
 	mv "$SPOOL/tmp/$id.json" "$SPOOL/$id.pending"
 	i=$((i + 1))
