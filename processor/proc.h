@@ -106,6 +106,9 @@ struct run_spec {
 	gid_t gid;
 	const char *user, *home;
 	int keep_creds;			/* container CLI: run as the processor */
+	int watcher;			/* an executor's helper for the job
+					 * (not the job): no job cwd, limits
+					 * or stdin */
 };
 /* A forked job process waiting at its gate. */
 struct run_child {

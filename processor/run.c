@@ -308,7 +308,8 @@ child(const struct run_spec *rs, int efd, int gate, int in, char **env,
 		child_fail(efd, "prctl(PR_SET_PDEATHSIG)", errno);
 	if (getppid() != parent)
 		_exit(127);	/* the processor died before we got here */
-	for (i = 0; i < sizeof limit_names / sizeof limit_names[0]; i++) {
+	for (i = 0; !rs->watcher && i < sizeof limit_names /
+	    sizeof limit_names[0]; i++) {
 		json_t *v = json_object_get(limits, limit_names[i].name);
 		struct rlimit rl;
 		char step[64];
@@ -325,6 +326,8 @@ child(const struct run_spec *rs, int efd, int gate, int in, char **env,
 			child_fail(efd, step, errno);
 		}
 	}
+	if (rs->watcher)
+		cwd = NULL;	/* the job's cwd is the executor's business */
 	if (chdir(cwd != NULL ? cwd : "/") < 0)
 		child_fail(efd, cwd != NULL ? "chdir(cwd)" : "chdir(/)", errno);
 	/* wait until the processor has recorded this run in <id>.wip: a
@@ -363,7 +366,8 @@ run_spawn(const struct run_spec *rs, struct run_child *rc, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	in = stdin_fd(text, text ? json_string_length(tv) : 0);
+	in = rs->watcher ? open("/dev/null", O_RDONLY | O_CLOEXEC) :
+	    stdin_fd(text, text ? json_string_length(tv) : 0);
 	if (in < 0) {
 		snprintf(err, errlen, "cannot prepare stdin: %s", strerror(errno));
 		proc_free_words(env);
