@@ -83,6 +83,11 @@ struct exec_ops {
 	/* Kills what is left of a dead processor's run of job (lease
 	 * recovery), if this executor can reach it. */
 	void (*recover)(struct executor *ex, const json_t *job);
+	/* Optional: before the result is written, adds to job what the
+	 * executor recorded about the run (Slurm: its job id, state and
+	 * reason, and an error in its words when the run failed). */
+	void (*collect)(struct executor *ex, const char *id, json_t *job,
+	    const struct exec_result *res);
 	void (*free)(struct executor *ex);
 };
 
@@ -99,6 +104,10 @@ struct executor {
  * shell, and container jobs through the runtime's CLI).  proc_home: HOME
  * for container CLIs.  Returns NULL on allocation failure. */
 struct executor *exec_local_new(struct js_spool *sp, struct proc_config *cfg,
+    const char *proc_home, exec_helper_fn helper, void *helper_arg);
+/* exec_slurm.c: runs command and shell jobs on Slurm (see slurm.h);
+ * container jobs locally.  NULL on failure (logged). */
+struct executor *exec_slurm_new(struct js_spool *sp, struct proc_config *cfg,
     const char *proc_home, exec_helper_fn helper, void *helper_arg);
 
 #endif

@@ -411,6 +411,8 @@ job_exited(struct loop *l, struct run *r, const struct exec_result *res)
 		    strsignal(res->signal));
 		json_object_set_new(r->job, "error", json_string(msg));
 	}
+	if (l->ex->ops->collect != NULL)
+		l->ex->ops->collect(l->ex, r->id, r->job, res);
 	json_object_set_new(r->job, "pid", json_null());
 	json_object_set_new(r->job, "pid_start", json_null());
 	log_digest(l, r);
@@ -875,7 +877,9 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 	l.sigfd = l.infd = l.tfd = l.epfd = -1;
 	js_hostname(l.host, sizeof l.host);
 	snprintf(l.worker, sizeof l.worker, "%s:%d", l.host, (int)getpid());
-	l.ex = exec_local_new(sp, cfg, getenv("HOME"), helper_cb, &l);
+	l.ex = cfg->executor == PROC_EXEC_SLURM ?
+	    exec_slurm_new(sp, cfg, getenv("HOME"), helper_cb, &l) :
+	    exec_local_new(sp, cfg, getenv("HOME"), helper_cb, &l);
 	l.q = js_queue_new();
 	l.nruns = (size_t)cfg->jobs;
 	l.runs = calloc(l.nruns, sizeof *l.runs);

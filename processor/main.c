@@ -18,6 +18,7 @@
 #include "config.h"
 #include "log.h"
 #include "proc.h"
+#include "slurm.h"
 #include "spool.h"
 
 static const struct js_opt opt_template[] = {
@@ -52,6 +53,24 @@ static const struct js_opt opt_template[] = {
 	{ .name = "notify-command", .type = JS_OPT_STR, .def = NULL,
 	  .metavar = "CMD", .help = "run with /bin/sh -c, the final job JSON "
 	  "on stdin, when a job ends" },
+	{ .name = "executor", .type = JS_OPT_STR, .def = "local",
+	  .metavar = "local|slurm", .help = "where command and shell jobs "
+	  "run: here, or on Slurm through sbatch (read at start)" },
+	{ .name = "slurm-bin-dir", .type = JS_OPT_STR, .def = NULL,
+	  .metavar = "DIR", .help = "directory of sbatch, squeue, scontrol, "
+	  "scancel and sacct (default: PATH)" },
+	{ .name = "slurm-output-dir", .type = JS_OPT_STR, .def = "/tmp",
+	  .metavar = "DIR", .help = "where Slurm writes a job's output, "
+	  "copied into its log (readable here: same node or shared)" },
+	{ .name = "slurm-conf", .type = JS_OPT_STR, .def = NULL,
+	  .metavar = "FILE", .help = "SLURM_CONF for Slurm's commands "
+	  "(default: the processor's SLURM_CONF, else Slurm's own)" },
+	{ .name = "slurm-poll", .type = JS_OPT_DURATION, .def = "2s",
+	  .metavar = "DURATION", .help = "longest wait between two questions "
+	  "to Slurm about a job (from 250ms, doubling)" },
+	{ .name = "slurm-label", .type = JS_OPT_LIST, .def = NULL,
+	  .metavar = "LABEL=ARGS", .help = "sbatch arguments for jobs "
+	  "with that label, e.g. gpu=--gres=gpu:1 (repeatable)" },
 	{ .name = "log-level", .type = JS_OPT_STR, .def = "info",
 	  .metavar = "LEVEL", .help = "error, warning, info or debug" },
 	{ .name = "syslog", .type = JS_OPT_BOOL, .def = "no",
@@ -88,9 +107,65 @@ proc_config_free(struct proc_config *cfg)
 	free(cfg->runtime);
 	proc_free_words(cfg->runtime_global);
 	proc_free_words(cfg->container_args);
+	free(cfg->slurm_bindir);
+	free(cfg->slurm_outdir);
+	free(cfg->slurm_conf);
+	proc_free_words(cfg->slurm_labels);
 	free(cfg->user);
 	free(cfg->home);
 	memset(cfg, 0, sizeof *cfg);
+}
+
+/* The executor and the Slurm settings.  0, or -1 with err. */
+static int
+load_executor(struct proc_config *cfg, struct js_opt *o, char *err,
+    size_t errlen)
+{
+	const char *ex = str(o, "executor"), *conf = str(o, "slurm-conf");
+	struct js_opt *labels = NULL;
+	size_t i;
+
+	if (strcmp(ex, "local") == 0) {
+		cfg->executor = PROC_EXEC_LOCAL;
+	} else if (strcmp(ex, "slurm") == 0) {
+		cfg->executor = PROC_EXEC_SLURM;
+	} else {
+		snprintf(err, errlen, "bad value '%s' for executor: expected "
+		    "local or slurm", ex);
+		return -1;
+	}
+	cfg->slurm_poll_ms = num(o, "slurm-poll");
+	if (cfg->slurm_poll_ms < 10) {
+		snprintf(err, errlen, "bad value '%s' for slurm-poll: at least "
+		    "10ms", str(o, "slurm-poll"));
+		return -1;
+	}
+	if (conf == NULL || *conf == '\0')
+		conf = getenv("SLURM_CONF");
+	cfg->slurm_conf = dup_or_null(conf);
+	cfg->slurm_bindir = strdup(str(o, "slurm-bin-dir") ?
+	    str(o, "slurm-bin-dir") : "");
+	cfg->slurm_outdir = strdup(str(o, "slurm-output-dir"));
+	for (i = 0; i < NOPTS; i++)
+		if (strcmp(o[i].name, "slurm-label") == 0)
+			labels = &o[i];
+	cfg->slurm_labels = calloc(labels->nlist + 1, sizeof *cfg->slurm_labels);
+	if (cfg->slurm_bindir == NULL || cfg->slurm_outdir == NULL ||
+	    cfg->slurm_labels == NULL || (conf != NULL && cfg->slurm_conf == NULL)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < labels->nlist; i++)
+		if ((cfg->slurm_labels[i] = strdup(labels->list[i])) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	if (cfg->slurm_outdir[0] != '/') {
+		snprintf(err, errlen, "bad value '%s' for slurm-output-dir: an "
+		    "absolute path is needed", cfg->slurm_outdir);
+		return -1;
+	}
+	return slurm_labels_ok(cfg->slurm_labels, err, errlen);
 }
 
 /* Parses argv, environment and config file into cfg.  Returns a
@@ -160,6 +235,8 @@ load(struct proc_config *cfg, char *err, size_t errlen, int *help)
 		snprintf(err, errlen, "out of memory");
 		goto bad;
 	}
+	if (load_executor(cfg, o, err, errlen) < 0)
+		goto bad;
 	user = str(o, "user");
 	if (geteuid() == 0 && user != NULL && user[0] != '\0' &&
 	    strcmp(user, "root") != 0) {
@@ -241,6 +318,9 @@ main(int argc, char *argv[])
 	char err[512];
 	int rc, help = 0;
 
+	/* the Slurm executor's watcher of one job (exec_slurm.c) */
+	if (argc > 1 && strcmp(argv[1], SLURM_WATCH_FLAG) == 0)
+		return slurm_watch_main(argc, argv);
 	saved_argc = argc;
 	saved_argv = argv;
 	if (std_fds() < 0) {

@@ -47,7 +47,16 @@ struct proc_config {
 	char *home;			/* its home directory: HOME of jobs */
 	int log_level;
 	int use_syslog;
+	/* the executor (read at start) and the Slurm executor's settings */
+	int executor;			/* PROC_EXEC_LOCAL or PROC_EXEC_SLURM */
+	char *slurm_bindir;		/* "": Slurm's commands from PATH */
+	char *slurm_outdir;		/* where Slurm writes output files */
+	char *slurm_conf;		/* SLURM_CONF for them, or NULL */
+	int64_t slurm_poll_ms;
+	char **slurm_labels;		/* "LABEL=sbatch args", NULL-terminated */
 };
+#define PROC_EXEC_LOCAL 0
+#define PROC_EXEC_SLURM 1
 
 void proc_config_free(struct proc_config *cfg);
 /* Splits a string into words at blanks (no quoting); NULL-terminated array,
