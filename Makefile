@@ -66,6 +66,17 @@ FUZZ_REPLAY = $(patsubst tests/fuzz/fuzz_%.c,$(B)/fuzz/replay_%,$(FUZZ_SRC))
 $(B)/fuzz/replay_%: $(B)/obj/tests/fuzz/fuzz_%.o $(B)/obj/tests/fuzz/replay.o $(B)/libjobspool.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+# the apiserver's harnesses also link its socket-free request and framing code
+$(B)/fuzz/replay_http: $(B)/obj/tests/fuzz/fuzz_http.o \
+		$(call obj,apiserver/request.c) $(B)/obj/tests/fuzz/replay.o \
+		$(B)/libjobspool.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/fuzz/replay_ws: $(B)/obj/tests/fuzz/fuzz_ws.o \
+		$(call obj,apiserver/wsframe.c) $(B)/obj/tests/fuzz/replay.o \
+		$(B)/libjobspool.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 unit-bins: $(UNIT_BINS) $(FUZZ_REPLAY)
 

@@ -10,6 +10,9 @@
  *   index.c           listing: a cache of job summaries keyed by id+mtime
  *   follow.c          one inotify watcher for the spool; chunked log follow
  *   ws.c, sha1.c      log follow over WebSocket (RFC 6455)
+ *   wsframe.c         WebSocket framing (pure; fuzzed)
+ *   request.c         routes, method/type/length checks, NDJSON body (pure;
+ *                     fuzzed)
  *   metrics.c         /metrics in Prometheus text format
  *   guard.c           --read-timeout for request headers (slow loris)
  *
@@ -90,6 +93,31 @@ struct req {
 	void *ws_proto;		/* WebSocket prototype (ws.c), freed at the end */
 };
 
+/* request.c: the routes, and what is decided from a request's method,
+ * URL and headers without a socket. */
+enum route {
+	R_NONE = 0, R_HEALTHZ, R_METRICS, R_JOBS, R_JOB, R_JOB_LOG, R_BATCHES,
+	R_BATCH, R_BATCH_LOG, R_ADD, R_DEMO_JOB
+};
+/* Splits url's path into r->seg (r->segbuf, freed by the caller) and sets
+ * r->route (R_NONE if no route matches). */
+void request_route(struct req *r, const char *url);
+int request_route_open(int route);		/* needs no token */
+const char *request_route_allow(int route);	/* "GET, HEAD" ... */
+/* After routing (and auth): 0 if the request may go on, or the status to
+ * answer (404, 405, 413, 415) with a message in msg.  Sets r->ndjson.
+ * content_type and content_length may be NULL. */
+unsigned request_check(struct req *r, const char *method,
+    const char *content_type, const char *content_length, char *msg,
+    size_t msglen);
+/* Feeds NDJSON upload data into r (validating each complete line into
+ * r->nd_jobs, the first error into r->nd_err); last=1 ends the body. */
+void request_ndjson_feed(struct req *r, const char *data, size_t len,
+    int last);
+/* Validates one job of a batch (number n, for the message) into
+ * r->nd_jobs; -1 with r->nd_err. */
+int request_take_job(struct req *r, const json_t *sub, size_t n);
+
 /* auth.c */
 void auth_free_tokens(struct api_token *t, size_t n);
 /* Parses "NAME:SECRET[:admin]"; 0 or -1 with err. */
@@ -158,9 +186,6 @@ enum MHD_Result route_batch_get(struct api *a, struct MHD_Connection *c,
     struct req *r, const char *cid);
 enum MHD_Result route_batch_log(struct api *a, struct MHD_Connection *c,
     struct req *r, const char *cid);
-/* Feeds NDJSON upload data into r (validating each complete line). */
-void batches_ndjson_feed(struct req *r, const char *data, size_t len,
-    int last);
 
 /* index.c */
 struct idx_filter {
@@ -206,6 +231,19 @@ int follow_job_final(struct api *a, const char *id);	/* 1 final/gone, 0 not */
 /* ws.c */
 enum MHD_Result ws_upgrade(struct api *a, struct MHD_Connection *c,
     struct req *r, const char *id, uint64_t offset);
+
+/* wsframe.c: RFC 6455 framing without a socket. */
+#define WS_HEADER_MAX 10
+/* The header of a server frame (FIN, unmasked) with opcode op and a
+ * payload of len bytes (len < 2^63); returns its length (2, 4 or 10). */
+size_t ws_frame_header(unsigned char h[WS_HEADER_MAX], int op, uint64_t len);
+/* Parses the client frame at the start of in[0..inlen), cap being the
+ * largest frame accepted: its total length (> 0) with *op and the payload
+ * (unmasked in place) in *payload and *plen; 0 if more bytes are needed;
+ * -1002 if it is not masked, -1009 if it is larger than cap (the close
+ * codes to answer, negated). */
+long ws_frame_parse(unsigned char *in, size_t inlen, size_t cap, int *op,
+    unsigned char **payload, size_t *plen);
 
 /* sha1.c */
 void sha1(const void *data, size_t len, unsigned char out[20]);

@@ -13,30 +13,6 @@
 #include "api.h"
 #include "log.h"
 
-enum route {
-	R_NONE = 0, R_HEALTHZ, R_METRICS, R_JOBS, R_JOB, R_JOB_LOG, R_BATCHES,
-	R_BATCH, R_BATCH_LOG, R_ADD, R_DEMO_JOB
-};
-
-/* Methods each route accepts (for 405 and Allow). */
-static const struct {
-	const char *allow;
-	int body;		/* takes a request body */
-	int open;		/* needs no token */
-} routes[] = {
-	[R_NONE] = { "", 0, 1 },
-	[R_HEALTHZ] = { "GET, HEAD", 0, 1 },
-	[R_METRICS] = { "GET, HEAD", 0, 1 },
-	[R_JOBS] = { "GET, HEAD, POST", 1, 0 },
-	[R_JOB] = { "GET, HEAD, PUT, DELETE", 1, 0 },
-	[R_JOB_LOG] = { "GET, HEAD", 0, 0 },
-	[R_BATCHES] = { "POST", 1, 0 },
-	[R_BATCH] = { "GET, HEAD", 0, 0 },
-	[R_BATCH_LOG] = { "GET, HEAD", 0, 0 },
-	[R_ADD] = { "POST", 0, 0 },
-	[R_DEMO_JOB] = { "GET, HEAD", 0, 0 },
-};
-
 enum MHD_Result
 http_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp)
 {
@@ -248,99 +224,6 @@ http_body_json(struct MHD_Connection *c, struct req *r)
 	return j;
 }
 
-/* Splits the path into segments and picks the route. */
-static void
-route_url(struct req *r, const char *url)
-{
-	size_t len = strlen(url);
-	char *p, *s;
-
-	r->route = R_NONE;
-	if (len > 512 || url[0] != '/')
-		return;
-	r->segbuf = strdup(url + 1);
-	if (r->segbuf == NULL)
-		return;
-	len = strlen(r->segbuf);
-	if (len > 0 && r->segbuf[len - 1] == '/')
-		r->segbuf[len - 1] = '\0';
-	for (p = r->segbuf; ; ) {
-		if (r->nseg == 6)
-			return;
-		s = strchr(p, '/');
-		r->seg[r->nseg++] = p;
-		if (s == NULL)
-			break;
-		*s = '\0';
-		p = s + 1;
-	}
-	if (r->nseg == 1 && strcmp(r->seg[0], "healthz") == 0)
-		r->route = R_HEALTHZ;
-	else if (r->nseg == 1 && strcmp(r->seg[0], "metrics") == 0)
-		r->route = R_METRICS;
-	if (r->nseg < 3 || strcmp(r->seg[0], "api") != 0 ||
-	    strcmp(r->seg[1], "v1") != 0)
-		return;
-	if (strcmp(r->seg[2], "jobs") == 0) {
-		if (r->nseg == 3)
-			r->route = R_JOBS;
-		else if (r->nseg == 4)
-			r->route = R_JOB;
-		else if (r->nseg == 5 && strcmp(r->seg[4], "log") == 0)
-			r->route = R_JOB_LOG;
-	} else if (strcmp(r->seg[2], "batches") == 0) {
-		if (r->nseg == 3)
-			r->route = R_BATCHES;
-		else if (r->nseg == 4)
-			r->route = R_BATCH;
-		else if (r->nseg == 5 && strcmp(r->seg[4], "log") == 0)
-			r->route = R_BATCH_LOG;
-	} else if (strcmp(r->seg[2], "add") == 0 && r->nseg == 5) {
-		r->route = R_ADD;
-	} else if (strcmp(r->seg[2], "job") == 0 && r->nseg == 4) {
-		r->route = R_DEMO_JOB;
-	}
-}
-
-static int
-method_allowed(int route, const char *method)
-{
-	const char *allow = routes[route].allow, *p;
-	size_t ml = strlen(method);
-
-	for (p = allow; (p = strstr(p, method)) != NULL; p += ml)
-		if ((p == allow || p[-1] == ' ') && (p[ml] == ',' || p[ml] == '\0'))
-			return 1;
-	return 0;
-}
-
-/* Content type of a body: 0 JSON, 1 NDJSON, -1 refused. */
-static int
-content_kind(struct MHD_Connection *c, int route)
-{
-	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_TYPE);
-	size_t n;
-
-	if (ct == NULL)
-		return 0;
-	while (*ct == ' ')
-		ct++;
-	n = strcspn(ct, "; ");
-	if (n == 0)
-		return 0;
-	if ((n == 16 && strncasecmp(ct, "application/json", n) == 0) ||
-	    (n == 33 && strncasecmp(ct, "application/x-www-form-urlencoded",
-	    n) == 0))
-		return 0;
-	if (route == R_BATCHES &&
-	    ((n == 20 && strncasecmp(ct, "application/x-ndjson", n) == 0) ||
-	    (n == 18 && strncasecmp(ct, "application/ndjson", n) == 0) ||
-	    (n == 17 && strncasecmp(ct, "application/jsonl", n) == 0)))
-		return 1;
-	return -1;
-}
-
 static enum MHD_Result
 dispatch(struct api *a, struct MHD_Connection *c, struct req *r,
     const char *method)
@@ -399,55 +282,31 @@ static enum MHD_Result
 first_call(struct api *a, struct MHD_Connection *c, struct req *r,
     const char *url, const char *method)
 {
-	const char *cl;
-	int kind;
+	char msg[300];
+	unsigned status;
 
 	if (a->mtls && client_cert_ok(c) < 0) {
 		r->failed = 1;
 		return http_error(c, MHD_HTTP_FORBIDDEN, "your client certificate "
 		    "is not signed by the CA this server trusts");
 	}
-	route_url(r, url);
-	if (r->route == R_NONE) {
-		r->failed = 1;
-		return http_error(c, MHD_HTTP_NOT_FOUND, "no such route: see man 8 "
-		    "jobspool-apiserver for the API");
-	}
-	if (!routes[r->route].open && auth_check(a, c, &r->who) < 0) {
+	request_route(r, url);
+	if (r->route != R_NONE && !request_route_open(r->route) &&
+	    auth_check(a, c, &r->who) < 0) {
 		r->failed = 1;
 		return http_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong token: "
 		    "send 'Authorization: Bearer SECRET'");
 	}
-	if (!method_allowed(r->route, method)) {
-		r->failed = 1;
-		return error_allow(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-		    routes[r->route].allow, "method %s is not allowed here; use %s",
-		    method, routes[r->route].allow);
-	}
-	if (!routes[r->route].body || strcmp(method, "GET") == 0 ||
-	    strcmp(method, "HEAD") == 0 || strcmp(method, "DELETE") == 0)
+	status = request_check(r, method,
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE),
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH), msg, sizeof msg);
+	if (status == 0)
 		return MHD_YES;
-	kind = content_kind(c, r->route);
-	if (kind < 0) {
-		r->failed = 1;
-		return http_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-		    "content type must be application/json%s",
-		    r->route == R_BATCHES ? " or application/x-ndjson" : "");
-	}
-	r->ndjson = kind;
-	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl != NULL && !r->ndjson) {
-		long long n;
-		if (js_parse_int(cl, 0, (long long)1 << 62, &n) < 0 ||
-		    (unsigned long long)n > r->max_body) {
-			r->failed = 1;
-			return http_error(c, MHD_HTTP_CONTENT_TOO_LARGE,
-			    "the body is larger than the limit of %zu bytes",
-			    r->max_body);
-		}
-	}
-	return MHD_YES;
+	r->failed = 1;
+	return error_allow(c, status, status == MHD_HTTP_METHOD_NOT_ALLOWED ?
+	    request_route_allow(r->route) : NULL, "%s", msg);
 }
 
 /* Takes one chunk of upload data; -1 after queueing an error. */
@@ -456,7 +315,7 @@ take_body(struct MHD_Connection *c, struct req *r, const char *data,
     size_t len)
 {
 	if (r->ndjson) {
-		batches_ndjson_feed(r, data, len, 0);
+		request_ndjson_feed(r, data, len, 0);
 		return 0;
 	}
 	if (r->too_big || len > r->max_body - r->len) {
@@ -538,7 +397,7 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 	pthread_rwlock_unlock(&a->lock);
 	MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, idle);
 	if (r->ndjson)
-		batches_ndjson_feed(r, NULL, 0, 1);
+		request_ndjson_feed(r, NULL, 0, 1);
 	r->failed = 1;	/* answered: no second dispatch */
 	return dispatch(a, c, r, method);
 }

@@ -10,112 +10,7 @@
 #include "api.h"
 #include "log.h"
 
-#define BATCH_MAX 10000
 #define INLINE_LOG_MAX (1 << 20)
-
-/* Validates one job of a batch and appends it to r->nd_jobs. */
-static int
-take_job(struct req *r, const json_t *sub, size_t n)
-{
-	char err[256];
-	json_t *v;
-
-	if (r->nd_jobs == NULL && (r->nd_jobs = json_array()) == NULL) {
-		snprintf(r->nd_err, sizeof r->nd_err, "out of memory");
-		return -1;
-	}
-	if (json_array_size(r->nd_jobs) >= BATCH_MAX) {
-		snprintf(r->nd_err, sizeof r->nd_err, "a batch holds at most %d "
-		    "jobs", BATCH_MAX);
-		return -1;
-	}
-	v = js_job_validate(sub, err, sizeof err);
-	if (v == NULL) {
-		snprintf(r->nd_err, sizeof r->nd_err, "job %zu: %s", n, err);
-		return -1;
-	}
-	json_array_append_new(r->nd_jobs, v);
-	return 0;
-}
-
-static void
-nd_line(struct req *r, const char *s, size_t len)
-{
-	char err[256];
-	json_t *j;
-
-	r->nd_line++;
-	while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == ' ' ||
-	    s[len - 1] == '\t'))
-		len--;
-	while (len > 0 && (*s == ' ' || *s == '\t')) {
-		s++;
-		len--;
-	}
-	if (len == 0 || r->nd_err[0] != '\0')
-		return;
-	j = js_job_parse(s, len, err, sizeof err);
-	if (j == NULL) {
-		snprintf(r->nd_err, sizeof r->nd_err, "line %zu: %s", r->nd_line,
-		    err);
-		return;
-	}
-	take_job(r, j, r->nd_line);
-	json_decref(j);
-}
-
-void
-batches_ndjson_feed(struct req *r, const char *data, size_t len, int last)
-{
-	size_t i, start = 0;
-
-	for (i = 0; i < len; i++) {
-		if (data[i] != '\n')
-			continue;
-		if (r->len > 0) {
-			if (r->len + (i - start) <= r->max_body) {
-				char *nb = realloc(r->body, r->len + (i - start) + 1);
-				if (nb != NULL) {
-					memcpy(nb + r->len, data + start, i - start);
-					r->body = nb;
-					r->len += i - start;
-					nd_line(r, r->body, r->len);
-				}
-			} else if (r->nd_err[0] == '\0') {
-				snprintf(r->nd_err, sizeof r->nd_err, "line %zu is "
-				    "longer than the limit of %zu bytes",
-				    r->nd_line + 1, r->max_body);
-			}
-			r->len = 0;
-		} else {
-			nd_line(r, data + start, i - start);
-		}
-		start = i + 1;
-	}
-	if (start < len) {
-		size_t rest = len - start;
-		if (r->len + rest > r->max_body) {
-			if (r->nd_err[0] == '\0')
-				snprintf(r->nd_err, sizeof r->nd_err, "line %zu is "
-				    "longer than the limit of %zu bytes",
-				    r->nd_line + 1, r->max_body);
-			r->len = 0;
-		} else {
-			char *nb = realloc(r->body, r->len + rest + 1);
-			if (nb == NULL) {
-				snprintf(r->nd_err, sizeof r->nd_err, "out of memory");
-			} else {
-				memcpy(nb + r->len, data + start, rest);
-				r->body = nb;
-				r->len += rest;
-			}
-		}
-	}
-	if (last && r->len > 0) {
-		nd_line(r, r->body, r->len);
-		r->len = 0;
-	}
-}
 
 enum MHD_Result
 route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
@@ -144,7 +39,7 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 				    "must be a JSON object", i + 1);
 				break;
 			}
-			if (take_job(r, sub, i + 1) < 0)
+			if (request_take_job(r, sub, i + 1) < 0)
 				break;
 		}
 		json_decref(body);

@@ -64,25 +64,9 @@ send_all(struct ws *w, const void *data, size_t len)
 static int
 send_frame(struct ws *w, int op, const void *data, size_t len)
 {
-	unsigned char h[10];
-	size_t hl;
+	unsigned char h[WS_HEADER_MAX];
+	size_t hl = ws_frame_header(h, op, len);
 
-	h[0] = (unsigned char)(0x80 | op);
-	if (len < 126) {
-		h[1] = (unsigned char)len;
-		hl = 2;
-	} else if (len < 65536) {
-		h[1] = 126;
-		h[2] = (unsigned char)(len >> 8);
-		h[3] = (unsigned char)len;
-		hl = 4;
-	} else {
-		int i;
-		h[1] = 127;
-		for (i = 0; i < 8; i++)
-			h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-		hl = 10;
-	}
 	if (send_all(w, h, hl) < 0 || (len > 0 && send_all(w, data, len) < 0)) {
 		w->peer_closed = 1;
 		return -1;
@@ -163,39 +147,19 @@ read_client(struct ws *w)
 	}
 	w->inlen += (size_t)n;
 	for (;;) {
-		size_t hl = 2, len, i;
-		unsigned char *m, *p;
+		unsigned char *p;
+		size_t len;
 		int op;
-		if (w->inlen < 2)
+		long fl = ws_frame_parse(w->in, w->inlen, sizeof w->in, &op, &p,
+		    &len);
+
+		if (fl == 0)
 			return 0;
-		op = w->in[0] & 0x0f;
-		len = w->in[1] & 0x7f;
-		if (!(w->in[1] & 0x80)) {	/* clients must mask */
-			send_close(w, 1002);
+		if (fl < 0) {		/* unmasked or too big */
+			send_close(w, (unsigned)-fl);
 			w->peer_closed = 1;
 			return -1;
 		}
-		if (len == 126) {
-			if (w->inlen < 4)
-				return 0;
-			len = (size_t)w->in[2] << 8 | w->in[3];
-			hl = 4;
-		} else if (len == 127) {
-			send_close(w, 1009);	/* far too big for us */
-			w->peer_closed = 1;
-			return -1;
-		}
-		if (hl + 4 + len > sizeof w->in) {
-			send_close(w, 1009);
-			w->peer_closed = 1;
-			return -1;
-		}
-		if (w->inlen < hl + 4 + len)
-			return 0;
-		m = w->in + hl;
-		p = m + 4;
-		for (i = 0; i < len; i++)
-			p[i] ^= m[i % 4];
 		if (op == OP_CLOSE) {
 			if (!w->closing) {
 				w->closing = 1;
@@ -206,8 +170,8 @@ read_client(struct ws *w)
 		}
 		if (op == OP_PING && send_frame(w, OP_PONG, p, len) < 0)
 			return -1;
-		memmove(w->in, w->in + hl + 4 + len, w->inlen - (hl + 4 + len));
-		w->inlen -= hl + 4 + len;
+		memmove(w->in, w->in + fl, w->inlen - (size_t)fl);
+		w->inlen -= (size_t)fl;
 	}
 }
 

@@ -1,0 +1,123 @@
+/*
+ * libFuzzer harness: the apiserver's request decisions (apiserver/request.c)
+ * as the server makes them, without a socket.  The input is
+ *
+ *   METHOD \n URL-PATH \n CONTENT-TYPE \n CONTENT-LENGTH \n BODY
+ *
+ * (an empty header line means the header is absent).  The harness routes
+ * the path, checks method, content type and length as first_call() does,
+ * then reads the body as the route would: a streamed NDJSON batch in chunks
+ * of a size taken from the input, or a JSON job validated for submission
+ * or update.  It traps on a broken invariant (a status the server never
+ * sends, a segment with a '/', a batch over its limit).
+ *
+ * fuzz-sources: apiserver/request.c
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../apiserver/api.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The next '\n'-terminated field of the input as a string (NULL if empty);
+ * *buf is advanced past it. */
+static char *
+field(const uint8_t **buf, size_t *left)
+{
+	const uint8_t *nl = memchr(*buf, '\n', *left);
+	size_t n = nl != NULL ? (size_t)(nl - *buf) : *left;
+	size_t adv = nl != NULL ? n + 1 : n;
+	char *s = NULL;
+
+	if (n > 0 && (s = malloc(n + 1)) != NULL) {
+		memcpy(s, *buf, n);	/* a NUL inside ends the string */
+		s[n] = '\0';
+	}
+	*buf += adv;
+	*left -= adv;
+	return s;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const uint8_t *p = data, *end = data + size;
+	size_t left = size, i;
+	char *method, *url, *ct, *cl, msg[300];
+	struct req r;
+	unsigned status;
+
+	method = field(&p, &left);
+	url = field(&p, &left);
+	ct = field(&p, &left);
+	cl = field(&p, &left);
+	if (p > end || left != (size_t)(end - p))
+		__builtin_trap();
+
+	memset(&r, 0, sizeof r);
+	r.max_body = 4096;
+	request_route(&r, url != NULL ? url : "");
+	if (r.route < R_NONE || r.route > R_DEMO_JOB || r.nseg > 6)
+		__builtin_trap();
+	for (i = 0; i < (size_t)r.nseg; i++)
+		if (r.seg[i] == NULL || strchr(r.seg[i], '/') != NULL)
+			__builtin_trap();
+	if (r.route != R_NONE && (request_route_allow(r.route) == NULL ||
+	    request_route_allow(r.route)[0] == '\0'))
+		__builtin_trap();
+	if ((r.route == R_JOB || r.route == R_JOB_LOG || r.route == R_BATCH ||
+	    r.route == R_BATCH_LOG || r.route == R_DEMO_JOB) && r.nseg < 4)
+		__builtin_trap();
+	(void)request_route_open(r.route);
+	status = request_check(&r, method != NULL ? method : "", ct, cl, msg,
+	    sizeof msg);
+	if (status != 0 && status != 404 && status != 405 && status != 413 &&
+	    status != 415)
+		__builtin_trap();
+	if ((r.route == R_NONE) != (status == 404))
+		__builtin_trap();
+	if (status != 0 && msg[0] == '\0')
+		__builtin_trap();
+	if (status == 0 && r.ndjson) {
+		/* the body arrives in chunks of 1 to 64 bytes */
+		size_t step = left > 0 ? (size_t)(p[0] % 64) + 1 : 1, off = 0;
+		while (off < left) {
+			size_t n = left - off < step ? left - off : step;
+			request_ndjson_feed(&r, (const char *)p + off, n, 0);
+			off += n;
+		}
+		request_ndjson_feed(&r, NULL, 0, 1);
+		if (r.nd_jobs != NULL && json_array_size(r.nd_jobs) > 10000)
+			__builtin_trap();
+		if (r.len > r.max_body)
+			__builtin_trap();
+	} else if (status == 0 && left > 0 && left <= r.max_body) {
+		char err[300];
+		json_t *j = js_job_parse((const char *)p, left, err, sizeof err);
+		if (j != NULL) {
+			json_t *v = js_job_validate(j, err, sizeof err);
+			json_decref(v);
+			(void)js_job_check_update(j, err, sizeof err);
+			if (r.route == R_BATCHES) {
+				json_t *list = json_object_get(j, "jobs");
+				for (i = 0; json_is_array(list) &&
+				    i < json_array_size(list); i++)
+					if (request_take_job(&r,
+					    json_array_get(list, i), i + 1) < 0)
+						break;
+			}
+			json_decref(j);
+		}
+	}
+	free(r.segbuf);
+	free(r.body);
+	json_decref(r.nd_jobs);
+	free(method);
+	free(url);
+	free(ct);
+	free(cl);
+	return 0;
+}
