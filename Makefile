@@ -95,6 +95,17 @@ check: deps
 	@$(MAKE) --no-print-directory B=build/san CFLAGS="-O1 -g $(SAN_FLAGS)" all unit-bins
 	@sh tests/run.sh build/san
 
+# make soak: the long fault and load variants (10,000-job load_mixed, 20
+# apiserver kill rounds, 3,000-job processor kill -9) on an optimised build;
+# make valgrind: memcheck of whole integration suites (VG_SUITES, default
+# api_basic) on a -O0 build.  See tests/soak/.
+soak: deps
+	@$(MAKE) --no-print-directory B=build/soak CFLAGS="-O2 -g" all
+	@sh tests/soak/run.sh build/soak
+
+valgrind: deps
+	@sh tests/soak/valgrind.sh $(VG_SUITES)
+
 # make bench: jobspool against task-spooler, nq, beanstalkd and the machine's
 # limits (release build in build/bench); one Markdown table on stdout and in
 # tests/bench/last-results.md.  See tests/bench/run.sh.
@@ -133,4 +144,4 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all check bench run install uninstall install-examples clean deps unit-bins fuzz
+.PHONY: all check bench run install uninstall install-examples clean deps unit-bins fuzz soak valgrind
