@@ -79,6 +79,7 @@ struct req {
 	char *body;
 	size_t len, cap;
 	int ndjson;		/* body is application/x-ndjson */
+	int head;		/* a HEAD request: reads, never marks retrieved */
 	int failed;		/* an error response is already queued */
 	int too_big;		/* the body is over max_body: 413 at the end */
 	size_t discarded;

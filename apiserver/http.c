@@ -291,6 +291,7 @@ first_call(struct api *a, struct MHD_Connection *c, struct req *r,
 		    "is not signed by the CA this server trusts");
 	}
 	request_route(r, url);
+	r->head = strcmp(method, "HEAD") == 0;
 	if (r->route != R_NONE && !request_route_open(r->route) &&
 	    auth_check(a, c, &r->who) < 0) {
 		r->failed = 1;

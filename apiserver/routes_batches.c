@@ -187,7 +187,7 @@ route_batch_get(struct api *a, struct MHD_Connection *c, struct req *r,
 	struct idx_hit *hits = NULL;
 	size_t n = 0, i;
 	json_t *jobs, *counts, *out;
-	int peek = http_flag(c, "peek"), logs = http_flag(c, "logs");
+	int peek = r->head || http_flag(c, "peek"), logs = http_flag(c, "logs");
 	static const char *const names[] = { "pending", "running", "completed",
 	    "failed", "cancelled" };
 

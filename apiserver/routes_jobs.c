@@ -339,7 +339,8 @@ route_job_get(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (job == NULL)
 		return errno == ENOENT ? no_job(c, id) :
 		    http_errno(c, errno, "cannot read the job");
-	if (IS_FINAL(st) && st != JS_RETRIEVED && !http_flag(c, "peek")) {
+	if (IS_FINAL(st) && st != JS_RETRIEVED && !r->head &&
+	    !http_flag(c, "peek")) {
 		j2 = js_spool_retrieve(a->sp, id);
 		if (j2 != NULL) {
 			json_decref(job);

@@ -186,6 +186,9 @@ jq_eq "running job reads as running" .status running
 req GET "/api/v1/jobs/$ID2?peek=1"
 eq "peek 200" "$CODE" 200
 check "peek leaves .cancelled" test -f "$SPOOL/$ID2.cancelled"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -I "$URL/api/v1/jobs/$ID2")
+eq "HEAD of a final job 200" "$code" 200
+check "HEAD does not mark retrieved" test -f "$SPOOL/$ID2.cancelled"
 req GET "/api/v1/jobs/$ID2"
 jq_eq "GET final keeps status" .status cancelled
 check "GET marks retrieved" test -f "$SPOOL/$ID2.retrieved"
