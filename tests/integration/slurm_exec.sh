@@ -111,6 +111,27 @@ eq "200 jobs completed" "$n" 200
 echo "# 200 jobs through Slurm in $(( $(date +%s) - t0 )) s"
 
 stop_pid "$P1"
+
+# 9. labels map to sbatch arguments; an unmapped label is a clear error
+start_proc $SFLAGS --slurm-label "big=--partition=debug --nodes=1"
+P1=$PROC_PID
+id=$(post '{"command":["/bin/true"],"labels":["big"]}')
+check "a mapped label runs" wait_until 60 is_status "$id" completed
+id=$(post '{"command":["/bin/true"],"labels":["gpu"]}')
+check "an unmapped label fails" wait_until 60 is_status "$id" failed
+check "error names the label" sh -c "curl -s '$URL/api/v1/jobs/$id?peek=1' | jq -r .error | grep -q \"no Slurm mapping for label 'gpu'\""
+stop_pid "$P1"
+
+# 10. Slurm's commands missing: an error on the job, the processor lives on
+start_proc $SFLAGS --slurm-bin-dir /nonexistent
+P1=$PROC_PID
+id=$(post '{"command":["/bin/true"]}')
+check "job fails without Slurm" wait_until 60 is_status "$id" failed
+check "error says sbatch could not run" sh -c "curl -s '$URL/api/v1/jobs/$id?peek=1' | jq -r .error | grep -q 'sbatch.*nonexistent'"
+check "processor still runs" kill -0 "$P1"
+stop_pid "$P1"
+eq "bad --executor is exit 2" "$("$JS_BIN/jobspool-processor" -s "$SPOOL" --executor k8s 2>/dev/null; echo $?)" 2
+eq "bad --slurm-label is exit 2" "$("$JS_BIN/jobspool-processor" -s "$SPOOL" --slurm-label gpu 2>/dev/null; echo $?)" 2
 api_stop
 proc_check_logs
 slurm_stop
