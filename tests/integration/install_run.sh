@@ -110,7 +110,8 @@ unset JOBSPOOL_TOKENS
 # ---- make run itself (deps, build, run.sh) with the build under test;
 # -o all: do not relink it with other flags
 JOBSPOOL_SPOOL="$W/spool4" export JOBSPOOL_SPOOL
-check "make run starts" start_run out4 err4 make -s --no-print-directory \
+check "make run starts" start_run out4 err4 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	make -s --no-print-directory \
 	-C "$ROOT" -o all B="$JS_BIN" run
 check "make run uses JOBSPOOL_SPOOL" grep -q "spool $W/spool4\$" out4
 kill -INT -"$RUN_PID"
