@@ -219,13 +219,18 @@ void follow_wait(uint64_t gen, int timeout_ms);
 int follow_add_efd(int efd);
 void follow_del_efd(int efd);
 unsigned long follow_finished(enum js_state st);
-/* A chunked response following one job's log from offset; NULL on ENOMEM. */
+/* A chunked response following one job's log from offset; NULL on ENOMEM.
+ * sock is the client's socket (-1 if unknown): a stream whose client hung
+ * up ends, since follow streams run without an inactivity timeout. */
 struct MHD_Response *follow_job_response(struct api *a, const char *id,
-    uint64_t offset);
+    uint64_t offset, int sock);
 /* A chunked response merging the logs of ids (n of them), each line
  * prefixed with the job id. */
 struct MHD_Response *follow_batch_response(struct api *a, char (*ids)[JS_ID_SIZE],
-    size_t n, int follow);
+    size_t n, int follow, int sock);
+/* For a follow response on c: no inactivity timeout (a job may stay
+ * pending longer than --idle-timeout); returns c's socket or -1. */
+int follow_untimed(struct MHD_Connection *c);
 /* Helpers shared with ws.c */
 int follow_job_final(struct api *a, const char *id);	/* 1 final/gone, 0 not */
 

@@ -24,6 +24,19 @@
 #define SAFETY_MS 1000
 #define DEDUP 4096
 
+/* A follow stream has no libmicrohttpd timeout (it may wait for hours for
+ * a job to start); it checks its client is still there each time it would
+ * sleep instead: a closed or reset socket ends it. */
+static int
+peer_gone(int sock)
+{
+	struct pollfd p = { .fd = sock, .events = POLLRDHUP };
+
+	if (sock < 0 || poll(&p, 1, 0) <= 0)
+		return 0;
+	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -255,6 +268,7 @@ follow_job_final(struct api *a, const char *id)
 
 struct jfollow {
 	struct api *a;
+	int sock;		/* the client's socket, -1 if unknown */
 	char id[JS_ID_SIZE];
 	int fd;
 	uint64_t off;
@@ -287,6 +301,8 @@ jfollow_read(void *cls, uint64_t pos, char *buf, size_t max)
 			f->final = 1;	/* read once more: the last lines */
 			continue;
 		}
+		if (peer_gone(f->sock))
+			return MHD_CONTENT_READER_END_WITH_ERROR;
 		follow_wait(g, SAFETY_MS);
 	}
 }
@@ -302,7 +318,7 @@ jfollow_free(void *cls)
 }
 
 struct MHD_Response *
-follow_job_response(struct api *a, const char *id, uint64_t offset)
+follow_job_response(struct api *a, const char *id, uint64_t offset, int sock)
 {
 	struct jfollow *f = calloc(1, sizeof *f);
 	struct MHD_Response *r;
@@ -310,6 +326,7 @@ follow_job_response(struct api *a, const char *id, uint64_t offset)
 	if (f == NULL)
 		return NULL;
 	f->a = a;
+	f->sock = sock;
 	memcpy(f->id, id, JS_ID_SIZE);
 	f->fd = -1;
 	f->off = offset;
@@ -335,6 +352,7 @@ struct bjob {
 
 struct bfollow {
 	struct api *a;
+	int sock;		/* the client's socket, -1 if unknown */
 	struct bjob *jobs;
 	size_t n, ndone;
 	int once;		/* not following: what is there now */
@@ -464,8 +482,11 @@ bfollow_read(void *cls, uint64_t pos, char *buf, size_t max)
 				b->ndone++;
 			}
 		}
-		if (b->olen == 0 && b->ndone < b->n)
+		if (b->olen == 0 && b->ndone < b->n) {
+			if (peer_gone(b->sock))
+				return MHD_CONTENT_READER_END_WITH_ERROR;
 			follow_wait(g, SAFETY_MS);
+		}
 	}
 }
 
@@ -487,7 +508,7 @@ bfollow_free(void *cls)
 
 struct MHD_Response *
 follow_batch_response(struct api *a, char (*ids)[JS_ID_SIZE], size_t n,
-    int follow)
+    int follow, int sock)
 {
 	struct bfollow *b = calloc(1, sizeof *b);
 	struct MHD_Response *r;
@@ -496,6 +517,7 @@ follow_batch_response(struct api *a, char (*ids)[JS_ID_SIZE], size_t n,
 	if (b == NULL)
 		return NULL;
 	b->a = a;
+	b->sock = sock;
 	b->jobs = calloc(n ? n : 1, sizeof *b->jobs);
 	if (b->jobs == NULL) {
 		free(b);
@@ -512,4 +534,14 @@ follow_batch_response(struct api *a, char (*ids)[JS_ID_SIZE], size_t n,
 	if (r == NULL)
 		bfollow_free(b);
 	return r;
+}
+
+int
+follow_untimed(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0);
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	return ci != NULL ? ci->connect_fd : -1;
 }

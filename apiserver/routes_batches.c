@@ -243,6 +243,7 @@ route_batch_log(struct api *a, struct MHD_Connection *c, struct req *r,
 	char (*ids)[JS_ID_SIZE];
 	struct MHD_Response *resp;
 	size_t n = 0, i;
+	int follow;
 
 	if (!js_id_valid(cid))
 		return http_error(c, MHD_HTTP_NOT_FOUND, "no such batch: a "
@@ -261,7 +262,9 @@ route_batch_log(struct api *a, struct MHD_Connection *c, struct req *r,
 	for (i = 0; i < n; i++)
 		memcpy(ids[i], hits[i].id, JS_ID_SIZE);
 	free(hits);
-	resp = follow_batch_response(a, ids, n, http_flag(c, "follow"));
+	follow = http_flag(c, "follow");
+	resp = follow_batch_response(a, ids, n, follow,
+	    follow ? follow_untimed(c) : -1);
 	free(ids);
 	if (resp == NULL)
 		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");

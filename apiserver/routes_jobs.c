@@ -532,7 +532,8 @@ route_job_log(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (http_flag(c, "ws"))
 		return ws_upgrade(a, c, r, id, (uint64_t)offset);
 	if (http_flag(c, "follow")) {
-		resp = follow_job_response(a, id, (uint64_t)offset);
+		resp = follow_job_response(a, id, (uint64_t)offset,
+		    follow_untimed(c));
 		if (resp == NULL)
 			return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 			    "out of memory");

@@ -173,7 +173,7 @@ jq_eq "bob's job is his" .owner bob
 
 # ---- SIGHUP reloads tokens (from the config file) ----
 printf '%s\n' 'token = alice:alice-secret' 'token = carol:carol-new' \
-	'token = dave:dave-secret' >"$CONF"
+	'token = dave:dave-secret' 'max-body = 200' >"$CONF"
 kill -HUP "$API_PID"
 check "reload logged" wait_until 20 grep -q 'reloaded' "$API_LOG"
 req GET /api/v1/jobs -H 'Authorization: Bearer dave-secret'
@@ -186,6 +186,9 @@ req GET /api/v1/jobs -H "$A"
 eq "an unchanged token still works after SIGHUP" "$CODE" 200
 req GET /api/v1/jobs -H "$B"
 jerr "a token removed by SIGHUP is refused" 401
+big=$(printf '{"shell":"true","description":"%s"}' "$(head -c 300 /dev/zero | tr '\0' x)")
+req POST /api/v1/jobs -H "$A" -d "$big"
+jerr "max-body = 200 from the config file after SIGHUP: 413" 413
 printf 'token = broken\n' >"$CONF"
 kill -HUP "$API_PID"
 check "a bad reload is logged" wait_until 20 grep -q 'keeping the current' "$API_LOG"

@@ -81,7 +81,7 @@ submit '{"shell":"true"}'
 pids=""
 i=0
 while [ $i -lt 200 ]; do
-	curl -s -N --max-time 60 "$URL/api/v1/jobs/$ID/log?follow=1" >"$W/m$i" &
+	curl -s -N --max-time 180 "$URL/api/v1/jobs/$ID/log?follow=1" >"$W/m$i" &
 	pids="$pids $!"
 	i=$((i + 1))
 done
