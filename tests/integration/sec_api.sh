@@ -71,7 +71,7 @@ start_proc -j 1 --scan-interval 250ms
 P=$PROC_PID
 check "alice's first jobs finish" wait_final 30 "$JF" "$JD"
 req POST /api/v1/jobs -H "$A" -H 'Idempotency-Key: k-1' \
-	-d '{"command":["/bin/sh","-c","echo secret-of-alice; sleep 30"],"name":"a-run"}'
+	-d '{"command":["/bin/sh","-c","echo secret-of-alice; sleep 600"],"name":"a-run"}'
 eq "alice submits a long job" "$CODE" 201
 JR=$(printf '%s' "$BODY" | jq -r .id)
 running() { [ -f "$SPOOL/$JR.wip" ] && grep -q secret-of-alice "$SPOOL/$JR.log" 2>/dev/null; }
