@@ -1,0 +1,107 @@
+#!/bin/sh
+# Slurm executor against sbatch alone, on a single-node Slurm started in a
+# temporary directory (tests/integration/slurm.inc).  Prints a Markdown
+# table and writes it to tests/bench/slurm-results.md.
+#   B        build directory holding jobspool-processor (default build)
+#   N        jobs per throughput run (default 50)
+#   REPS     repetitions (default 5)
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${B:-$ROOT/build}
+case $B in /*) ;; *) B=$ROOT/$B ;; esac
+N=${N:-50}
+REPS=${REPS:-5}
+OUT=$ROOT/tests/bench/slurm-results.md
+. "$ROOT/tests/integration/slurm.inc"
+
+W=$(mktemp -d /tmp/jobspool-bench-slurm.XXXXXX)
+chmod 0755 "$W"
+PROC=""
+cleanup() {
+	[ -n "$PROC" ] && kill "$PROC" 2>/dev/null && wait "$PROC" 2>/dev/null
+	slurm_stop
+	rm -rf "$W"
+}
+trap cleanup EXIT INT TERM
+
+if ! slurm_start "$W/slurm"; then
+	msg="Slurm cannot run here: $SLURM_WHY"
+	printf '| Slurm | %s |\n' "$msg" | tee "$OUT"
+	exit 0
+fi
+VERSION=$(sinfo --version 2>/dev/null)
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# median and min/max of numbers on stdin: "median (min-max)"
+stats() { sort -n | awk '{v[NR]=$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2;
+	printf "%.0f (%.0f-%.0f)", m, v[1], v[NR]}'; }
+slurm_idle() { [ -z "$(squeue -h 2>/dev/null)" ]; }
+wait_idle() { while ! slurm_idle; do sleep 0.05; done; }
+
+mkdir -p "$W/out" "$W/spool"
+chmod 1777 "$W/out"
+chmod 0750 "$W/spool"
+
+# --- sbatch alone: N jobs submitted one by one, until all have ended
+: >"$W/sb.tput"
+: >"$W/sb.lat"
+for r in $(seq "$REPS"); do
+	t0=$(now_ms)
+	for i in $(seq "$N"); do
+		sbatch --parsable -o /dev/null --wrap true >/dev/null
+	done
+	wait_idle
+	t1=$(now_ms)
+	echo "$N $t0 $t1" | awk '{printf "%.2f\n", $1 * 1000 / ($3 - $2)}' >>"$W/sb.tput"
+	# latency: submission to the job's first instruction
+	t0=$(now_ms)
+	sbatch --parsable -o /dev/null --wrap "echo \$((\$(date +%s%N)/1000000)) > $W/out/sb.$r" >/dev/null
+	while [ ! -s "$W/out/sb.$r" ]; do sleep 0.01; done
+	echo $(( $(cat "$W/out/sb.$r") - t0 )) >>"$W/sb.lat"
+	wait_idle
+done
+
+# --- jobspool, --executor slurm, spool submission
+"$B/jobspool-processor" -s "$W/spool" -j 16 --executor slurm \
+	--slurm-output-dir "$W/out" --user root 2>"$W/proc.log" &
+PROC=$!
+submit() {
+	s_id=$(cat /proc/sys/kernel/random/uuid)
+	printf '%s\n' "$1" >"$W/spool/tmp/$s_id.json" &&
+		mv "$W/spool/tmp/$s_id.json" "$W/spool/$s_id.pending"
+	echo "$s_id"
+}
+while [ ! -d "$W/spool/tmp" ]; do sleep 0.01; done
+ndone() { ls "$W/spool" | grep -c '\.completed$'; }
+: >"$W/js.tput"
+: >"$W/js.lat"
+base=0
+for r in $(seq "$REPS"); do
+	t0=$(now_ms)
+	for i in $(seq "$N"); do submit '{"command":["/bin/true"]}' >/dev/null; done
+	base=$((base + N))
+	while [ "$(ndone)" -lt "$base" ]; do sleep 0.05; done
+	t1=$(now_ms)
+	echo "$N $t0 $t1" | awk '{printf "%.2f\n", $1 * 1000 / ($3 - $2)}' >>"$W/js.tput"
+	t0=$(now_ms)
+	submit "{\"shell\":\"echo \$((\$(date +%s%N)/1000000)) > $W/out/js.$r\"}" >/dev/null
+	while [ ! -s "$W/out/js.$r" ]; do sleep 0.01; done
+	echo $(( $(cat "$W/out/js.$r") - t0 )) >>"$W/js.lat"
+	base=$((base + 1))
+	while [ "$(ndone)" -lt "$base" ]; do sleep 0.05; done
+done
+failed=$(ls "$W/spool" | grep -c '\.failed$')
+
+sb_t=$(stats <"$W/sb.tput"); js_t=$(stats <"$W/js.tput")
+sb_l=$(stats <"$W/sb.lat"); js_l=$(stats <"$W/js.lat")
+ratio_t=$(awk -v a="${js_t%% *}" -v b="${sb_t%% *}" 'BEGIN {printf "%.2f", a / b}')
+ratio_l=$(awk -v a="${js_l%% *}" -v b="${sb_l%% *}" 'BEGIN {printf "%.2f", a / b}')
+{
+	echo "Slurm executor ($VERSION, single node, 2 CPUs, OverSubscribe=FORCE:8;"
+	echo "$N jobs of /bin/true per run, $REPS runs; median (min-max); failed jobs: $failed)"
+	echo
+	echo "| scenario | jobspool --executor slurm | sbatch alone | jobspool/sbatch |"
+	echo "|---|---|---|---|"
+	echo "| throughput, jobs/s | $js_t | $sb_t | $ratio_t |"
+	echo "| submission to start, ms | $js_l | $sb_l | $ratio_l |"
+} | tee "$OUT"
