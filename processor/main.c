@@ -285,6 +285,12 @@ proc_reload(struct proc_config *cfg, char *err, size_t errlen)
 	if (strcmp(n.spool, cfg->spool) != 0)
 		js_warn("reload: the spool directory cannot change while "
 		    "running (still %s)", cfg->spool);
+	if (n.executor != cfg->executor) {
+		js_warn("reload: the executor cannot change while running "
+		    "(still %s)", cfg->executor == PROC_EXEC_SLURM ? "slurm" :
+		    "local");
+		n.executor = cfg->executor;
+	}
 	free(n.spool);
 	n.spool = cfg->spool;
 	cfg->spool = NULL;
