@@ -1323,7 +1323,11 @@ js_spool_log_open(struct js_spool *sp, const char *id, int write)
 		errno = saved;
 		return -1;
 	}
-	if (fcntl(fd, F_SETFL, write ? O_APPEND : 0) < 0) {
+	/* group-readable whatever the umask: the apiserver may run as another
+	 * user of the spool's group */
+	if ((write && (st.st_mode & 0640) != 0640 &&
+	    fchmod(fd, (st.st_mode & 07777) | 0640) < 0) ||
+	    fcntl(fd, F_SETFL, write ? O_APPEND : 0) < 0) {
 		saved = errno;
 		close(fd);
 		errno = saved;

@@ -47,7 +47,7 @@ printf '{"command":["/bin/echo","x"]}\n' >"$SPOOL/tmp/$L2"
 mv "$SPOOL/tmp/$L2" "$SPOOL/$L2.pending"
 OK1=$(submit '{"command":["/bin/echo","fine"]}')
 
-umask 000	# files must still be 0660/0640
+umask 077	# files must still be 0660/0640 (group-readable)
 start_proc -j 2 --scan-interval 250ms
 umask 022
 P=$PROC_PID
@@ -98,8 +98,8 @@ check "processor still runs jobs afterwards" wait_final 30 "$OK2"
 
 # modes
 m() { stat -c %a "$1" 2>/dev/null; }
-eq "a final job file is 0660 (umask 000 at start)" "$(m "$(final "$OK1")")" 660
-eq "a log is 0640" "$(m "$SPOOL/$OK1.log")" 640
+eq "a final job file is 0660 (umask 077 at start)" "$(m "$(final "$OK1")")" 660
+eq "a log is 0640 (umask 077 at start)" "$(m "$SPOOL/$OK1.log")" 640
 # a processor stuck in an open(2) would ignore SIGTERM: bound the wait
 kill -TERM "$P"
 p_gone() { ! alive "$P"; }
