@@ -40,8 +40,9 @@ ok "processor killed with SIGKILL $kills times"
 # a last processor finishes the work (recovering expired leases)
 start_proc -j 2 --lease 1s --scan-interval 250ms --user root
 LAST=$PROC_PID
-drained() { [ "$(ls "$SPOOL" | grep -c -E '\.(pending|wip)$')" -eq 0 ]; }
-check "queue drained after the last restart" wait_until 200 drained
+drained() { ! ls "$SPOOL" | grep -q -E '\.(pending|wip)$'; }
+wait_count 60 "$N" count_final
+check "queue drained after the last restart" wait_until 30 drained
 stop_pid "$LAST"
 
 states=$(ls "$SPOOL" | grep -E '\.(pending|wip|completed|failed|cancelled|retrieved)$')

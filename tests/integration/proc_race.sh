@@ -11,8 +11,6 @@ running() { jq -e '.status == "running" and .pid != null' "$SPOOL/$1.wip" >/dev/
 running_by() { jq -e --arg w "$2" '.status == "running" and .pid != null and (.worker | endswith(":" + $w))' "$SPOOL/$1.wip" >/dev/null 2>&1; }
 no_proc() { ! pgrep -f "$1" >/dev/null; }
 one_proc() { [ "$(pgrep -f "$1" | wc -l)" -eq 1 ]; }
-count_final() { ls "$SPOOL" | grep -c -E '\.(completed|failed|cancelled)$'; }
-all_done() { [ "$(count_final)" -ge "$1" ]; }
 
 # ---- three processors, 1,000 jobs, each runs exactly once ----
 proc_setup
@@ -26,7 +24,7 @@ while [ $i -lt 1000 ]; do
 	mv "$SPOOL/tmp/$id.json" "$SPOOL/$id.pending"
 	i=$((i + 1))
 done
-check "race: 1000 jobs end" wait_until 240 all_done 1000
+check "race: 1000 jobs end" wait_count 60 1000 count_final
 eq "race: 1000 lines written" "$(wc -l <"$WORK/ran")" 1000
 eq "race: 1000 distinct jobs ran" "$(sort -u "$WORK/ran" | wc -l)" 1000
 eq "race: no job ran twice" "$(sort "$WORK/ran" | uniq -d | wc -l)" 0
