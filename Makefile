@@ -110,7 +110,7 @@ valgrind: deps
 # limits (release build in build/bench); one Markdown table on stdout and in
 # tests/bench/last-results.md.  See tests/bench/run.sh.
 bench: deps
-	@$(MAKE) --no-print-directory B=build/bench CFLAGS="-O2 -g" all
+	@$(MAKE) --no-print-directory -s B=build/bench CFLAGS="-O2 -g" all
 	@sh tests/bench/run.sh build/bench
 
 # make run: starts the apiserver (127.0.0.1:$$PORT, default 8080) and a
