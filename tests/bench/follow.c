@@ -31,6 +31,8 @@ struct follower {
 	int fd;
 	pid_t pid;		/* tail mode: the tail process */
 	int headers;		/* response headers seen */
+	char head[2048];	/* the start of the response */
+	size_t hlen;
 	char tail[512];		/* last bytes received */
 	size_t tlen;
 	int64_t got;		/* when the current line arrived, 0 if not yet */
@@ -221,11 +223,23 @@ main(int argc, char *argv[])
 					    (unsigned long long)evs[k].data.u64,
 					    f->headers ? "" : " before the headers");
 				}
+				/* the headers are looked for in their own buffer: with
+				 * the log so far behind them they can be longer than
+				 * the tail kept for the markers */
+				if (!f->headers) {
+					size_t m = sizeof f->head - 1 - f->hlen;
+
+					if (m > (size_t)r)
+						m = (size_t)r;
+					memcpy(f->head + f->hlen, buf, m);
+					f->hlen += m;
+					f->head[f->hlen] = '\0';
+				}
 				push(f, buf, (size_t)r);
-				if (!f->headers && strstr(f->tail, "\r\n\r\n") != NULL) {
-					if (strncmp(f->tail, "HTTP/1.1 200", 12) != 0 &&
-					    strncmp(f->tail, "HTTP/1.0 200", 12) != 0)
-						die("follow answered: %.60s", f->tail);
+				if (!f->headers && strstr(f->head, "\r\n\r\n") != NULL) {
+					if (strncmp(f->head, "HTTP/1.1 200", 12) != 0 &&
+					    strncmp(f->head, "HTTP/1.0 200", 12) != 0)
+						die("follow answered: %.60s", f->head);
 					f->headers = 1;
 					if (line == 0) {
 						f->got = now_ns(CLOCK_MONOTONIC);
