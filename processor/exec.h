@@ -105,6 +105,14 @@ struct executor {
  * for container CLIs.  Returns NULL on allocation failure. */
 struct executor *exec_local_new(struct js_spool *sp, struct proc_config *cfg,
     const char *proc_home, exec_helper_fn helper, void *helper_arg);
+/* exec_local.c: forks argv (owned from now on, freed on failure) for job
+ * id, output on the job's log, held at its gate until ops->start; puts its
+ * "pid" and "pid_start" into job.  keep_creds: the processor's credentials;
+ * watcher: an executor's helper (none of the job's cwd, stdin, limits).
+ * 0, or -1 with err.  Shared by the executors whose runs are children. */
+int exec_spawn(struct executor *ex, const char *id, json_t *job, char **argv,
+    int keep_creds, int watcher, const char *home, struct exec_run *run,
+    char *err, size_t errlen);
 /* exec_slurm.c: runs command and shell jobs on Slurm (see slurm.h);
  * container jobs locally.  NULL on failure (logged). */
 struct executor *exec_slurm_new(struct js_spool *sp, struct proc_config *cfg,

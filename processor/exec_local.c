@@ -34,23 +34,17 @@ container_stop(struct executor *ex, const char *id, int hard, int64_t grace_ms)
 		    "container stop");
 }
 
-static int
-local_prepare(struct executor *ex, const char *id, json_t *job,
-    struct exec_run *run, char *err, size_t errlen)
+int
+exec_spawn(struct executor *ex, const char *id, json_t *job, char **argv,
+    int keep_creds, int watcher, const char *home, struct exec_run *run,
+    char *err, size_t errlen)
 {
-	struct local *lo = ex->priv;
 	struct proc_config *cfg = ex->cfg;
-	json_t *cont = json_object_get(job, "container");
 	struct run_spec rs;
 	unsigned long long st;
 	int logfd, rc;
 
-	memset(run, 0, sizeof *run);
-	run->container = cont != NULL;
-	run->argv = cont ? container_argv(cfg, id, cont, err, errlen) :
-	    run_job_argv(job, err, errlen);
-	if (run->argv == NULL)
-		return -1;
+	run->argv = argv;
 	logfd = js_spool_log_open(ex->sp, id, 1);
 	if (logfd < 0) {
 		snprintf(err, errlen, "cannot open the log: %s", strerror(errno));
@@ -67,8 +61,9 @@ local_prepare(struct executor *ex, const char *id, json_t *job,
 	rs.uid = cfg->uid;
 	rs.gid = cfg->gid;
 	rs.user = cfg->user;
-	rs.home = run->container ? lo->proc_home : cfg->home;
-	rs.keep_creds = run->container;
+	rs.home = home;
+	rs.keep_creds = keep_creds;
+	rs.watcher = watcher;
 	rc = run_spawn(&rs, &run->child, err, errlen);
 	close(logfd);
 	if (rc < 0) {
@@ -80,6 +75,24 @@ local_prepare(struct executor *ex, const char *id, json_t *job,
 	if (js_proc_start_time(run->child.pid, &st) == 0)
 		json_object_set_new(job, "pid_start", json_integer((json_int_t)st));
 	return 0;
+}
+
+static int
+local_prepare(struct executor *ex, const char *id, json_t *job,
+    struct exec_run *run, char *err, size_t errlen)
+{
+	struct local *lo = ex->priv;
+	json_t *cont = json_object_get(job, "container");
+	char **argv;
+
+	memset(run, 0, sizeof *run);
+	run->container = cont != NULL;
+	argv = cont ? container_argv(ex->cfg, id, cont, err, errlen) :
+	    run_job_argv(job, err, errlen);
+	if (argv == NULL)
+		return -1;
+	return exec_spawn(ex, id, job, argv, run->container, 0,
+	    run->container ? lo->proc_home : ex->cfg->home, run, err, errlen);
 }
 
 static int

@@ -35,10 +35,7 @@ slurm_prepare(struct executor *ex, const char *id, json_t *job,
 	struct slurm_exec *se = ex->priv;
 	struct proc_config *cfg = ex->cfg;
 	struct slurm_conf sc;
-	struct run_spec rs;
-	unsigned long long st;
-	json_t *bare;
-	int logfd, rc;
+	char **argv;
 
 	if (json_object_get(job, "container") != NULL)
 		return local_of(ex)->ops->prepare(local_of(ex), id, job, run, err,
@@ -53,48 +50,16 @@ slurm_prepare(struct executor *ex, const char *id, json_t *job,
 	sc.uid = cfg->uid;
 	sc.gid = cfg->gid;
 	sc.labels = cfg->slurm_labels;
-	run->argv = slurm_watch_argv(se->self, se->spool, id,
+	argv = slurm_watch_argv(se->self, se->spool, id,
 	    js_job_int(job, "generation", 0), &sc);
-	if (run->argv == NULL) {
+	if (argv == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	logfd = js_spool_log_open(ex->sp, id, 1);
-	if (logfd < 0) {
-		snprintf(err, errlen, "cannot open the log: %s", strerror(errno));
-		proc_free_words(run->argv);
-		run->argv = NULL;
 		return -1;
 	}
 	/* The watcher runs with the processor's credentials and none of the
-	 * job's cwd, stdin, env or limits: those are for the Slurm job,
-	 * written into its batch script. */
-	bare = json_object();
-	memset(&rs, 0, sizeof rs);
-	rs.id = id;
-	rs.argv = run->argv;
-	rs.job = bare;
-	rs.logfd = logfd;
-	rs.drop = cfg->run_as;
-	rs.uid = cfg->uid;
-	rs.gid = cfg->gid;
-	rs.user = cfg->user;
-	rs.home = "/";
-	rs.keep_creds = 1;
-	rc = bare ? run_spawn(&rs, &run->child, err, errlen) : -1;
-	if (bare == NULL)
-		snprintf(err, errlen, "out of memory");
-	json_decref(bare);
-	close(logfd);
-	if (rc < 0) {
-		proc_free_words(run->argv);
-		run->argv = NULL;
-		return -1;
-	}
-	json_object_set_new(job, "pid", json_integer(run->child.pid));
-	if (js_proc_start_time(run->child.pid, &st) == 0)
-		json_object_set_new(job, "pid_start", json_integer((json_int_t)st));
-	return 0;
+	 * job's cwd, stdin or limits: those are for the Slurm job, written
+	 * into its batch script. */
+	return exec_spawn(ex, id, job, argv, 1, 1, "/", run, err, errlen);
 }
 
 /* The watcher is a child like a local job: the rest is the local code. */
