@@ -272,6 +272,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < nf; i++)
 		close(fs[i].fd);
 	stop_tails();
+	ntails = 0;	/* fs is freed below; nothing left for atexit */
 	close(lfd);
 	free(fs);
 	free(lat);
