@@ -112,6 +112,8 @@ valgrind: deps
 bench: deps
 	@$(MAKE) --no-print-directory -s B=build/bench CFLAGS="-O2 -g" all
 	@sh tests/bench/run.sh build/bench
+	@echo; echo "Slurm executor (tests/bench/slurm.sh; table also in tests/bench/slurm-results.md):"
+	@B=build/bench N=$${SLURM_BENCH_JOBS:-30} REPS=$${SLURM_BENCH_REPS:-3} sh tests/bench/slurm.sh
 
 # make run: starts the apiserver (127.0.0.1:$$PORT, default 8080) and a
 # processor on ./spool; Ctrl-C stops both.  See scripts/run.sh.

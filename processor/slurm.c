@@ -652,7 +652,12 @@ submit(struct watch *w, const json_t *job, char *err, size_t errlen)
 	snprintf(arg, sizeof arg, "--output=%s/jobspool-%s-%%j.out",
 	    w->sc.outdir, w->id);
 	A(arg);
-	A("--export=NIL");
+	/* ALL of sbatch's own environment, which run_cmd makes PATH and
+	 * SLURM_CONF only: with NONE, Slurm would build the job's
+	 * environment by running the user's login shell on the node
+	 * (--get-user-env), seconds per job and whatever it prints.  The
+	 * job's env is in the script. */
+	A("--export=ALL");
 	if (cwd != NULL) {
 		snprintf(arg, sizeof arg, "--chdir=%s", cwd);
 		A(arg);

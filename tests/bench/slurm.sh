@@ -34,7 +34,7 @@ VERSION=$(sinfo --version 2>/dev/null)
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # median and min/max of numbers on stdin: "median (min-max)"
 stats() { sort -n | awk '{v[NR]=$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2;
-	printf "%.0f (%.0f-%.0f)", m, v[1], v[NR]}'; }
+	printf "%.1f (%.1f-%.1f)", m, v[1], v[NR]}'; }
 slurm_idle() { [ -z "$(squeue -h 2>/dev/null)" ]; }
 wait_idle() { while ! slurm_idle; do sleep 0.05; done; }
 
