@@ -23,19 +23,12 @@ js_clean_scan(struct js_spool *sp,
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
-	int fd, dirfd = js_spool_fd(sp), saved, state;
+	int dirfd = js_spool_fd(sp), saved, state;
 	const char *side;
 
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	d = js_spool_opendir(sp);
+	if (d == NULL)
 		return -1;
-	d = fdopendir(fd);
-	if (d == NULL) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
 	for (;;) {
 		errno = 0;
 		de = readdir(d);

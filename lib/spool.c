@@ -201,22 +201,30 @@ js_spool_parse_name(const char *name, char id[JS_ID_SIZE], int *state,
 	return -1;
 }
 
-static int
-write_all(int fd, const void *data, size_t len)
+/* A directory stream over the directory dirfd refers to, on a descriptor
+ * of its own (dirfd stays open and its offset untouched). */
+static DIR *
+opendir_fd(int dirfd)
 {
-	const char *p = data;
+	int fd, saved;
+	DIR *d;
 
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
 	}
-	return 0;
+	return d;
+}
+
+DIR *
+js_spool_opendir(struct js_spool *sp)
+{
+	return opendir_fd(sp->dirfd);
 }
 
 /* Writes data into a new file tmp/<uuid>.tmp, synced and closed; its name
@@ -234,7 +242,7 @@ write_tmp(struct js_spool *sp, const void *data, size_t len,
 	    O_CLOEXEC, 0660);
 	if (fd < 0)
 		return -1;
-	if (fchmod(fd, 0660) < 0 || write_all(fd, data, len) < 0 ||
+	if (fchmod(fd, 0660) < 0 || js_write_all(fd, data, len) < 0 ||
 	    fsync(fd) < 0) {
 		saved = errno;
 		close(fd);
@@ -537,20 +545,13 @@ js_spool_list(struct js_spool *sp, unsigned mask, int flags,
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
-	int fd, state, saved;
+	int state, saved;
 
 	*out = NULL;
 	*n = 0;
-	fd = openat(sp->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	d = opendir_fd(sp->dirfd);
+	if (d == NULL)
 		return -1;
-	d = fdopendir(fd);
-	if (d == NULL) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
 	errno = 0;
 	while ((de = readdir(d)) != NULL) {
 		char id[JS_ID_SIZE];
@@ -1343,19 +1344,12 @@ js_spool_clean_tmp(struct js_spool *sp, int64_t age_ms, int dry_run,
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
-	int fd, count = 0, saved;
+	int count = 0;
 	int64_t now = js_now_ms();
 
-	fd = openat(sp->tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	d = opendir_fd(sp->tmpfd);
+	if (d == NULL)
 		return -1;
-	d = fdopendir(fd);
-	if (d == NULL) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
 	while ((de = readdir(d)) != NULL) {
 		int64_t mtime;
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)

@@ -46,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <dirent.h>
 #include <jansson.h>
 
 #include "job.h"
@@ -113,6 +114,9 @@ struct js_entry {
 	off_t size;		/* only with JS_LIST_STAT, else 0 */
 };
 #define JS_LIST_STAT 0x1	/* fill mtime_ms and size (one fstatat each) */
+/* A directory stream over the spool directory (its own descriptor), for
+ * callers that walk every entry; close with closedir().  NULL with errno. */
+DIR *js_spool_opendir(struct js_spool *sp);
 /* Lists the jobs whose state is in mask (JS_STATE_BIT()s): a new array in
  * *out (caller frees) of *n entries, in directory order.  Costs one
  * readdir of the spool, plus one fstatat per listed job with JS_LIST_STAT. */

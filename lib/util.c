@@ -240,3 +240,21 @@ js_hostname(char *out, size_t size)
 		snprintf(out, size, "localhost");
 	out[size - 1] = '\0';
 }
+
+int
+js_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

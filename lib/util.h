@@ -51,4 +51,8 @@ int js_proc_start_time(int pid, unsigned long long *start);
 /* Host name (never fails: "localhost" as a last resort). */
 void js_hostname(char *out, size_t size);
 
+/* Writes all of data to fd, retrying short writes and EINTR.  0, or -1
+ * with errno set. */
+int js_write_all(int fd, const void *data, size_t len);
+
 #endif

@@ -251,12 +251,6 @@ slurm_error(const json_t *slurm, char *buf, size_t len)
 
 /* ---- running Slurm's commands ---- */
 
-static int64_t
-mono_ms(void)
-{
-	return js_mono_ms();
-}
-
 /* Runs Slurm command prog with args (NULL-terminated, args[0] unused),
  * feeding in (may be NULL) and collecting stdout and stderr (NUL-
  * terminated, truncated).  Returns the exit status (0..255), or -1 if it
@@ -713,7 +707,7 @@ submit(struct watch *w, const json_t *job, char *err, size_t errlen)
 		snprintf(err, errlen, "sbatch printed no job id: %.200s", out);
 		goto out;
 	}
-	w->submitted_ms = mono_ms();
+	w->submitted_ms = js_mono_ms();
 	rc = 0;
 	goto out;
 nomem:
@@ -732,7 +726,7 @@ copy_output(struct watch *w)
 {
 	char buf[65536];
 	struct stat st;
-	ssize_t k, o, m;
+	ssize_t k;
 	uid_t owner = w->sc.drop ? w->sc.uid : geteuid();
 
 	if (w->out_fd < 0) {
@@ -759,15 +753,8 @@ copy_output(struct watch *w)
 			continue;
 		if (k <= 0)
 			return;
-		for (o = 0; o < k; o += m) {
-			m = write(1, buf + o, (size_t)(k - o));
-			if (m < 0 && errno == EINTR) {
-				m = 0;
-				continue;
-			}
-			if (m <= 0)
-				return;	/* the log is gone: nothing to do */
-		}
+		if (js_write_all(1, buf, (size_t)k) < 0)
+			return;	/* the log is gone: nothing to do */
 		w->copied += k;
 	}
 }
@@ -953,7 +940,7 @@ slurm_watch_main(int argc, char *argv[])
 	 * fork, an exec and an RPC to slurmctld; a cancel does not wait for
 	 * it: SIGTERM interrupts the tick) */
 	qint = w.sc.poll_ms < 250 ? w.sc.poll_ms : 250;
-	next_q = mono_ms() + qint;
+	next_q = js_mono_ms() + qint;
 	while (!state_final(w.state)) {
 		char before[sizeof w.state], rbefore[sizeof w.reason];
 
@@ -973,10 +960,10 @@ slurm_watch_main(int argc, char *argv[])
 		}
 		pause_ms(w.sc.poll_ms < TICK_MS ? w.sc.poll_ms : TICK_MS);
 		copy_output(&w);
-		if (!got_term && mono_ms() < next_q)
+		if (!got_term && js_mono_ms() < next_q)
 			continue;
 		qint = qint * 2 < w.sc.poll_ms ? qint * 2 : w.sc.poll_ms;
-		next_q = mono_ms() + qint;
+		next_q = js_mono_ms() + qint;
 		memcpy(before, w.state, sizeof before);
 		memcpy(rbefore, w.reason, sizeof rbefore);
 		known = query(&w, err, sizeof err);
@@ -987,7 +974,7 @@ slurm_watch_main(int argc, char *argv[])
 		}
 		if (known == 0) {
 			if (w.submitted_ms == 0 ||
-			    mono_ms() - w.submitted_ms > FORGET_GRACE_MS) {
+			    js_mono_ms() - w.submitted_ms > FORGET_GRACE_MS) {
 				snprintf(w.state, sizeof w.state, "LOST");
 				snprintf(w.reason, sizeof w.reason, "Slurm no "
 				    "longer knows the job");
