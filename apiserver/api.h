@@ -138,6 +138,9 @@ void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 /* Queues resp with status (counted for /metrics) and drops our reference. */
 enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status,
     struct MHD_Response *resp);
+/* A JSON response (compact, one trailing newline, Content-Type set) of
+ * body, which it steals; NULL if out of memory. */
+struct MHD_Response *http_json_response(json_t *body);
 enum MHD_Result http_json(struct MHD_Connection *c, unsigned status,
     json_t *body);	/* steals body */
 enum MHD_Result http_error(struct MHD_Connection *c, unsigned status,

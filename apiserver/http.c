@@ -26,37 +26,44 @@ http_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp)
 	return rc;
 }
 
-enum MHD_Result
-http_json(struct MHD_Connection *c, unsigned status, json_t *body)
+struct MHD_Response *
+http_json_response(json_t *body)
 {
 	struct MHD_Response *resp;
-	char *text;
+	char *text, *t2;
 	size_t len;
 
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (text == NULL)
-		return MHD_NO;
-	len = strlen(text);
-	text[len] = '\0';
+		return NULL;
 	/* one trailing newline: nicer in a terminal */
-	{
-		char *t2 = realloc(text, len + 2);
-		if (t2 == NULL) {
-			free(text);
-			return MHD_NO;
-		}
-		text = t2;
-		text[len++] = '\n';
-		text[len] = '\0';
+	len = strlen(text);
+	t2 = realloc(text, len + 2);
+	if (t2 == NULL) {
+		free(text);
+		return NULL;
 	}
+	text = t2;
+	text[len++] = '\n';
+	text[len] = '\0';
 	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
 		free(text);
-		return MHD_NO;
+		return NULL;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "application/json");
+	return resp;
+}
+
+enum MHD_Result
+http_json(struct MHD_Connection *c, unsigned status, json_t *body)
+{
+	struct MHD_Response *resp = http_json_response(body);
+
+	if (resp == NULL)
+		return MHD_NO;
 	return http_queue(c, status, resp);
 }
 
@@ -65,36 +72,16 @@ verror(struct MHD_Connection *c, unsigned status, const char *allow,
     const char *fmt, va_list ap)
 {
 	struct MHD_Response *resp;
-	char msg[1024], *text;
+	char msg[1024];
 	json_t *j;
 
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	j = json_pack("{s:s}", "error", msg);
 	if (j == NULL)
 		return MHD_NO;
-	text = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	if (text == NULL)
+	resp = http_json_response(j);
+	if (resp == NULL)
 		return MHD_NO;
-	{
-		size_t len = strlen(text);
-		char *t2 = realloc(text, len + 2);
-		if (t2 == NULL) {
-			free(text);
-			return MHD_NO;
-		}
-		text = t2;
-		text[len] = '\n';
-		text[len + 1] = '\0';
-	}
-	resp = MHD_create_response_from_buffer(strlen(text), text,
-	    MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(text);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    "application/json");
 	if (allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
 	if (status == MHD_HTTP_UNAUTHORIZED)

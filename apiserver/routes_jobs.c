@@ -61,32 +61,11 @@ created(struct MHD_Connection *c, json_t *job, unsigned status)
 {
 	char loc[128];
 	struct MHD_Response *resp;
-	char *text;
-	size_t len;
 
 	snprintf(loc, sizeof loc, "/api/v1/jobs/%s", js_job_str(job, "id"));
-	text = json_dumps(job, JSON_COMPACT);
-	json_decref(job);
-	if (text == NULL)
+	resp = http_json_response(job);
+	if (resp == NULL)
 		return MHD_NO;
-	len = strlen(text);
-	{
-		char *t2 = realloc(text, len + 2);
-		if (t2 == NULL) {
-			free(text);
-			return MHD_NO;
-		}
-		text = t2;
-		text[len++] = '\n';
-		text[len] = '\0';
-	}
-	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(text);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    "application/json");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
 	return http_queue(c, status, resp);
 }
