@@ -41,6 +41,7 @@ struct api_token {
 	char *secret;
 	size_t secret_len;
 	int admin;
+	int worker;		/* may use the worker routes (:worker) */
 };
 
 /* Settings that SIGHUP may change; replaced as a whole under api.lock. */
@@ -50,6 +51,7 @@ struct api_conf {
 	size_t max_body;
 	unsigned read_timeout_s;
 	unsigned idle_timeout_s;
+	int64_t lease_ms;		/* granted to remote workers (--lease) */
 };
 
 struct api {
@@ -67,6 +69,7 @@ struct api {
 struct caller {
 	int authed;		/* tokens are configured and one matched */
 	int admin;		/* sees every job (or no tokens configured) */
+	int worker;		/* may use the worker routes (or no tokens) */
 	char name[128];		/* token name ("" without tokens) */
 };
 
@@ -92,18 +95,23 @@ struct req {
 	char nd_err[300];
 	size_t nd_line;
 	void *ws_proto;		/* WebSocket prototype (ws.c), freed at the end */
+	void *wlog;		/* a worker's log upload (routes_workers.c) */
 };
 
 /* request.c: the routes, and what is decided from a request's method,
  * URL and headers without a socket. */
 enum route {
 	R_NONE = 0, R_HEALTHZ, R_METRICS, R_JOBS, R_JOB, R_JOB_LOG, R_BATCHES,
-	R_BATCH, R_BATCH_LOG, R_ADD, R_DEMO_JOB
+	R_BATCH, R_BATCH_LOG, R_ADD,
+	R_W_CLAIM, R_W_LOG, R_W_HEARTBEAT, R_W_FINISH,	/* /api/v1/workers/ */
+	R_DEMO_JOB	/* stays last: the fuzz harness checks routes <= it */
 };
 /* Splits url's path into r->seg (r->segbuf, freed by the caller) and sets
  * r->route (R_NONE if no route matches). */
 void request_route(struct req *r, const char *url);
 int request_route_open(int route);		/* needs no token */
+int request_route_worker(int route);	/* needs the worker role */
+int request_route_raw(int route);	/* body is raw bytes, streamed */
 const char *request_route_allow(int route);	/* "GET, HEAD" ... */
 /* After routing (and auth): 0 if the request may go on, or the status to
  * answer (404, 405, 413, 415) with a message in msg.  Sets r->ndjson.
@@ -121,7 +129,7 @@ int request_take_job(struct req *r, const json_t *sub, size_t n);
 
 /* auth.c */
 void auth_free_tokens(struct api_token *t, size_t n);
-/* Parses "NAME:SECRET[:admin]"; 0 or -1 with err. */
+/* Parses "NAME:SECRET[:admin|:worker]"; 0 or -1 with err. */
 int auth_parse_token(const char *spec, struct api_token *t, char *err,
     size_t errlen);
 /* Checks the Authorization header; 0 and fills who, or -1 (401). */
@@ -183,6 +191,26 @@ json_t *jobs_read_visible(struct api *a, const struct caller *who,
     const char *id, enum js_state *st);
 /* Submits stored jobs (with Idempotency-Key handling done by the caller). */
 
+/* routes_workers.c: remote processors (man 8 jobspool-apiserver, WORKER
+ * ROUTES).  The log upload is streamed: begin after the headers (may
+ * queue an error and set r->failed), feed each piece of the body as it
+ * arrives, end answers. */
+enum MHD_Result route_worker_claim(struct api *a, struct MHD_Connection *c,
+    struct req *r);
+enum MHD_Result route_worker_heartbeat(struct api *a,
+    struct MHD_Connection *c, struct req *r, const char *id);
+enum MHD_Result route_worker_finish(struct api *a, struct MHD_Connection *c,
+    struct req *r, const char *id);
+enum MHD_Result worker_log_begin(struct api *a, struct MHD_Connection *c,
+    struct req *r, const char *id);
+void worker_log_feed(struct api *a, struct req *r, const char *data,
+    size_t len);
+enum MHD_Result worker_log_end(struct api *a, struct MHD_Connection *c,
+    struct req *r);
+void worker_log_free(struct req *r);
+/* Metrics */
+unsigned long workers_claims(void);
+
 /* routes_batches.c */
 enum MHD_Result route_batches_post(struct api *a, struct MHD_Connection *c,
     struct req *r);
@@ -198,12 +226,19 @@ struct idx_filter {
 	const char *owner;	/* NULL: any */
 	const char *batch;	/* NULL: any */
 	const char *name;	/* NULL: any */
+	int by_labels;		/* only jobs whose labels are all in labels[] */
+	const char *const *labels;
+	size_t nlabels;
+	int want_bad;		/* also pending files that are not valid jobs */
 };
 struct idx_hit {
 	char id[JS_ID_SIZE];
 	enum js_state state;
 	long long seq;
 	int64_t started_ms, finished_ms;	/* 0 if unset */
+	long long priority;
+	int64_t not_before_ms;			/* 0 if unset */
+	int bad;				/* not a valid job */
 };
 int idx_init(void);
 void idx_free(void);
@@ -218,6 +253,11 @@ void follow_wake_all(void);		/* shutdown: streams notice stopping */
 uint64_t follow_gen(void);
 /* Waits until the spool changed after gen or timeout_ms passed. */
 void follow_wait(uint64_t gen, int timeout_ms);
+/* Claim waiters: a counter bumped when a .pending file appears in the
+ * spool (renamed in or written; inotify) and by follow_wake_all; waits
+ * until it moves past pgen or timeout_ms passed. */
+uint64_t follow_pending_gen(void);
+void follow_wait_pending(uint64_t pgen, int timeout_ms);
 /* WebSocket waiters poll an eventfd too */
 int follow_add_efd(int efd);
 void follow_del_efd(int efd);
@@ -234,6 +274,8 @@ struct MHD_Response *follow_batch_response(struct api *a, char (*ids)[JS_ID_SIZE
 /* For a follow response on c: no inactivity timeout (a job may stay
  * pending longer than --idle-timeout); returns c's socket or -1. */
 int follow_untimed(struct MHD_Connection *c);
+/* Whether the client on sock hung up (closed or reset); 0 for sock -1. */
+int follow_peer_gone(int sock);
 /* Helpers shared with ws.c */
 int follow_job_final(struct api *a, const char *id);	/* 1 final/gone, 0 not */
 

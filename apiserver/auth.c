@@ -1,5 +1,7 @@
-/* auth.c - bearer tokens (SPEC §4, §9): "NAME:SECRET[:admin]", compared in
- * constant time; a token sees only the jobs it submitted unless admin. */
+/* auth.c - bearer tokens (SPEC §4, §9): "NAME:SECRET[:admin|:worker]",
+ * compared in constant time; a token sees only the jobs it submitted unless
+ * admin; only worker tokens may use /api/v1/workers/... (remote
+ * processors). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -36,7 +38,8 @@ auth_parse_token(const char *spec, struct api_token *t, char *err,
 	sl = c2 ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1);
 	if (nl == 0 || nl > 100 || sl == 0 || sl > 4096)
 		goto bad;
-	if (c2 != NULL && strcmp(c2 + 1, "admin") != 0)
+	if (c2 != NULL && strcmp(c2 + 1, "admin") != 0 &&
+	    strcmp(c2 + 1, "worker") != 0)
 		goto bad;
 	for (i = 0; i < nl; i++) {
 		char ch = spec[i];
@@ -50,7 +53,8 @@ auth_parse_token(const char *spec, struct api_token *t, char *err,
 	t->name = strndup(spec, nl);
 	t->secret = strndup(c1 + 1, sl);
 	t->secret_len = sl;
-	t->admin = c2 != NULL;
+	t->admin = c2 != NULL && strcmp(c2 + 1, "admin") == 0;
+	t->worker = c2 != NULL && strcmp(c2 + 1, "worker") == 0;
 	if (t->name == NULL || t->secret == NULL) {
 		free(t->name);
 		free(t->secret);
@@ -59,9 +63,9 @@ auth_parse_token(const char *spec, struct api_token *t, char *err,
 	}
 	return 0;
 bad:
-	snprintf(err, errlen, "bad token '%.40s...': expected NAME:SECRET or "
-	    "NAME:SECRET:admin (NAME of letters, digits, '-', '_', '.'; SECRET "
-	    "without spaces or commas)", spec);
+	snprintf(err, errlen, "bad token '%.40s...': expected NAME:SECRET, "
+	    "NAME:SECRET:admin or NAME:SECRET:worker (NAME of letters, digits, "
+	    "'-', '_', '.'; SECRET without spaces or commas)", spec);
 	return -1;
 }
 
@@ -93,6 +97,7 @@ auth_check(struct api *a, struct MHD_Connection *c, struct caller *who)
 	if (cf->ntokens == 0) {
 		pthread_rwlock_unlock(&a->lock);
 		who->admin = 1;
+		who->worker = 1;
 		return 0;
 	}
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
@@ -116,6 +121,7 @@ auth_check(struct api *a, struct MHD_Connection *c, struct caller *who)
 	if (found >= 0) {
 		who->authed = 1;
 		who->admin = cf->tokens[found].admin;
+		who->worker = cf->tokens[found].worker;
 		snprintf(who->name, sizeof who->name, "%s", cf->tokens[found].name);
 	}
 	pthread_rwlock_unlock(&a->lock);

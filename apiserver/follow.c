@@ -37,10 +37,18 @@ peer_gone(int sock)
 	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
+int
+follow_peer_gone(int sock)
+{
+	return peer_gone(sock);
+}
+
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	uint64_t gen;
+	pthread_cond_t pcv;	/* claim waiters (routes_workers.c) */
+	uint64_t pgen;		/* bumped when a .pending file appears */
 	int ifd;
 	int stopfd;		/* eventfd: wakes the watcher to stop */
 	pthread_t th;
@@ -52,7 +60,7 @@ static struct {
 	char seen[DEDUP][JS_ID_SIZE];
 	size_t seen_next;
 } hub = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-	  .ifd = -1, .stopfd = -1 };
+	  .pcv = PTHREAD_COND_INITIALIZER, .ifd = -1, .stopfd = -1 };
 
 static struct api *hub_api;
 
@@ -88,11 +96,20 @@ wake_locked(void)
 			js_debug("eventfd write: %s", strerror(errno));
 }
 
+static int
+is_pending(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 8 && strcmp(name + n - 8, ".pending") == 0;
+}
+
 static void *
 watcher(void *arg)
 {
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 	struct pollfd pf[2];
+	int pending;
 
 	(void)arg;
 	pf[0].fd = hub.ifd;
@@ -117,13 +134,22 @@ watcher(void *arg)
 			return NULL;
 		}
 		pthread_mutex_lock(&hub.mu);
+		pending = 0;
 		for (off = 0; off < n; ) {
 			struct inotify_event *ev = (struct inotify_event *)(buf + off);
 			if (ev->len > 0 && (ev->mask & IN_MOVED_TO))
 				count_finished(ev->name);
+			if ((ev->mask & IN_Q_OVERFLOW) || (ev->len > 0 &&
+			    (ev->mask & (IN_MOVED_TO | IN_CLOSE_WRITE)) &&
+			    is_pending(ev->name)))
+				pending = 1;
 			off += (ssize_t)(sizeof *ev + ev->len);
 		}
 		wake_locked();
+		if (pending) {
+			hub.pgen++;
+			pthread_cond_broadcast(&hub.pcv);
+		}
 		pthread_mutex_unlock(&hub.mu);
 	}
 }
@@ -173,6 +199,41 @@ follow_wake_all(void)
 {
 	pthread_mutex_lock(&hub.mu);
 	wake_locked();
+	hub.pgen++;
+	pthread_cond_broadcast(&hub.pcv);
+	pthread_mutex_unlock(&hub.mu);
+}
+
+uint64_t
+follow_pending_gen(void)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&hub.mu);
+	g = hub.pgen;
+	pthread_mutex_unlock(&hub.mu);
+	return g;
+}
+
+void
+follow_wait_pending(uint64_t pgen, int timeout_ms)
+{
+	struct timespec ts;
+
+	if (timeout_ms <= 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&hub.mu);
+	while (hub.pgen == pgen) {
+		if (pthread_cond_timedwait(&hub.pcv, &hub.mu, &ts) == ETIMEDOUT)
+			break;
+	}
 	pthread_mutex_unlock(&hub.mu);
 }
 

@@ -242,6 +242,14 @@ dispatch(struct api *a, struct MHD_Connection *c, struct req *r,
 		return route_add(a, c, r, r->seg[3], r->seg[4]);
 	case R_DEMO_JOB:
 		return route_job_get(a, c, r, r->seg[3]);
+	case R_W_CLAIM:
+		return route_worker_claim(a, c, r);
+	case R_W_LOG:
+		return worker_log_end(a, c, r);
+	case R_W_HEARTBEAT:
+		return route_worker_heartbeat(a, c, r, r->seg[4]);
+	case R_W_FINISH:
+		return route_worker_finish(a, c, r, r->seg[4]);
 	default:
 		return http_error(c, MHD_HTTP_NOT_FOUND, "no such route");
 	}
@@ -285,11 +293,18 @@ first_call(struct api *a, struct MHD_Connection *c, struct req *r,
 		return http_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong token: "
 		    "send 'Authorization: Bearer SECRET'");
 	}
+	if (request_route_worker(r->route) && !r->who.worker) {
+		r->failed = 1;
+		return http_error(c, MHD_HTTP_FORBIDDEN, "token '%s' does not have "
+		    "the worker role", r->who.name);
+	}
 	status = request_check(r, method,
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_TYPE),
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH), msg, sizeof msg);
+	if (status == 0 && request_route_raw(r->route))
+		return worker_log_begin(a, c, r, r->seg[4]);
 	if (status == 0)
 		return MHD_YES;
 	r->failed = 1;
@@ -366,6 +381,12 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
+		if (request_route_raw(r->route)) {
+			/* a worker's log upload stays open while the job
+			 * writes; only the inactivity timeout applies */
+			worker_log_feed(a, r, upload_data, n);
+			return MHD_YES;
+		}
 		if (js_mono_ms() - r->start_ms > (int64_t)r->read_timeout_s * 1000) {
 			js_info("closing a connection: its request took longer "
 			    "than --read-timeout");
@@ -406,6 +427,7 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	free(r->body);
 	json_decref(r->nd_jobs);
 	free(r->ws_proto);
+	worker_log_free(r);
 	free(r);
 	*con_cls = NULL;
 }

@@ -3,7 +3,10 @@
  * batch, name, outcome, run times), cached by id and checked against the
  * file's state, mtime and size, so a listing costs one readdir and one
  * fstatat per job plus a read of each file that changed since last time.
- * Entries of jobs that disappeared are swept by the next full listing.
+ * Entries of jobs that disappeared are swept by the next full listing
+ * (pending entries also by the next query of pending jobs alone: the worker
+ * claim route asks for those, in priority order, with labels and
+ * not_before, many times a second on a busy spool).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,6 +26,11 @@ struct ent {
 	char *owner, *batch, *name;
 	int64_t started_ms, finished_ms;
 	unsigned gen;
+	unsigned pgen;		/* last pending-only query that saw it */
+	long long priority;
+	int64_t not_before_ms;
+	char *labels;		/* "gpu\0big\0" (NULL: none) */
+	int bad;		/* not a valid job (claiming fails it) */
 };
 
 static struct {
@@ -30,6 +38,7 @@ static struct {
 	struct ent **b;
 	size_t nb, n;
 	unsigned gen;
+	unsigned pgen;
 } ix = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static size_t
@@ -50,6 +59,7 @@ ent_free(struct ent *e)
 	free(e->owner);
 	free(e->batch);
 	free(e->name);
+	free(e->labels);
 	free(e);
 }
 
@@ -124,16 +134,49 @@ time_field(const json_t *job, const char *k)
 	return s != NULL && js_time_parse(s, &ms) == 0 ? ms : 0;
 }
 
-/* Reads one job file into a new entry; NULL if it vanished or is bad. */
+/* The job's labels as "a\0b\0" into e->labels; -1 if they are not an
+ * array of words. */
+static int
+load_labels(struct ent *e, const json_t *job)
+{
+	const json_t *v = json_object_get(job, "labels"), *l;
+	size_t i, len = 0;
+	char *p;
+
+	if (v == NULL || json_is_null(v) ||
+	    (json_is_array(v) && json_array_size(v) == 0))
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > JS_LABELS_MAX)
+		return -1;
+	json_array_foreach(v, i, l) {
+		if (!json_is_string(l) || json_string_length(l) == 0 ||
+		    json_string_length(l) > 64 ||
+		    strlen(json_string_value(l)) != json_string_length(l))
+			return -1;
+		len += json_string_length(l) + 1;
+	}
+	e->labels = p = calloc(1, len + 1);
+	if (p == NULL)
+		return -1;
+	json_array_foreach(v, i, l) {
+		memcpy(p, json_string_value(l), json_string_length(l));
+		p += json_string_length(l) + 1;
+	}
+	return 0;
+}
+
+/* Reads one job file into a new entry; NULL if it vanished or is bad (a
+ * pending file that is no job comes back marked bad with want_bad). */
 static struct ent *
-load(struct api *a, const struct js_entry *je)
+load(struct api *a, const struct js_entry *je, int want_bad)
 {
 	json_t *job = js_spool_read_state(a->sp, je->id, je->state);
 	struct ent *e;
-	json_t *seq;
+	json_t *seq, *prio;
 	const char *st;
 
-	if (job == NULL)
+	if (job == NULL && (!want_bad || errno != EBADMSG ||
+	    je->state != JS_PENDING))
 		return NULL;
 	e = calloc(1, sizeof *e);
 	if (e == NULL) {
@@ -144,6 +187,18 @@ load(struct api *a, const struct js_entry *je)
 	e->state = je->state;
 	e->mtime_ms = je->mtime_ms;
 	e->size = je->size;
+	if (job == NULL) {
+		e->bad = 1;
+		e->seq = (long long)je->mtime_ms * 1000000;
+		e->outcome = (int)e->state;
+		return e;
+	}
+	prio = json_object_get(job, "priority");
+	e->priority = json_is_integer(prio) ? (long long)json_integer_value(prio) :
+	    json_is_real(prio) ? (long long)json_real_value(prio) : 0;
+	e->not_before_ms = js_job_int(job, "not_before", 0);
+	if (load_labels(e, job) < 0)
+		e->bad = 1;
 	seq = json_object_get(job, "seq");
 	if (json_is_integer(seq))
 		e->seq = (long long)json_integer_value(seq);
@@ -170,10 +225,33 @@ str_eq(const char *x, const char *y)
 	return x != NULL && y != NULL && strcmp(x, y) == 0;
 }
 
+/* Whether every label of e is among the worker's labels of f. */
+static int
+labels_ok(const struct ent *e, const struct idx_filter *f)
+{
+	const char *p;
+	size_t i;
+
+	if (e->labels == NULL)
+		return 1;
+	for (p = e->labels; *p != '\0'; p += strlen(p) + 1) {
+		for (i = 0; i < f->nlabels; i++)
+			if (strcmp(p, f->labels[i]) == 0)
+				break;
+		if (i == f->nlabels)
+			return 0;
+	}
+	return 1;
+}
+
 static int
 matches(const struct ent *e, const struct idx_filter *f)
 {
 	if (!(f->mask & JS_STATE_BIT(e->state)))
+		return 0;
+	if (e->bad && !f->want_bad)
+		return 0;
+	if (f->by_labels && !e->bad && !labels_ok(e, f))
 		return 0;
 	if (e->state == JS_RETRIEVED && (e->outcome < 0 ||
 	    !(f->status_mask & JS_STATE_BIT(e->outcome))))
@@ -197,6 +275,9 @@ add_hit(struct idx_hit *hits, size_t *n, const struct ent *e)
 	h->seq = e->seq;
 	h->started_ms = e->started_ms;
 	h->finished_ms = e->finished_ms;
+	h->priority = e->priority;
+	h->not_before_ms = e->not_before_ms;
+	h->bad = e->bad;
 }
 
 static int
@@ -215,8 +296,9 @@ idx_query(struct api *a, const struct idx_filter *f, struct idx_hit **hitsp,
 	size_t ne = 0, i, n = 0, nmiss = 0;
 	size_t *miss;
 	struct ent **loaded;
-	unsigned gen;
+	unsigned gen, pgen = 0;
 	int full = f->mask == (1u << JS_NSTATES) - 1;
+	int pend = f->mask == JS_STATE_BIT(JS_PENDING);
 
 	*hitsp = NULL;
 	*np = 0;
@@ -233,10 +315,14 @@ idx_query(struct api *a, const struct idx_filter *f, struct idx_hit **hitsp,
 	}
 	pthread_mutex_lock(&ix.mu);
 	gen = full ? ++ix.gen : ix.gen;
+	if (pend)
+		pgen = ++ix.pgen;
 	for (i = 0; i < ne; i++) {
 		struct ent *e = *slot(es[i].id);
 		if (e != NULL && fresh(e, &es[i])) {
 			e->gen = gen;
+			if (pend)
+				e->pgen = pgen;
 			if (matches(e, f))
 				add_hit(hits, &n, e);
 		} else {
@@ -248,7 +334,7 @@ idx_query(struct api *a, const struct idx_filter *f, struct idx_hit **hitsp,
 	/* read what changed without holding the cache */
 	loaded = calloc(nmiss ? nmiss : 1, sizeof *loaded);
 	for (i = 0; loaded != NULL && i < nmiss; i++)
-		loaded[i] = load(a, &es[miss[i]]);
+		loaded[i] = load(a, &es[miss[i]], f->want_bad);
 
 	pthread_mutex_lock(&ix.mu);
 	for (i = 0; loaded != NULL && i < nmiss; i++) {
@@ -256,6 +342,7 @@ idx_query(struct api *a, const struct idx_filter *f, struct idx_hit **hitsp,
 		if (e == NULL)
 			continue;
 		e->gen = gen;
+		e->pgen = pgen;	/* 0 unless pend: swept by the next one */
 		if (matches(e, f))
 			add_hit(hits, &n, e);
 		p = slot(e->id);
@@ -270,13 +357,17 @@ idx_query(struct api *a, const struct idx_filter *f, struct idx_hit **hitsp,
 				grow();
 		}
 	}
-	if (full) {
-		/* sweep jobs that are gone */
+	if (full || pend) {
+		/* sweep jobs that are gone (pending jobs that are no longer
+		 * pending, after a pending-only query; a newer concurrent
+		 * query's marks are kept) */
 		size_t b;
 		for (b = 0; b < ix.nb; b++) {
 			struct ent **p = &ix.b[b];
 			while (*p != NULL) {
-				if ((*p)->gen != gen) {
+				if (full ? (*p)->gen != gen :
+				    (*p)->state == JS_PENDING &&
+				    (int)((*p)->pgen - pgen) < 0) {
 					struct ent *dead = *p;
 					*p = dead->next;
 					ent_free(dead);

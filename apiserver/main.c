@@ -28,7 +28,7 @@ static const struct js_opt opts_template[] = {
 	  .def = "127.0.0.1:8080", .metavar = "ADDR:PORT",
 	  .help = "address to listen on; port 0 picks a free port" },
 	{ .name = "token", .short_flag = 't', .type = JS_OPT_LIST,
-	  .metavar = "NAME:SECRET[:admin]",
+	  .metavar = "NAME:SECRET[:admin|:worker]",
 	  .help = "bearer token (repeatable); env JOBSPOOL_TOKENS is comma-separated" },
 	{ .name = "max-body", .type = JS_OPT_SIZE, .def = "1M", .metavar = "SIZE",
 	  .help = "largest request body (413 beyond)" },
@@ -41,6 +41,9 @@ static const struct js_opt opts_template[] = {
 	{ .name = "idle-timeout", .type = JS_OPT_DURATION, .def = "60s",
 	  .metavar = "DURATION",
 	  .help = "an idle keep-alive connection or a stalled client is closed" },
+	{ .name = "lease", .type = JS_OPT_DURATION, .def = "60s",
+	  .metavar = "DURATION", .help = "lease granted to remote workers "
+	  "(same as the processors' --lease); expired leases are recovered" },
 	{ .name = "tls-cert", .type = JS_OPT_STR, .metavar = "FILE",
 	  .help = "TLS certificate (PEM); enables https" },
 	{ .name = "tls-key", .type = JS_OPT_STR, .metavar = "FILE",
@@ -102,6 +105,12 @@ conf_build(struct js_opt *o, char *err, size_t errlen)
 	if (rt < 1000 || it < 1000 || rt > 86400000LL || it > 86400000LL) {
 		snprintf(err, errlen, "--read-timeout and --idle-timeout must be "
 		    "between 1s and 1d");
+		goto fail;
+	}
+	cf->lease_ms = opt(o, "lease")->num;
+	if (cf->lease_ms < 1000 || cf->lease_ms > 86400000LL) {
+		snprintf(err, errlen, "bad value '%s' for --lease: between 1s and "
+		    "1d", opt(o, "lease")->str);
 		goto fail;
 	}
 	cf->read_timeout_s = (unsigned)(rt / 1000);

@@ -19,6 +19,8 @@ static const struct {
 	const char *allow;
 	int body;		/* takes a request body */
 	int open;		/* needs no token */
+	int worker;		/* needs the worker role */
+	int raw;		/* body of raw bytes: no type or size limit */
 } routes[] = {
 	[R_NONE] = { "", 0, 1 },
 	[R_HEALTHZ] = { "GET, HEAD", 0, 1 },
@@ -30,6 +32,10 @@ static const struct {
 	[R_BATCH] = { "GET, HEAD", 0, 0 },
 	[R_BATCH_LOG] = { "GET, HEAD", 0, 0 },
 	[R_ADD] = { "POST", 0, 0 },
+	[R_W_CLAIM] = { "POST", 1, 0, 1, 0 },
+	[R_W_LOG] = { "POST", 1, 0, 1, 1 },
+	[R_W_HEARTBEAT] = { "POST", 1, 0, 1, 0 },
+	[R_W_FINISH] = { "POST", 1, 0, 1, 0 },
 	[R_DEMO_JOB] = { "GET, HEAD", 0, 0 },
 };
 
@@ -80,6 +86,18 @@ request_route(struct req *r, const char *url)
 			r->route = R_BATCH;
 		else if (r->nseg == 5 && strcmp(r->seg[4], "log") == 0)
 			r->route = R_BATCH_LOG;
+	} else if (strcmp(r->seg[2], "workers") == 0) {
+		if (r->nseg == 4 && strcmp(r->seg[3], "claim") == 0)
+			r->route = R_W_CLAIM;
+		else if (r->nseg == 6 && strcmp(r->seg[3], "jobs") == 0 &&
+		    strcmp(r->seg[5], "log") == 0)
+			r->route = R_W_LOG;
+		else if (r->nseg == 6 && strcmp(r->seg[3], "jobs") == 0 &&
+		    strcmp(r->seg[5], "heartbeat") == 0)
+			r->route = R_W_HEARTBEAT;
+		else if (r->nseg == 6 && strcmp(r->seg[3], "jobs") == 0 &&
+		    strcmp(r->seg[5], "finish") == 0)
+			r->route = R_W_FINISH;
 	} else if (strcmp(r->seg[2], "add") == 0 && r->nseg == 5) {
 		r->route = R_ADD;
 	} else if (strcmp(r->seg[2], "job") == 0 && r->nseg == 4) {
@@ -132,6 +150,18 @@ request_route_open(int route)
 	return routes[route].open;
 }
 
+int
+request_route_worker(int route)
+{
+	return routes[route].worker;
+}
+
+int
+request_route_raw(int route)
+{
+	return routes[route].raw;
+}
+
 const char *
 request_route_allow(int route)
 {
@@ -154,7 +184,8 @@ request_check(struct req *r, const char *method, const char *content_type,
 		    method, routes[r->route].allow);
 		return 405;
 	}
-	if (!routes[r->route].body || strcmp(method, "GET") == 0 ||
+	if (!routes[r->route].body || routes[r->route].raw ||
+	    strcmp(method, "GET") == 0 ||
 	    strcmp(method, "HEAD") == 0 || strcmp(method, "DELETE") == 0)
 		return 0;
 	kind = content_kind(content_type, r->route);

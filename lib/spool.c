@@ -858,6 +858,72 @@ js_spool_heartbeat(struct js_spool *sp, const char *id)
 }
 
 int
+js_spool_heartbeat_gen(struct js_spool *sp, const char *id,
+    long long generation)
+{
+	char wip[JS_NAME_SIZE];
+	int lk, rc = -1, saved;
+
+	if (js_spool_name(wip, id, "wip") < 0)
+		return -1;
+	lk = js_spool_lock(sp, id);
+	if (lk < 0)
+		return -1;
+	if (check_claim(sp, id, generation, 1) == 0)
+		rc = utimensat(sp->dirfd, wip, NULL, AT_SYMLINK_NOFOLLOW);
+	saved = errno;
+	js_spool_unlock(lk);
+	errno = saved;
+	return rc;
+}
+
+int
+js_spool_log_append(struct js_spool *sp, const char *id, long long generation,
+    uint64_t offset, const void *buf, size_t len, uint64_t *size)
+{
+	struct stat st;
+	uint64_t cur, skip;
+	int lk, fd = -1, rc = -1, saved;
+
+	if (!js_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	lk = js_spool_lock(sp, id);
+	if (lk < 0)
+		return -1;
+	if (check_claim(sp, id, generation, 1) < 0)
+		goto out;
+	fd = js_spool_log_open(sp, id, 1);	/* O_APPEND, O_NOFOLLOW, 0640 */
+	if (fd < 0 || fstat(fd, &st) < 0)
+		goto out;
+	cur = (uint64_t)st.st_size;
+	if (size != NULL)
+		*size = cur;
+	if (offset > cur) {
+		errno = ERANGE;		/* a gap: bytes before offset are missing */
+		goto out;
+	}
+	skip = cur - offset;	/* already stored: a resumed upload */
+	if (skip < len) {
+		if (js_write_all(fd, (const char *)buf + skip,
+		    len - (size_t)skip) < 0)
+			goto out;
+		cur += len - (size_t)skip;
+		if (size != NULL)
+			*size = cur;
+	}
+	rc = 0;
+out:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	js_spool_unlock(lk);
+	errno = saved;
+	return rc;
+}
+
+int
 js_spool_finish(struct js_spool *sp, const struct js_claim *c, json_t *job,
     enum js_state state)
 {

@@ -153,6 +153,22 @@ int js_spool_annotate(struct js_spool *sp, const char *id, long long generation,
     const char *key, json_t *value);
 /* Refreshes the lease (mtime of <id>.wip).  -1/ENOENT if it is gone. */
 int js_spool_heartbeat(struct js_spool *sp, const char *id);
+/* The same, under the job's lock, only if the claim of that generation
+ * still holds (a remote worker's heartbeat).  -1/ESTALE if it does not. */
+int js_spool_heartbeat_gen(struct js_spool *sp, const char *id,
+    long long generation);
+/*
+ * Appends a remote worker's log bytes: buf (len bytes) belongs at byte
+ * offset of <id>.log.  Under the job's lock, if <id>.wip is running with
+ * that generation: bytes before the log's current size S are skipped (a
+ * resumed upload), the rest appended.  0 with *size the new size;
+ * -1/ESTALE if the claim does not hold; -1/ERANGE if offset > S (a gap;
+ * *size = S).  The log is opened as js_spool_log_open does (O_NOFOLLOW,
+ * 0640).
+ */
+int js_spool_log_append(struct js_spool *sp, const char *id,
+    long long generation, uint64_t offset, const void *buf, size_t len,
+    uint64_t *size);
 /*
  * Finishes a claimed job as state (JS_COMPLETED, JS_FAILED or
  * JS_CANCELLED): sets status, finished_at, updated_at, writes <id>.<state>

@@ -1,0 +1,671 @@
+/*
+ * routes_workers.c - processors on other machines (remote workers) pull
+ * jobs over HTTP: /api/v1/workers/claim, and .../jobs/{id}/log,
+ * /heartbeat and /finish, for tokens with the worker role.
+ *
+ * The apiserver does for a remote worker what a local processor does for
+ * itself, with the same spool calls: the claim is js_spool_claim's rename
+ * (so local and remote processors share one spool), the lease is the
+ * mtime of <id>.wip, and every later call carries the claim's generation
+ * as its fencing token: when <id>.wip no longer holds that generation
+ * (recovered, re-claimed, finished) the call gets 409 and changes nothing.
+ *
+ * A claim long-polls: it scans the pending jobs (index.c keeps their
+ * priority, order, labels and not_before by id+mtime, so a scan costs a
+ * readdir and an fstatat per pending job), claims the first the worker may
+ * run, and otherwise sleeps until a .pending file appears (follow.c's
+ * inotify thread), the earliest not_before passes, or a second passes
+ * (expired leases are recovered at most once a second, before claims).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "log.h"
+
+#define WAIT_DEFAULT_S 30
+#define WAIT_MAX_S 300
+#define SAFETY_MS 1000		/* rescan (and recover) at least this often */
+#define RECOVER_EVERY_MS 1000
+
+static atomic_ulong claims_total;
+static pthread_mutex_t recover_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t recover_last;	/* js_mono_ms of the last recovery */
+
+unsigned long
+workers_claims(void)
+{
+	return atomic_load(&claims_total);
+}
+
+static int64_t
+lease_ms(struct api *a)
+{
+	int64_t l;
+
+	pthread_rwlock_rdlock(&a->lock);
+	l = a->conf->lease_ms;
+	pthread_rwlock_unlock(&a->lock);
+	return l;
+}
+
+/* Recovers expired leases (remote or local) at most once a second; one
+ * thread does it while the others go on. */
+static void
+maybe_recover(struct api *a, int64_t lease)
+{
+	int64_t now = js_mono_ms();
+	int n;
+
+	if (pthread_mutex_trylock(&recover_mu) != 0)
+		return;
+	if (recover_last != 0 && now - recover_last < RECOVER_EVERY_MS) {
+		pthread_mutex_unlock(&recover_mu);
+		return;
+	}
+	recover_last = now;
+	n = js_spool_recover(a->sp, lease, NULL, NULL);
+	pthread_mutex_unlock(&recover_mu);
+	if (n > 0)
+		js_info("recovered %d job(s) whose lease of %lld ms expired", n,
+		    (long long)lease);
+	else if (n < 0)
+		js_warn("lease recovery: %s", strerror(errno));
+}
+
+/* Current size of <id>.log (0 if none). */
+static uint64_t
+log_size(struct api *a, const char *id)
+{
+	struct stat st;
+	uint64_t n = 0;
+	int fd = js_spool_log_open(a->sp, id, 0);
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) == 0)
+		n = (uint64_t)st.st_size;
+	close(fd);
+	return n;
+}
+
+static enum MHD_Result
+no_content(struct MHD_Connection *c)
+{
+	return http_queue(c, MHD_HTTP_NO_CONTENT,
+	    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT));
+}
+
+/* 409 for a fencing token that no longer holds, with the log's size. */
+static enum MHD_Result
+stale(struct api *a, struct MHD_Connection *c, const char *id, long long gen,
+    const char *what)
+{
+	char msg[300];
+
+	snprintf(msg, sizeof msg, "%s: the lease of token %lld on job %s is "
+	    "lost (the job was recovered, re-claimed, finished or cancelled)",
+	    what, gen, id);
+	return http_json(c, MHD_HTTP_CONFLICT, json_pack("{s:s,s:I}", "error",
+	    msg, "size", (json_int_t)log_size(a, id)));
+}
+
+/* 404 if the job does not exist at all, else the 409 of stale(). */
+static enum MHD_Result
+stale_or_gone(struct api *a, struct MHD_Connection *c, const char *id,
+    long long gen, const char *what)
+{
+	enum js_state st;
+
+	if (js_spool_find(a->sp, id, &st) < 0) {
+		if (errno == ENOENT)
+			return http_error(c, MHD_HTTP_NOT_FOUND, "%s: no such job",
+			    what);
+		return http_errno(c, errno, what);
+	}
+	return stale(a, c, id, gen, what);
+}
+
+/* A label word as in a job's "labels" (lib/job.c). */
+static int
+label_ok(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' ||
+		    s[i] == '.'))
+			return 0;
+	return 1;
+}
+
+static int
+hit_order(const void *x, const void *y)
+{
+	const struct idx_hit *a = x, *b = y;
+
+	if (a->priority != b->priority)
+		return a->priority > b->priority ? -1 : 1;
+	if (a->seq != b->seq)
+		return a->seq < b->seq ? -1 : 1;
+	return strcmp(a->id, b->id);
+}
+
+/* The peer's address for the default worker name. */
+static void
+peer_name(struct MHD_Connection *c, char *out, size_t size)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+	char buf[INET6_ADDRSTRLEN];
+
+	snprintf(out, size, "unknown");
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return;
+	if (sa->sa_family == AF_INET &&
+	    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+	    buf, sizeof buf) != NULL)
+		snprintf(out, size, "%s", buf);
+	else if (sa->sa_family == AF_INET6 &&
+	    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+	    buf, sizeof buf) != NULL)
+		snprintf(out, size, "%s", buf);
+}
+
+/*
+ * One pass: claims the first pending job the worker may run.  1 with *out
+ * the answer, 0 if none (*next_nb: earliest not_before in the future, or
+ * 0), -1 with errno.
+ */
+static int
+claim_once(struct api *a, const struct idx_filter *f, const char *worker,
+    int64_t lease, int64_t *next_nb, json_t **out)
+{
+	struct idx_hit *hits = NULL;
+	size_t n = 0, i;
+	int64_t now = js_now_ms();
+
+	*next_nb = 0;
+	*out = NULL;
+	if (idx_query(a, f, &hits, &n) < 0)
+		return -1;
+	qsort(hits, n, sizeof *hits, hit_order);
+	for (i = 0; i < n; i++) {
+		struct js_claim cl;
+		json_t *job = NULL;
+
+		if (!hits[i].bad && hits[i].not_before_ms > now) {
+			if (*next_nb == 0 || hits[i].not_before_ms < *next_nb)
+				*next_nb = hits[i].not_before_ms;
+			continue;
+		}
+		if (js_spool_claim(a->sp, hits[i].id, worker, &cl, &job) < 0) {
+			if (errno == EBADMSG)
+				js_warn("job %s: not a valid job file; failed it",
+				    hits[i].id);
+			else if (errno != ENOENT)
+				js_warn("job %s: cannot claim it: %s", hits[i].id,
+				    strerror(errno));
+			json_decref(job);
+			continue;
+		}
+		if (js_spool_start(a->sp, &cl, job) < 0) {
+			/* the lease expires and recovery requeues it */
+			js_warn("job %s: cannot record its claim: %s", hits[i].id,
+			    strerror(errno));
+			json_decref(job);
+			continue;
+		}
+		atomic_fetch_add(&claims_total, 1);
+		js_info("job %s claimed by remote worker %s (token %lld)",
+		    hits[i].id, worker, cl.generation);
+		*out = json_pack("{s:o,s:{s:I,s:I,s:I},s:I}", "job", job,
+		    "lease", "token", (json_int_t)cl.generation,
+		    "lease_ms", (json_int_t)lease,
+		    "heartbeat_ms", (json_int_t)(lease / 3),
+		    "log_offset", (json_int_t)log_size(a, hits[i].id));
+		free(hits);
+		if (*out == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		return 1;
+	}
+	free(hits);
+	return 0;
+}
+
+enum MHD_Result
+route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
+{
+	const char *labels[JS_LABELS_MAX];
+	char worker[256], peer[INET6_ADDRSTRLEN + 8];
+	struct idx_filter f;
+	json_t *body = NULL, *v, *out;
+	double wait = WAIT_DEFAULT_S;
+	int64_t lease = lease_ms(a), deadline, now, next_nb;
+	const union MHD_ConnectionInfo *ci;
+	size_t i, nl = 0;
+	int sock = -1, rc;
+
+	if (r->len > 0 && (body = http_body_json(c, r)) == NULL)
+		return MHD_YES;
+	peer_name(c, peer, sizeof peer);
+	snprintf(worker, sizeof worker, "%s@%s",
+	    r->who.name[0] ? r->who.name : "anonymous", peer);
+	if ((v = json_object_get(body, "worker")) != NULL && !json_is_null(v)) {
+		const char *s = json_string_value(v);
+		size_t k;
+		if (s == NULL || *s == '\0' || strlen(s) > 255 ||
+		    strlen(s) != json_string_length(v))
+			goto bad_worker;
+		for (k = 0; s[k] != '\0'; k++)
+			if ((unsigned char)s[k] < 0x20 || (unsigned char)s[k] > 0x7e)
+				goto bad_worker;
+		snprintf(worker, sizeof worker, "%s", s);
+	}
+	if ((v = json_object_get(body, "labels")) != NULL && !json_is_null(v)) {
+		json_t *l;
+		if (!json_is_array(v) || json_array_size(v) > JS_LABELS_MAX) {
+			json_decref(body);
+			return http_error(c, MHD_HTTP_BAD_REQUEST, "labels must be "
+			    "an array of at most %d words", JS_LABELS_MAX);
+		}
+		json_array_foreach(v, i, l) {
+			const char *s = json_string_value(l);
+			if (s == NULL || strlen(s) != json_string_length(l) ||
+			    !label_ok(s)) {
+				json_decref(body);
+				return http_error(c, MHD_HTTP_BAD_REQUEST, "labels[%zu] "
+				    "must be a word of 1 to 64 letters, digits, '-', "
+				    "'_' or '.'", i);
+			}
+			labels[nl++] = s;
+		}
+	}
+	if ((v = json_object_get(body, "wait")) != NULL && !json_is_null(v)) {
+		if (!json_is_number(v) || !isfinite(json_number_value(v)) ||
+		    json_number_value(v) < 0 || json_number_value(v) > WAIT_MAX_S) {
+			json_decref(body);
+			return http_error(c, MHD_HTTP_BAD_REQUEST, "wait must be a "
+			    "number of seconds from 0 to %d", WAIT_MAX_S);
+		}
+		wait = json_number_value(v);
+	}
+	memset(&f, 0, sizeof f);
+	f.mask = JS_STATE_BIT(JS_PENDING);
+	f.by_labels = 1;
+	f.labels = labels;
+	f.nlabels = nl;
+	f.want_bad = 1;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL)
+		sock = ci->connect_fd;
+	deadline = js_mono_ms() + (int64_t)(wait * 1000);
+	for (;;) {
+		uint64_t pg;
+		int64_t t;
+
+		if (atomic_load(&a->stopping))
+			break;
+		maybe_recover(a, lease);
+		pg = follow_pending_gen();
+		rc = claim_once(a, &f, worker, lease, &next_nb, &out);
+		if (rc > 0) {
+			json_decref(body);	/* labels[] pointed into it */
+			return http_json(c, MHD_HTTP_OK, out);
+		}
+		if (rc < 0) {
+			json_decref(body);
+			return http_store_errno(a, c, errno, "cannot scan the spool");
+		}
+		now = js_mono_ms();
+		if (now >= deadline)
+			break;
+		if (follow_peer_gone(sock)) {
+			json_decref(body);
+			return MHD_NO;	/* nobody to hand a job to */
+		}
+		t = deadline - now;
+		if (t > SAFETY_MS)
+			t = SAFETY_MS;
+		if (next_nb > 0 && next_nb - js_now_ms() + 1 < t)
+			t = next_nb - js_now_ms() + 1;
+		follow_wait_pending(pg, (int)(t > 0 ? t : 1));
+	}
+	json_decref(body);
+	return no_content(c);
+bad_worker:
+	json_decref(body);
+	return http_error(c, MHD_HTTP_BAD_REQUEST, "worker must be 1 to 255 "
+	    "printable ASCII characters");
+}
+
+/* The id of a worker route and the "token" of its JSON body; 0, or -1
+ * after queueing a 400. */
+static int
+worker_args(struct MHD_Connection *c, struct req *r, const char *id,
+    json_t **body, long long *gen)
+{
+	json_t *t;
+
+	*body = NULL;
+	if (!js_id_valid(id)) {
+		http_error(c, MHD_HTTP_BAD_REQUEST, "bad job id '%.40s'", id);
+		return -1;
+	}
+	if ((*body = http_body_json(c, r)) == NULL)
+		return -1;
+	t = json_object_get(*body, "token");
+	if (!json_is_integer(t) || json_integer_value(t) < 1) {
+		json_decref(*body);
+		*body = NULL;
+		http_error(c, MHD_HTTP_BAD_REQUEST, "the body needs \"token\": the "
+		    "lease's token (a positive integer) from the claim");
+		return -1;
+	}
+	*gen = (long long)json_integer_value(t);
+	return 0;
+}
+
+enum MHD_Result
+route_worker_heartbeat(struct api *a, struct MHD_Connection *c,
+    struct req *r, const char *id)
+{
+	int64_t lease = lease_ms(a);
+	json_t *body;
+	long long gen;
+	int cancel;
+
+	if (worker_args(c, r, id, &body, &gen) < 0)
+		return MHD_YES;
+	json_decref(body);
+	if (js_spool_heartbeat_gen(a->sp, id, gen) < 0) {
+		if (errno == ESTALE)
+			return stale_or_gone(a, c, id, gen, "heartbeat");
+		return http_errno(c, errno, "heartbeat");
+	}
+	cancel = js_spool_cancel_requested(a->sp, id);
+	return http_json(c, MHD_HTTP_OK, json_pack("{s:b,s:I,s:I,s:I}",
+	    "cancel", cancel == 1, "lease_ms", (json_int_t)lease,
+	    "heartbeat_ms", (json_int_t)(lease / 3),
+	    "log_size", (json_int_t)log_size(a, id)));
+}
+
+/* Copies the result fields a worker may set from its job w into the
+ * stored job; -1 with err if one has the wrong type. */
+static int
+copy_results(json_t *stored, const json_t *w, int requeue, char *err,
+    size_t errlen)
+{
+	static const struct { const char *name; char type; int requeue; } f[] = {
+		/* i integer, a attempts, s string, t timestamp, o object,
+		 * j any JSON */
+		{ "exit_code", 'i', 0 }, { "signal", 'i', 0 },
+		{ "error", 's', 1 }, { "started_at", 't', 0 },
+		{ "finished_at", 't', 0 }, { "duration_ms", 'i', 0 },
+		{ "attempts", 'a', 1 }, { "result", 'j', 0 },
+		{ "log_size", 'i', 0 }, { "log_sha256", 's', 0 },
+		{ "slurm", 'o', 0 }, { "not_before", 'i', 2 },
+	};
+	size_t i;
+	int64_t ms;
+
+	for (i = 0; i < sizeof f / sizeof f[0]; i++) {
+		json_t *v = json_object_get(w, f[i].name);
+		int good;
+
+		if (v == NULL || (requeue ? f[i].requeue == 0 : f[i].requeue == 2))
+			continue;
+		switch (f[i].type) {
+		case 'i':
+			good = json_is_integer(v) || json_is_null(v);
+			break;
+		case 'a':
+			good = json_is_integer(v) && json_integer_value(v) >= 0 &&
+			    json_integer_value(v) <= 1000000;
+			break;
+		case 's':
+			good = json_is_string(v) || json_is_null(v);
+			break;
+		case 't':
+			good = json_is_null(v) || (json_is_string(v) &&
+			    js_time_parse(json_string_value(v), &ms) == 0);
+			break;
+		case 'o':
+			good = json_is_object(v) || json_is_null(v);
+			break;
+		default:
+			good = 1;
+		}
+		if (!good) {
+			snprintf(err, errlen, "job.%s has the wrong type", f[i].name);
+			return -1;
+		}
+		if (json_object_set(stored, f[i].name, v) < 0) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A finish whose token no longer holds: 200 with the stored job if it is
+ * final with that generation (our own earlier finish, whose answer was
+ * lost), else 409 (404 if there is no such job). */
+static enum MHD_Result
+finish_stale(struct api *a, struct MHD_Connection *c, const char *id,
+    long long gen)
+{
+	enum js_state st;
+	json_t *cur = js_spool_read(a->sp, id, &st);
+
+	if (cur == NULL) {
+		if (errno == ENOENT)
+			return http_error(c, MHD_HTTP_NOT_FOUND, "finish: no such "
+			    "job");
+		return http_errno(c, errno, "finish");
+	}
+	if (st >= JS_COMPLETED && js_job_int(cur, "generation", 0) == gen)
+		return http_json(c, MHD_HTTP_OK, cur);
+	json_decref(cur);
+	return stale(a, c, id, gen, "finish");
+}
+
+enum MHD_Result
+route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *id)
+{
+	json_t *body, *wjob, *stored, *gb, *check;
+	const char *status, *cur;
+	struct js_claim cl;
+	long long gen;
+	char err[300];
+	int state, give_back = 0;
+	int64_t nb = 0;
+
+	if (worker_args(c, r, id, &body, &gen) < 0)
+		return MHD_YES;
+	wjob = json_object_get(body, "job");
+	status = js_job_str(wjob, "status");
+	gb = json_object_get(body, "give_back");
+	if (!json_is_object(wjob) || status == NULL) {
+		json_decref(body);
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "the body needs \"job\": "
+		    "the job as the worker ended it, with its \"status\"");
+	}
+	if (gb != NULL && !json_is_boolean(gb) && !json_is_null(gb)) {
+		json_decref(body);
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "give_back must be "
+		    "true or false");
+	}
+	give_back = json_is_true(gb);
+	if (strcmp(status, "completed") == 0)
+		state = JS_COMPLETED;
+	else if (strcmp(status, "failed") == 0)
+		state = JS_FAILED;
+	else if (strcmp(status, "cancelled") == 0)
+		state = JS_CANCELLED;
+	else if (strcmp(status, "pending") == 0)
+		state = JS_PENDING;
+	else {
+		json_decref(body);
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "job.status must be "
+		    "completed, failed, cancelled or pending");
+	}
+	stored = js_spool_read_state(a->sp, id, JS_WIP);
+	if (stored == NULL && errno != ENOENT) {
+		json_decref(body);
+		return http_errno(c, errno, "finish");
+	}
+	cur = js_job_str(stored, "status");
+	if (stored == NULL || js_job_int(stored, "generation", 0) != gen ||
+	    cur == NULL || strcmp(cur, "running") != 0) {
+		json_decref(stored);
+		json_decref(body);
+		return finish_stale(a, c, id, gen);
+	}
+	if (copy_results(stored, wjob, state == JS_PENDING, err,
+	    sizeof err) < 0) {
+		json_decref(stored);
+		json_decref(body);
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
+	}
+	if (state == JS_PENDING)
+		nb = js_job_int(stored, "not_before", 0);
+	json_decref(body);
+	/* what gets stored must read back as a valid job */
+	check = js_job_normalize(stored, id, err, sizeof err);
+	if (check == NULL) {
+		json_decref(stored);
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "job: %s", err);
+	}
+	json_decref(check);
+	memcpy(cl.id, id, JS_ID_SIZE);
+	cl.generation = gen;
+	if ((state == JS_PENDING ?
+	    js_spool_requeue(a->sp, &cl, stored, give_back, nb) :
+	    js_spool_finish(a->sp, &cl, stored, (enum js_state)state)) < 0) {
+		int e = errno;
+		json_decref(stored);
+		if (e == ESTALE)
+			return finish_stale(a, c, id, gen);
+		return http_store_errno(a, c, e, "finish");
+	}
+	js_info("job %s %s by its remote worker (token %lld)", id,
+	    state == JS_PENDING ? "given back" : js_state_status(
+	    (enum js_state)state), gen);
+	return http_json(c, MHD_HTTP_OK, stored);
+}
+
+/* ---- the log upload ---- */
+
+struct wlog {
+	char id[JS_ID_SIZE];
+	long long gen;
+	uint64_t off;		/* where the next byte of the body belongs */
+	uint64_t size;		/* the log's size after the last append */
+	int err;		/* 0, or why the upload stopped */
+};
+
+enum MHD_Result
+worker_log_begin(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *id)
+{
+	const char *ts = http_arg(c, "token"), *os = http_arg(c, "offset");
+	long long gen, off;
+	uint64_t size = 0;
+	struct wlog *w;
+
+	r->failed = 1;	/* until the upload is set up */
+	if (!js_id_valid(id))
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "bad job id '%.40s'", id);
+	if (ts == NULL || js_parse_int(ts, 1, LLONG_MAX, &gen) < 0)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "the query needs "
+		    "token=G: the lease's token from the claim");
+	if (os == NULL || js_parse_int(os, 0, LLONG_MAX, &off) < 0)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "the query needs "
+		    "offset=N: the byte of the log the body starts at");
+	if (js_spool_log_append(a->sp, id, gen, (uint64_t)off, "", 0,
+	    &size) < 0) {
+		if (errno == ESTALE)
+			return stale_or_gone(a, c, id, gen, "log");
+		if (errno == ERANGE)
+			return http_json(c, MHD_HTTP_RANGE_NOT_SATISFIABLE,
+			    json_pack("{s:s,s:I}", "error", "log: offset is past "
+			    "the end of the log; resend from size", "size",
+			    (json_int_t)size));
+		return http_errno(c, errno, "log");
+	}
+	w = calloc(1, sizeof *w);
+	if (w == NULL)
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	memcpy(w->id, id, JS_ID_SIZE);
+	w->gen = gen;
+	w->off = (uint64_t)off;
+	w->size = size;
+	r->wlog = w;
+	r->failed = 0;
+	return MHD_YES;
+}
+
+void
+worker_log_feed(struct api *a, struct req *r, const char *data, size_t len)
+{
+	struct wlog *w = r->wlog;
+	uint64_t size;
+
+	if (w == NULL || w->err != 0 || len == 0)
+		return;
+	/* fenced again before every write; bytes already stored are
+	 * skipped, so a resumed upload never duplicates */
+	if (js_spool_log_append(a->sp, w->id, w->gen, w->off, data, len,
+	    &size) < 0) {
+		w->err = errno;
+		if (errno == ERANGE)
+			w->size = size;
+		return;
+	}
+	w->off += len;
+	w->size = size;
+}
+
+enum MHD_Result
+worker_log_end(struct api *a, struct MHD_Connection *c, struct req *r)
+{
+	struct wlog *w = r->wlog;
+
+	if (w == NULL)
+		return http_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "log: no "
+		    "upload");
+	if (w->err == ESTALE)
+		return stale_or_gone(a, c, w->id, w->gen, "log");
+	if (w->err == ERANGE)
+		return http_json(c, MHD_HTTP_RANGE_NOT_SATISFIABLE,
+		    json_pack("{s:s,s:I}", "error", "log: the log changed under "
+		    "the upload; resend from size", "size", (json_int_t)w->size));
+	if (w->err != 0)
+		return http_store_errno(a, c, w->err, "log");
+	return http_json(c, MHD_HTTP_OK, json_pack("{s:I}", "size",
+	    (json_int_t)w->size));
+}
+
+void
+worker_log_free(struct req *r)
+{
+	free(r->wlog);
+	r->wlog = NULL;
+}
