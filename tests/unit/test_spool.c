@@ -922,6 +922,165 @@ test_crash_during_publish(void **state)
 	assert_int_equal(tu_count(f->dir, NULL), seen + 1);
 }
 
+/* Reads <id>.log whole into buf (NUL-terminated); returns its length. */
+static size_t
+read_log(struct fx *f, const char *id, char *buf, size_t size)
+{
+	char path[600];
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof path, "%s/%s.log", f->dir, id);
+	fp = fopen(path, "r");
+	if (fp == NULL) {
+		buf[0] = '\0';
+		return 0;
+	}
+	n = fread(buf, 1, size - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return n;
+}
+
+/* A remote worker's log upload: absolute offsets, overlap skipped, a gap
+ * refused with the size, a stale or missing claim refused, mode 0640. */
+static void
+test_log_append(void **state)
+{
+	struct fx *f = *state;
+	struct js_claim c, c2;
+	json_t *job, *job2;
+	char id[JS_ID_SIZE], buf[256], path[600];
+	uint64_t size = 99;
+	struct stat st;
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	/* pending: no claim holds */
+	assert_int_equal(js_spool_log_append(f->sp, id, 1, 0, "x", 1, &size), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_false(exists(f, id, "log"));
+	assert_int_equal(js_spool_claim(f->sp, id, "remote:1", &c, &job), 0);
+	/* claimed but not started (status still pending in the file) */
+	assert_int_equal(js_spool_log_append(f->sp, id, c.generation, 0, "x", 1,
+	    &size), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	/* an empty append creates the log and reports its size */
+	assert_int_equal(js_spool_log_append(f->sp, id, c.generation, 0, "", 0,
+	    &size), 0);
+	assert_int_equal(size, 0);
+	assert_int_equal(js_spool_log_append(f->sp, id, c.generation, 0,
+	    "one\ntwo\n", 8, &size), 0);
+	assert_int_equal(size, 8);
+	/* a resend overlapping what is stored: only the new bytes */
+	assert_int_equal(js_spool_log_append(f->sp, id, c.generation, 4,
+	    "two\nthree\n", 10, &size), 0);
+	assert_int_equal(size, 14);
+	/* entirely old bytes: nothing changes */
+	assert_int_equal(js_spool_log_append(f->sp, id, c.generation, 0,
+	    "one\n", 4, &size), 0);
+	assert_int_equal(size, 14);
+	assert_int_equal(read_log(f, id, buf, sizeof buf), 14);
+	assert_string_equal(buf, "one\ntwo\nthree\n");
+	/* a gap: refused, size given, nothing written */
+	size = 0;
+	assert_int_equal(js_spool_log_append(f->sp, id, c.generation, 20, "x", 1,
+	    &size), -1);
+	assert_int_equal(errno, ERANGE);
+	assert_int_equal(size, 14);
+	assert_int_equal(read_log(f, id, buf, sizeof buf), 14);
+	/* a wrong generation, a bad id */
+	assert_int_equal(js_spool_log_append(f->sp, id, c.generation + 1, 14,
+	    "x", 1, &size), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_int_equal(js_spool_log_append(f->sp, "../x", 1, 0, "x", 1,
+	    &size), -1);
+	assert_int_equal(errno, EINVAL);
+	snprintf(path, sizeof path, "%s/%s.log", f->dir, id);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	/* recovered and claimed again: the old claim is fenced, the new one
+	 * goes on after the old attempt's bytes */
+	age(f, id, "wip", 120);
+	assert_int_equal(js_spool_recover(f->sp, 60000, NULL, NULL), 1);
+	assert_int_equal(js_spool_log_append(f->sp, id, c.generation, 14, "late",
+	    4, &size), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_int_equal(js_spool_claim(f->sp, id, "remote:2", &c2, &job2), 0);
+	assert_int_equal(js_spool_start(f->sp, &c2, job2), 0);
+	assert_int_equal(js_spool_log_append(f->sp, id, c.generation, 14, "late",
+	    4, &size), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_int_equal(js_spool_log_append(f->sp, id, c2.generation, 14,
+	    "again\n", 6, &size), 0);
+	assert_int_equal(size, 20);
+	assert_int_equal(read_log(f, id, buf, sizeof buf), 20);
+	assert_string_equal(buf, "one\ntwo\nthree\nagain\n");
+	/* finished: fenced */
+	assert_int_equal(js_spool_finish(f->sp, &c2, job2, JS_COMPLETED), 0);
+	assert_int_equal(js_spool_log_append(f->sp, id, c2.generation, 20, "x", 1,
+	    &size), -1);
+	assert_int_equal(errno, ESTALE);
+	json_decref(job);
+	json_decref(job2);
+}
+
+/* A symlink planted as the log is never followed by an append. */
+static void
+test_log_append_symlink(void **state)
+{
+	struct fx *f = *state;
+	struct js_claim c;
+	json_t *job;
+	char id[JS_ID_SIZE], path[600], target[600];
+	uint64_t size;
+	struct stat st;
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	assert_int_equal(js_spool_claim(f->sp, id, "remote:1", &c, &job), 0);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	snprintf(target, sizeof target, "%s/target", f->dir);
+	snprintf(path, sizeof path, "%s/%s.log", f->dir, id);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(js_spool_log_append(f->sp, id, c.generation, 0, "x", 1,
+	    &size), -1);
+	assert_int_not_equal(lstat(target, &st), 0);
+	json_decref(job);
+}
+
+/* A remote worker's heartbeat: only under its own claim. */
+static void
+test_heartbeat_gen(void **state)
+{
+	struct fx *f = *state;
+	struct js_claim c;
+	json_t *job;
+	char id[JS_ID_SIZE];
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	assert_int_equal(js_spool_heartbeat_gen(f->sp, id, 1), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_int_equal(js_spool_claim(f->sp, id, "remote:1", &c, &job), 0);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	age(f, id, "wip", 120);
+	assert_int_equal(js_spool_heartbeat_gen(f->sp, id, c.generation + 1), -1);
+	assert_int_equal(errno, ESTALE);
+	/* the refused heartbeat did not refresh the lease */
+	assert_int_equal(js_spool_recover(f->sp, 60000, NULL, NULL), 1);
+	assert_int_equal(js_spool_heartbeat_gen(f->sp, id, c.generation), -1);
+	assert_int_equal(errno, ESTALE);
+	json_decref(job);
+	assert_int_equal(js_spool_claim(f->sp, id, "remote:2", &c, &job), 0);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	age(f, id, "wip", 120);
+	assert_int_equal(js_spool_heartbeat_gen(f->sp, id, c.generation), 0);
+	assert_int_equal(js_spool_recover(f->sp, 60000, NULL, NULL), 0);
+	assert_true(exists(f, id, "wip"));
+	assert_int_equal(js_spool_heartbeat_gen(f->sp, "nope", 1), -1);
+	assert_int_equal(errno, EINVAL);
+	json_decref(job);
+}
+
 int
 main(void)
 {
@@ -948,6 +1107,9 @@ main(void)
 		T(test_claim_race),
 		T(test_reader_never_sees_partial),
 		T(test_crash_during_publish),
+		T(test_log_append),
+		T(test_log_append_symlink),
+		T(test_heartbeat_gen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
