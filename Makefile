@@ -49,8 +49,10 @@ $(B)/libjobspool.a: $(call obj,$(LIB_SRC))
 
 $(B)/jobspool-apiserver: $(call obj,$(API_SRC)) $(B)/libjobspool.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(API_LIBS)
+# remote mode (processor/remote.c) talks HTTP with libcurl
+PROC_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 $(B)/jobspool-processor: $(call obj,$(PROC_SRC)) $(B)/libjobspool.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(PROC_LIBS)
 $(B)/jobspool-cleaner: $(call obj,$(CLEAN_SRC)) $(B)/libjobspool.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -81,6 +81,7 @@ struct loop {
 	int64_t next_scan;	/* monotonic */
 	int rescan;		/* scan at the next turn (inotify overflow) */
 	int reload;		/* SIGHUP seen */
+	int link_died;		/* remote mode: the link exited */
 };
 
 /* ---- helpers we wait for ---- */
@@ -202,6 +203,13 @@ index_pending(struct loop *l, const char *id, int strict)
 			return;
 	} else {
 		json_t *p = json_object_get(job, "priority");
+		if (!proc_labels_match(l->cfg, job)) {
+			/* not for this processor: another one has the labels */
+			js_debug("job %s: needs labels this processor lacks",
+			    id);
+			json_decref(job);
+			return;
+		}
 		prio = json_is_integer(p) ? json_integer_value(p) :
 		    json_is_real(p) ? (long long)json_real_value(p) : 0;
 		seq = js_job_int(job, "seq", LLONG_MAX);
@@ -582,6 +590,8 @@ claim_ready(struct loop *l)
 
 /* ---- events ---- */
 
+static void begin_shutdown(struct loop *l, int sig);
+
 static void
 reap(struct loop *l)
 {
@@ -597,10 +607,23 @@ reap(struct loop *l)
 			if (l->runs[i].used && l->ex->ops->reaped(l->ex,
 			    &l->runs[i].x, pid, status, &res))
 				break;
-		if (i < l->nruns)
+		if (i < l->nruns) {
 			job_exited(l, &l->runs[i], &res);
-		else
+		} else if (pid == l->cfg->link_pid) {
+			/* remote mode without its link: nothing reaches the
+			 * server any more; stop the jobs now */
+			js_err("the remote link exited (%s %d); shutting down",
+			    WIFEXITED(status) ? "status" : "signal",
+			    WIFEXITED(status) ? WEXITSTATUS(status) :
+			    WTERMSIG(status));
+			l->cfg->link_pid = 0;
+			if (!l->stopping)
+				begin_shutdown(l, SIGTERM);
+			l->stop_deadline = js_mono_ms();
+			l->link_died = 1;
+		} else {
 			helper_reaped(l, pid, status);
+		}
 	}
 	if (pid < 0 && errno != ECHILD)
 		js_warn("waitpid: %s", strerror(errno));
@@ -616,6 +639,8 @@ begin_shutdown(struct loop *l, int sig)
 	}
 	l->stopping = 1;
 	l->stop_deadline = js_mono_ms() + l->cfg->shutdown_grace_ms;
+	if (l->cfg->link_pid > 0)
+		kill(l->cfg->link_pid, SIGUSR1);	/* remote: claim no more */
 	js_info("%s: claiming no more jobs; %zu running job%s get %lld ms to "
 	    "finish", strsignal(sig), l->active, l->active == 1 ? "" : "s",
 	    (long long)l->cfg->shutdown_grace_ms);
@@ -929,6 +954,8 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 		}
 		handle_timers(&l);
 	}
+	if (rc == 0 && l.link_died)
+		rc = 1;
 	if (rc == 0)
 		js_info("shut down");
 out:

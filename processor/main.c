@@ -6,6 +6,7 @@
  * Exit status: 0 after a clean shutdown, 1 unusable spool or other run-time
  * failure, 2 bad usage or configuration.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -18,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "proc.h"
+#include "remote.h"
 #include "slurm.h"
 #include "spool.h"
 
@@ -71,6 +73,38 @@ static const struct js_opt opt_template[] = {
 	{ .name = "slurm-label", .type = JS_OPT_LIST, .def = NULL,
 	  .metavar = "LABEL=ARGS", .help = "sbatch arguments for jobs "
 	  "with that label, e.g. gpu=--gres=gpu:1 (repeatable)" },
+	{ .name = "label", .type = JS_OPT_LIST, .def = NULL,
+	  .metavar = "LABEL", .help = "run only jobs whose labels are all "
+	  "among these (repeatable)" },
+	{ .name = "server", .type = JS_OPT_STR, .def = NULL,
+	  .metavar = "URL", .help = "remote mode: claim jobs from this "
+	  "apiserver (http:// or https://); --spool is then a local work "
+	  "directory" },
+	{ .name = "token", .type = JS_OPT_STR, .def = NULL,
+	  .metavar = "SECRET", .help = "remote mode: bearer token with the "
+	  "worker role" },
+	{ .name = "token-file", .type = JS_OPT_STR, .def = NULL,
+	  .metavar = "FILE", .help = "remote mode: read the token from the "
+	  "first line of FILE" },
+	{ .name = "tls-ca", .type = JS_OPT_STR, .def = NULL,
+	  .metavar = "FILE", .help = "remote mode: CA certificates to verify "
+	  "the server with (default: the system's)" },
+	{ .name = "tls-cert", .type = JS_OPT_STR, .def = NULL,
+	  .metavar = "FILE", .help = "remote mode: client certificate (PEM) "
+	  "for mutual TLS" },
+	{ .name = "tls-key", .type = JS_OPT_STR, .def = NULL,
+	  .metavar = "FILE", .help = "remote mode: the client certificate's "
+	  "private key (PEM)" },
+	{ .name = "claim-wait", .type = JS_OPT_DURATION, .def = "30s",
+	  .metavar = "DURATION", .help = "remote mode: how long one claim "
+	  "request waits for a job (at most 300s)" },
+	{ .name = "log-buffer", .type = JS_OPT_SIZE, .def = "64M",
+	  .metavar = "SIZE", .help = "remote mode: unsent log bytes kept "
+	  "before the job is paused (SIGSTOP) until they are sent" },
+	{ .name = "retry-max", .type = JS_OPT_DURATION, .def = "30s",
+	  .metavar = "DURATION", .help = "remote mode: longest wait between "
+	  "two tries when the server is unreachable (from 250ms, doubling, "
+	  "with jitter)" },
 	{ .name = "log-level", .type = JS_OPT_STR, .def = "info",
 	  .metavar = "LEVEL", .help = "error, warning, info or debug" },
 	{ .name = "syslog", .type = JS_OPT_BOOL, .def = "no",
@@ -111,6 +145,14 @@ proc_config_free(struct proc_config *cfg)
 	free(cfg->slurm_outdir);
 	free(cfg->slurm_conf);
 	proc_free_words(cfg->slurm_labels);
+	proc_free_words(cfg->labels);
+	free(cfg->server);
+	if (cfg->token != NULL)
+		explicit_bzero(cfg->token, strlen(cfg->token));
+	free(cfg->token);
+	free(cfg->tls_ca);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
 	free(cfg->user);
 	free(cfg->home);
 	memset(cfg, 0, sizeof *cfg);
@@ -166,6 +208,209 @@ load_executor(struct proc_config *cfg, struct js_opt *o, char *err,
 		return -1;
 	}
 	return slurm_labels_ok(cfg->slurm_labels, err, errlen);
+}
+
+int
+proc_has_label(const struct proc_config *cfg, const char *label)
+{
+	char *const *w;
+	size_t n = strlen(label);
+
+	for (w = cfg->labels; w != NULL && *w != NULL; w++)
+		if (strcmp(*w, label) == 0)
+			return 1;
+	if (cfg->executor != PROC_EXEC_SLURM)
+		return 0;
+	for (w = cfg->slurm_labels; w != NULL && *w != NULL; w++)
+		if (strncmp(*w, label, n) == 0 && (*w)[n] == '=')
+			return 1;
+	return 0;
+}
+
+int
+proc_labels_match(const struct proc_config *cfg, const json_t *job)
+{
+	const json_t *labels = json_object_get(job, "labels"), *v;
+	size_t i;
+
+	if (!json_is_array(labels))
+		return 1;	/* none (an invalid value fails at the claim) */
+	json_array_foreach(labels, i, v)
+		if (!json_is_string(v) ||
+		    !proc_has_label(cfg, json_string_value(v)))
+			return 0;
+	return 1;
+}
+
+/* A label word: 1 to 64 letters, digits, '-', '_', '.' (as in jobs). */
+static int
+label_ok(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' &&
+		    s[i] != '.')
+			return 0;
+	return 1;
+}
+
+/* Reads the first line of a token file.  NULL with err. */
+static char *
+read_token_file(const char *path, char *err, size_t errlen)
+{
+	char buf[4096], *nl;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "bad value '%s' for token-file: %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "bad value '%s' for token-file: %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	buf[n] = '\0';
+	nl = strpbrk(buf, "\r\n");
+	if (nl != NULL)
+		*nl = '\0';
+	if (buf[0] == '\0') {
+		snprintf(err, errlen, "bad value '%s' for token-file: its first "
+		    "line is empty", path);
+		return NULL;
+	}
+	nl = strdup(buf);
+	explicit_bzero(buf, sizeof buf);
+	if (nl == NULL)
+		snprintf(err, errlen, "out of memory");
+	return nl;
+}
+
+/* The labels and the remote-mode settings.  0, or -1 with err. */
+static int
+load_remote(struct proc_config *cfg, struct js_opt *o, char *err,
+    size_t errlen)
+{
+	struct js_opt *lab = js_config_get(o, NOPTS, "label");
+	const char *server = str(o, "server"), *tok = str(o, "token");
+	const char *tokfile = str(o, "token-file");
+	const char *tls[3] = { "tls-ca", "tls-cert", "tls-key" };
+	char **dst[3];
+	size_t i, j;
+
+	cfg->labels = calloc(lab->nlist + 1, sizeof *cfg->labels);
+	if (cfg->labels == NULL)
+		goto nomem;
+	for (i = 0; i < lab->nlist; i++) {
+		if (!label_ok(lab->list[i])) {
+			snprintf(err, errlen, "bad value '%s' for label: 1 to 64 "
+			    "letters, digits, '-', '_' or '.'", lab->list[i]);
+			return -1;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(lab->list[i], lab->list[j]) == 0)
+				break;
+		if (j < i)
+			continue;
+		if ((cfg->labels[i] = strdup(lab->list[i])) == NULL)
+			goto nomem;
+	}
+	/* (a repeated label left a hole: close it) */
+	for (i = j = 0; i < lab->nlist; i++)
+		if (cfg->labels[i] != NULL)
+			cfg->labels[j++] = cfg->labels[i];
+	cfg->labels[j] = NULL;
+	if (j > JS_LABELS_MAX) {
+		snprintf(err, errlen, "bad value for label: at most %d labels",
+		    JS_LABELS_MAX);
+		return -1;
+	}
+	cfg->claim_wait_ms = num(o, "claim-wait");
+	cfg->log_buffer = (uint64_t)num(o, "log-buffer");
+	cfg->retry_max_ms = num(o, "retry-max");
+	if (cfg->claim_wait_ms > 300000) {
+		snprintf(err, errlen, "bad value '%s' for claim-wait: at most "
+		    "300s", str(o, "claim-wait"));
+		return -1;
+	}
+	if (cfg->log_buffer < 4096) {
+		snprintf(err, errlen, "bad value '%s' for log-buffer: at least "
+		    "4K", str(o, "log-buffer"));
+		return -1;
+	}
+	if (cfg->retry_max_ms < 250) {
+		snprintf(err, errlen, "bad value '%s' for retry-max: at least "
+		    "250ms", str(o, "retry-max"));
+		return -1;
+	}
+	if (server == NULL || server[0] == '\0') {
+		if ((tok != NULL && tok[0] != '\0') ||
+		    (tokfile != NULL && tokfile[0] != '\0')) {
+			snprintf(err, errlen, "--token and --token-file need "
+			    "--server");
+			return -1;
+		}
+		return 0;
+	}
+	if ((strncmp(server, "http://", 7) != 0 &&
+	    strncmp(server, "https://", 8) != 0) ||
+	    server[strncmp(server, "https", 5) == 0 ? 8 : 7] == '\0' ||
+	    strpbrk(server, " \t\r\n?#") != NULL) {
+		snprintf(err, errlen, "bad value '%s' for server: expected "
+		    "http://HOST[:PORT] or https://HOST[:PORT]", server);
+		return -1;
+	}
+	if ((cfg->server = strdup(server)) == NULL)
+		goto nomem;
+	/* no trailing slash: routes are appended */
+	for (i = strlen(cfg->server); i > 0 && cfg->server[i - 1] == '/'; i--)
+		cfg->server[i - 1] = '\0';
+	if (tok != NULL && tok[0] != '\0' && tokfile != NULL &&
+	    tokfile[0] != '\0') {
+		snprintf(err, errlen, "give --token or --token-file, not both");
+		return -1;
+	}
+	if (tok != NULL && tok[0] != '\0') {
+		if ((cfg->token = strdup(tok)) == NULL)
+			goto nomem;
+	} else if (tokfile != NULL && tokfile[0] != '\0') {
+		if ((cfg->token = read_token_file(tokfile, err, errlen)) == NULL)
+			return -1;
+	}
+	if (cfg->token != NULL && strpbrk(cfg->token, " \t\r\n") != NULL) {
+		snprintf(err, errlen, "bad value for token: no blanks allowed");
+		return -1;
+	}
+	dst[0] = &cfg->tls_ca;
+	dst[1] = &cfg->tls_cert;
+	dst[2] = &cfg->tls_key;
+	for (i = 0; i < 3; i++) {
+		const char *v = str(o, tls[i]);
+		if (v == NULL || v[0] == '\0')
+			continue;
+		if (access(v, R_OK) < 0) {
+			snprintf(err, errlen, "bad value '%s' for %s: %s", v,
+			    tls[i], strerror(errno));
+			return -1;
+		}
+		if ((*dst[i] = strdup(v)) == NULL)
+			goto nomem;
+	}
+	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+		snprintf(err, errlen, "--tls-cert and --tls-key go together");
+		return -1;
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
 }
 
 /* Parses argv, environment and config file into cfg.  Returns a
@@ -235,7 +480,8 @@ load(struct proc_config *cfg, char *err, size_t errlen, int *help)
 		snprintf(err, errlen, "out of memory");
 		goto bad;
 	}
-	if (load_executor(cfg, o, err, errlen) < 0)
+	if (load_executor(cfg, o, err, errlen) < 0 ||
+	    load_remote(cfg, o, err, errlen) < 0)
 		goto bad;
 	user = str(o, "user");
 	if (geteuid() == 0 && user != NULL && user[0] != '\0' &&
@@ -291,9 +537,14 @@ proc_reload(struct proc_config *cfg, char *err, size_t errlen)
 		    "local");
 		n.executor = cfg->executor;
 	}
+	if ((n.server == NULL) != (cfg->server == NULL) ||
+	    (n.server != NULL && strcmp(n.server, cfg->server) != 0))
+		js_warn("reload: the remote settings are read at start only "
+		    "(server, token, TLS, claim-wait, log-buffer, retry-max)");
 	free(n.spool);
 	n.spool = cfg->spool;
 	cfg->spool = NULL;
+	n.link_pid = cfg->link_pid;
 	proc_config_free(cfg);
 	*cfg = n;
 	js_log_set_level((enum js_log_level)cfg->log_level);
@@ -369,7 +620,24 @@ main(int argc, char *argv[])
 			return 1;
 		}
 	}
+	if (cfg.server != NULL) {
+		/* remote mode: --spool is our work directory; the link
+		 * process talks to the server (remote.h) */
+		if (remote_prepare(sp) < 0)
+			js_warn("cannot clean %s: %s", js_spool_path(sp),
+			    strerror(errno));
+		cfg.link_pid = remote_start(&cfg, sp);
+		if (cfg.link_pid < 0) {
+			js_err("cannot start the remote link: %s",
+			    strerror(errno));
+			js_spool_close(sp);
+			proc_config_free(&cfg);
+			return 1;
+		}
+	}
 	rc = proc_loop(sp, &cfg);
+	if (cfg.link_pid > 0 && remote_stop(cfg.link_pid, 25000) < 0 && rc == 0)
+		rc = 1;
 	js_spool_close(sp);
 	proc_config_free(&cfg);
 	return rc;

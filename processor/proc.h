@@ -54,6 +54,15 @@ struct proc_config {
 	char *slurm_conf;		/* SLURM_CONF for them, or NULL */
 	int64_t slurm_poll_ms;
 	char **slurm_labels;		/* "LABEL=sbatch args", NULL-terminated */
+	char **labels;			/* --label words, NULL-terminated */
+	/* remote mode (--server; read at start, see remote.h) */
+	char *server;			/* base URL, NULL: local mode */
+	char *token;			/* bearer secret, NULL: none */
+	char *tls_ca, *tls_cert, *tls_key;	/* NULL: none */
+	int64_t claim_wait_ms;
+	uint64_t log_buffer;		/* unsent log bytes before a pause */
+	int64_t retry_max_ms;		/* longest backoff */
+	pid_t link_pid;			/* the remote link process; 0: none */
 };
 #define PROC_EXEC_LOCAL 0
 #define PROC_EXEC_SLURM 1
@@ -67,6 +76,12 @@ void proc_free_words(char **w);
 /* main.c: re-reads the settings (SIGHUP) into *cfg.  Returns 0, or -1 with
  * a message in err (the old settings are then left unchanged). */
 int proc_reload(struct proc_config *cfg, char *err, size_t errlen);
+
+/* main.c: whether the processor has label: a --label, or in Slurm mode
+ * the name of a --slurm-label mapping. */
+int proc_has_label(const struct proc_config *cfg, const char *label);
+/* Whether every one of the job's "labels" is among the processor's. */
+int proc_labels_match(const struct proc_config *cfg, const json_t *job);
 
 /* loop.c: runs until a shutdown completes.  Returns the exit status. */
 int proc_loop(struct js_spool *sp, struct proc_config *cfg);
