@@ -1063,6 +1063,10 @@ recover_one(struct js_spool *sp, const char *id, int64_t lease_ms,
 		    "attempts (max_attempts)",
 		    js_job_str(job, "worker") ? js_job_str(job, "worker") : "unknown",
 		    js_job_int(job, "max_attempts", 3));
+		/* a new generation: the lost run's late finish (a remote
+		 * worker retrying it) must not pass for its own */
+		json_object_set_new(job, "generation",
+		    json_integer(js_job_int(job, "generation", 0) + 1));
 		rc = fail_in_place(sp, id, JS_WIP, job, msg) < 0 ? -1 : 1;
 	} else {
 		snprintf(msg, sizeof msg, "attempt %lld lost: its processor (%s) "

@@ -381,6 +381,8 @@ test_max_attempts(void **state)
 	assert_string_equal(js_job_str(done, "status"), "failed");
 	assert_non_null(strstr(js_job_str(done, "error"), "lease expired"));
 	assert_int_equal(js_job_int(done, "attempts", 0), 2);
+	/* failed by recovery under a new generation, not the lost claim's */
+	assert_int_equal(js_job_int(done, "generation", 0), c.generation + 1);
 	json_decref(done);
 }
 
