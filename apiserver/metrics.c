@@ -116,6 +116,10 @@ route_metrics(struct api *a, struct MHD_Connection *c)
 	for (i = JS_COMPLETED; i <= JS_CANCELLED; i++)
 		put(&b, "jobspool_jobs_finished_total{status=\"%s\"} %lu\n",
 		    states[i], follow_finished((enum js_state)i));
+	put(&b, "# HELP jobspool_worker_claims_total Jobs handed to remote "
+	    "workers since this server started.\n"
+	    "# TYPE jobspool_worker_claims_total counter\n"
+	    "jobspool_worker_claims_total %lu\n", workers_claims());
 	put(&b, "# HELP jobspool_http_requests_total HTTP answers by status "
 	    "code.\n# TYPE jobspool_http_requests_total counter\n");
 	for (i = 100; i < 600; i++) {

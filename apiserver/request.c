@@ -22,21 +22,21 @@ static const struct {
 	int worker;		/* needs the worker role */
 	int raw;		/* body of raw bytes: no type or size limit */
 } routes[] = {
-	[R_NONE] = { "", 0, 1 },
-	[R_HEALTHZ] = { "GET, HEAD", 0, 1 },
-	[R_METRICS] = { "GET, HEAD", 0, 1 },
-	[R_JOBS] = { "GET, HEAD, POST", 1, 0 },
-	[R_JOB] = { "GET, HEAD, PUT, DELETE", 1, 0 },
-	[R_JOB_LOG] = { "GET, HEAD", 0, 0 },
-	[R_BATCHES] = { "POST", 1, 0 },
-	[R_BATCH] = { "GET, HEAD", 0, 0 },
-	[R_BATCH_LOG] = { "GET, HEAD", 0, 0 },
-	[R_ADD] = { "POST", 0, 0 },
-	[R_W_CLAIM] = { "POST", 1, 0, 1, 0 },
-	[R_W_LOG] = { "POST", 1, 0, 1, 1 },
-	[R_W_HEARTBEAT] = { "POST", 1, 0, 1, 0 },
-	[R_W_FINISH] = { "POST", 1, 0, 1, 0 },
-	[R_DEMO_JOB] = { "GET, HEAD", 0, 0 },
+	[R_NONE] = { .allow = "", .open = 1 },
+	[R_HEALTHZ] = { .allow = "GET, HEAD", .open = 1 },
+	[R_METRICS] = { .allow = "GET, HEAD", .open = 1 },
+	[R_JOBS] = { .allow = "GET, HEAD, POST", .body = 1 },
+	[R_JOB] = { .allow = "GET, HEAD, PUT, DELETE", .body = 1 },
+	[R_JOB_LOG] = { .allow = "GET, HEAD" },
+	[R_BATCHES] = { .allow = "POST", .body = 1 },
+	[R_BATCH] = { .allow = "GET, HEAD" },
+	[R_BATCH_LOG] = { .allow = "GET, HEAD" },
+	[R_ADD] = { .allow = "POST" },
+	[R_W_CLAIM] = { .allow = "POST", .body = 1, .worker = 1 },
+	[R_W_LOG] = { .allow = "POST", .body = 1, .worker = 1, .raw = 1 },
+	[R_W_HEARTBEAT] = { .allow = "POST", .body = 1, .worker = 1 },
+	[R_W_FINISH] = { .allow = "POST", .body = 1, .worker = 1 },
+	[R_DEMO_JOB] = { .allow = "GET, HEAD" },
 };
 
 /* Splits the path into segments and picks the route. */

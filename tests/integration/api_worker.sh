@@ -378,6 +378,10 @@ for j in "$JG:$GG" "$JGB:$GGB" "$JN:$GN"; do
 done
 eq "jobs finished as failed" "$(cat "$SPOOL/$JN.failed" | jq -r '[.status, .exit_code] | map(tostring) | join(" ")')" "failed 3"
 
+req GET /metrics
+n=$(printf '%s\n' "$BODY" | sed -n 's/^jobspool_worker_claims_total //p')
+eq "/metrics counts the claims" "$n" 13
+
 # ---- SIGTERM answers a waiting claim with 204 ----
 curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X POST -H "$WA" \
 	-d '{"wait":60,"labels":["none"]}' "$URL/api/v1/workers/claim" >"$W/lp3.code" &
