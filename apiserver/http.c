@@ -383,9 +383,11 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		*upload_data_size = 0;
 		if (request_route_raw(r->route)) {
 			/* a worker's log upload stays open while the job
-			 * writes; only the inactivity timeout applies */
+			 * writes; only the inactivity timeout applies.  On
+			 * SIGTERM it is cut after what arrived was stored:
+			 * the worker resends from the log's size. */
 			worker_log_feed(a, r, upload_data, n);
-			return MHD_YES;
+			return atomic_load(&a->stopping) ? MHD_NO : MHD_YES;
 		}
 		if (js_mono_ms() - r->start_ms > (int64_t)r->read_timeout_s * 1000) {
 			js_info("closing a connection: its request took longer "

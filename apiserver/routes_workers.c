@@ -321,6 +321,10 @@ route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
 
 		if (atomic_load(&a->stopping))
 			break;
+		if (follow_peer_gone(sock)) {
+			json_decref(body);
+			return MHD_NO;	/* nobody to hand a job to */
+		}
 		maybe_recover(a, lease);
 		pg = follow_pending_gen();
 		rc = claim_once(a, &f, worker, lease, &next_nb, &out);
@@ -335,10 +339,6 @@ route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
 		now = js_mono_ms();
 		if (now >= deadline)
 			break;
-		if (follow_peer_gone(sock)) {
-			json_decref(body);
-			return MHD_NO;	/* nobody to hand a job to */
-		}
 		t = deadline - now;
 		if (t > SAFETY_MS)
 			t = SAFETY_MS;

@@ -382,6 +382,17 @@ req GET /metrics
 n=$(printf '%s\n' "$BODY" | sed -n 's/^jobspool_worker_claims_total //p')
 eq "/metrics counts the claims" "$n" 13
 
+# ---- a claim whose client hung up takes nothing ----
+curl -s -o /dev/null --max-time 1 -X POST -H "$WA" -d '{"wait":20}' \
+	"$URL/api/v1/workers/claim"
+submit '{"shell":"true","name":"after hang-up"}'
+JH=$ID
+claim '{"wait":5}'
+eq "a job submitted after a waiting client hung up goes to the next claim" \
+	"$CID" "$JH"
+jq_eq "  on its first attempt" .job.attempts 1
+fin "$JH" "{\"token\":$G,\"job\":{\"status\":\"completed\"}}"
+
 # ---- SIGTERM answers a waiting claim with 204 ----
 curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X POST -H "$WA" \
 	-d '{"wait":60,"labels":["none"]}' "$URL/api/v1/workers/claim" >"$W/lp3.code" &
