@@ -31,6 +31,7 @@ struct ent {
 	int64_t not_before_ms;
 	char *labels;		/* "gpu\0big\0" (NULL: none) */
 	int bad;		/* not a valid job (claiming fails it) */
+	int labels_bad;		/* "labels" is malformed (so is the job) */
 };
 
 static struct {
@@ -135,7 +136,7 @@ time_field(const json_t *job, const char *k)
 }
 
 /* The job's labels as "a\0b\0" into e->labels; -1 if they are not an
- * array of words. */
+ * array of words, -2 out of memory. */
 static int
 load_labels(struct ent *e, const json_t *job)
 {
@@ -157,7 +158,7 @@ load_labels(struct ent *e, const json_t *job)
 	}
 	e->labels = p = calloc(1, len + 1);
 	if (p == NULL)
-		return -1;
+		return -2;
 	json_array_foreach(v, i, l) {
 		memcpy(p, json_string_value(l), json_string_length(l));
 		p += json_string_length(l) + 1;
@@ -197,8 +198,15 @@ load(struct api *a, const struct js_entry *je, int want_bad)
 	e->priority = json_is_integer(prio) ? (long long)json_integer_value(prio) :
 	    json_is_real(prio) ? (long long)json_real_value(prio) : 0;
 	e->not_before_ms = js_job_int(job, "not_before", 0);
-	if (load_labels(e, job) < 0)
-		e->bad = 1;
+	switch (load_labels(e, job)) {
+	case -1:
+		e->labels_bad = 1;	/* a claim fails it (js_job_normalize) */
+		break;
+	case -2:
+		json_decref(job);
+		ent_free(e);
+		return NULL;
+	}
 	seq = json_object_get(job, "seq");
 	if (json_is_integer(seq))
 		e->seq = (long long)json_integer_value(seq);
@@ -251,7 +259,7 @@ matches(const struct ent *e, const struct idx_filter *f)
 		return 0;
 	if (e->bad && !f->want_bad)
 		return 0;
-	if (f->by_labels && !e->bad && !labels_ok(e, f))
+	if (f->by_labels && !e->bad && !e->labels_bad && !labels_ok(e, f))
 		return 0;
 	if (e->state == JS_RETRIEVED && (e->outcome < 0 ||
 	    !(f->status_mask & JS_STATE_BIT(e->outcome))))

@@ -145,14 +145,14 @@ curl -s -o "$W/lp1" -w '%{http_code}' --max-time 30 -X POST -H "$WA" \
 LP=$!
 sleep 1
 check "  long poll still waiting" kill -0 "$LP"
-t0=$(now_ms)
 submit '{"shell":"echo woken"}'
+t0=$(now_ms)
 J2=$ID
 wait_until 20 gone "$LP"
 t1=$(now_ms)
 eq "long poll woken by a submit: 200" "$(cat "$W/lp1.code")" 200
 eq "  with that job" "$(jq -r .job.id "$W/lp1")" "$J2"
-echo "# claim answered $((t1 - t0)) ms after the submit"
+echo "# claim answered within $((t1 - t0)) ms of the submit's answer"
 check "  within 1 s of the submit" test $((t1 - t0)) -lt 1000
 G2=$(jq -r .lease.token "$W/lp1")
 
@@ -223,6 +223,19 @@ t1=$(now_ms)
 eq "  a waiting claim gets it once not_before passed" "$CID" "$JNB"
 check "  not before" test "$t1" -ge "$nb"
 check "  but soon after" test $((t1 - nb)) -lt 3000
+
+# ---- a pending file that is not a job is failed, not handed out ----
+JBAD=$(cat /proc/sys/kernel/random/uuid)
+printf 'not json at all\n' >"$SPOOL/tmp/bad"
+mv "$SPOOL/tmp/bad" "$SPOOL/$JBAD.pending"
+JBADL=$(cat /proc/sys/kernel/random/uuid)
+printf '{"shell":"true","labels":"gpu"}\n' >"$SPOOL/tmp/bad"
+mv "$SPOOL/tmp/bad" "$SPOOL/$JBADL.pending"
+claim '{"wait":0}'
+eq "invalid pending files: nothing handed out" "$CODE" 204
+check "  a file that is no JSON is failed" test -f "$SPOOL/$JBAD.failed"
+check "  a job with bad labels is failed" test -f "$SPOOL/$JBADL.failed"
+eq "  saying why" "$(jq -r .error "$SPOOL/$JBADL.failed" | grep -c labels)" 1
 
 # ---- log upload ----
 printf 'one\ntwo\n' >"$W/d1"
