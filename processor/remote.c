@@ -187,6 +187,10 @@ on_body(char *data, size_t size, size_t n, void *arg)
 struct xfer {
 	struct link *lk;
 	int abortable;			/* the claimer: stop on no_claim */
+	int64_t stall_ms;		/* 0: no limit */
+	curl_off_t dn, un;		/* bytes moved so far */
+	int64_t moved;			/* when they last changed (mono) */
+	int stalled;
 };
 
 static int
@@ -194,17 +198,29 @@ on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
     curl_off_t un)
 {
 	struct xfer *x = arg;
+	int64_t now = js_mono_ms();
 
-	(void)dt; (void)dn; (void)ut; (void)un;
+	(void)dt; (void)ut;
 	if (atomic_load(&x->lk->give_up))
 		return 1;
-	return x->abortable && atomic_load(&x->lk->no_claim);
+	if (x->abortable && atomic_load(&x->lk->no_claim))
+		return 1;
+	if (dn != x->dn || un != x->un || x->moved == 0) {
+		x->dn = dn;
+		x->un = un;
+		x->moved = now;
+	} else if (x->stall_ms > 0 && now - x->moved > x->stall_ms) {
+		x->stalled = 1;		/* a dead network or a hung server */
+		return 1;
+	}
+	return 0;
 }
 
 struct upload {
 	struct rjob *j;
 	int fd;
 	uint64_t pos;			/* next local byte to send */
+	uint64_t limit;			/* stop streaming past this byte */
 	int64_t t_end, idle_end;
 	int stream;			/* wait for more bytes at EOF */
 };
@@ -228,7 +244,8 @@ on_read(char *out, size_t size, size_t n, void *arg)
 			u->idle_end = js_mono_ms() + STREAM_IDLE_MS;
 			return (size_t)r;
 		}
-		if (!u->stream || atomic_load(&lk->shutdown) ||
+		if (!u->stream || u->pos >= u->limit ||
+		    atomic_load(&lk->shutdown) ||
 		    atomic_load(&lk->give_up) || js_mono_ms() >= u->t_end ||
 		    js_mono_ms() >= u->idle_end)
 			return 0;
@@ -252,13 +269,17 @@ post(struct link *lk, CURL *c, const char *path, const char *body,
 {
 	char url[2048], cerr[CURL_ERROR_SIZE];
 	struct buf b = { NULL, 0 };
-	struct xfer x = { lk, abortable };
+	struct xfer x;
 	struct proc_config *cfg = lk->cfg;
 	CURLcode rc;
 
 	*status = 0;
 	if (out != NULL)
 		*out = NULL;
+	memset(&x, 0, sizeof x);
+	x.lk = lk;
+	x.abortable = abortable;
+	x.stall_ms = stall_s * 1000;
 	snprintf(url, sizeof url, "%s%s", cfg->server, path);
 	curl_easy_reset(c);
 	cerr[0] = '\0';
@@ -268,14 +289,8 @@ post(struct link *lk, CURL *c, const char *path, const char *body,
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	if (stall_s > 0) {
-		/* a dead network shows as a stalled transfer */
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, stall_s);
-		if (stall_s < 5)
-			curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-			    stall_s * 1000L);
-	}
+	if (stall_s > 0 && stall_s < 5)
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, stall_s * 1000L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
@@ -305,7 +320,11 @@ post(struct link *lk, CURL *c, const char *path, const char *body,
 	}
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
+		if (x.stalled)
+			snprintf(err, errlen, "no answer for %ld s", stall_s);
+		else
+			snprintf(err, errlen, "%s", cerr[0] ? cerr :
+			    curl_easy_strerror(rc));
 		free(b.p);
 		return -1;
 	}
@@ -341,7 +360,9 @@ struct jstate {
 	uint64_t acked;			/* local log bytes the server has */
 	int64_t last_ok;		/* last successful heartbeat (mono) */
 	int64_t next_hb;
-	int lost;			/* the lease is lost */
+	int lost;			/* the server fenced us off (409/404) */
+	int expired;			/* no heartbeat for a lease: the server
+					 * may recover the job any moment */
 	int cancelled;			/* the local copy was told to stop */
 	int killed;			/* ... because the lease was lost */
 	int paused;
@@ -429,12 +450,15 @@ send_log(struct jstate *s, int final)
 	u.t_end = now + STREAM_MS;
 	u.idle_end = now + STREAM_IDLE_MS;
 	u.stream = !final;
+	u.limit = s->acked + j->lk->cfg->log_buffer / 2;
+	js_debug("job %s: log upload from byte %" PRIu64, j->id, s->acked);
 	if (post(j->lk, s->c, path, NULL, &u, 0, 600000, stall_secs(j), &st,
 	    &ans, err, sizeof err) < 0) {
 		net_failed(s, "log upload", err);
 		return -1;
 	}
 	size = js_job_int(ans, "size", -1);
+	js_debug("job %s: log upload answered %ld, size %lld", j->id, st, size);
 	if (st == 200 || st == 416) {
 		net_ok(s);
 		if (size < (long long)j->base) {
@@ -675,12 +699,19 @@ job_main(void *arg)
 		size = local_log_size(&s);
 		now = js_mono_ms();
 		gone = getppid() != lk->parent;
-		if (!s.lost && now - s.last_ok > j->lease_ms) {
-			char t[32];
-			snprintf(t, sizeof t, "%lld ms", (long long)(now - s.last_ok));
-			lose(&s, "no successful heartbeat for %s", t);
+		if (!s.lost && !s.expired && now - s.last_ok > j->lease_ms) {
+			/* the run stops here, but the log and the end are
+			 * still offered: the server takes them while it has
+			 * not recovered the job, else refuses them (409) */
+			s.expired = 1;
+			js_info("job %s: lease lost: no successful heartbeat for "
+			    "%lld ms (lease %lld ms); stopping the local copy",
+			    j->id, (long long)(now - s.last_ok),
+			    (long long)j->lease_ms);
+			snprintf(s.lost_why, sizeof s.lost_why, "no successful "
+			    "heartbeat for %lld ms", (long long)(now - s.last_ok));
 		}
-		if (s.lost && !s.cancelled && !final) {
+		if ((s.lost || s.expired) && !s.cancelled && !final) {
 			s.cancelled = 1;
 			s.killed = 1;
 			if (js_spool_cancel(lk->sp, j->id, "lease lost", NULL) < 0 &&
@@ -688,11 +719,12 @@ job_main(void *arg)
 				js_warn("job %s: cannot stop the local copy: %s",
 				    j->id, strerror(errno));
 		}
-		if (!s.paused && !s.lost && st == JS_WIP && size > s.acked &&
+		if (!s.paused && !s.lost && !s.expired && st == JS_WIP &&
+		    size > s.acked &&
 		    size - s.acked > lk->cfg->log_buffer &&
 		    !atomic_load(&lk->give_up))
 			pause_run(&s, job, 1);
-		else if (s.paused && (s.lost || st != JS_WIP ||
+		else if (s.paused && (s.lost || s.expired || st != JS_WIP ||
 		    size - s.acked <= lk->cfg->log_buffer / 2 ||
 		    atomic_load(&lk->give_up) || atomic_load(&lk->shutdown)))
 			pause_run(&s, job, 0);
@@ -734,8 +766,12 @@ job_main(void *arg)
 				break;
 			}
 			if (r < 0)
-				next_net = js_mono_ms() +
-				    backoff_ms(s.fails, lk->cfg->retry_max_ms);
+				/* retried at least twice a heartbeat period,
+				 * so a short outage does not cost the lease */
+				next_net = js_mono_ms() + backoff_ms(s.fails,
+				    lk->cfg->retry_max_ms < j->hb_ms / 2 ?
+				    lk->cfg->retry_max_ms : j->hb_ms / 2 > 250 ?
+				    j->hb_ms / 2 : 250);
 			else
 				next_net = 0;
 		}

@@ -1,0 +1,311 @@
+#!/bin/sh
+# jobspool-processor in remote mode (--server) against a real apiserver on
+# 127.0.0.1: usage errors; jobs run once with whole logs and exit codes;
+# the worker field; labels (remote and local); cancel forwarded; wrong
+# token / no worker role refused (logged, keeps retrying); the apiserver
+# killed and restarted during a job (completes once, log whole); a paused
+# job (--log-buffer) while the server hangs; lease lost (the late finish
+# gets 409, the job runs again elsewhere); graceful shutdown hands jobs
+# back; TLS and mutual TLS.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/proc.inc"
+PROC=$JS_BIN/jobspool-processor
+
+proc_setup			# $SPOOL: the server's spool
+WDIRS=$(mktemp -d /tmp/jobspool-rwork.XXXXXX)
+T_DIRS="$T_DIRS $WDIRS"
+TOKF=$WDIRS/worker.token
+printf 'wsecret\n' >"$TOKF"
+
+# start_remote NAME ARGS...: a remote processor with work dir $WDIRS/NAME;
+# sets $RPID and $RLOG
+start_remote() {
+	r_name=$1; shift
+	RLOG=$WDIRS/$r_name.log
+	"$PROC" --spool "$WDIRS/$r_name" --server "$URL" --kill-grace 1s "$@" \
+		2>>"$RLOG" &
+	RPID=$!
+	T_PIDS="$T_PIDS $RPID"
+}
+# link_of PID: the processor's link process (its child of the same name)
+link_of() { ps -o pid=,comm= --ppid "$1" | awk '$2 ~ /^jobspool-proc/ { print $1 }'; }
+api_submit() {
+	curl -s --max-time 20 -H 'Authorization: Bearer usecret' -d "$1" \
+		"$URL/api/v1/jobs" | jq -r .id
+}
+state_of() {
+	for s_s in pending wip completed failed cancelled retrieved; do
+		[ -e "$SPOOL/$1.$s_s" ] && { echo "$s_s"; return; }
+	done
+	echo none
+}
+is_state() { [ "$(state_of "$1")" = "$2" ]; }
+in_log() { grep -q -- "$2" "$1" 2>/dev/null; }
+no_sanitizer() {
+	! grep -q -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$@"
+}
+
+# ---- usage ----
+"$PROC" --spool "$WDIRS/u" --token x >/dev/null 2>&1
+eq "--token without --server exits 2" $? 2
+"$PROC" --spool "$WDIRS/u" --token-file "$TOKF" >/dev/null 2>&1
+eq "--token-file without --server exits 2" $? 2
+"$PROC" --spool "$WDIRS/u" --server ftp://x >/dev/null 2>&1
+eq "--server ftp:// exits 2" $? 2
+"$PROC" --spool "$WDIRS/u" --server http://127.0.0.1:1 --tls-cert "$TOKF" \
+	>/dev/null 2>&1
+eq "--tls-cert without --tls-key exits 2" $? 2
+"$PROC" --spool "$WDIRS/u" --server http://127.0.0.1:1 --tls-ca /nonexistent \
+	>/dev/null 2>&1
+eq "unreadable --tls-ca exits 2" $? 2
+"$PROC" --spool "$WDIRS/u" --label 'no good' >/dev/null 2>&1
+eq "bad --label exits 2" $? 2
+"$PROC" --spool "$WDIRS/u" --server http://127.0.0.1:1 --log-buffer 1 \
+	>/dev/null 2>&1
+eq "--log-buffer 1 exits 2" $? 2
+"$PROC" --spool "$WDIRS/u" --server http://127.0.0.1:1 --claim-wait 301s \
+	>/dev/null 2>&1
+eq "--claim-wait 301s exits 2" $? 2
+"$PROC" --spool "$WDIRS/u" --server http://127.0.0.1:1 --token-file /nonexistent \
+	>/dev/null 2>&1
+eq "missing --token-file exits 2" $? 2
+"$PROC" --help >"$WDIRS/help.txt"
+for o in server token token-file label tls-ca tls-cert tls-key claim-wait \
+    log-buffer retry-max; do
+	check "--help lists --$o" grep -q -- "--$o " "$WDIRS/help.txt"
+done
+
+# ---- an apiserver with a worker token, a client token, a plain token ----
+check "apiserver starts" start_api --lease 6s --token w:wsecret:worker \
+	--token u:usecret --token n:nsecret
+start_remote w1 -j 2 --token-file "$TOKF"
+W1=$RPID W1LOG=$RLOG
+check "remote processor logs remote mode" wait_until 20 in_log "$W1LOG" \
+	'remote mode: claiming from'
+
+# ---- jobs run once, exit codes, whole logs, worker ----
+ok_id=$(api_submit '{"shell":"for i in 1 2 3 4 5; do echo line $i; sleep 0.2; done"}')
+bad_id=$(api_submit '{"command":["sh","-c","echo to stderr >&2; exit 3"]}')
+hand_id=$(submit '{"shell":"printf abc"}')
+check "jobs finish on the server" wait_final 60 "$ok_id" "$bad_id" "$hand_id"
+eq "exit 0 completed" "$(field "$ok_id" .status)" completed
+eq "exit 3 failed" "$(field "$bad_id" .status)" failed
+eq "exit code 3 recorded" "$(field "$bad_id" .exit_code)" 3
+eq "hand-written job completed" "$(field "$hand_id" .status)" completed
+eq "server log whole" "$(cat "$SPOOL/$ok_id.log")" "$(printf 'line %s\n' 1 2 3 4 5)"
+eq "stderr in the log" "$(cat "$SPOOL/$bad_id.log")" "to stderr"
+eq "log without newline" "$(cat "$SPOOL/$hand_id.log")" "abc"
+eq "log_sha256 matches the server's log" "$(field "$ok_id" .log_sha256)" \
+	"$(sha256sum <"$SPOOL/$ok_id.log" | cut -d' ' -f1)"
+eq "log_size matches" "$(field "$ok_id" .log_size)" "$(wc -c <"$SPOOL/$ok_id.log" | tr -d ' ')"
+eq "attempts 1" "$(field "$ok_id" .attempts)" 1
+eq "worker is host:pid of the processor" "$(field "$ok_id" .worker)" \
+	"$(hostname):$W1"
+check "processor logs the claim" in_log "$W1LOG" "job $ok_id: claimed from the server"
+check "work directory emptied" wait_until 10 sh -c \
+	"! ls '$WDIRS/w1' | grep -q '$ok_id'"
+
+# 20 jobs at -j 2: each runs exactly once
+ids=""
+for i in $(seq 1 20); do ids="$ids $(submit "{\"shell\":\"echo n$i\"}")"; done
+# shellcheck disable=SC2086
+check "20 jobs finish" wait_final 120 $ids
+n_ok=0
+for i in $ids; do
+	[ "$(field "$i" .status)/$(field "$i" .attempts)/$(wc -l <"$SPOOL/$i.log")" = "completed/1/1" ] &&
+		n_ok=$((n_ok + 1))
+done
+eq "20 jobs completed once, one log line each" "$n_ok" 20
+
+# ---- live log: a follower sees the first line before the job ends ----
+live_id=$(api_submit '{"shell":"echo first; sleep 4; echo second"}')
+FOL=$WDIRS/follow.out
+curl -s -N --max-time 30 -H 'Authorization: Bearer usecret' \
+	"$URL/api/v1/jobs/$live_id/log?follow=1" >"$FOL" 2>/dev/null &
+FPID=$!
+T_PIDS="$T_PIDS $FPID"
+check "follower sees the first line live" wait_until 20 in_log "$FOL" first
+check "... while the job still runs" is_state "$live_id" wip
+check "live job finishes" wait_final 30 "$live_id"
+wait "$FPID" 2>/dev/null
+eq "follower got the whole log" "$(cat "$FOL")" "$(printf 'first\nsecond')"
+
+# ---- cancel on the server reaches the remote run ----
+c_id=$(api_submit '{"shell":"echo started; exec sleep 987601"}')
+check "cancel: job runs remotely" wait_until 30 in_log "$SPOOL/$c_id.log" started
+code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H 'Authorization: Bearer usecret' \
+	"$URL/api/v1/jobs/$c_id")
+eq "cancel: DELETE 202" "$code" 202
+check "cancel: job cancelled on the server" wait_until 20 is_state "$c_id" cancelled
+check "cancel: no sleep left" wait_until 10 sh -c "! pgrep -x -f 'sleep 987601' >/dev/null"
+
+# ---- labels: a gpu job waits for a worker with gpu ----
+gpu_id=$(api_submit '{"shell":"echo gpu","labels":["gpu"]}')
+plain_id=$(api_submit '{"shell":"echo plain"}')
+check "plain job runs" wait_final 30 "$plain_id"
+sleep 1
+eq "gpu job stays pending without a gpu worker" "$(state_of "$gpu_id")" pending
+start_remote w2 -j 1 --token wsecret --label gpu --label big
+W2=$RPID
+check "gpu job runs on the gpu worker" wait_final 30 "$gpu_id"
+eq "... that worker" "$(field "$gpu_id" .worker)" "$(hostname):$W2"
+
+# labels in local mode: a local processor without the label leaves it
+lab_id=$(submit '{"shell":"echo local","labels":["fpga"]}')
+stop_pid "$W2"
+start_proc -j 1 --lease 6s
+LP=$PROC_PID
+sleep 2
+eq "local processor without the label leaves it pending" "$(state_of "$lab_id")" pending
+stop_pid "$LP"
+start_proc -j 1 --lease 6s --label fpga
+LP=$PROC_PID
+check "local processor with the label runs it" wait_final 30 "$lab_id"
+stop_pid "$LP"
+
+# ---- refused tokens: logged, the processor keeps running ----
+start_remote nr -j 1 --token nsecret --retry-max 1s
+NR=$RPID NRLOG=$RLOG
+start_remote bad -j 1 --token wrong --retry-max 1s
+BAD=$RPID BADLOG=$RLOG
+check "token without the worker role: 403 logged" wait_until 20 in_log "$NRLOG" \
+	'claim refused by the server (403'
+check "wrong token: 401 logged" wait_until 20 in_log "$BADLOG" \
+	'claim refused by the server (401'
+check "refused processors keep running" sh -c "kill -0 $NR && kill -0 $BAD"
+stop_pid "$NR"
+stop_pid "$BAD"
+
+# ---- the apiserver killed and restarted during a job ----
+out_id=$(api_submit '{"shell":"for i in $(seq 1 40); do echo out $i; sleep 0.2; done"}')
+check "outage: job runs" wait_until 30 in_log "$SPOOL/$out_id.log" 'out 2'
+kill -9 "$API_PID"
+wait "$API_PID" 2>/dev/null
+check "outage: the processor logs it" wait_until 10 in_log "$W1LOG" \
+	"server unreachable"
+sleep 1
+# (a longer lease from now on: the buffer test hangs the server a while)
+check "apiserver restarts on the same port" start_api --listen "127.0.0.1:$PORT" \
+	--lease 20s --token w:wsecret:worker --token u:usecret --token n:nsecret
+check "outage: job completes" wait_final 60 "$out_id"
+eq "outage: completed" "$(field "$out_id" .status)" completed
+eq "outage: ran once" "$(field "$out_id" .attempts)" 1
+eq "outage: log whole, no duplicate" "$(cat "$SPOOL/$out_id.log")" \
+	"$(seq 1 40 | sed 's/^/out /')"
+check "outage: reconnection logged" in_log "$W1LOG" "reachable again"
+
+# ---- log buffer: the job pauses while the server hangs ----
+stop_pid "$W1"
+start_remote w3 -j 1 --token wsecret --log-buffer 4K --retry-max 1s
+W3=$RPID W3LOG=$RLOG
+buf_id=$(api_submit '{"shell":"echo begin; sleep 1; i=0; while [ $i -lt 100 ]; do j=0; while [ $j -lt 10 ]; do printf \"%099d\\n\" $i; j=$((j+1)); done; i=$((i+1)); sleep 0.1; done; echo end"}')
+check "buffer: job runs" wait_until 30 in_log "$SPOOL/$buf_id.log" begin
+kill -STOP "$API_PID"
+check "buffer: job paused (SIGSTOP)" wait_until 40 in_log "$W3LOG" \
+	"job $buf_id: paused"
+kill -CONT "$API_PID"
+check "buffer: job resumed" wait_until 40 in_log "$W3LOG" "job $buf_id: resumed"
+check "buffer: job completes" wait_final 60 "$buf_id"
+eq "buffer: whole log" "$(wc -l <"$SPOOL/$buf_id.log" | tr -d ' ')" 1002
+eq "buffer: log in order" "$(sed -n '2p;11p;12p;1001p;1002p' "$SPOOL/$buf_id.log" | cut -c96-)" \
+	"$(printf '0000\n0000\n0001\n0099\n')"
+eq "buffer: ran once" "$(field "$buf_id" .attempts)" 1
+
+# back to a short lease for the lease test
+kill -TERM "$API_PID"
+wait "$API_PID"
+check "apiserver restarts with a 6s lease" start_api --listen "127.0.0.1:$PORT" \
+	--lease 6s --token w:wsecret:worker --token u:usecret --token n:nsecret
+
+# ---- lease lost: the link is frozen longer than the lease ----
+ll_id=$(api_submit '{"shell":"echo run; sleep 15; echo done"}')
+check "lease: job runs on w3" wait_until 30 in_log "$SPOOL/$ll_id.log" run
+LINK=$(link_of "$W3")
+check "lease: found the link process" test -n "$LINK"
+kill -STOP "$LINK"
+# a local processor on the server's spool recovers the lease and reruns it
+start_proc -j 1 --lease 6s --scan-interval 1s
+LP=$PROC_PID
+check "lease: recovered and run again elsewhere" wait_until 40 sh -c \
+	"[ \"\$(jq -r .worker '$SPOOL/$ll_id.wip' 2>/dev/null)\" = '$(hostname):$LP' ]"
+kill -CONT "$LINK"
+check "lease: worker logs lease lost" wait_until 30 in_log "$W3LOG" \
+	"job $ll_id: lease lost"
+check "lease: late finish refused with 409" wait_until 30 in_log "$W3LOG" \
+	"job $ll_id: finish refused by the server (409"
+check "lease: the rerun completes" wait_final 60 "$ll_id"
+eq "lease: completed" "$(field "$ll_id" .status)" completed
+eq "lease: by the local processor" "$(field "$ll_id" .worker)" "$(hostname):$LP"
+eq "lease: two attempts" "$(field "$ll_id" .attempts)" 2
+stop_pid "$LP"
+
+# ---- graceful shutdown hands the jobs back ----
+sd_id=$(api_submit '{"shell":"echo sd; exec sleep 987601"}')
+check "shutdown: job runs" wait_until 30 in_log "$SPOOL/$sd_id.log" sd
+kill -TERM "$W3"
+wait "$W3"
+eq "shutdown: processor exits 0" $? 0
+eq "shutdown: job pending again on the server" "$(state_of "$sd_id")" pending
+eq "shutdown: attempt given back" "$(jq -r .attempts "$SPOOL/$sd_id.pending")" 0
+check "shutdown: hand-back logged" in_log "$W3LOG" "job $sd_id: handed back"
+check "shutdown: work directory empty" sh -c "! ls '$WDIRS/w3' | grep -q '$sd_id'"
+curl -s -o /dev/null -X DELETE -H 'Authorization: Bearer usecret' "$URL/api/v1/jobs/$sd_id"
+
+check "no sanitizer report in the processors' logs" no_sanitizer "$WDIRS"/*.log "$WORK"/proc.*.log
+api_stop
+
+# ---- TLS and mutual TLS ----
+if command -v certtool >/dev/null 2>&1; then
+	PKI=$WDIRS/pki
+	mkdir "$PKI"
+	mkkey() { certtool --generate-privkey --key-type ecdsa \
+		--outfile "$PKI/$1.key" >/dev/null 2>&1; }
+	mkcert() {
+		printf '%s\nexpiration_days = 2\n' "$2" >"$PKI/$1.tmpl"
+		mkkey "$1" || return 1
+		if [ -z "$3" ]; then
+			certtool --generate-self-signed --load-privkey "$PKI/$1.key" \
+				--template "$PKI/$1.tmpl" --outfile "$PKI/$1.pem" >/dev/null 2>&1
+		else
+			certtool --generate-certificate --load-privkey "$PKI/$1.key" \
+				--load-ca-certificate "$PKI/$3.pem" \
+				--load-ca-privkey "$PKI/$3.key" \
+				--template "$PKI/$1.tmpl" --outfile "$PKI/$1.pem" >/dev/null 2>&1
+		fi
+	}
+	check "certtool makes a CA" mkcert ca 'cn = "jobspool test CA"
+ca
+cert_signing_key' ""
+	check "certtool makes a server certificate" mkcert srv 'cn = "localhost"
+dns_name = "localhost"
+ip_address = "127.0.0.1"
+tls_www_server
+signing_key
+encryption_key' ca
+	check "certtool makes a client certificate" mkcert cli 'cn = "worker"
+tls_www_client
+signing_key' ca
+	check "apiserver starts with mutual TLS" start_api --lease 6s \
+		--token w:wsecret:worker --tls-cert "$PKI/srv.pem" \
+		--tls-key "$PKI/srv.key" --tls-client-ca "$PKI/ca.pem"
+	tls_id=$(submit '{"shell":"echo over tls"}')
+	start_remote nocert -j 1 --token wsecret --tls-ca "$PKI/ca.pem" --retry-max 1s
+	NC=$RPID NCLOG=$RLOG
+	check "mTLS: without a client certificate the claim fails" \
+		wait_until 20 in_log "$NCLOG" "claim: server .* unreachable"
+	sleep 1
+	eq "mTLS: ... and runs nothing" "$(state_of "$tls_id")" pending
+	stop_pid "$NC"
+	start_remote tls -j 1 --token wsecret --tls-ca "$PKI/ca.pem" \
+		--tls-cert "$PKI/cli.pem" --tls-key "$PKI/cli.key"
+	TP=$RPID
+	check "mTLS: job runs over https with a client certificate" wait_final 30 "$tls_id"
+	eq "mTLS: completed" "$(field "$tls_id" .status)" completed
+	eq "mTLS: log" "$(cat "$SPOOL/$tls_id.log")" "over tls"
+	stop_pid "$TP"
+	check "no sanitizer report (TLS)" no_sanitizer "$WDIRS"/*.log
+	api_stop
+else
+	echo "skip: certtool is missing (apt-get install gnutls-bin): no TLS tests"
+fi
+finish
