@@ -129,6 +129,25 @@ is_final(enum js_state st)
 	    st == JS_RETRIEVED;
 }
 
+/* Kills what is left of a local run recorded in a .wip whose processor
+ * is gone: its process group, unless the leader's pid now names another
+ * process (a pid is not reused while it names a group, so with the
+ * leader gone what is left in the group is the run's stragglers). */
+static void
+kill_run_group(const json_t *job)
+{
+	long long pid = js_job_int(job, "pid", 0);
+	long long start = js_job_int(job, "pid_start", -1);
+	unsigned long long now_start;
+
+	if (pid <= 1 || pid > INT_MAX || start < 0)
+		return;
+	if (js_proc_start_time((int)pid, &now_start) == 0 &&
+	    now_start != (unsigned long long)start)
+		return;
+	kill(-(pid_t)pid, SIGKILL);
+}
+
 /* Removes every local trace of job id, whatever its state. */
 static void
 drop_local(struct js_spool *sp, const char *id)
@@ -753,6 +772,8 @@ job_main(void *arg)
 				/* not run, or the processor is gone: back to
 				 * the server for someone else */
 				long long a = js_job_int(job, "attempts", 0);
+				if (gone && st == JS_WIP)
+					kill_run_group(job);
 				r = post_finish(&s, job, 1, st == JS_PENDING &&
 				    a < j->attempts);
 				if (r == 1) {
@@ -1294,16 +1315,9 @@ remote_prepare(struct js_spool *sp)
 		return -1;
 	for (i = 0; i < n; i++) {
 		json_t *job = js_spool_read(sp, v[i].id, NULL);
-		long long pid = js_job_int(job, "pid", 0);
-		long long start = js_job_int(job, "pid_start", -1);
-		unsigned long long now_start;
 
-		/* what is left of a run of ours (the leader's start time
-		 * proves the group is the one recorded) */
-		if (v[i].state == JS_WIP && pid > 1 && pid <= INT_MAX &&
-		    start >= 0 && js_proc_start_time((int)pid, &now_start) == 0 &&
-		    now_start == (unsigned long long)start)
-			kill(-(pid_t)pid, SIGKILL);
+		if (v[i].state == JS_WIP && job != NULL)
+			kill_run_group(job);	/* what is left of our run */
 		json_decref(job);
 		js_info("job %s: left %s by an earlier run; dropped here (the "
 		    "server recovers it when its lease expires)", v[i].id,
