@@ -239,12 +239,24 @@ struct idx_hit {
 	long long priority;
 	int64_t not_before_ms;			/* 0 if unset */
 	int bad;				/* not a valid job */
+	int64_t mtime_ms;			/* of the file read */
+	off_t size;
 };
 int idx_init(void);
 void idx_free(void);
 /* Hits matching f, in no particular order; caller frees *hits. */
 int idx_query(struct api *a, const struct idx_filter *f,
     struct idx_hit **hits, size_t *n);
+/* The pending jobs matching f (its mask is ignored) at the cost of one
+ * readdir plus a read of each job not seen before; a cached job is not
+ * looked at again, so check a hit with idx_recheck() before claiming it. */
+int idx_pending(struct api *a, const struct idx_filter *f,
+    struct idx_hit **hits, size_t *n);
+/* Whether the hit's .pending is still the file the cache read (else reads
+ * it again, updating *h): 1 if it still matches f, 0 if it changed so it
+ * does not or is gone, -1 on error. */
+int idx_recheck(struct api *a, const struct idx_filter *f,
+    struct idx_hit *h);
 
 /* follow.c */
 int follow_start(struct api *a);	/* the inotify thread; -1 on failure */

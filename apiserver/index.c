@@ -286,6 +286,26 @@ add_hit(struct idx_hit *hits, size_t *n, const struct ent *e)
 	h->priority = e->priority;
 	h->not_before_ms = e->not_before_ms;
 	h->bad = e->bad;
+	h->mtime_ms = e->mtime_ms;
+	h->size = e->size;
+}
+
+/* Puts e into the cache in place of any entry of its id; under ix.mu. */
+static void
+cache_put(struct ent *e)
+{
+	struct ent **p = slot(e->id);
+
+	if (*p != NULL) {
+		e->next = (*p)->next;
+		ent_free(*p);
+		*p = e;
+	} else {
+		e->next = NULL;
+		*p = e;
+		if (++ix.n > ix.nb)
+			grow();
+	}
 }
 
 static int
@@ -295,9 +315,12 @@ fresh(const struct ent *e, const struct js_entry *je)
 	    e->size == je->size;
 }
 
-int
-idx_query(struct api *a, const struct idx_filter *f, struct idx_hit **hitsp,
-    size_t *np)
+/* fast: pending jobs only, from a bare readdir; a cached entry is taken
+ * as it is (priority, order and labels of a pending job never change;
+ * idx_recheck() looks at the one about to be claimed). */
+static int
+query(struct api *a, const struct idx_filter *f, int fast,
+    struct idx_hit **hitsp, size_t *np)
 {
 	struct js_entry *es = NULL;
 	struct idx_hit *hits;
@@ -310,7 +333,7 @@ idx_query(struct api *a, const struct idx_filter *f, struct idx_hit **hitsp,
 
 	*hitsp = NULL;
 	*np = 0;
-	if (js_spool_list(a->sp, f->mask, JS_LIST_STAT, &es, &ne) < 0)
+	if (js_spool_list(a->sp, f->mask, fast ? 0 : JS_LIST_STAT, &es, &ne) < 0)
 		return -1;
 	hits = malloc((ne ? ne : 1) * sizeof *hits);
 	miss = malloc((ne ? ne : 1) * sizeof *miss);
@@ -327,7 +350,8 @@ idx_query(struct api *a, const struct idx_filter *f, struct idx_hit **hitsp,
 		pgen = ++ix.pgen;
 	for (i = 0; i < ne; i++) {
 		struct ent *e = *slot(es[i].id);
-		if (e != NULL && fresh(e, &es[i])) {
+		if (e != NULL && (fast ? e->state == es[i].state :
+		    fresh(e, &es[i]))) {
 			e->gen = gen;
 			if (pend)
 				e->pgen = pgen;
@@ -341,29 +365,24 @@ idx_query(struct api *a, const struct idx_filter *f, struct idx_hit **hitsp,
 
 	/* read what changed without holding the cache */
 	loaded = calloc(nmiss ? nmiss : 1, sizeof *loaded);
-	for (i = 0; loaded != NULL && i < nmiss; i++)
-		loaded[i] = load(a, &es[miss[i]], f->want_bad);
+	for (i = 0; loaded != NULL && i < nmiss; i++) {
+		struct js_entry *je = &es[miss[i]];
+		if (fast && js_spool_stat(a->sp, je->id, je->state, &je->mtime_ms,
+		    &je->size) < 0)
+			continue;	/* moved on meanwhile */
+		loaded[i] = load(a, je, f->want_bad);
+	}
 
 	pthread_mutex_lock(&ix.mu);
 	for (i = 0; loaded != NULL && i < nmiss; i++) {
-		struct ent *e = loaded[i], **p;
+		struct ent *e = loaded[i];
 		if (e == NULL)
 			continue;
 		e->gen = gen;
 		e->pgen = pgen;	/* 0 unless pend: swept by the next one */
 		if (matches(e, f))
 			add_hit(hits, &n, e);
-		p = slot(e->id);
-		if (*p != NULL) {
-			e->next = (*p)->next;
-			ent_free(*p);
-			*p = e;
-		} else {
-			e->next = NULL;
-			*p = e;
-			if (++ix.n > ix.nb)
-				grow();
-		}
+		cache_put(e);
 	}
 	if (full || pend) {
 		/* sweep jobs that are gone (pending jobs that are no longer
@@ -393,4 +412,47 @@ idx_query(struct api *a, const struct idx_filter *f, struct idx_hit **hitsp,
 	*hitsp = hits;
 	*np = n;
 	return 0;
+}
+
+int
+idx_query(struct api *a, const struct idx_filter *f, struct idx_hit **hitsp,
+    size_t *np)
+{
+	return query(a, f, 0, hitsp, np);
+}
+
+int
+idx_pending(struct api *a, const struct idx_filter *f, struct idx_hit **hitsp,
+    size_t *np)
+{
+	struct idx_filter pf = *f;
+
+	pf.mask = JS_STATE_BIT(JS_PENDING);
+	return query(a, &pf, 1, hitsp, np);
+}
+
+int
+idx_recheck(struct api *a, const struct idx_filter *f, struct idx_hit *h)
+{
+	struct js_entry je;
+	struct ent *e;
+	int ok;
+
+	memset(&je, 0, sizeof je);
+	memcpy(je.id, h->id, JS_ID_SIZE);
+	je.state = JS_PENDING;
+	if (js_spool_stat(a->sp, h->id, JS_PENDING, &je.mtime_ms, &je.size) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (je.mtime_ms == h->mtime_ms && je.size == h->size)
+		return 1;
+	e = load(a, &je, f->want_bad);
+	if (e == NULL)
+		return errno == ENOMEM ? -1 : 0;
+	pthread_mutex_lock(&ix.mu);
+	e->pgen = ix.pgen;
+	ok = matches(e, f);
+	add_hit(h, &(size_t){ 0 }, e);
+	cache_put(e);
+	pthread_mutex_unlock(&ix.mu);
+	return ok;
 }

@@ -200,13 +200,26 @@ claim_once(struct api *a, const struct idx_filter *f, const char *worker,
 
 	*next_nb = 0;
 	*out = NULL;
-	if (idx_query(a, f, &hits, &n) < 0)
+	if (idx_pending(a, f, &hits, &n) < 0)
 		return -1;
 	qsort(hits, n, sizeof *hits, hit_order);
 	for (i = 0; i < n; i++) {
 		struct js_claim cl;
 		json_t *job = NULL;
 
+		if (!hits[i].bad && hits[i].not_before_ms > now) {
+			if (*next_nb == 0 || hits[i].not_before_ms < *next_nb)
+				*next_nb = hits[i].not_before_ms;
+			continue;
+		}
+		/* the cache's copy may predate a requeue with a backoff */
+		switch (idx_recheck(a, f, &hits[i])) {
+		case 0:
+			continue;
+		case -1:
+			js_warn("job %s: %s", hits[i].id, strerror(errno));
+			continue;
+		}
 		if (!hits[i].bad && hits[i].not_before_ms > now) {
 			if (*next_nb == 0 || hits[i].not_before_ms < *next_nb)
 				*next_nb = hits[i].not_before_ms;

@@ -485,6 +485,26 @@ js_spool_read_state(struct js_spool *sp, const char *id, enum js_state state)
 }
 
 int
+js_spool_stat(struct js_spool *sp, const char *id, enum js_state state,
+    int64_t *mtime_ms, off_t *size)
+{
+	char name[JS_NAME_SIZE];
+	struct stat st;
+
+	if (state >= JS_NSTATES ||
+	    js_spool_name(name, id, js_state_ext(state)) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (fstatat(sp->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	*mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 +
+	    st.st_mtim.tv_nsec / 1000000;
+	*size = st.st_size;
+	return 0;
+}
+
+int
 js_spool_find(struct js_spool *sp, const char *id, enum js_state *state)
 {
 	char name[JS_NAME_SIZE];

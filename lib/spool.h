@@ -100,6 +100,10 @@ int js_spool_submit_many(struct js_spool *sp, json_t *const *jobs, size_t n);
 
 /* Finds a job's current state without reading it.  -1/ENOENT if none. */
 int js_spool_find(struct js_spool *sp, const char *id, enum js_state *state);
+/* The mtime (ms) and size of <id>.<state> without reading it (what
+ * JS_LIST_STAT gives for one job).  -1/ENOENT if there is no such file. */
+int js_spool_stat(struct js_spool *sp, const char *id, enum js_state state,
+    int64_t *mtime_ms, off_t *size);
 /* Reads a job in whatever state it is; *state is set if not NULL.  Its
  * "status" is made to agree with the file's extension. */
 json_t *js_spool_read(struct js_spool *sp, const char *id, enum js_state *state);

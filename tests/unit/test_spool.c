@@ -1050,6 +1050,31 @@ test_log_append_symlink(void **state)
 	json_decref(job);
 }
 
+/* mtime and size of one job file without reading it. */
+static void
+test_stat(void **state)
+{
+	struct fx *f = *state;
+	char id[JS_ID_SIZE], path[600];
+	int64_t m = 0;
+	off_t size = 0;
+	struct stat st;
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	age(f, id, "pending", 100);
+	assert_int_equal(js_spool_stat(f->sp, id, JS_PENDING, &m, &size), 0);
+	snprintf(path, sizeof path, "%s/%s.pending", f->dir, id);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(size, st.st_size);
+	assert_int_equal(m, (int64_t)st.st_mtim.tv_sec * 1000 +
+	    st.st_mtim.tv_nsec / 1000000);
+	assert_true(js_now_ms() - m >= 99000);
+	assert_int_equal(js_spool_stat(f->sp, id, JS_WIP, &m, &size), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(js_spool_stat(f->sp, "x", JS_PENDING, &m, &size), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
 /* A remote worker's heartbeat: only under its own claim. */
 static void
 test_heartbeat_gen(void **state)
@@ -1112,6 +1137,7 @@ main(void)
 		T(test_log_append),
 		T(test_log_append_symlink),
 		T(test_heartbeat_gen),
+		T(test_stat),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
