@@ -196,7 +196,8 @@ check "outage: reconnection logged" in_log "$W1LOG" "reachable again"
 
 # ---- log buffer: the job pauses while the server hangs ----
 stop_pid "$W1"
-start_remote w3 -j 1 --token wsecret --log-buffer 4K --retry-max 1s
+start_remote w3 -j 1 --token wsecret --log-buffer 4K --retry-max 1s \
+	--shutdown-grace 1s
 W3=$RPID W3LOG=$RLOG
 buf_id=$(api_submit '{"shell":"echo begin; sleep 1; i=0; while [ $i -lt 100 ]; do j=0; while [ $j -lt 10 ]; do printf \"%099d\\n\" $i; j=$((j+1)); done; i=$((i+1)); sleep 0.1; done; echo end"}')
 check "buffer: job runs" wait_until 30 in_log "$SPOOL/$buf_id.log" begin
@@ -218,7 +219,7 @@ check "apiserver restarts with a 6s lease" start_api --listen "127.0.0.1:$PORT" 
 	--lease 6s --token w:wsecret:worker --token u:usecret --token n:nsecret
 
 # ---- lease lost: the link is frozen longer than the lease ----
-ll_id=$(api_submit '{"shell":"echo run; sleep 15; echo done"}')
+ll_id=$(api_submit '{"shell":"echo run; sleep 8; echo done"}')
 check "lease: job runs on w3" wait_until 30 in_log "$SPOOL/$ll_id.log" run
 LINK=$(link_of "$W3")
 check "lease: found the link process" test -n "$LINK"
