@@ -58,13 +58,17 @@ lease_ms(struct api *a)
 	return l;
 }
 
-/* Recovers expired leases (remote or local) at most once a second; one
- * thread does it while the others go on. */
+/* Recovers expired leases of remote workers' jobs, at most once a second
+ * (one thread does it while the others go on).  A job a local processor
+ * ran (it has a "pid") is left to the local processors: their recovery
+ * kills what is left of the old run on this host before the job runs
+ * again, which the apiserver cannot do. */
 static void
 maybe_recover(struct api *a, int64_t lease)
 {
-	int64_t now = js_mono_ms();
-	int n;
+	struct js_entry *v = NULL;
+	size_t n = 0, i;
+	int64_t now = js_mono_ms(), wall;
 
 	if (pthread_mutex_trylock(&recover_mu) != 0)
 		return;
@@ -73,13 +77,39 @@ maybe_recover(struct api *a, int64_t lease)
 		return;
 	}
 	recover_last = now;
-	n = js_spool_recover(a->sp, lease, NULL, NULL);
-	pthread_mutex_unlock(&recover_mu);
-	if (n > 0)
-		js_info("recovered %d job(s) whose lease of %lld ms expired", n,
-		    (long long)lease);
-	else if (n < 0)
+	if (js_spool_list(a->sp, JS_STATE_BIT(JS_WIP), JS_LIST_STAT, &v,
+	    &n) < 0) {
+		pthread_mutex_unlock(&recover_mu);
 		js_warn("lease recovery: %s", strerror(errno));
+		return;
+	}
+	wall = js_now_ms();
+	for (i = 0; i < n; i++) {
+		json_t *job, *pid;
+		int local, r;
+
+		if (wall - v[i].mtime_ms <= lease)
+			continue;
+		job = js_spool_read_state(a->sp, v[i].id, JS_WIP);
+		if (job == NULL && errno == ENOENT)
+			continue;	/* finished meanwhile */
+		pid = json_object_get(job, "pid");
+		local = json_is_integer(pid) && json_integer_value(pid) > 0;
+		json_decref(job);
+		if (local)
+			continue;
+		r = js_spool_recover_job(a->sp, v[i].id, lease, NULL, NULL);
+		if (r > 0) {
+			js_info("job %s: the lease of its remote worker expired "
+			    "(%lld ms without a heartbeat); recovered", v[i].id,
+			    (long long)lease);
+		} else if (r < 0) {
+			js_warn("job %s: lease recovery: %s", v[i].id,
+			    strerror(errno));
+		}
+	}
+	free(v);
+	pthread_mutex_unlock(&recover_mu);
 }
 
 /* Current size of <id>.log (0 if none). */

@@ -1105,6 +1105,17 @@ out:
 }
 
 int
+js_spool_recover_job(struct js_spool *sp, const char *id, int64_t lease_ms,
+    js_recover_fn fn, void *arg)
+{
+	if (!js_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return recover_one(sp, id, lease_ms, fn, arg);
+}
+
+int
 js_spool_recover(struct js_spool *sp, int64_t lease_ms, js_recover_fn fn,
     void *arg)
 {

@@ -202,6 +202,10 @@ typedef void (*js_recover_fn)(const json_t *job, void *arg);
  */
 int js_spool_recover(struct js_spool *sp, int64_t lease_ms, js_recover_fn fn,
     void *arg);
+/* The same for one job: 1 if its lease had expired and it was recovered,
+ * 0 if not (fresh, gone), -1 on error. */
+int js_spool_recover_job(struct js_spool *sp, const char *id,
+    int64_t lease_ms, js_recover_fn fn, void *arg);
 
 /*
  * Cancels a job.  A pending job becomes <id>.cancelled at once (returns 0,

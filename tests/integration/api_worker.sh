@@ -461,6 +461,16 @@ eq "  with an error naming the worker" \
 	"$(jq -r .error "$SPOOL/$JR.failed" | grep -c other:2)" 1
 fin "$JR" "{\"token\":$GR2,\"job\":{\"status\":\"completed\"}}"
 jerr "  its finish then: 409" 409
+# a local processor's job (it has a pid) is left to the local processors,
+# which kill what is left of the old run first
+JL=$(cat /proc/sys/kernel/random/uuid)
+printf '{"shell":"sleep 1","status":"running","worker":"%s:1","pid":999999,"pid_start":1,"generation":1,"attempts":1}\n' \
+	"$(hostname)" >"$SPOOL/tmp/local"
+mv "$SPOOL/tmp/local" "$SPOOL/$JL.wip"
+touch -d '-60 seconds' "$SPOOL/$JL.wip"
+claim '{"wait":3}'
+eq "an expired local lease is not recovered by the apiserver" "$CODE" 204
+check "  its .wip stays" test -f "$SPOOL/$JL.wip"
 api_stop
 
 # ---- no tokens: loopback only, everyone may be a worker ----

@@ -1075,6 +1075,30 @@ test_stat(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
+/* Recovery of one job: only when its lease expired. */
+static void
+test_recover_job(void **state)
+{
+	struct fx *f = *state;
+	struct js_claim c;
+	json_t *job;
+	char id[JS_ID_SIZE];
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	assert_int_equal(js_spool_recover_job(f->sp, id, 60000, NULL, NULL), 0);
+	assert_int_equal(js_spool_claim(f->sp, id, "remote:1", &c, &job), 0);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	assert_int_equal(js_spool_recover_job(f->sp, id, 60000, NULL, NULL), 0);
+	assert_true(exists(f, id, "wip"));
+	age(f, id, "wip", 120);
+	assert_int_equal(js_spool_recover_job(f->sp, id, 60000, NULL, NULL), 1);
+	assert_true(exists(f, id, "pending"));
+	assert_false(exists(f, id, "wip"));
+	assert_int_equal(js_spool_recover_job(f->sp, "../x", 1, NULL, NULL), -1);
+	assert_int_equal(errno, EINVAL);
+	json_decref(job);
+}
+
 /* A remote worker's heartbeat: only under its own claim. */
 static void
 test_heartbeat_gen(void **state)
@@ -1138,6 +1162,7 @@ main(void)
 		T(test_log_append_symlink),
 		T(test_heartbeat_gen),
 		T(test_stat),
+		T(test_recover_job),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
