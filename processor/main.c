@@ -541,6 +541,13 @@ proc_reload(struct proc_config *cfg, char *err, size_t errlen)
 	    (n.server != NULL && strcmp(n.server, cfg->server) != 0))
 		js_warn("reload: the remote settings are read at start only "
 		    "(server, token, TLS, claim-wait, log-buffer, retry-max)");
+	if (cfg->server != NULL) {
+		/* the link claims with the labels it started with: the loop
+		 * must accept what it claims */
+		char **t = n.labels;
+		n.labels = cfg->labels;
+		cfg->labels = t;
+	}
 	free(n.spool);
 	n.spool = cfg->spool;
 	cfg->spool = NULL;

@@ -20,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -235,6 +238,25 @@ on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 	return 0;
 }
 
+/* Every connection: a dead peer is noticed within about 25 s even while
+ * we only wait (keep-alive probes), and unacknowledged data fails a
+ * connection after 20 s. */
+static int
+on_socket(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	int cnt = 3;
+	unsigned int uto = 20000;
+
+	(void)arg;
+	if (purpose == CURLSOCKTYPE_IPCXN) {
+		/* best effort: not every socket is TCP */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto,
+		    sizeof uto);
+	}
+	return CURL_SOCKOPT_OK;
+}
+
 struct upload {
 	struct rjob *j;
 	int fd;
@@ -316,6 +338,9 @@ post(struct link *lk, CURL *c, const char *path, const char *body,
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 10L);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 5L);
+	curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_socket);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, PROG "/" JS_VERSION);
 	if (cfg->token != NULL) {
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
