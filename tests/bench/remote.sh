@@ -1,0 +1,129 @@
+#!/bin/sh
+# A remote processor (--server, through the apiserver's worker routes, on
+# loopback) against a local processor on the same spool, same -j.  Prints a
+# Markdown table and writes it to tests/bench/remote-results.md.
+#   B        build directory holding the programs (default build)
+#   N        jobs per throughput run (default 200)
+#   REPS     repetitions (default 3)
+#   J        -j of either processor (default 2)
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${B:-$ROOT/build}
+case $B in /*) ;; *) B=$ROOT/$B ;; esac
+N=${N:-200}
+REPS=${REPS:-3}
+J=${J:-2}
+OUT=$ROOT/tests/bench/remote-results.md
+
+W=$(mktemp -d /tmp/jobspool-bench-remote.XXXXXX)
+chmod 0750 "$W"
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	rm -rf "$W"
+}
+trap cleanup EXIT INT TERM
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# median and min/max of numbers on stdin: "median (min-max)"
+stats() { sort -n | awk '{v[NR]=$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2;
+	printf "%.1f (%.1f-%.1f)", m, v[1], v[NR]}'; }
+
+mkdir -p "$W/spool" "$W/work"
+chmod 0750 "$W/spool" "$W/work"
+"$B/jobspool-apiserver" --spool "$W/spool" --listen 127.0.0.1:0 \
+	--token bench:bsecret:admin --token wk:wsecret:worker \
+	2>"$W/api.log" &
+PIDS="$PIDS $!"
+i=0
+while ! grep -q 'listening on' "$W/api.log" 2>/dev/null; do
+	i=$((i + 1)); [ "$i" -gt 500 ] && { cat "$W/api.log"; exit 1; }
+	sleep 0.02
+done
+URL=$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$W/api.log" | head -n 1)
+H="Authorization: Bearer bsecret"
+
+submit() {	# JSON -> id, written straight into the spool
+	s_id=$(cat /proc/sys/kernel/random/uuid)
+	printf '%s\n' "$1" >"$W/spool/tmp/$s_id.json" &&
+		mv "$W/spool/tmp/$s_id.json" "$W/spool/$s_id.pending"
+	echo "$s_id"
+}
+ndone() { ls "$W/spool" | grep -c '\.completed$'; }
+# wait_for CMD...: polls until CMD succeeds; gives up (exit 1) after 300 s
+wait_for() {
+	w_end=$(( $(date +%s) + 300 ))
+	while ! "$@"; do
+		if [ "$(date +%s)" -ge "$w_end" ]; then
+			echo "remote bench: gave up waiting ($*); failed jobs:" >&2
+			cat "$W"/spool/*.failed >&2 2>/dev/null
+			exit 1
+		fi
+		sleep 0.02
+	done
+}
+done_ge() { [ "$(ndone)" -ge "$1" ]; }
+
+# run_side NAME: throughput and submission-to-start latency of whichever
+# processor is running now; appends to $W/NAME.tput and $W/NAME.lat
+base=0
+run_side() {
+	: >"$W/$1.tput"; : >"$W/$1.lat"; : >"$W/$1.follow"
+	for r in $(seq "$REPS"); do
+		t0=$(now_ms)
+		for k in $(seq "$N"); do submit '{"command":["/bin/true"]}' >/dev/null; done
+		base=$((base + N))
+		wait_for done_ge "$base"
+		t1=$(now_ms)
+		echo "$N $t0 $t1" | awk '{printf "%.2f\n", $1 * 1000 / ($3 - $2)}' >>"$W/$1.tput"
+		# submission to the job's first instruction
+		t0=$(now_ms)
+		submit "{\"shell\":\"echo \$((\$(date +%s%N)/1000000)) > $W/$1.start.$r\"}" >/dev/null
+		wait_for test -s "$W/$1.start.$r"
+		echo $(( $(cat "$W/$1.start.$r") - t0 )) >>"$W/$1.lat"
+		base=$((base + 1))
+		wait_for done_ge "$base"
+		# a line printed by the job, to a follower of its log on the
+		# apiserver: the job prints its clock, the follower notes when
+		# the line arrives
+		id=$(submit '{"shell":"sleep 0.5; echo $(($(date +%s%N)/1000000)); sleep 1"}')
+		curl -sN -H "$H" "$URL/api/v1/jobs/$id/log?follow=1" |
+			while IFS= read -r l; do
+				echo "$(( $(date +%s%N) / 1000000 - l ))"
+			done >>"$W/$1.follow"
+		base=$((base + 1))
+		wait_for done_ge "$base"
+	done
+}
+
+"$B/jobspool-processor" --spool "$W/spool" -j "$J" --user root --log-level warn \
+	2>"$W/local.log" &
+LP=$!
+PIDS="$PIDS $LP"
+run_side local
+kill "$LP"; wait "$LP" 2>/dev/null
+
+"$B/jobspool-processor" --server "$URL" --token wsecret --spool "$W/work" \
+	-j "$J" --user root --log-level warn 2>"$W/remote.log" &
+RP=$!
+PIDS="$PIDS $RP"
+run_side remote
+kill "$RP"; wait "$RP" 2>/dev/null
+failed=$(ls "$W/spool" | grep -c '\.failed$')
+
+lt=$(stats <"$W/local.tput"); rt=$(stats <"$W/remote.tput")
+ll=$(stats <"$W/local.lat"); rl=$(stats <"$W/remote.lat")
+lf=$(stats <"$W/local.follow"); rf=$(stats <"$W/remote.follow")
+ratio() { awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN {printf "%.2f", a / b}'; }
+{
+	echo "Remote processor over loopback HTTP vs a local processor on the same"
+	echo "spool (both -j $J; $N jobs of /bin/true per run, $REPS runs; median"
+	echo "(min-max); failed jobs: $failed)"
+	echo
+	echo "| scenario | remote (--server) | local | remote/local |"
+	echo "|---|---|---|---|"
+	echo "| throughput, jobs/s | $rt | $lt | $(ratio "$rt" "$lt") |"
+	echo "| submission to start, ms | $rl | $ll | $(ratio "$rl" "$ll") |"
+	echo "| a log line to a follower on the apiserver, ms | $rf | $lf | $(ratio "$rf" "$lf") |"
+} | tee "$OUT"
