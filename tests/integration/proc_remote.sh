@@ -6,7 +6,8 @@
 # killed and restarted during a job (completes once, log whole); a paused
 # job (--log-buffer) while the server hangs; lease lost (the late finish
 # gets 409, the job runs again elsewhere); graceful shutdown hands jobs
-# back; TLS and mutual TLS.
+# back; a crashed processor's link hands its job back (stragglers killed);
+# a crash of both: the next start delivers the result; TLS and mutual TLS.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proc.inc"
 PROC=$JS_BIN/jobspool-processor
@@ -251,6 +252,36 @@ eq "shutdown: attempt given back" "$(jq -r .attempts "$SPOOL/$sd_id.pending")" 0
 check "shutdown: hand-back logged" in_log "$W3LOG" "job $sd_id: handed back"
 check "shutdown: work directory empty" sh -c "! ls '$WDIRS/w3' | grep -q '$sd_id'"
 curl -s -o /dev/null -X DELETE -H 'Authorization: Bearer usecret' "$URL/api/v1/jobs/$sd_id"
+
+# ---- crash: the processor killed; its link hands the job back ----
+start_remote w4 -j 1 --token wsecret
+W4=$RPID W4LOG=$RLOG
+cr_id=$(api_submit '{"shell":"echo crash; sleep 987602 & wait"}')
+check "crash: job runs" wait_until 30 in_log "$SPOOL/$cr_id.log" crash
+kill -9 "$W4"
+check "crash: the link hands the job back" wait_until 30 is_state "$cr_id" pending
+check "crash: logged" wait_until 10 in_log "$W4LOG" "job $cr_id: handed back"
+check "crash: no straggler of the run left" wait_until 10 sh -c \
+	"! pgrep -x -f 'sleep 987602' >/dev/null"
+curl -s -o /dev/null -X DELETE -H 'Authorization: Bearer usecret' "$URL/api/v1/jobs/$cr_id"
+
+# ---- crash of processor and link: the next start delivers the result ----
+start_remote w5 -j 1 --token wsecret
+W5=$RPID W5LOG=$RLOG
+fin_id=$(api_submit '{"shell":"echo before; sleep 1; echo after"}')
+check "restart: job runs" wait_until 30 in_log "$SPOOL/$fin_id.log" before
+LINK=$(link_of "$W5")
+kill -STOP "$LINK"
+check "restart: job ends locally" wait_until 30 test -f "$WDIRS/w5/$fin_id.completed"
+kill -9 "$LINK" "$W5"
+eq "restart: server still has it running" "$(state_of "$fin_id")" wip
+start_remote w5 -j 1 --token wsecret
+W5=$RPID
+check "restart: the result is delivered" wait_final 30 "$fin_id"
+eq "restart: completed" "$(field "$fin_id" .status)" completed
+eq "restart: log whole" "$(cat "$SPOOL/$fin_id.log")" "$(printf 'before\nafter')"
+check "restart: logged" in_log "$W5LOG" "job $fin_id: completed here before a restart"
+stop_pid "$W5"
 
 check "no sanitizer report in the processors' logs" no_sanitizer "$WDIRS"/*.log "$WORK"/proc.*.log
 api_stop
