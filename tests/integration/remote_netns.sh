@@ -240,7 +240,12 @@ eq "short cut: the log is whole (every line once, in order)" \
 	"$(server_log "$s_id" | tr '\n' '|')" "$expect"
 
 # ---- the link cut for longer than the lease: re-run elsewhere, 409 ----
-l_id=$(post "$(job "echo run >> $WORK/long.runs; if [ -e $WORK/long.first ]; then echo second run; else touch $WORK/long.first; echo first run; sleep 60.987683; fi" '["remote"]')")
+# The first run prints "first run", then a tick every 0.2 s until killed:
+# the cut worker holds unsent ticks when its link comes back, and none of
+# them may reach the server's log after the re-run.  Both runs also stamp
+# the time into a shared file ($WORK/long.order), which shows how long the
+# cut worker's copy ran on after the re-run began.
+l_id=$(post "$(job "echo run >> $WORK/long.runs; if [ -e $WORK/long.first ]; then echo second run; echo second \$(date +%s%N) >> $WORK/long.order; else touch $WORK/long.first; echo first run; exec sh -c 'while :; do echo tick; echo tick \$(date +%s%N) >> $WORK/long.order; sleep 0.2; done' tickloop987683; fi" '["remote"]')")
 check "long cut: the job starts on a remote worker" \
 	wait_until 30 test -e "$WORK/long.first"
 l_w=$(wip_field "$l_id" .worker)
@@ -250,32 +255,43 @@ case "$l_w" in
 "$WC") l_ns=$NS_C l_other=$WB l_log=$LOG_C l_label=hostc ;;
 *) l_ns=""; fail "long cut: ran on $l_w, not on B or C" ;;
 esac
-check "long cut: the first line reaches the server" \
-	wait_until 20 sh -c "[ \$(stat -c %s '$SPOOL/$l_id.log' 2>/dev/null || echo 0) -gt 0 ]"
+check "long cut: its first ticks reach the server" \
+	wait_until 20 grep -q -s tick "$SPOOL/$l_id.log"
 if [ -n "$l_ns" ]; then
 	l_t=$(date +%s)
 	link_down "$l_ns"
 	check "long cut: the job re-runs while the link is down" \
 		wait_until 60 has_lines "$WORK/long.runs" 2
 	echo "# re-run $(( $(date +%s) - l_t )) s after the cut (lease ${LEASE} s)"
+	check "long cut: the other worker completes it meanwhile" \
+		wait_final 60 "$l_id"
 	check "long cut: the cut worker says its lease is lost" \
 		wait_until 30 grep -q "job $l_id: lease lost" "$l_log"
+	check "long cut: the cut worker reports the server unreachable" \
+		wait_until 30 grep -q "unreachable" "$l_log"
 	check "long cut: ...and kills its copy (no contact needed)" \
-		wait_until 30 no_proc 'sleep 60[.]987683'
+		wait_until 30 no_proc 'tickloop987683'
+	# how long the two copies overlapped (informational; see
+	# /work/notes/bugs-remote.md #2: today the cut worker stops its copy
+	# a few seconds after its lease expired)
+	l_over=$(awk '$1 == "second" { s = $2 } $1 == "tick" && s && $2 > s { t = $2 }
+		END { printf "%.1f", (t && s) ? (t - s) / 1e9 : 0 }' "$WORK/long.order")
+	echo "# long cut: the cut worker's copy ran on $l_over s after the re-run started"
+	l_snap=$(server_log "$l_id" | tr '\n' '|')
 	echo "# link held down $(( $(date +%s) - l_t )) s"
 	link_up "$l_ns"
 	l_t=$(date +%s)
-	check "long cut: the job ends" wait_final 60 "$l_id"
 	eq "long cut: completed" "$(field "$l_id" .status)" completed
 	eq "long cut: attempts 2" "$(field "$l_id" .attempts)" 2
 	eq "long cut: finished by the other worker" \
 		"$(field "$l_id" .worker)" "$l_other"
 	eq "long cut: ran twice in all" "$(wc -l <"$WORK/long.runs")" 2
+	l_final=$(final "$l_id")
+	l_sum=$(sha256sum <"$l_final")
 	check "long cut: the cut worker's late finish is refused (409)" \
 		wait_until 60 grep -q "job $l_id: .*409" "$l_log"
 	echo "# late finish refused $(( $(date +%s) - l_t )) s after the link came back"
-	l_final=$(final "$l_id")
-	l_sum=$(sha256sum <"$l_final")
+	eq "long cut: ...and changes nothing" "$(sha256sum <"$l_final")" "$l_sum"
 	if [ "$l_ns" = "$NS_B" ]; then l_sec=wb-secret; else l_sec=wc-secret; fi
 	l_body=$(jq -cn --argjson g "$l_gen" '{token: $g, job: {status: "failed",
 		exit_code: 1, error: "late"}}')
@@ -287,8 +303,11 @@ if [ -n "$l_ns" ]; then
 	eq "long cut: ...and changes nothing" "$(sha256sum <"$l_final")" "$l_sum"
 	eq "long cut: one final file" \
 		"$(ls "$SPOOL" | grep -c "^$l_id\.\(completed\|failed\|cancelled\)$")" 1
-	eq "long cut: the log holds the first run's line then the second run's" \
-		"$(server_log "$l_id" | tr '\n' '|')" "first run|second run|"
+	l_end=$(server_log "$l_id" | tr '\n' '|')
+	eq "long cut: none of the cut worker's held-back ticks reach the log" \
+		"$l_end" "$l_snap"
+	check "long cut: the log is the first run's lines, then the second run's" \
+		sh -c "printf '%s' '$l_end' | grep -q -x 'first run|\\(tick|\\)\\{1,\\}second run|'"
 	# the cut worker claims and runs jobs again after the outage
 	a_id=$(post "$(job "echo after" "[\"$l_label\"]")")
 	check "after the outage: the cut worker runs a job again" \
