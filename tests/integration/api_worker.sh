@@ -221,6 +221,7 @@ eq "a job before its not_before is not claimed" "$CODE" 204
 claim '{"wait":10}'
 t1=$(now_ms)
 eq "  a waiting claim gets it once not_before passed" "$CID" "$JNB"
+GNB=$G
 check "  not before" test "$t1" -ge "$nb"
 check "  but soon after" test $((t1 - nb)) -lt 3000
 
@@ -290,6 +291,24 @@ exec 3>&-
 wait "$UP"
 eq "the streamed upload: 200" "$(cat "$W/up.code")" 200
 eq "  size" "$(jq -r .size "$W/up")" 18
+
+# ---- the lease is lost in the middle of an upload ----
+rm -f "$W/fifo"
+mkfifo "$W/fifo"
+curl -s -o "$W/up2" -w '%{http_code}' --max-time 60 -X POST -H "$WA" -T - \
+	"$URL/api/v1/workers/jobs/$JNB/log?token=$GNB&offset=0" <"$W/fifo" >"$W/up2.code" &
+UP=$!
+exec 3>"$W/fifo"
+printf 'before\n' >&3
+check "an upload in progress is stored" wait_until 10 has_line "$SPOOL/$JNB.log" before
+fin "$JNB" "{\"token\":$GNB,\"job\":{\"status\":\"completed\",\"exit_code\":0}}"
+eq "  the job finishes meanwhile" "$CODE" 200
+printf 'after\n' >&3
+exec 3>&-
+wait "$UP"
+eq "  the rest of the upload: 409" "$(cat "$W/up2.code")" 409
+eq "  with the size" "$(jq -r .size "$W/up2")" 7
+eq "  nothing written after the finish" "$(cat "$SPOOL/$JNB.log")" before
 
 # ---- heartbeat and cancel ----
 touch -d '-30 seconds' "$SPOOL/$J2.wip"
