@@ -414,6 +414,40 @@ req GET /metrics
 n=$(printf '%s\n' "$BODY" | sed -n 's/^jobspool_worker_claims_total //p')
 eq "/metrics counts the claims" "$n" 13
 
+# ---- concurrent claimers: each job handed out once ----
+: >"$W/batch"
+i=0
+while [ $i -lt 120 ]; do
+	printf '{"shell":"true","priority":%d}\n' $((i % 3)) >>"$W/batch"
+	i=$((i + 1))
+done
+req POST /api/v1/batches -H "$UA" -H 'Content-Type: application/x-ndjson' \
+	--data-binary "@$W/batch"
+eq "a batch of 120 jobs" "$CODE" 201
+cpids=""
+for k in 1 2 3 4 5 6; do
+	( while :; do
+		c=$(curl -s -o "$W/cc$k.json" -w '%{http_code}' --max-time 20 \
+			-X POST -H "$WA" -d '{"wait":0}' "$URL/api/v1/workers/claim")
+		[ "$c" = 200 ] || break
+		jq -r .job.id "$W/cc$k.json" >>"$W/claimed$k"
+	done ) &
+	cpids="$cpids $!"
+done
+for p in $cpids; do wait "$p"; done
+cat "$W"/claimed? | sort >"$W/claimed"
+eq "6 concurrent claimers took 120 jobs" "$(wc -l <"$W/claimed")" 120
+eq "  each once" "$(sort -u "$W/claimed" | wc -l)" 120
+eq "  none left pending but the delayed one" \
+	"$(ls "$SPOOL" | grep -c '\.pending$')" 1
+ndone=$(ls "$SPOOL" | grep -c '\.completed$')
+for id in $(cat "$W/claimed"); do
+	t=$(jq -r .generation "$SPOOL/$id.wip")
+	fin "$id" "{\"token\":$t,\"job\":{\"status\":\"completed\",\"exit_code\":0}}"
+	[ "$CODE" = 200 ] || { fail "finish $id ($CODE)"; break; }
+done
+eq "  all finished" "$(ls "$SPOOL" | grep -c '\.completed$')" $((ndone + 120))
+
 # ---- a claim whose client hung up takes nothing ----
 curl -s -o /dev/null --max-time 1 -X POST -H "$WA" -d '{"wait":20}' \
 	"$URL/api/v1/workers/claim"
