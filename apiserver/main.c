@@ -340,8 +340,8 @@ reload(struct api *a, int argc, char *argv[])
 	a->conf = cf;
 	pthread_rwlock_unlock(&a->lock);
 	conf_free(old);
-	js_info("reloaded: %zu token(s), max body %zu bytes", cf->ntokens,
-	    cf->max_body);
+	js_info("reloaded: %zu token(s), max body %zu bytes, lease %lld ms",
+	    cf->ntokens, cf->max_body, (long long)cf->lease_ms);
 	js_config_free(o, NOPTS);
 }
 

@@ -526,14 +526,31 @@ eq "an expired local lease is not recovered by the apiserver" "$CODE" 204
 check "  its .wip stays" test -f "$SPOOL/$JL.wip"
 api_stop
 
-# ---- no tokens: loopback only, everyone may be a worker ----
+# ---- no tokens: loopback only, everyone may be a worker; the lease from
+# the environment, the config file, and SIGHUP ----
 new_spool
+printf 'lease = 9s\n' >"$W/conf"
+export JOBSPOOL_LEASE=7s
 check "server starts without tokens" start_api
+unset JOBSPOOL_LEASE
 req POST /api/v1/jobs -d '{"shell":"true"}'
 ID=$(printf '%s' "$BODY" | jq -r .id)
 req POST /api/v1/workers/claim -d '{"wait":2}'
 eq "without tokens anyone may claim" "$(printf '%s' "$BODY" | jq -r .job.id)" "$ID"
 jq_eq "  default worker name: anonymous@address" .job.worker anonymous@127.0.0.1
+jq_eq "  JOBSPOOL_LEASE=7s" .lease.lease_ms 7000
+api_stop
+new_spool
+check "server starts with lease = 9s in its config file" \
+	start_api --config "$W/conf"
+req POST /api/v1/jobs -d '{"shell":"true"}'
+req POST /api/v1/workers/claim -d '{"wait":2}'
+jq_eq "  lease 9 s" .lease.lease_ms 9000
+printf 'lease = 4s\n' >"$W/conf"
+kill -HUP "$API_PID"
+check "  SIGHUP reloads it" wait_until 10 grep -q 'lease 4000 ms' "$API_LOG"
+hb "$(printf '%s' "$BODY" | jq -r .job.id)" "$(printf '%s' "$BODY" | jq -r .lease.token)"
+jq_eq "  heartbeats answer the new lease" .lease_ms 4000
 api_stop
 
 finish
