@@ -71,6 +71,7 @@ struct rjob {
 	uint64_t base;			/* server log size when claimed */
 	long long attempts;		/* the server's attempts after its claim */
 	int64_t lease_ms, hb_ms;
+	int64_t granted;		/* when the lease was asked for (mono) */
 	pthread_t th;
 	int done;			/* the thread has ended */
 };
@@ -542,6 +543,9 @@ heartbeat(struct jstate *s)
 	char path[256], body[64], err[512];
 	json_t *ans = NULL, *cancel;
 	long st;
+	/* the server's lease runs from when it got the heartbeat, not from
+	 * when its answer arrived here: count from the sending */
+	int64_t sent = js_mono_ms();
 
 	snprintf(path, sizeof path, "/api/v1/workers/jobs/%s/heartbeat", j->id);
 	snprintf(body, sizeof body, "{\"token\":%lld}", j->token);
@@ -552,7 +556,7 @@ heartbeat(struct jstate *s)
 	}
 	if (st == 200) {
 		net_ok(s);
-		s->last_ok = js_mono_ms();
+		s->last_ok = sent;
 		if (js_job_int(ans, "lease_ms", 0) >= 1000)
 			j->lease_ms = js_job_int(ans, "lease_ms", 0);
 		if (js_job_int(ans, "heartbeat_ms", 0) >= 100)
@@ -600,6 +604,16 @@ post_finish(struct jstate *s, json_t *job, int pending, int give_back)
 	if (copy == NULL)
 		return 0;
 	json_object_del(copy, "remote");
+	if (!pending && j->base > 0) {
+		/* the server's log also holds the bytes of earlier runs,
+		 * which the digest made here does not cover: the size is
+		 * theirs plus ours, the digest unknown here */
+		long long ls = js_job_int(copy, "log_size", -1);
+		if (ls >= 0)
+			json_object_set_new(copy, "log_size",
+			    json_integer((json_int_t)(j->base + (uint64_t)ls)));
+		json_object_set_new(copy, "log_sha256", json_null());
+	}
 	if (pending) {
 		json_object_set_new(copy, "status", json_string("pending"));
 		/* the server's count: give_back takes the claim's one back */
@@ -717,7 +731,7 @@ job_main(void *arg)
 	s.j = j;
 	s.logfd = -1;
 	s.c = curl_easy_init();
-	s.last_ok = js_mono_ms();
+	s.last_ok = j->granted;
 	s.next_hb = s.last_ok + j->hb_ms;
 	if (s.c == NULL) {
 		js_err("job %s: cannot make an HTTP handle", j->id);
@@ -743,7 +757,10 @@ job_main(void *arg)
 		size = local_log_size(&s);
 		now = js_mono_ms();
 		gone = getppid() != lk->parent;
-		if (!s.lost && !s.expired && now - s.last_ok > j->lease_ms) {
+		/* (a little before the server may recover it, so that the
+		 * local copy is stopped before another run starts) */
+		if (!s.lost && !s.expired && now - s.last_ok > j->lease_ms -
+		    (j->lease_ms / 10 < 1000 ? j->lease_ms / 10 : 1000)) {
 			/* the run stops here, but the log and the end are
 			 * still offered: the server takes them while it has
 			 * not recovered the job, else refuses them (409) */
@@ -846,7 +863,7 @@ out:
 /* Starts the thread of a job.  Returns 0, or -1 (nothing started). */
 static int
 add_job(struct link *lk, const char *id, long long token, uint64_t base,
-    long long attempts, int64_t lease_ms, int64_t hb_ms)
+    long long attempts, int64_t lease_ms, int64_t hb_ms, int64_t granted)
 {
 	struct rjob *j = calloc(1, sizeof *j);
 	int e;
@@ -858,6 +875,7 @@ add_job(struct link *lk, const char *id, long long token, uint64_t base,
 	j->token = token;
 	j->base = base;
 	j->attempts = attempts;
+	j->granted = granted;
 	j->lease_ms = lease_ms >= 1000 ? lease_ms : 60000;
 	j->hb_ms = hb_ms >= 100 && hb_ms < j->lease_ms ? hb_ms : j->lease_ms / 3;
 	pthread_mutex_lock(&lk->mu);
@@ -917,7 +935,7 @@ give_back_now(struct link *lk, CURL *c, const char *id, long long token,
 
 /* Mirrors a claimed job into the local spool and starts its thread. */
 static void
-take(struct link *lk, CURL *c, json_t *ans)
+take(struct link *lk, CURL *c, json_t *ans, int64_t sent)
 {
 	json_t *job = json_object_get(ans, "job"), *lease, *local;
 	const char *id = js_job_str(job, "id");
@@ -970,7 +988,7 @@ take(struct link *lk, CURL *c, json_t *ans)
 	}
 	json_decref(local);
 	if (add_job(lk, id, token, (uint64_t)offset, attempts, lease_ms,
-	    hb_ms) < 0)
+	    hb_ms, sent) < 0)
 		drop_local(lk->sp, id);	/* its lease expires on the server */
 }
 
@@ -1030,7 +1048,9 @@ claimer_main(void *arg)
 				    cfg->server);
 			fails = refused = 0;
 			if (st == 200)
-				take(lk, c, ans);
+				/* (not from the sending: a long poll may
+				 * have waited long before the claim) */
+				take(lk, c, ans, js_mono_ms());
 		} else {
 			fails++;
 			if (st == 401 || st == 403) {
@@ -1121,7 +1141,8 @@ deliver_leftovers(struct link *lk)
 			    (uint64_t)js_job_int(rem, "log_offset", 0),
 			    js_job_int(rem, "attempts", 1),
 			    js_job_int(rem, "lease_ms", 60000),
-			    js_job_int(rem, "heartbeat_ms", 20000));
+			    js_job_int(rem, "heartbeat_ms", 20000),
+			    js_mono_ms());
 		}
 		json_decref(job);
 	}

@@ -77,7 +77,7 @@ for o in server token token-file label tls-ca tls-cert tls-key claim-wait \
 done
 
 # ---- an apiserver with a worker token, a client token, a plain token ----
-check "apiserver starts" start_api --lease 6s --token w:wsecret:worker \
+check "apiserver starts" start_api --lease 12s --token w:wsecret:worker \
 	--token u:usecret --token n:nsecret
 start_remote w1 -j 2 --token-file "$TOKF"
 W1=$RPID W1LOG=$RLOG
