@@ -70,8 +70,14 @@ struct rjob {
 	long long token;		/* the server lease's fencing token */
 	uint64_t base;			/* server log size when claimed */
 	long long attempts;		/* the server's attempts after its claim */
-	int64_t lease_ms, hb_ms;
+	_Atomic int64_t lease_ms;
+	int64_t hb_ms;
 	int64_t granted;		/* when the lease was asked for (mono) */
+	/* the lease watchdog (the link's main thread): */
+	_Atomic int64_t last_ok;	/* last heartbeat the server took */
+	atomic_int expired;		/* none for (almost) a lease */
+	atomic_int killed;		/* ... and the local copy was stopped */
+	char lost_why[128];		/* written before expired is set */
 	pthread_t th;
 	int done;			/* the thread has ended */
 };
@@ -549,16 +555,20 @@ heartbeat(struct jstate *s)
 
 	snprintf(path, sizeof path, "/api/v1/workers/jobs/%s/heartbeat", j->id);
 	snprintf(body, sizeof body, "{\"token\":%lld}", j->token);
-	if (post(j->lk, s->c, path, body, NULL, 0, 30000, stall_secs(j), &st,
-	    &ans, err, sizeof err) < 0) {
+	/* a heartbeat is small: no answer within half a period is a
+	 * failure, retried at once, so a short cut does not cost the lease */
+	if (post(j->lk, s->c, path, body, NULL, 0, 30000, j->hb_ms / 2000 < 1 ? 1 :
+	    j->hb_ms / 2000 < stall_secs(j) ? j->hb_ms / 2000 : stall_secs(j),
+	    &st, &ans, err, sizeof err) < 0) {
 		net_failed(s, "heartbeat", err);
 		return -1;
 	}
 	if (st == 200) {
 		net_ok(s);
 		s->last_ok = sent;
+		atomic_store(&j->last_ok, sent);
 		if (js_job_int(ans, "lease_ms", 0) >= 1000)
-			j->lease_ms = js_job_int(ans, "lease_ms", 0);
+			atomic_store(&j->lease_ms, js_job_int(ans, "lease_ms", 0));
 		if (js_job_int(ans, "heartbeat_ms", 0) >= 100)
 			j->hb_ms = js_job_int(ans, "heartbeat_ms", 0);
 		cancel = json_object_get(ans, "cancel");
@@ -757,22 +767,17 @@ job_main(void *arg)
 		size = local_log_size(&s);
 		now = js_mono_ms();
 		gone = getppid() != lk->parent;
-		/* (a little before the server may recover it, so that the
-		 * local copy is stopped before another run starts) */
-		if (!s.lost && !s.expired && now - s.last_ok > j->lease_ms -
-		    (j->lease_ms / 10 < 1000 ? j->lease_ms / 10 : 1000)) {
-			/* the run stops here, but the log and the end are
-			 * still offered: the server takes them while it has
-			 * not recovered the job, else refuses them (409) */
+		if (!s.expired && atomic_load(&j->expired)) {
+			/* the watchdog stopped the run (watch_leases); the
+			 * log and the end are still offered: the server takes
+			 * them while it has not recovered the job, else
+			 * refuses them (409) */
 			s.expired = 1;
-			js_info("job %s: lease lost: no successful heartbeat for "
-			    "%lld ms (lease %lld ms); stopping the local copy",
-			    j->id, (long long)(now - s.last_ok),
-			    (long long)j->lease_ms);
-			snprintf(s.lost_why, sizeof s.lost_why, "no successful "
-			    "heartbeat for %lld ms", (long long)(now - s.last_ok));
+			snprintf(s.lost_why, sizeof s.lost_why, "%s", j->lost_why);
+			if (atomic_load(&j->killed))
+				s.cancelled = s.killed = 1;
 		}
-		if ((s.lost || s.expired) && !s.cancelled && !final) {
+		if (s.lost && !s.cancelled && !final) {
 			s.cancelled = 1;
 			s.killed = 1;
 			if (js_spool_cancel(lk->sp, j->id, "lease lost", NULL) < 0 &&
@@ -796,7 +801,9 @@ job_main(void *arg)
 		if (now >= next_net) {
 			if (!s.lost && now >= s.next_hb) {
 				r = heartbeat(&s);
-				s.next_hb = js_mono_ms() + j->hb_ms;
+				/* (a failed one is due again after the
+				 * backoff) */
+				s.next_hb = r < 0 ? 0 : js_mono_ms() + j->hb_ms;
 			} else if (!s.lost && size > s.acked && s.logfd >= 0) {
 				r = send_log(&s, final);
 			} else if (final) {
@@ -876,6 +883,7 @@ add_job(struct link *lk, const char *id, long long token, uint64_t base,
 	j->base = base;
 	j->attempts = attempts;
 	j->granted = granted;
+	atomic_store(&j->last_ok, granted);
 	j->lease_ms = lease_ms >= 1000 ? lease_ms : 60000;
 	j->hb_ms = hb_ms >= 100 && hb_ms < j->lease_ms ? hb_ms : j->lease_ms / 3;
 	pthread_mutex_lock(&lk->mu);
@@ -1086,6 +1094,52 @@ out:
 
 /* ---- the link process ---- */
 
+/*
+ * The lease watchdog, in the link's main thread so that a job thread
+ * blocked in a request cannot delay it: a job whose last heartbeat the
+ * server took (counted from its sending) is almost a lease old has its
+ * local copy cancelled a little before the server may recover it (the
+ * cancel's SIGKILL comes within a second), so that no second run starts
+ * while this one still runs.
+ */
+static void
+watch_leases(struct link *lk)
+{
+	struct rjob *j;
+	int64_t now = js_mono_ms();
+	int any = 0;
+
+	pthread_mutex_lock(&lk->mu);
+	for (j = lk->jobs; j != NULL; j = j->next) {
+		int64_t lease = atomic_load(&j->lease_ms);
+		int64_t margin = lease / 4 < 1000 ? lease / 4 : 1000;
+		int64_t age = now - atomic_load(&j->last_ok);
+		int r, killed;
+
+		if (j->done || atomic_load(&j->expired) || age <= lease - margin)
+			continue;
+		snprintf(j->lost_why, sizeof j->lost_why, "no successful "
+		    "heartbeat for %lld ms (lease %lld ms)", (long long)age,
+		    (long long)lease);
+		r = js_spool_cancel(lk->sp, j->id, "lease lost", NULL);
+		killed = r == 0 || errno == EINPROGRESS;
+		if (r < 0 && errno != EINPROGRESS && errno != EALREADY &&
+		    errno != ENOENT)
+			js_warn("job %s: cannot stop the local copy: %s", j->id,
+			    strerror(errno));
+		js_info("job %s: lease lost: %s%s", j->id, j->lost_why,
+		    killed ? "; stopping the local copy" : "");
+		atomic_store(&j->killed, killed);
+		atomic_store(&j->expired, 1);
+		any = 1;
+	}
+	if (any) {
+		lk->change++;
+		pthread_cond_broadcast(&lk->cv);
+	}
+	pthread_mutex_unlock(&lk->mu);
+}
+
 /* Joins the job threads that ended.  Returns how many are left. */
 static size_t
 reap_jobs(struct link *lk)
@@ -1200,7 +1254,7 @@ link_main(struct link *lk)
 		size_t left;
 		int changed = 0;
 
-		if (poll(pfd, 2, 200) < 0 && errno != EINTR)
+		if (poll(pfd, 2, 100) < 0 && errno != EINTR)
 			break;
 		while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
 			if (si.ssi_signo == SIGTERM && !atomic_load(&lk->shutdown)) {
@@ -1225,6 +1279,7 @@ link_main(struct link *lk)
 		}
 		if (changed)
 			wake(lk);
+		watch_leases(lk);
 		left = reap_jobs(lk);
 		if (atomic_load(&lk->shutdown)) {
 			int cd;
