@@ -106,6 +106,13 @@ check "processor logs the claim" in_log "$W1LOG" "job $ok_id: claimed from the s
 check "work directory emptied" wait_until 10 sh -c \
 	"! ls '$WDIRS/w1' | grep -q '$ok_id'"
 
+# a retry happens on the worker, the server sees one claim and 2 attempts
+rt_id=$(api_submit "{\"shell\":\"echo try; if [ -e $WORK/retry.mark ]; then exit 0; fi; touch $WORK/retry.mark; exit 7\",\"retries\":1}")
+check "retry: job finishes" wait_final 60 "$rt_id"
+eq "retry: completed" "$(field "$rt_id" .status)" completed
+eq "retry: two attempts" "$(field "$rt_id" .attempts)" 2
+eq "retry: both runs in the log" "$(cat "$SPOOL/$rt_id.log")" "$(printf 'try\ntry')"
+
 # 20 jobs at -j 2: each runs exactly once
 ids=""
 for i in $(seq 1 20); do ids="$ids $(submit "{\"shell\":\"echo n$i\"}")"; done
