@@ -207,7 +207,7 @@ stop_pid "$W1"
 start_remote w3 -j 1 --token wsecret --log-buffer 4K --retry-max 1s \
 	--shutdown-grace 1s
 W3=$RPID W3LOG=$RLOG
-buf_id=$(api_submit '{"shell":"echo begin; sleep 1; i=0; while [ $i -lt 100 ]; do j=0; while [ $j -lt 10 ]; do printf \"%099d\\n\" $i; j=$((j+1)); done; i=$((i+1)); sleep 0.1; done; echo end"}')
+buf_id=$(api_submit '{"shell":"echo begin; sleep 1; i=0; while [ $i -lt 150 ]; do j=0; while [ $j -lt 10 ]; do printf \"%099d\\n\" $i; j=$((j+1)); done; i=$((i+1)); sleep 0.1; done; echo end"}')
 check "buffer: job runs" wait_until 30 in_log "$SPOOL/$buf_id.log" begin
 kill -STOP "$API_PID"
 check "buffer: job paused (SIGSTOP)" wait_until 40 in_log "$W3LOG" \
@@ -215,9 +215,9 @@ check "buffer: job paused (SIGSTOP)" wait_until 40 in_log "$W3LOG" \
 kill -CONT "$API_PID"
 check "buffer: job resumed" wait_until 40 in_log "$W3LOG" "job $buf_id: resumed"
 check "buffer: job completes" wait_final 60 "$buf_id"
-eq "buffer: whole log" "$(wc -l <"$SPOOL/$buf_id.log" | tr -d ' ')" 1002
-eq "buffer: log in order" "$(sed -n '2p;11p;12p;1001p;1002p' "$SPOOL/$buf_id.log" | cut -c96-)" \
-	"$(printf '0000\n0000\n0001\n0099\n')"
+eq "buffer: whole log" "$(wc -l <"$SPOOL/$buf_id.log" | tr -d " ")" 1502
+eq "buffer: log in order" "$(sed -n '2p;11p;12p;1501p;1502p' "$SPOOL/$buf_id.log" | cut -c96-)" \
+	"$(printf '0000\n0000\n0001\n0149\n')"
 eq "buffer: ran once" "$(field "$buf_id" .attempts)" 1
 
 # back to a short lease for the lease test
