@@ -572,8 +572,9 @@ js_spool_list(struct js_spool *sp, unsigned mask, int flags,
 	d = opendir_fd(sp->dirfd);
 	if (d == NULL)
 		return -1;
-	errno = 0;
-	while ((de = readdir(d)) != NULL) {
+	/* errno is cleared before every readdir (a skipped entry's failed
+	 * fstatat must not read as a failed readdir at the end) */
+	for (errno = 0; (de = readdir(d)) != NULL; errno = 0) {
 		char id[JS_ID_SIZE];
 		const char *side;
 
@@ -604,7 +605,6 @@ js_spool_list(struct js_spool *sp, unsigned mask, int flags,
 			v[len].size = st.st_size;
 		}
 		len++;
-		errno = 0;
 	}
 	saved = errno;
 	closedir(d);
