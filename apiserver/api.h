@@ -247,11 +247,23 @@ void idx_free(void);
 /* Hits matching f, in no particular order; caller frees *hits. */
 int idx_query(struct api *a, const struct idx_filter *f,
     struct idx_hit **hits, size_t *n);
-/* The pending jobs matching f (its mask is ignored) at the cost of one
- * readdir plus a read of each job not seen before; a cached job is not
- * looked at again, so check a hit with idx_recheck() before claiming it. */
-int idx_pending(struct api *a, const struct idx_filter *f,
-    struct idx_hit **hits, size_t *n);
+/* The pending jobs in claim order (priority, then submission).  A scan
+ * costs one readdir plus a read of each job not seen before; its order is
+ * reused for up to a second while no .pending file appears (pgen:
+ * follow_pending_gen() read before the call).  A cached job is not looked
+ * at again, so check a hit with idx_recheck() before claiming it, and
+ * idx_forget() a job once claimed or gone.  NULL with errno. */
+struct idx_cand {
+	int refs;		/* under index.c's lock */
+	size_t n;
+	char (*ids)[JS_ID_SIZE];
+};
+struct idx_cand *idx_candidates(struct api *a, uint64_t pgen);
+void idx_candidates_free(struct idx_cand *c);
+/* Candidate i if it is still a pending job matching f: 1 with *h. */
+int idx_candidate(const struct idx_cand *c, size_t i,
+    const struct idx_filter *f, struct idx_hit *h);
+void idx_forget(const char *id);
 /* Whether the hit's .pending is still the file the cache read (else reads
  * it again, updating *h): 1 if it still matches f, 0 if it changed so it
  * does not or is gone, -1 on error. */
@@ -269,6 +281,9 @@ void follow_wait(uint64_t gen, int timeout_ms);
  * spool (renamed in or written; inotify) and by follow_wake_all; waits
  * until it moves past pgen or timeout_ms passed. */
 uint64_t follow_pending_gen(void);
+/* The same at once, for jobs this process just wrote (inotify's event
+ * comes a moment later). */
+void follow_pending_kick(void);
 void follow_wait_pending(uint64_t pgen, int timeout_ms);
 /* WebSocket waiters poll an eventfd too */
 int follow_add_efd(int efd);

@@ -204,6 +204,15 @@ follow_wake_all(void)
 	pthread_mutex_unlock(&hub.mu);
 }
 
+void
+follow_pending_kick(void)
+{
+	pthread_mutex_lock(&hub.mu);
+	hub.pgen++;
+	pthread_cond_broadcast(&hub.pcv);
+	pthread_mutex_unlock(&hub.mu);
+}
+
 uint64_t
 follow_pending_gen(void)
 {

@@ -42,6 +42,28 @@ static struct {
 	unsigned pgen;
 } ix = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
+/* The pending jobs in claim order as of the last scan (under ix.mu): valid
+ * while no .pending file appeared since (pgen) and for at most a second.
+ * A job claimed meanwhile is dropped from the cache (idx_forget), so each
+ * id is looked up in the cache as it is used.  Claimers hold references;
+ * a new scan replaces the list. */
+static struct {
+	uint64_t pgen;
+	int64_t built_ms;
+	struct idx_cand *list;	/* NULL: none yet */
+} cand;
+
+static void
+cand_unref(struct idx_cand *c)	/* under ix.mu */
+{
+	if (c != NULL && --c->refs == 0) {
+		free(c->ids);
+		free(c);
+	}
+}
+
+#define CAND_MAX_AGE_MS 1000
+
 static size_t
 hash_id(const char *id)
 {
@@ -86,6 +108,8 @@ idx_free(void)
 	free(ix.b);
 	ix.b = NULL;
 	ix.nb = ix.n = 0;
+	cand_unref(cand.list);
+	cand.list = NULL;
 }
 
 static struct ent **
@@ -421,14 +445,103 @@ idx_query(struct api *a, const struct idx_filter *f, struct idx_hit **hitsp,
 	return query(a, f, 0, hitsp, np);
 }
 
-int
-idx_pending(struct api *a, const struct idx_filter *f, struct idx_hit **hitsp,
-    size_t *np)
+/* The claim order: highest priority, then submission order. */
+static int
+hit_order(const void *x, const void *y)
 {
-	struct idx_filter pf = *f;
+	const struct idx_hit *a = x, *b = y;
 
+	if (a->priority != b->priority)
+		return a->priority > b->priority ? -1 : 1;
+	if (a->seq != b->seq)
+		return a->seq < b->seq ? -1 : 1;
+	return strcmp(a->id, b->id);
+}
+
+struct idx_cand *
+idx_candidates(struct api *a, uint64_t pgen)
+{
+	struct idx_filter pf;
+	struct idx_hit *all = NULL;
+	struct idx_cand *c;
+	size_t nall = 0, i;
+
+	pthread_mutex_lock(&ix.mu);
+	if (cand.list != NULL && cand.pgen == pgen &&
+	    js_mono_ms() - cand.built_ms < CAND_MAX_AGE_MS) {
+		c = cand.list;
+		c->refs++;
+		pthread_mutex_unlock(&ix.mu);
+		return c;
+	}
+	pthread_mutex_unlock(&ix.mu);
+
+	/* every pending job, whatever a worker's labels */
+	memset(&pf, 0, sizeof pf);
 	pf.mask = JS_STATE_BIT(JS_PENDING);
-	return query(a, &pf, 1, hitsp, np);
+	pf.want_bad = 1;
+	if (query(a, &pf, 1, &all, &nall) < 0)
+		return NULL;
+	qsort(all, nall, sizeof *all, hit_order);
+	c = calloc(1, sizeof *c);
+	if (c == NULL || (c->ids = malloc((nall ? nall : 1) *
+	    sizeof *c->ids)) == NULL) {
+		free(c);
+		free(all);
+		errno = ENOMEM;
+		return NULL;
+	}
+	for (i = 0; i < nall; i++)
+		memcpy(c->ids[i], all[i].id, JS_ID_SIZE);
+	free(all);
+	c->n = nall;
+	c->refs = 2;	/* the caller's and cand's */
+	pthread_mutex_lock(&ix.mu);
+	cand_unref(cand.list);
+	cand.list = c;
+	cand.pgen = pgen;
+	cand.built_ms = js_mono_ms();
+	pthread_mutex_unlock(&ix.mu);
+	return c;
+}
+
+void
+idx_candidates_free(struct idx_cand *c)
+{
+	pthread_mutex_lock(&ix.mu);
+	cand_unref(c);
+	pthread_mutex_unlock(&ix.mu);
+}
+
+int
+idx_candidate(const struct idx_cand *c, size_t i, const struct idx_filter *f,
+    struct idx_hit *h)
+{
+	struct ent *e;
+	size_t n = 0;
+
+	pthread_mutex_lock(&ix.mu);
+	e = *slot(c->ids[i]);
+	if (e != NULL && e->state == JS_PENDING && matches(e, f))
+		add_hit(h, &n, e);
+	pthread_mutex_unlock(&ix.mu);
+	return n == 1;
+}
+
+void
+idx_forget(const char *id)
+{
+	struct ent **p, *dead;
+
+	pthread_mutex_lock(&ix.mu);
+	p = slot(id);
+	if (*p != NULL) {
+		dead = *p;
+		*p = dead->next;
+		ent_free(dead);
+		ix.n--;
+	}
+	pthread_mutex_unlock(&ix.mu);
 }
 
 int
@@ -441,8 +554,12 @@ idx_recheck(struct api *a, const struct idx_filter *f, struct idx_hit *h)
 	memset(&je, 0, sizeof je);
 	memcpy(je.id, h->id, JS_ID_SIZE);
 	je.state = JS_PENDING;
-	if (js_spool_stat(a->sp, h->id, JS_PENDING, &je.mtime_ms, &je.size) < 0)
-		return errno == ENOENT ? 0 : -1;
+	if (js_spool_stat(a->sp, h->id, JS_PENDING, &je.mtime_ms, &je.size) < 0) {
+		if (errno != ENOENT)
+			return -1;
+		idx_forget(h->id);
+		return 0;
+	}
 	if (je.mtime_ms == h->mtime_ms && je.size == h->size)
 		return 1;
 	e = load(a, &je, f->want_bad);

@@ -77,6 +77,7 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 		json_decref(jobs[i]);
 	free(jobs);
 	metrics_count_submitted(n);
+	follow_pending_kick();
 	out = json_pack("{s:s,s:o}", "correlation_id", cid, "jobs", ids);
 	{
 		char loc[128];

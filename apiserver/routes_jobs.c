@@ -134,6 +134,7 @@ submit_one(struct api *a, struct MHD_Connection *c, struct req *r,
 		return http_store_errno(a, c, e, "cannot store the job");
 	}
 	metrics_count_submitted(1);
+	follow_pending_kick();	/* waiting worker claims look now */
 	js_debug("submitted %s", id);
 	return created(c, job, MHD_HTTP_CREATED);
 }

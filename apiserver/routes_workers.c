@@ -100,6 +100,7 @@ maybe_recover(struct api *a, int64_t lease)
 			continue;
 		r = js_spool_recover_job(a->sp, v[i].id, lease, NULL, NULL);
 		if (r > 0) {
+			follow_pending_kick();
 			js_info("job %s: the lease of its remote worker expired "
 			    "(%lld ms without a heartbeat); recovered", v[i].id,
 			    (long long)lease);
@@ -181,18 +182,6 @@ label_ok(const char *s)
 	return 1;
 }
 
-static int
-hit_order(const void *x, const void *y)
-{
-	const struct idx_hit *a = x, *b = y;
-
-	if (a->priority != b->priority)
-		return a->priority > b->priority ? -1 : 1;
-	if (a->seq != b->seq)
-		return a->seq < b->seq ? -1 : 1;
-	return strcmp(a->id, b->id);
-}
-
 /* The peer's address for the default worker name. */
 static void
 peer_name(struct MHD_Connection *c, char *out, size_t size)
@@ -221,74 +210,82 @@ peer_name(struct MHD_Connection *c, char *out, size_t size)
  * 0), -1 with errno.
  */
 static int
-claim_once(struct api *a, const struct idx_filter *f, const char *worker,
-    int64_t lease, int64_t *next_nb, json_t **out)
+claim_once(struct api *a, const struct idx_filter *f, uint64_t pgen,
+    const char *worker, int64_t lease, int64_t *next_nb, json_t **out)
 {
-	struct idx_hit *hits = NULL;
-	size_t n = 0, i;
+	struct idx_cand *cands;
+	struct idx_hit h;
+	size_t i;
 	int64_t now = js_now_ms();
+	int rc = 0;
 
 	*next_nb = 0;
 	*out = NULL;
-	if (idx_pending(a, f, &hits, &n) < 0)
+	cands = idx_candidates(a, pgen);
+	if (cands == NULL)
 		return -1;
-	qsort(hits, n, sizeof *hits, hit_order);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < cands->n; i++) {
 		struct js_claim cl;
 		json_t *job = NULL;
 
-		if (!hits[i].bad && hits[i].not_before_ms > now) {
-			if (*next_nb == 0 || hits[i].not_before_ms < *next_nb)
-				*next_nb = hits[i].not_before_ms;
+		if (!idx_candidate(cands, i, f, &h))
+			continue;
+		if (!h.bad && h.not_before_ms > now) {
+			if (*next_nb == 0 || h.not_before_ms < *next_nb)
+				*next_nb = h.not_before_ms;
 			continue;
 		}
 		/* the cache's copy may predate a requeue with a backoff */
-		switch (idx_recheck(a, f, &hits[i])) {
+		switch (idx_recheck(a, f, &h)) {
 		case 0:
-			continue;
+			continue;	/* gone (forgotten) or changed */
 		case -1:
-			js_warn("job %s: %s", hits[i].id, strerror(errno));
+			js_warn("job %s: %s", h.id, strerror(errno));
 			continue;
 		}
-		if (!hits[i].bad && hits[i].not_before_ms > now) {
-			if (*next_nb == 0 || hits[i].not_before_ms < *next_nb)
-				*next_nb = hits[i].not_before_ms;
+		if (!h.bad && h.not_before_ms > now) {
+			if (*next_nb == 0 || h.not_before_ms < *next_nb)
+				*next_nb = h.not_before_ms;
 			continue;
 		}
-		if (js_spool_claim(a->sp, hits[i].id, worker, &cl, &job) < 0) {
+		if (js_spool_claim(a->sp, h.id, worker, &cl, &job) < 0) {
+			if (errno == ENOENT || errno == EBADMSG)
+				idx_forget(h.id);
 			if (errno == EBADMSG)
 				js_warn("job %s: not a valid job file; failed it",
-				    hits[i].id);
+				    h.id);
 			else if (errno != ENOENT)
-				js_warn("job %s: cannot claim it: %s", hits[i].id,
+				js_warn("job %s: cannot claim it: %s", h.id,
 				    strerror(errno));
 			json_decref(job);
 			continue;
 		}
+		idx_forget(h.id);
 		if (js_spool_start(a->sp, &cl, job) < 0) {
 			/* the lease expires and recovery requeues it */
-			js_warn("job %s: cannot record its claim: %s", hits[i].id,
+			js_warn("job %s: cannot record its claim: %s", h.id,
 			    strerror(errno));
 			json_decref(job);
 			continue;
 		}
 		atomic_fetch_add(&claims_total, 1);
 		js_info("job %s claimed by remote worker %s (token %lld)",
-		    hits[i].id, worker, cl.generation);
+		    h.id, worker, cl.generation);
 		*out = json_pack("{s:o,s:{s:I,s:I,s:I},s:I}", "job", job,
 		    "lease", "token", (json_int_t)cl.generation,
 		    "lease_ms", (json_int_t)lease,
 		    "heartbeat_ms", (json_int_t)(lease / 3),
-		    "log_offset", (json_int_t)log_size(a, hits[i].id));
-		free(hits);
+		    "log_offset", (json_int_t)log_size(a, h.id));
 		if (*out == NULL) {
 			errno = ENOMEM;
-			return -1;
+			rc = -1;
+		} else {
+			rc = 1;
 		}
-		return 1;
+		break;
 	}
-	free(hits);
-	return 0;
+	idx_candidates_free(cands);
+	return rc;
 }
 
 enum MHD_Result
@@ -370,7 +367,7 @@ route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
 		}
 		maybe_recover(a, lease);
 		pg = follow_pending_gen();
-		rc = claim_once(a, &f, worker, lease, &next_nb, &out);
+		rc = claim_once(a, &f, pg, worker, lease, &next_nb, &out);
 		if (rc > 0) {
 			json_decref(body);	/* labels[] pointed into it */
 			return http_json(c, MHD_HTTP_OK, out);
@@ -608,6 +605,8 @@ route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
 			return finish_stale(a, c, id, gen);
 		return http_store_errno(a, c, e, "finish");
 	}
+	if (state == JS_PENDING)
+		follow_pending_kick();
 	js_info("job %s %s by its remote worker (token %lld)", id,
 	    state == JS_PENDING ? "given back" : js_state_status(
 	    (enum js_state)state), gen);
