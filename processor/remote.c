@@ -847,13 +847,18 @@ job_main(void *arg)
 		}
 		json_decref(job);
 		if (r == 0) {
+			/* until something changes, the backoff ends or the
+			 * next heartbeat is due (never a busy loop) */
 			int64_t w = 200;
 			now = js_mono_ms();
-			if (next_net > now && next_net - now < w)
-				w = next_net - now;
-			if (!s.lost && !final && s.next_hb - now < w)
+			if (next_net > now) {
+				if (next_net - now < w)
+					w = next_net - now;
+			} else if (!s.lost && s.next_hb > now &&
+			    s.next_hb - now < w) {
 				w = s.next_hb - now;
-			wait_change(lk, &seen, w);
+			}
+			wait_change(lk, &seen, w < 5 ? 5 : w);
 		}
 	}
 out:
