@@ -263,7 +263,7 @@ grep -q "job $s_id: paused" "$s_log" &&
 # them may reach the server's log after the re-run.  Both runs also stamp
 # the time into a shared file ($WORK/long.order), which shows how long the
 # cut worker's copy ran on after the re-run began.
-l_id=$(post "$(job "echo run >> $WORK/long.runs; if [ -e $WORK/long.first ]; then echo second run; echo second \$(date +%s%N) >> $WORK/long.order; else touch $WORK/long.first; echo first run; exec sh -c 'while :; do echo tick; echo tick \$(date +%s%N) >> $WORK/long.order; sleep 0.2; done' tickloop987683; fi" '["remote"]')")
+l_id=$(post "$(job "echo run >> $WORK/long.runs; if [ -e $WORK/long.first ]; then echo second run; echo second \$(date +%s%N) >> $WORK/long.order; else touch $WORK/long.first; echo first run; exec sh -c 'while :; do echo tick; echo tick \$(date +%s%N) >> $WORK/long.order; sleep 0.2; done' tickloop$$x; fi" '["remote"]')")
 check "long cut: the job starts on a remote worker" \
 	wait_until 30 test -e "$WORK/long.first"
 l_w=$(wip_field "$l_id" .worker)
@@ -288,7 +288,7 @@ if [ -n "$l_ns" ]; then
 	check "long cut: the cut worker reports the server unreachable" \
 		wait_until 30 grep -q "unreachable" "$l_log"
 	check "long cut: ...and kills its copy (no contact needed)" \
-		wait_until 30 no_proc 'tickloop987683'
+		wait_until 30 no_proc "tickloop$$x"
 	# the two copies never ran at once: the cut worker stops its copy
 	# (a little) before its lease expires, so no tick after "second"
 	l_over=$(awk '$1 == "second" { s = $2 } $1 == "tick" && s && $2 > s { t = $2 }
