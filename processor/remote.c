@@ -1237,9 +1237,13 @@ link_main(struct link *lk)
 		    strerror(errno));
 		return 1;
 	}
-	js_info("remote mode: claiming from %s as %s (-j %d, labels %s)",
-	    lk->cfg->server, lk->worker, lk->cfg->jobs,
-	    json_array_size(lk->labels) ? "given" : "none");
+	{
+		char *ls = json_dumps(lk->labels, JSON_COMPACT);
+		js_info("remote mode: claiming from %s as %s (-j %d, labels %s)",
+		    lk->cfg->server, lk->worker, lk->cfg->jobs,
+		    ls != NULL ? ls : "?");
+		free(ls);
+	}
 	deliver_leftovers(lk);
 	claimer_ok = pthread_create(&claimer, NULL, claimer_main, lk) == 0;
 	if (!claimer_ok) {
