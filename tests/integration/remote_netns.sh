@@ -9,14 +9,15 @@
 # nothing); labels (a "gpu" job runs only on the worker with --label gpu); a
 # log followed live from C while B produces it; 500 jobs over the three
 # processors, each run exactly once; the link cut for less than the lease
-# (the job completes once, its log whole); the link cut for longer than the
-# lease (the job re-runs on the other worker, the cut worker kills its copy
-# before the re-run starts, none of its held-back log bytes reach the log,
-# its late finish is refused with 409; once the link is back the cut worker
-# runs jobs again); no spurious 503 or failed recovery pass under the churn
-# of three processors on one spool.  The filesystem is shared by the
-# namespaces: jobs leave markers in $WORK.  Skipped, with the reason, where
-# network namespaces cannot be made (not root, no netns support).
+# (the job completes once, its log whole, also as a follower read it live);
+# the link cut for longer than the lease (the job re-runs on the other
+# worker, the cut worker kills its copy before the re-run starts, none of
+# its held-back log bytes reach the log, its late finish is refused with
+# 409; once the link is back the cut worker runs jobs again); no spurious
+# 503 or failed recovery pass under the churn of three processors on one
+# spool.  The filesystem is shared by the namespaces: jobs leave markers in
+# $WORK.  Skipped, with the reason, where network namespaces cannot be made
+# (not root, no netns support).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proc.inc"
 . "$(dirname "$0")/netns.inc"
@@ -226,6 +227,11 @@ case "$s_w" in
 esac
 s_up() { [ "$(log_size "$s_id")" -gt 0 ]; }
 check "short cut: its first lines reach the server" wait_until 20 s_up
+# a follower on the apiserver's host reads the log live through the outage
+ip netns exec "$NS_A" curl -s -N --max-time 120 -H "$CL" \
+	"$URL/api/v1/jobs/$s_id/log?follow=1" >"$WORK/short.follow" 2>/dev/null &
+SFP=$!
+T_PIDS="$T_PIDS $SFP"
 if [ -n "$s_ns" ]; then
 	link_down "$s_ns"
 	sleep 0.3
@@ -250,6 +256,9 @@ eq "short cut: ran once" "$(wc -l <"$WORK/short.runs")" 1
 } >"$WORK/short.expect"
 eq "short cut: the log is whole (every byte once, in order)" \
 	"$(server_log "$s_id" | sha256sum)" "$(sha256sum <"$WORK/short.expect")"
+check "short cut: the follower's stream ends with the job" wait_until 30 gone "$SFP"
+eq "short cut: the follower got every byte once, in order" \
+	"$(sha256sum <"$WORK/short.follow")" "$(sha256sum <"$WORK/short.expect")"
 eq "short cut: log_size and log_sha256 describe the server's log" \
 	"$(field "$s_id" '"\(.log_size) \(.log_sha256)"')" \
 	"$(stat -c %s "$SPOOL/$s_id.log") $(sha256sum <"$SPOOL/$s_id.log" | cut -d' ' -f1)"
