@@ -110,12 +110,16 @@ valgrind: deps
 
 # make bench: jobspool against task-spooler, nq, beanstalkd and the machine's
 # limits (release build in build/bench); one Markdown table on stdout and in
-# tests/bench/last-results.md.  See tests/bench/run.sh.
+# tests/bench/last-results.md.  See tests/bench/run.sh.  Then the Slurm
+# executor against sbatch (slurm.sh) and a remote processor against a local
+# one (remote.sh).
 bench: deps
 	@$(MAKE) --no-print-directory -s B=build/bench CFLAGS="-O2 -g" all
 	@sh tests/bench/run.sh build/bench
 	@echo; echo "Slurm executor (tests/bench/slurm.sh; table also in tests/bench/slurm-results.md):"
 	@B=build/bench N=$${SLURM_BENCH_JOBS:-30} REPS=$${SLURM_BENCH_REPS:-3} sh tests/bench/slurm.sh
+	@echo; echo "Remote processor (tests/bench/remote.sh; table also in tests/bench/remote-results.md):"
+	@B=build/bench sh tests/bench/remote.sh
 
 # make run: starts the apiserver (127.0.0.1:$$PORT, default 8080) and a
 # processor on ./spool; Ctrl-C stops both.  See scripts/run.sh.
