@@ -499,6 +499,9 @@ send_log(struct jstate *s, int final)
 	u.fd = s->logfd;
 	u.pos = s->acked;
 	u.t_end = now + STREAM_MS;
+	/* the stream ends when the next heartbeat is due (short leases) */
+	if (s->next_hb > now && s->next_hb < u.t_end)
+		u.t_end = s->next_hb;
 	u.idle_end = now + STREAM_IDLE_MS;
 	u.stream = !final;
 	u.limit = s->acked + j->lk->cfg->log_buffer / 2;
