@@ -584,8 +584,19 @@ route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
 		json_decref(body);
 		return http_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
 	}
-	if (state == JS_PENDING)
+	if (state == JS_PENDING) {
 		nb = js_job_int(stored, "not_before", 0);
+	} else if (json_is_integer(json_object_get(stored, "log_size")) &&
+	    json_integer_value(json_object_get(stored, "log_size")) !=
+	    (json_int_t)log_size(a, id)) {
+		/* the server's <id>.log is what clients read: a size that
+		 * does not describe it (bytes not sent, earlier attempts'
+		 * bytes not counted) is replaced, and a digest of other
+		 * bytes dropped */
+		json_object_set_new(stored, "log_size",
+		    json_integer((json_int_t)log_size(a, id)));
+		json_object_set_new(stored, "log_sha256", json_null());
+	}
 	json_decref(body);
 	/* what gets stored must read back as a valid job */
 	check = js_job_normalize(stored, id, err, sizeof err);

@@ -333,11 +333,11 @@ hb "$J2" "$G2"
 jq_eq "heartbeat says cancel" .cancel true
 
 # ---- finish ----
-fin "$J2" "{\"token\":$G2,\"job\":{\"status\":\"cancelled\",\"exit_code\":null,\"signal\":15,\"error\":\"cancelled\",\"log_size\":18,\"shell\":\"rm -rf /\",\"owner\":\"mallory\",\"pid\":1,\"max_attempts\":99}}"
+fin "$J2" "{\"token\":$G2,\"job\":{\"status\":\"cancelled\",\"exit_code\":null,\"signal\":15,\"error\":\"cancelled\",\"log_size\":18,\"log_sha256\":\"d1g\",\"shell\":\"rm -rf /\",\"owner\":\"mallory\",\"pid\":1,\"max_attempts\":99}}"
 eq "finish as cancelled: 200" "$CODE" 200
 jq_eq "  status" .status cancelled
-jq_eq "  result fields taken" '[.signal, .error, .log_size] | map(tostring) | join(" ")' \
-	"15 cancelled 18"
+jq_eq "  result fields taken" '[.signal, .error, .log_size, .log_sha256] | map(tostring) | join(" ")' \
+	"15 cancelled 18 d1g"
 jq_eq "  other fields kept as stored" '[.shell, .owner, (.pid // "none"), .max_attempts] | map(tostring) | join(" ")' \
 	"echo woken u none 3"
 check "  <id>.cancelled written" test -f "$SPOOL/$J2.cancelled"
@@ -376,11 +376,14 @@ fin "$J1" "{\"token\":$((G1 + 1)),\"job\":{\"status\":\"completed\"}}"
 jerr "finish of a running job with a wrong token: 409" 409
 eq "refused finishes leave the spool unchanged" "$(spool_snapshot)" "$SNAP1"
 eq "  and the .wip as it was" "$(cat "$SPOOL/$J1.wip")" "$W1"
-fin "$J1" "{\"token\":$G1,\"job\":{\"status\":\"completed\",\"exit_code\":0,\"duration_ms\":12,\"result\":{\"x\":[1,2]},\"log_sha256\":\"abc\",\"started_at\":\"2026-01-02T03:04:05.678Z\"}}"
+fin "$J1" "{\"token\":$G1,\"job\":{\"status\":\"completed\",\"exit_code\":0,\"duration_ms\":12,\"result\":{\"x\":[1,2]},\"log_size\":5,\"log_sha256\":\"abc\",\"started_at\":\"2026-01-02T03:04:05.678Z\"}}"
 eq "finish as completed: 200" "$CODE" 200
-jq_eq "  exit_code, duration, result, sha, started_at" \
-	'[.exit_code, .duration_ms, .result.x[1], .log_sha256, .started_at] | map(tostring) | join(" ")' \
-	"0 12 2 abc 2026-01-02T03:04:05.678Z"
+jq_eq "  exit_code, duration, result, started_at" \
+	'[.exit_code, .duration_ms, .result.x[1], .started_at] | map(tostring) | join(" ")' \
+	"0 12 2 2026-01-02T03:04:05.678Z"
+jq_eq "  a log_size that is not the server log's is replaced, its sha dropped" \
+	'[.log_size, .log_sha256] | map(tostring) | join(" ")' \
+	"$(wc -c <"$SPOOL/$J1.log" | tr -d ' ') null"
 jq_eq "  finished_at set" '.finished_at | type' string
 req GET "/api/v1/jobs/$J1" -H "$UA"
 jq_eq "the owner gets the result" '[.status, .exit_code] | map(tostring) | join(" ")' "completed 0"
