@@ -31,6 +31,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "sha256.h"
 
 #define WAIT_DEFAULT_S 30
 #define WAIT_MAX_S 300
@@ -127,6 +128,39 @@ log_size(struct api *a, const char *id)
 		n = (uint64_t)st.st_size;
 	close(fd);
 	return n;
+}
+
+/* Sets log_size and log_sha256 of a finished job from the server's own
+ * <id>.log, the log clients read (all attempts, whoever ran them), as a
+ * local processor does; the worker only knows the bytes it sent. */
+static void
+log_digest(struct api *a, const char *id, json_t *job)
+{
+	char hex[65];
+	uint64_t size = 0;
+	int fd = js_spool_log_open(a->sp, id, 0);
+
+	if (fd < 0 && errno == ENOENT) {
+		/* no output at all: the digest of nothing */
+		struct js_sha256 s;
+		unsigned char d[32];
+		int i;
+		js_sha256_init(&s);
+		js_sha256_final(&s, d);
+		for (i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	} else if (fd < 0 || js_sha256_fd(fd, hex, &size) < 0) {
+		js_warn("job %s: cannot read its log: %s", id, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		json_object_set_new(job, "log_size", json_null());
+		json_object_set_new(job, "log_sha256", json_null());
+		return;
+	}
+	if (fd >= 0)
+		close(fd);
+	json_object_set_new(job, "log_size", json_integer((json_int_t)size));
+	json_object_set_new(job, "log_sha256", json_string(hex));
 }
 
 static enum MHD_Result
@@ -458,7 +492,6 @@ copy_results(json_t *stored, const json_t *w, int requeue, char *err,
 		{ "error", 's', 1 }, { "started_at", 't', 0 },
 		{ "finished_at", 't', 0 }, { "duration_ms", 'i', 0 },
 		{ "attempts", 'a', 1 }, { "result", 'j', 0 },
-		{ "log_size", 'i', 0 }, { "log_sha256", 's', 0 },
 		{ "slurm", 'o', 0 }, { "not_before", 'i', 2 },
 	};
 	size_t i;
@@ -586,16 +619,8 @@ route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
 	}
 	if (state == JS_PENDING) {
 		nb = js_job_int(stored, "not_before", 0);
-	} else if (json_is_integer(json_object_get(stored, "log_size")) &&
-	    json_integer_value(json_object_get(stored, "log_size")) !=
-	    (json_int_t)log_size(a, id)) {
-		/* the server's <id>.log is what clients read: a size that
-		 * does not describe it (bytes not sent, earlier attempts'
-		 * bytes not counted) is replaced, and a digest of other
-		 * bytes dropped */
-		json_object_set_new(stored, "log_size",
-		    json_integer((json_int_t)log_size(a, id)));
-		json_object_set_new(stored, "log_sha256", json_null());
+	} else {
+		log_digest(a, id, stored);
 	}
 	json_decref(body);
 	/* what gets stored must read back as a valid job */

@@ -11,7 +11,6 @@
  *   run.c        spawning a job's process: session, limits, environment,
  *                credentials, stdin, log; killing its process group
  *   container.c  the command line of a container job and its stop/kill
- *   sha256.c     SHA-256 of a job's log
  *
  * Single-threaded: everything runs in the event loop, so no locking.
  */
@@ -23,6 +22,7 @@
 #include <sys/types.h>
 #include <jansson.h>
 
+#include "sha256.h"
 #include "spool.h"
 
 #define PROG "jobspool-processor"
@@ -103,20 +103,6 @@ int js_queue_pop(struct js_queue *q, int64_t now_ms, char id[JS_ID_SIZE]);
 /* Earliest not_before (ms) among jobs waiting for it, or 0 if none. */
 int64_t js_queue_next_ready(const struct js_queue *q);
 size_t js_queue_len(const struct js_queue *q);
-
-/* ---- sha256.c ---- */
-struct js_sha256 {
-	uint32_t h[8];
-	uint64_t len;		/* bytes hashed so far */
-	unsigned char buf[64];
-	size_t nbuf;
-};
-void js_sha256_init(struct js_sha256 *s);
-void js_sha256_update(struct js_sha256 *s, const void *data, size_t len);
-void js_sha256_final(struct js_sha256 *s, unsigned char out[32]);
-/* Hashes everything readable from fd (from its current offset): hex digest
- * (65 bytes with NUL) and size.  Returns 0, or -1 with errno set. */
-int js_sha256_fd(int fd, char hex[65], uint64_t *size);
 
 /* ---- run.c ---- */
 /* What a spawn needs besides the job. */

@@ -336,8 +336,11 @@ jq_eq "heartbeat says cancel" .cancel true
 fin "$J2" "{\"token\":$G2,\"job\":{\"status\":\"cancelled\",\"exit_code\":null,\"signal\":15,\"error\":\"cancelled\",\"log_size\":18,\"log_sha256\":\"d1g\",\"shell\":\"rm -rf /\",\"owner\":\"mallory\",\"pid\":1,\"max_attempts\":99}}"
 eq "finish as cancelled: 200" "$CODE" 200
 jq_eq "  status" .status cancelled
-jq_eq "  result fields taken" '[.signal, .error, .log_size, .log_sha256] | map(tostring) | join(" ")' \
-	"15 cancelled 18 d1g"
+jq_eq "  result fields taken" '[.signal, .error] | map(tostring) | join(" ")' \
+	"15 cancelled"
+jq_eq "  log_size and log_sha256 are the server log's, not the worker's claim" \
+	'[.log_size, .log_sha256] | map(tostring) | join(" ")' \
+	"$(wc -c <"$SPOOL/$J2.log" | tr -d ' ') $(sha256sum <"$SPOOL/$J2.log" | cut -d' ' -f1)"
 jq_eq "  other fields kept as stored" '[.shell, .owner, (.pid // "none"), .max_attempts] | map(tostring) | join(" ")' \
 	"echo woken u none 3"
 check "  <id>.cancelled written" test -f "$SPOOL/$J2.cancelled"
@@ -381,9 +384,9 @@ eq "finish as completed: 200" "$CODE" 200
 jq_eq "  exit_code, duration, result, started_at" \
 	'[.exit_code, .duration_ms, .result.x[1], .started_at] | map(tostring) | join(" ")' \
 	"0 12 2 2026-01-02T03:04:05.678Z"
-jq_eq "  a log_size that is not the server log's is replaced, its sha dropped" \
+jq_eq "  a wrong log_size and log_sha256 are replaced by the server log's" \
 	'[.log_size, .log_sha256] | map(tostring) | join(" ")' \
-	"$(wc -c <"$SPOOL/$J1.log" | tr -d ' ') null"
+	"$(wc -c <"$SPOOL/$J1.log" | tr -d ' ') $(sha256sum <"$SPOOL/$J1.log" | cut -d' ' -f1)"
 jq_eq "  finished_at set" '.finished_at | type' string
 req GET "/api/v1/jobs/$J1" -H "$UA"
 jq_eq "the owner gets the result" '[.status, .exit_code] | map(tostring) | join(" ")' "completed 0"

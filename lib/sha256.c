@@ -1,10 +1,10 @@
-/* sha256.c - SHA-256 (FIPS 180-4) of a job's log; see proc.h. */
+/* sha256.c - SHA-256 (FIPS 180-4) of a job's log; see sha256.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "sha256.h"
 
 /* First 32 bits of the fractional parts of the cube roots of the first 64
  * primes (FIPS 180-4, 4.2.2). */
