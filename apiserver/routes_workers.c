@@ -200,21 +200,6 @@ stale_or_gone(struct api *a, struct MHD_Connection *c, const char *id,
 	return stale(a, c, id, gen, what);
 }
 
-/* A label word as in a job's "labels" (lib/job.c). */
-static int
-label_ok(const char *s)
-{
-	size_t n = strlen(s), i;
-
-	if (n == 0 || n > 64)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' ||
-		    s[i] == '.'))
-			return 0;
-	return 1;
-}
 
 /* The peer's address for the default worker name. */
 static void
@@ -361,7 +346,7 @@ route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
 		json_array_foreach(v, i, l) {
 			const char *s = json_string_value(l);
 			if (s == NULL || strlen(s) != json_string_length(l) ||
-			    !label_ok(s)) {
+			    !js_label_valid(s)) {
 				json_decref(body);
 				return http_error(c, MHD_HTTP_BAD_REQUEST, "labels[%zu] "
 				    "must be a word of 1 to 64 letters, digits, '-', "

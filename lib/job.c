@@ -339,13 +339,27 @@ norm_container(const json_t *v, const char *what, char *err, size_t errlen)
 	return json_deep_copy(v);
 }
 
+int
+js_label_valid(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > JS_LABEL_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' &&
+		    s[i] != '.')
+			return 0;
+	return 1;
+}
+
 /* labels: what a job needs of the machine that runs it ("gpu"): an array of
- * at most JS_LABELS_MAX distinct words of letters, digits, '-', '_', '.'. */
+ * at most JS_LABELS_MAX distinct words (js_label_valid). */
 static int
 check_labels(const json_t *v, char *err, size_t errlen)
 {
 	size_t i, j, n;
-	const char *s, *p;
+	const char *s;
 
 	if (!json_is_array(v) || json_array_size(v) > JS_LABELS_MAX) {
 		seterr(err, errlen, "labels must be an array of at most %d words",
@@ -355,18 +369,16 @@ check_labels(const json_t *v, char *err, size_t errlen)
 	n = json_array_size(v);
 	for (i = 0; i < n; i++) {
 		s = json_string_value(json_array_get(v, i));
-		if (s == NULL || *s == '\0' || strlen(s) > 64) {
-			seterr(err, errlen, "labels[%zu] must be a word of 1 to 64 "
-			    "characters", i);
+		if (s == NULL || *s == '\0' || strlen(s) > JS_LABEL_MAX) {
+			seterr(err, errlen, "labels[%zu] must be a word of 1 to %d "
+			    "characters", i, JS_LABEL_MAX);
 			return -1;
 		}
-		for (p = s; *p != '\0'; p++)
-			if (!isalnum((unsigned char)*p) && *p != '-' &&
-			    *p != '_' && *p != '.') {
-				seterr(err, errlen, "labels[%zu] may hold only letters, "
-				    "digits, '-', '_' and '.'", i);
-				return -1;
-			}
+		if (!js_label_valid(s)) {
+			seterr(err, errlen, "labels[%zu] may hold only letters, "
+			    "digits, '-', '_' and '.'", i);
+			return -1;
+		}
 		for (j = 0; j < i; j++)
 			if (strcmp(s, json_string_value(json_array_get(v, j))) == 0) {
 				seterr(err, errlen, "labels[%zu] repeats '%s'", i, s);

@@ -44,12 +44,17 @@ int js_state_from_status(const char *status);
 /* Limits on what a job may hold. */
 #define JS_NAME_MAX 256
 #define JS_LABELS_MAX 32		/* words in "labels" */
+#define JS_LABEL_MAX 64			/* bytes in one label */
 #define JS_DESCRIPTION_MAX 65536
 #define JS_ARGV_MAX 4096
 #define JS_ENV_MAX 1024
 #define JS_PRIORITY_MAX 1000000
 #define JS_ATTEMPTS_MAX 100
 #define JS_TIMEOUT_MAX (10LL * 365 * 86400)
+
+/* Whether s is a label word, as in a job's "labels" and a processor's
+ * --label: 1 to JS_LABEL_MAX letters, digits, '-', '_' and '.'. */
+int js_label_valid(const char *s);
 
 /*
  * Validates a submitted job (SPEC §3) and returns a new object holding

@@ -6,7 +6,6 @@
  * Exit status: 0 after a clean shutdown, 1 unusable spool or other run-time
  * failure, 2 bad usage or configuration.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -242,20 +241,6 @@ proc_labels_match(const struct proc_config *cfg, const json_t *job)
 	return 1;
 }
 
-/* A label word: 1 to 64 letters, digits, '-', '_', '.' (as in jobs). */
-static int
-label_ok(const char *s)
-{
-	size_t n = strlen(s), i;
-
-	if (n == 0 || n > 64)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' &&
-		    s[i] != '.')
-			return 0;
-	return 1;
-}
 
 /* Reads the first line of a token file.  NULL with err. */
 static char *
@@ -309,7 +294,7 @@ load_remote(struct proc_config *cfg, struct js_opt *o, char *err,
 	if (cfg->labels == NULL)
 		goto nomem;
 	for (i = 0; i < lab->nlist; i++) {
-		if (!label_ok(lab->list[i])) {
+		if (!js_label_valid(lab->list[i])) {
 			snprintf(err, errlen, "bad value '%s' for label: 1 to 64 "
 			    "letters, digits, '-', '_' or '.'", lab->list[i]);
 			return -1;
