@@ -14,22 +14,7 @@ new_spool
 PKI=$(mktemp -d /tmp/jobspool-pki.XXXXXX)
 T_DIRS="$T_DIRS $PKI"
 
-# mkkey NAME; mkcert NAME TEMPLATE-LINES CA (CA "" = self-signed)
-mkkey() { certtool --generate-privkey --key-type ecdsa \
-	--outfile "$PKI/$1.key" >/dev/null 2>&1; }
-mkcert() {
-	printf '%s\nexpiration_days = 2\n' "$2" >"$PKI/$1.tmpl"
-	mkkey "$1" || return 1
-	if [ -z "$3" ]; then
-		certtool --generate-self-signed --load-privkey "$PKI/$1.key" \
-			--template "$PKI/$1.tmpl" --outfile "$PKI/$1.pem" >/dev/null 2>&1
-	else
-		certtool --generate-certificate --load-privkey "$PKI/$1.key" \
-			--load-ca-certificate "$PKI/$3.pem" \
-			--load-ca-privkey "$PKI/$3.key" \
-			--template "$PKI/$1.tmpl" --outfile "$PKI/$1.pem" >/dev/null 2>&1
-	fi
-}
+# mkkey and mkcert (lib.sh) write into $PKI
 CA_T='cn = "jobspool test CA"
 ca
 cert_signing_key'

@@ -124,3 +124,22 @@ api_stop() {
 }
 # spool_snapshot: the spool's job files plus tmp/ content, for "unchanged"
 spool_snapshot() { spool_files; ls -1 "$SPOOL/tmp" | sed 's/^/tmp\//'; }
+
+# Test certificates, made with certtool in the directory $PKI (set by the
+# suite).  mkkey NAME; mkcert NAME TEMPLATE-LINES CA (CA "" = self-signed):
+# $PKI/NAME.key and $PKI/NAME.pem, valid two days.
+mkkey() { certtool --generate-privkey --key-type ecdsa \
+	--outfile "$PKI/$1.key" >/dev/null 2>&1; }
+mkcert() {
+	printf '%s\nexpiration_days = 2\n' "$2" >"$PKI/$1.tmpl"
+	mkkey "$1" || return 1
+	if [ -z "$3" ]; then
+		certtool --generate-self-signed --load-privkey "$PKI/$1.key" \
+			--template "$PKI/$1.tmpl" --outfile "$PKI/$1.pem" >/dev/null 2>&1
+	else
+		certtool --generate-certificate --load-privkey "$PKI/$1.key" \
+			--load-ca-certificate "$PKI/$3.pem" \
+			--load-ca-privkey "$PKI/$3.key" \
+			--template "$PKI/$1.tmpl" --outfile "$PKI/$1.pem" >/dev/null 2>&1
+	fi
+}

@@ -297,21 +297,6 @@ api_stop
 if command -v certtool >/dev/null 2>&1; then
 	PKI=$WDIRS/pki
 	mkdir "$PKI"
-	mkkey() { certtool --generate-privkey --key-type ecdsa \
-		--outfile "$PKI/$1.key" >/dev/null 2>&1; }
-	mkcert() {
-		printf '%s\nexpiration_days = 2\n' "$2" >"$PKI/$1.tmpl"
-		mkkey "$1" || return 1
-		if [ -z "$3" ]; then
-			certtool --generate-self-signed --load-privkey "$PKI/$1.key" \
-				--template "$PKI/$1.tmpl" --outfile "$PKI/$1.pem" >/dev/null 2>&1
-		else
-			certtool --generate-certificate --load-privkey "$PKI/$1.key" \
-				--load-ca-certificate "$PKI/$3.pem" \
-				--load-ca-privkey "$PKI/$3.key" \
-				--template "$PKI/$1.tmpl" --outfile "$PKI/$1.pem" >/dev/null 2>&1
-		fi
-	}
 	check "certtool makes a CA" mkcert ca 'cn = "jobspool test CA"
 ca
 cert_signing_key' ""
