@@ -112,13 +112,20 @@ echo "# 200 jobs through Slurm in $(( $(date +%s) - t0 )) s"
 
 stop_pid "$P1"
 
-# 9. labels map to sbatch arguments; an unmapped label is a clear error
+# 9. labels map to sbatch arguments; a job whose label this processor does
+# not have is left to another processor; a label declared with --label but
+# not mapped is a clear error
 start_proc $SFLAGS --slurm-label "big=--partition=debug --nodes=1"
 P1=$PROC_PID
 id=$(post '{"command":["/bin/true"],"labels":["big"]}')
 check "a mapped label runs" wait_until 60 is_status "$id" completed
 id=$(post '{"command":["/bin/true"],"labels":["gpu"]}')
-check "an unmapped label fails" wait_until 60 is_status "$id" failed
+sleep 3
+check "a label the processor lacks: the job stays pending" is_status "$id" pending
+stop_pid "$P1"
+start_proc $SFLAGS --slurm-label "big=--partition=debug --nodes=1" --label gpu
+P1=$PROC_PID
+check "a declared but unmapped label fails" wait_until 60 is_status "$id" failed
 check "error names the label" sh -c "curl -s '$URL/api/v1/jobs/$id?peek=1' | jq -r .error | grep -q \"no Slurm mapping for label 'gpu'\""
 stop_pid "$P1"
 
