@@ -271,6 +271,7 @@ struct upload {
 	uint64_t limit;			/* stop streaming past this byte */
 	int64_t t_end, idle_end;
 	int stream;			/* wait for more bytes at EOF */
+	unsigned long seen;		/* wake-ups seen (wait_change) */
 };
 
 static size_t
@@ -299,8 +300,8 @@ on_read(char *out, size_t size, size_t n, void *arg)
 			return 0;
 		if (js_spool_find(lk->sp, u->j->id, &st) < 0 || is_final(st))
 			u->stream = 0;	/* one last read, then the end */
-		else
-			usleep(50000);
+		else	/* woken by the next write to a log (inotify) */
+			wait_change(lk, &u->seen, 50);
 	}
 }
 
@@ -504,6 +505,7 @@ send_log(struct jstate *s, int final)
 		u.t_end = s->next_hb;
 	u.idle_end = now + STREAM_IDLE_MS;
 	u.stream = !final;
+	u.seen = 0;
 	u.limit = s->acked + j->lk->cfg->log_buffer / 2;
 	js_debug("job %s: log upload from byte %" PRIu64, j->id, s->acked);
 	if (post(j->lk, s->c, path, NULL, &u, 0, 600000, stall_secs(j), &st,
@@ -1235,7 +1237,7 @@ link_main(struct link *lk)
 	infd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (sigfd < 0 || infd < 0 || inotify_add_watch(infd,
 	    js_spool_path(lk->sp), IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE |
-	    IN_DELETE | IN_ONLYDIR) < 0) {
+	    IN_DELETE | IN_MODIFY | IN_ONLYDIR) < 0) {
 		js_err("remote link: cannot watch %s: %s", js_spool_path(lk->sp),
 		    strerror(errno));
 		return 1;
