@@ -213,19 +213,21 @@ follow_pending_kick(void)
 	pthread_mutex_unlock(&hub.mu);
 }
 
-uint64_t
-follow_pending_gen(void)
+/* A generation counter of the hub (gen or pgen), read under its lock. */
+static uint64_t
+read_gen(const uint64_t *g)
 {
-	uint64_t g;
+	uint64_t v;
 
 	pthread_mutex_lock(&hub.mu);
-	g = hub.pgen;
+	v = *g;
 	pthread_mutex_unlock(&hub.mu);
-	return g;
+	return v;
 }
 
-void
-follow_wait_pending(uint64_t pgen, int timeout_ms)
+/* Waits on cv until *g is no longer seen, or timeout_ms passed. */
+static void
+wait_gen(pthread_cond_t *cv, const uint64_t *g, uint64_t seen, int timeout_ms)
 {
 	struct timespec ts;
 
@@ -239,42 +241,35 @@ follow_wait_pending(uint64_t pgen, int timeout_ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&hub.mu);
-	while (hub.pgen == pgen) {
-		if (pthread_cond_timedwait(&hub.pcv, &hub.mu, &ts) == ETIMEDOUT)
+	while (*g == seen) {
+		if (pthread_cond_timedwait(cv, &hub.mu, &ts) == ETIMEDOUT)
 			break;
 	}
 	pthread_mutex_unlock(&hub.mu);
 }
 
 uint64_t
+follow_pending_gen(void)
+{
+	return read_gen(&hub.pgen);
+}
+
+void
+follow_wait_pending(uint64_t pgen, int timeout_ms)
+{
+	wait_gen(&hub.pcv, &hub.pgen, pgen, timeout_ms);
+}
+
+uint64_t
 follow_gen(void)
 {
-	uint64_t g;
-
-	pthread_mutex_lock(&hub.mu);
-	g = hub.gen;
-	pthread_mutex_unlock(&hub.mu);
-	return g;
+	return read_gen(&hub.gen);
 }
 
 void
 follow_wait(uint64_t gen, int timeout_ms)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&hub.mu);
-	while (hub.gen == gen) {
-		if (pthread_cond_timedwait(&hub.cv, &hub.mu, &ts) == ETIMEDOUT)
-			break;
-	}
-	pthread_mutex_unlock(&hub.mu);
+	wait_gen(&hub.cv, &hub.gen, gen, timeout_ms);
 }
 
 int
