@@ -481,6 +481,33 @@ net_ok(struct jstate *s)
 	s->fails = 0;
 }
 
+/* The server refused a call about the job (409 or 404): its lease is
+ * lost. */
+static void
+refused(struct jstate *s, const char *what, long st)
+{
+	char d[128];
+
+	net_ok(s);
+	snprintf(d, sizeof d, "%s refused (%s)", what, st == 409 ?
+	    "409 Conflict" : "404 Not Found");
+	lose(s, "%s", d);
+}
+
+/* Any other unexpected answer counts as a network failure (retried with
+ * backoff).  Returns -1; ans is released. */
+static int
+bad_answer(struct jstate *s, const char *what, long st, json_t *ans,
+    const char *err)
+{
+	char msg[600];
+
+	snprintf(msg, sizeof msg, "HTTP %ld: %s", st, why(ans, err));
+	json_decref(ans);
+	net_failed(s, what, msg);
+	return -1;
+}
+
 /* Sends the local log from the acknowledged offset.  Returns 0 on an
  * answer (progress or lease lost), -1 on a network failure. */
 static int
@@ -528,20 +555,14 @@ send_log(struct jstate *s, int final)
 				    "server's size, 416)", j->id, size);
 		}
 	} else if (st == 409 || st == 404) {
-		net_ok(s);
-		lose(s, "log upload refused (%s)", st == 409 ?
-		    "409 Conflict" : "404 Not Found");
+		refused(s, "log upload", st);
 	} else if (st == 400) {
 		net_ok(s);
 		js_err("job %s: log upload refused (400: %s)", j->id,
 		    why(ans, err));
 		lose(s, "the server refused its log (%s)", "400");
 	} else {
-		char msg[600];
-		snprintf(msg, sizeof msg, "HTTP %ld: %s", st, why(ans, err));
-		json_decref(ans);
-		net_failed(s, "log upload", msg);
-		return -1;
+		return bad_answer(s, "log upload", st, ans, err);
 	}
 	json_decref(ans);
 	return 0;
@@ -587,15 +608,9 @@ heartbeat(struct jstate *s)
 				    j->id, strerror(errno));
 		}
 	} else if (st == 409 || st == 404) {
-		net_ok(s);
-		lose(s, "heartbeat refused (%s)", st == 409 ? "409 Conflict" :
-		    "404 Not Found");
+		refused(s, "heartbeat", st);
 	} else {
-		char msg[600];
-		snprintf(msg, sizeof msg, "HTTP %ld: %s", st, why(ans, err));
-		json_decref(ans);
-		net_failed(s, "heartbeat", msg);
-		return -1;
+		return bad_answer(s, "heartbeat", st, ans, err);
 	}
 	json_decref(ans);
 	return 0;
