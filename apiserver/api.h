@@ -210,6 +210,10 @@ enum MHD_Result worker_log_end(struct api *a, struct MHD_Connection *c,
 void worker_log_free(struct req *r);
 /* Metrics */
 unsigned long workers_claims(void);
+/* Recovers expired remote leases even while no worker claims (called from
+ * the guard thread; at most once a second, and only once this apiserver
+ * has handed out a job). */
+void workers_recover_idle(struct api *a);
 
 /* routes_batches.c */
 enum MHD_Result route_batches_post(struct api *a, struct MHD_Connection *c,

@@ -6,6 +6,8 @@
  * notifications; a thread looks four times a second for connections whose
  * request headers have not all arrived in time and shuts their socket down
  * (libmicrohttpd then closes the connection as if the client had gone).
+ * Once a second the same thread also recovers remote workers' expired
+ * leases (routes_workers.c), so they return even when no worker claims.
  *
  * Deadlines: a new connection must deliver its first request's headers
  * within --read-timeout; a kept-alive one the next request's within
@@ -109,7 +111,7 @@ watch(void *arg)
 {
 	struct timespec ts;
 	struct gconn *gc;
-	int64_t now, rt, it;
+	int64_t now, rt, it, recovered = 0;
 
 	(void)arg;
 	pthread_mutex_lock(&g.mu);
@@ -137,6 +139,14 @@ watch(void *arg)
 			    "longer than --read-timeout");
 			if (shutdown(gc->fd, SHUT_RDWR) < 0 && errno != ENOTCONN)
 				js_warn("shutdown: %s", strerror(errno));
+		}
+		if (now - recovered >= 1000) {
+			/* remote workers' expired leases, also while none
+			 * claims (outside the lock: it reads the spool) */
+			recovered = now;
+			pthread_mutex_unlock(&g.mu);
+			workers_recover_idle(g.a);
+			pthread_mutex_lock(&g.mu);
 		}
 	}
 	pthread_mutex_unlock(&g.mu);

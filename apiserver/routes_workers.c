@@ -114,6 +114,16 @@ maybe_recover(struct api *a, int64_t lease)
 	pthread_mutex_unlock(&recover_mu);
 }
 
+void
+workers_recover_idle(struct api *a)
+{
+	/* only an apiserver that has served remote workers holds their
+	 * leases; others leave recovery to the local processors */
+	if (atomic_load(&claims_total) == 0)
+		return;
+	maybe_recover(a, lease_ms(a));
+}
+
 /* Current size of <id>.log (0 if none). */
 static uint64_t
 log_size(struct api *a, const char *id)

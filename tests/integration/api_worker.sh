@@ -526,6 +526,17 @@ eq "  with an error naming the worker" \
 	"$(jq -r .error "$SPOOL/$JR.failed" | grep -c other:2)" 1
 fin "$JR" "{\"token\":$GR2,\"job\":{\"status\":\"completed\"}}"
 jerr "  its finish then: 409" 409
+# with no claim at all, the apiserver still recovers an expired remote lease
+submit '{"shell":"true"}'
+JI=$ID
+claim '{"worker":"idle:3","wait":5}'
+eq "claimed by a worker that then goes silent" "$CID" "$JI"
+check "no worker claims: its expired lease is still recovered (pending)" \
+	wait_until 15 test -f "$SPOOL/$JI.pending"
+jq_eq_file() { eq "$1" "$(jq -r "$2" "$3")" "$4"; }
+jq_eq_file "  as a normal recovery: attempts kept, generation up" \
+	'"\(.attempts) \(.generation > '"$G"')"' "$SPOOL/$JI.pending" "1 true"
+rm -f "$SPOOL/$JI.pending"
 # a local processor's job (it has a pid) is left to the local processors,
 # which kill what is left of the old run first
 JL=$(cat /proc/sys/kernel/random/uuid)
