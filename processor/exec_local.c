@@ -173,27 +173,18 @@ local_recover(struct executor *ex, const json_t *job)
 {
 	struct local *lo = ex->priv;
 	const char *worker = js_job_str(job, "worker"), *id = js_job_str(job, "id");
-	long long pid = js_job_int(job, "pid", 0);
-	long long start = js_job_int(job, "pid_start", -1);
-	unsigned long long now_start;
 	size_t hl = strlen(lo->host);
+	pid_t pg;
 
 	if (worker == NULL || strncmp(worker, lo->host, hl) != 0 ||
-	    worker[hl] != ':' || pid <= 1 || pid > INT_MAX || start < 0)
+	    worker[hl] != ':' || (pg = run_recorded_group(job, 0)) == 0)
 		return;
-	/* The leader alive with another start time: the pid was reused, so
-	 * its old process group is gone (a pid is not reused while it names
-	 * a group).  The leader gone (killed by its death signal): what is
-	 * left in group pid is the old run's stragglers. */
-	if (js_proc_start_time((int)pid, &now_start) == 0 &&
-	    now_start != (unsigned long long)start)
-		return;
-	if (kill(-(pid_t)pid, SIGKILL) == 0)
-		js_info("job %s: killed the old run's process group %lld",
-		    id ? id : "?", pid);
+	if (kill(-pg, SIGKILL) == 0)
+		js_info("job %s: killed the old run's process group %d",
+		    id ? id : "?", (int)pg);
 	else if (errno != ESRCH)
-		js_warn("job %s: cannot kill process group %lld: %s",
-		    id ? id : "?", pid, strerror(errno));
+		js_warn("job %s: cannot kill process group %d: %s",
+		    id ? id : "?", (int)pg, strerror(errno));
 	if (json_object_get(job, "container") != NULL && id != NULL)
 		container_stop(ex, id, 1, 0);
 }

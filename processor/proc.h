@@ -139,6 +139,11 @@ int run_release(struct run_child *rc, const char *argv0, char *err,
     size_t errlen);
 /* Kills and reaps a child that was never released. */
 void run_abort(struct run_child *rc);
+/* The process group of the run a job file records ("pid", "pid_start"),
+ * if it is still that run's: its leader alive with the recorded start
+ * time, or (unless leader_alive) gone while stragglers may remain.  0 if
+ * none, or if the pid now names another process. */
+pid_t run_recorded_group(const json_t *job, int leader_alive);
 /* Runs "/bin/sh -c cmd" detached (own session) with the data as stdin and
  * a clean environment plus extra (NULL-terminated "K=V" list).  Returns the
  * pid or -1. */

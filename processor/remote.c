@@ -140,22 +140,14 @@ is_final(enum js_state st)
 }
 
 /* Kills what is left of a local run recorded in a .wip whose processor
- * is gone: its process group, unless the leader's pid now names another
- * process (a pid is not reused while it names a group, so with the
- * leader gone what is left in the group is the run's stragglers). */
+ * is gone (run_recorded_group). */
 static void
 kill_run_group(const json_t *job)
 {
-	long long pid = js_job_int(job, "pid", 0);
-	long long start = js_job_int(job, "pid_start", -1);
-	unsigned long long now_start;
+	pid_t pg = run_recorded_group(job, 0);
 
-	if (pid <= 1 || pid > INT_MAX || start < 0)
-		return;
-	if (js_proc_start_time((int)pid, &now_start) == 0 &&
-	    now_start != (unsigned long long)start)
-		return;
-	kill(-(pid_t)pid, SIGKILL);
+	if (pg > 0)
+		kill(-pg, SIGKILL);
 }
 
 /* Removes every local trace of job id, whatever its state. */
@@ -708,14 +700,10 @@ post_finish(struct jstate *s, json_t *job, int pending, int give_back)
 static void
 pause_run(struct jstate *s, const json_t *job, int stop)
 {
-	long long pid = stop ? js_job_int(job, "pid", 0) : s->pgid;
-	long long start = js_job_int(job, "pid_start", -1);
-	unsigned long long now_start;
+	long long pid = stop ? run_recorded_group(job, 1) : s->pgid;
 
 	if (stop) {
-		if (pid <= 1 || pid > INT_MAX || start < 0 ||
-		    js_proc_start_time((int)pid, &now_start) < 0 ||
-		    now_start != (unsigned long long)start)
+		if (pid <= 0)
 			return;
 		if (kill(-(pid_t)pid, SIGSTOP) == 0) {
 			s->paused = 1;

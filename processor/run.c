@@ -486,6 +486,24 @@ run_abort(struct run_child *rc)
 	rc->pid = -1;
 }
 
+pid_t
+run_recorded_group(const json_t *job, int leader_alive)
+{
+	long long pid = js_job_int(job, "pid", 0);
+	long long start = js_job_int(job, "pid_start", -1);
+	unsigned long long now_start;
+
+	if (pid <= 1 || pid > INT_MAX || start < 0)
+		return 0;
+	/* The leader alive with another start time: the pid was reused, so
+	 * the old process group is gone (a pid is not reused while it names
+	 * a group).  The leader gone (killed by its death signal): what is
+	 * left in group pid is the old run's stragglers. */
+	if (js_proc_start_time((int)pid, &now_start) < 0)
+		return leader_alive ? 0 : (pid_t)pid;
+	return now_start == (unsigned long long)start ? (pid_t)pid : 0;
+}
+
 /* A detached helper (own session, no death signal: it should finish). */
 static pid_t
 helper(char *const *argv, int in, char **env)
