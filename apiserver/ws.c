@@ -44,30 +44,14 @@ struct ws {
 };
 
 static int
-send_all(struct ws *w, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = send(w->sock, p, len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
 send_frame(struct ws *w, int op, const void *data, size_t len)
 {
 	unsigned char h[WS_HEADER_MAX];
 	size_t hl = ws_frame_header(h, op, len);
 
-	if (send_all(w, h, hl) < 0 || (len > 0 && send_all(w, data, len) < 0)) {
+	/* SIGPIPE is ignored (main.c): a gone peer is EPIPE */
+	if (js_write_all(w->sock, h, hl) < 0 ||
+	    (len > 0 && js_write_all(w->sock, data, len) < 0)) {
 		w->peer_closed = 1;
 		return -1;
 	}
