@@ -160,7 +160,7 @@ time_field(const json_t *job, const char *k)
 }
 
 /* The job's labels as "a\0b\0" into e->labels; -1 if they are not an
- * array of words, -2 out of memory. */
+ * array of words (js_label_valid), -2 out of memory. */
 static int
 load_labels(struct ent *e, const json_t *job)
 {
@@ -174,9 +174,9 @@ load_labels(struct ent *e, const json_t *job)
 	if (!json_is_array(v) || json_array_size(v) > JS_LABELS_MAX)
 		return -1;
 	json_array_foreach(v, i, l) {
-		if (!json_is_string(l) || json_string_length(l) == 0 ||
-		    json_string_length(l) > 64 ||
-		    strlen(json_string_value(l)) != json_string_length(l))
+		if (!json_is_string(l) ||
+		    strlen(json_string_value(l)) != json_string_length(l) ||
+		    !js_label_valid(json_string_value(l)))
 			return -1;
 		len += json_string_length(l) + 1;
 	}

@@ -235,8 +235,10 @@ proc_labels_match(const struct proc_config *cfg, const json_t *job)
 	if (!json_is_array(labels))
 		return 1;	/* none (an invalid value fails at the claim) */
 	json_array_foreach(labels, i, v)
-		if (!json_is_string(v) ||
-		    !proc_has_label(cfg, json_string_value(v)))
+		if (!json_is_string(v) || !js_label_valid(json_string_value(v)))
+			return 1;	/* not a word: the claim fails the job */
+	json_array_foreach(labels, i, v)
+		if (!proc_has_label(cfg, json_string_value(v)))
 			return 0;
 	return 1;
 }

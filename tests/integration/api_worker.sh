@@ -238,10 +238,15 @@ mv "$SPOOL/tmp/bad" "$SPOOL/$JBAD.pending"
 JBADL=$(cat /proc/sys/kernel/random/uuid)
 printf '{"shell":"true","labels":"gpu"}\n' >"$SPOOL/tmp/bad"
 mv "$SPOOL/tmp/bad" "$SPOOL/$JBADL.pending"
+JBADW=$(cat /proc/sys/kernel/random/uuid)
+printf '{"shell":"true","labels":["a b"]}\n' >"$SPOOL/tmp/bad"
+mv "$SPOOL/tmp/bad" "$SPOOL/$JBADW.pending"
 claim '{"wait":0}'
 eq "invalid pending files: nothing handed out" "$CODE" 204
 check "  a file that is no JSON is failed" test -f "$SPOOL/$JBAD.failed"
 check "  a job with bad labels is failed" test -f "$SPOOL/$JBADL.failed"
+check "  a job with a label that is not a word is failed" \
+	test -f "$SPOOL/$JBADW.failed"
 eq "  saying why" "$(jq -r .error "$SPOOL/$JBADL.failed" | grep -c labels)" 1
 
 # ---- log upload ----

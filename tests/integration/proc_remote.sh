@@ -160,9 +160,13 @@ eq "... that worker" "$(field "$gpu_id" .worker)" "$(hostname):$W2"
 
 # labels in local mode: a local processor without the label leaves it
 lab_id=$(submit '{"shell":"echo local","labels":["fpga"]}')
+badlab_id=$(submit '{"shell":"echo bad","labels":["no good"]}')
 stop_pid "$W2"
 start_proc -j 1 --lease 6s
 LP=$PROC_PID
+check "a label that is not a word: the local processor fails the job" \
+	wait_until 20 is_state "$badlab_id" failed
+check "  saying why" sh -c "jq -r .error '$SPOOL/$badlab_id.failed' | grep -q labels"
 sleep 2
 eq "local processor without the label leaves it pending" "$(state_of "$lab_id")" pending
 stop_pid "$LP"
