@@ -1,8 +1,8 @@
 /*
  * queue.c - the in-memory index of pending jobs (see proc.h).
  *
- * Two binary heaps: "ready" ordered by priority (higher first) then seq
- * (lower first), and "later" ordered by not_before, for jobs whose retry
+ * Two binary heaps: "ready" in lib/sched's claim order (priority, then
+ * submission), and "later" ordered by not_before, for jobs whose retry
  * backoff has not run out.  A hash set of ids keeps a job from being
  * indexed twice.  Only pending jobs are ever here: popping removes a job,
  * so the cost of finding the next one is O(log pending), whatever the
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "proc.h"
+#include "sched.h"
 
 struct item {
 	long long priority;
@@ -41,14 +42,14 @@ struct js_queue {
 	struct set ids;
 };
 
+/* The claim order of lib/sched. */
 static int
 ready_before(const struct item *a, const struct item *b)
 {
-	if (a->priority != b->priority)
-		return a->priority > b->priority;
-	if (a->seq != b->seq)
-		return a->seq < b->seq;
-	return strcmp(a->id, b->id) < 0;
+	struct js_sched_key ka = { a->priority, a->seq, a->id },
+	    kb = { b->priority, b->seq, b->id };
+
+	return js_sched_cmp(&ka, &kb) < 0;
 }
 
 static int
@@ -265,7 +266,8 @@ js_queue_pop(struct js_queue *q, int64_t now_ms, char id[JS_ID_SIZE])
 	/* jobs whose backoff ran out join the ready heap; pushing into a
 	 * heap whose array is big enough cannot fail, and otherwise the job
 	 * simply stays where it is */
-	while (q->later.n > 0 && q->later.v[0].not_before <= now_ms) {
+	while (q->later.n > 0 && js_sched_ready(q->later.v[0].not_before,
+	    now_ms)) {
 		if (q->ready.n == q->ready.cap) {
 			struct item tmp = q->later.v[0];
 			if (heap_push(&q->ready, &tmp) < 0)

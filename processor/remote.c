@@ -36,6 +36,7 @@
 
 #include "log.h"
 #include "remote.h"
+#include "sched.h"
 
 #define RESP_MAX (16u << 20)		/* largest answer we read */
 #define STREAM_MS 2000			/* one log upload stays open this long */
@@ -130,13 +131,6 @@ wait_change(struct link *lk, unsigned long *seen, int64_t ms)
 			break;
 	*seen = lk->change;
 	pthread_mutex_unlock(&lk->mu);
-}
-
-static int
-is_final(enum js_state st)
-{
-	return st == JS_COMPLETED || st == JS_FAILED || st == JS_CANCELLED ||
-	    st == JS_RETRIEVED;
 }
 
 /* Kills what is left of a local run recorded in a .wip whose processor
@@ -290,7 +284,8 @@ on_read(char *out, size_t size, size_t n, void *arg)
 		    atomic_load(&lk->give_up) || js_mono_ms() >= u->t_end ||
 		    js_mono_ms() >= u->idle_end)
 			return 0;
-		if (js_spool_find(lk->sp, u->j->id, &st) < 0 || is_final(st))
+		if (js_spool_find(lk->sp, u->j->id, &st) < 0 ||
+		    js_sched_final(st))
 			u->stream = 0;	/* one last read, then the end */
 		else	/* woken by the next write to a log (inotify) */
 			wait_change(lk, &u->seen, 50);
@@ -771,7 +766,7 @@ job_main(void *arg)
 			continue;
 		}
 		missing = 0;
-		final = is_final(st);
+		final = js_sched_final(st);
 		size = local_log_size(&s);
 		now = js_mono_ms();
 		gone = getppid() != lk->parent;

@@ -9,7 +9,7 @@ set -u
 cd "$(dirname "$0")/../.."
 T=${FUZZ_TIME:-60}
 mkdir -p build/fuzz
-CFLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Ilib $(pkg-config --cflags jansson uuid)"
+CFLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -iquote lib $(pkg-config --cflags jansson uuid)"
 LIBS="$(pkg-config --libs jansson uuid) -lpthread"
 status=0
 for src in tests/fuzz/fuzz_*.c; do
