@@ -265,7 +265,7 @@ if [ "$(id -u)" != 0 ]; then
 	eq "nothing written" "$(spool_files)" "$before"
 	chmod 0750 "$SPOOL/tmp"
 else
-	ok "unwritable spool (skipped as root)"
+	skip permission "root writes anywhere" "unwritable spool"
 fi
 
 api_stop

@@ -294,19 +294,21 @@ if mount --bind "$SPOOL" "$SPOOL" 2>/dev/null; then
 	if mount -o remount,bind,ro "$SPOOL" 2>/dev/null; then
 		unwritable "read-only bind mount"
 	else
-		ok "read-only bind mount (skipped: cannot remount read-only here)"
+		skip permission "cannot remount read-only here" "read-only bind mount"
 	fi
 	umount "$SPOOL"
 else
-	ok "read-only bind mount (skipped: mount --bind not permitted here)"
+	skip permission "mount --bind not permitted here" "read-only bind mount"
 fi
 if command -v chattr >/dev/null 2>&1 && mkdir -p "$SPOOL/tmp" &&
 	chattr +i "$SPOOL/tmp" 2>/dev/null; then
 	req POST /api/v1/jobs -d '{"shell":"true"}'
 	jerr "immutable tmp/ (chattr +i): POST 503" 503
 	chattr -i "$SPOOL/tmp"
+elif ! command -v chattr >/dev/null 2>&1; then
+	skip install "chattr is missing (apt-get install e2fsprogs)" "chattr +i"
 else
-	ok "chattr +i (skipped: not supported on this filesystem)"
+	skip permission "not supported on this filesystem" "chattr +i"
 fi
 api_stop
 
@@ -329,6 +331,6 @@ if mount -t tmpfs -o size=64k,mode=0750 jobspool-test "$SPOOL" 2>/dev/null; then
 	api_stop
 	umount "$SPOOL"
 else
-	ok "full disk (skipped: cannot mount a tmpfs here)"
+	skip permission "cannot mount a tmpfs here" "full disk"
 fi
 finish

@@ -6,8 +6,7 @@
 API=$JS_BIN/jobspool-apiserver
 
 if ! command -v certtool >/dev/null 2>&1; then
-	echo "skip: certtool is missing (apt-get install gnutls-bin)"
-	finish
+	skip_suite install "certtool is missing (apt-get install gnutls-bin)"
 fi
 
 new_spool

@@ -24,9 +24,7 @@ MNT=$(mktemp -d /tmp/jobspool-ro.XXXXXX)
 T_DIRS="$T_DIRS $MNT"
 if [ "$(id -u)" -ne 0 ] ||
     ! mount -t tmpfs -o size=8m,mode=0750 jobspool-test "$MNT" 2>/dev/null; then
-	echo "# skip: needs root and tmpfs mounts"
-	ok "skipped (not root or no tmpfs)"
-	finish
+	skip_suite permission "needs root and tmpfs mounts (not root, or mount -t tmpfs refused)"
 fi
 T_MOUNTS="$MNT"
 WORK=$(mktemp -d /tmp/jobspool-work.XXXXXX)

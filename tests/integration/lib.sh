@@ -1,17 +1,41 @@
 # Helpers for integration suites (sourced, POSIX sh).
 #   JS_BIN      directory holding the built programs (set by tests/run.sh)
-#   ok/fail     record one assertion; finish prints "N passed, M failed"
+#   ok/fail     record one assertion; finish prints
+#               "N passed, M failed, K skipped"
+#   skip        a case that cannot run here (see below); skip_suite: all of them
 #   new_spool   makes a temporary spool (mode 0750) in $SPOOL
 #   wait_until  polls a shell condition with a deadline instead of sleeping
 #   start_api   starts the apiserver on 127.0.0.1 and a free port, sets $API_PID $URL
 #   stop_pid    TERMs a pid and waits for it
 : "${JS_BIN:=$(cd "$(dirname "$0")/../../build" && pwd)}"
-T_PASS=0 T_FAIL=0
+T_PASS=0 T_FAIL=0 T_SKIP=0
 T_DIRS=""
 T_PIDS=""
 
 ok() { T_PASS=$((T_PASS + 1)); echo "ok - $*"; }
 fail() { T_FAIL=$((T_FAIL + 1)); echo "not ok - $*"; }
+# Skips.  A skipped case prints "skip - DESC (KIND: REASON)" and is counted
+# in the closing line's "K skipped", never as passed.  KIND says why:
+#   permission  something no install can give: not root, mount or network
+#               namespaces not permitted, a filesystem without the feature
+#   install     a package or program an install would provide
+# With CI=true (.ci/run) an "install" skip is also a failure: CI installs
+# everything, so a missing program there is a broken set-up, not a reason.
+# skip KIND REASON DESC: one case (or group of cases) skipped
+skip() {
+	T_SKIP=$((T_SKIP + 1))
+	echo "skip - $3 ($1: $2)"
+	if [ "$1" != permission ] && [ "${CI:-}" = true ]; then
+		fail "$3: skipped in CI although an install can give it ($2)"
+	fi
+}
+# skip_suite KIND REASON: the whole suite cannot run here; prints
+# "# SUITE SKIPPED (KIND): REASON" (tests/run.sh lists these) and finishes.
+skip_suite() {
+	echo "# SUITE SKIPPED ($1): $2"
+	skip "$1" "$2" "every case of $(basename "$0" .sh)"
+	finish
+}
 # check DESC CMD...: passes if CMD succeeds
 check() { d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
 # eq DESC GOT WANT
@@ -28,7 +52,7 @@ trap cleanup EXIT
 finish() {
 	cleanup
 	T_PIDS="" T_DIRS=""
-	echo "$T_PASS passed, $T_FAIL failed"
+	echo "$T_PASS passed, $T_FAIL failed, $T_SKIP skipped"
 	[ "$T_FAIL" -eq 0 ]
 	exit $?
 }

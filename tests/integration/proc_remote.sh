@@ -334,6 +334,6 @@ signing_key' ca
 	check "no sanitizer report (TLS)" no_sanitizer "$WDIRS"/*.log
 	api_stop
 else
-	echo "skip: certtool is missing (apt-get install gnutls-bin): no TLS tests"
+	skip install "certtool is missing (apt-get install gnutls-bin)" "TLS and mTLS cases"
 fi
 finish

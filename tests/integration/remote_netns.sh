@@ -23,8 +23,7 @@
 . "$(dirname "$0")/netns.inc"
 
 if ! netns_setup; then
-	echo "# SKIP: $NETNS_WHY"
-	finish
+	skip_suite "$NETNS_KIND" "$NETNS_WHY"
 fi
 T0=$(date +%s)
 HOST=$(hostname)

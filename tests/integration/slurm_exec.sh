@@ -11,9 +11,7 @@ SD=$(mktemp -d /tmp/jobspool-slurm.XXXXXX)
 chmod 0755 "$SD"	# slurmd runs the batch script from here as the job user
 T_DIRS="$T_DIRS $SD"
 if ! slurm_start "$SD"; then
-	echo "# SKIP: Slurm cannot run here: $SLURM_WHY"
-	ok "Slurm suite skipped: $SLURM_WHY"
-	finish
+	skip_suite "$SLURM_KIND" "Slurm cannot run here: $SLURM_WHY"
 fi
 trap 'slurm_stop; cleanup' EXIT
 
