@@ -364,13 +364,15 @@ do_cancel(struct api *a, struct MHD_Connection *c, struct req *r,
 			    MHD_RESPMEM_PERSISTENT));
 		}
 		{
+			/* the status is copied: job is freed before the answer */
 			const char *s = js_job_str(job, "status");
+			char cur[32];
 			if (s != NULL && strcmp(s, "cancelled") == 0)
 				return http_json(c, MHD_HTTP_OK, job);
+			snprintf(cur, sizeof cur, "%s", s ? s : "final");
 			json_decref(job);
 			return http_error(c, MHD_HTTP_CONFLICT, "job %s already "
-			    "ended (%s); it cannot be cancelled", id,
-			    s ? s : "final");
+			    "ended (%s); it cannot be cancelled", id, cur);
 		}
 	default:
 		return http_errno(c, errno, "cannot cancel the job");
