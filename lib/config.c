@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <limits.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,8 @@ js_config_free(struct js_opt *opts, size_t n)
 	for (i = 0; i < n; i++) {
 		free(opts[i].str);
 		opts[i].str = NULL;
+		free(opts[i].where);
+		opts[i].where = NULL;
 		clear_list(&opts[i]);
 		opts[i].num = 0;
 		opts[i].given = SRC_DEFAULT;
@@ -106,6 +109,71 @@ parse_bool(const char *v, long long *out)
 	return -1;
 }
 
+/* "1s", "250ms", "1d" for a bound in milliseconds (accepted as input). */
+static void
+fmt_bound_ms(long long ms, char *out, size_t len)
+{
+	static const struct { const char *u; long long ms; } units[] = {
+		{ "w", 604800000LL }, { "d", 86400000LL }, { "h", 3600000LL },
+		{ "m", 60000LL }, { "s", 1000LL },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (ms != 0 && ms % units[i].ms == 0) {
+			snprintf(out, len, "%lld%s", ms / units[i].ms, units[i].u);
+			return;
+		}
+	snprintf(out, len, "%lldms", ms);
+}
+
+/* "4K", "1M" for a bound in bytes (accepted as input). */
+static void
+fmt_bound_bytes(long long b, char *out, size_t len)
+{
+	static const char units[] = "TGMK";
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		long long m = 1LL << (10 * (4 - i));
+		if (b != 0 && b % m == 0) {
+			snprintf(out, len, "%lld%c", b / m, units[i]);
+			return;
+		}
+	}
+	snprintf(out, len, "%lld", b);
+}
+
+/* Writes "WHERE: bad value 'V' for NAME: WHY". */
+static int
+bad_value(const struct js_opt *o, const char *v, const char *where,
+    char *err, size_t errlen, const char *why)
+{
+	seterr(err, errlen, "%s: bad value '%s' for %s: %s", where, v, o->name,
+	    why);
+	return -1;
+}
+
+/* Checks num against o's bounds (if any); 0, or -1 with why. */
+static int
+check_bounds(const struct js_opt *o, long long num, char *why, size_t len)
+{
+	char lo[32], hi[32];
+
+	if (!(o->min || o->max) || (num >= o->min && num <= o->max))
+		return 0;
+	if (o->type == JS_OPT_DURATION) {
+		fmt_bound_ms(o->min, lo, sizeof lo);
+		fmt_bound_ms(o->max, hi, sizeof hi);
+		snprintf(why, len, "expected a duration from %s to %s", lo, hi);
+	} else {
+		fmt_bound_bytes(o->min, lo, sizeof lo);
+		fmt_bound_bytes(o->max, hi, sizeof hi);
+		snprintf(why, len, "expected a size from %s to %s", lo, hi);
+	}
+	return -1;
+}
+
 /* Validates v for o and stores it, if src is at least o's current source.
  * where describes the source for error messages. */
 static int
@@ -115,58 +183,64 @@ set_value(struct js_opt *o, const char *v, int src, const char *where,
 	long long num = 0;
 	int64_t ms;
 	uint64_t bytes;
-	char *copy;
+	char *copy, *wcopy, why[256];
 
 	switch (o->type) {
 	case JS_OPT_INT:
 		if (js_parse_int(v, (o->min || o->max) ? o->min : LLONG_MIN,
 		    (o->min || o->max) ? o->max : LLONG_MAX, &num) < 0) {
 			if (o->min || o->max)
-				seterr(err, errlen, "%s: bad value '%s' for %s: "
-				    "expected an integer from %lld to %lld",
-				    where, v, o->name, o->min, o->max);
+				snprintf(why, sizeof why, "expected an integer "
+				    "from %lld to %lld", o->min, o->max);
 			else
-				seterr(err, errlen, "%s: bad value '%s' for %s: "
-				    "expected an integer", where, v, o->name);
-			return -1;
+				snprintf(why, sizeof why, "expected an integer");
+			return bad_value(o, v, where, err, errlen, why);
 		}
 		break;
 	case JS_OPT_DURATION:
-		if (js_parse_duration_ms(v, &ms) < 0) {
-			seterr(err, errlen, "%s: bad value '%s' for %s: expected "
-			    "a duration such as 90, 90s, 15m, 1h or 7d",
-			    where, v, o->name);
-			return -1;
-		}
+		if (js_parse_duration_ms(v, &ms) < 0)
+			return bad_value(o, v, where, err, errlen, "expected a "
+			    "duration such as 90, 90s, 15m, 1h30m, 7d or 1w");
 		num = ms;
+		if (check_bounds(o, num, why, sizeof why) < 0)
+			return bad_value(o, v, where, err, errlen, why);
 		break;
 	case JS_OPT_SIZE:
-		if (js_parse_size(v, &bytes) < 0 || bytes > (uint64_t)LLONG_MAX) {
-			seterr(err, errlen, "%s: bad value '%s' for %s: expected "
-			    "a size such as 1048576, 64K, 1M or 2G",
-			    where, v, o->name);
-			return -1;
-		}
+		if (js_parse_size(v, &bytes) < 0 || bytes > (uint64_t)LLONG_MAX)
+			return bad_value(o, v, where, err, errlen, "expected a "
+			    "size such as 1048576, 64K, 1M or 2G (powers of "
+			    "1024; also 64KiB)");
 		num = (long long)bytes;
+		if (check_bounds(o, num, why, sizeof why) < 0)
+			return bad_value(o, v, where, err, errlen, why);
 		break;
 	case JS_OPT_BOOL:
-		if (parse_bool(v, &num) < 0) {
-			seterr(err, errlen, "%s: bad value '%s' for %s: expected "
-			    "yes or no", where, v, o->name);
-			return -1;
-		}
+		if (parse_bool(v, &num) < 0)
+			return bad_value(o, v, where, err, errlen,
+			    "expected yes or no");
 		break;
 	case JS_OPT_STR:
 	case JS_OPT_LIST:
 		break;
 	}
+	if (o->check != NULL) {
+		why[0] = '\0';
+		if (o->check(v, why, sizeof why) < 0)
+			return bad_value(o, v, where, err, errlen,
+			    why[0] ? why : "not accepted");
+	}
 	if (src < o->given)
 		return 0;
 	copy = strdup(v);
-	if (copy == NULL) {
+	wcopy = strdup(where);
+	if (copy == NULL || wcopy == NULL) {
+		free(copy);
+		free(wcopy);
 		seterr(err, errlen, "out of memory");
 		return -1;
 	}
+	free(o->where);
+	o->where = wcopy;
 	if (o->type == JS_OPT_LIST) {
 		char **nl;
 		if (src > o->given)
@@ -187,6 +261,26 @@ set_value(struct js_opt *o, const char *v, int src, const char *where,
 	o->num = num;
 	o->given = src;
 	return 0;
+}
+
+const char *
+js_config_where(const struct js_opt *o)
+{
+	return o->where != NULL ? o->where : "default";
+}
+
+int
+js_config_bad(const struct js_opt *o, char *err, size_t errlen,
+    const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	return bad_value(o, o->str != NULL ? o->str : "", js_config_where(o),
+	    err, errlen, why);
 }
 
 static char *
@@ -302,113 +396,152 @@ load_env(struct js_opt *opts, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
-/* Finds --config in argv (flags beat the environment). */
-static const char *
-find_config_path(int argc, char *const argv[])
-{
-	const char *path = getenv("JOBSPOOL_CONFIG");
-	int i;
+/* One flag from the command line, applied after the file and environment. */
+struct flag {
+	struct js_opt *o;
+	const char *val;
+	char spelled[80];	/* "-j" or "--jobs", for messages */
+};
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			path = argv[++i];
-		else if (strncmp(argv[i], "--config=", 9) == 0)
-			path = argv[i] + 9;
-	}
-	return path;
-}
+enum { VAL_CONFIG = 256, VAL_OPT0 = 512 };
 
+/* Reads argv with getopt_long (bundled short flags, --name=value, "--"):
+ * fills flags[] (one entry per character of argv at most) and *config.  Returns JS_CONFIG_OK,
+ * JS_CONFIG_HELP, JS_CONFIG_VERSION or JS_CONFIG_ERROR; --help and
+ * --version win over any error before or after them. */
 static int
-load_flags(struct js_opt *opts, size_t n, int argc, char *const argv[],
-    char *err, size_t errlen)
+scan_flags(struct js_opt *opts, size_t n, int argc, char *const argv[],
+    struct flag *flags, size_t *nflags, const char **config, char *err,
+    size_t errlen)
 {
-	char where[160];
-	int i;
+	struct option *lo;
+	char *shorts, *sp;
+	size_t i;
+	int c, idx, rc = JS_CONFIG_OK, special = JS_CONFIG_OK;
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i], *val = NULL, *key;
-		struct js_opt *o = NULL;
-		size_t klen;
-		size_t k;
-
-		if (strcmp(a, "--") == 0) {
-			if (i + 1 < argc) {
-				seterr(err, errlen, "unexpected argument '%s'",
-				    argv[i + 1]);
-				return -1;
-			}
-			break;
+	*nflags = 0;
+	lo = calloc(n + 4, sizeof *lo);
+	shorts = malloc(2 * n + 8);
+	if (lo == NULL || shorts == NULL) {
+		free(lo);
+		free(shorts);
+		seterr(err, errlen, "out of memory");
+		return JS_CONFIG_ERROR;
+	}
+	/* '+': stop at the first non-option (no argv permutation);
+	 * ':': report a missing value as ':' */
+	sp = shorts;
+	*sp++ = '+';
+	*sp++ = ':';
+	*sp++ = 'h';
+	*sp++ = 'V';
+	for (i = 0; i < n; i++) {
+		lo[i].name = opts[i].name;
+		lo[i].has_arg = opts[i].type == JS_OPT_BOOL ? optional_argument :
+		    required_argument;
+		lo[i].val = VAL_OPT0 + (int)i;
+		if (opts[i].short_flag > 0 && opts[i].short_flag < 128) {
+			*sp++ = (char)opts[i].short_flag;
+			if (opts[i].type != JS_OPT_BOOL)
+				*sp++ = ':';
 		}
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-			return JS_CONFIG_HELP;
-		if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0)
-			return JS_CONFIG_VERSION;
-		if (strncmp(a, "--", 2) == 0) {
-			const char *eq;
-			key = a + 2;
-			eq = strchr(key, '=');
-			klen = eq ? (size_t)(eq - key) : strlen(key);
-			if (eq)
-				val = eq + 1;
-			if (name_eq("config", key, klen)) {
-				if (val == NULL)
-					i++;	/* already read by find_config_path */
-				if (i >= argc) {
-					seterr(err, errlen, "option --config needs a value");
-					return -1;
-				}
+	}
+	*sp = '\0';
+	lo[n].name = "config";
+	lo[n].has_arg = required_argument;
+	lo[n].val = VAL_CONFIG;
+	lo[n + 1].name = "help";
+	lo[n + 1].val = 'h';
+	lo[n + 2].name = "version";
+	lo[n + 2].val = 'V';
+
+	opterr = 0;
+	optind = 0;	/* glibc: a full reset (a reload parses again) */
+	while ((c = getopt_long(argc, argv, shorts, lo, &idx)) != -1) {
+		struct js_opt *o = NULL;
+		const char *arg = optind > 0 && optind <= argc ?
+		    argv[optind - 1] : "";
+
+		if (c == 'h' || c == 'V') {
+			if (special == JS_CONFIG_OK)
+				special = c == 'h' ? JS_CONFIG_HELP :
+				    JS_CONFIG_VERSION;
+			continue;
+		}
+		if (rc != JS_CONFIG_OK)
+			continue;	/* keep looking for --help only */
+		if (c == '?') {
+			if (optopt == 'h' || optopt == 'V')
+				seterr(err, errlen, "option --%s takes no value",
+				    optopt == 'h' ? "help" : "version");
+			else if (optopt >= VAL_OPT0)
+				seterr(err, errlen, "option --%s takes no value",
+				    opts[optopt - VAL_OPT0].name);
+			else if (optopt > 0)
+				seterr(err, errlen, "unknown option '-%c' (see "
+				    "--help)", optopt);
+			else
+				seterr(err, errlen, "unknown or ambiguous option "
+				    "'%.*s' (see --help)",
+				    (int)strcspn(arg, "="), arg);
+			rc = JS_CONFIG_ERROR;
+			continue;
+		}
+		if (c == ':') {
+			if (optopt == VAL_CONFIG)
+				seterr(err, errlen, "option --config needs a value");
+			else if (optopt >= VAL_OPT0)
+				seterr(err, errlen, "option --%s needs a value",
+				    opts[optopt - VAL_OPT0].name);
+			else
+				seterr(err, errlen, "option -%c needs a value",
+				    optopt);
+			rc = JS_CONFIG_ERROR;
+			continue;
+		}
+		if (c == VAL_CONFIG) {
+			*config = optarg;
+			continue;
+		}
+		if (c >= VAL_OPT0) {
+			o = &opts[c - VAL_OPT0];
+			snprintf(flags[*nflags].spelled,
+			    sizeof flags[*nflags].spelled, "--%s", o->name);
+		} else {
+			for (i = 0; i < n && o == NULL; i++)
+				if (opts[i].short_flag == c)
+					o = &opts[i];
+			if (o == NULL) {	/* cannot happen */
+				seterr(err, errlen, "unknown option '-%c'", c);
+				rc = JS_CONFIG_ERROR;
 				continue;
 			}
-			o = find_opt(opts, n, key, klen);
-			if (o == NULL || strchr(key, '_') != NULL) {
-				seterr(err, errlen, "unknown option '%.*s' (see --help)",
-				    (int)(klen + 2), a);
-				return -1;
-			}
-		} else if (a[0] == '-' && a[1] != '\0') {
-			for (k = 0; k < n; k++)
-				if (opts[k].short_flag == a[1])
-					o = &opts[k];
-			if (o == NULL) {
-				seterr(err, errlen, "unknown option '-%c' (see --help)", a[1]);
-				return -1;
-			}
-			if (a[2] != '\0') {
-				if (o->type == JS_OPT_BOOL) {
-					seterr(err, errlen, "option -%c takes no value", a[1]);
-					return -1;
-				}
-				val = a + 2;
-			}
-		} else {
-			seterr(err, errlen, "unexpected argument '%s' (see --help)", a);
-			return -1;
+			snprintf(flags[*nflags].spelled,
+			    sizeof flags[*nflags].spelled, "-%c", c);
 		}
-		snprintf(where, sizeof where, "option --%s", o->name);
-		if (o->type == JS_OPT_BOOL) {
-			if (val == NULL)
-				val = "yes";
-		} else if (val == NULL) {
-			if (i + 1 >= argc) {
-				seterr(err, errlen, "option --%s needs a value", o->name);
-				return -1;
-			}
-			val = argv[++i];
-		}
-		if (set_value(o, val, SRC_FLAG, where, err, errlen) < 0)
-			return -1;
+		flags[*nflags].o = o;
+		flags[*nflags].val = optarg != NULL ? optarg :
+		    o->type == JS_OPT_BOOL ? "yes" : "";
+		(*nflags)++;
 	}
-	return 0;
+	if (rc == JS_CONFIG_OK && special == JS_CONFIG_OK && optind < argc) {
+		seterr(err, errlen, "unexpected argument '%s' (see --help)",
+		    argv[optind]);
+		rc = JS_CONFIG_ERROR;
+	}
+	free(lo);
+	free(shorts);
+	return special != JS_CONFIG_OK ? special : rc;
 }
 
 int
 js_config_parse(struct js_opt *opts, size_t n, int argc, char *const argv[],
     char *err, size_t errlen)
 {
-	const char *path;
-	size_t i;
+	struct flag *flags;
+	const char *path = NULL;
+	char where[128];
+	size_t i, nflags = 0;
 	int rc;
 
 	js_config_free(opts, n);
@@ -420,24 +553,34 @@ js_config_parse(struct js_opt *opts, size_t n, int argc, char *const argv[],
 		    err, errlen) < 0)
 			return JS_CONFIG_ERROR;
 	}
-	/* --help and --version win over any other problem */
-	for (i = 1; i < (size_t)argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return JS_CONFIG_HELP;
-		if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0)
-			return JS_CONFIG_VERSION;
+	/* at most one flag per character ("-nw" is two) */
+	for (i = 1, nflags = 1; i < (size_t)(argc > 0 ? argc : 0); i++)
+		nflags += strlen(argv[i]);
+	flags = calloc(nflags, sizeof *flags);
+	if (flags == NULL) {
+		seterr(err, errlen, "out of memory");
+		return JS_CONFIG_ERROR;
 	}
-	path = find_config_path(argc, argv);
+	rc = scan_flags(opts, n, argc, argv, flags, &nflags, &path, err, errlen);
+	if (rc != JS_CONFIG_OK)
+		goto out;
+	if (path == NULL)
+		path = getenv("JOBSPOOL_CONFIG");
+	rc = JS_CONFIG_ERROR;
 	if (path != NULL && *path != '\0' &&
 	    load_file(opts, n, path, err, errlen) < 0)
-		return JS_CONFIG_ERROR;
+		goto out;
 	if (load_env(opts, n, err, errlen) < 0)
-		return JS_CONFIG_ERROR;
-	rc = load_flags(opts, n, argc, argv, err, errlen);
-	if (rc < 0)
-		return JS_CONFIG_ERROR;
+		goto out;
+	for (i = 0; i < nflags; i++) {
+		snprintf(where, sizeof where, "option %s", flags[i].spelled);
+		if (set_value(flags[i].o, flags[i].val, SRC_FLAG, where, err,
+		    errlen) < 0)
+			goto out;
+	}
+	rc = JS_CONFIG_OK;
+out:
+	free(flags);
 	return rc;
 }
 

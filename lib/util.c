@@ -146,26 +146,42 @@ parse_digits(const char *s, uint64_t *v)
 int
 js_parse_duration_ms(const char *s, int64_t *ms)
 {
-	uint64_t v, mult;
+	static const struct { const char *u; uint64_t ms; } units[] = {
+		{ "ms", 1 }, { "w", 604800000ULL }, { "d", 86400000ULL },
+		{ "h", 3600000ULL }, { "m", 60000ULL }, { "s", 1000ULL },
+	};
+	uint64_t v, total = 0, last = UINT64_MAX;
 	const char *p;
+	size_t i, ul;
 
 	if (s == NULL || (p = parse_digits(s, &v)) == NULL)
 		return -1;
-	if (*p == '\0' || strcmp(p, "s") == 0)
-		mult = 1000;
-	else if (strcmp(p, "ms") == 0)
-		mult = 1;
-	else if (strcmp(p, "m") == 0)
-		mult = 60 * 1000;
-	else if (strcmp(p, "h") == 0)
-		mult = 3600 * 1000;
-	else if (strcmp(p, "d") == 0)
-		mult = 86400 * 1000;
-	else
-		return -1;
-	if (v > (uint64_t)INT64_MAX / mult)
-		return -1;
-	*ms = (int64_t)(v * mult);
+	if (*p == '\0') {	/* a bare number: seconds */
+		if (v > (uint64_t)INT64_MAX / 1000)
+			return -1;
+		*ms = (int64_t)(v * 1000);
+		return 0;
+	}
+	/* one or more NUMBER UNIT, largest unit first: "1h30m", "1m30s" */
+	for (;;) {
+		for (i = 0; i < sizeof units / sizeof units[0]; i++) {
+			ul = strlen(units[i].u);
+			if (strncmp(p, units[i].u, ul) == 0)
+				break;
+		}
+		if (i == sizeof units / sizeof units[0] || units[i].ms >= last)
+			return -1;
+		last = units[i].ms;
+		if (v > ((uint64_t)INT64_MAX - total) / units[i].ms)
+			return -1;
+		total += v * units[i].ms;
+		p += ul;
+		if (*p == '\0')
+			break;
+		if ((p = parse_digits(p, &v)) == NULL)
+			return -1;
+	}
+	*ms = (int64_t)total;
 	return 0;
 }
 
@@ -177,18 +193,20 @@ js_parse_size(const char *s, uint64_t *bytes)
 
 	if (s == NULL || (p = parse_digits(s, &v)) == NULL)
 		return -1;
-	switch (toupper((unsigned char)*p)) {
+	switch (*p) {
 	case '\0': break;
-	case 'K': mult = 1ULL << 10; p++; break;
+	case 'k': case 'K': mult = 1ULL << 10; p++; break;
 	case 'M': mult = 1ULL << 20; p++; break;
 	case 'G': mult = 1ULL << 30; p++; break;
 	case 'T': mult = 1ULL << 40; p++; break;
 	case 'B': break;
-	default: return -1;
+	default: return -1;	/* "m" (milli?), "g", "t": not a size */
 	}
-	if (mult > 1 && (*p == 'i' || *p == 'I'))
-		p++;
-	if (*p == 'b' || *p == 'B')
+	/* "KiB" is binary, as is a bare "K"; "KB" (kilo or kibi?) and "Kb"
+	 * (bits) are ambiguous and refused */
+	if (mult > 1 && p[0] == 'i' && p[1] == 'B')
+		p += 2;
+	else if (mult == 1 && *p == 'B')
 		p++;
 	if (*p != '\0')
 		return -1;

@@ -33,12 +33,14 @@ void js_time_format(int64_t ms, char out[JS_TIME_SIZE]);
  * sets *ms, or -1 if s is not such a timestamp. */
 int js_time_parse(const char *s, int64_t *ms);
 
-/* Parses a duration: "90" (seconds), "90s", "15m", "1h", "7d"; also "250ms".
- * Returns 0 and sets *ms (milliseconds), or -1 on bad syntax, negative or
- * overflowing value. */
+/* Parses a duration: "90" (seconds), or NUMBER UNIT pairs, largest unit
+ * first, with units w, d, h, m, s, ms: "90s", "15m", "1h30m", "7d", "1w",
+ * "250ms".  Returns 0 and sets *ms (milliseconds), or -1 on bad syntax,
+ * negative or overflowing value. */
 int js_parse_duration_ms(const char *s, int64_t *ms);
-/* Parses a size: "512", "64K", "512M", "2G", "1T" (powers of 1024, optional
- * trailing "B" or "iB"). Returns 0 and sets *bytes, or -1. */
+/* Parses a size: "512", "512B", "64K", "512M", "2G", "1T" (powers of 1024;
+ * also "64KiB", and "64k").  Ambiguous units are refused: "64KB" (1000 or
+ * 1024?), "1Gb" (bits?), "1m" (milli?).  Returns 0 and sets *bytes, or -1. */
 int js_parse_size(const char *s, uint64_t *bytes);
 /* Parses a whole decimal integer in [min, max]; returns 0 or -1. */
 int js_parse_int(const char *s, long long min, long long max, long long *out);

@@ -114,6 +114,131 @@ test_flags_forms(void **state)
 	assert_int_equal(opts[5].nlist, 2);
 }
 
+/* getopt_long forms: bundled short flags, "--", --bool=no */
+static void
+test_getopt_forms(void **state)
+{
+	static struct js_opt t2[] = {
+		{ .name = "dry-run", .short_flag = 'n', .type = JS_OPT_BOOL,
+		  .def = "no", .help = "" },
+		{ .name = "wait", .short_flag = 'w', .type = JS_OPT_BOOL,
+		  .def = "no", .help = "" },
+		{ .name = "spool", .short_flag = 's', .type = JS_OPT_STR,
+		  .def = "./spool", .help = "" },
+	};
+	struct js_opt o[3];
+	char *bundled[] = { "prog", "-nws/z", NULL };
+	char *dashdash[] = { "prog", "-n", "--", NULL };
+	char *after[] = { "prog", "--", "-n", NULL };
+	char *boolno[] = { "prog", "-nw", "--wait=no", NULL };
+	char *unknown[] = { "prog", "-nx", NULL };
+
+	(void)state;
+	memcpy(o, t2, sizeof o);
+	assert_int_equal(js_config_parse(o, 3, 2, bundled, err, sizeof err),
+	    JS_CONFIG_OK);
+	assert_int_equal(o[0].num, 1);
+	assert_int_equal(o[1].num, 1);
+	assert_string_equal(o[2].str, "/z");
+	assert_string_equal(js_config_where(&o[2]), "option -s");
+	assert_int_equal(js_config_parse(o, 3, 3, dashdash, err, sizeof err),
+	    JS_CONFIG_OK);
+	assert_int_equal(o[0].num, 1);
+	/* after "--" nothing is an option, and there are no operands */
+	assert_int_equal(js_config_parse(o, 3, 3, after, err, sizeof err),
+	    JS_CONFIG_ERROR);
+	assert_non_null(strstr(err, "unexpected argument '-n'"));
+	assert_int_equal(js_config_parse(o, 3, 3, boolno, err, sizeof err),
+	    JS_CONFIG_OK);
+	assert_int_equal(o[0].num, 1);
+	assert_int_equal(o[1].num, 0);
+	assert_string_equal(js_config_where(&o[1]), "option --wait");
+	assert_int_equal(js_config_parse(o, 3, 2, unknown, err, sizeof err),
+	    JS_CONFIG_ERROR);
+	assert_non_null(strstr(err, "'-x'"));
+	js_config_free(o, 3);
+}
+
+/* an error names where the bad value came from; so does js_config_where */
+static void
+test_where(void **state)
+{
+	char *path = write_config("\n# two\nlease = 1x\n");
+	char *file[] = { "prog", "--config", path, NULL };
+	char *flag[] = { "prog", "--lease=2x", NULL };
+	char *flag2[] = { "prog", "-j", "99", NULL };
+	char *ok[] = { "prog", "-j", "7", NULL };
+
+	(void)state;
+	assert_int_equal(parse(3, file), JS_CONFIG_ERROR);
+	assert_non_null(strstr(err, ":3: bad value '1x' for lease"));
+	assert_int_equal(parse(2, flag), JS_CONFIG_ERROR);
+	assert_non_null(strstr(err, "option --lease: bad value '2x' for lease"));
+	assert_int_equal(parse(3, flag2), JS_CONFIG_ERROR);
+	assert_non_null(strstr(err, "option -j: bad value '99' for jobs"));
+	setenv("JOBSPOOL_LEASE", "3x", 1);
+	assert_int_equal(parse(3, ok), JS_CONFIG_ERROR);
+	assert_non_null(strstr(err, "environment JOBSPOOL_LEASE: bad value "
+	    "'3x' for lease"));
+	setenv("JOBSPOOL_LEASE", "3m", 1);
+	assert_int_equal(parse(3, ok), JS_CONFIG_OK);
+	assert_string_equal(js_config_where(&opts[2]),
+	    "environment JOBSPOOL_LEASE");
+	assert_string_equal(js_config_where(&opts[1]), "option -j");
+	assert_string_equal(js_config_where(&opts[0]), "default");
+	assert_int_equal(js_config_bad(&opts[1], err, sizeof err,
+	    "too %s", "many"), -1);
+	assert_string_equal(err, "option -j: bad value '7' for jobs: too many");
+	unlink(path);
+	free(path);
+}
+
+static int
+check_even(const char *v, char *why, size_t len)
+{
+	if (strlen(v) % 2 == 0)
+		return 0;
+	snprintf(why, len, "expected an even length");
+	return -1;
+}
+
+/* bounds on durations and sizes, and a row's own check */
+static void
+test_bounds(void **state)
+{
+	static struct js_opt t3[] = {
+		{ .name = "lease", .type = JS_OPT_DURATION, .def = "60s",
+		  .min = 1000, .max = 86400000, .help = "" },
+		{ .name = "buf", .type = JS_OPT_SIZE, .def = "64K",
+		  .min = 4096, .max = 1 << 30, .help = "" },
+		{ .name = "word", .type = JS_OPT_STR, .def = "ab",
+		  .check = check_even, .help = "" },
+	};
+	struct js_opt o[3];
+	char *lease[] = { "prog", "--lease", "500ms", NULL };
+	char *buf[] = { "prog", "--buf=2G", NULL };
+	char *word[] = { "prog", "--word", "abc", NULL };
+	char *ok[] = { "prog", "--lease", "1d", "--buf", "4K", "--word", "", NULL };
+
+	(void)state;
+	memcpy(o, t3, sizeof o);
+	assert_int_equal(js_config_parse(o, 3, 3, lease, err, sizeof err),
+	    JS_CONFIG_ERROR);
+	assert_non_null(strstr(err, "from 1s to 1d"));
+	assert_int_equal(js_config_parse(o, 3, 2, buf, err, sizeof err),
+	    JS_CONFIG_ERROR);
+	assert_non_null(strstr(err, "from 4K to 1G"));
+	assert_int_equal(js_config_parse(o, 3, 3, word, err, sizeof err),
+	    JS_CONFIG_ERROR);
+	assert_non_null(strstr(err, "option --word: bad value 'abc' for word: "
+	    "expected an even length"));
+	assert_int_equal(js_config_parse(o, 3, 7, ok, err, sizeof err),
+	    JS_CONFIG_OK);
+	assert_int_equal(o[0].num, 86400000);
+	assert_int_equal(o[1].num, 4096);
+	js_config_free(o, 3);
+}
+
 static void
 test_errors(void **state)
 {
@@ -200,6 +325,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_precedence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flags_forms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_getopt_forms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_where, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bounds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),

@@ -75,6 +75,24 @@ test_duration(void **state)
 	assert_int_equal(js_parse_duration_ms("s", &ms), -1);
 	assert_int_equal(js_parse_duration_ms("99999999999999999999", &ms), -1);
 	assert_int_equal(js_parse_duration_ms("9999999999999999d", &ms), -1);
+	/* weeks and combined forms, largest unit first */
+	assert_int_equal(js_parse_duration_ms("1w", &ms), 0);
+	assert_int_equal(ms, 604800000);
+	assert_int_equal(js_parse_duration_ms("1h30m", &ms), 0);
+	assert_int_equal(ms, 5400000);
+	assert_int_equal(js_parse_duration_ms("1m30s", &ms), 0);
+	assert_int_equal(ms, 90000);
+	assert_int_equal(js_parse_duration_ms("2d3h4m5s6ms", &ms), 0);
+	assert_int_equal(ms, 2 * 86400000LL + 3 * 3600000 + 4 * 60000 + 5006);
+	assert_int_equal(js_parse_duration_ms("30m1h", &ms), -1);
+	assert_int_equal(js_parse_duration_ms("1h1h", &ms), -1);
+	assert_int_equal(js_parse_duration_ms("1h30", &ms), -1);
+	assert_int_equal(js_parse_duration_ms("1h 30m", &ms), -1);
+	assert_int_equal(js_parse_duration_ms("1hm", &ms), -1);
+	assert_int_equal(js_parse_duration_ms("16000000000w", &ms), -1);
+	assert_int_equal(js_parse_duration_ms("9223372036854775s808ms", &ms), -1);
+	assert_int_equal(js_parse_duration_ms("9223372036854775s807ms", &ms), 0);
+	assert_true(ms == INT64_MAX);
 }
 
 static void
@@ -91,8 +109,18 @@ test_size(void **state)
 	assert_int_equal(b, 2ULL << 30);
 	assert_int_equal(js_parse_size("64KiB", &b), 0);
 	assert_int_equal(b, 64ULL << 10);
-	assert_int_equal(js_parse_size("1mb", &b), 0);
-	assert_int_equal(b, 1ULL << 20);
+	assert_int_equal(js_parse_size("1k", &b), 0);
+	assert_int_equal(b, 1ULL << 10);
+	assert_int_equal(js_parse_size("7B", &b), 0);
+	assert_int_equal(b, 7);
+	/* ambiguous: bits, SI or binary, milli */
+	assert_int_equal(js_parse_size("1Gb", &b), -1);
+	assert_int_equal(js_parse_size("1GB", &b), -1);
+	assert_int_equal(js_parse_size("1mb", &b), -1);
+	assert_int_equal(js_parse_size("1m", &b), -1);
+	assert_int_equal(js_parse_size("1Mi", &b), -1);
+	assert_int_equal(js_parse_size("1Mib", &b), -1);
+	assert_int_equal(js_parse_size("1b", &b), -1);
 	assert_int_equal(js_parse_size("1X", &b), -1);
 	assert_int_equal(js_parse_size("M", &b), -1);
 	assert_int_equal(js_parse_size("-1M", &b), -1);
