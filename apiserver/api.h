@@ -9,7 +9,8 @@
  *   routes_batches.c  /api/v1/batches...
  *   index.c           listing: a cache of job summaries keyed by id+mtime
  *   follow.c          one inotify watcher for the spool; chunked log follow
- *   ws.c, sha1.c      log follow over WebSocket (RFC 6455)
+ *   ws.c              log follow over WebSocket (RFC 6455; SHA-1 and base64
+ *                     of the handshake from lib/digest)
  *   wsframe.c         WebSocket framing (pure; fuzzed)
  *   request.c         routes, method/type/length checks, NDJSON body (pure;
  *                     fuzzed)
@@ -326,11 +327,6 @@ size_t ws_frame_header(unsigned char h[WS_HEADER_MAX], int op, uint64_t len);
  * codes to answer, negated). */
 long ws_frame_parse(unsigned char *in, size_t inlen, size_t cap, int *op,
     unsigned char **payload, size_t *plen);
-
-/* sha1.c */
-void sha1(const void *data, size_t len, unsigned char out[20]);
-/* Base64 of len bytes into out (4*((len+2)/3)+1 bytes). */
-void base64_encode(const unsigned char *in, size_t len, char *out);
 
 /* guard.c: connections waiting for request headers past --read-timeout
  * are shut down by a watcher thread. */

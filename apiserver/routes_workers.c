@@ -31,7 +31,7 @@
 
 #include "api.h"
 #include "log.h"
-#include "sha256.h"
+#include "digest.h"
 
 #define WAIT_DEFAULT_S 30
 #define WAIT_MAX_S 300
@@ -153,12 +153,10 @@ log_digest(struct api *a, const char *id, json_t *job)
 	if (fd < 0 && errno == ENOENT) {
 		/* no output at all: the digest of nothing */
 		struct js_sha256 s;
-		unsigned char d[32];
-		int i;
+		unsigned char d[JS_SHA256_SIZE];
 		js_sha256_init(&s);
 		js_sha256_final(&s, d);
-		for (i = 0; i < 32; i++)
-			snprintf(hex + 2 * i, 3, "%02x", d[i]);
+		js_sha256_hex(d, hex);
 	} else if (fd < 0 || js_sha256_fd(fd, hex, &size) < 0) {
 		js_warn("job %s: cannot read its log: %s", id, strerror(errno));
 		if (fd >= 0)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "digest.h"
 #include "log.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -308,8 +309,8 @@ ws_upgrade(struct api *a, struct MHD_Connection *c, struct req *r,
 	    "Sec-WebSocket-Key");
 	const char *ver = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    "Sec-WebSocket-Version");
-	char buf[128], accept[32];
-	unsigned char digest[20];
+	char buf[128], accept[JS_BASE64_SIZE(JS_SHA1_SIZE)];
+	unsigned char digest[JS_SHA1_SIZE];
 	struct MHD_Response *resp;
 	struct ws *proto;
 	enum MHD_Result rc;
@@ -329,8 +330,8 @@ ws_upgrade(struct api *a, struct MHD_Connection *c, struct req *r,
 		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is "
 		    "stopping");
 	snprintf(buf, sizeof buf, "%s%s", key, WS_GUID);
-	sha1(buf, strlen(buf), digest);
-	base64_encode(digest, sizeof digest, accept);
+	js_sha1(buf, strlen(buf), digest);
+	js_base64_encode(digest, sizeof digest, accept);
 
 	proto = calloc(1, sizeof *proto);
 	if (proto == NULL)

@@ -22,7 +22,7 @@
 #include <sys/types.h>
 #include <jansson.h>
 
-#include "sha256.h"
+#include "digest.h"
 #include "spool.h"
 
 #define PROG "jobspool-processor"

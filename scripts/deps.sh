@@ -2,7 +2,7 @@
 # Installs the Debian packages jobspool needs to build and test, when run as
 # root; otherwise prints the apt-get line to run.  Quiet when all is there.
 PKGS="gcc clang make pkg-config libjansson-dev uuid-dev libmicrohttpd-dev
-libgnutls28-dev libcurl4-gnutls-dev libcmocka-dev curl jq mandoc gnutls-bin
+libgnutls28-dev nettle-dev libcurl4-gnutls-dev libcmocka-dev curl jq mandoc gnutls-bin
 procps iproute2"
 missing=""
 for p in $PKGS; do
