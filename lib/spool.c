@@ -11,6 +11,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "idmap.h"
 #include "spool.h"
 
 #define LOCK_FILE "jobs.lock"
@@ -621,11 +622,7 @@ js_spool_list(struct js_spool *sp, unsigned mask, int flags,
 static unsigned
 lock_slot(const char *id)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 16777619u;
-	return h % LOCK_SLOTS;
+	return (unsigned)(js_hash(JS_HASH_INIT, id, strlen(id)) % LOCK_SLOTS);
 }
 
 int

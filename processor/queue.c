@@ -3,7 +3,7 @@
  *
  * Two binary heaps: "ready" in lib/sched's claim order (priority, then
  * submission), and "later" ordered by not_before, for jobs whose retry
- * backoff has not run out.  A hash set of ids keeps a job from being
+ * backoff has not run out.  A set of ids (lib/idmap) keeps a job from being
  * indexed twice.  Only pending jobs are ever here: popping removes a job,
  * so the cost of finding the next one is O(log pending), whatever the
  * number of finished jobs in the spool.
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "proc.h"
+#include "idmap.h"
 #include "sched.h"
 
 struct item {
@@ -28,18 +29,9 @@ struct heap {
 	int (*before)(const struct item *, const struct item *);
 };
 
-/* Open addressing with linear probing; a slot holds an id, "" (empty) or
- * "-" (deleted). */
-struct set {
-	char (*slot)[JS_ID_SIZE];
-	size_t cap;		/* power of two */
-	size_t used;		/* live + deleted */
-	size_t live;
-};
-
 struct js_queue {
 	struct heap ready, later;
-	struct set ids;
+	struct js_idmap ids;	/* the ids in either heap (no values) */
 };
 
 /* The claim order of lib/sched. */
@@ -109,99 +101,6 @@ heap_pop(struct heap *h, struct item *out)
 		h->v[i] = last;
 }
 
-static size_t
-hash_id(const char *id)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 1099511628211ull;
-	return (size_t)h;
-}
-
-/* Index of id's slot, or of the empty slot where it would go. */
-static size_t
-set_find(const struct set *s, const char *id, int *found)
-{
-	size_t i = hash_id(id) & (s->cap - 1), tomb = (size_t)-1;
-
-	for (;;) {
-		const char *k = s->slot[i];
-		if (k[0] == '\0') {
-			*found = 0;
-			return tomb != (size_t)-1 ? tomb : i;
-		}
-		if (k[0] == '-') {
-			if (tomb == (size_t)-1)
-				tomb = i;
-		} else if (strcmp(k, id) == 0) {
-			*found = 1;
-			return i;
-		}
-		i = (i + 1) & (s->cap - 1);
-	}
-}
-
-static int
-set_grow(struct set *s)
-{
-	struct set n;
-	size_t i;
-	int found;
-
-	n.cap = s->cap ? (s->live * 4 > s->cap ? s->cap * 2 : s->cap) : 256;
-	n.slot = calloc(n.cap, sizeof *n.slot);
-	if (n.slot == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
-	n.used = n.live = 0;
-	for (i = 0; i < s->cap; i++) {
-		if (s->slot[i][0] == '\0' || s->slot[i][0] == '-')
-			continue;
-		memcpy(n.slot[set_find(&n, s->slot[i], &found)], s->slot[i],
-		    JS_ID_SIZE);
-		n.used++;
-		n.live++;
-	}
-	free(s->slot);
-	*s = n;
-	return 0;
-}
-
-static int
-set_add(struct set *s, const char *id)
-{
-	size_t i;
-	int found;
-
-	if ((s->used + 1) * 2 > s->cap && set_grow(s) < 0)
-		return -1;
-	i = set_find(s, id, &found);
-	if (found)
-		return 0;
-	if (s->slot[i][0] == '\0')
-		s->used++;
-	memcpy(s->slot[i], id, JS_ID_SIZE);
-	s->live++;
-	return 0;
-}
-
-static void
-set_del(struct set *s, const char *id)
-{
-	size_t i;
-	int found;
-
-	if (s->cap == 0)
-		return;
-	i = set_find(s, id, &found);
-	if (found) {
-		strcpy(s->slot[i], "-");
-		s->live--;
-	}
-}
-
 struct js_queue *
 js_queue_new(void)
 {
@@ -211,6 +110,7 @@ js_queue_new(void)
 		return NULL;
 	q->ready.before = ready_before;
 	q->later.before = later_before;
+	js_idmap_init(&q->ids);
 	return q;
 }
 
@@ -221,19 +121,14 @@ js_queue_free(struct js_queue *q)
 		return;
 	free(q->ready.v);
 	free(q->later.v);
-	free(q->ids.slot);
+	js_idmap_free(&q->ids, NULL);
 	free(q);
 }
 
 int
 js_queue_contains(const struct js_queue *q, const char *id)
 {
-	int found;
-
-	if (q->ids.cap == 0)
-		return 0;
-	set_find(&q->ids, id, &found);
-	return found;
+	return js_idmap_get(&q->ids, id, NULL);
 }
 
 int
@@ -249,10 +144,10 @@ js_queue_add(struct js_queue *q, const char *id, long long priority,
 	it.seq = seq;
 	it.not_before = not_before_ms;
 	memcpy(it.id, id, JS_ID_SIZE);
-	if (set_add(&q->ids, id) < 0)
+	if (js_idmap_put(&q->ids, id, NULL, NULL) < 0)
 		return -1;
 	if (heap_push(not_before_ms > 0 ? &q->later : &q->ready, &it) < 0) {
-		set_del(&q->ids, id);
+		js_idmap_del(&q->ids, id, NULL);
 		return -1;
 	}
 	return 0;
@@ -281,7 +176,7 @@ js_queue_pop(struct js_queue *q, int64_t now_ms, char id[JS_ID_SIZE])
 	if (q->ready.n == 0)
 		return 0;
 	heap_pop(&q->ready, &it);
-	set_del(&q->ids, it.id);
+	js_idmap_del(&q->ids, it.id, NULL);
 	memcpy(id, it.id, JS_ID_SIZE);
 	return 1;
 }
@@ -295,5 +190,5 @@ js_queue_next_ready(const struct js_queue *q)
 size_t
 js_queue_len(const struct js_queue *q)
 {
-	return q->ids.live;
+	return js_idmap_len(&q->ids);
 }
