@@ -118,12 +118,23 @@ check: deps
 	@sh tests/run.sh build/san
 
 # make soak: the long fault and load variants (10,000-job load_mixed, 20
-# apiserver kill rounds, 3,000-job processor kill -9) on an optimised build;
+# apiserver kill rounds, 3,000-job processor kill -9) on an optimised build,
+# then make soak-stateful;
 # make valgrind: memcheck of whole integration suites (VG_SUITES, default
 # api_basic) on a -O0 build.  See tests/soak/.
 soak: deps
 	@$(MAKE) --no-print-directory B=build/soak CFLAGS="-O2 -g" all
-	@sh tests/soak/run.sh build/soak
+	@sh tests/soak/run.sh build/soak; s=$$?; \
+		$(MAKE) --no-print-directory soak-stateful || s=1; exit $$s
+
+# make soak-stateful (also run by make soak): the stateful random tester
+# (tests/stateful/stateful.py) on random seeds of 1000 steps for
+# SOAK_MINUTES (default 30) under ASan+UBSan; the first failing seed prints
+# its steps and the command that replays it.
+soak-stateful: deps
+	@$(MAKE) --no-print-directory B=build/san CFLAGS="-O1 -g $(SAN_FLAGS)" all
+	@python3 tests/stateful/stateful.py --bin build/san --steps 1000 \
+		--minutes $${SOAK_MINUTES:-30}
 
 valgrind: deps
 	@sh tests/soak/valgrind.sh $(VG_SUITES)
@@ -172,4 +183,4 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all check bench run install uninstall install-examples clean deps unit-bins fuzz soak valgrind
+.PHONY: all check bench run install uninstall install-examples clean deps unit-bins fuzz soak soak-stateful valgrind

@@ -3,7 +3,7 @@
 # root; otherwise prints the apt-get line to run.  Quiet when all is there.
 PKGS="gcc clang make pkg-config libjansson-dev uuid-dev libmicrohttpd-dev
 libgnutls28-dev nettle-dev libcurl4-gnutls-dev libcmocka-dev curl jq mandoc gnutls-bin
-procps iproute2"
+procps iproute2 python3"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
