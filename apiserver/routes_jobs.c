@@ -332,155 +332,163 @@ route_job_get(struct api *a, struct MHD_Connection *c, struct req *r,
 	return http_json(c, MHD_HTTP_OK, job);
 }
 
-static enum MHD_Result
-do_cancel(struct api *a, struct MHD_Connection *c, struct req *r,
-    const char *id, unsigned ok_status, int is_delete)
-{
-	char reason[200];
-	json_t *job = NULL;
-	enum js_state st;
+/* A PUT or DELETE of one job, decided under the job's lock by change_edit
+ * (one js_spool_edit: all of it happens or none). */
+struct change {
+	const struct caller *who;
+	const json_t *fields;	/* name, description, metadata (checked) */
+	int want;		/* the status asked for, or -1 */
+	int is_delete;		/* cancel if pending or running, else refuse */
+	int final;		/* refused because the job had ended */
+	unsigned status;	/* the answer to a refusal (ECANCELED) */
+	char reason[200];	/* the cancelled job's "error" */
+	char msg[300];		/* why it was refused */
+};
 
-	snprintf(reason, sizeof reason, "cancelled through the API%s%s",
-	    r->who.authed ? " by " : "", r->who.authed ? r->who.name : "");
-	if (js_spool_cancel(a->sp, id, reason, &job) == 0)
-		return http_json(c, ok_status, job);
-	switch (errno) {
-	case EINPROGRESS:	/* running: its processor stops it */
-		job = js_spool_read(a->sp, id, NULL);
-		if (job == NULL)
-			return http_errno(c, errno, "cannot read the job");
-		json_object_set_new(job, "cancel_requested", json_true());
-		return http_json(c, ok_status, job);
-	case EALREADY:
-		job = js_spool_read(a->sp, id, &st);
-		if (job == NULL)
-			return http_errno(c, errno, "cannot read the job");
-		if (is_delete) {
-			json_decref(job);
-			if (js_spool_remove(a->sp, id) < 0)
-				return http_errno(c, errno, "cannot remove the job");
-			return http_queue(c, MHD_HTTP_NO_CONTENT,
-			    MHD_create_response_from_buffer(0, NULL,
-			    MHD_RESPMEM_PERSISTENT));
-		}
-		{
-			/* the status is copied: job is freed before the answer */
-			const char *s = js_job_str(job, "status");
-			char cur[32];
-			if (s != NULL && strcmp(s, "cancelled") == 0)
-				return http_json(c, MHD_HTTP_OK, job);
-			snprintf(cur, sizeof cur, "%s", s ? s : "final");
-			json_decref(job);
-			return http_error(c, MHD_HTTP_CONFLICT, "job %s already "
-			    "ended (%s); it cannot be cancelled", id, cur);
-		}
-	default:
-		return http_errno(c, errno, "cannot cancel the job");
+static int
+refuse(struct change *ch, unsigned status, const char *fmt, const char *cur)
+{
+	ch->status = status;
+	snprintf(ch->msg, sizeof ch->msg, fmt, cur != NULL ? cur : "unknown");
+	errno = ECANCELED;
+	return -1;
+}
+
+/* js_spool_edit callback: every check against the job as it is now comes
+ * before any edit, so a refused change leaves the file as it was. */
+static int
+change_edit(json_t *job, enum js_state st, void *arg)
+{
+	struct change *ch = arg;
+	const char *cur = js_job_str(job, "status");
+	int cancel = 0, edit = json_object_size(ch->fields) > 0;
+
+	if (!auth_visible(ch->who, job)) {
+		errno = ENOENT;
+		return -1;
 	}
+	if (ch->is_delete || ch->want == JS_CANCELLED) {
+		if (st == JS_PENDING || st == JS_WIP) {
+			cancel = 1;
+		} else if (ch->is_delete || cur == NULL ||
+		    strcmp(cur, "cancelled") != 0) {
+			ch->final = 1;
+			return refuse(ch, MHD_HTTP_CONFLICT, "the job already "
+			    "ended (%s); it cannot be cancelled", cur);
+		}
+	} else if (ch->want >= 0 && (ch->want == JS_RETRIEVED ?
+	    st != JS_RETRIEVED :
+	    cur == NULL || js_state_from_status(cur) != ch->want)) {
+		/* the same status is no change; any other is impossible */
+		return refuse(ch, MHD_HTTP_CONFLICT, "a job's status can only "
+		    "be changed to cancelled (it is %s)", cur);
+	}
+	if (edit && st == JS_WIP)
+		return refuse(ch, MHD_HTTP_CONFLICT, "the job is %s; change it "
+		    "when it has ended", cur);
+	if (edit && js_job_update(job, ch->fields, ch->msg, sizeof ch->msg) < 0) {
+		ch->status = MHD_HTTP_BAD_REQUEST;
+		errno = ECANCELED;
+		return -1;
+	}
+	if (cancel) {
+		if (json_object_set_new(job, "error", json_string(ch->reason)) < 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+		return JS_EDIT_CANCEL;
+	}
+	return edit ? JS_EDIT_WRITE : JS_EDIT_NONE;
+}
+
+/* Runs ch on job id: ok_status with the job as it now is (one being
+ * stopped says "cancel_requested": true), or the refusal.  A DELETE of a
+ * job that had ended queues nothing (ch->final: the caller removes it). */
+static enum MHD_Result
+change_job(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *id, struct change *ch, unsigned ok_status)
+{
+	enum js_state st;
+	json_t *job;
+	int e;
+
+	ch->who = &r->who;
+	snprintf(ch->reason, sizeof ch->reason, "cancelled through the API%s%s",
+	    r->who.authed ? " by " : "", r->who.authed ? r->who.name : "");
+	if (js_spool_edit(a->sp, id, change_edit, ch, &job, &st) == 0) {
+		if (st == JS_WIP && (ch->is_delete || ch->want == JS_CANCELLED))
+			json_object_set_new(job, "cancel_requested", json_true());
+		return http_json(c, ok_status, job);
+	}
+	e = errno;
+	if (e == ECANCELED && ch->final && ch->is_delete)
+		return MHD_NO;	/* nothing queued yet */
+	if (e == ECANCELED)
+		return http_error(c, ch->status, "job %s: %s", id, ch->msg);
+	if (e == ENOENT || e == EINVAL || e == EBADMSG)
+		return no_job(c, id);
+	return http_errno(c, e, "cannot change the job");
 }
 
 enum MHD_Result
 route_job_put(struct api *a, struct MHD_Connection *c, struct req *r,
     const char *id)
 {
-	enum js_state st;
-	json_t *job, *body, *status, *changes;
-	char err[300];
-	int want = -1;
+	struct change ch;
+	json_t *job, *body, *status, *fields;
+	enum MHD_Result rc;
 
-	job = jobs_read_visible(a, &r->who, id, &st);
+	memset(&ch, 0, sizeof ch);
+	ch.want = -1;
+	job = jobs_read_visible(a, &r->who, id, NULL);	/* 404 comes first */
 	if (job == NULL)
 		return errno == ENOENT ? no_job(c, id) :
 		    http_errno(c, errno, "cannot read the job");
+	json_decref(job);
 	body = http_body_json(c, r);
-	if (body == NULL) {
-		json_decref(job);
+	if (body == NULL)
 		return MHD_YES;
-	}
 	status = json_object_get(body, "status");
-	if (status != NULL) {
-		if (!json_is_string(status) ||
-		    (want = js_state_from_status(json_string_value(status))) < 0) {
-			json_decref(job);
-			json_decref(body);
-			return http_error(c, MHD_HTTP_BAD_REQUEST, "unknown status: "
-			    "only \"cancelled\" can be set");
-		}
-	}
-	changes = json_deep_copy(body);
-	json_object_del(changes, "status");
-	if (json_object_size(changes) == 0 && status == NULL) {
-		json_decref(job);
+	if (status != NULL && (!json_is_string(status) ||
+	    (ch.want = js_state_from_status(json_string_value(status))) < 0)) {
 		json_decref(body);
-		json_decref(changes);
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "unknown status: "
+		    "only \"cancelled\" can be set");
+	}
+	fields = json_deep_copy(body);
+	json_decref(body);
+	if (fields == NULL)
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	json_object_del(fields, "status");
+	if (json_object_size(fields) == 0 && ch.want < 0) {
+		json_decref(fields);
 		return http_error(c, MHD_HTTP_BAD_REQUEST, "nothing to change: give "
 		    "name, description, metadata or status");
 	}
-	if (json_object_size(changes) > 0 &&
-	    js_job_check_update(changes, err, sizeof err) < 0) {
-		json_decref(job);
-		json_decref(body);
-		json_decref(changes);
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
+	if (js_job_check_update(fields, ch.msg, sizeof ch.msg) < 0) {
+		rc = http_error(c, MHD_HTTP_BAD_REQUEST, "%s", ch.msg);
+		json_decref(fields);
+		return rc;
 	}
-	json_decref(body);
-	if (want >= 0 && want != JS_CANCELLED) {
-		/* the same status is no change; any other is impossible */
-		const char *cur = js_job_str(job, "status");
-		int same = cur != NULL && js_state_from_status(cur) == want;
-		if (want == JS_RETRIEVED)
-			same = st == JS_RETRIEVED;
-		if (!same) {
-			enum MHD_Result rc = http_error(c, MHD_HTTP_CONFLICT,
-			    "a job's status can only be changed to cancelled "
-			    "(it is %s)", cur ? cur : "unknown");
-			json_decref(job);
-			json_decref(changes);
-			return rc;
-		}
-	}
-	json_decref(job);
-	job = NULL;
-	if (json_object_size(changes) > 0) {
-		job = js_spool_update(a->sp, id, changes);
-		if (job == NULL) {
-			int e = errno;
-			json_decref(changes);
-			if (e == EBUSY)
-				return http_error(c, MHD_HTTP_CONFLICT, "job %s is "
-				    "running; change it when it has ended", id);
-			if (e == EINVAL)
-				return http_error(c, MHD_HTTP_BAD_REQUEST, "bad change");
-			return e == ENOENT ? no_job(c, id) :
-			    http_errno(c, e, "cannot update the job");
-		}
-	}
-	json_decref(changes);
-	if (want == JS_CANCELLED) {
-		json_decref(job);
-		return do_cancel(a, c, r, id, MHD_HTTP_OK, 0);
-	}
-	if (job == NULL)
-		job = js_spool_read(a->sp, id, NULL);
-	if (job == NULL)
-		return http_errno(c, errno, "cannot read the job");
-	return http_json(c, MHD_HTTP_OK, job);
+	ch.fields = fields;
+	rc = change_job(a, c, r, id, &ch, MHD_HTTP_OK);
+	json_decref(fields);
+	return rc;
 }
 
 enum MHD_Result
 route_job_delete(struct api *a, struct MHD_Connection *c, struct req *r,
     const char *id)
 {
-	enum js_state st;
-	json_t *job;
+	struct change ch;
+	enum MHD_Result rc;
 
-	job = jobs_read_visible(a, &r->who, id, &st);
-	if (job == NULL)
-		return errno == ENOENT ? no_job(c, id) :
-		    http_errno(c, errno, "cannot read the job");
-	json_decref(job);
-	if (st == JS_PENDING || st == JS_WIP)
-		return do_cancel(a, c, r, id, MHD_HTTP_ACCEPTED, 1);
+	memset(&ch, 0, sizeof ch);
+	ch.want = -1;
+	ch.is_delete = 1;
+	rc = change_job(a, c, r, id, &ch, MHD_HTTP_ACCEPTED);
+	if (!ch.final)
+		return rc;	/* cancelled, or refused */
 	if (js_spool_remove(a->sp, id) < 0) {
 		if (errno == EBUSY)
 			return http_error(c, MHD_HTTP_CONFLICT, "job %s was "

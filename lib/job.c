@@ -388,6 +388,104 @@ check_labels(const json_t *v, char *err, size_t errlen)
 	return 0;
 }
 
+/* The fields that choose what a job runs: exactly one per job. */
+static const char *const kind_fields[] = {
+	"command", "shell", "container", "docker", "builtin", NULL
+};
+
+/*
+ * The rule for one submitted field k (one of submit_fields): returns the
+ * value to store (a new reference; normalised for container, limits and
+ * timeout), or NULL with err.  Submissions and updates (PUT) both go
+ * through it, so a field an update writes is one a submission may hold.
+ */
+static json_t *
+field_value(const char *k, const json_t *v, char *err, size_t errlen)
+{
+	json_t *n;
+
+	if (strcmp(k, "name") == 0) {
+		if (check_string(v, "name", JS_NAME_MAX, 1, err, errlen) < 0)
+			return NULL;
+	} else if (strcmp(k, "description") == 0) {
+		if (check_string(v, "description", JS_DESCRIPTION_MAX, 1,
+		    err, errlen) < 0)
+			return NULL;
+	} else if (strcmp(k, "command") == 0) {
+		if (check_argv(v, "command", err, errlen) < 0)
+			return NULL;
+	} else if (strcmp(k, "shell") == 0) {
+		if (check_string(v, "shell", 0, 0, err, errlen) < 0)
+			return NULL;
+	} else if (strcmp(k, "container") == 0 || strcmp(k, "docker") == 0) {
+		return norm_container(v, k, err, errlen);
+	} else if (strcmp(k, "builtin") == 0) {
+		if (!json_is_string(v) || strcmp(json_string_value(v), "add") != 0) {
+			seterr(err, errlen, "builtin must be \"add\"");
+			return NULL;
+		}
+	} else if (strcmp(k, "args") == 0) {
+		if (!json_is_array(v) || json_array_size(v) != 2 ||
+		    !json_is_integer(json_array_get(v, 0)) ||
+		    !json_is_integer(json_array_get(v, 1))) {
+			seterr(err, errlen, "args must be an array of two integers");
+			return NULL;
+		}
+	} else if (strcmp(k, "env") == 0) {
+		if (check_env(v, "env", err, errlen) < 0)
+			return NULL;
+	} else if (strcmp(k, "cwd") == 0) {
+		if (check_string(v, "cwd", 4096, 0, err, errlen) < 0)
+			return NULL;
+		if (json_string_value(v)[0] != '/') {
+			seterr(err, errlen, "cwd must be an absolute path");
+			return NULL;
+		}
+	} else if (strcmp(k, "stdin") == 0) {
+		if (check_string(v, "stdin", 0, 1, err, errlen) < 0)
+			return NULL;
+	} else if (strcmp(k, "timeout") == 0) {
+		double t;
+		int64_t ms;
+		if (json_is_string(v) &&
+		    js_parse_duration_ms(json_string_value(v), &ms) == 0 &&
+		    ms / 1000 <= JS_TIMEOUT_MAX) {
+			n = ms % 1000 ? json_real((double)ms / 1000.0) :
+			    json_integer(ms / 1000);
+			if (n == NULL)
+				seterr(err, errlen, "out of memory");
+			return n;
+		}
+		if (!json_is_number(v) || (t = json_number_value(v)) < 0 ||
+		    !isfinite(t) || t > (double)JS_TIMEOUT_MAX) {
+			seterr(err, errlen, "timeout must be a number of seconds "
+			    "from 0 (none) to %lld, or a duration like \"15m\"",
+			    JS_TIMEOUT_MAX);
+			return NULL;
+		}
+	} else if (strcmp(k, "max_attempts") == 0) {
+		if (check_int(v, "max_attempts", 1, JS_ATTEMPTS_MAX, err, errlen) < 0)
+			return NULL;
+	} else if (strcmp(k, "retries") == 0) {
+		if (check_int(v, "retries", 0, JS_ATTEMPTS_MAX, err, errlen) < 0)
+			return NULL;
+	} else if (strcmp(k, "priority") == 0) {
+		if (check_int(v, "priority", -JS_PRIORITY_MAX, JS_PRIORITY_MAX,
+		    err, errlen) < 0)
+			return NULL;
+	} else if (strcmp(k, "limits") == 0) {
+		return norm_limits(v, err, errlen);
+	} else if (strcmp(k, "labels") == 0) {
+		if (check_labels(v, err, errlen) < 0)
+			return NULL;
+	}
+	/* "metadata" is any JSON value */
+	n = json_deep_copy(v);
+	if (n == NULL)
+		seterr(err, errlen, "out of memory");
+	return n;
+}
+
 /* Validates the submitted fields of obj into out (new object), ignoring
  * stored fields when stored is set, refusing them otherwise. */
 static json_t *
@@ -405,7 +503,6 @@ validate(const json_t *obj, int stored, char *err, size_t errlen)
 	if (out == NULL)
 		goto nomem;
 	json_object_foreach((json_t *)obj, k, v) {
-		n = NULL;
 		if (!in_list(submit_fields, k)) {
 			if (stored && in_list(stored_fields, k))
 				continue;
@@ -418,97 +515,13 @@ validate(const json_t *obj, int stored, char *err, size_t errlen)
 				seterr(err, errlen, "unknown field '%.64s'", k);
 			goto fail;
 		}
-		if (strcmp(k, "name") == 0) {
-			if (check_string(v, "name", JS_NAME_MAX, 1, err, errlen) < 0)
-				goto fail;
-		} else if (strcmp(k, "description") == 0) {
-			if (check_string(v, "description", JS_DESCRIPTION_MAX, 1,
-			    err, errlen) < 0)
-				goto fail;
-		} else if (strcmp(k, "command") == 0) {
+		if (in_list(kind_fields, k))
 			kinds++;
-			if (check_argv(v, "command", err, errlen) < 0)
-				goto fail;
-		} else if (strcmp(k, "shell") == 0) {
-			kinds++;
-			if (check_string(v, "shell", 0, 0, err, errlen) < 0)
-				goto fail;
-		} else if (strcmp(k, "container") == 0 || strcmp(k, "docker") == 0) {
-			kinds++;
-			n = norm_container(v, k, err, errlen);
-			if (n == NULL)
-				goto fail;
-			if (json_object_set_new(out, "container", n) < 0)
-				goto nomem;
-			continue;
-		} else if (strcmp(k, "builtin") == 0) {
-			kinds++;
-			if (!json_is_string(v) || strcmp(json_string_value(v), "add") != 0) {
-				seterr(err, errlen, "builtin must be \"add\"");
-				goto fail;
-			}
-		} else if (strcmp(k, "args") == 0) {
-			if (!json_is_array(v) || json_array_size(v) != 2 ||
-			    !json_is_integer(json_array_get(v, 0)) ||
-			    !json_is_integer(json_array_get(v, 1))) {
-				seterr(err, errlen, "args must be an array of two integers");
-				goto fail;
-			}
-		} else if (strcmp(k, "env") == 0) {
-			if (check_env(v, "env", err, errlen) < 0)
-				goto fail;
-		} else if (strcmp(k, "cwd") == 0) {
-			if (check_string(v, "cwd", 4096, 0, err, errlen) < 0)
-				goto fail;
-			if (json_string_value(v)[0] != '/') {
-				seterr(err, errlen, "cwd must be an absolute path");
-				goto fail;
-			}
-		} else if (strcmp(k, "stdin") == 0) {
-			if (check_string(v, "stdin", 0, 1, err, errlen) < 0)
-				goto fail;
-		} else if (strcmp(k, "timeout") == 0) {
-			double t;
-			int64_t ms;
-			if (json_is_string(v) &&
-			    js_parse_duration_ms(json_string_value(v), &ms) == 0 &&
-			    ms / 1000 <= JS_TIMEOUT_MAX) {
-				n = ms % 1000 ? json_real((double)ms / 1000.0) :
-				    json_integer(ms / 1000);
-				if (n == NULL || json_object_set_new(out, k, n) < 0)
-					goto nomem;
-				continue;
-			}
-			if (!json_is_number(v) || (t = json_number_value(v)) < 0 ||
-			    !isfinite(t) || t > (double)JS_TIMEOUT_MAX) {
-				seterr(err, errlen, "timeout must be a number of seconds "
-				    "from 0 (none) to %lld, or a duration like \"15m\"",
-				    JS_TIMEOUT_MAX);
-				goto fail;
-			}
-		} else if (strcmp(k, "max_attempts") == 0) {
-			if (check_int(v, "max_attempts", 1, JS_ATTEMPTS_MAX, err, errlen) < 0)
-				goto fail;
-		} else if (strcmp(k, "retries") == 0) {
-			if (check_int(v, "retries", 0, JS_ATTEMPTS_MAX, err, errlen) < 0)
-				goto fail;
-		} else if (strcmp(k, "priority") == 0) {
-			if (check_int(v, "priority", -JS_PRIORITY_MAX, JS_PRIORITY_MAX,
-			    err, errlen) < 0)
-				goto fail;
-		} else if (strcmp(k, "limits") == 0) {
-			n = norm_limits(v, err, errlen);
-			if (n == NULL)
-				goto fail;
-			if (json_object_set_new(out, k, n) < 0)
-				goto nomem;
-			continue;
-		} else if (strcmp(k, "labels") == 0) {
-			if (check_labels(v, err, errlen) < 0)
-				goto fail;
-		}
-		/* "metadata" is any JSON value */
-		if (json_object_set_new(out, k, json_deep_copy(v)) < 0)
+		n = field_value(k, v, err, errlen);
+		if (n == NULL)
+			goto fail;
+		if (json_object_set_new(out, strcmp(k, "docker") == 0 ?
+		    "container" : k, n) < 0)
 			goto nomem;
 	}
 	if (json_object_get(obj, "container") && json_object_get(obj, "docker")) {
@@ -549,32 +562,60 @@ js_job_validate(const json_t *submitted, char *err, size_t errlen)
 	return validate(submitted, 0, err, errlen);
 }
 
-int
-js_job_check_update(const json_t *changes, char *err, size_t errlen)
+/* Fields an update may change. */
+static const char *const update_fields[] = {
+	"name", "description", "metadata", NULL
+};
+
+/* Checks changes by the submission rule; with job, applies them. */
+static int
+update(json_t *job, const json_t *changes, char *err, size_t errlen)
 {
 	const char *k;
-	json_t *v;
+	json_t *v, *n;
+	int pass;
 
 	if (!json_is_object(changes)) {
 		seterr(err, errlen, "an update must be a JSON object");
 		return -1;
 	}
-	json_object_foreach((json_t *)changes, k, v) {
-		if (strcmp(k, "name") == 0) {
-			if (!json_is_null(v) &&
-			    check_string(v, "name", JS_NAME_MAX, 1, err, errlen) < 0)
+	/* every field is checked before the first is applied */
+	for (pass = 0; pass < (job != NULL ? 2 : 1); pass++) {
+		json_object_foreach((json_t *)changes, k, v) {
+			if (!in_list(update_fields, k)) {
+				seterr(err, errlen, "field '%.64s' cannot be changed "
+				    "(only name, description, metadata and status)",
+				    k);
 				return -1;
-		} else if (strcmp(k, "description") == 0) {
-			if (!json_is_null(v) && check_string(v, "description",
-			    JS_DESCRIPTION_MAX, 1, err, errlen) < 0)
+			}
+			n = field_value(k, v, err, errlen);
+			if (n == NULL)
 				return -1;
-		} else if (strcmp(k, "metadata") != 0) {
-			seterr(err, errlen, "field '%.64s' cannot be changed "
-			    "(only name, description, metadata and status)", k);
-			return -1;
+			if (pass == 0) {
+				json_decref(n);
+			} else if (json_object_set_new(job, k, n) < 0) {
+				seterr(err, errlen, "out of memory");
+				return -1;
+			}
 		}
 	}
+	if (job != NULL && js_job_set_time(job, "updated_at", 0) < 0) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
 	return 0;
+}
+
+int
+js_job_check_update(const json_t *changes, char *err, size_t errlen)
+{
+	return update(NULL, changes, err, errlen);
+}
+
+int
+js_job_update(json_t *job, const json_t *changes, char *err, size_t errlen)
+{
+	return update(job, changes, err, errlen);
 }
 
 /* Strictly increasing nanosecond sequence within this process. */

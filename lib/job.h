@@ -85,10 +85,19 @@ json_t *js_job_new(const json_t *validated, const char *id, const char *owner,
 json_t *js_job_normalize(const json_t *stored, const char *id, char *err,
     size_t errlen);
 
-/* Checks the body of an update (PUT): an object whose keys are among
- * "name", "description" (strings, or null to clear) and "metadata" (any
- * JSON).  Returns 0, or -1 with err. */
+/*
+ * Checks the body of an update (PUT): an object whose keys are among
+ * "name", "description" and "metadata", each valid by the rule of a
+ * submission (js_job_validate's, the same code: a name is a string, never
+ * null).  Returns 0, or -1 with err.
+ */
 int js_job_check_update(const json_t *changes, char *err, size_t errlen);
+/* Checks changes as js_job_check_update does and, if all are valid, sets
+ * them (normalised as a submission's) and "updated_at" in job.  Returns 0,
+ * or -1 with err and job unchanged (after a failed allocation it may be
+ * partly changed: discard it). */
+int js_job_update(json_t *job, const json_t *changes, char *err,
+    size_t errlen);
 
 /* Sets a string field to the RFC 3339 form of ms (0 for now). */
 int js_job_set_time(json_t *job, const char *field, int64_t ms);

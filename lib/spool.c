@@ -1155,78 +1155,185 @@ js_spool_cancel_requested(struct js_spool *sp, const char *id)
 	return errno == ENOENT ? 0 : -1;
 }
 
+/* Swaps the content of <id>.pending for job's, never creating it: -1/ENOENT
+ * if a processor claimed it meanwhile (no second .pending appears).
+ * Caller holds the lock. */
+static int
+replace_pending(struct js_spool *sp, const char *name, const json_t *job)
+{
+	char tmpname[JS_NAME_SIZE];
+	size_t len;
+	char *text;
+	int saved;
+
+	text = js_job_dump(job, &len);
+	if (text == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (write_tmp(sp, text, len, tmpname) < 0) {
+		saved = errno;
+		free(text);
+		errno = saved;
+		return -1;
+	}
+	free(text);
+	if (renameat2(sp->tmpfd, tmpname, sp->dirfd, name, RENAME_EXCHANGE) < 0) {
+		saved = errno;
+		unlinkat(sp->tmpfd, tmpname, 0);
+		errno = saved;
+		return -1;
+	}
+	unlinkat(sp->tmpfd, tmpname, 0);	/* the old content */
+	return fsync(sp->dirfd);
+}
+
+/* Cancels a pending job as the edited job: the rename .pending ->
+ * .cancelled is the same race as a claim (one wins; -1/ENOENT if the claim
+ * did), then the file gets the edited content.  Caller holds the lock. */
+static int
+cancel_pending(struct js_spool *sp, const char *id, json_t *job)
+{
+	char pend[JS_NAME_SIZE], canc[JS_NAME_SIZE];
+
+	js_spool_name(pend, id, "pending");
+	js_spool_name(canc, id, "cancelled");
+	if (renameat2(sp->dirfd, pend, sp->dirfd, canc, RENAME_NOREPLACE) < 0 &&
+	    (errno != EINVAL || renameat(sp->dirfd, pend, sp->dirfd, canc) < 0))
+		return -1;
+	if (json_object_set_new(job, "status", json_string("cancelled")) < 0 ||
+	    (!json_is_string(json_object_get(job, "error")) &&
+	    json_object_set_new(job, "error", json_string("cancelled")) < 0) ||
+	    js_job_set_time(job, "finished_at", 0) < 0 ||
+	    js_job_set_time(job, "updated_at", 0) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return write_job(sp, canc, job, 0);
+}
+
+int
+js_spool_edit(struct js_spool *sp, const char *id, js_edit_fn fn, void *arg,
+    json_t **jobp, enum js_state *statep)
+{
+	char name[JS_NAME_SIZE];
+	const char *why;
+	enum js_state st;
+	json_t *job = NULL;
+	int lk, tries, act, rc = -1;
+
+	if (jobp != NULL)
+		*jobp = NULL;
+	if (!js_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	lk = js_spool_lock(sp, id);
+	if (lk < 0)
+		return -1;
+	for (tries = 0; tries < 8; tries++) {
+		/* under the lock only a claim (.pending -> .wip) can move it */
+		job = js_spool_read(sp, id, &st);
+		if (job == NULL)
+			goto out;
+		act = fn(job, st, arg);
+		if (act < 0)
+			goto out;
+		js_spool_name(name, id, js_state_ext(st));
+		if (act == JS_EDIT_NONE) {
+			rc = 0;
+			goto out;
+		}
+		if (act == JS_EDIT_WRITE && st == JS_WIP) {
+			errno = EBUSY;	/* its processor owns the file */
+			goto out;
+		}
+		if (act == JS_EDIT_WRITE && st != JS_PENDING) {
+			/* final files change only under this lock */
+			rc = write_job(sp, name, job, 0);
+			goto out;
+		}
+		if (act == JS_EDIT_CANCEL && st == JS_WIP) {
+			/* a request for its processor, which holds the file */
+			why = js_job_str(job, "error");
+			if (why == NULL)
+				why = "cancel";
+			js_spool_name(name, id, "cancel");
+			rc = js_spool_write_file(sp, name, why, strlen(why), 0);
+			goto out;
+		}
+		if (act == JS_EDIT_CANCEL && st != JS_PENDING) {
+			errno = EALREADY;
+			goto out;
+		}
+		if (act != JS_EDIT_WRITE && act != JS_EDIT_CANCEL) {
+			errno = EINVAL;
+			goto out;
+		}
+		if ((act == JS_EDIT_WRITE ? replace_pending(sp, name, job) :
+		    cancel_pending(sp, id, job)) == 0) {
+			if (act == JS_EDIT_CANCEL)
+				st = JS_CANCELLED;
+			rc = 0;
+			goto out;
+		}
+		if (errno != ENOENT)
+			goto out;
+		json_decref(job);	/* claimed meanwhile: decide again */
+		job = NULL;
+	}
+	errno = EAGAIN;
+out:
+	if (rc == 0 && jobp != NULL) {
+		*jobp = job;
+		job = NULL;
+	}
+	if (rc == 0 && statep != NULL)
+		*statep = st;
+	json_decref(job);
+	js_spool_unlock(lk);
+	return rc;
+}
+
+/* js_spool_cancel's decision: pending and running jobs are cancelled. */
+static int
+cancel_edit(json_t *job, enum js_state st, void *arg)
+{
+	const char *reason = arg;
+
+	if (st != JS_PENDING && st != JS_WIP) {
+		errno = EALREADY;
+		return -1;
+	}
+	if (json_object_set_new(job, "error",
+	    json_string(reason ? reason : "cancelled")) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return JS_EDIT_CANCEL;
+}
+
 int
 js_spool_cancel(struct js_spool *sp, const char *id, const char *reason,
     json_t **jobp)
 {
-	char pend[JS_NAME_SIZE], canc[JS_NAME_SIZE], req[JS_NAME_SIZE];
 	enum js_state st;
 	json_t *job;
-	int tries, lk;
 
 	if (jobp != NULL)
 		*jobp = NULL;
-	if (js_spool_name(pend, id, "pending") < 0)
+	if (js_spool_edit(sp, id, cancel_edit, (void *)reason, &job, &st) < 0)
 		return -1;
-	js_spool_name(canc, id, "cancelled");
-	js_spool_name(req, id, "cancel");
-	for (tries = 0; tries < 8; tries++) {
-		if (js_spool_find(sp, id, &st) < 0)
-			return -1;
-		if (st == JS_PENDING) {
-			/* the same race as a claim: one rename wins */
-			if (renameat2(sp->dirfd, pend, sp->dirfd, canc,
-			    RENAME_NOREPLACE) < 0) {
-				if (errno == ENOENT)
-					continue;	/* claimed meanwhile */
-				if (errno != EINVAL ||
-				    renameat(sp->dirfd, pend, sp->dirfd, canc) < 0) {
-					if (errno == ENOENT)
-						continue;
-					return -1;
-				}
-			}
-			lk = js_spool_lock(sp, id);
-			if (lk < 0)
-				return -1;
-			job = js_spool_read_state(sp, id, JS_CANCELLED);
-			if (job == NULL) {
-				js_spool_unlock(lk);
-				return -1;
-			}
-			json_object_set_new(job, "error",
-			    json_string(reason ? reason : "cancelled"));
-			js_job_set_time(job, "finished_at", 0);
-			js_job_set_time(job, "updated_at", 0);
-			if (write_job(sp, canc, job, 0) < 0) {
-				js_spool_unlock(lk);
-				json_decref(job);
-				return -1;
-			}
-			js_spool_unlock(lk);
-			if (jobp != NULL)
-				*jobp = job;
-			else
-				json_decref(job);
-			return 0;
-		}
-		if (st != JS_WIP) {
-			errno = EALREADY;
-			return -1;
-		}
-		if (js_spool_write_file(sp, req, reason ? reason : "cancel",
-		    strlen(reason ? reason : "cancel"), 0) < 0)
-			return -1;
-		/* it may have finished or been requeued while we wrote */
-		if (js_spool_find(sp, id, &st) == 0 && st == JS_WIP) {
-			errno = EINPROGRESS;
-			return -1;
-		}
-		if (unlinkat(sp->dirfd, req, 0) < 0 && errno != ENOENT)
-			return -1;
+	if (st == JS_WIP) {
+		json_decref(job);
+		errno = EINPROGRESS;
+		return -1;
 	}
-	errno = EAGAIN;
-	return -1;
+	if (jobp != NULL)
+		*jobp = job;
+	else
+		json_decref(job);
+	return 0;
 }
 
 json_t *
@@ -1266,100 +1373,30 @@ out:
 	return job;
 }
 
+/* js_spool_update's decision: the changes, unless the job runs. */
 static int
-apply_changes(json_t *job, const json_t *changes)
+update_edit(json_t *job, enum js_state st, void *arg)
 {
-	const char *k;
-	json_t *v;
 	char err[256];
 
-	if (js_job_check_update(changes, err, sizeof err) < 0) {
+	if (st == JS_WIP) {
+		errno = EBUSY;
+		return -1;
+	}
+	if (js_job_update(job, arg, err, sizeof err) < 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	json_object_foreach((json_t *)changes, k, v)
-		if (json_object_set(job, k, v) < 0) {
-			errno = ENOMEM;
-			return -1;
-		}
-	js_job_set_time(job, "updated_at", 0);
-	return 0;
+	return JS_EDIT_WRITE;
 }
 
 json_t *
 js_spool_update(struct js_spool *sp, const char *id, const json_t *changes)
 {
-	char name[JS_NAME_SIZE], tmpname[JS_NAME_SIZE];
-	enum js_state st;
-	json_t *job = NULL;
-	int lk, tries, saved;
+	json_t *job;
 
-	if (!js_id_valid(id)) {
-		errno = EINVAL;
+	if (js_spool_edit(sp, id, update_edit, (void *)changes, &job, NULL) < 0)
 		return NULL;
-	}
-	lk = js_spool_lock(sp, id);
-	if (lk < 0)
-		return NULL;
-	for (tries = 0; tries < 4; tries++) {
-		job = js_spool_read(sp, id, &st);
-		if (job == NULL)
-			goto out;
-		if (st == JS_WIP) {
-			json_decref(job);
-			job = NULL;
-			errno = EBUSY;
-			goto out;
-		}
-		if (apply_changes(job, changes) < 0)
-			goto fail;
-		js_spool_name(name, id, js_state_ext(st));
-		if (st != JS_PENDING) {
-			/* final files change only under this lock */
-			if (write_job(sp, name, job, 0) < 0)
-				goto fail;
-			goto out;
-		}
-		{
-			size_t len;
-			char *text = js_job_dump(job, &len);
-			if (text == NULL) {
-				errno = ENOMEM;
-				goto fail;
-			}
-			if (write_tmp(sp, text, len, tmpname) < 0) {
-				free(text);
-				goto fail;
-			}
-			free(text);
-		}
-		/* swap, never create: if the .pending was claimed meanwhile
-		 * the exchange fails and no second .pending appears */
-		if (renameat2(sp->tmpfd, tmpname, sp->dirfd, name,
-		    RENAME_EXCHANGE) == 0) {
-			unlinkat(sp->tmpfd, tmpname, 0);	/* the old content */
-			if (fsync(sp->dirfd) < 0)
-				goto fail;
-			goto out;
-		}
-		saved = errno;
-		unlinkat(sp->tmpfd, tmpname, 0);
-		if (saved != ENOENT) {
-			errno = saved;
-			goto fail;
-		}
-		json_decref(job);	/* claimed meanwhile: look again */
-		job = NULL;
-	}
-	errno = EAGAIN;
-	goto out;
-fail:
-	saved = errno;
-	json_decref(job);
-	job = NULL;
-	errno = saved;
-out:
-	js_spool_unlock(lk);
 	return job;
 }
 

@@ -208,10 +208,45 @@ int js_spool_recover_job(struct js_spool *sp, const char *id,
     int64_t lease_ms, js_recover_fn fn, void *arg);
 
 /*
- * Cancels a job.  A pending job becomes <id>.cancelled at once (returns 0,
- * *job set if job is not NULL).  For a running job <id>.cancel is written
- * for its processor to act on: -1/EINPROGRESS.  A final job: -1/EALREADY.
- * reason goes into the job's "error".
+ * One change of one job, all or nothing: the read-modify-write of a job
+ * is this one call, under the job's lock.  fn gets the job as it is now
+ * (a private copy whose "status" agrees with its file) and its state,
+ * edits the copy in place and returns what to do with it:
+ *   JS_EDIT_NONE    nothing to write.
+ *   JS_EDIT_WRITE   store the copy in the same state: a pending job's file
+ *                   is swapped with RENAME_EXCHANGE (never created), a final
+ *                   one replaced.  A running job's file belongs to its
+ *                   processor: -1/EBUSY.
+ *   JS_EDIT_CANCEL  a pending job becomes <id>.cancelled holding the copy
+ *                   (status "cancelled", finished_at and updated_at now,
+ *                   "error" as fn set it, else "cancelled"); a running job
+ *                   gets <id>.cancel, holding the copy's "error", for its
+ *                   processor (the rest of the copy is dropped).  A final
+ *                   job: -1/EALREADY.
+ * or -1 with errno to refuse: nothing is written and js_spool_edit returns
+ * -1 with that errno.  If a processor claims the pending job between the
+ * read and the write, nothing is written and fn decides again on the
+ * running job: fn may run more than once, each time on a fresh copy.  fn
+ * must not call js_spool functions that take this job's lock.
+ * Returns 0 with *job (if job is not NULL; a new reference) the job as it
+ * now is (as fn left it) and *state (if not NULL) its state; -1 with errno
+ * (ENOENT: no such job; EINVAL: bad id; EBADMSG: not a valid job file).
+ */
+enum js_edit {
+	JS_EDIT_NONE,
+	JS_EDIT_WRITE,
+	JS_EDIT_CANCEL
+};
+typedef int (*js_edit_fn)(json_t *job, enum js_state state, void *arg);
+int js_spool_edit(struct js_spool *sp, const char *id, js_edit_fn fn,
+    void *arg, json_t **job, enum js_state *state);
+
+/*
+ * Cancels a job (js_spool_edit with JS_EDIT_CANCEL).  A pending job becomes
+ * <id>.cancelled at once (returns 0, *job set if job is not NULL).  For a
+ * running job <id>.cancel is written for its processor to act on:
+ * -1/EINPROGRESS.  A final job: -1/EALREADY.  reason goes into the job's
+ * "error".
  */
 int js_spool_cancel(struct js_spool *sp, const char *id, const char *reason,
     json_t **job);
@@ -227,9 +262,10 @@ int js_spool_cancel_requested(struct js_spool *sp, const char *id);
 json_t *js_spool_retrieve(struct js_spool *sp, const char *id);
 
 /*
- * Changes name, description and/or metadata (the keys present in changes;
- * others are refused with EINVAL) of a pending or final job.  -1/EBUSY if
- * it is running.  Returns the updated job.
+ * Changes name, description and/or metadata (the keys present in changes,
+ * checked by js_job_update; anything else is refused with EINVAL) of a
+ * pending or final job, in one js_spool_edit.  -1/EBUSY if it is running.
+ * Returns the updated job.
  */
 json_t *js_spool_update(struct js_spool *sp, const char *id,
     const json_t *changes);

@@ -3,6 +3,7 @@
 # failed before its fix.
 #   1. PUT {"status": "cancelled"} and DELETE of a job in every final state
 #      (a use after free answered a completed job with a closed connection)
+#   2. PUT is validated by the submission rule and applied all or nothing
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proc.inc"
 
@@ -61,6 +62,75 @@ put_final "$JR" "$SPOOL/$JR.retrieved" 409 canceled
 put_final "$JX" "$SPOOL/$JX.cancelled" 200 cancelled
 put_final "$JRX" "$SPOOL/$JRX.retrieved" 200 cancelled
 
+# ---- 2. PUT: the submission rule, all or nothing ----
+JP=$(post '{"name":"orig","description":"d","command":["true"],"metadata":{"k":1}}')
+P=$SPOOL/$JP.pending
+cp "$P" "$SPOOL.copy"
+put_bad() {	# DESC STATUS BODY: refused, the pending job unchanged
+	req PUT "/api/v1/jobs/$JP" -d "$3"
+	jerr "$1" "$2"
+	same_file "$1: job file byte-identical" "$P" "$SPOOL.copy"
+}
+put_bad "PUT name null 400" 400 '{"name":null}'
+put_bad "PUT description null 400" 400 '{"description":null}'
+put_bad "PUT name and description null 400" 400 '{"name":null,"description":null}'
+put_bad "PUT name number 400" 400 '{"name":5}'
+put_bad "PUT name array 400" 400 '{"name":["a"]}'
+put_bad "PUT name object 400" 400 '{"name":{}}'
+put_bad "PUT name true 400" 400 '{"name":true}'
+put_bad "PUT description number 400" 400 '{"description":1.5}'
+put_bad "PUT name with a NUL 400" 400 '{"name":"a\u0000b"}'
+put_bad "PUT name too long 400" 400 "{\"name\":\"$(head -c 257 /dev/zero | tr '\0' n)\"}"
+put_bad "PUT a good name beside a bad description 400" 400 \
+	'{"name":"ok","description":null}'
+put_bad "PUT a good name beside a server field 400" 400 '{"name":"ok","owner":"me"}'
+put_bad "PUT a good name beside status running 409" 409 '{"name":"ok","status":"running"}'
+put_bad "PUT a good name beside an unknown status 400" 400 '{"name":"ok","status":"nope"}'
+put_bad "PUT a good name beside a status number 400" 400 '{"name":"ok","status":1}'
+req PUT "/api/v1/jobs/$JP" -d '{"name":null}'
+case $BODY in *"name must be a string"*) ok "the 400 says what the submission rule says" ;;
+	*) fail "400 message: $BODY" ;; esac
+# an accepted PUT keeps the job valid for the processor (checked at the end)
+req PUT "/api/v1/jobs/$JP" -d '{"name":"","description":"","metadata":null}'
+eq "PUT empty name and description (as a submission may) 200" "$CODE" 200
+jq_eq "the answer has the empty name" .name ""
+eq "the file has the empty name" "$(jq -r .name "$P")" ""
+
+# all or nothing on a final job: nothing changes when the status cannot be set
+for f in "$SPOOL/$JC.completed" "$SPOOL/$JF.failed" "$SPOOL/$JR.retrieved"; do
+	cp "$f" "$SPOOL.copy"
+	req PUT "/api/v1/jobs/$(basename "$f" | cut -d. -f1)" \
+		-d '{"name":"half","status":"cancelled"}'
+	jerr "PUT name + cancel on $(basename "$f"): 409" 409
+	same_file "PUT name + cancel: $(basename "$f") byte-identical" "$f" "$SPOOL.copy"
+done
+# ... on a running job (a processor's claim is a rename): the name cannot
+# change while it runs, so it is not cancelled either
+JW=$(post '{"name":"w","command":["true"]}')
+mv "$SPOOL/$JW.pending" "$SPOOL/$JW.wip"
+cp "$SPOOL/$JW.wip" "$SPOOL.copy"
+req PUT "/api/v1/jobs/$JW" -d '{"name":"half","status":"cancelled"}'
+jerr "PUT name + cancel on a running job: 409" 409
+same_file "PUT name + cancel: .wip byte-identical" "$SPOOL/$JW.wip" "$SPOOL.copy"
+check "PUT name + cancel: no cancel request written" test ! -e "$SPOOL/$JW.cancel"
+req PUT "/api/v1/jobs/$JW" -d '{"status":"cancelled"}'
+eq "PUT cancel on a running job 200" "$CODE" 200
+jq_eq "it says the cancel is requested" .cancel_requested true
+check "a cancel request is written" test -f "$SPOOL/$JW.cancel"
+# ... and both apply together on a pending job
+JB=$(post '{"name":"b","command":["true"]}')
+req PUT "/api/v1/jobs/$JB" -d '{"name":"both","status":"cancelled"}'
+eq "PUT name + cancel on a pending job 200" "$CODE" 200
+jq_eq "the answer is cancelled" .status cancelled
+jq_eq "the answer has the new name" .name both
+eq "the .cancelled file has the new name" \
+	"$(jq -r .name "$SPOOL/$JB.cancelled" 2>/dev/null)" both
+check "no .pending is left" test ! -e "$SPOOL/$JB.pending"
+# a name on a final job with its own status is a change
+req PUT "/api/v1/jobs/$JC" -d '{"name":"renamed","status":"completed"}'
+eq "PUT name + the same status on a completed job 200" "$CODE" 200
+eq "the completed file has the new name" "$(jq -r .name "$SPOOL/$JC.completed")" renamed
+
 # ---- 1 (again). DELETE in every state ----
 del_final() {	# ID FILE
 	req DELETE "/api/v1/jobs/$1"
@@ -86,6 +156,13 @@ jq_eq "DELETE pending: cancelled at once" .status cancelled
 check "DELETE pending: the file is .cancelled" test -f "$SPOOL/$JE.cancelled"
 alive "DELETE in every state"
 
+# ---- 2 (again). the jobs PUT left pending run (the processor accepts what PUT wrote) ----
+rm -f "$SPOOL/$L4.log"
+start_proc --jobs 2 --scan-interval 200ms
+check "the PUT job ends" wait_final 60 "$JP"
+eq "the PUT job completed (its file is valid)" "$(field "$JP" .status)" completed
+eq "the PUT job kept its empty name" "$(field "$JP" .name)" ""
+stop_pid "$PROC_PID"
 proc_check_logs
 api_stop
 finish

@@ -252,9 +252,17 @@ test_update_check(void **state)
 	json_t *u;
 
 	(void)state;
-	u = json_pack("{s:s,s:n,s:{s:i}}", "name", "x", "description", "metadata",
-	    "k", 1);
+	u = json_pack("{s:s,s:s,s:{s:i}}", "name", "x", "description", "",
+	    "metadata", "k", 1);
 	assert_int_equal(js_job_check_update(u, err, sizeof err), 0);
+	json_decref(u);
+	/* the rule of a submission: a name or description is never null */
+	u = json_pack("{s:n}", "name");
+	assert_int_equal(js_job_check_update(u, err, sizeof err), -1);
+	assert_non_null(strstr(err, "name must be a string"));
+	json_decref(u);
+	u = json_pack("{s:n}", "description");
+	assert_int_equal(js_job_check_update(u, err, sizeof err), -1);
 	json_decref(u);
 	u = json_pack("{s:i}", "name", 5);
 	assert_int_equal(js_job_check_update(u, err, sizeof err), -1);

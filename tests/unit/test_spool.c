@@ -557,6 +557,142 @@ test_update(void **state)
 	json_decref(job);
 }
 
+/* js_spool_edit callbacks for test_edit. */
+struct edit_arg {
+	int calls;
+	int claim_first;	/* claim (a bare rename) on the first call */
+	char dir[512];
+	char id[JS_ID_SIZE];
+	enum js_state seen;
+};
+
+static int
+edit_rename_cancel(json_t *job, enum js_state st, void *arg)
+{
+	struct edit_arg *e = arg;
+	char from[600], to[600];
+
+	e->calls++;
+	e->seen = st;
+	if (e->claim_first && e->calls == 1) {
+		/* a processor claims it between the read and the write */
+		snprintf(from, sizeof from, "%s/%s.pending", e->dir, e->id);
+		snprintf(to, sizeof to, "%s/%s.wip", e->dir, e->id);
+		assert_int_equal(rename(from, to), 0);
+	}
+	json_object_set_new(job, "name", json_string("edited"));
+	json_object_set_new(job, "error", json_string("stop it"));
+	return JS_EDIT_CANCEL;
+}
+
+static int
+edit_refuse(json_t *job, enum js_state st, void *arg)
+{
+	(void)st;
+	(void)arg;
+	json_object_set_new(job, "name", json_string("never stored"));
+	errno = EPERM;
+	return -1;
+}
+
+static int
+edit_write(json_t *job, enum js_state st, void *arg)
+{
+	(void)st;
+	(void)arg;
+	json_object_set_new(job, "name", json_string("written"));
+	return JS_EDIT_WRITE;
+}
+
+static void
+test_edit(void **state)
+{
+	struct fx *f = *state;
+	struct edit_arg e;
+	enum js_state st;
+	json_t *job;
+	char id[JS_ID_SIZE], path[600], before[4096], after[4096];
+	int fd;
+	ssize_t n1, n2;
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	/* a refusal writes nothing */
+	snprintf(path, sizeof path, "%s/%s.pending", f->dir, id);
+	fd = open(path, O_RDONLY);
+	n1 = read(fd, before, sizeof before);
+	close(fd);
+	assert_int_equal(js_spool_edit(f->sp, id, edit_refuse, NULL, &job, &st),
+	    -1);
+	assert_int_equal(errno, EPERM);
+	assert_null(job);
+	fd = open(path, O_RDONLY);
+	n2 = read(fd, after, sizeof after);
+	close(fd);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(before, after, (size_t)n1);
+	/* write a pending job: swapped in place */
+	assert_int_equal(js_spool_edit(f->sp, id, edit_write, NULL, &job, &st), 0);
+	assert_int_equal(st, JS_PENDING);
+	assert_string_equal(js_job_str(job, "name"), "written");
+	json_decref(job);
+	job = js_spool_read(f->sp, id, NULL);
+	assert_string_equal(js_job_str(job, "name"), "written");
+	json_decref(job);
+	/* cancel with an edit: the claim wins between read and write, so
+	 * the callback decides again on the running job; only the request
+	 * is written, the edit is dropped */
+	memset(&e, 0, sizeof e);
+	e.claim_first = 1;
+	snprintf(e.dir, sizeof e.dir, "%s", f->dir);
+	snprintf(e.id, sizeof e.id, "%s", id);
+	assert_int_equal(js_spool_edit(f->sp, id, edit_rename_cancel, &e, &job,
+	    &st), 0);
+	assert_int_equal(e.calls, 2);
+	assert_int_equal(e.seen, JS_WIP);
+	assert_int_equal(st, JS_WIP);
+	json_decref(job);
+	assert_true(exists(f, id, "wip"));
+	assert_false(exists(f, id, "pending"));
+	assert_false(exists(f, id, "cancelled"));
+	assert_int_equal(js_spool_cancel_requested(f->sp, id), 1);
+	job = js_spool_read(f->sp, id, NULL);
+	assert_string_equal(js_job_str(job, "name"), "written");
+	json_decref(job);
+	/* a running job's file is its processor's */
+	assert_int_equal(js_spool_edit(f->sp, id, edit_write, NULL, NULL, NULL),
+	    -1);
+	assert_int_equal(errno, EBUSY);
+	/* cancel with an edit of a pending job: one .cancelled with both */
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	memset(&e, 0, sizeof e);
+	assert_int_equal(js_spool_edit(f->sp, id, edit_rename_cancel, &e, &job,
+	    &st), 0);
+	assert_int_equal(st, JS_CANCELLED);
+	json_decref(job);
+	assert_false(exists(f, id, "pending"));
+	job = js_spool_read(f->sp, id, &st);
+	assert_int_equal(st, JS_CANCELLED);
+	assert_string_equal(js_job_str(job, "name"), "edited");
+	assert_string_equal(js_job_str(job, "error"), "stop it");
+	assert_string_equal(js_job_str(job, "status"), "cancelled");
+	assert_non_null(js_job_str(job, "finished_at"));
+	json_decref(job);
+	/* a final job cannot be cancelled */
+	assert_int_equal(js_spool_edit(f->sp, id, edit_rename_cancel, &e, NULL,
+	    NULL), -1);
+	assert_int_equal(errno, EALREADY);
+	/* no such job, bad id */
+	assert_int_equal(js_spool_edit(f->sp,
+	    "00000000-0000-4000-8000-000000000000", edit_write, NULL, NULL,
+	    NULL), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(js_spool_edit(f->sp, "../x", edit_write, NULL, NULL,
+	    NULL), -1);
+	assert_int_equal(errno, EINVAL);
+	snprintf(path, sizeof path, "%s/tmp", f->dir);
+	assert_int_equal(tu_count(path, NULL), 0);
+}
+
 static void
 test_remove_and_log(void **state)
 {
@@ -1150,6 +1286,7 @@ main(void)
 		T(test_cancel),
 		T(test_retrieve),
 		T(test_update),
+		T(test_edit),
 		T(test_remove_and_log),
 		T(test_log_symlink),
 		T(test_invalid_pending),
