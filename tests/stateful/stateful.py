@@ -73,8 +73,8 @@ TOKENS = {  # name: (secret, role)
     "gpu1": ("gpu1-s3cret", "worker"),
 }
 USERS = ["alice", "bob", "gpu1", "ops"]   # every token may submit
-LEASE_S = 4.0          # the apiserver's --lease for remote workers
-MARGIN_S = 1.5         # a lease younger than LEASE_S - MARGIN_S surely holds
+LEASE_S = 6            # the apiserver's --lease for remote workers
+MARGIN_S = 3.0         # a lease younger than LEASE_S - MARGIN_S surely holds
 MAX_BODY = 65536
 FINALS = ("completed", "failed", "cancelled")
 PENDING, RUNNING, FINAL, RETRIEVED, ABSENT = 0, 1, 2, 3, -1
@@ -555,6 +555,17 @@ class Tester:
                 if e == "retrieved" and obj.get("status") not in FINALS:
                     raise Failure("%s.retrieved has status %r" % (
                         jid, obj.get("status")))
+                if e in FINALS and obj.get("status") != e:
+                    raise Failure("%s.%s has status %r" % (
+                        jid, e, obj.get("status")))
+                if e == "pending" and obj.get("status") != "pending":
+                    raise Failure("%s.pending has status %r" % (
+                        jid, obj.get("status")))
+                if e == "wip":
+                    # claimed: running, even before the claimer has
+                    # rewritten its content (which then still says
+                    # pending), as the API shows it
+                    obj["status"] = "running"
                 r = rank_of(obj)
                 if best is None or r > best[0]:
                     best = (r, obj, e)
@@ -713,6 +724,21 @@ class Tester:
             self.expect(rep, {422}, "Idempotency-Key replay with a "
                         "different body (SPEC 10: 422)")
             return "idem replay %s other body -> %d" % (key[1], rep.status)
+        others = [k for k in self.idem if k[0] != who and
+                  (who, k[1]) not in self.idem]
+        if others and rng.random() < 0.15:
+            # another token's key is a new key for this one
+            key = rng.choice(sorted(others))
+            body, jid = self.idem[key]
+            rep = self.req("POST", "/api/v1/jobs", who, body,
+                           headers={"Idempotency-Key": key[1]})
+            self.expect(rep, {201}, "another token's Idempotency-Key")
+            sub = json.loads(body)
+            o = self.jobs[jid]
+            j = self.add_job(rep.json(), who, o.kind, sub, o.shape)
+            self.idem[(who, key[1])] = (body, j.id)
+            return "idem %s of %s as %s -> %s" % (key[1], key[0], who,
+                                                  j.id[:8])
         key = "k-%d-%d" % (self.seed, rng.randint(0, 10 ** 9))
         if rng.random() < 0.1:
             bad = rng.choice(["", "x" * 256])
@@ -1199,6 +1225,31 @@ class Tester:
             query["batch"] = cid
         elif x < 0.5:
             query["name"] = rng.choice(["n1", "n2", "renamed", "report"])
+        return self.check_list(who, query, limit)
+
+    def op_burst(self):
+        """Many short jobs at once, listed while the processor moves them
+        (a rename during a listing must not hide or double a job)."""
+        rng = self.rng
+        who = rng.choice(USERS)
+        n = rng.randint(8, 25)
+        subs = [self.new_job("quick") for _ in range(n)]
+        rep = self.req("POST", "/api/v1/batches", who,
+                       json.dumps({"jobs": [sb[2] for sb in subs]}))
+        self.expect(rep, {201}, "batch of %d" % n)
+        obj = rep.json()
+        cid = obj.get("correlation_id")
+        for jid, (mkind, kind, sub) in zip(obj.get("jobs", []), subs):
+            self.add_job(jid, who, mkind, sub, kind, batch=cid)
+        self.batches[cid] = (who, list(obj.get("jobs", [])))
+        out = []
+        for _ in range(rng.randint(2, 5)):
+            q = rng.choice([{}, {}, {"batch": cid}])
+            out.append(self.check_list(rng.choice([who, "ops"]), q,
+                                       rng.choice([None, 3, 10])))
+        return "burst of %d as %s; %s" % (n, who, "; ".join(out))
+
+    def check_list(self, who, query, limit):
         out = self.list_all(who, query, limit)
         vis = self.visible(who)
         byid = {j.id: j for j in vis}
@@ -1688,7 +1739,7 @@ class Tester:
     OPS = [("submit", 14), ("idem", 5), ("submit_bad", 6), ("batch", 4),
            ("batch_bad", 2), ("add", 2), ("get", 14), ("put", 12),
            ("delete", 5), ("log", 6), ("follow", 3), ("list", 8),
-           ("list_bad", 2), ("batch_get", 3), ("claim", 6), ("claim_bad", 2),
+           ("list_bad", 2), ("burst", 2), ("batch_get", 3), ("claim", 6), ("claim_bad", 2),
            ("wlog", 6), ("heartbeat", 8), ("finish", 5), ("finish_bad", 3),
            ("stale", 4), ("abandon", 1), ("method", 3), ("path", 3),
            ("healthz", 1), ("sleep", 3)]
@@ -1832,7 +1883,9 @@ class Tester:
         if len(self.log) > 60:
             out.insert(2, "  ... (%d earlier steps)" % (len(self.log) - 60))
         out.append("requests of the failing step:")
-        out += ["  " + s for s in self.cur]
+        if len(self.cur) > 25:
+            out.append("  ... (%d earlier requests)" % (len(self.cur) - 25))
+        out += ["  " + s for s in self.cur[-25:]]
         try:
             problems = self.env.stop()
         except Exception:
