@@ -15,11 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <gnutls/gnutls.h>
-
 #include "api.h"
 #include "config.h"
 #include "log.h"
+#include "server.h"
 
 static const struct js_opt opts_template[] = {
 	{ .name = "spool", .short_flag = 's', .type = JS_OPT_STR, .def = "./spool",
@@ -120,15 +119,6 @@ fail:
 	auth_free_tokens(cf->tokens, cf->ntokens);
 	free(cf);
 	return NULL;
-}
-
-static void
-conf_free(struct api_conf *cf)
-{
-	if (cf == NULL)
-		return;
-	auth_free_tokens(cf->tokens, cf->ntokens);
-	free(cf);
 }
 
 /* Parses all settings into a fresh copy of the option table. */
@@ -249,43 +239,6 @@ fail:
 }
 
 static void
-mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char buf[512];
-	size_t n;
-
-	(void)cls;
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	n = strlen(buf);
-	while (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	js_debug("libmicrohttpd: %s", buf);
-}
-
-/* Registers each connection with the header-timeout guard; with mutual TLS,
- * makes the handshake require a client certificate. */
-static void
-notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
-    enum MHD_ConnectionNotificationCode toe)
-{
-	const union MHD_ConnectionInfo *ci;
-	int *require = cls;
-
-	guard_conn_event(c, socket_context, toe);
-	if (toe != MHD_CONNECTION_NOTIFY_STARTED || !*require)
-		return;
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	if (ci == NULL || ci->tls_session == NULL)
-		return;
-	/* a missing certificate or one the CA did not sign fails the
-	 * handshake itself; http.c checks again before each request */
-	gnutls_certificate_server_set_request((gnutls_session_t)ci->tls_session,
-	    GNUTLS_CERT_REQUIRE);
-	gnutls_session_set_verify_cert((gnutls_session_t)ci->tls_session, NULL,
-	    0);
-}
-
-static void
 raise_nofile(void)
 {
 	struct rlimit rl;
@@ -331,7 +284,7 @@ reload(struct api *a, int argc, char *argv[])
 	cf = conf_build(o, err, sizeof err);
 	if (cf == NULL || apply_log(o, 0, err, sizeof err) < 0) {
 		js_warn("reload: %s; keeping the current settings", err);
-		conf_free(cf);
+		api_conf_free(cf);
 		js_config_free(o, NOPTS);
 		return;
 	}
@@ -339,7 +292,7 @@ reload(struct api *a, int argc, char *argv[])
 	old = a->conf;
 	a->conf = cf;
 	pthread_rwlock_unlock(&a->lock);
-	conf_free(old);
+	api_conf_free(old);
 	js_info("reloaded: %zu token(s), max body %zu bytes, lease %lld ms",
 	    cf->ntokens, cf->max_body, (long long)cf->lease_ms);
 	js_config_free(o, NOPTS);
@@ -353,7 +306,7 @@ main(int argc, char *argv[])
 	struct api a;
 	char err[512];
 	char *cert = NULL, *key = NULL, *ca = NULL;
-	unsigned flags;
+	struct api_listen al;
 	const union MHD_DaemonInfo *di;
 	sigset_t set;
 	int rc, sig, status = 1, tls;
@@ -414,20 +367,9 @@ main(int argc, char *argv[])
 		a.mtls = ca != NULL;
 	}
 
-	a.sp = js_spool_open(opt(o, "spool")->str, JS_SPOOL_CREATE, err,
-	    sizeof err);
-	if (a.sp == NULL) {
-		js_err("%s", err);
-		goto out;
-	}
-	if (js_spool_check(a.sp, err, sizeof err) < 0)
-		js_warn("%s (answering 503 until it is fixed)", err);
-	pthread_rwlock_init(&a.lock, NULL);
 	raise_nofile();
-	if (idx_init() < 0) {
-		js_err("out of memory");
+	if (api_open(&a, opt(o, "spool")->str) < 0)
 		goto out;
-	}
 
 	/* signals are taken by sigwait below; every thread inherits the mask */
 	signal(SIGPIPE, SIG_IGN);
@@ -437,47 +379,18 @@ main(int argc, char *argv[])
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-	if (follow_start(&a) < 0) {
-		js_err("cannot watch the spool directory: %s", strerror(errno));
+	if (api_start_threads(&a) < 0)
 		goto out;
+	memset(&al, 0, sizeof al);
+	al.addr = (struct sockaddr *)&la.ss;
+	al.v6 = la.v6;
+	al.max_connections = (unsigned)opt(o, "max-connections")->num;
+	if (tls) {
+		al.cert = cert;
+		al.key = key;
+		al.ca = ca;
 	}
-	if (guard_start(&a) < 0) {
-		js_err("cannot start a thread: %s", strerror(errno));
-		goto out;
-	}
-
-	/* One thread per connection: a follow stream may block in its content
-	 * callback, a slow client holds only its own thread, and poll() has
-	 * no FD_SETSIZE limit.  --max-connections bounds the threads. */
-	flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-	    MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | MHD_USE_ITC;
-	if (la.v6)
-		flags |= MHD_USE_IPv6;
-	if (tls)
-		flags |= MHD_USE_TLS;
-	{
-		struct MHD_OptionItem tlsopts[] = {
-			{ MHD_OPTION_HTTPS_MEM_CERT, 0, cert },
-			{ MHD_OPTION_HTTPS_MEM_KEY, 0, key },
-			{ ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, ca },
-			{ MHD_OPTION_END, 0, NULL },
-		};
-		struct MHD_OptionItem none[] = { { MHD_OPTION_END, 0, NULL } };
-
-		a.daemon = MHD_start_daemon(flags, 0, NULL, NULL,
-		    http_handler, &a,
-		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
-		    MHD_OPTION_CONNECTION_LIMIT,
-		    (unsigned)opt(o, "max-connections")->num,
-		    MHD_OPTION_CONNECTION_TIMEOUT, a.conf->read_timeout_s,
-		    MHD_OPTION_NOTIFY_COMPLETED, http_completed, &a,
-		    MHD_OPTION_NOTIFY_CONNECTION, notify_conn, &a.mtls,
-		    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-		    MHD_OPTION_ARRAY, tls ? tlsopts : none,
-		    MHD_OPTION_END);
-	}
+	a.daemon = api_start_daemon(&a, &al);
 	if (a.daemon == NULL) {
 		js_err("cannot listen on %s (address in use, not ours, or bad "
 		    "TLS certificate/key)", opt(o, "listen")->str);
@@ -500,43 +413,17 @@ main(int argc, char *argv[])
 		js_info("signal %d: stopping (finishing requests in flight)", sig);
 		break;
 	}
-	atomic_store(&a.stopping, 1);
-	MHD_quiesce_daemon(a.daemon);
-	follow_wake_all();
-	{
-		/* follow streams and WebSocket threads see stopping and end
-		 * (WebSockets with a close frame); other requests in flight
-		 * get up to --read-timeout (at most 30 s) to finish */
-		int64_t t0 = js_mono_ms(), grace = 1000;
-		pthread_rwlock_rdlock(&a.lock);
-		grace += (int64_t)a.conf->read_timeout_s * 1000;
-		pthread_rwlock_unlock(&a.lock);
-		if (grace > 30000)
-			grace = 30000;
-		while ((atomic_load(&a.ws_active) > 0 ||
-		    atomic_load(&a.active) > 0) && js_mono_ms() - t0 < grace) {
-			follow_wake_all();
-			usleep(10000);
-		}
-		if (atomic_load(&a.active) > 0 || atomic_load(&a.ws_active) > 0)
-			js_warn("closing %d request(s) still in flight",
-			    atomic_load(&a.active) + atomic_load(&a.ws_active));
-	}
-	MHD_stop_daemon(a.daemon);
+	api_drain(&a);
 	status = 0;
 out:
-	guard_stop();
-	follow_stop();
-	idx_free();
-	js_spool_close(a.sp);
-	conf_free(a.conf);
+	api_close(&a);
 	js_config_free(o, NOPTS);
 	free(cert);
 	free(key);
 	free(ca);
 	return status;
 usage:
-	conf_free(a.conf);
+	api_conf_free(a.conf);
 	js_config_free(o, NOPTS);
 	free(cert);
 	free(key);

@@ -461,7 +461,7 @@ route_worker_heartbeat(struct api *a, struct MHD_Connection *c,
 		return MHD_YES;
 	json_decref(body);
 	if (js_spool_heartbeat_gen(a->sp, id, gen) < 0) {
-		if (errno == ESTALE)
+		if (errno == ESTALE || errno == EBADMSG)
 			return stale_or_gone(a, c, id, gen, "heartbeat");
 		return http_errno(c, errno, "heartbeat");
 	}
@@ -480,12 +480,13 @@ copy_results(json_t *stored, const json_t *w, int requeue, char *err,
 {
 	static const struct { const char *name; char type; int requeue; } f[] = {
 		/* i integer, a attempts, s string, t timestamp, o object,
-		 * j any JSON */
+		 * b boolean, j any JSON */
 		{ "exit_code", 'i', 0 }, { "signal", 'i', 0 },
 		{ "error", 's', 1 }, { "started_at", 't', 0 },
 		{ "finished_at", 't', 0 }, { "duration_ms", 'i', 0 },
 		{ "attempts", 'a', 1 }, { "result", 'j', 0 },
 		{ "slurm", 'o', 0 }, { "not_before", 'i', 2 },
+		{ "log_truncated", 'b', 0 },
 	};
 	size_t i;
 	int64_t ms;
@@ -513,6 +514,9 @@ copy_results(json_t *stored, const json_t *w, int requeue, char *err,
 			break;
 		case 'o':
 			good = json_is_object(v) || json_is_null(v);
+			break;
+		case 'b':
+			good = json_is_boolean(v) || json_is_null(v);
 			break;
 		default:
 			good = 1;
@@ -543,6 +547,8 @@ finish_stale(struct api *a, struct MHD_Connection *c, const char *id,
 		if (errno == ENOENT)
 			return http_error(c, MHD_HTTP_NOT_FOUND, "finish: no such "
 			    "job");
+		if (errno == EBADMSG)	/* not a job: holds no lease */
+			return stale(a, c, id, gen, "finish");
 		return http_errno(c, errno, "finish");
 	}
 	if (st >= JS_COMPLETED && js_job_int(cur, "generation", 0) == gen)
@@ -593,7 +599,7 @@ route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
 		    "completed, failed, cancelled or pending");
 	}
 	stored = js_spool_read_state(a->sp, id, JS_WIP);
-	if (stored == NULL && errno != ENOENT) {
+	if (stored == NULL && errno != ENOENT && errno != EBADMSG) {
 		json_decref(body);
 		return http_errno(c, errno, "finish");
 	}
@@ -672,7 +678,7 @@ worker_log_begin(struct api *a, struct MHD_Connection *c, struct req *r,
 		    "offset=N: the byte of the log the body starts at");
 	if (js_spool_log_append(a->sp, id, gen, (uint64_t)off, "", 0,
 	    &size) < 0) {
-		if (errno == ESTALE)
+		if (errno == ESTALE || errno == EBADMSG)
 			return stale_or_gone(a, c, id, gen, "log");
 		if (errno == ERANGE)
 			return http_json(c, MHD_HTTP_RANGE_NOT_SATISFIABLE,
@@ -722,7 +728,7 @@ worker_log_end(struct api *a, struct MHD_Connection *c, struct req *r)
 	if (w == NULL)
 		return http_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "log: no "
 		    "upload");
-	if (w->err == ESTALE)
+	if (w->err == ESTALE || w->err == EBADMSG)
 		return stale_or_gone(a, c, w->id, w->gen, "log");
 	if (w->err == ERANGE)
 		return http_json(c, MHD_HTTP_RANGE_NOT_SATISFIABLE,

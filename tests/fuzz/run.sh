@@ -3,7 +3,10 @@
 # clang (-fsanitize=fuzzer,address,undefined) and runs it for FUZZ_TIME
 # seconds (default 60) on tests/fuzz/corpus/<name>/.  New interesting inputs
 # go to build/fuzz/work-<name>/ (merge them into the corpus with
-# FUZZ_MERGE=1); a crashing input is written to tests/fuzz/corpus/<name>/
+# FUZZ_MERGE=1); a harness whose source says " * fuzz-make: yes" is built by
+# the Makefile instead (build/fuzz/obj, objects compiled with clang's
+# -fsanitize=fuzzer-no-link), and tests/fuzz/<name>.dict is passed as its
+# dictionary when it exists; a crashing input is written to tests/fuzz/corpus/<name>/
 # as crash-*, so that `make check` replays it from then on.
 set -u
 cd "$(dirname "$0")/../.."
@@ -15,10 +18,21 @@ status=0
 for src in tests/fuzz/fuzz_*.c; do
 	n=$(basename "$src" .c | sed 's/^fuzz_//')
 	extra=$(sed -n 's/^ \* fuzz-sources: //p' "$src")
-	clang $CFLAGS lib/*.c $extra "$src" -o "build/fuzz/fuzz_$n" $LIBS || { status=1; continue; }
+	if grep -q '^ \* fuzz-make: yes' "$src"; then
+		# linked by the Makefile's $(B)/fuzz/fuzz_<name> rule with whole
+		# programs' archives (fuzz_api: the apiserver but main.o)
+		make -s B=build/fuzz/obj CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined" \
+			"build/fuzz/obj/fuzz/fuzz_$n" &&
+			cp "build/fuzz/obj/fuzz/fuzz_$n" "build/fuzz/fuzz_$n" ||
+			{ status=1; continue; }
+	else
+		clang $CFLAGS lib/*.c $extra "$src" -o "build/fuzz/fuzz_$n" $LIBS || { status=1; continue; }
+	fi
+	dict=
+	[ -f "tests/fuzz/$n.dict" ] && dict="-dict=tests/fuzz/$n.dict"
 	mkdir -p "build/fuzz/work-$n" "tests/fuzz/corpus/$n"
 	echo "== fuzz_$n for ${T}s"
-	"build/fuzz/fuzz_$n" -max_total_time="$T" -print_final_stats=1 \
+	"build/fuzz/fuzz_$n" -max_total_time="$T" -print_final_stats=1 $dict \
 		-artifact_prefix="tests/fuzz/corpus/$n/crash-" \
 		"build/fuzz/work-$n" "tests/fuzz/corpus/$n" 2>&1 |
 		grep -E '^(stat::number_of_executed_units|stat::new_units_added|==[0-9]+==ERROR|SUMMARY)' ||
