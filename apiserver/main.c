@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,29 +21,38 @@
 #include "log.h"
 #include "server.h"
 
+static int check_listen(const char *v, char *why, size_t whylen);
+static int check_token(const char *v, char *why, size_t whylen);
+
 static const struct js_opt opts_template[] = {
 	{ .name = "spool", .short_flag = 's', .type = JS_OPT_STR, .def = "./spool",
 	  .metavar = "DIR", .help = "spool directory (created if missing)" },
 	{ .name = "listen", .short_flag = 'l', .type = JS_OPT_STR,
 	  .def = "127.0.0.1:8080", .metavar = "ADDR:PORT",
-	  .help = "address to listen on; port 0 picks a free port" },
+	  .help = "address to listen on; port 0 picks a free port",
+	  .check = check_listen },
 	{ .name = "token", .short_flag = 't', .type = JS_OPT_LIST,
 	  .metavar = "NAME:SECRET[:admin|:worker]",
-	  .help = "bearer token (repeatable); env JOBSPOOL_TOKENS is comma-separated" },
+	  .help = "bearer token (repeatable); env JOBSPOOL_TOKENS is comma-separated",
+	  .check = check_token, .secret = 1 },
 	{ .name = "max-body", .type = JS_OPT_SIZE, .def = "1M", .metavar = "SIZE",
-	  .help = "largest request body (413 beyond)" },
+	  .help = "largest request body (413 beyond)", .min = 64,
+	  .max = 1LL << 30 },
 	{ .name = "max-connections", .type = JS_OPT_INT, .def = "1024",
 	  .metavar = "N", .help = "connections served at once", .min = 1,
 	  .max = 65536 },
 	{ .name = "read-timeout", .type = JS_OPT_DURATION, .def = "30s",
 	  .metavar = "DURATION",
-	  .help = "time allowed to receive a request's headers and body" },
+	  .help = "time allowed to receive a request's headers and body",
+	  .min = 1000, .max = 86400000 },
 	{ .name = "idle-timeout", .type = JS_OPT_DURATION, .def = "60s",
 	  .metavar = "DURATION",
-	  .help = "an idle keep-alive connection or a stalled client is closed" },
+	  .help = "an idle keep-alive connection or a stalled client is closed",
+	  .min = 1000, .max = 86400000 },
 	{ .name = "lease", .type = JS_OPT_DURATION, .def = "60s",
 	  .metavar = "DURATION", .help = "lease granted to remote workers "
-	  "(same as the processors' --lease); expired leases are recovered" },
+	  "(same as the processors' --lease); expired leases are recovered",
+	  .min = 1000, .max = 86400000 },
 	{ .name = "tls-cert", .type = JS_OPT_STR, .metavar = "FILE",
 	  .help = "TLS certificate (PEM); enables https" },
 	{ .name = "tls-key", .type = JS_OPT_STR, .metavar = "FILE",
@@ -50,7 +60,8 @@ static const struct js_opt opts_template[] = {
 	{ .name = "tls-client-ca", .type = JS_OPT_STR, .metavar = "FILE",
 	  .help = "CA (PEM) that client certificates must be signed by (mutual TLS)" },
 	{ .name = "log-level", .type = JS_OPT_STR, .def = "info",
-	  .metavar = "LEVEL", .help = "error, warning, info or debug" },
+	  .metavar = "LEVEL", .help = "error, warning, info or debug",
+	  .check = js_log_level_check },
 	{ .name = "syslog", .type = JS_OPT_BOOL, .def = "no",
 	  .help = "log to syslog instead of stderr" },
 };
@@ -91,27 +102,14 @@ conf_build(struct js_opt *o, char *err, size_t errlen)
 		cf->ntokens++;
 		for (j = 0; j < i; j++)
 			if (strcmp(cf->tokens[j].name, cf->tokens[i].name) == 0) {
-				snprintf(err, errlen, "token name '%s' given twice",
-				    cf->tokens[i].name);
+				js_config_bad(tk, err, errlen, "token name "
+				    "'%s' given twice", cf->tokens[i].name);
 				goto fail;
 			}
 	}
+	/* bounds checked by the table */
 	cf->max_body = (size_t)opt(o, "max-body")->num;
-	if (cf->max_body < 64) {
-		snprintf(err, errlen, "--max-body must be at least 64 bytes");
-		goto fail;
-	}
-	if (rt < 1000 || it < 1000 || rt > 86400000LL || it > 86400000LL) {
-		snprintf(err, errlen, "--read-timeout and --idle-timeout must be "
-		    "between 1s and 1d");
-		goto fail;
-	}
 	cf->lease_ms = opt(o, "lease")->num;
-	if (cf->lease_ms < 1000 || cf->lease_ms > 86400000LL) {
-		snprintf(err, errlen, "bad value '%s' for --lease: between 1s and "
-		    "1d", opt(o, "lease")->str);
-		goto fail;
-	}
 	cf->read_timeout_s = (unsigned)(rt / 1000);
 	cf->idle_timeout_s = (unsigned)(it / 1000);
 	return cf;
@@ -192,6 +190,60 @@ bad:
 	return -1;
 }
 
+static int
+check_listen(const char *v, char *why, size_t whylen)
+{
+	struct listen_addr la;
+
+	if (parse_listen(v, &la, why, whylen) == 0)
+		return 0;
+	snprintf(why, whylen, "expected ADDR:PORT such as 127.0.0.1:8080 or "
+	    "[::1]:8080");
+	return -1;
+}
+
+static int
+check_token(const char *v, char *why, size_t whylen)
+{
+	struct api_token *t = calloc(1, sizeof *t);
+	char err[512];
+
+	if (t == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	if (auth_parse_token(v, t, err, sizeof err) < 0) {
+		free(t);
+		/* auth_parse_token's message quotes the token: not this one */
+		snprintf(why, whylen, "%s", strstr(err, "expected") ?
+		    strstr(err, "expected") : err);
+		return -1;
+	}
+	auth_free_tokens(t, 1);
+	return 0;
+}
+
+/* After libmicrohttpd failed to start: binds a socket to la as it would
+ * (SO_REUSEADDR) and returns bind's errno (EADDRINUSE, EACCES,
+ * EADDRNOTAVAIL...), or 0 if the address can be bound (then the problem
+ * was elsewhere). */
+static int
+bind_errno(const struct listen_addr *la)
+{
+	int fd, one = 1, e = 0;
+
+	fd = socket(la->v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    bind(fd, (const struct sockaddr *)&la->ss, la->v6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) < 0 ||
+	    listen(fd, 1) < 0)
+		e = errno;
+	close(fd);
+	return e;
+}
+
 /* Reads a whole (small) file for the TLS options; NULL with err. */
 static char *
 slurp(const char *path, const char *what, char *err, size_t errlen)
@@ -256,11 +308,9 @@ apply_log(struct js_opt *o, int first, char *err, size_t errlen)
 {
 	int lv = js_log_level_parse(opt(o, "log-level")->str);
 
-	if (lv < 0) {
-		snprintf(err, errlen, "bad value '%s' for --log-level: expected "
-		    "error, warning, info or debug", opt(o, "log-level")->str);
-		return -1;
-	}
+	if (lv < 0)	/* checked by the table */
+		return js_config_bad(opt(o, "log-level"), err, errlen,
+		    "expected error, warning, info or debug");
 	if (first)
 		js_log_open(PROG, (enum js_log_level)lv, (int)opt(o, "syslog")->num);
 	else
@@ -274,7 +324,7 @@ reload(struct api *a, int argc, char *argv[])
 {
 	struct js_opt o[NOPTS];
 	struct api_conf *cf, *old;
-	char err[512];
+	char err[512], lease[JS_DURATION_SIZE];
 
 	if (parse_opts(o, argc, argv, err, sizeof err) != JS_CONFIG_OK) {
 		js_warn("reload: %s; keeping the current settings", err);
@@ -293,8 +343,9 @@ reload(struct api *a, int argc, char *argv[])
 	a->conf = cf;
 	pthread_rwlock_unlock(&a->lock);
 	api_conf_free(old);
-	js_info("reloaded: %zu token(s), max body %zu bytes, lease %lld ms",
-	    cf->ntokens, cf->max_body, (long long)cf->lease_ms);
+	js_duration_format(cf->lease_ms, lease);
+	js_info("reloaded: %zu token(s), max body %zu bytes, lease %s",
+	    cf->ntokens, cf->max_body, lease);
 	js_config_free(o, NOPTS);
 }
 
@@ -354,14 +405,20 @@ main(int argc, char *argv[])
 		goto usage;
 	}
 	if (tls) {
+		const char *bad = NULL;
 		if ((cert = slurp(opt(o, "tls-cert")->str, "certificate", err,
-		    sizeof err)) == NULL ||
-		    (key = slurp(opt(o, "tls-key")->str, "key", err,
-		    sizeof err)) == NULL ||
-		    (opt(o, "tls-client-ca")->str != NULL &&
+		    sizeof err)) == NULL)
+			bad = "tls-cert";
+		else if ((key = slurp(opt(o, "tls-key")->str, "key", err,
+		    sizeof err)) == NULL)
+			bad = "tls-key";
+		else if (opt(o, "tls-client-ca")->str != NULL &&
 		    (ca = slurp(opt(o, "tls-client-ca")->str, "client CA", err,
-		    sizeof err)) == NULL)) {
-			fprintf(stderr, "%s: %s\n", PROG, err);
+		    sizeof err)) == NULL)
+			bad = "tls-client-ca";
+		if (bad != NULL) {
+			fprintf(stderr, "%s: %s: %s\n", PROG,
+			    js_config_where(opt(o, bad)), err);
 			goto usage;
 		}
 		a.mtls = ca != NULL;
@@ -392,8 +449,15 @@ main(int argc, char *argv[])
 	}
 	a.daemon = api_start_daemon(&a, &al);
 	if (a.daemon == NULL) {
-		js_err("cannot listen on %s (address in use, not ours, or bad "
-		    "TLS certificate/key)", opt(o, "listen")->str);
+		int e = bind_errno(&la);
+		if (e != 0)
+			js_err("cannot listen on %s: %s", opt(o, "listen")->str,
+			    strerror(e));
+		else
+			js_err("cannot start the HTTP server on %s%s (run with "
+			    "--log-level debug for libmicrohttpd's reason)",
+			    opt(o, "listen")->str, tls ? ": is the TLS "
+			    "certificate or key unusable?" : "");
 		goto out;
 	}
 	di = MHD_get_daemon_info(a.daemon, MHD_DAEMON_INFO_BIND_PORT);

@@ -35,7 +35,8 @@ static struct js_opt opts[] = {
 	{ .name = "wait", .short_flag = 'w', .type = JS_OPT_BOOL, .def = "no",
 	  .help = "wait for a running cleaner to finish instead of exiting" },
 	{ .name = "log-level", .type = JS_OPT_STR, .def = "info",
-	  .metavar = "LEVEL", .help = "error, warning, info or debug" },
+	  .metavar = "LEVEL", .help = "error, warning, info or debug",
+	  .check = js_log_level_check },
 	{ .name = "syslog", .type = JS_OPT_BOOL, .def = "no",
 	  .help = "log to syslog (daemon facility) instead of stderr" },
 };
@@ -73,13 +74,7 @@ main(int argc, char *argv[])
 		js_config_free(opts, NOPTS);
 		return 2;
 	}
-	level = js_log_level_parse(opt("log-level")->str);
-	if (level < 0) {
-		fprintf(stderr, "%s: bad --log-level '%s': use error, warning, "
-		    "info or debug\n", PROG, opt("log-level")->str);
-		js_config_free(opts, NOPTS);
-		return 2;
-	}
+	level = js_log_level_parse(opt("log-level")->str);	/* checked */
 	js_log_open(PROG, (enum js_log_level)level, (int)opt("syslog")->num);
 
 	memset(&co, 0, sizeof co);

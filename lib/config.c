@@ -124,7 +124,7 @@ fmt_bound_ms(long long ms, char *out, size_t len)
 			snprintf(out, len, "%lld%s", ms / units[i].ms, units[i].u);
 			return;
 		}
-	snprintf(out, len, "%lldms", ms);
+	snprintf(out, len, ms == 0 ? "0s" : "%lldms", ms);
 }
 
 /* "4K", "1M" for a bound in bytes (accepted as input). */
@@ -149,8 +149,12 @@ static int
 bad_value(const struct js_opt *o, const char *v, const char *where,
     char *err, size_t errlen, const char *why)
 {
-	seterr(err, errlen, "%s: bad value '%s' for %s: %s", where, v, o->name,
-	    why);
+	if (o->secret)
+		seterr(err, errlen, "%s: bad value for %s: %s", where, o->name,
+		    why);
+	else
+		seterr(err, errlen, "%s: bad value '%s' for %s: %s", where, v,
+		    o->name, why);
 	return -1;
 }
 

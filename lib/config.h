@@ -42,6 +42,7 @@ struct js_opt {
 	 * environment, flag): 0, or -1 with what was expected in why
 	 * ("expected local or slurm"); the error names the source. */
 	int (*check)(const char *v, char *why, size_t whylen);
+	int secret;		/* 1: an error does not repeat the value */
 	/* filled by js_config_parse: */
 	char *str;		/* the value as text (NULL if unset), owned */
 	long long num;		/* INT, DURATION (ms), SIZE (bytes), BOOL (0/1) */

@@ -44,6 +44,15 @@ js_log_level_parse(const char *s)
 	return -1;
 }
 
+int
+js_log_level_check(const char *s, char *why, size_t whylen)
+{
+	if (js_log_level_parse(s) >= 0)
+		return 0;
+	snprintf(why, whylen, "expected error, warning, info or debug");
+	return -1;
+}
+
 void
 js_log(enum js_log_level level, const char *fmt, ...)
 {

@@ -8,6 +8,8 @@
 #ifndef JS_LOG_H
 #define JS_LOG_H
 
+#include <stddef.h>
+
 enum js_log_level { JS_LOG_ERR = 0, JS_LOG_WARN, JS_LOG_INFO, JS_LOG_DEBUG };
 
 /* Set program name (not copied: must outlive the program), level, and
@@ -16,6 +18,8 @@ void js_log_open(const char *prog, enum js_log_level level, int use_syslog);
 void js_log_set_level(enum js_log_level level);
 /* Parse "error", "warn(ing)", "info", "debug"; returns -1 if unknown. */
 int js_log_level_parse(const char *s);
+/* The same as a js_opt check (config.h): 0, or -1 with "expected ...". */
+int js_log_level_check(const char *s, char *why, size_t whylen);
 
 void js_log(enum js_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -96,6 +96,28 @@ test_duration(void **state)
 }
 
 static void
+test_duration_format(void **state)
+{
+	static const struct { int64_t ms; const char *s; } cases[] = {
+		{ 0, "0 ms" }, { 250, "250 ms" }, { 1000, "1 s" },
+		{ 2500, "2.5 s" }, { 60000, "60 s" }, { 119999, "120 s" }, { 12345, "12 s" },
+		{ 120000, "2 min" }, { 125000, "2 min 5 s" },
+		{ 5400000, "90 min" }, { 7200000, "2 h" }, { 9000000, "2 h 30 min" },
+		{ 604800000, "7 d" }, { 183600000, "2 d 3 h" }, { -1500, "-1.5 s" },
+	};
+	char out[JS_DURATION_SIZE];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		js_duration_format(cases[i].ms, out);
+		assert_string_equal(out, cases[i].s);
+	}
+	js_duration_format(INT64_MIN, out);
+	assert_non_null(strstr(out, " d"));
+}
+
+static void
 test_size(void **state)
 {
 	uint64_t b;
@@ -162,6 +184,7 @@ main(void)
 		cmocka_unit_test(test_id_new),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_duration_format),
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_parse_int),
 		cmocka_unit_test(test_proc_start_time),
