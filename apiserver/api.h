@@ -85,6 +85,7 @@ struct req {
 	int ndjson;		/* body is application/x-ndjson */
 	int head;		/* a HEAD request: reads, never marks retrieved */
 	int failed;		/* an error response is already queued */
+	int bad_path;		/* !request_path_ok: 400 (http_uri_seen) */
 	int too_big;		/* the body is over max_body: 413 at the end */
 	size_t discarded;
 	int64_t start_ms;	/* when the request began (read timeout) */
@@ -110,6 +111,12 @@ enum route {
 /* Splits url's path into r->seg (r->segbuf, freed by the caller) and sets
  * r->route (R_NONE if no route matches). */
 void request_route(struct req *r, const char *url);
+/* Whether the path of a raw request target (before its %-escapes are
+ * decoded; it ends at '?' or the end) holds only bytes a route can hold:
+ * printable ASCII other than space, raw or escaped, and no '%' that does
+ * not start an escape of two hex digits.  A %00 would otherwise end the
+ * decoded path early (libmicrohttpd hands it over as a C string). */
+int request_path_ok(const char *target);
 int request_route_open(int route);		/* needs no token */
 int request_route_worker(int route);	/* needs the worker role */
 int request_route_raw(int route);	/* body is raw bytes, streamed */
@@ -144,6 +151,10 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *c,
     const char *upload_data, size_t *upload_data_size, void **con_cls);
 void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe);
+/* MHD_OPTION_URI_LOG_CALLBACK: sees the raw request target before it is
+ * decoded and marks a request whose path fails request_path_ok (its
+ * answer is then 400). */
+void *http_uri_seen(void *cls, const char *uri, struct MHD_Connection *c);
 /* Queues resp with status (counted for /metrics) and drops our reference. */
 enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status,
     struct MHD_Response *resp);

@@ -255,6 +255,18 @@ dispatch(struct api *a, struct MHD_Connection *c, struct req *r,
 	}
 }
 
+/* The mark http_uri_seen leaves as a request's first *con_cls (its
+ * address; a request's own state is allocated by the handler). */
+static char bad_path_mark;
+
+void *
+http_uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	(void)cls;
+	(void)c;
+	return request_path_ok(uri) ? NULL : &bad_path_mark;
+}
+
 /* Mutual TLS: the handshake required a certificate; check it is signed by
  * the --tls-client-ca and valid.  0 if so. */
 static int
@@ -284,6 +296,13 @@ first_call(struct api *a, struct MHD_Connection *c, struct req *r,
 		r->failed = 1;
 		return http_error(c, MHD_HTTP_FORBIDDEN, "your client certificate "
 		    "is not signed by the CA this server trusts");
+	}
+	if (r->bad_path) {
+		/* url, decoded, would end at a %00: route nothing */
+		r->failed = 1;
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "the path holds a byte "
+		    "no route can hold (NUL, a control character, space, a byte "
+		    "over 126, or a '%%' that is not an escape like %%2F)");
 	}
 	request_route(r, url);
 	r->head = strcmp(method, "HEAD") == 0;
@@ -358,10 +377,12 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 	unsigned idle;
 
 	(void)version;
-	if (r == NULL) {
+	if (r == NULL || r == (void *)&bad_path_mark) {
+		int bad = r != NULL;
 		r = calloc(1, sizeof *r);
 		if (r == NULL)
 			return MHD_NO;
+		r->bad_path = bad;
 		*con_cls = r;
 		atomic_fetch_add(&a->active, 1);
 		guard_set(c, GUARD_BUSY);
@@ -422,8 +443,8 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 	(void)toe;
 	guard_set(c, GUARD_WAITING);
-	if (r == NULL)
-		return;
+	if (r == NULL || r == (void *)&bad_path_mark)
+		return;	/* the handler never ran */
 	atomic_fetch_sub(&a->active, 1);
 	free(r->segbuf);
 	free(r->body);

@@ -39,6 +39,39 @@ static const struct {
 	[R_DEMO_JOB] = { .allow = "GET, HEAD" },
 };
 
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+request_path_ok(const char *target)
+{
+	const unsigned char *p = (const unsigned char *)target;
+	int hi, lo, b;
+
+	for (; *p != '\0' && *p != '?'; p++) {
+		b = *p;
+		if (b == '%') {
+			if ((hi = hexval((char)p[1])) < 0 ||
+			    (lo = hexval((char)p[2])) < 0)
+				return 0;	/* a '%' that escapes nothing */
+			b = hi * 16 + lo;
+			p += 2;
+		}
+		if (b <= 0x20 || b >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
 /* Splits the path into segments and picks the route. */
 void
 request_route(struct req *r, const char *url)

@@ -135,6 +135,7 @@ api_start_daemon(struct api *a, const struct api_listen *l)
 	    MHD_OPTION_CONNECTION_LIMIT, l->max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, a->conf->read_timeout_s,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, a,
+	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, NULL,
 	    MHD_OPTION_NOTIFY_CONNECTION, notify_conn, &a->mtls,
 	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),

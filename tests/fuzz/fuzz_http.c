@@ -9,7 +9,8 @@
  * then reads the body as the route would: a streamed NDJSON batch in chunks
  * of a size taken from the input, or a JSON job validated for submission
  * or update.  It traps on a broken invariant (a status the server never
- * sends, a segment with a '/', a batch over its limit).
+ * sends, a segment with a '/', a batch over its limit, a path
+ * request_path_ok accepts with a byte no route can hold).
  *
  * fuzz-sources: apiserver/request.c
  */
@@ -57,6 +58,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (p > end || left != (size_t)(end - p))
 		__builtin_trap();
 
+	/* a path request_path_ok accepts holds no raw byte it refuses */
+	if (url != NULL && request_path_ok(url))
+		for (i = 0; url[i] != '\0' && url[i] != '?'; i++)
+			if ((unsigned char)url[i] <= 0x20 ||
+			    (unsigned char)url[i] >= 0x7f)
+				__builtin_trap();
 	memset(&r, 0, sizeof r);
 	r.max_body = 4096;
 	request_route(&r, url != NULL ? url : "");

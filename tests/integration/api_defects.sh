@@ -4,6 +4,7 @@
 #   1. PUT {"status": "cancelled"} and DELETE of a job in every final state
 #      (a use after free answered a completed job with a closed connection)
 #   2. PUT is validated by the submission rule and applied all or nothing
+#   3. a path with a NUL byte (%00) or any byte no route can hold is 400
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proc.inc"
 
@@ -155,6 +156,70 @@ eq "DELETE a pending job: 202" "$CODE" 202
 jq_eq "DELETE pending: cancelled at once" .status cancelled
 check "DELETE pending: the file is .cancelled" test -f "$SPOOL/$JE.cancelled"
 alive "DELETE in every state"
+
+# ---- 3. bytes no route can hold ----
+JN=$(post '{"name":"nul","command":["true"]}')
+before=$(spool_snapshot)
+cp "$SPOOL/$JN.pending" "$SPOOL.copy"
+path_bad() {	# DESC METHOD PATH [curl args]
+	p_d=$1; shift
+	req "$@" --path-as-is
+	jerr "$p_d: 400" 400
+}
+path_bad "GET id%00zzz" GET "/api/v1/jobs/$JN%00zzz"
+path_bad "GET id%00" GET "/api/v1/jobs/$JN%00"
+path_bad "GET id%00/log" GET "/api/v1/jobs/$JN%00/log"
+path_bad "PUT id%00x" PUT "/api/v1/jobs/$JN%00x" -d '{"name":"nul"}'
+path_bad "DELETE id%00x" DELETE "/api/v1/jobs/$JN%00x"
+path_bad "healthz%00" GET "/healthz%00"
+path_bad "%00 in the middle of the route" GET "/api/v1%00/jobs"
+path_bad "newline %0a" GET "/api/v1/jobs/$JN%0a"
+path_bad "carriage return %0d" GET "/api/v1/jobs/$JN%0d"
+path_bad "space %20" GET "/api/v1/jobs/$JN%20"
+path_bad "tab %09" GET "/api/v1/jobs/$JN%09"
+path_bad "DEL %7f" GET "/api/v1/jobs/$JN%7f"
+path_bad "byte %ff" GET "/api/v1/jobs/$JN%ff"
+path_bad "UTF-8 %c3%a9" GET "/api/v1/jobs/%c3%a9"
+path_bad "malformed escape %zz" GET "/api/v1/jobs/%zz"
+path_bad "cut escape %4" GET "/api/v1/jobs/$JN%4"
+path_bad "POST %00 on add" POST "/api/v1/add/1%00/2"
+same_file "no request with a bad path changed the job" "$SPOOL/$JN.pending" \
+	"$SPOOL.copy"
+eq "no request with a bad path changed the spool" "$(spool_snapshot)" "$before"
+# escapes of bytes a route holds still route
+req GET "/api/v1/jobs/$(printf '%s' "$JN" | sed 's/-/%2D/g')?peek=1" --path-as-is
+eq "an id with %2D for its dashes 200" "$CODE" 200
+jq_eq "... is that job" .id "$JN"
+req GET "/api/v1/jobs/$JN?name=%00" --path-as-is
+eq "%00 in the query string is not the path" "$CODE" 200
+# raw bytes on the wire, not escaped
+raw() {	# prints the status code of a raw request line (python3 socket)
+	python3 - "$PORT" "$1" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+line = sys.argv[2].encode("latin-1").decode("unicode_escape").encode("latin-1")
+s.sendall(b"GET " + line + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+print(data.split(b" ", 2)[1].decode() if data.startswith(b"HTTP/") else "none")
+EOF
+}
+for p in "/api/v1/jobs/$JN\\xff" "/api/v1/jobs/$JN\\x01" \
+	"/api/v1/jobs/$JN\\x7f" "/api/v1/jobs/$JN zzz"; do
+	code=$(raw "$p")
+	eq "raw $p: 400" "$code" 400
+done
+# A raw NUL (not %00) cannot be seen: libmicrohttpd 0.9.75 hands the request
+# target to the server only as C strings, cut at the NUL.  It must still get
+# an answer and not take the server down.
+code=$(raw "/api/v1/jobs/$JN\\x00zzz")
+case $code in [1-5][0-9][0-9]) ok "raw NUL: an answer ($code)" ;;
+	*) fail "raw NUL: $code" ;; esac
+alive "bad paths"
 
 # ---- 2 (again). the jobs PUT left pending run (the processor accepts what PUT wrote) ----
 rm -f "$SPOOL/$L4.log"
