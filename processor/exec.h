@@ -39,6 +39,15 @@ struct exec_run {
 	struct run_child child;	/* local: forked, waiting at its gate */
 	char **argv;		/* local: what it executes (until start) */
 	void *priv;		/* for other executors */
+	/* its output (stdout and stderr of whatever exec_spawn started): a
+	 * pipe the loop drains into <id>.log up to a cap (exec_output_*) */
+	int out_open;		/* 1: outfd and logfd are open */
+	int outfd;		/* the pipe's read end, non-blocking */
+	int logfd;		/* <id>.log, appending */
+	uint64_t log_len;	/* the log's size as far as we wrote it */
+	uint64_t log_cap;	/* bytes the log may hold; 0: no cap */
+	int truncated;		/* output was dropped at the cap */
+	int log_failed;		/* a write to the log failed (warned once) */
 };
 
 /* How a run ended. */
@@ -113,6 +122,14 @@ struct executor *exec_local_new(struct js_spool *sp, struct proc_config *cfg,
 int exec_spawn(struct executor *ex, const char *id, json_t *job, char **argv,
     int keep_creds, int watcher, const char *home, struct exec_run *run,
     char *err, size_t errlen);
+/* exec_local.c: the output of a run that exec_spawn started.  drain reads
+ * what the pipe holds (without waiting) into the log, dropping what would
+ * take the log past run->log_cap and setting run->truncated; returns 1
+ * once the pipe is at its end (every writer gone), else 0.  close drops
+ * the pipe and the log (also fine on a run that never had them). */
+int exec_output_drain(const char *id, struct exec_run *run);
+void exec_output_close(struct exec_run *run);
+
 /* exec_slurm.c: runs command and shell jobs on Slurm (see slurm.h);
  * container jobs locally.  NULL on failure (logged). */
 struct executor *exec_slurm_new(struct js_spool *sp, struct proc_config *cfg,

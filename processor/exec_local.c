@@ -6,13 +6,20 @@
  * A run is identified in <id>.wip by "pid" (its process group) and
  * "pid_start" (that process's start time, so that a reused pid is never
  * mistaken for it); recovery on the same host kills what is left of it.
+ *
+ * Its stdout and stderr are one pipe, which the loop drains into <id>.log
+ * (exec_output_drain) up to --max-log-size: past it the output is read and
+ * dropped, so the run neither blocks nor dies, and the job records
+ * "log_truncated".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +41,70 @@ container_stop(struct executor *ex, const char *id, int hard, int64_t grace_ms)
 		    "container stop");
 }
 
+/* The pipe a run writes its output into: a larger buffer than the
+ * default 64 KiB, when the system allows, means fewer wake-ups of the loop
+ * for a chatty job. */
+#define OUT_PIPE_SIZE (1 << 20)
+
+void
+exec_output_close(struct exec_run *run)
+{
+	if (!run->out_open)
+		return;
+	close(run->outfd);
+	close(run->logfd);
+	run->out_open = 0;
+}
+
+int
+exec_output_drain(const char *id, struct exec_run *run)
+{
+	char buf[65536];
+	ssize_t k;
+	size_t keep;
+
+	if (!run->out_open)
+		return 1;
+	for (;;) {
+		k = read(run->outfd, buf, sizeof buf);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && errno == EAGAIN)
+			return 0;
+		if (k < 0) {
+			js_warn("job %s: cannot read its output: %s", id,
+			    strerror(errno));
+			return 1;
+		}
+		if (k == 0)
+			return 1;
+		keep = (size_t)k;
+		if (run->log_cap > 0) {
+			uint64_t room = run->log_len < run->log_cap ?
+			    run->log_cap - run->log_len : 0;
+			if (keep > room) {
+				if (!run->truncated)
+					js_info("job %s: its log reached "
+					    "--max-log-size (%llu bytes); further "
+					    "output is dropped", id,
+					    (unsigned long long)run->log_cap);
+				run->truncated = 1;
+				keep = (size_t)room;
+			}
+		}
+		if (keep == 0 || run->log_failed)
+			continue;
+		if (js_write_all(run->logfd, buf, keep) < 0) {
+			/* ENOSPC, EIO: the job goes on, its output is lost */
+			js_warn("job %s: cannot write its log: %s; its output "
+			    "is dropped", id, strerror(errno));
+			run->log_failed = 1;
+			continue;
+		}
+		run->log_len += keep;
+	}
+}
+
 int
 exec_spawn(struct executor *ex, const char *id, json_t *job, char **argv,
     int keep_creds, int watcher, const char *home, struct exec_run *run,
@@ -42,21 +113,29 @@ exec_spawn(struct executor *ex, const char *id, json_t *job, char **argv,
 	struct proc_config *cfg = ex->cfg;
 	struct run_spec rs;
 	unsigned long long st;
-	int logfd, rc;
+	struct stat lst;
+	long long remote_base;
+	int logfd, rc, p[2];
 
 	run->argv = argv;
+	p[0] = p[1] = -1;
 	logfd = js_spool_log_open(ex->sp, id, 1);
-	if (logfd < 0) {
+	if (logfd < 0 || fstat(logfd, &lst) < 0) {
 		snprintf(err, errlen, "cannot open the log: %s", strerror(errno));
-		proc_free_words(run->argv);
-		run->argv = NULL;
-		return -1;
+		goto fail;
 	}
+	if (pipe2(p, O_CLOEXEC) < 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "cannot make the output pipe: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	/* (a smaller pipe only costs wake-ups) */
+	(void)fcntl(p[0], F_SETPIPE_SZ, OUT_PIPE_SIZE);
 	memset(&rs, 0, sizeof rs);
 	rs.id = id;
 	rs.argv = run->argv;
 	rs.job = job;
-	rs.logfd = logfd;
+	rs.logfd = p[1];
 	rs.drop = cfg->run_as;
 	rs.uid = cfg->uid;
 	rs.gid = cfg->gid;
@@ -65,16 +144,36 @@ exec_spawn(struct executor *ex, const char *id, json_t *job, char **argv,
 	rs.keep_creds = keep_creds;
 	rs.watcher = watcher;
 	rc = run_spawn(&rs, &run->child, err, errlen);
-	close(logfd);
-	if (rc < 0) {
-		proc_free_words(run->argv);
-		run->argv = NULL;
-		return -1;
-	}
+	close(p[1]);
+	p[1] = -1;
+	if (rc < 0)
+		goto fail;
+	run->out_open = 1;
+	run->outfd = p[0];
+	run->logfd = logfd;
+	run->log_len = (uint64_t)lst.st_size;
+	/* remote mode: the server's log already holds earlier runs' output,
+	 * which the cap counts too */
+	remote_base = js_job_int(json_object_get(job, "remote"), "log_offset", 0);
+	if (remote_base > 0)
+		run->log_len += (uint64_t)remote_base;
+	run->log_cap = cfg->max_log_size;
+	run->truncated = 0;
+	run->log_failed = 0;
 	json_object_set_new(job, "pid", json_integer(run->child.pid));
 	if (js_proc_start_time(run->child.pid, &st) == 0)
 		json_object_set_new(job, "pid_start", json_integer((json_int_t)st));
 	return 0;
+fail:
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	if (logfd >= 0)
+		close(logfd);
+	proc_free_words(run->argv);
+	run->argv = NULL;
+	return -1;
 }
 
 static int

@@ -1,8 +1,10 @@
 /*
  * loop.c - the processor's event loop (see proc.h, jobspool-processor(8)).
  *
- * One epoll set, four kinds of wake-up and no polling:
+ * One epoll set, five kinds of wake-up and no polling:
  *   inotify   <id>.pending appearing (index it), <id>.cancel (kill the run)
+ *   pipes     a run's output (stdout and stderr), copied into <id>.log up
+ *             to --max-log-size and dropped past it (exec_output_drain)
  *   signalfd  SIGCHLD (reap, record results), SIGTERM/SIGINT (graceful
  *             shutdown), SIGHUP (reload settings)
  *   timerfd   armed at the earliest of: next heartbeat, timeout, SIGKILL
@@ -296,12 +298,91 @@ stop_run(struct loop *l, struct run *r, enum stop_reason why)
 	r->kill_at = js_mono_ms() + grace;
 }
 
+/* Adds the run's output pipe to the epoll set; -1 with err (the prepared
+ * run is then aborted), as the job could not be watched. */
+static int
+watch_output(struct loop *l, struct run *r, char *err, size_t errlen)
+{
+	struct epoll_event ev;
+
+	if (!r->x.out_open)
+		return 0;
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	ev.data.fd = r->x.outfd;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, r->x.outfd, &ev) == 0)
+		return 0;
+	snprintf(err, errlen, "cannot watch its output: %s", strerror(errno));
+	l->ex->ops->abort(l->ex, &r->x);
+	return -1;
+}
+
+/* Closes the run's output pipe and log (nothing more will be copied). */
+static void
+unwatch_output(struct loop *l, struct run *r)
+{
+	if (!r->x.out_open)
+		return;
+	/* (not in the set if watch_output failed: ENOENT is expected) */
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, r->x.outfd, NULL);
+	exec_output_close(&r->x);
+}
+
+/* A run's output pipe is readable (or at its end). */
+static void
+handle_output(struct loop *l, int fd)
+{
+	size_t i;
+
+	for (i = 0; i < l->nruns; i++) {
+		struct run *r = &l->runs[i];
+		if (r->used && r->x.out_open && r->x.outfd == fd) {
+			if (exec_output_drain(r->id, &r->x) == 1)
+				unwatch_output(l, r);
+			return;
+		}
+	}
+}
+
 static void
 release(struct loop *l, struct run *r)
 {
+	unwatch_output(l, r);
 	json_decref(r->job);
 	memset(r, 0, sizeof *r);
 	l->active--;
+}
+
+/* The line for a finished job: outcome, exit code or signal, duration and
+ * attempt, e.g. "job ID: failed (exit code 3) after 2.5 s, attempt 2 of 4". */
+static void
+log_finished(struct run *r, enum js_state state)
+{
+	const json_t *ec = json_object_get(r->job, "exit_code");
+	const json_t *sig = json_object_get(r->job, "signal");
+	long long attempts = js_job_int(r->job, "attempts", 1);
+	long long retries = js_job_int(r->job, "retries", 0);
+	const char *why = js_job_str(r->job, "error");
+	char how[96] = "", dur[JS_DURATION_SIZE] = "", tries[64];
+
+	if (json_is_integer(sig))
+		snprintf(how, sizeof how, " (killed by signal %lld, %s)",
+		    (long long)json_integer_value(sig),
+		    strsignal((int)json_integer_value(sig)));
+	else if (json_is_integer(ec))
+		snprintf(how, sizeof how, " (exit code %lld)",
+		    (long long)json_integer_value(ec));
+	if (json_is_integer(json_object_get(r->job, "duration_ms")))
+		js_duration_format(js_job_int(r->job, "duration_ms", 0), dur);
+	if (retries > 0)
+		snprintf(tries, sizeof tries, "attempt %lld of %lld", attempts,
+		    retries + 1);
+	else
+		snprintf(tries, sizeof tries, "attempt %lld", attempts);
+	js_info("job %s: %s%s%s%s, %s%s%s", r->id, js_state_status(state), how,
+	    dur[0] ? " after " : "", dur, tries,
+	    why != NULL && state != JS_COMPLETED ? ": " : "",
+	    why != NULL && state != JS_COMPLETED ? why : "");
 }
 
 /* Writes the final state of a claimed job and runs the notify command. */
@@ -317,7 +398,7 @@ finish(struct loop *l, struct run *r, enum js_state state)
 			    strerror(errno));
 		return;
 	}
-	js_info("job %s: %s", r->id, js_state_status(state));
+	log_finished(r, state);
 	notify(l, r->job);
 }
 
@@ -423,6 +504,15 @@ job_exited(struct loop *l, struct run *r, const struct exec_result *res)
 		l->ex->ops->collect(l->ex, r->id, r->job, res);
 	json_object_set_new(r->job, "pid", json_null());
 	json_object_set_new(r->job, "pid_start", json_null());
+	/* what the run wrote before it ended is in the pipe: copy it, drop
+	 * whatever may still come from strays outside its process group */
+	exec_output_drain(r->id, &r->x);
+	unwatch_output(l, r);
+	/* (true stays true: a retry appends to the same, capped log) */
+	if (r->x.truncated || !json_is_true(json_object_get(r->job,
+	    "log_truncated")))
+		json_object_set_new(r->job, "log_truncated",
+		    json_boolean(r->x.truncated));
 	log_digest(l, r);
 	switch (r->stop) {
 	case STOP_SHUTDOWN:
@@ -548,7 +638,8 @@ claim(struct loop *l, const char *id)
 		return;
 	}
 	started = 0;
-	if (l->ex->ops->prepare(l->ex, id, job, &r->x, err, sizeof err) == 0) {
+	if (l->ex->ops->prepare(l->ex, id, job, &r->x, err, sizeof err) == 0 &&
+	    watch_output(l, r, err, sizeof err) == 0) {
 		/* nothing of the run executes before it is recorded */
 		if (start(l, r) < 0) {
 			l->ex->ops->abort(l->ex, &r->x);
@@ -632,6 +723,8 @@ reap(struct loop *l)
 static void
 begin_shutdown(struct loop *l, int sig)
 {
+	char grace[JS_DURATION_SIZE];
+
 	if (l->stopping) {
 		js_info("%s again: stopping the running jobs now", strsignal(sig));
 		l->stop_deadline = js_mono_ms();
@@ -641,9 +734,10 @@ begin_shutdown(struct loop *l, int sig)
 	l->stop_deadline = js_mono_ms() + l->cfg->shutdown_grace_ms;
 	if (l->cfg->link_pid > 0)
 		kill(l->cfg->link_pid, SIGUSR1);	/* remote: claim no more */
-	js_info("%s: claiming no more jobs; %zu running job%s get %lld ms to "
+	js_duration_format(l->cfg->shutdown_grace_ms, grace);
+	js_info("%s: claiming no more jobs; %zu running job%s get %s to "
 	    "finish", strsignal(sig), l->active, l->active == 1 ? "" : "s",
-	    (long long)l->cfg->shutdown_grace_ms);
+	    grace);
 }
 
 static void
@@ -821,7 +915,7 @@ arm_timer(struct loop *l, int64_t at)
 static void
 do_reload(struct loop *l)
 {
-	char err[512];
+	char err[512], lease[JS_DURATION_SIZE];
 	size_t i;
 
 	l->reload = 0;
@@ -841,8 +935,9 @@ do_reload(struct loop *l)
 			l->nruns = (size_t)l->cfg->jobs;
 		}
 	}
-	js_info("SIGHUP: configuration reloaded (-j %d, lease %lld ms)",
-	    l->cfg->jobs, (long long)l->cfg->lease_ms);
+	js_duration_format(l->cfg->lease_ms, lease);
+	js_info("SIGHUP: configuration reloaded (-j %d, lease %s)",
+	    l->cfg->jobs, lease);
 }
 
 static int
@@ -892,6 +987,7 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 {
 	struct loop l;
 	struct epoll_event evs[8];
+	char lease[JS_DURATION_SIZE];
 	uint64_t ticks;
 	int rc = 0, n, i;
 	size_t k;
@@ -919,8 +1015,10 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 		rc = 1;
 		goto out;
 	}
-	js_info("processing %s as %s, -j %d, lease %lld ms", js_spool_path(sp),
-	    l.worker, cfg->jobs, (long long)cfg->lease_ms);
+	js_duration_format(cfg->lease_ms, lease);
+	js_info("processing %s as %s, -j %d, lease %s, jobs run as %s%s",
+	    js_spool_path(sp), l.worker, cfg->jobs, lease, cfg->user,
+	    geteuid() == 0 && !cfg->run_as ? " (root: --user root)" : "");
 	scan(&l);
 	l.next_scan = js_mono_ms() + cfg->scan_interval_ms;
 	for (;;) {
@@ -947,10 +1045,14 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 				handle_signals(&l);
 			else if (evs[i].data.fd == l.infd)
 				handle_inotify(&l);
-			else if (evs[i].data.fd == l.tfd &&
-			    read(l.tfd, &ticks, sizeof ticks) < 0 &&
-			    errno != EAGAIN)
-				js_warn("timerfd read: %s", strerror(errno));
+			else if (evs[i].data.fd == l.tfd) {
+				if (read(l.tfd, &ticks, sizeof ticks) < 0 &&
+				    errno != EAGAIN)
+					js_warn("timerfd read: %s",
+					    strerror(errno));
+			} else {
+				handle_output(&l, evs[i].data.fd);
+			}
 		}
 		handle_timers(&l);
 	}
@@ -962,6 +1064,7 @@ out:
 	for (k = 0; l.runs != NULL && k < l.nruns; k++)
 		if (l.runs[k].used) {
 			l.ex->ops->stop(l.ex, l.runs[k].id, &l.runs[k].x, 1, 0);
+			unwatch_output(&l, &l.runs[k]);
 			json_decref(l.runs[k].job);
 		}
 	free(l.runs);

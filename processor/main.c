@@ -51,6 +51,10 @@ static const struct js_opt opt_template[] = {
 	  "\"--runtime runc\"" },
 	{ .name = "container-args", .type = JS_OPT_STR, .def = NULL,
 	  .metavar = "ARGS", .help = "words put right after \"run\"" },
+	{ .name = "max-log-size", .type = JS_OPT_SIZE, .def = "100M",
+	  .metavar = "SIZE", .help = "a job's log stops growing at SIZE: "
+	  "further output is dropped (the job runs on) and the job records "
+	  "\"log_truncated\": true (0: no cap)" },
 	{ .name = "notify-command", .type = JS_OPT_STR, .def = NULL,
 	  .metavar = "CMD", .help = "run with /bin/sh -c, the final job JSON "
 	  "on stdin, when a job ends" },
@@ -439,6 +443,7 @@ load(struct proc_config *cfg, char *err, size_t errlen, int *help)
 	cfg->kill_grace_ms = num(o, "kill-grace");
 	cfg->shutdown_grace_ms = num(o, "shutdown-grace");
 	cfg->scan_interval_ms = num(o, "scan-interval");
+	cfg->max_log_size = (uint64_t)num(o, "max-log-size");
 	if (cfg->lease_ms < 1000) {
 		snprintf(err, errlen, "bad value '%s' for lease: at least 1s",
 		    str(o, "lease"));

@@ -47,6 +47,7 @@ struct proc_config {
 	char *home;			/* its home directory: HOME of jobs */
 	int log_level;
 	int use_syslog;
+	uint64_t max_log_size;		/* a job's log stops there; 0: no cap */
 	/* the executor (read at start) and the Slurm executor's settings */
 	int executor;			/* PROC_EXEC_LOCAL or PROC_EXEC_SLURM */
 	char *slurm_bindir;		/* "": Slurm's commands from PATH */

@@ -609,6 +609,24 @@ script(const json_t *job, const char *id)
 	return b.s;
 }
 
+/* The size of <id>.log now.  (Our stdout is the pipe the processor drains
+ * into the log, up to --max-log-size: the log itself is read by name.) */
+static int
+log_size_now(struct watch *w, off_t *size)
+{
+	struct stat st;
+	int fd = js_spool_log_open(w->sp, w->id, 0), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fstat(fd, &st);
+	close(fd);
+	if (rc < 0 || !S_ISREG(st.st_mode))
+		return -1;
+	*size = st.st_size;
+	return 0;
+}
+
 /* Submits the job.  0 with w->job_id set, or -1 with a message in err. */
 static int
 submit(struct watch *w, const json_t *job, char *err, size_t errlen)
@@ -619,7 +637,7 @@ submit(struct watch *w, const json_t *job, char *err, size_t errlen)
 	size_t n = 0, i;
 	char **extra;
 	int rc = -1, r;
-	struct stat st;
+	off_t size;
 
 	if (json_object_get(job, "stdin") != NULL) {
 		snprintf(err, errlen, "stdin is not supported by the Slurm "
@@ -636,8 +654,8 @@ submit(struct watch *w, const json_t *job, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (fstat(1, &st) == 0 && S_ISREG(st.st_mode))
-		w->log_base = st.st_size;
+	if (log_size_now(w, &size) == 0)
+		w->log_base = size;
 #define A(s) do { if (add_word(&args, &n, (s)) < 0) goto nomem; } while (0)
 	A("sbatch");
 	A("--parsable");
@@ -902,10 +920,10 @@ slurm_watch_main(int argc, char *argv[])
 				snprintf(w.out_path, sizeof w.out_path, "%s",
 				    js_job_str(rec, "output"));
 			{
-				struct stat st;
-				if (fstat(1, &st) == 0 && S_ISREG(st.st_mode) &&
-				    st.st_size > w.log_base)
-					w.copied = st.st_size - w.log_base;
+				off_t size;
+				if (log_size_now(&w, &size) == 0 &&
+				    size > w.log_base)
+					w.copied = size - w.log_base;
 			}
 			fprintf(stderr, "jobspool: re-attached to Slurm job %lld "
 			    "(%s)\n", w.job_id, w.state);
