@@ -250,6 +250,16 @@ check "  a job with a label that is not a word is failed" \
 eq "  saying why" "$(jq -r .error "$SPOOL/$JBADL.failed" | grep -c labels)" 1
 
 # ---- log upload ----
+logup "$J1" "$G1" 3 "gap"
+jerr "a gap before any log: 416" 416
+jq_eq "  with size 0" .size 0
+check "  and no log is created" test ! -e "$SPOOL/$J1.log"
+logup "$J1" $((G1 + 1)) 0 "x"
+jerr "a wrong token before any log: 409" 409
+check "  no log is created" test ! -e "$SPOOL/$J1.log"
+logup "$J1" "$G1" 0 ""
+eq "an empty upload: 200" "$CODE:$(printf '%s' "$BODY" | jq -c .)" '200:{"size":0}'
+check "  creates no log" test ! -e "$SPOOL/$J1.log"
 printf 'one\ntwo\n' >"$W/d1"
 printf 'two\nthree\n' >"$W/d2"
 logup "$J1" "$G1" 0 "@$W/d1"
@@ -576,7 +586,7 @@ req POST /api/v1/workers/claim -d '{"wait":2}'
 jq_eq "  lease 9 s" .lease.lease_ms 9000
 printf 'lease = 4s\n' >"$W/conf"
 kill -HUP "$API_PID"
-check "  SIGHUP reloads it" wait_until 10 grep -q 'lease 4000 ms' "$API_LOG"
+check "  SIGHUP reloads it" wait_until 10 grep -q 'lease 4 s' "$API_LOG"
 hb "$(printf '%s' "$BODY" | jq -r .job.id)" "$(printf '%s' "$BODY" | jq -r .lease.token)"
 jq_eq "  heartbeats answer the new lease" .lease_ms 4000
 api_stop
