@@ -139,6 +139,18 @@ soak-stateful: deps
 valgrind: deps
 	@sh tests/soak/valgrind.sh $(VG_SUITES)
 
+# make coverage: a gcov build (gcc --coverage -O0) in COV_DIR (build/cov),
+# the whole suite (tests/run.sh) against it, then the line and branch
+# coverage of every file of lib/, apiserver/, processor/ and cleaner/
+# (gcovr, installed by scripts/deps.sh), ending with a TOTAL line; also
+# COV_DIR/coverage.html.  See scripts/coverage.sh.
+COV_DIR ?= build/cov
+coverage:
+	@sh scripts/deps.sh gcovr
+	@$(MAKE) --no-print-directory B=$(COV_DIR) CC=gcc \
+		CFLAGS="-O0 -g --coverage" all unit-bins
+	@sh scripts/coverage.sh $(COV_DIR)
+
 # make bench: jobspool against task-spooler, nq, beanstalkd and the machine's
 # limits (release build in build/bench); one Markdown table on stdout and in
 # tests/bench/last-results.md.  See tests/bench/run.sh.  Then the Slurm
@@ -183,4 +195,4 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all check bench run install uninstall install-examples clean deps unit-bins fuzz soak soak-stateful valgrind
+.PHONY: all check bench run install uninstall install-examples clean deps unit-bins fuzz soak soak-stateful valgrind coverage

@@ -1,9 +1,11 @@
 #!/bin/sh
 # Installs the Debian packages jobspool needs to build and test, when run as
 # root; otherwise prints the apt-get line to run.  Quiet when all is there.
+# Arguments are further packages a target needs (make coverage: gcovr).
 PKGS="gcc clang make pkg-config libjansson-dev uuid-dev libmicrohttpd-dev
 libgnutls28-dev nettle-dev libcurl4-gnutls-dev libcmocka-dev curl jq mandoc gnutls-bin
 procps iproute2 python3"
+PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
