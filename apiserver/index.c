@@ -7,13 +7,28 @@
  * (pending entries also by the next query of pending jobs alone: the worker
  * claim route asks for those, in priority order, with labels and
  * not_before, many times a second on a busy spool).
+ *
+ * A query holds every job that exists for its whole duration exactly once,
+ * although jobs are renamed (claimed, finished, retrieved) while it reads
+ * the directory, and a rename during readdir can hide a job (its old name
+ * not reached yet, its new one already passed) or show it under both.  An
+ * inotify watch of its own records the names that appear in the spool
+ * (IN_MOVED_TO, IN_CREATE: queued before the rename returns, while the
+ * directory is locked); a query takes the names that appeared between the
+ * start and the end of its readdir too, and every job seen more than once
+ * or among those is looked up where it is now (js_spool_locate, under the
+ * job's lock).  A job whose file moved before it could be read is read
+ * under its next name the same way.  One id, one hit, in its current state.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include "api.h"
+#include "log.h"
 
 struct ent {
 	struct ent *next;
@@ -64,6 +79,230 @@ cand_unref(struct idx_cand *c)	/* under ix.mu */
 
 #define CAND_MAX_AGE_MS 1000
 
+/* The job names that appeared in the spool, in order, for the queries
+ * reading the directory meanwhile (see the top of this file). */
+#define MOVED_RING 8192
+#define MOVED_TRIES 4
+static struct {
+	pthread_mutex_t mu;
+	int fd;			/* inotify, non-blocking; -1: not watching yet */
+	uint64_t seq;		/* names recorded so far */
+	uint64_t overflows;	/* the kernel's queue overflowed (names lost) */
+	struct js_entry *ring;	/* the last MOVED_RING names (id, state) */
+} mv = { .mu = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
+
+/* Moves the queued events into the ring; under mv.mu. */
+static int
+moved_drain(void)
+{
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n, off;
+
+	for (;;) {
+		n = read(mv.fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -1;
+		if (n == 0)
+			return 0;
+		for (off = 0; off < n; ) {
+			const struct inotify_event *ev =
+			    (const struct inotify_event *)(buf + off);
+			char id[JS_ID_SIZE];
+			const char *side;
+			int st;
+
+			if (ev->mask & IN_Q_OVERFLOW)
+				mv.overflows++;
+			else if (ev->len > 0 &&
+			    js_spool_parse_name(ev->name, id, &st, &side) == 0 &&
+			    st >= 0) {
+				struct js_entry *e = &mv.ring[mv.seq++ % MOVED_RING];
+				memset(e, 0, sizeof *e);
+				memcpy(e->id, id, JS_ID_SIZE);
+				e->state = (enum js_state)st;
+			}
+			off += (ssize_t)(sizeof *ev + ev->len);
+		}
+	}
+}
+
+/* Marks the start of a readdir in *seq and *ov, for moved_since().  The
+ * first call starts the watch.  -1 with errno if it cannot. */
+static int
+moved_mark(struct api *a, uint64_t *seq, uint64_t *ov)
+{
+	int rc = 0, e;
+
+	pthread_mutex_lock(&mv.mu);
+	if (mv.ring == NULL &&
+	    (mv.ring = calloc(MOVED_RING, sizeof *mv.ring)) == NULL)
+		rc = -1;
+	if (rc == 0 && mv.fd < 0) {
+		mv.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (mv.fd < 0)
+			rc = -1;
+		else if (inotify_add_watch(mv.fd, js_spool_path(a->sp),
+		    IN_MOVED_TO | IN_CREATE) < 0) {
+			e = errno;
+			close(mv.fd);
+			mv.fd = -1;
+			errno = e;
+			rc = -1;
+		}
+	}
+	if (rc == 0)
+		rc = moved_drain();
+	*seq = mv.seq;
+	*ov = mv.overflows;
+	pthread_mutex_unlock(&mv.mu);
+	return rc;
+}
+
+/* The names that appeared since moved_mark() gave seq and ov, in order: a
+ * new array in *out (caller frees) of *n.  -1/EAGAIN if some may be lost
+ * (the kernel's queue or the ring overflowed): read the directory again. */
+static int
+moved_since(uint64_t seq, uint64_t ov, struct js_entry **out, size_t *n)
+{
+	size_t k;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&mv.mu);
+	rc = moved_drain();
+	if (rc == 0 && (mv.overflows != ov || mv.seq - seq > MOVED_RING)) {
+		errno = EAGAIN;
+		rc = -1;
+	}
+	if (rc == 0 && mv.seq > seq) {
+		*n = (size_t)(mv.seq - seq);
+		*out = malloc(*n * sizeof **out);
+		if (*out == NULL) {
+			errno = ENOMEM;
+			rc = -1;
+		}
+		for (k = 0; *out != NULL && k < *n; k++)
+			(*out)[k] = mv.ring[(seq + k) % MOVED_RING];
+	}
+	pthread_mutex_unlock(&mv.mu);
+	if (rc < 0)
+		*n = 0;
+	return rc;
+}
+
+/* Fills mtime_ms and size of e from its file: 0, or -1/ENOENT if it has
+ * moved on (then 0 and 0: the cache will not take it as fresh). */
+static int
+stat_entry(struct api *a, struct js_entry *e)
+{
+	if (js_spool_stat(a->sp, e->id, e->state, &e->mtime_ms, &e->size) == 0)
+		return 0;
+	e->mtime_ms = 0;
+	e->size = 0;
+	return -1;
+}
+
+struct seen {
+	struct js_entry e;
+	int moved;		/* named by an event, not by readdir */
+};
+
+static int
+seen_cmp(const void *x, const void *y)
+{
+	const struct seen *a = x, *b = y;
+
+	return strcmp(a->e.id, b->e.id);
+}
+
+/*
+ * Lists the jobs of mask: readdir, plus the names that appeared during it;
+ * one entry per id.  An id seen once by readdir alone is where readdir saw
+ * it; any other is looked up where it is now (and left out if that is not
+ * in mask, or nowhere).  The array is sorted by id.
+ */
+static int
+list_settled(struct api *a, unsigned mask, int flags, struct js_entry **out,
+    size_t *np)
+{
+	struct js_entry *es = NULL, *mvd = NULL;
+	struct seen *all;
+	size_t ne = 0, nmv = 0, n = 0, i, j, k;
+	uint64_t s0, ov0;
+	int tries;
+
+	*out = NULL;
+	*np = 0;
+	for (tries = 0; ; tries++) {
+		if (moved_mark(a, &s0, &ov0) < 0)
+			return -1;
+		if (js_spool_list(a->sp, mask, flags, &es, &ne) < 0)
+			return -1;
+		if (moved_since(s0, ov0, &mvd, &nmv) == 0)
+			break;
+		free(es);
+		es = NULL;
+		if (errno != EAGAIN || tries + 1 == MOVED_TRIES)
+			return -1;
+	}
+	all = malloc((ne + nmv ? ne + nmv : 1) * sizeof *all);
+	if (all == NULL) {
+		free(es);
+		free(mvd);
+		errno = ENOMEM;
+		return -1;
+	}
+	for (i = 0; i < ne; i++) {
+		all[n].e = es[i];
+		all[n++].moved = 0;
+	}
+	for (i = 0; i < nmv; i++)
+		if (mask & JS_STATE_BIT(mvd[i].state)) {
+			all[n].e = mvd[i];
+			all[n++].moved = 1;
+		}
+	free(mvd);
+	free(es);
+	qsort(all, n, sizeof *all, seen_cmp);
+	es = malloc((n ? n : 1) * sizeof *es);	/* one entry per id at most */
+	if (es == NULL) {
+		free(all);
+		errno = ENOMEM;
+		return -1;
+	}
+	for (i = 0, k = 0; i < n; i = j) {
+		enum js_state st;
+		for (j = i + 1; j < n && strcmp(all[j].e.id, all[i].e.id) == 0; j++)
+			;
+		if (j == i + 1 && !all[i].moved) {
+			es[k++] = all[i].e;
+			continue;
+		}
+		if (js_spool_locate(a->sp, all[i].e.id, &st) < 0) {
+			if (errno == ENOENT)
+				continue;	/* gone */
+			free(all);
+			free(es);
+			return -1;
+		}
+		if (!(mask & JS_STATE_BIT(st)))
+			continue;	/* no longer one of those asked for */
+		memset(&es[k], 0, sizeof es[k]);
+		memcpy(es[k].id, all[i].e.id, JS_ID_SIZE);
+		es[k].state = st;
+		if (flags & JS_LIST_STAT)
+			(void)stat_entry(a, &es[k]);
+		k++;
+	}
+	free(all);
+	*out = es;
+	*np = k;
+	return 0;
+}
+
 static size_t
 hash_id(const char *id)
 {
@@ -110,6 +349,11 @@ idx_free(void)
 	ix.nb = ix.n = 0;
 	cand_unref(cand.list);
 	cand.list = NULL;
+	if (mv.fd >= 0 && close(mv.fd) < 0)
+		js_warn("close inotify: %s", strerror(errno));
+	mv.fd = -1;
+	free(mv.ring);
+	mv.ring = NULL;
 }
 
 static struct ent **
@@ -251,6 +495,30 @@ load(struct api *a, const struct js_entry *je, int want_bad)
 	return e;
 }
 
+/* load() of the file je names, or, if it moved on before it could be read,
+ * of the job where it is now if that is still in f->mask (je is updated).
+ * NULL if the job is gone, or no longer one of f->mask. */
+static struct ent *
+load_current(struct api *a, struct js_entry *je, const struct idx_filter *f)
+{
+	struct ent *e;
+	enum js_state st;
+	int tries;
+
+	for (tries = 0; tries < JS_NSTATES; tries++) {
+		e = load(a, je, f->want_bad);
+		if (e != NULL || errno != ENOENT)
+			return e;
+		if (js_spool_locate(a->sp, je->id, &st) < 0 ||
+		    !(f->mask & JS_STATE_BIT(st)))
+			return NULL;
+		je->state = st;
+		if (stat_entry(a, je) < 0)
+			continue;
+	}
+	return NULL;
+}
+
 static int
 str_eq(const char *x, const char *y)
 {
@@ -357,7 +625,7 @@ query(struct api *a, const struct idx_filter *f, int fast,
 
 	*hitsp = NULL;
 	*np = 0;
-	if (js_spool_list(a->sp, f->mask, fast ? 0 : JS_LIST_STAT, &es, &ne) < 0)
+	if (list_settled(a, f->mask, fast ? 0 : JS_LIST_STAT, &es, &ne) < 0)
 		return -1;
 	hits = malloc((ne ? ne : 1) * sizeof *hits);
 	miss = malloc((ne ? ne : 1) * sizeof *miss);
@@ -394,7 +662,7 @@ query(struct api *a, const struct idx_filter *f, int fast,
 		if (fast && js_spool_stat(a->sp, je->id, je->state, &je->mtime_ms,
 		    &je->size) < 0)
 			continue;	/* moved on meanwhile */
-		loaded[i] = load(a, je, f->want_bad);
+		loaded[i] = load_current(a, je, f);
 	}
 
 	pthread_mutex_lock(&ix.mu);

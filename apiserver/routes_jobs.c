@@ -235,6 +235,32 @@ parse_cursor(const char *s, long long *seq, char id[JS_ID_SIZE])
 	return 0;
 }
 
+/* A listed job as it is now: from the file the listing saw, or, if it has
+ * moved on since, where it is now if that still passes the ?status=
+ * filter.  NULL if it is gone (or no longer passes). */
+static json_t *
+list_read(struct api *a, const struct idx_filter *f, const struct idx_hit *h)
+{
+	enum js_state st;
+	const char *status;
+	json_t *job = js_spool_read_state(a->sp, h->id, h->state);
+	int outcome;
+
+	if (job != NULL || errno != ENOENT)
+		return job;
+	job = js_spool_read_current(a->sp, h->id, &st);
+	if (job == NULL)
+		return NULL;
+	status = js_job_str(job, "status");
+	outcome = status != NULL ? js_state_from_status(status) : -1;
+	if (!(f->mask & JS_STATE_BIT(st)) || (st == JS_RETRIEVED &&
+	    (outcome < 0 || !(f->status_mask & JS_STATE_BIT(outcome))))) {
+		json_decref(job);
+		return NULL;
+	}
+	return job;
+}
+
 enum MHD_Result
 route_jobs_list(struct api *a, struct MHD_Connection *c, struct req *r)
 {
@@ -288,11 +314,9 @@ route_jobs_list(struct api *a, struct MHD_Connection *c, struct req *r)
 		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	}
 	for (i = start; i < n && taken < (size_t)limit; i++) {
-		json_t *job = js_spool_read_state(a->sp, hits[i].id, hits[i].state);
-		if (job == NULL && errno == ENOENT)
-			job = js_spool_read(a->sp, hits[i].id, NULL);
+		json_t *job = list_read(a, &f, &hits[i]);
 		if (job == NULL)
-			continue;	/* removed meanwhile */
+			continue;	/* removed, or left the filter, meanwhile */
 		json_array_append_new(arr, job);
 		taken++;
 	}

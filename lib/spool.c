@@ -558,6 +558,50 @@ js_spool_read(struct js_spool *sp, const char *id, enum js_state *state)
 }
 
 int
+js_spool_locate(struct js_spool *sp, const char *id, enum js_state *state)
+{
+	int lk, rc;
+
+	if (!js_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* under the lock only a claim or a cancel of a pending job can move
+	 * it (.pending -> .wip or .cancelled), forward in the order probed */
+	lk = js_spool_lock(sp, id);
+	if (lk < 0)
+		return -1;
+	rc = js_spool_find(sp, id, state);
+	js_spool_unlock(lk);
+	return rc;
+}
+
+json_t *
+js_spool_read_current(struct js_spool *sp, const char *id,
+    enum js_state *state)
+{
+	enum js_state st;
+	json_t *job;
+	int tries;
+
+	/* each retry follows a move forward: a few are enough */
+	for (tries = 0; tries < JS_NSTATES; tries++) {
+		if (js_spool_locate(sp, id, &st) < 0)
+			return NULL;
+		job = js_spool_read_state(sp, id, st);
+		if (job != NULL) {
+			if (state != NULL)
+				*state = st;
+			return job;
+		}
+		if (errno != ENOENT)
+			return NULL;
+	}
+	errno = EAGAIN;
+	return NULL;
+}
+
+int
 js_spool_list(struct js_spool *sp, unsigned mask, int flags,
     struct js_entry **out, size_t *n)
 {
@@ -911,10 +955,14 @@ js_spool_log_append(struct js_spool *sp, const char *id, long long generation,
 		return -1;
 	if (check_claim(sp, id, generation, 1) < 0)
 		goto out;
-	fd = js_spool_log_open(sp, id, 1);	/* O_APPEND, O_NOFOLLOW, 0640 */
-	if (fd < 0 || fstat(fd, &st) < 0)
+	/* the log is created by a write only: a call that writes nothing
+	 * (the upload route's first check) or is refused leaves none */
+	fd = js_spool_log_open(sp, id, 0);
+	if (fd < 0 && errno != ENOENT)
 		goto out;
-	cur = (uint64_t)st.st_size;
+	if (fd >= 0 && fstat(fd, &st) < 0)
+		goto out;
+	cur = fd >= 0 ? (uint64_t)st.st_size : 0;
 	if (size != NULL)
 		*size = cur;
 	if (offset > cur) {
@@ -923,6 +971,13 @@ js_spool_log_append(struct js_spool *sp, const char *id, long long generation,
 	}
 	skip = cur - offset;	/* already stored: a resumed upload */
 	if (skip < len) {
+		if (fd >= 0)
+			close(fd);
+		/* O_APPEND, O_NOFOLLOW, 0640; under the job's lock and claim
+		 * nobody else appends */
+		fd = js_spool_log_open(sp, id, 1);
+		if (fd < 0)
+			goto out;
 		if (js_write_all(fd, (const char *)buf + skip,
 		    len - (size_t)skip) < 0)
 			goto out;

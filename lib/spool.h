@@ -107,6 +107,14 @@ int js_spool_stat(struct js_spool *sp, const char *id, enum js_state state,
 /* Reads a job in whatever state it is; *state is set if not NULL.  Its
  * "status" is made to agree with the file's extension. */
 json_t *js_spool_read(struct js_spool *sp, const char *id, enum js_state *state);
+/* Where a job is now, without missing it while it moves: js_spool_find
+ * under the job's lock (only a claim or cancel of a pending job can move it
+ * then, forward in the order it probes).  -1/ENOENT if there is no job. */
+int js_spool_locate(struct js_spool *sp, const char *id, enum js_state *state);
+/* Reads a job where it is now (js_spool_locate, then its file; again if
+ * it moved meanwhile).  NULL/ENOENT only if there is no such job. */
+json_t *js_spool_read_current(struct js_spool *sp, const char *id,
+    enum js_state *state);
 /* Reads the job file of one given state. */
 json_t *js_spool_read_state(struct js_spool *sp, const char *id,
     enum js_state state);
@@ -168,7 +176,8 @@ int js_spool_heartbeat_gen(struct js_spool *sp, const char *id,
  * resumed upload), the rest appended.  0 with *size the new size;
  * -1/ESTALE if the claim does not hold; -1/ERANGE if offset > S (a gap;
  * *size = S).  The log is opened as js_spool_log_open does (O_NOFOLLOW,
- * 0640).
+ * 0640), and created only by a write: a call that appends nothing or is
+ * refused leaves no <id>.log behind.
  */
 int js_spool_log_append(struct js_spool *sp, const char *id,
     long long generation, uint64_t offset, const void *buf, size_t len,
