@@ -83,7 +83,7 @@ static const char *const stored_fields[] = {
 	"finished_at", "retrieved_at", "attempts", "exit_code", "signal",
 	"error", "result", "batch", "owner", "worker", "seq", "generation",
 	"not_before", "pid", "pid_start", "duration_ms", "log_size",
-	"log_sha256", "idempotency_key", "slurm", NULL
+	"log_sha256", "log_truncated", "idempotency_key", "slurm", NULL
 };
 
 static int

@@ -111,6 +111,12 @@ api_submit() {
 	curl -s --max-time 20 -H 'Authorization: Bearer usecret' -d "$1" \
 		"$URL/api/v1/jobs" | jq -r .id
 }
+curl -s --max-time 20 -H 'Authorization: Bearer usecret' -o "$RW/sub.json" \
+	-w '%{http_code}' -d '{"shell":"true","log_truncated":false}' \
+	"$URL/api/v1/jobs" >"$RW/sub.code"
+eq "a submission cannot set log_truncated: 400" "$(cat "$RW/sub.code")" 400
+check "  the error says the server sets it" \
+	grep -q "log_truncated.*set by the server" "$RW/sub.json"
 r_big=$(api_submit '{"shell":"yes 0123456789abcdef | head -c 100000; echo done"}')
 r_small=$(api_submit '{"shell":"echo remote small"}')
 r_retry=$(api_submit '{"shell":"head -c 6000 /dev/zero | tr \"\\0\" b; exit 1","retries":1}')
