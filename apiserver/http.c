@@ -67,6 +67,54 @@ http_json(struct MHD_Connection *c, unsigned status, json_t *body)
 	return http_queue(c, status, resp);
 }
 
+/* Length of the well-formed UTF-8 sequence at s (1 to 4), or 0. */
+static size_t
+utf8_seq(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;	/* overlong */
+	else if (s[0] == 0xed)
+		hi = 0x9f;	/* surrogates */
+	else if (s[0] == 0xf0)
+		lo = 0x90;	/* overlong */
+	else if (s[0] == 0xf4)
+		hi = 0x8f;	/* beyond U+10FFFF */
+	for (i = 1; i < n; i++, lo = 0x80, hi = 0xbf)
+		if (s[i] < lo || s[i] > hi)
+			return 0;
+	return n;
+}
+
+/* An error message may quote what the client sent (a query value, a path
+ * segment), cut anywhere by its format's precision: bytes that are not
+ * UTF-8 become '?', since a JSON string must be UTF-8. */
+static void
+utf8_clean(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p != '\0') {
+		size_t n = utf8_seq(p);
+		if (n == 0)
+			*p++ = '?';
+		else
+			p += n;
+	}
+}
+
 static enum MHD_Result
 verror(struct MHD_Connection *c, unsigned status, const char *allow,
     const char *fmt, va_list ap)
@@ -76,6 +124,7 @@ verror(struct MHD_Connection *c, unsigned status, const char *allow,
 	json_t *j;
 
 	vsnprintf(msg, sizeof msg, fmt, ap);
+	utf8_clean(msg);
 	j = json_pack("{s:s}", "error", msg);
 	if (j == NULL)
 		return MHD_NO;

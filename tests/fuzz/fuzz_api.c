@@ -1016,7 +1016,8 @@ static int
 is_token_char(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	    (c >= '0' && c <= '9') ||
+	    (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 /* A user (not admin) must see only its own jobs. */
@@ -1092,7 +1093,9 @@ http_record(struct conn *cn, const char *rec, size_t len)
 	tend = nl != NULL ? nl : end;
 	who = len > 0 ? p[0] : 'n';
 	flags = p + (len > 0);
-	sp1 = memchr(p, ' ', (size_t)(tend - p));
+	if (flags > tend)
+		flags = tend;
+	sp1 = memchr(flags, ' ', (size_t)(tend - flags));
 	if (sp1 == NULL)
 		sp1 = tend;
 	chunked = memchr(flags, 'c', (size_t)(sp1 - flags)) != NULL;

@@ -259,6 +259,15 @@ def seeds():
                   req("a", "GET", "/api/v1/jobs/@z/"),
                   req("a", "GET", "/api/v1/jobs/a/b/c/d/e/f/g"),
                   req("a", "GET", "/api/v1/jobs?" + "x=1&" * 20)])
+    # error messages quoting bytes that are not UTF-8, or cutting a
+    # character in two: still a JSON error, not a closed connection
+    add("utf8", [req("a", "GET", "/api/v1/jobs?status=pendi%EEg,failed"),
+                 req("a", "GET", "/api/v1/jobs?status=" + "%C3%A9" * 40),
+                 req("a", "GET", "/api/v1/jobs?status=%F0%9F%98"),
+                 req("a", "GET", "/api/v1/jobs?status=%ED%A0%80"),
+                 req("w", "POST", "/api/v1/workers/jobs/%E9t%E9/heartbeat", ct,
+                     '{"token":1}'),
+                 req("a", "GET", "/api/v1/jobs/%C3%A9%C3/log")])
     add("ws-frames", ["!new a", "!log 0\na\nb\n",
                       req("a", "GET", "/api/v1/jobs/@0/log?ws",
                           ["Connection: keep-alive, Upgrade", "Upgrade: websocket",
