@@ -144,41 +144,179 @@ batch_hits(struct api *a, struct req *r, const char *cid,
 	return 0;
 }
 
-static json_t *
-read_log(struct api *a, const char *id)
+/* The length of buf[0..len) without a last UTF-8 sequence that the cut at
+ * len left incomplete. */
+static size_t
+utf8_whole(const char *buf, size_t len)
 {
-	char *buf;
+	size_t i, need;
+	unsigned char c;
+
+	for (i = len; i > 0 && len - i < 4; i--) {
+		c = (unsigned char)buf[i - 1];
+		if ((c & 0xc0) == 0x80)
+			continue;	/* a continuation byte: look further back */
+		need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+		return len - (i - 1) < need ? i - 1 : len;
+	}
+	return len;
+}
+
+/*
+ * Sets the "log" of job (its first INLINE_LOG_MAX bytes, cut between two
+ * characters), "log_truncated" (whether bytes were left out) and
+ * "log_error" (why the log could not be given: null if it could).  A job
+ * that has not written anything has the log "".
+ */
+static void
+add_log(struct api *a, const char *id, json_t *job)
+{
+	char why[160];
 	struct stat st;
 	size_t len, got = 0;
-	json_t *s;
-	int fd = js_spool_log_open(a->sp, id, 0);
+	char *buf = NULL;
+	json_t *s = NULL;
+	int fd, truncated = 0;
 
-	if (fd < 0)
-		return json_string("");
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return json_string("");
+	why[0] = '\0';
+	fd = js_spool_log_open(a->sp, id, 0);
+	if (fd < 0 && errno == ENOENT) {
+		s = json_string("");
+		goto out;
+	}
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(why, sizeof why, "cannot read the log: %s",
+		    errno == ELOOP || errno == EBADMSG ?
+		    "it is not a regular file" : strerror(errno));
+		goto out;
 	}
 	len = st.st_size > INLINE_LOG_MAX ? INLINE_LOG_MAX : (size_t)st.st_size;
 	buf = malloc(len + 1);
 	if (buf == NULL) {
-		close(fd);
-		return NULL;
+		snprintf(why, sizeof why, "cannot read the log: out of memory");
+		goto out;
 	}
 	while (got < len) {
 		ssize_t k = pread(fd, buf + got, len - got, (off_t)got);
-		if (k <= 0)
-			break;
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			snprintf(why, sizeof why, "cannot read the log: %s",
+			    strerror(errno));
+			goto out;
+		}
+		if (k == 0)
+			break;	/* it shrank meanwhile */
 		got += (size_t)k;
 	}
-	close(fd);
+	if ((off_t)got < st.st_size) {
+		truncated = 1;
+		got = utf8_whole(buf, got);
+	}
 	/* a log is text; bytes that are not UTF-8 cannot go into JSON */
 	s = json_stringn(buf, got);
-	free(buf);
 	if (s == NULL)
-		s = json_string("(not valid UTF-8: fetch it from "
-		    "/api/v1/jobs/{id}/log)");
-	return s;
+		snprintf(why, sizeof why, "the log is not UTF-8 text; read its "
+		    "bytes from /api/v1/jobs/%s/log", id);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	json_object_set_new(job, "log", s != NULL ? s : json_null());
+	json_object_set_new(job, "log_truncated", json_boolean(truncated));
+	json_object_set_new(job, "log_error", why[0] != '\0' ?
+	    json_string(why) : json_null());
+}
+
+/*
+ * The answer of GET /api/v1/batches/{cid}, streamed: the jobs are read up
+ * front (for the counts, which come first), but each is serialised, with
+ * its log, only when the client is ready for it and freed once sent, so
+ * the answer holds at most one log in memory whatever the batch's size.
+ */
+struct batch_out {
+	struct api *a;
+	json_t *jobs;		/* read up front, without their logs */
+	size_t next;		/* the next job to serialise */
+	int logs;		/* ?logs=1 */
+	int closed;		/* the closing "]}" is out */
+	char *buf;		/* serialised text not yet sent */
+	size_t len, off;
+};
+
+static void
+batch_out_free(void *cls)
+{
+	struct batch_out *b = cls;
+
+	json_decref(b->jobs);
+	free(b->buf);
+	free(b);
+}
+
+/* Serialises the next piece into b->buf: a job (after a comma but for the
+ * first), or the end.  0, 1 at the end of the answer, -1 out of memory. */
+static int
+batch_next(struct batch_out *b)
+{
+	json_t *job;
+	char *text;
+	size_t n;
+
+	free(b->buf);
+	b->buf = NULL;
+	b->len = b->off = 0;
+	if (b->next >= json_array_size(b->jobs)) {
+		if (b->closed)
+			return 1;
+		b->closed = 1;
+		b->buf = strdup("]}\n");
+		b->len = 3;
+		return b->buf != NULL ? 0 : -1;
+	}
+	job = json_array_get(b->jobs, b->next);
+	if (b->logs)
+		add_log(b->a, js_job_str(job, "id"), job);
+	text = json_dumps(job, JSON_COMPACT);
+	json_array_set_new(b->jobs, b->next, json_null());	/* sent: freed */
+	if (text == NULL)
+		return -1;
+	n = strlen(text);
+	b->buf = malloc(n + 2);
+	if (b->buf == NULL) {
+		free(text);
+		return -1;
+	}
+	b->buf[0] = ',';
+	memcpy(b->buf + 1, text, n + 1);
+	free(text);
+	b->off = b->next == 0;	/* no comma before the first */
+	b->len = n + 1;
+	b->next++;
+	return 0;
+}
+
+static ssize_t
+batch_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct batch_out *b = cls;
+	size_t n;
+	int rc;
+
+	(void)pos;
+	while (b->off == b->len) {
+		rc = batch_next(b);
+		if (rc > 0)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (rc < 0) {
+			js_warn("batch answer: out of memory; answer cut");
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+	}
+	n = b->len - b->off < max ? b->len - b->off : max;
+	memcpy(out, b->buf + b->off, n);
+	b->off += n;
+	return (ssize_t)n;
 }
 
 enum MHD_Result
@@ -186,9 +324,12 @@ route_batch_get(struct api *a, struct MHD_Connection *c, struct req *r,
     const char *cid)
 {
 	struct idx_hit *hits = NULL;
+	struct batch_out *b;
+	struct MHD_Response *resp;
 	size_t n = 0, i;
-	json_t *jobs, *counts, *out;
-	int peek = r->head || http_flag(c, "peek"), logs = http_flag(c, "logs");
+	json_t *jobs, *counts, *head;
+	char *text, *more;
+	int peek = r->head || http_flag(c, "peek");
 	static const char *const names[] = { "pending", "running", "completed",
 	    "failed", "cancelled" };
 
@@ -221,19 +362,43 @@ route_batch_get(struct api *a, struct MHD_Connection *c, struct req *r,
 		s = js_job_str(job, "status");
 		if (s != NULL && (cnt = json_object_get(counts, s)) != NULL)
 			json_integer_set(cnt, json_integer_value(cnt) + 1);
-		if (logs) {
-			json_t *l = read_log(a, hits[i].id);
-			if (l != NULL)
-				json_object_set_new(job, "log", l);
-		}
 		json_array_append_new(jobs, job);
 	}
 	free(hits);
-	out = json_pack("{s:s,s:I,s:o,s:o}", "correlation_id", cid, "total",
-	    (json_int_t)json_array_size(jobs), "counts", counts, "jobs", jobs);
-	if (out == NULL)
+	/* the head, {"correlation_id":...,"counts":{...}, then "jobs":[ */
+	head = json_pack("{s:s,s:I,s:o}", "correlation_id", cid, "total",
+	    (json_int_t)json_array_size(jobs), "counts", counts);
+	text = head != NULL ? json_dumps(head, JSON_COMPACT) : NULL;
+	json_decref(head);
+	b = calloc(1, sizeof *b);
+	if (text == NULL || b == NULL || jobs == NULL) {
+		free(text);
+		free(b);
+		json_decref(jobs);
 		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-	return http_json(c, MHD_HTTP_OK, out);
+	}
+	b->a = a;
+	b->jobs = jobs;
+	b->logs = http_flag(c, "logs");
+	b->len = strlen(text);
+	more = realloc(text, b->len + sizeof ",\"jobs\":[");
+	if (more == NULL) {
+		free(text);
+		batch_out_free(b);
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	}
+	b->buf = more;
+	memcpy(b->buf + b->len - 1, ",\"jobs\":[", sizeof ",\"jobs\":[");
+	b->len += sizeof ",\"jobs\":[" - 2;	/* the '}' went, the NUL stays out */
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536,
+	    batch_read, b, batch_out_free);
+	if (resp == NULL) {
+		batch_out_free(b);
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json");
+	return http_queue(c, MHD_HTTP_OK, resp);
 }
 
 enum MHD_Result

@@ -5,6 +5,8 @@
 #      (a use after free answered a completed job with a closed connection)
 #   2. PUT is validated by the submission rule and applied all or nothing
 #   3. a path with a NUL byte (%00) or any byte no route can hold is 400
+#   4. GET /api/v1/batches/{cid}?logs=1 is streamed, and a log that is cut or
+#      unreadable says so in fields of its own
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proc.inc"
 
@@ -220,6 +222,55 @@ code=$(raw "/api/v1/jobs/$JN\\x00zzz")
 case $code in [1-5][0-9][0-9]) ok "raw NUL: an answer ($code)" ;;
 	*) fail "raw NUL: $code" ;; esac
 alive "bad paths"
+
+# ---- 4. the batch with its logs ----
+req POST /api/v1/batches -d '{"jobs":[{"command":["true"]},{"command":["true"]},
+	{"command":["true"]},{"command":["true"]},{"command":["true"]},
+	{"command":["true"]}]}'
+eq "batch 201" "$CODE" 201
+CID=$(printf '%s' "$BODY" | jq -r .correlation_id)
+set -- $(printf '%s' "$BODY" | jq -r '.jobs[]')
+L1=$1 L2=$2 L3=$3 L4=$4 L5=$5 L6=$6
+# logs written as a processor would (the jobs stay pending: no processor)
+printf 'hello\n' >"$SPOOL/$L1.log"
+head -c 1100000 /dev/zero | tr '\0' a >"$SPOOL/$L2.log"
+printf 'bad \377\376 bytes\n' >"$SPOOL/$L3.log"
+ln -s /etc/passwd "$SPOOL/$L4.log"	# never followed: unreadable
+# L5 has no log yet
+# a two-byte character across the 1 MiB cut
+{ head -c 1048575 /dev/zero | tr '\0' b; printf '\303\251tail'; } >"$SPOOL/$L6.log"
+req GET "/api/v1/batches/$CID?logs=1&peek=1"
+eq "batch with logs 200" "$CODE" 200
+check "the answer is JSON" jq -e . "$RESP_FILE" >/dev/null
+jq_eq "total" .total 6
+jq_eq "counts" .counts.pending 6
+jq_eq "jobs in submission order" '[.jobs[].id] | join(" ")' "$L1 $L2 $L3 $L4 $L5 $L6"
+case $(header Transfer-Encoding) in chunked) ok "the answer is streamed (chunked)" ;;
+	*) fail "Transfer-Encoding '$(header Transfer-Encoding)'" ;; esac
+jq_eq "a short log inline" '.jobs[0].log' hello
+jq_eq "a short log is not truncated" '.jobs[0].log_truncated' false
+jq_eq "a short log has no error" '.jobs[0].log_error' null
+jq_eq "a long log is cut at 1 MiB" '.jobs[1].log | length' 1048576
+jq_eq "a long log says it was truncated" '.jobs[1].log_truncated' true
+jq_eq "a long log has no error" '.jobs[1].log_error' null
+jq_eq "a log that is not UTF-8 is null" '.jobs[2].log' null
+jq_eq "a log that is not UTF-8 has an error" '.jobs[2].log_error | test("UTF-8")' true
+jq_eq "an unreadable log is null" '.jobs[3].log' null
+jq_eq "an unreadable log has an error" '.jobs[3].log_error | type' string
+jq_eq "the error is not inside the log text" \
+	'[.jobs[].log // "" | test("fetch it|UTF-8|cannot")] | any' false
+jq_eq "no log yet is empty" '.jobs[4].log' ""
+jq_eq "no log yet is no error" '.jobs[4].log_error' null
+jq_eq "a cut inside a character keeps whole characters" \
+	'.jobs[5].log | length' 1048575
+jq_eq "... and says it was truncated" '.jobs[5].log_truncated' true
+jq_eq "... and has no error" '.jobs[5].log_error' null
+req GET "/api/v1/batches/$CID?peek=1"
+jq_eq "without logs=1 no log fields" '[.jobs[] | has("log") or has("log_truncated")] | any' false
+jq_eq "without logs=1 the counts" .counts.pending 6
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -I "$URL/api/v1/batches/$CID?logs=1")
+eq "HEAD of a batch with logs 200" "$code" 200
+alive "the batch with its logs"
 
 # ---- 2 (again). the jobs PUT left pending run (the processor accepts what PUT wrote) ----
 rm -f "$SPOOL/$L4.log"
