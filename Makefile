@@ -143,7 +143,7 @@ valgrind: deps
 # the whole suite (tests/run.sh) against it, then the line and branch
 # coverage of every file of lib/, apiserver/, processor/ and cleaner/
 # (gcovr, installed by scripts/deps.sh), ending with a TOTAL line; also
-# COV_DIR/coverage.html.  See scripts/coverage.sh.
+# COV_DIR/coverage/index.html.  See scripts/coverage.sh.
 COV_DIR ?= build/cov
 coverage:
 	@sh scripts/deps.sh gcovr

@@ -5,8 +5,9 @@
 # apiserver/, processor/ and cleaner/, ending with one line
 #   TOTAL  lines  executed  percent  branches  taken  percent
 # The counters of an earlier run are removed first; the report also goes
-# to $1/coverage.json (gcovr's summary) and $1/coverage.html (annotated
-# sources).  Exit status: the suites' (the report is printed either way).
+# to $1/coverage.json (gcovr's summary) and $1/coverage/index.html
+# (annotated sources).  Exit status: the suites' (the report is printed
+# either way).
 B=${1:-build/cov}
 if ! command -v gcovr >/dev/null 2>&1; then
 	echo "coverage: gcovr is missing (apt-get install gcovr)" >&2
@@ -14,6 +15,8 @@ if ! command -v gcovr >/dev/null 2>&1; then
 fi
 [ -d "$B/obj" ] || { echo "coverage: no build in $B (make coverage)" >&2; exit 1; }
 find "$B" -name '*.gcda' -delete
+rm -rf "$B/coverage"
+mkdir -p "$B/coverage" || exit 1
 sh tests/run.sh "$B"
 rc=$?
 echo
@@ -22,7 +25,7 @@ gcovr --root . --object-directory "$B/obj" \
 	--filter 'lib/' --filter 'apiserver/' --filter 'processor/' \
 	--filter 'cleaner/' \
 	--json-summary "$B/coverage.json" \
-	--html-details "$B/coverage.html" >/dev/null ||
+	--html-details "$B/coverage/index.html" >/dev/null ||
 	{ echo "coverage: gcovr failed" >&2; exit 1; }
 jq -r '(.files | sort_by(.filename)[] |
 		[.filename, .line_total, .line_covered, .line_percent,
