@@ -304,7 +304,6 @@ void follow_wait_pending(uint64_t pgen, int timeout_ms);
 /* WebSocket waiters poll an eventfd too */
 int follow_add_efd(int efd);
 void follow_del_efd(int efd);
-unsigned long follow_finished(enum js_state st);
 /* A chunked response following one job's log from offset; NULL on ENOMEM.
  * sock is the client's socket (-1 if unknown): a stream whose client hung
  * up ends, since follow streams run without an inactivity timeout. */
@@ -354,6 +353,10 @@ void guard_set(struct MHD_Connection *c, int state);
 /* metrics.c */
 void metrics_count_status(unsigned status);
 void metrics_count_submitted(size_t n);
+/* A job seen finishing (follow.c, once per job) in state st: counted, and
+ * its run time (started_at to finished_at of job, if both are set and job
+ * is not NULL) observed in the duration histogram. */
+void metrics_job_finished(enum js_state st, const json_t *job);
 enum MHD_Result route_metrics(struct api *a, struct MHD_Connection *c);
 
 #endif

@@ -22,7 +22,6 @@
 #include "log.h"
 
 #define SAFETY_MS 1000
-#define DEDUP 4096
 
 /* A follow stream has no libmicrohttpd timeout (it may wait for hours for
  * a job to start); it checks its client is still there each time it would
@@ -55,32 +54,216 @@ static struct {
 	int running;
 	int *efds;		/* WebSocket waiters */
 	size_t nefds, cap;
-	/* jobs seen finishing, per final state; ids remembered to count once */
-	unsigned long finished[JS_NSTATES];
-	char seen[DEDUP][JS_ID_SIZE];
-	size_t seen_next;
+	/* the jobs seen pending or running (a set of ids): one whose final
+	 * file appears has finished, and is counted once (metrics.c), however
+	 * often its final file is rewritten or renamed afterwards */
+	struct live **live;
+	size_t nlive, nblive;
 } hub = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
 	  .pcv = PTHREAD_COND_INITIALIZER, .ifd = -1, .stopfd = -1 };
 
+struct live {
+	struct live *next;
+	char id[JS_ID_SIZE];
+};
+
 static struct api *hub_api;
 
+static struct live **
+live_slot(const char *id)	/* under hub.mu; hub.live allocated */
+{
+	uint64_t h = 1469598103934665603ULL;
+	const char *p;
+	struct live **l;
+
+	for (p = id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	l = &hub.live[h & (hub.nblive - 1)];
+	while (*l != NULL && strcmp((*l)->id, id) != 0)
+		l = &(*l)->next;
+	return l;
+}
+
+/* Remembers a job seen pending or running; under hub.mu.  -1 if out of
+ * memory (its finish will not be counted). */
+static int
+live_add(const char *id)
+{
+	struct live **l, *e;
+
+	if (hub.live == NULL) {
+		hub.nblive = 1024;
+		hub.live = calloc(hub.nblive, sizeof *hub.live);
+		if (hub.live == NULL)
+			return -1;
+	}
+	l = live_slot(id);
+	if (*l != NULL)
+		return 0;
+	e = calloc(1, sizeof *e);
+	if (e == NULL)
+		return -1;
+	memcpy(e->id, id, JS_ID_SIZE);
+	*l = e;
+	if (++hub.nlive > 2 * hub.nblive) {
+		size_t nb = hub.nblive * 2, i;
+		struct live **b = calloc(nb, sizeof *b), *x, *nx;
+		if (b == NULL)
+			return 0;	/* stays correct, only slower */
+		for (i = 0; i < hub.nblive; i++)
+			for (x = hub.live[i]; x != NULL; x = nx) {
+				uint64_t h = 1469598103934665603ULL;
+				const char *p;
+				nx = x->next;
+				for (p = x->id; *p; p++)
+					h = (h ^ (unsigned char)*p) *
+					    1099511628211ULL;
+				x->next = b[h & (nb - 1)];
+				b[h & (nb - 1)] = x;
+			}
+		free(hub.live);
+		hub.live = b;
+		hub.nblive = nb;
+	}
+	return 0;
+}
+
+/* Forgets a job; 1 if it was remembered, else 0.  Under hub.mu. */
+static int
+live_del(const char *id)
+{
+	struct live **l, *e;
+
+	if (hub.live == NULL)
+		return 0;
+	l = live_slot(id);
+	if (*l == NULL)
+		return 0;
+	e = *l;
+	*l = e->next;
+	free(e);
+	hub.nlive--;
+	return 1;
+}
+
 static void
-count_finished(const char *name)
+live_free(void)
+{
+	size_t i;
+	struct live *x, *nx;
+
+	for (i = 0; hub.live != NULL && i < hub.nblive; i++)
+		for (x = hub.live[i]; x != NULL; x = nx) {
+			nx = x->next;
+			free(x);
+		}
+	free(hub.live);
+	hub.live = NULL;
+	hub.nlive = hub.nblive = 0;
+}
+
+/* A job that finished, to be counted once the hub's lock is released. */
+struct fin {
+	char id[JS_ID_SIZE];
+	enum js_state state;
+};
+
+/*
+ * What one event says about the life of a job (under hub.mu): a pending or
+ * running name that appears is remembered; a final name that appears for
+ * a remembered job is its finish, put into fins[*nfin] (at most cap); a
+ * pending or running name removed with no other name of the job left
+ * (deleted by hand) is forgotten.
+ */
+static void
+track(const struct inotify_event *ev, struct fin *fins, size_t *nfin,
+    size_t cap)
 {
 	char id[JS_ID_SIZE];
 	const char *side;
+	enum js_state now;
 	int st;
+
+	if (ev->len == 0 || js_spool_parse_name(ev->name, id, &st, &side) < 0 ||
+	    st < 0)
+		return;
+	if (ev->mask & (IN_MOVED_TO | IN_CREATE)) {
+		if (st == JS_PENDING || st == JS_WIP) {
+			if (live_add(id) < 0)
+				js_warn("out of memory: a job's finish will not "
+				    "be counted in /metrics");
+		} else if ((JS_FINAL_MASK & JS_STATE_BIT(st)) &&
+		    *nfin < cap && live_del(id)) {
+			memcpy(fins[*nfin].id, id, JS_ID_SIZE);
+			fins[(*nfin)++].state = (enum js_state)st;
+		}
+	} else if ((ev->mask & IN_DELETE) && (st == JS_PENDING ||
+	    st == JS_WIP) && js_spool_find(hub_api->sp, id, &now) < 0 &&
+	    errno == ENOENT) {
+		live_del(id);
+	}
+}
+
+/* Counts finishes (metrics.c) with the run time read from the job's file,
+ * wherever it is now; not under hub.mu. */
+static void
+count_fins(const struct fin *fins, size_t n)
+{
 	size_t i;
 
-	if (js_spool_parse_name(name, id, &st, &side) < 0 || st < 0 ||
-	    !(JS_FINAL_MASK & JS_STATE_BIT(st)))
-		return;
-	for (i = 0; i < DEDUP; i++)
-		if (strcmp(hub.seen[i], id) == 0)
-			return;
-	memcpy(hub.seen[hub.seen_next], id, JS_ID_SIZE);
-	hub.seen_next = (hub.seen_next + 1) % DEDUP;
-	hub.finished[st]++;
+	for (i = 0; i < n; i++) {
+		json_t *job = js_spool_read_state(hub_api->sp, fins[i].id,
+		    fins[i].state);
+		if (job == NULL && errno == ENOENT)
+			job = js_spool_read_current(hub_api->sp, fins[i].id, NULL);
+		metrics_job_finished(fins[i].state, job);
+		json_decref(job);
+	}
+}
+
+/* After lost events (the kernel's queue overflowed): each remembered job
+ * that is final now has finished, one that is gone is forgotten, and the
+ * pending and running jobs are remembered. */
+static void
+recount(void)
+{
+	struct js_entry *v = NULL;
+	struct fin *fins = NULL;
+	char (*ids)[JS_ID_SIZE] = NULL;
+	size_t n = 0, i, k = 0, nf = 0;
+	struct live *x;
+	enum js_state st;
+
+	if (js_spool_list(hub_api->sp, JS_STATE_BIT(JS_PENDING) |
+	    JS_STATE_BIT(JS_WIP), 0, &v, &n) < 0)
+		js_warn("cannot list the spool: %s", strerror(errno));
+	pthread_mutex_lock(&hub.mu);
+	for (i = 0; i < n; i++)
+		(void)live_add(v[i].id);
+	free(v);
+	if (hub.nlive > 0)
+		ids = malloc(hub.nlive * sizeof *ids);
+	for (i = 0; ids != NULL && i < hub.nblive; i++)
+		for (x = hub.live[i]; x != NULL; x = x->next)
+			memcpy(ids[k++], x->id, JS_ID_SIZE);
+	pthread_mutex_unlock(&hub.mu);
+	fins = malloc((k ? k : 1) * sizeof *fins);
+	for (i = 0; fins != NULL && i < k; i++) {
+		int gone = js_spool_locate(hub_api->sp, ids[i], &st) < 0 &&
+		    errno == ENOENT;
+		if (!gone && !(JS_FINAL_MASK & JS_STATE_BIT(st)) &&
+		    st != JS_RETRIEVED)
+			continue;
+		pthread_mutex_lock(&hub.mu);
+		if (live_del(ids[i]) && !gone) {
+			memcpy(fins[nf].id, ids[i], JS_ID_SIZE);
+			fins[nf++].state = st;
+		}
+		pthread_mutex_unlock(&hub.mu);
+	}
+	count_fins(fins, nf);
+	free(fins);
+	free(ids);
 }
 
 static void
@@ -109,7 +292,11 @@ watcher(void *arg)
 {
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 	struct pollfd pf[2];
-	int pending;
+	/* one event per inotify_event of at least sizeof (struct inotify_event)
+	 * bytes: buf cannot hold more finishes than this */
+	struct fin fins[sizeof buf / sizeof (struct inotify_event)];
+	size_t nfin;
+	int pending, overflow;
 
 	(void)arg;
 	pf[0].fd = hub.ifd;
@@ -135,10 +322,13 @@ watcher(void *arg)
 		}
 		pthread_mutex_lock(&hub.mu);
 		pending = 0;
+		nfin = 0;
+		overflow = 0;
 		for (off = 0; off < n; ) {
 			struct inotify_event *ev = (struct inotify_event *)(buf + off);
-			if (ev->len > 0 && (ev->mask & IN_MOVED_TO))
-				count_finished(ev->name);
+			track(ev, fins, &nfin, sizeof fins / sizeof fins[0]);
+			if (ev->mask & IN_Q_OVERFLOW)
+				overflow = 1;
 			if ((ev->mask & IN_Q_OVERFLOW) || (ev->len > 0 &&
 			    (ev->mask & (IN_MOVED_TO | IN_CLOSE_WRITE)) &&
 			    is_pending(ev->name)))
@@ -151,6 +341,9 @@ watcher(void *arg)
 			pthread_cond_broadcast(&hub.pcv);
 		}
 		pthread_mutex_unlock(&hub.mu);
+		count_fins(fins, nfin);
+		if (overflow)
+			recount();
 	}
 }
 
@@ -165,6 +358,22 @@ follow_start(struct api *a)
 	    IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
 	    IN_CLOSE_WRITE | IN_ATTRIB) < 0)
 		return -1;
+	/* the jobs already pending or running finish later: remember them
+	 * (after the watch is in place, so that none is missed) */
+	{
+		struct js_entry *v;
+		size_t n, i;
+		if (js_spool_list(a->sp, JS_STATE_BIT(JS_PENDING) |
+		    JS_STATE_BIT(JS_WIP), 0, &v, &n) < 0)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (live_add(v[i].id) < 0) {
+				free(v);
+				errno = ENOMEM;
+				return -1;
+			}
+		free(v);
+	}
 	hub.stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (hub.stopfd < 0)
 		return -1;
@@ -192,6 +401,7 @@ follow_stop(void)
 	hub.ifd = hub.stopfd = -1;
 	free(hub.efds);
 	hub.efds = NULL;
+	live_free();
 }
 
 void
@@ -306,17 +516,6 @@ follow_del_efd(int efd)
 			break;
 		}
 	pthread_mutex_unlock(&hub.mu);
-}
-
-unsigned long
-follow_finished(enum js_state st)
-{
-	unsigned long n;
-
-	pthread_mutex_lock(&hub.mu);
-	n = hub.finished[st];
-	pthread_mutex_unlock(&hub.mu);
-	return n;
 }
 
 int

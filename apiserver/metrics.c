@@ -1,7 +1,9 @@
 /* metrics.c - GET /metrics in the Prometheus text format (version 0.0.4):
- * jobs by state (from the spool), jobs submitted through this server and
- * jobs seen finishing since it started, HTTP answers by status code, and a
- * histogram of the run time of the finished jobs in the spool. */
+ * jobs by state (gauges, from the spool), and counters that only grow
+ * while the server runs, fed by events as they happen, never recomputed
+ * from the files present: jobs submitted through this server, jobs seen
+ * finishing (follow.c's watcher, once per job) and a histogram of their
+ * run time, worker claims, HTTP answers by status code. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +14,39 @@
 
 static atomic_ulong by_code[600];
 static atomic_ulong submitted;
+
+static const double bounds[] = { 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600,
+    1800, 3600, 21600, 86400 };
+#define NBOUNDS (sizeof bounds / sizeof bounds[0])
+static struct {
+	pthread_mutex_t mu;
+	unsigned long finished[JS_NSTATES];
+	unsigned long hist[NBOUNDS];	/* cumulative: le bounds[k] */
+	unsigned long count;
+	double sum;
+} fin = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+void
+metrics_job_finished(enum js_state st, const json_t *job)
+{
+	const char *s1 = job ? js_job_str(job, "started_at") : NULL;
+	const char *s2 = job ? js_job_str(job, "finished_at") : NULL;
+	int64_t t1, t2;
+	size_t k;
+
+	pthread_mutex_lock(&fin.mu);
+	fin.finished[st]++;
+	if (s1 != NULL && s2 != NULL && js_time_parse(s1, &t1) == 0 &&
+	    js_time_parse(s2, &t2) == 0 && t1 > 0 && t2 >= t1) {
+		double d = (double)(t2 - t1) / 1000.0;
+		for (k = 0; k < NBOUNDS; k++)
+			if (d <= bounds[k])
+				fin.hist[k]++;
+		fin.count++;
+		fin.sum += d;
+	}
+	pthread_mutex_unlock(&fin.mu);
+}
 
 void
 metrics_count_status(unsigned status)
@@ -69,14 +104,11 @@ put(struct buf *b, const char *fmt, ...)
 enum MHD_Result
 route_metrics(struct api *a, struct MHD_Connection *c)
 {
-	static const double bounds[] = { 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600,
-	    1800, 3600, 21600, 86400 };
 	static const char *const states[] = { "pending", "running", "completed",
 	    "failed", "cancelled", "retrieved" };
 	unsigned long counts[JS_NSTATES] = { 0 };
-	unsigned long hist[sizeof bounds / sizeof bounds[0]] = { 0 };
-	unsigned long nfin = 0;
-	double sum = 0;
+	unsigned long hist[NBOUNDS], finished[JS_NSTATES], nfin;
+	double sum;
 	struct idx_filter f;
 	struct idx_hit *hits = NULL;
 	struct MHD_Response *resp;
@@ -88,20 +120,15 @@ route_metrics(struct api *a, struct MHD_Connection *c)
 	f.status_mask = JS_FINAL_MASK;
 	if (idx_query(a, &f, &hits, &n) < 0)
 		return http_errno(c, errno, "cannot list the spool");
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		counts[hits[i].state]++;
-		if (hits[i].finished_ms > 0 && hits[i].started_ms > 0 &&
-		    hits[i].finished_ms >= hits[i].started_ms) {
-			double d = (double)(hits[i].finished_ms -
-			    hits[i].started_ms) / 1000.0;
-			for (k = 0; k < sizeof bounds / sizeof bounds[0]; k++)
-				if (d <= bounds[k])
-					hist[k]++;
-			nfin++;
-			sum += d;
-		}
-	}
 	free(hits);
+	pthread_mutex_lock(&fin.mu);
+	memcpy(hist, fin.hist, sizeof hist);
+	memcpy(finished, fin.finished, sizeof finished);
+	nfin = fin.count;
+	sum = fin.sum;
+	pthread_mutex_unlock(&fin.mu);
 	put(&b, "# HELP jobspool_jobs Jobs in the spool by state.\n"
 	    "# TYPE jobspool_jobs gauge\n");
 	for (i = 0; i < JS_NSTATES; i++)
@@ -115,7 +142,7 @@ route_metrics(struct api *a, struct MHD_Connection *c)
 	    "# TYPE jobspool_jobs_finished_total counter\n");
 	for (i = JS_COMPLETED; i <= JS_CANCELLED; i++)
 		put(&b, "jobspool_jobs_finished_total{status=\"%s\"} %lu\n",
-		    states[i], follow_finished((enum js_state)i));
+		    states[i], finished[i]);
 	put(&b, "# HELP jobspool_worker_claims_total Jobs handed to remote "
 	    "workers since this server started.\n"
 	    "# TYPE jobspool_worker_claims_total counter\n"
@@ -128,10 +155,10 @@ route_metrics(struct api *a, struct MHD_Connection *c)
 			put(&b, "jobspool_http_requests_total{code=\"%zu\"} %lu\n",
 			    i, v);
 	}
-	put(&b, "# HELP jobspool_job_duration_seconds Run time of the finished "
-	    "jobs in the spool.\n# TYPE jobspool_job_duration_seconds "
-	    "histogram\n");
-	for (k = 0; k < sizeof bounds / sizeof bounds[0]; k++)
+	put(&b, "# HELP jobspool_job_duration_seconds Run time of the jobs "
+	    "seen finishing since this server started.\n"
+	    "# TYPE jobspool_job_duration_seconds histogram\n");
+	for (k = 0; k < NBOUNDS; k++)
 		put(&b, "jobspool_job_duration_seconds_bucket{le=\"%g\"} %lu\n",
 		    bounds[k], hist[k]);
 	put(&b, "jobspool_job_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
