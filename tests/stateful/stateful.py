@@ -328,10 +328,15 @@ class Tester:
         self.spool_cache = {}
         self.warnings = []
         self.env = None
+        self.shared = None          # a kept-alive connection (keepalive)
 
     # ---- HTTP ----
     def request(self, method, path, token=None, body=None,
-                ctype="application/json", headers=None, timeout=60):
+                ctype="application/json", headers=None, timeout=60,
+                chunked=None):
+        """One request; on the kept-alive connection of op_keepalive if
+        there is one.  chunked: send the body in pieces (Transfer-Encoding:
+        chunked); None: now and then."""
         hdrs = dict(headers or {})
         if token is not None:
             hdrs["Authorization"] = "Bearer " + (
@@ -341,21 +346,33 @@ class Tester:
                 body = body.encode()
             if ctype is not None:
                 hdrs["Content-Type"] = ctype
-        conn = http.client.HTTPConnection("127.0.0.1", self.env.port,
-                                          timeout=timeout)
+        if chunked is None:
+            chunked = body is not None and len(body) > 1 and \
+                self.rng.random() < 0.1
+        send = body
+        if chunked and body:
+            cuts = sorted(self.rng.sample(range(1, len(body)), min(
+                len(body) - 1, self.rng.randint(1, 4))))
+            send = [body[a:b] for a, b in zip([0] + cuts, cuts + [len(body)])]
+        conn = self.shared or http.client.HTTPConnection(
+            "127.0.0.1", self.env.port, timeout=timeout)
         try:
-            conn.request(method, path, body=body, headers=hdrs)
+            conn.request(method, path, body=send, headers=hdrs,
+                         encode_chunked=bool(chunked and body))
             resp = conn.getresponse()
-            data = resp.read() if method != "HEAD" else b""
+            data = resp.read()     # http.client knows HEAD has no body
             rep = Reply(resp.status, {k.lower(): v for k, v in
                                       resp.getheaders()}, data)
         except (OSError, http.client.HTTPException) as e:
-            raise Failure("no reply to %s %s: %s: %s" % (
-                method, path, type(e).__name__, e))
+            raise Failure("no reply to %s %s%s: %s: %s" % (
+                method, path, " (chunked)" if chunked and body else "",
+                type(e).__name__, e))
         finally:
-            conn.close()
-        self.cur.append("%s %s%s -> %d" % (method, path[:110],
-                        " as " + token if token else "", rep.status))
+            if conn is not self.shared:
+                conn.close()
+        self.cur.append("%s %s%s%s -> %d" % (
+            method, path[:110], " as " + token if token else "",
+            " (chunked)" if chunked and body else "", rep.status))
         self.check_reply(method, path, rep)
         return rep
 
@@ -1724,6 +1741,57 @@ class Tester:
                           "refused" % (m, path))
         return "path %s %s -> %d" % (m, path[:60], rep.status)
 
+    def op_keepalive(self):
+        """A few operations on one kept-alive connection."""
+        rng = self.rng
+        ops = [rng.choice(["get", "get", "put", "submit", "submit_bad",
+                           "list", "list_bad", "method", "path", "log",
+                           "healthz", "delete", "batch_bad"])
+               for _ in range(rng.randint(2, 5))]
+        self.shared = http.client.HTTPConnection("127.0.0.1", self.env.port,
+                                                 timeout=60)
+        out = []
+        try:
+            for op in ops:
+                out.append(getattr(self, "op_" + op)())
+        finally:
+            self.shared.close()
+            self.shared = None
+        return "keepalive: " + "; ".join(out)
+
+    def op_abort(self):
+        """A client that goes away in the middle of its request: nothing
+        is submitted (checked after the step), the server goes on."""
+        rng = self.rng
+        who = rng.choice(USERS)
+        auth = "Authorization: Bearer %s\r\n" % TOKENS[who][0]
+        good = json.dumps(self.new_job("quick")[2])
+        kind, req = rng.choice([
+            ("half headers", "POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\n" +
+             auth + "Content-Le"),
+            ("short body", "POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\n" +
+             auth + "Content-Type: application/json\r\n"
+             "Content-Length: %d\r\n\r\n%s" % (len(good) + 10, good)),
+            ("batch cut", "POST /api/v1/batches HTTP/1.1\r\nHost: x\r\n" +
+             auth + "Content-Type: application/x-ndjson\r\n"
+             "Transfer-Encoding: chunked\r\n\r\n" + "".join(
+                 "%x\r\n%s\r\n" % (len(good) + 1, good + "\n")
+                 for _ in range(3))),
+            ("json batch cut", "POST /api/v1/batches HTTP/1.1\r\nHost: x"
+             "\r\n" + auth + "Content-Length: 500\r\n\r\n{\"jobs\": [" +
+             good + ","),
+        ])
+        self.cur.append("raw %s, then close" % kind)
+        try:
+            sk = socket.create_connection(("127.0.0.1", self.env.port), 10)
+            sk.sendall(req.encode())
+            time.sleep(rng.choice([0, 0.05, 0.2]))
+            sk.close()
+        except OSError as e:
+            raise Failure("abort (%s): %s" % (kind, e))
+        time.sleep(0.05)
+        return "abort: %s as %s" % (kind, who)
+
     def op_healthz(self):
         rep = self.request("GET", "/healthz")
         self.expect(rep, {200}, "healthz")
@@ -1742,7 +1810,7 @@ class Tester:
            ("list_bad", 2), ("burst", 2), ("batch_get", 3), ("claim", 6), ("claim_bad", 2),
            ("wlog", 6), ("heartbeat", 8), ("finish", 5), ("finish_bad", 3),
            ("stale", 4), ("abandon", 1), ("method", 3), ("path", 3),
-           ("healthz", 1), ("sleep", 3)]
+           ("healthz", 1), ("sleep", 3), ("keepalive", 3), ("abort", 2)]
 
     # --no also takes these: narrow avoidances to look past a known bug
     # (never in make check)
