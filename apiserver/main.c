@@ -26,7 +26,8 @@ static int check_token(const char *v, char *why, size_t whylen);
 
 static const struct js_opt opts_template[] = {
 	{ .name = "spool", .short_flag = 's', .type = JS_OPT_STR, .def = "./spool",
-	  .metavar = "DIR", .help = "spool directory (created if missing)" },
+	  .metavar = "DIR", .help = "spool directory (created if missing)",
+	  .check = js_check_nonempty },
 	{ .name = "listen", .short_flag = 'l', .type = JS_OPT_STR,
 	  .def = "127.0.0.1:8080", .metavar = "ADDR:PORT",
 	  .help = "address to listen on; port 0 picks a free port",
@@ -417,8 +418,10 @@ main(int argc, char *argv[])
 		    sizeof err)) == NULL)
 			bad = "tls-client-ca";
 		if (bad != NULL) {
-			fprintf(stderr, "%s: %s: %s\n", PROG,
-			    js_config_where(opt(o, bad)), err);
+			char why[512];
+			snprintf(why, sizeof why, "%s", err);
+			js_config_bad(opt(o, bad), err, sizeof err, "%s", why);
+			fprintf(stderr, "%s: %s\n", PROG, err);
 			goto usage;
 		}
 		a.mtls = ca != NULL;

@@ -588,6 +588,24 @@ out:
 	return rc;
 }
 
+int
+js_check_nonempty(const char *v, char *why, size_t whylen)
+{
+	if (v[0] != '\0')
+		return 0;
+	snprintf(why, whylen, "expected a value, not an empty string");
+	return -1;
+}
+
+int
+js_check_abs_path(const char *v, char *why, size_t whylen)
+{
+	if (v[0] == '\0' || v[0] == '/')
+		return 0;
+	snprintf(why, whylen, "an absolute path is needed");
+	return -1;
+}
+
 void
 js_config_usage(FILE *fp, const char *prog, const char *summary,
     const struct js_opt *opts, size_t n)

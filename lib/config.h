@@ -79,6 +79,11 @@ const char *js_config_where(const struct js_opt *o);
 int js_config_bad(const struct js_opt *o, char *err, size_t errlen,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* Checks for js_opt.check: a value that is not empty; "" or an absolute
+ * path. */
+int js_check_nonempty(const char *v, char *why, size_t whylen);
+int js_check_abs_path(const char *v, char *why, size_t whylen);
+
 /* Prints "usage: PROG [options]", the summary and one line per option,
  * including --config, --help and --version. */
 void js_config_usage(FILE *fp, const char *prog, const char *summary,

@@ -22,16 +22,25 @@
 #include "slurm.h"
 #include "spool.h"
 
+static int check_executor(const char *v, char *why, size_t whylen);
+static int check_words(const char *v, char *why, size_t whylen);
+static int check_runtime(const char *v, char *why, size_t whylen);
+static int check_slurm_label(const char *v, char *why, size_t whylen);
+static int check_label(const char *v, char *why, size_t whylen);
+static int check_server(const char *v, char *why, size_t whylen);
+static int check_token(const char *v, char *why, size_t whylen);
+
 static const struct js_opt opt_template[] = {
 	{ .name = "spool", .short_flag = 's', .type = JS_OPT_STR,
 	  .def = "./spool", .metavar = "DIR", .help = "spool directory "
-	  "(created if missing)" },
+	  "(created if missing)",
+	  .check = js_check_nonempty },
 	{ .name = "jobs", .short_flag = 'j', .type = JS_OPT_INT, .def = "0",
 	  .metavar = "N", .help = "jobs run at once (0: number of CPUs)",
 	  .min = 0, .max = 4096 },
 	{ .name = "lease", .type = JS_OPT_DURATION, .def = "60s",
 	  .metavar = "DURATION", .help = "a running job's lease; heartbeat "
-	  "every third of it" },
+	  "every third of it", .min = 1000, .max = 604800000 },
 	{ .name = "kill-grace", .type = JS_OPT_DURATION, .def = "5s",
 	  .metavar = "DURATION", .help = "SIGTERM to SIGKILL delay" },
 	{ .name = "shutdown-grace", .type = JS_OPT_DURATION, .def = "30s",
@@ -39,18 +48,19 @@ static const struct js_opt opt_template[] = {
 	  "before they are killed and requeued" },
 	{ .name = "scan-interval", .type = JS_OPT_DURATION, .def = "2s",
 	  .metavar = "DURATION", .help = "full rescan of the spool and lease "
-	  "recovery every DURATION" },
+	  "recovery every DURATION", .min = 10, .max = 86400000 },
 	{ .name = "user", .short_flag = 'u', .type = JS_OPT_STR,
 	  .def = "nobody", .metavar = "NAME", .help = "when run as root, run "
 	  "jobs as this user (\"root\": do not switch)" },
 	{ .name = "container-runtime", .type = JS_OPT_STR, .def = NULL,
 	  .metavar = "podman|docker", .help = "container CLI (default: "
-	  "whichever is installed)" },
+	  "whichever is installed)", .check = check_runtime },
 	{ .name = "container-global-args", .type = JS_OPT_STR, .def = NULL,
 	  .metavar = "ARGS", .help = "words put before \"run\", e.g. "
-	  "\"--runtime runc\"" },
+	  "\"--runtime runc\"", .check = check_words },
 	{ .name = "container-args", .type = JS_OPT_STR, .def = NULL,
-	  .metavar = "ARGS", .help = "words put right after \"run\"" },
+	  .metavar = "ARGS", .help = "words put right after \"run\"",
+	  .check = check_words },
 	{ .name = "max-log-size", .type = JS_OPT_SIZE, .def = "100M",
 	  .metavar = "SIZE", .help = "a job's log stops growing at SIZE: "
 	  "further output is dropped (the job runs on) and the job records "
@@ -60,32 +70,37 @@ static const struct js_opt opt_template[] = {
 	  "on stdin, when a job ends" },
 	{ .name = "executor", .type = JS_OPT_STR, .def = "local",
 	  .metavar = "local|slurm", .help = "where command and shell jobs "
-	  "run: here, or on Slurm through sbatch (read at start)" },
+	  "run: here, or on Slurm through sbatch (read at start)",
+	  .check = check_executor },
 	{ .name = "slurm-bin-dir", .type = JS_OPT_STR, .def = NULL,
 	  .metavar = "DIR", .help = "directory of sbatch, squeue, scontrol, "
-	  "scancel and sacct (default: PATH)" },
+	  "scancel and sacct (default: PATH)", .check = js_check_abs_path },
 	{ .name = "slurm-output-dir", .type = JS_OPT_STR, .def = "/tmp",
 	  .metavar = "DIR", .help = "where Slurm writes a job's output, "
-	  "copied into its log (readable here: same node or shared)" },
+	  "copied into its log (readable here: same node or shared)",
+	  .check = js_check_abs_path },
 	{ .name = "slurm-conf", .type = JS_OPT_STR, .def = NULL,
 	  .metavar = "FILE", .help = "SLURM_CONF for Slurm's commands "
-	  "(default: the processor's SLURM_CONF, else Slurm's own)" },
+	  "(default: the processor's SLURM_CONF, else Slurm's own)",
+	  .check = js_check_abs_path },
 	{ .name = "slurm-poll", .type = JS_OPT_DURATION, .def = "2s",
 	  .metavar = "DURATION", .help = "longest wait between two questions "
-	  "to Slurm about a job (from 250ms, doubling)" },
+	  "to Slurm about a job (from 250ms, doubling)", .min = 10,
+	  .max = 86400000 },
 	{ .name = "slurm-label", .type = JS_OPT_LIST, .def = NULL,
 	  .metavar = "LABEL=ARGS", .help = "sbatch arguments for jobs "
-	  "with that label, e.g. gpu=--gres=gpu:1 (repeatable)" },
+	  "with that label, e.g. gpu=--gres=gpu:1 (repeatable)",
+	  .check = check_slurm_label },
 	{ .name = "label", .type = JS_OPT_LIST, .def = NULL,
 	  .metavar = "LABEL", .help = "run only jobs whose labels are all "
-	  "among these (repeatable)" },
+	  "among these (repeatable)", .check = check_label },
 	{ .name = "server", .type = JS_OPT_STR, .def = NULL,
 	  .metavar = "URL", .help = "remote mode: claim jobs from this "
 	  "apiserver (http:// or https://); --spool is then a local work "
-	  "directory" },
+	  "directory", .check = check_server },
 	{ .name = "token", .type = JS_OPT_STR, .def = NULL,
 	  .metavar = "SECRET", .help = "remote mode: bearer token with the "
-	  "worker role" },
+	  "worker role", .check = check_token, .secret = 1 },
 	{ .name = "token-file", .type = JS_OPT_STR, .def = NULL,
 	  .metavar = "FILE", .help = "remote mode: read the token from the "
 	  "first line of FILE" },
@@ -100,16 +115,18 @@ static const struct js_opt opt_template[] = {
 	  "private key (PEM)" },
 	{ .name = "claim-wait", .type = JS_OPT_DURATION, .def = "30s",
 	  .metavar = "DURATION", .help = "remote mode: how long one claim "
-	  "request waits for a job (at most 300s)" },
+	  "request waits for a job (at most 300s)", .min = 0, .max = 300000 },
 	{ .name = "log-buffer", .type = JS_OPT_SIZE, .def = "64M",
 	  .metavar = "SIZE", .help = "remote mode: unsent log bytes kept "
-	  "before the job is paused (SIGSTOP) until they are sent" },
+	  "before the job is paused (SIGSTOP) until they are sent",
+	  .min = 4096, .max = 1LL << 40 },
 	{ .name = "retry-max", .type = JS_OPT_DURATION, .def = "30s",
 	  .metavar = "DURATION", .help = "remote mode: longest wait between "
 	  "two tries when the server is unreachable (from 250ms, doubling, "
-	  "with jitter)" },
+	  "with jitter)", .min = 250, .max = 86400000 },
 	{ .name = "log-level", .type = JS_OPT_STR, .def = "info",
-	  .metavar = "LEVEL", .help = "error, warning, info or debug" },
+	  .metavar = "LEVEL", .help = "error, warning, info or debug",
+	  .check = js_log_level_check },
 	{ .name = "syslog", .type = JS_OPT_BOOL, .def = "no",
 	  .help = "log to syslog (daemon facility) instead of stderr" },
 };
@@ -128,6 +145,85 @@ static const char *
 str(struct js_opt *o, const char *name)
 {
 	return js_config_get(o, NOPTS, name)->str;
+}
+
+static int
+check_executor(const char *v, char *why, size_t whylen)
+{
+	if (strcmp(v, "local") == 0 || strcmp(v, "slurm") == 0)
+		return 0;
+	snprintf(why, whylen, "expected local or slurm");
+	return -1;
+}
+
+/* proc_split_words splits at blanks only: a quote would reach the
+ * container CLI as a character of a word. */
+static int
+check_words(const char *v, char *why, size_t whylen)
+{
+	if (strpbrk(v, "'\"\\") == NULL)
+		return 0;
+	snprintf(why, whylen, "quotes and backslashes are not interpreted "
+	    "(words are split at blanks); remove them");
+	return -1;
+}
+
+static int
+check_runtime(const char *v, char *why, size_t whylen)
+{
+	if (v[0] == '\0' || container_runtime_ok(v))
+		return 0;
+	snprintf(why, whylen, "expected podman or docker (or an absolute path "
+	    "to one)");
+	return -1;
+}
+
+static int
+check_slurm_label(const char *v, char *why, size_t whylen)
+{
+	char *one[2] = { (char *)v, NULL };
+	char err[512];
+	const char *m;
+
+	if (slurm_labels_ok(one, err, sizeof err) == 0)
+		return 0;
+	/* slurm_labels_ok's message repeats the value: keep its reason */
+	m = strstr(err, "must be");
+	if (m == NULL && (m = strstr(err, "': ")) != NULL)
+		m += 3;
+	snprintf(why, whylen, "%s", m != NULL ? m : err);
+	return -1;
+}
+
+static int
+check_label(const char *v, char *why, size_t whylen)
+{
+	if (js_label_valid(v))
+		return 0;
+	snprintf(why, whylen, "1 to 64 letters, digits, '-', '_' or '.'");
+	return -1;
+}
+
+static int
+check_server(const char *v, char *why, size_t whylen)
+{
+	if (v[0] == '\0' ||
+	    ((strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0) &&
+	    v[strncmp(v, "https", 5) == 0 ? 8 : 7] != '\0' &&
+	    strpbrk(v, " \t\r\n?#") == NULL))
+		return 0;
+	snprintf(why, whylen, "expected http://HOST[:PORT] or "
+	    "https://HOST[:PORT]");
+	return -1;
+}
+
+static int
+check_token(const char *v, char *why, size_t whylen)
+{
+	if (strpbrk(v, " \t\r\n") == NULL)
+		return 0;
+	snprintf(why, whylen, "no blanks allowed");
+	return -1;
 }
 
 static char *
@@ -170,21 +266,11 @@ load_executor(struct proc_config *cfg, struct js_opt *o, char *err,
 	struct js_opt *labels = NULL;
 	size_t i;
 
-	if (strcmp(ex, "local") == 0) {
-		cfg->executor = PROC_EXEC_LOCAL;
-	} else if (strcmp(ex, "slurm") == 0) {
-		cfg->executor = PROC_EXEC_SLURM;
-	} else {
-		snprintf(err, errlen, "bad value '%s' for executor: expected "
-		    "local or slurm", ex);
-		return -1;
-	}
+	/* executor, slurm-poll, slurm-output-dir and slurm-label are
+	 * checked by the table */
+	cfg->executor = strcmp(ex, "slurm") == 0 ? PROC_EXEC_SLURM :
+	    PROC_EXEC_LOCAL;
 	cfg->slurm_poll_ms = num(o, "slurm-poll");
-	if (cfg->slurm_poll_ms < 10) {
-		snprintf(err, errlen, "bad value '%s' for slurm-poll: at least "
-		    "10ms", str(o, "slurm-poll"));
-		return -1;
-	}
 	if (conf == NULL || *conf == '\0')
 		conf = getenv("SLURM_CONF");
 	cfg->slurm_conf = dup_or_null(conf);
@@ -205,12 +291,7 @@ load_executor(struct proc_config *cfg, struct js_opt *o, char *err,
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-	if (cfg->slurm_outdir[0] != '/') {
-		snprintf(err, errlen, "bad value '%s' for slurm-output-dir: an "
-		    "absolute path is needed", cfg->slurm_outdir);
-		return -1;
-	}
-	return slurm_labels_ok(cfg->slurm_labels, err, errlen);
+	return 0;
 }
 
 int
@@ -250,22 +331,20 @@ proc_labels_match(const struct proc_config *cfg, const json_t *job)
 
 /* Reads the first line of a token file.  NULL with err. */
 static char *
-read_token_file(const char *path, char *err, size_t errlen)
+read_token_file(const struct js_opt *o, char *err, size_t errlen)
 {
 	char buf[4096], *nl;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(o->str, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
-		snprintf(err, errlen, "bad value '%s' for token-file: %s", path,
-		    strerror(errno));
+		js_config_bad(o, err, errlen, "%s", strerror(errno));
 		return NULL;
 	}
 	n = read(fd, buf, sizeof buf - 1);
 	close(fd);
 	if (n < 0) {
-		snprintf(err, errlen, "bad value '%s' for token-file: %s", path,
-		    strerror(errno));
+		js_config_bad(o, err, errlen, "%s", strerror(errno));
 		return NULL;
 	}
 	buf[n] = '\0';
@@ -273,8 +352,7 @@ read_token_file(const char *path, char *err, size_t errlen)
 	if (nl != NULL)
 		*nl = '\0';
 	if (buf[0] == '\0') {
-		snprintf(err, errlen, "bad value '%s' for token-file: its first "
-		    "line is empty", path);
+		js_config_bad(o, err, errlen, "its first line is empty");
 		return NULL;
 	}
 	nl = strdup(buf);
@@ -299,12 +377,7 @@ load_remote(struct proc_config *cfg, struct js_opt *o, char *err,
 	cfg->labels = calloc(lab->nlist + 1, sizeof *cfg->labels);
 	if (cfg->labels == NULL)
 		goto nomem;
-	for (i = 0; i < lab->nlist; i++) {
-		if (!js_label_valid(lab->list[i])) {
-			snprintf(err, errlen, "bad value '%s' for label: 1 to 64 "
-			    "letters, digits, '-', '_' or '.'", lab->list[i]);
-			return -1;
-		}
+	for (i = 0; i < lab->nlist; i++) {	/* words: checked by the table */
 		for (j = 0; j < i; j++)
 			if (strcmp(lab->list[i], lab->list[j]) == 0)
 				break;
@@ -319,28 +392,13 @@ load_remote(struct proc_config *cfg, struct js_opt *o, char *err,
 			cfg->labels[j++] = cfg->labels[i];
 	cfg->labels[j] = NULL;
 	if (j > JS_LABELS_MAX) {
-		snprintf(err, errlen, "bad value for label: at most %d labels",
-		    JS_LABELS_MAX);
+		snprintf(err, errlen, "%s: bad value for label: at most %d "
+		    "labels", js_config_where(lab), JS_LABELS_MAX);
 		return -1;
 	}
 	cfg->claim_wait_ms = num(o, "claim-wait");
 	cfg->log_buffer = (uint64_t)num(o, "log-buffer");
-	cfg->retry_max_ms = num(o, "retry-max");
-	if (cfg->claim_wait_ms > 300000) {
-		snprintf(err, errlen, "bad value '%s' for claim-wait: at most "
-		    "300s", str(o, "claim-wait"));
-		return -1;
-	}
-	if (cfg->log_buffer < 4096) {
-		snprintf(err, errlen, "bad value '%s' for log-buffer: at least "
-		    "4K", str(o, "log-buffer"));
-		return -1;
-	}
-	if (cfg->retry_max_ms < 250) {
-		snprintf(err, errlen, "bad value '%s' for retry-max: at least "
-		    "250ms", str(o, "retry-max"));
-		return -1;
-	}
+	cfg->retry_max_ms = num(o, "retry-max");	/* bounds: the table */
 	if (server == NULL || server[0] == '\0') {
 		if ((tok != NULL && tok[0] != '\0') ||
 		    (tokfile != NULL && tokfile[0] != '\0')) {
@@ -349,14 +407,6 @@ load_remote(struct proc_config *cfg, struct js_opt *o, char *err,
 			return -1;
 		}
 		return 0;
-	}
-	if ((strncmp(server, "http://", 7) != 0 &&
-	    strncmp(server, "https://", 8) != 0) ||
-	    server[strncmp(server, "https", 5) == 0 ? 8 : 7] == '\0' ||
-	    strpbrk(server, " \t\r\n?#") != NULL) {
-		snprintf(err, errlen, "bad value '%s' for server: expected "
-		    "http://HOST[:PORT] or https://HOST[:PORT]", server);
-		return -1;
 	}
 	if ((cfg->server = strdup(server)) == NULL)
 		goto nomem;
@@ -372,11 +422,14 @@ load_remote(struct proc_config *cfg, struct js_opt *o, char *err,
 		if ((cfg->token = strdup(tok)) == NULL)
 			goto nomem;
 	} else if (tokfile != NULL && tokfile[0] != '\0') {
-		if ((cfg->token = read_token_file(tokfile, err, errlen)) == NULL)
+		if ((cfg->token = read_token_file(js_config_get(o, NOPTS,
+		    "token-file"), err, errlen)) == NULL)
 			return -1;
 	}
 	if (cfg->token != NULL && strpbrk(cfg->token, " \t\r\n") != NULL) {
-		snprintf(err, errlen, "bad value for token: no blanks allowed");
+		snprintf(err, errlen, "%s: bad value for token-file: its first "
+		    "line has blanks", js_config_where(js_config_get(o, NOPTS,
+		    "token-file")));
 		return -1;
 	}
 	dst[0] = &cfg->tls_ca;
@@ -387,8 +440,8 @@ load_remote(struct proc_config *cfg, struct js_opt *o, char *err,
 		if (v == NULL || v[0] == '\0')
 			continue;
 		if (access(v, R_OK) < 0) {
-			snprintf(err, errlen, "bad value '%s' for %s: %s", v,
-			    tls[i], strerror(errno));
+			js_config_bad(js_config_get(o, NOPTS, tls[i]), err, errlen,
+			    "%s", strerror(errno));
 			return -1;
 		}
 		if ((*dst[i] = strdup(v)) == NULL)
@@ -426,12 +479,7 @@ load(struct proc_config *cfg, char *err, size_t errlen, int *help)
 		return rc;
 	}
 	memset(cfg, 0, sizeof *cfg);
-	level = js_log_level_parse(str(o, "log-level"));
-	if (level < 0) {
-		snprintf(err, errlen, "bad value '%s' for log-level: expected "
-		    "error, warning, info or debug", str(o, "log-level"));
-		goto bad;
-	}
+	level = js_log_level_parse(str(o, "log-level"));	/* checked */
 	cfg->log_level = level;
 	cfg->use_syslog = (int)num(o, "syslog");
 	cfg->jobs = (int)num(o, "jobs");
@@ -442,24 +490,13 @@ load(struct proc_config *cfg, char *err, size_t errlen, int *help)
 	cfg->lease_ms = num(o, "lease");
 	cfg->kill_grace_ms = num(o, "kill-grace");
 	cfg->shutdown_grace_ms = num(o, "shutdown-grace");
-	cfg->scan_interval_ms = num(o, "scan-interval");
+	cfg->scan_interval_ms = num(o, "scan-interval");	/* bounds: the table */
 	cfg->max_log_size = (uint64_t)num(o, "max-log-size");
-	if (cfg->lease_ms < 1000) {
-		snprintf(err, errlen, "bad value '%s' for lease: at least 1s",
-		    str(o, "lease"));
-		goto bad;
-	}
-	if (cfg->scan_interval_ms < 10) {
-		snprintf(err, errlen, "bad value '%s' for scan-interval: at "
-		    "least 10ms", str(o, "scan-interval"));
-		goto bad;
-	}
 	rt = str(o, "container-runtime");
 	if (rt == NULL || rt[0] == '\0')
 		rt = container_default_runtime();
-	if (!container_runtime_ok(rt)) {
-		snprintf(err, errlen, "bad value '%s' for container-runtime: "
-		    "expected podman or docker (or an absolute path to one)", rt);
+	if (!container_runtime_ok(rt)) {	/* a given one is checked */
+		snprintf(err, errlen, "bad default container runtime '%s'", rt);
 		goto bad;
 	}
 	cfg->spool = strdup(str(o, "spool"));
@@ -482,13 +519,15 @@ load(struct proc_config *cfg, char *err, size_t errlen, int *help)
 		errno = 0;
 		pw = getpwnam(user);
 		if (pw == NULL) {
-			snprintf(err, errlen, "bad value '%s' for user: %s", user,
-			    errno ? strerror(errno) : "no such user");
+			js_config_bad(js_config_get(o, NOPTS, "user"), err,
+			    errlen, "%s", errno ? strerror(errno) :
+			    "no such user");
 			goto bad;
 		}
 		if (pw->pw_uid == 0) {
-			snprintf(err, errlen, "bad value '%s' for user: it has "
-			    "uid 0; use --user root to run jobs as root", user);
+			js_config_bad(js_config_get(o, NOPTS, "user"), err,
+			    errlen, "it has uid 0; use --user root to run jobs "
+			    "as root");
 			goto bad;
 		}
 		cfg->run_as = 1;
