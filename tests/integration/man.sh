@@ -39,11 +39,33 @@ for p in $pages; do
 		eq "man -l $p renders without warnings" "$w" ""
 	fi
 	check "mandoc renders $p" sh -c "mandoc -T markdown '$p' | grep -q \"^# NAME\""
+	if command -v man >/dev/null 2>&1; then
+		txt=$(MANWIDTH=80 man -E UTF-8 -l "$p" 2>/dev/null)
+		hf=$(printf '%s\n' "$txt" | sed -n '1p;$p')
+		case $hf in
+		*BSD*) fail "man -l $p: header or footer says BSD: $hf" ;;
+		*jobspool*) ok "man -l $p: header and footer without BSD" ;;
+		*) fail "man -l $p: footer does not name jobspool: $hf" ;;
+		esac
+		# a quote opened inside a quote (.Pq Ql x No or Ql y) renders
+		# as ‘x or ‘y’’ with groff
+		n=$(printf '%s\n' "$txt" | grep -c "‘[^’]*‘")
+		eq "man -l $p: no quote opened inside another" "$n" 0
+	fi
 done
 # cross references to our own pages point at pages that exist
 for p in $pages; do
 	for x in $(sed -n 's/^\.Xr \(jobspool[a-z-]*\) \([0-9]\).*/\1.\2/p' "$p" | sort -u); do
 		check "$p: .Xr ${x%.*} ${x##*.} exists in man/" test -f "man/$x"
+	done
+done
+# each program's page documents every environment variable its --help lists
+for prog in jobspool-apiserver jobspool-processor jobspool-cleaner; do
+	p=man/$prog.8
+	[ -f "$p" ] && [ -x "$JS_BIN/$prog" ] || continue
+	for v in $("$JS_BIN/$prog" --help 2>/dev/null |
+	    sed -n 's/.*\[\(JOBSPOOL_[A-Z_]*\)\]$/\1/p' | sort -u); do
+		check "$p documents $v" grep -qw "$v" "$p"
 	done
 done
 # each program's page documents every option its --help lists
