@@ -127,6 +127,10 @@ struct run_child {
 	int gate;			/* write 'g' to let it exec */
 	int errfd;			/* its errors before exec; EOF: exec'd */
 };
+/* Raises the processor's soft limit of open files to its hard limit (each
+ * running job holds two: its output pipe and its log); jobs are given the
+ * limit it had before.  Called once, before any job. */
+void run_raise_nofile(void);
 /* Forks the job: own session and process group, tied to this process's
  * life, clean environment plus the job's env, cwd, stdin, limits,
  * credentials; the child then blocks until run_release() or run_abort(),

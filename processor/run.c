@@ -267,6 +267,29 @@ child_fail(int efd, const char *step, int err)
 	_exit(127);
 }
 
+/* The open-file limit the processor was started with, which jobs get back
+ * (run_raise_nofile raised the processor's own). */
+static struct rlimit job_nofile;
+static int job_nofile_saved;
+
+void
+run_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		js_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return;
+	}
+	job_nofile = rl;
+	job_nofile_saved = 1;
+	if (rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		js_warn("cannot raise the open file limit: %s", strerror(errno));
+}
+
 static const struct {
 	const char *name;
 	int resource;
@@ -308,6 +331,8 @@ child(const struct run_spec *rs, int efd, int gate, int in, char **env,
 		child_fail(efd, "prctl(PR_SET_PDEATHSIG)", errno);
 	if (getppid() != parent)
 		_exit(127);	/* the processor died before we got here */
+	if (job_nofile_saved && setrlimit(RLIMIT_NOFILE, &job_nofile) < 0)
+		child_fail(efd, "setrlimit(RLIMIT_NOFILE)", errno);
 	for (i = 0; !rs->watcher && i < sizeof limit_names /
 	    sizeof limit_names[0]; i++) {
 		json_t *v = json_object_get(limits, limit_names[i].name);

@@ -98,6 +98,32 @@ eq "--max-log-size 0: the log is the output" "$(file_sum "$SPOOL/$z_id.log")" \
 eq "--max-log-size 0: log_truncated false" "$(field "$z_id" .log_truncated)" false
 stop_pid "$P"
 
+# ---- two descriptors per running job: the processor raises its own
+# open-file limit (soft to hard) and gives jobs the one it started with ----
+(ulimit -Sn 64 && exec "$PROC" --spool "$SPOOL" -j 40 --max-log-size 1K) \
+	2>>"$WORK/proc.nofile.log" &
+P=$!
+T_PIDS="$T_PIDS $P"
+fd_ids=""
+i=0
+while [ $i -lt 40 ]; do
+	fd_ids="$fd_ids $(submit '{"shell":"ulimit -Sn; sleep 2"}')"
+	i=$((i + 1))
+done
+# shellcheck disable=SC2086
+check "40 jobs at once with a soft limit of 64 open files end" \
+	wait_final 120 $fd_ids
+n_ok=0 n_64=0
+for id in $fd_ids; do
+	[ "$(field "$id" .status)" = completed ] && n_ok=$((n_ok + 1))
+	[ "$(cat "$SPOOL/$id.log" 2>/dev/null)" = 64 ] && n_64=$((n_64 + 1))
+done
+eq "  all 40 completed" "$n_ok" 40
+eq "  each job got the processor's original soft limit (64)" "$n_64" 40
+stop_pid "$P"
+check "  no descriptor shortage logged" sh -c \
+	"! grep -q -i 'too many open files' '$WORK/proc.nofile.log'"
+
 # ---- remote mode: the cap counts the server's log ----
 check "apiserver starts" start_api --lease 12s --token w:wsecret:worker \
 	--token u:usecret
