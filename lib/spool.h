@@ -28,6 +28,10 @@
  *     exchange fails with ENOENT and no second .pending can appear.
  *   - a pending job is cancelled by renaming .pending -> .cancelled, so the
  *     claim and the cancel are the same kind of race with one winner.
+ *   - a change a client asks for (update, cancel, both at once) is one
+ *     js_spool_edit: decided on the job as it is, under its lock, and
+ *     written whole or not at all; if a claim wins the race it is decided
+ *     again on the running job.
  *   - each claim increases "generation" (the fencing token); finish and
  *     requeue of a .wip succeed only if its generation is still the one of
  *     the caller's claim.  Recovering an expired lease increases it too, so
