@@ -52,6 +52,8 @@
 # stateful.sh runs a fixed set of seeds in make check; make soak-stateful
 # (and make soak) runs random seeds for SOAK_MINUTES (default 30).
 import argparse
+import base64
+import hashlib
 import http.client
 import json
 import os
@@ -1180,6 +1182,146 @@ class Tester:
         return "follow %s as %s %.1fs -> 200 (%d bytes%s)" % (
             jid[:8], who, short, len(got), ", ended" if ended else "")
 
+    def op_ws(self):
+        """GET .../log?ws: the WebSocket handshake, one binary message per
+        log line, a ping answered, a close frame (1000 once the job has
+        ended)."""
+        rng = self.rng
+        j, jid = self.target()
+        who = self.pick_actor(j)
+        was_final = j is not None and j.rank >= FINAL and not j.deleted
+        version = rng.choice(["13"] * 8 + ["8"])
+        key = base64.b64encode(bytes(rng.getrandbits(8) for _ in range(16)))
+        path = "/api/v1/jobs/%s/log?ws" % jid
+        req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+               "Sec-WebSocket-Version: %s\r\nAuthorization: Bearer %s\r\n"
+               "\r\n" % (path, key.decode(), version, TOKENS[who][0]))
+        short = rng.choice([0.3, 0.8])
+        ping = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 8)))
+        msgs, code, pong = [], None, None
+        try:
+            sk = socket.create_connection(("127.0.0.1", self.env.port), 30)
+        except OSError as e:
+            raise Failure("ws connect: %s" % e)
+        try:
+            sk.sendall(req.encode())
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                b = sk.recv(4096)
+                if not b:
+                    raise Failure("ws %s: the connection closed before an "
+                                  "answer" % path)
+                buf += b
+            head, _, rest = buf.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split()[1])
+            hdrs = {}
+            for ln in lines[1:]:
+                k, _, v = ln.partition(":")
+                hdrs[k.strip().lower()] = v.strip()
+            self.cur.append("GET %s (WebSocket %s) as %s -> %d" % (
+                path, version, who, status))
+            if status != 101:
+                n = int(hdrs.get("content-length", "0"))
+                while len(rest) < n:
+                    b = sk.recv(4096)
+                    if not b:
+                        break
+                    rest += b
+                self.check_reply("GET", path, Reply(status, hdrs, rest))
+            else:
+                want = base64.b64encode(hashlib.sha1(
+                    key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+                if hdrs.get("sec-websocket-accept") != want.decode():
+                    raise Failure("ws: Sec-WebSocket-Accept %r, want %r" % (
+                        hdrs.get("sec-websocket-accept"), want))
+                mask = bytes(rng.getrandbits(8) for _ in range(4))
+                sk.sendall(bytes([0x89, 0x80 | len(ping)]) + mask + bytes(
+                    c ^ mask[i % 4] for i, c in enumerate(ping)))
+                sk.settimeout(10.0 if was_final else short)
+                t0 = time.monotonic()
+                try:
+                    while code is None and time.monotonic() - t0 < 10.0:
+                        while True:
+                            fr = self.ws_frame(rest)
+                            if fr is not None:
+                                break
+                            b = sk.recv(65536)
+                            if not b:
+                                raise Failure("ws: the connection closed "
+                                              "without a close frame")
+                            rest += b
+                        op, payload, rest = fr
+                        if op == 2:
+                            msgs.append(payload)
+                        elif op == 10:
+                            pong = payload
+                        elif op == 8:
+                            code = int.from_bytes(payload[:2], "big") \
+                                if len(payload) >= 2 else 1005
+                        else:
+                            raise Failure("ws: unexpected opcode %d" % op)
+                except socket.timeout:
+                    pass
+                # our close frame, masked
+                sk.sendall(bytes([0x88, 0x82]) + mask + bytes(
+                    c ^ mask[i % 4] for i, c in enumerate(b"\x03\xe8")))
+        except OSError as e:
+            raise Failure("ws %s: %s: %s" % (path, type(e).__name__, e))
+        finally:
+            sk.close()
+        if not self.sees(who, j):
+            if status != 404:
+                raise Failure("ws of a job %s cannot see: %d" % (who, status))
+            return "ws %s as %s -> 404" % (jid[:8], who)
+        if version != "13":
+            if status != 426:
+                raise Failure("ws version %s: %d, want 426" % (version,
+                                                              status))
+            return "ws version %s -> 426" % version
+        if status != 101:
+            raise Failure("ws of %r: %d" % (j, status))
+        full = self.log_bytes(jid)
+        lines = full.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        if msgs != lines[:len(msgs)]:
+            raise Failure("ws of %s: messages %r, log lines %r" % (
+                jid, msgs[:10], lines[:10]))
+        if pong is not None and pong != ping:
+            raise Failure("ws: pong %r for ping %r" % (pong, ping))
+        if was_final:
+            if code != 1000 or msgs != lines:
+                raise Failure("ws of final job %s: close %r, messages %r, "
+                              "log lines %r" % (jid, code, msgs[:10],
+                                                lines[:10]))
+        return "ws %s as %s -> 101 (%d messages, close %s)" % (
+            jid[:8], who, len(msgs), code)
+
+    @staticmethod
+    def ws_frame(buf):
+        """(opcode, payload, rest) of the first whole frame, or None."""
+        if len(buf) < 2:
+            return None
+        op, n = buf[0] & 0x0F, buf[1] & 0x7F
+        if buf[1] & 0x80:
+            raise Failure("ws: a server frame is masked")
+        if not buf[0] & 0x80:
+            raise Failure("ws: a fragmented server frame")
+        i = 2
+        if n == 126:
+            if len(buf) < 4:
+                return None
+            n, i = int.from_bytes(buf[2:4], "big"), 4
+        elif n == 127:
+            if len(buf) < 10:
+                return None
+            n, i = int.from_bytes(buf[2:10], "big"), 10
+        if len(buf) < i + n:
+            return None
+        return op, buf[i:i + n], buf[i + n:]
+
     def visible(self, who):
         return [self.jobs[i] for i in self.order if not self.jobs[i].deleted
                 and (who == "ops" or self.jobs[i].owner == who)]
@@ -1352,11 +1494,21 @@ class Tester:
         jobs = [self.jobs[i] for i in ids]
         live = [j for j in jobs if not j.deleted]
         if rng.random() < 0.3:
-            rep = self.req("GET", "/api/v1/batches/%s/log" % cid, who,
-                           concern=jobs)
+            # a follow ends when every job is final: only then, so that
+            # the whole answer must come
+            fol = rng.random() < 0.4 and all(j.rank >= FINAL for j in live)
+            rep = self.req("GET", "/api/v1/batches/%s/log%s" % (
+                cid, "?follow=1" if fol else ""), who, concern=jobs)
             self.expect(rep, {200} if live and who in (owner, "ops")
                         else {404}, "batch log")
-            return "batch log %s as %s -> %d" % (cid[:8], who, rep.status)
+            if rep.status == 200:
+                # each line is "<id> <line>" of a job of the batch
+                for ln in rep.body.split(b"\n"):
+                    if ln and ln[:36].decode("latin-1") not in ids:
+                        raise Failure("batch log line %r is of no job of "
+                                      "the batch" % ln[:80])
+            return "batch log%s %s as %s -> %d" % (
+                " follow" if fol else "", cid[:8], who, rep.status)
         q = rng.choice(["", "?peek=1", "?logs=1", "?peek=1&logs=1"])
         rep = self.req("GET", "/api/v1/batches/%s%s" % (cid, q), who,
                        concern=jobs)
@@ -1400,6 +1552,11 @@ class Tester:
         if rng.random() < 0.2:
             del body["worker"]
         sure = self.claimable()
+        if rng.random() < 0.2:
+            del body["labels"]      # then only jobs without labels
+            sure = [j for j in sure if not j.labels]
+        if not sure and rng.random() < 0.3:
+            body["wait"] = rng.choice([0.2, 0.5])   # a short long-poll
         rep = self.req("POST", "/api/v1/workers/claim", "gpu1",
                        json.dumps(body))
         if rep.status == 204:
@@ -1414,7 +1571,7 @@ class Tester:
         j = self.jobs.get(jid)
         if j is None:
             raise Failure("claim handed out unknown job %r" % jid)
-        if any(lb != "fake" for lb in j.labels):
+        if any(lb not in body.get("labels", []) for lb in j.labels):
             raise Failure("claim with labels [fake] got %r labels %r" % (
                 j, j.labels))
         if PENDING not in j.possible() and not j.flux:
@@ -1810,7 +1967,8 @@ class Tester:
            ("list_bad", 2), ("burst", 2), ("batch_get", 3), ("claim", 6), ("claim_bad", 2),
            ("wlog", 6), ("heartbeat", 8), ("finish", 5), ("finish_bad", 3),
            ("stale", 4), ("abandon", 1), ("method", 3), ("path", 3),
-           ("healthz", 1), ("sleep", 3), ("keepalive", 3), ("abort", 2)]
+           ("healthz", 1), ("sleep", 3), ("keepalive", 3), ("abort", 2),
+           ("ws", 3)]
 
     # --no also takes these: narrow avoidances to look past a known bug
     # (never in make check)
