@@ -57,7 +57,7 @@ fi
 
 # the id of the submitted job, from its JSON
 if command -v jq >/dev/null 2>&1; then
-	getid="jq -r .id"
+	getid="jq -r '.id // error(.error)'"
 else
 	getid="sed -n 's/.*\"id\": *\"\\([0-9a-f-]*\\)\".*/\\1/p'"
 fi
@@ -94,10 +94,11 @@ Submit a job, follow its output, then fetch the result (that marks it
 retrieved; the cleaner removes it an hour later):
 
   export TOKEN=$secret
-  ID=\$(curl -s -H "Authorization: Bearer \$TOKEN" \\
-       -d '{"shell": "echo hello from jobspool"}' $URL/api/v1/jobs | $getid)
-  curl -s -H "Authorization: Bearer \$TOKEN" "$URL/api/v1/jobs/\$ID/log?follow=1"
-  curl -s -H "Authorization: Bearer \$TOKEN" "$URL/api/v1/jobs/\$ID"
+  ID=\$(curl -sS --fail-with-body -H "Authorization: Bearer \$TOKEN" \\
+       -d '{"shell": "echo hello from jobspool"}' $URL/api/v1/jobs |
+       $getid)
+  curl -sS --fail-with-body -H "Authorization: Bearer \$TOKEN" "$URL/api/v1/jobs/\$ID/log?follow=1"
+  curl -sS --fail-with-body -H "Authorization: Bearer \$TOKEN" "$URL/api/v1/jobs/\$ID"
 
 More in README.md ("Walk-through") and man 7 jobspool.
 

@@ -82,11 +82,40 @@ helps=$(for p in jobspool-apiserver jobspool-processor jobspool-cleaner; do
 	"$JS_BIN/$p" --help 2>/dev/null; done)
 for f in $(grep -o -E -- '--[a-z][a-z0-9-]+' "$README" | sort -u); do
 	case $f in
-	--cacert|--cert|--key|--data-binary|--system|--home-dir|--shell|--now) continue ;;
+	--cacert|--cert|--key|--data-binary|--system|--home-dir|--shell|--now|--fail-with-body) continue ;;
+	# tests/stateful/stateful.py's and gcc's, in the Tests section
+	--bin|--seed|--steps|--coverage) continue ;;
 	esac
 	check "README's $f is an option of a jobspool program" sh -c \
 		"printf '%s\n' \"\$1\" | grep -q -e '$f ' -e '$f\$'" _ "$helps"
 done
+# Every curl command of the README, the man pages and make run's example
+# keeps the API's JSON error: --fail-with-body (never -f alone, which
+# throws the body away).
+# (run.sh's own probes, without a token, are not examples; nor is a .Ql
+# mention in running text.)
+for f in "$README" "$ROOT"/man/*.[578] "$ROOT/scripts/run.sh"; do
+	n=$(grep -E '(^|[ $(|])curl +-' "$f" | grep -v '^\.Ql ' |
+		{ case $f in *run.sh) grep Bearer ;; *) cat ;; esac; } |
+		grep -c -v -e '--fail-with-body')
+	eq "$(basename "$f"): every curl command uses --fail-with-body" "$n" 0
+	n=$(grep -E '(^|[ $(|])curl ' "$f" | grep -c -E 'curl +(-[a-zA-Z]*f[a-zA-Z]* )')
+	eq "$(basename "$f"): no curl -f (it hides the JSON error)" "$n" 0
+done
+# The walk-through's submit with a typo ("cmd" for "shell"), as the README
+# writes it: the step stops (set -e) and the API's error reaches the reader.
+submit=$(awk '/^ID=\$\(curl/ { on = 1 } on { print } on && /\)$/ { exit }' "$README")
+check "README's walk-through starts with a submission" test -n "$submit"
+typo=$(printf '%s\n' "$submit" | sed 's/"shell": /"cmd": /')
+printf 'set -eu\nAUTH="Authorization: Bearer %s"\nURL=%s\n%s\necho "submitted $ID"\n' \
+	"$TOKEN" "$URL" "$typo" >"$W/typo.sh"
+( sh "$W/typo.sh" ) >"$W/typo.out" 2>"$W/typo.err"
+rc=$?
+check "with a typo the walk-through stops (exit $rc)" test "$rc" -ne 0
+check "... before printing an id" sh -c "! grep -q submitted '$W/typo.out'"
+check "... and the reader sees the API's error about the field" \
+	grep -q 'cmd' "$W/typo.err"
+[ -z "${README_SHOW:-}" ] || cat "$W/typo.sh" "$W/typo.err"
 # the cron line shown is the one shipped in examples/
 cron=$(grep -E '^[0-9*].* jobspool-cleaner ' "$ROOT/examples/jobspool.cron")
 check "README shows the cron line of examples/jobspool.cron" \
