@@ -123,11 +123,13 @@ int exec_spawn(struct executor *ex, const char *id, json_t *job, char **argv,
     int keep_creds, int watcher, const char *home, struct exec_run *run,
     char *err, size_t errlen);
 /* exec_local.c: the output of a run that exec_spawn started.  drain reads
- * what the pipe holds (without waiting) into the log, dropping what would
- * take the log past run->log_cap and setting run->truncated; returns 1
- * once the pipe is at its end (every writer gone), else 0.  close drops
- * the pipe and the log (also fine on a run that never had them). */
-int exec_output_drain(const char *id, struct exec_run *run);
+ * what the pipe holds (without waiting, at most about budget bytes) into
+ * the log, dropping what would take the log past run->log_cap and setting
+ * run->truncated; returns 1 once the pipe is at its end (every writer
+ * gone), else 0.  close drops the pipe and the log (also fine on a run
+ * that never had them).  EXEC_PIPE_SIZE: what the pipe may hold. */
+#define EXEC_PIPE_SIZE (1 << 20)
+int exec_output_drain(const char *id, struct exec_run *run, size_t budget);
 void exec_output_close(struct exec_run *run);
 
 /* exec_slurm.c: runs command and shell jobs on Slurm (see slurm.h);

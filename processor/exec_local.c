@@ -41,11 +41,6 @@ container_stop(struct executor *ex, const char *id, int hard, int64_t grace_ms)
 		    "container stop");
 }
 
-/* The pipe a run writes its output into: a larger buffer than the
- * default 64 KiB, when the system allows, means fewer wake-ups of the loop
- * for a chatty job. */
-#define OUT_PIPE_SIZE (1 << 20)
-
 void
 exec_output_close(struct exec_run *run)
 {
@@ -57,15 +52,19 @@ exec_output_close(struct exec_run *run)
 }
 
 int
-exec_output_drain(const char *id, struct exec_run *run)
+exec_output_drain(const char *id, struct exec_run *run, size_t budget)
 {
 	char buf[65536];
 	ssize_t k;
-	size_t keep;
+	size_t keep, got = 0;
 
 	if (!run->out_open)
 		return 1;
 	for (;;) {
+		/* a job that writes as fast as we read must not hold the
+		 * loop: the rest waits for the next turn (level-triggered) */
+		if (got >= budget)
+			return 0;
 		k = read(run->outfd, buf, sizeof buf);
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -78,6 +77,7 @@ exec_output_drain(const char *id, struct exec_run *run)
 		}
 		if (k == 0)
 			return 1;
+		got += (size_t)k;
 		keep = (size_t)k;
 		if (run->log_cap > 0) {
 			uint64_t room = run->log_len < run->log_cap ?
@@ -129,8 +129,9 @@ exec_spawn(struct executor *ex, const char *id, json_t *job, char **argv,
 		    strerror(errno));
 		goto fail;
 	}
-	/* (a smaller pipe only costs wake-ups) */
-	(void)fcntl(p[0], F_SETPIPE_SZ, OUT_PIPE_SIZE);
+	/* a larger buffer than the default 64 KiB means fewer wake-ups of
+	 * the loop for a chatty job (a smaller one only costs wake-ups) */
+	(void)fcntl(p[0], F_SETPIPE_SZ, EXEC_PIPE_SIZE);
 	memset(&rs, 0, sizeof rs);
 	rs.id = id;
 	rs.argv = run->argv;

@@ -337,7 +337,8 @@ handle_output(struct loop *l, int fd)
 	for (i = 0; i < l->nruns; i++) {
 		struct run *r = &l->runs[i];
 		if (r->used && r->x.out_open && r->x.outfd == fd) {
-			if (exec_output_drain(r->id, &r->x) == 1)
+			if (exec_output_drain(r->id, &r->x,
+			    EXEC_PIPE_SIZE) == 1)
 				unwatch_output(l, r);
 			return;
 		}
@@ -504,9 +505,10 @@ job_exited(struct loop *l, struct run *r, const struct exec_result *res)
 		l->ex->ops->collect(l->ex, r->id, r->job, res);
 	json_object_set_new(r->job, "pid", json_null());
 	json_object_set_new(r->job, "pid_start", json_null());
-	/* what the run wrote before it ended is in the pipe: copy it, drop
-	 * whatever may still come from strays outside its process group */
-	exec_output_drain(r->id, &r->x);
+	/* what the run wrote before it ended is in the pipe (at most its
+	 * size): copy it, drop whatever strays outside its process group may
+	 * still write */
+	exec_output_drain(r->id, &r->x, 2 * EXEC_PIPE_SIZE);
 	unwatch_output(l, r);
 	/* (true stays true: a retry appends to the same, capped log) */
 	if (r->x.truncated || !json_is_true(json_object_get(r->job,

@@ -73,6 +73,26 @@ eq "retry: log capped across attempts" "$(lsize "$SPOOL/$retry.log")" 65536
 eq "retry: log_truncated true" "$(field "$retry" .log_truncated)" true
 stop_pid "$P"
 
+# ---- a job that never stops writing does not hold the loop: heartbeats
+# (lease 3 s), other jobs and its own timeout go on ----
+start_proc -j 2 --lease 3s --max-log-size 64K
+P=$PROC_PID
+fl_id=$(submit '{"shell":"exec yes","timeout":8}')
+check "endless writer: running" wait_until 20 test -f "$SPOOL/$fl_id.wip"
+sleep 1
+q_id=$(submit '{"shell":"echo quick"}')
+t0=$(date +%s%N)
+check "  another job meanwhile ends" wait_final 20 "$q_id"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "  within 5 s ($ms ms)" test "$ms" -lt 5000
+eq "  and completes" "$(field "$q_id" .status)" completed
+check "endless writer: ends" wait_final 60 "$fl_id"
+check "  by its timeout" sh -c "jq -r .error '$(final "$fl_id")' | grep -q timeout"
+eq "  log capped at 64 KiB" "$(lsize "$SPOOL/$fl_id.log")" 65536
+eq "  log_truncated" "$(field "$fl_id" .log_truncated)" true
+check "  no heartbeat missed" sh -c "! grep -q -i 'heartbeat failed\|lease lost' '$PROC_LOG'"
+stop_pid "$P"
+
 # ---- the environment, the config file, 0 = no cap ----
 JOBSPOOL_MAX_LOG_SIZE=1K start_proc -j 2
 P=$PROC_PID
