@@ -13,6 +13,7 @@ struct cleaner_opts {
 	int64_t retrieved_age_ms;	/* .retrieved older than this go */
 	int64_t max_age_ms;		/* final, never retrieved; orphans */
 	int64_t tmp_age_ms;		/* leftovers in tmp/ */
+	int64_t idem_age_ms;		/* Idempotency-Key records in idem/ */
 	long long max_rate;		/* jobs removed per second, 0: no limit */
 	int dry_run;			/* list (on out), remove nothing */
 	FILE *out;			/* where --dry-run lists paths */
@@ -23,6 +24,7 @@ struct cleaner_stats {
 	long long expired;	/* never retrieved final jobs removed */
 	long long orphans;	/* .log/.cancel files without a job removed */
 	long long tmp;		/* files removed from tmp/ */
+	long long idem;		/* Idempotency-Key records removed */
 	long long bytes;	/* bytes freed */
 	long long unexpected;	/* entries that are not ours, left alone */
 	long long errors;	/* files we failed to remove */

@@ -19,7 +19,8 @@
 
 static struct js_opt opts[] = {
 	{ .name = "spool", .short_flag = 's', .type = JS_OPT_STR, .def = "./spool",
-	  .metavar = "DIR", .help = "spool directory" },
+	  .metavar = "DIR", .help = "spool directory",
+	  .check = js_check_nonempty },
 	{ .name = "retrieved-age", .type = JS_OPT_DURATION, .def = "1h",
 	  .metavar = "AGE", .help = "remove retrieved jobs older than AGE" },
 	{ .name = "max-age", .type = JS_OPT_DURATION, .def = "7d",
@@ -27,6 +28,9 @@ static struct js_opt opts[] = {
 	  .help = "remove final jobs never retrieved, and orphan logs, older than AGE" },
 	{ .name = "tmp-age", .type = JS_OPT_DURATION, .def = "1h",
 	  .metavar = "AGE", .help = "remove files in tmp/ older than AGE" },
+	{ .name = "idem-age", .type = JS_OPT_DURATION, .def = "24h",
+	  .metavar = "AGE",
+	  .help = "remove Idempotency-Key records (idem/) older than AGE" },
 	{ .name = "max-rate", .type = JS_OPT_INT, .def = "0", .metavar = "N",
 	  .help = "remove at most N jobs per second (0: no limit)",
 	  .min = 0, .max = 1000000000 },
@@ -81,6 +85,7 @@ main(int argc, char *argv[])
 	co.retrieved_age_ms = opt("retrieved-age")->num;
 	co.max_age_ms = opt("max-age")->num;
 	co.tmp_age_ms = opt("tmp-age")->num;
+	co.idem_age_ms = opt("idem-age")->num;
 	co.max_rate = opt("max-rate")->num;
 	co.dry_run = (int)opt("dry-run")->num;
 	co.out = stdout;

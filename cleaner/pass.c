@@ -1,7 +1,8 @@
 /*
  * pass.c - one cleaning pass.
  *
- * 1. Old files in tmp/ go (js_spool_clean_tmp).
+ * 1. Old files in tmp/ go (js_spool_clean_tmp), and old Idempotency-Key
+ *    records in idem/ (js_idem_expire).
  * 2. One readdir of the spool (js_clean_scan) collects every job file and
  *    sidecar with its mtime; the entries are sorted by id so that all the
  *    files of one job sit together.
@@ -22,6 +23,7 @@
 
 #include "clean.h"
 #include "cleaner.h"
+#include "idem.h"
 #include "log.h"
 #include "util.h"
 
@@ -201,6 +203,13 @@ cleaner_pass(struct js_spool *sp, const struct cleaner_opts *o,
 	}
 	st->tmp = n;
 	c.dir = "";
+	n = js_idem_expire(sp, o->idem_age_ms, o->dry_run, removed, &c);
+	if (n < 0) {
+		js_err("cannot clean %s/%s: %s", c.spool, JS_IDEM_DIR,
+		    strerror(errno));
+		return -1;
+	}
+	st->idem = n;
 
 	if (js_clean_scan(sp, collect, &s) < 0) {
 		js_err("cannot read spool directory %s: %s", c.spool,
@@ -280,8 +289,10 @@ cleaner_summary(char *buf, size_t len, const struct cleaner_stats *st,
 
 	human_size(size, sizeof size, st->bytes);
 	snprintf(buf, len, "%s %lld retrieved, %lld expired, %lld orphaned, "
-	    "%lld tmp files; %s %s; kept %lld unexpected files%s",
+	    "%lld tmp files, %lld idempotency keys; %s %s; kept %lld "
+	    "unexpected files%s",
 	    dry_run ? "would remove" : "removed", st->retrieved, st->expired,
-	    st->orphans, st->tmp, dry_run ? "would free" : "freed", size,
+	    st->orphans, st->tmp, st->idem, dry_run ? "would free" : "freed",
+	    size,
 	    st->unexpected, st->errors ? "; errors: see above" : "");
 }

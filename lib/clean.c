@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "clean.h"
+#include "idem.h"
 
 static int64_t
 mtime_ms(const struct stat *st)
@@ -48,6 +49,7 @@ js_clean_scan(struct js_spool *sp,
 				e.kind = JS_ENTRY_CANCEL;
 		} else if (strcmp(de->d_name, "tmp") == 0 ||
 		    strcmp(de->d_name, "jobs.lock") == 0 ||
+		    strcmp(de->d_name, JS_IDEM_DIR) == 0 ||
 		    strcmp(de->d_name, JS_CLEANER_LOCK) == 0)
 			e.kind = JS_ENTRY_INTERNAL;
 		else

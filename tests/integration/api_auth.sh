@@ -170,6 +170,22 @@ eq "bob with alice's key: a new job 201" "$CODE" 201
 K2=$(printf '%s' "$BODY" | jq -r .id)
 check "bob's job is not alice's" test "$K2" != "$K1"
 jq_eq "bob's job is his" .owner bob
+# the same key with another body is another request: 422, nothing stored
+req POST /api/v1/jobs -H "$A" -H 'Idempotency-Key: k-1' \
+	-d '{ "shell" :
+"echo 1" }'
+eq "alice, same key and the same job spaced otherwise: 200" "$CODE" 200
+jq_eq "... the first job again" .id "$K1"
+before=$(spool_snapshot; ls -l --time-style=+%s.%N "$SPOOL/idem")
+req POST /api/v1/jobs -H "$A" -H 'Idempotency-Key: k-1' -d '{"shell":"echo 2"}'
+jerr "alice, same key, another body: 422 with a JSON error" 422
+case $BODY in *"$K1"*) ok "the error names the key's job" ;;
+*) fail "422 body: $BODY" ;; esac
+eq "... the spool and idem/ unchanged" \
+	"$(spool_snapshot; ls -l --time-style=+%s.%N "$SPOOL/idem")" "$before"
+req POST /api/v1/jobs -H "$A" -H 'Idempotency-Key: k-1' -d '{"shell":"echo 1"}'
+eq "the first body still replays: 200" "$CODE" 200
+jq_eq "... with the first job" .id "$K1"
 
 # ---- SIGHUP reloads tokens (from the config file) ----
 printf '%s\n' 'token = alice:alice-secret' 'token = carol:carol-new' \

@@ -9,33 +9,63 @@ mkjob completed "8 days ago"; E=$ID
 mkjob pending "8 days ago"; P=$ID
 mkdir -p "$SPOOL/tmp"; echo x >"$SPOOL/tmp/stale"; touch -d "2 hours ago" "$SPOOL/tmp/stale"
 echo foreign >"$SPOOL/foreign.txt"
-listing_before=$(ls -la "$SPOOL" "$SPOOL/tmp" | grep -v -e ' \.$' -e 'cleaner.lock' -e 'jobs.lock')
+mkidem "2 days ago"; K_OLD=$IDEM
+mkidem "2 hours ago"; K_NEW=$IDEM
+listing_before=$(ls -la "$SPOOL" "$SPOOL/tmp" "$SPOOL/idem" | grep -v -e ' \.$' -e 'cleaner.lock' -e 'jobs.lock')
 
 cleaner --dry-run
 eq "--dry-run exits 0" "$RC" 0
-listing_after=$(ls -la "$SPOOL" "$SPOOL/tmp" | grep -v -e ' \.$' -e 'cleaner.lock' -e 'jobs.lock')
+listing_after=$(ls -la "$SPOOL" "$SPOOL/tmp" "$SPOOL/idem" | grep -v -e ' \.$' -e 'cleaner.lock' -e 'jobs.lock')
 eq "--dry-run removes nothing" "$listing_after" "$listing_before"
 paths=$(printf '%s\n' "$OUT" | grep -v '^jobspool-cleaner:' | sort)
 want=$(printf '%s\n' "$SPOOL/$R.retrieved" "$SPOOL/$R.log" "$SPOOL/$E.completed" \
-	"$SPOOL/tmp/stale" | sort)
+	"$SPOOL/tmp/stale" "$SPOOL/$K_OLD" | sort)
 eq "--dry-run lists each path it would remove" "$paths" "$want"
 case $(summary) in
-"jobspool-cleaner: would remove 1 retrieved, 1 expired, 0 orphaned, 1 tmp files; would free "*"; kept 1 unexpected files")
+"jobspool-cleaner: would remove 1 retrieved, 1 expired, 0 orphaned, 1 tmp files, 1 idempotency keys; would free "*"; kept 1 unexpected files")
 	ok "--dry-run summary says 'would remove'" ;;
 *) fail "--dry-run summary: $(summary)" ;;
 esac
 cleaner -n
-eq "-n is --dry-run" "$(printf '%s\n' "$OUT" | grep -c "^$SPOOL/")" 4
+eq "-n is --dry-run" "$(printf '%s\n' "$OUT" | grep -c "^$SPOOL/")" 5
 check "still there after -n" present "$R.retrieved"
 
 cleaner
 case $(summary) in
-"jobspool-cleaner: removed 1 retrieved, 1 expired, 0 orphaned, 1 tmp files; freed "*" B; kept 1 unexpected files")
+"jobspool-cleaner: removed 1 retrieved, 1 expired, 0 orphaned, 1 tmp files, 1 idempotency keys; freed "*" B; kept 1 unexpected files")
 	ok "real run summary" ;;
 *) fail "real run summary: $(summary)" ;;
 esac
 check "removed after a real run" gone "$R.retrieved"
 check "pending kept" present "$P.pending"
+check "an Idempotency-Key record older than 24h is removed" gone "$K_OLD"
+check "a younger one is kept" present "$K_NEW"
+check "idem/ is not called unexpected" sh -c "! printf '%s' \"\$1\" | grep -q 'unexpected.*idem'" _ "$ERR"
+
+# --idem-age, JOBSPOOL_IDEM_AGE and "idem-age =" set the records' age
+cleaner --dry-run --idem-age 1h
+case $(summary) in *", 1 idempotency keys;"*) ok "--idem-age 1h would take the 2 h old record" ;;
+*) fail "--idem-age 1h: $(summary)" ;; esac
+eq "--dry-run lists it" "$(printf '%s\n' "$OUT" | grep -c "^$SPOOL/$K_NEW\$")" 1
+JOBSPOOL_IDEM_AGE=1h cleaner --dry-run
+case $(summary) in *", 1 idempotency keys;"*) ok "JOBSPOOL_IDEM_AGE=1h" ;;
+*) fail "JOBSPOOL_IDEM_AGE=1h: $(summary)" ;; esac
+printf 'idem-age = 3h\n' >"$SPOOL.conf"
+T_DIRS="$T_DIRS $SPOOL.conf"
+cleaner --dry-run --config "$SPOOL.conf"
+case $(summary) in *", 0 idempotency keys;"*) ok "idem-age = 3h in the config file keeps it" ;;
+*) fail "config idem-age = 3h: $(summary)" ;; esac
+printf 'idem-age = 1h\n' >"$SPOOL.conf"
+cleaner --config "$SPOOL.conf"
+case $(summary) in *"removed "*", 1 idempotency keys;"*) ok "idem-age = 1h in the config file removes it" ;;
+*) fail "config idem-age = 1h: $(summary)" ;; esac
+check "... it is gone" gone "$K_NEW"
+cleaner --idem-age soon
+eq "bad --idem-age exits 2" "$RC" 2
+mkdir -p "$SPOOL/idem/not-a-record"; echo x >"$SPOOL/idem/notes"
+touch -d "3 days ago" "$SPOOL/idem/notes"
+cleaner
+check "what is not a record in idem/ is left alone" present idem/notes
 
 # exit codes
 cleaner --no-such-flag
@@ -68,7 +98,7 @@ out=$("$JS_BIN/jobspool-cleaner" --version)
 eq "--version" "$(echo "$out" | sed 's/ [0-9][0-9.]*$/ V/')" "jobspool-cleaner V"
 out=$("$JS_BIN/jobspool-cleaner" --help)
 eq "--help exits 0" "$?" 0
-for f in --spool --retrieved-age --max-age --tmp-age --dry-run --wait --max-rate --log-level --syslog; do
+for f in --spool --retrieved-age --max-age --tmp-age --idem-age --dry-run --wait --max-rate --log-level --syslog; do
 	check "--help mentions $f" sh -c "printf '%s' \"\$1\" | grep -q -- '$f '" _ "$out"
 done
 
