@@ -5,9 +5,12 @@
 # blocks, nothing is killed), and the job records "log_truncated": true;
 # the log holds exactly the first SIZE bytes.  A job under the cap records
 # false and keeps its whole log; 0 means no cap; a retry appends to the
-# same capped log; bad values are refused; in remote mode the cap counts
-# the server's log (earlier attempts included) and log_truncated reaches
-# the server's job.
+# same capped log; bad values are refused; an endless writer does not hold
+# the processor's loop (heartbeats, other jobs, its timeout); 40 jobs at
+# once under a soft limit of 64 open files (the processor raises its own,
+# jobs get 64 back); in remote mode the cap counts the server's log
+# (earlier attempts included) and log_truncated reaches the server's job,
+# which a submission cannot set.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proc.inc"
 PROC=$JS_BIN/jobspool-processor
