@@ -362,6 +362,7 @@ main(int argc, char *argv[])
 	const union MHD_DaemonInfo *di;
 	sigset_t set;
 	int rc, sig, status = 1, tls;
+	const char *netfs;
 
 	rc = parse_opts(o, argc, argv, err, sizeof err);
 	if (rc == JS_CONFIG_HELP) {
@@ -430,6 +431,11 @@ main(int argc, char *argv[])
 	raise_nofile();
 	if (api_open(&a, opt(o, "spool")->str) < 0)
 		goto out;
+	if ((netfs = js_netfs_name(js_spool_fd(a.sp))) != NULL)
+		js_warn("%s is on a network filesystem (%s): a spool's locks, leases "
+		    "and renames are only safe on a local filesystem of one host; "
+		    "run processors on other hosts with --server instead (see "
+		    "jobspool(5), CAVEATS)", js_spool_path(a.sp), netfs);
 
 	/* signals are taken by sigwait below; every thread inherits the mask */
 	signal(SIGPIPE, SIG_IGN);

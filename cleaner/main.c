@@ -59,6 +59,7 @@ main(int argc, char *argv[])
 	struct cleaner_stats st;
 	struct js_spool *sp = NULL;
 	char err[512], summary[512];
+	const char *netfs;
 	int rc, level, lockfd = -1, status = 1;
 
 	rc = js_config_parse(opts, NOPTS, argc, argv, err, sizeof err);
@@ -95,6 +96,10 @@ main(int argc, char *argv[])
 		js_err("%s", err);
 		goto out;
 	}
+	if ((netfs = js_netfs_name(js_spool_fd(sp))) != NULL)
+		js_warn("%s is on a network filesystem (%s): a spool's locks, leases "
+		    "and renames are only safe on a local filesystem of one host; see "
+		    "jobspool(5), CAVEATS", js_spool_path(sp), netfs);
 	lockfd = js_clean_lock(sp, (int)opt("wait")->num);
 	if (lockfd < 0) {
 		if (errno == EWOULDBLOCK) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
@@ -278,6 +279,39 @@ js_proc_start_time(int pid, unsigned long long *start)
 	}
 	*start = strtoull(p + 1, NULL, 10);
 	return 0;
+}
+
+const char *
+js_netfs_type_name(unsigned long f_type)
+{
+	/* linux/magic.h and the filesystems' own sources */
+	static const struct { unsigned long magic; const char *name; } nets[] = {
+		{ 0x6969UL, "nfs" }, { 0x517BUL, "smb" },
+		{ 0xFF534D42UL, "cifs" }, { 0xFE534D42UL, "smb2" },
+		{ 0x65735546UL, "fuse" }, { 0x5346414FUL, "afs" },
+		{ 0x6B414653UL, "afs" }, { 0x00C36400UL, "ceph" },
+		{ 0x01021997UL, "9p" }, { 0x01161970UL, "gfs2" },
+		{ 0x7461636FUL, "ocfs2" }, { 0x0BD00BD0UL, "lustre" },
+		{ 0x73757245UL, "coda" }, { 0x564CUL, "ncp" },
+		{ 0x47504653UL, "gpfs" }, { 0xAAD7AAEAUL, "panfs" },
+		{ 0x013111A8UL, "ibrix" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof nets / sizeof nets[0]; i++)
+		if ((f_type & 0xFFFFFFFFUL) == nets[i].magic)
+			return nets[i].name;
+	return NULL;
+}
+
+const char *
+js_netfs_name(int fd)
+{
+	struct statfs st;
+
+	if (fstatfs(fd, &st) < 0)
+		return NULL;
+	return js_netfs_type_name((unsigned long)st.f_type);
 }
 
 void

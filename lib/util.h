@@ -54,6 +54,12 @@ int js_parse_int(const char *s, long long min, long long max, long long *out);
  * process group left by a dead processor before killing it. */
 int js_proc_start_time(int pid, unsigned long long *start);
 
+/* The name of a network or cluster filesystem type (statfs f_type): "nfs",
+ * "cifs", "smb2", "fuse", "ceph"...; NULL for any other (local) type. */
+const char *js_netfs_type_name(unsigned long f_type);
+/* The same for the filesystem of fd (fstatfs); NULL if local or unknown. */
+const char *js_netfs_name(int fd);
+
 /* Host name (never fails: "localhost" as a last resort). */
 void js_hostname(char *out, size_t size);
 

@@ -611,6 +611,7 @@ main(int argc, char *argv[])
 	struct proc_config cfg;
 	struct js_spool *sp;
 	char err[512];
+	const char *netfs;
 	int rc, help = 0;
 
 	/* the Slurm executor's watcher of one job (exec_slurm.c) */
@@ -643,6 +644,11 @@ main(int argc, char *argv[])
 		proc_config_free(&cfg);
 		return 1;
 	}
+	if ((netfs = js_netfs_name(js_spool_fd(sp))) != NULL)
+		js_warn("%s is on a network filesystem (%s): a spool's locks, leases "
+		    "and renames are only safe on a local filesystem of one host; "
+		    "run processors on other hosts with --server instead (see "
+		    "jobspool(5), CAVEATS)", js_spool_path(sp), netfs);
 	if (js_spool_check(sp, err, sizeof err) < 0) {
 		struct statvfs vfs;
 		/* a full disk may free up: keep going (jobs stay pending);

@@ -59,6 +59,16 @@ for p in $pages; do
 		check "$p: .Xr ${x%.*} ${x##*.} exists in man/" test -f "man/$x"
 	done
 done
+# one answer on sharing a spool between hosts, the same in the five places
+for f in man/jobspool.5 man/jobspool.7 man/jobspool-processor.8 README.md; do
+	check "$f: a spool is never shared over a network filesystem" \
+		grep -q "never shared over" "$f"
+	n=$(grep -c -i -e 'one host or several' -e 'on a shared spool' \
+		-e 'several sharing' "$f")
+	eq "$f: nothing says hosts may share a spool" "$n" 0
+done
+check "README's comparison: other hosts go through the apiserver" \
+	grep -q '^| several hosts | yes, processors on other hosts claim over HTTP(S) through the apiserver' README.md
 # each program's page documents every environment variable its --help lists
 for prog in jobspool-apiserver jobspool-processor jobspool-cleaner; do
 	p=man/$prog.8

@@ -118,6 +118,26 @@ test_duration_format(void **state)
 }
 
 static void
+test_netfs(void **state)
+{
+	int fd = open("/tmp", O_RDONLY | O_DIRECTORY);
+
+	(void)state;
+	assert_string_equal(js_netfs_type_name(0x6969UL), "nfs");
+	assert_string_equal(js_netfs_type_name(0xFF534D42UL), "cifs");
+	assert_string_equal(js_netfs_type_name(0xFE534D42UL), "smb2");
+	assert_string_equal(js_netfs_type_name(0x65735546UL), "fuse");
+	assert_null(js_netfs_type_name(0xEF53UL));	/* ext4 */
+	assert_null(js_netfs_type_name(0x01021994UL));	/* tmpfs */
+	assert_null(js_netfs_type_name(0x58465342UL));	/* xfs */
+	assert_true(fd >= 0);
+	/* /tmp of a test machine is local */
+	assert_null(js_netfs_name(fd));
+	close(fd);
+	assert_null(js_netfs_name(-1));
+}
+
+static void
 test_size(void **state)
 {
 	uint64_t b;
@@ -185,6 +205,7 @@ main(void)
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_duration_format),
+		cmocka_unit_test(test_netfs),
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_parse_int),
 		cmocka_unit_test(test_proc_start_time),
