@@ -198,11 +198,15 @@ check_int(const json_t *v, const char *what, long long min, long long max,
 {
 	long long n;
 
-	/* a whole real in range (no floor(): no libm needed at -O0) */
-	if (json_is_real(v) && json_real_value(v) >= (double)min &&
-	    json_real_value(v) <= (double)max &&
-	    (double)(long long)json_real_value(v) == json_real_value(v))
-		return 0;
+	/* a JSON number with a fraction or an exponent (1e3, 3.0) is a real:
+	 * refused, as it would be stored as one (1000.0) and no integer
+	 * reader takes it */
+	if (json_is_real(v)) {
+		seterr(err, errlen, "%s must be an integer from %lld to %lld, "
+		    "written without a fraction or exponent (got %g)", what,
+		    min, max, json_real_value(v));
+		return -1;
+	}
 	if (!json_is_integer(v)) {
 		seterr(err, errlen, "%s must be an integer from %lld to %lld",
 		    what, min, max);

@@ -93,6 +93,8 @@ bad "labels not an array 400" 400 POST /api/v1/jobs -d '{"shell":"ls","labels":"
 bad "label with a blank 400" 400 POST /api/v1/jobs -d '{"shell":"ls","labels":["a b"]}'
 bad "label repeated 400" 400 POST /api/v1/jobs -d '{"shell":"ls","labels":["gpu","gpu"]}'
 bad "huge number 400" 400 POST /api/v1/jobs -d '{"shell":"ls","priority":123456789012345678901234567890}'
+bad "priority 1e3 (a real, not an integer) 400" 400 POST /api/v1/jobs -d '{"shell":"ls","priority":1e3}'
+bad "retries 2.0 (a real) 400" 400 POST /api/v1/jobs -d '{"shell":"ls","retries":2.0}'
 bad "huge float timeout 400" 400 POST /api/v1/jobs -d '{"shell":"ls","timeout":1e400}'
 bad "negative timeout 400" 400 POST /api/v1/jobs -d '{"shell":"ls","timeout":-1}'
 bad "duplicate keys 400" 400 POST /api/v1/jobs -d '{"shell":"ls","shell":"id"}'

@@ -117,6 +117,12 @@ test_refused(void **state)
 	refused("{\"shell\":\"x\",\"max_attempts\":\"3\"}", "max_attempts");
 	refused("{\"shell\":\"x\",\"retries\":-1}", "retries");
 	refused("{\"shell\":\"x\",\"priority\":1.5}", "priority");
+	/* integers only: 1e3 and 3.0 are reals (stored as 1000.0, 3.0) */
+	refused("{\"shell\":\"x\",\"priority\":1e3}", "without a fraction or exponent");
+	refused("{\"shell\":\"x\",\"priority\":3.0}", "priority must be an integer");
+	refused("{\"shell\":\"x\",\"retries\":2.0}", "retries");
+	refused("{\"shell\":\"x\",\"max_attempts\":1E1}", "max_attempts");
+	refused("{\"shell\":\"x\",\"limits\":{\"cpu\":6e1}}", "limits.cpu");
 	refused("{\"shell\":\"x\",\"priority\":9223372036854775807}", "priority");
 	refused("{\"shell\":\"x\",\"limits\":{\"cpu\":\"lots\"}}", "limits.cpu");
 	refused("{\"shell\":\"x\",\"limits\":{\"memory\":\"12Q\"}}", "limits.memory");
