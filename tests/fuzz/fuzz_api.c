@@ -1253,6 +1253,35 @@ teardown(void)
 	ready = 0;
 }
 
+/* Removes the spools of harness processes that died (a violation aborts
+ * without clean-up): base/jobspool-fuzz-<pid>-* whose pid is gone. */
+static void
+remove_dead(const char *base)
+{
+	DIR *d = opendir(base);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		long pid;
+		int fd;
+		char path[512];
+
+		if (sscanf(de->d_name, "jobspool-fuzz-%ld-", &pid) != 1 ||
+		    pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", base, de->d_name);
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		empty_dir(fd);
+		close(fd);
+		(void)rmdir(path);
+	}
+	closedir(d);
+}
+
 static void
 setup(void)
 {
@@ -1264,7 +1293,9 @@ setup(void)
 	js_log_open("fuzz_api", JS_LOG_ERR, 0);
 	if (base == NULL)
 		base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-	snprintf(topdir, sizeof topdir, "%s/jobspool-fuzz-XXXXXX", base);
+	remove_dead(base);
+	snprintf(topdir, sizeof topdir, "%s/jobspool-fuzz-%ld-XXXXXX", base,
+	    (long)getpid());
 	if (mkdtemp(topdir) == NULL)
 		fatal("mkdtemp");
 	snprintf(spooldir, sizeof spooldir, "%s/spool", topdir);

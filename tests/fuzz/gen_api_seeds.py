@@ -268,6 +268,19 @@ def seeds():
                  req("w", "POST", "/api/v1/workers/jobs/%E9t%E9/heartbeat", ct,
                      '{"token":1}'),
                  req("a", "GET", "/api/v1/jobs/%C3%A9%C3/log")])
+    # HEAD of a log follow on a kept-alive connection: headers only (a
+    # chunked terminator after them broke the next answer)
+    add("head-follow", ["!new a", "!log 0\nabc\n",
+                        req("a", "HEAD", "/api/v1/jobs/@0/log?follow=1"),
+                        req("a", "GET", "/healthz"),
+                        req("a", "HEAD", "/api/v1/jobs/@0/log?ws=1",
+                            ["Connection: Upgrade", "Upgrade: websocket",
+                             "Sec-WebSocket-Version: 13",
+                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]),
+                        req("a", "GET", "/healthz", flags="k"),
+                        "!finish 0 c",
+                        req("a", "HEAD", "/api/v1/jobs/@0/log?follow=1"),
+                        req("a", "GET", "/healthz")])
     add("ws-frames", ["!new a", "!log 0\na\nb\n",
                       req("a", "GET", "/api/v1/jobs/@0/log?ws",
                           ["Connection: keep-alive, Upgrade", "Upgrade: websocket",
