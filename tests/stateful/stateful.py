@@ -154,6 +154,7 @@ class Job:
         self.flux = False           # lease lost or abandoned, not resolved
         self.lapsed = False         # a lease recovery may have happened
         self.gave_back = 0          # give-backs that returned the attempt
+        self.shutdown = 0           # processor restarts while it may run
         self.requeued = 0           # give-backs without give_back
         self.fake_runs = 0          # runs by the fake worker
         self.uploaded = b""         # log bytes the fake worker sent
@@ -181,7 +182,7 @@ class Job:
         if self.kind == "fake" and self.rank == PENDING:
             return {PENDING}
         s = {r for r in (PENDING, RUNNING, FINAL) if r >= self.rank}
-        if self.retries > 0 or self.lapsed:
+        if self.retries > 0 or self.lapsed or self.shutdown:
             s.add(PENDING)
         return s
 
@@ -219,20 +220,28 @@ class Env:
                 del env[k]
         self.env = env
         self.api = self.proc = None
-        args = [os.path.join(bindir, "jobspool-apiserver"), "--spool",
+        self.port = None
+        self.start_api()
+        if processor:
+            self.start_proc()
+
+    def start_api(self):
+        args = [os.path.join(self.bin, "jobspool-apiserver"), "--spool",
                 self.spool, "--listen", "127.0.0.1:0", "--lease",
                 "%ds" % LEASE_S, "--max-body", str(MAX_BODY)]
         for name, (secret, role) in TOKENS.items():
             args += ["--token", "%s:%s%s" % (name, secret,
                                              ":" + role if role else "")]
-        with open(self.api_log, "wb") as err:
+        with open(self.api_log, "ab") as err:
+            start = err.tell()
             self.api = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL,
-                                        stderr=err, env=env)
+                                        stderr=err, env=self.env)
         self.port = None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with open(self.api_log, "rb") as f:
+                f.seek(start)
                 m = re.search(rb"listening on http://[^ ]*:(\d+)", f.read())
             if m:
                 self.port = int(m.group(1))
@@ -243,13 +252,30 @@ class Env:
         if self.port is None:
             raise Failure("the apiserver did not start:\n" + self.tail(
                 self.api_log))
-        if processor:
-            with open(self.proc_log, "wb") as err:
-                self.proc = subprocess.Popen(
-                    [os.path.join(bindir, "jobspool-processor"), "--spool",
-                     self.spool, "--jobs", "2", "--lease", "30s"],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=err, env=env)
+
+    def start_proc(self):
+        with open(self.proc_log, "ab") as err:
+            self.proc = subprocess.Popen(
+                [os.path.join(self.bin, "jobspool-processor"), "--spool",
+                 self.spool, "--jobs", "2", "--lease", "30s",
+                 "--shutdown-grace", "1s"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=err, env=self.env)
+
+    def term(self, p, name):
+        """SIGTERM one program; a failure unless it exits 0."""
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise Failure("the %s did not stop on SIGTERM" % name)
+        if p.returncode != 0:
+            raise Failure("the %s exited with status %s on SIGTERM:\n%s" % (
+                name, p.returncode, self.tail(self.api_log if name ==
+                                              "apiserver" else
+                                              self.proc_log)))
 
     @staticmethod
     def tail(path, n=40):
@@ -324,6 +350,7 @@ class Tester:
         self.batches = {}           # cid -> (owner, [ids])
         self.idem = {}              # (token, key) -> (body, id)
         self.counters = {}
+        self.restarts = 0
         self.log = []               # one line per step
         self.cur = []               # requests of the current step
         self.step_no = 0
@@ -484,6 +511,7 @@ class Tester:
         if r < j.rank:
             back_ok = (r == PENDING and j.rank == RUNNING and
                        (back or j.retries > 0 or j.lapsed or j.flux or
+                        j.shutdown or
                         (j.held is not None and not j.held.alive())))
             if not back_ok:
                 raise Failure("%s: job %s went back from %s (seen in %s at "
@@ -1111,7 +1139,7 @@ class Tester:
     def check_log(self, j):
         """The whole log of a finished job is what its runs wrote."""
         if j.rank < FINAL or j.lapsed or j.gave_back or j.requeued or \
-                j.outcome == "cancelled":
+                j.shutdown or j.outcome == "cancelled":
             return
         got = self.log_bytes(j.id)
         if j.fake_runs:
@@ -1951,6 +1979,29 @@ class Tester:
         time.sleep(0.05)
         return "abort: %s as %s" % (kind, who)
 
+    def op_restart(self):
+        """SIGTERM and start again the apiserver (the spool is the state:
+        jobs, idem/ and leases outlive it; its counters start again) or
+        the processor (a job it runs is stopped after --shutdown-grace and
+        returned to pending with its attempt given back, as documented)."""
+        rng = self.rng
+        if self.restarts >= 3:
+            return self.op_sleep()
+        self.restarts += 1
+        if self.env.proc is not None and rng.random() < 0.4:
+            may_run = [j for j in self.jobs.values() if not j.deleted and
+                       j.kind != "fake" and j.held is None and
+                       RUNNING in j.possible()]
+            self.env.term(self.env.proc, "processor")
+            for j in may_run:
+                j.shutdown += 1
+            self.env.start_proc()
+            return "restart processor (%d jobs may have run)" % len(may_run)
+        self.env.term(self.env.api, "apiserver")
+        self.env.start_api()
+        self.counters = {}
+        return "restart apiserver"
+
     def op_healthz(self):
         rep = self.request("GET", "/healthz")
         self.expect(rep, {200}, "healthz")
@@ -1970,7 +2021,7 @@ class Tester:
            ("wlog", 6), ("heartbeat", 8), ("finish", 5), ("finish_bad", 3),
            ("stale", 4), ("abandon", 1), ("method", 3), ("path", 3),
            ("healthz", 1), ("sleep", 3), ("keepalive", 3), ("abort", 2),
-           ("ws", 3)]
+           ("ws", 3), ("restart", 1)]
 
     # --no also takes these: narrow avoidances to look past a known bug
     # (never in make check)
@@ -2051,10 +2102,11 @@ class Tester:
             runs = 0
         if j.deleted:
             return
-        if runs > j.attempts + j.gave_back:
-            raise Failure("%r ran %d times with attempts %d (%d given back)"
-                          % (j, runs, j.attempts, j.gave_back))
-        allowed = 1 + j.retries + j.gave_back + j.requeued
+        if runs > j.attempts + j.gave_back + j.shutdown:
+            raise Failure("%r ran %d times with attempts %d (%d given back, "
+                          "%d processor restarts)" % (
+                              j, runs, j.attempts, j.gave_back, j.shutdown))
+        allowed = 1 + j.retries + j.gave_back + j.requeued + j.shutdown
         if not j.lapsed and runs > allowed:
             raise Failure("%r ran %d times (retries %d, give-backs %d, no "
                           "lease lapsed)" % (j, runs, j.retries,
