@@ -345,8 +345,9 @@ ws_upgrade(struct api *a, struct MHD_Connection *c, struct req *r,
 		return MHD_NO;
 	}
 	/* the prototype lives as long as the response */
+	/* libmicrohttpd adds "Connection: Upgrade" to an upgrade response
+	 * itself: adding it here sent it twice */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "Upgrade");
 	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
 	rc = http_queue(c, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
 	/* upgraded() copies the prototype; the request closure frees it */

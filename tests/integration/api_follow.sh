@@ -53,6 +53,9 @@ if cc -O1 -o "$W/ws_client" "$(dirname "$0")/ws_client.c" 2>"$W/cc.err"; then
 		openssl sha1 -binary | base64)
 	eq "ws 101" "$(sed -n 's/^STATUS //p' "$W/ws")" 101
 	eq "ws accept key (RFC 6455)" "$(sed -n 's/^ACCEPT //p' "$W/ws")" "$want"
+	eq "ws 101 has one Connection header" \
+		"$(sed -n 's/^CONNECTION_HEADERS //p' "$W/ws")" 1
+	eq "... and it says Upgrade" "$(sed -n 's/^CONNECTION //p' "$W/ws")" Upgrade
 	printf 'ws two\nws three\n' >>"$SPOOL/$ID.log"
 	check "ws gets live lines" wait_until 10 has_line "$W/ws" "MSG 2 ws three"
 	mv "$SPOOL/$ID.pending" "$SPOOL/$ID.failed"

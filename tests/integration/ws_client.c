@@ -158,6 +158,19 @@ main(int argc, char *argv[])
 				printf("ACCEPT %s\n", val);
 		}
 	}
+	{
+		/* how many Connection headers, and their values */
+		const char *p = hdr;
+		int n = 0;
+		while ((p = strcasestr(p, "\r\nConnection:")) != NULL) {
+			char val[128];
+			p += 13;
+			if (sscanf(p, " %127[^\r]", val) == 1)
+				printf("CONNECTION %s\n", val);
+			n++;
+		}
+		printf("CONNECTION_HEADERS %d\n", n);
+	}
 	fflush(stdout);
 	if (status != 101)
 		return 1;
