@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "digest.h"
 #include "idem.h"
 #include "log.h"
 
@@ -70,6 +71,30 @@ created(struct MHD_Connection *c, json_t *job, unsigned status)
 	return http_queue(c, status, resp);
 }
 
+#ifndef MHD_HTTP_UNPROCESSABLE_CONTENT	/* libmicrohttpd before 0.9.76 */
+#define MHD_HTTP_UNPROCESSABLE_CONTENT 422
+#endif
+
+/* The hex SHA-256 of a validated job (keys sorted, compact): what tells a
+ * retry of a request from another request under the same key.  -1 if out
+ * of memory. */
+static int
+job_digest(const json_t *job, char hex[JS_SHA256_HEX_SIZE])
+{
+	unsigned char d[JS_SHA256_SIZE];
+	struct js_sha256 s;
+	char *text = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS);
+
+	if (text == NULL)
+		return -1;
+	js_sha256_init(&s);
+	js_sha256_update(&s, text, strlen(text));
+	js_sha256_final(&s, d);
+	js_sha256_hex(d, hex);
+	free(text);
+	return 0;
+}
+
 /*
  * Submits one validated job, honouring an Idempotency-Key: the key is
  * reserved (idem sidecar, per token) before the job is published, so two
@@ -81,9 +106,9 @@ submit_one(struct api *a, struct MHD_Connection *c, struct req *r,
 {
 	const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    "Idempotency-Key");
-	char id[JS_ID_SIZE], prev[JS_ID_SIZE];
+	char id[JS_ID_SIZE], prev[JS_ID_SIZE], digest[JS_SHA256_HEX_SIZE];
 	json_t *job;
-	int e, tries;
+	int e, tries, same;
 
 	if (!http_spool_in_place(a)) {
 		json_decref(validated);
@@ -96,7 +121,13 @@ submit_one(struct api *a, struct MHD_Connection *c, struct req *r,
 			return http_error(c, MHD_HTTP_BAD_REQUEST, "Idempotency-Key "
 			    "must be 1 to 255 characters");
 		}
-		if (js_idem_reserve(a->sp, r->who.name, key, id, prev) < 0) {
+		if (job_digest(validated, digest) < 0) {
+			json_decref(validated);
+			return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "out of memory");
+		}
+		if (js_idem_reserve(a->sp, r->who.name, key, digest, id, prev,
+		    &same) < 0) {
 			e = errno;
 			json_decref(validated);
 			if (e == EILSEQ)
@@ -105,6 +136,11 @@ submit_one(struct api *a, struct MHD_Connection *c, struct req *r,
 			if (e != EEXIST)
 				return http_store_errno(a, c, e == EINVAL ? EIO : e,
 				    "cannot record the Idempotency-Key");
+			if (!same)
+				return http_error(c, MHD_HTTP_UNPROCESSABLE_CONTENT,
+				    "Idempotency-Key was used with another body "
+				    "(for job %s); a new request needs a new key",
+				    prev);
 			/* a retry: answer with the first job (it may still be
 			 * being written by a concurrent request) */
 			for (tries = 0; tries < 200; tries++) {
