@@ -2208,6 +2208,10 @@ def main():
                     help="keep the temporary spool and logs")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
+    # SIGTERM (and SIGINT, even when started in the background) end the
+    # run through its cleanup: the programs it started are killed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for n in a.no:
         if n not in dict(Tester.OPS) and n not in Tester.AVOID:
             ap.error("unknown operation %r" % n)
