@@ -1309,12 +1309,16 @@ js_spool_edit(struct js_spool *sp, const char *id, js_edit_fn fn, void *arg,
 			goto out;
 		}
 		if (act == JS_EDIT_CANCEL && st == JS_WIP) {
-			/* a request for its processor, which holds the file */
+			/* a request for its processor, which holds the file;
+			 * one already there stays as it is */
 			why = js_job_str(job, "error");
 			if (why == NULL)
 				why = "cancel";
 			js_spool_name(name, id, "cancel");
-			rc = js_spool_write_file(sp, name, why, strlen(why), 0);
+			rc = js_spool_write_file(sp, name, why, strlen(why),
+			    JS_WRITE_NOREPLACE);
+			if (rc < 0 && errno == EEXIST)
+				rc = 0;
 			goto out;
 		}
 		if (act == JS_EDIT_CANCEL && st != JS_PENDING) {

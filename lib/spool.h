@@ -234,8 +234,9 @@ int js_spool_recover_job(struct js_spool *sp, const char *id,
  *                   (status "cancelled", finished_at and updated_at now,
  *                   "error" as fn set it, else "cancelled"); a running job
  *                   gets <id>.cancel, holding the copy's "error", for its
- *                   processor (the rest of the copy is dropped).  A final
- *                   job: -1/EALREADY.
+ *                   processor (the rest of the copy is dropped; a request
+ *                   already there is kept as it is).  A final job:
+ *                   -1/EALREADY.
  * or -1 with errno to refuse: nothing is written and js_spool_edit returns
  * -1 with that errno.  If a processor claims the pending job between the
  * read and the write, nothing is written and fn decides again on the

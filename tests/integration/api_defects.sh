@@ -152,6 +152,15 @@ req DELETE "/api/v1/jobs/$JD"
 eq "DELETE a running job: 202" "$CODE" 202
 jq_eq "DELETE running: cancel requested" .cancel_requested true
 check "DELETE running: a cancel request is written" test -f "$SPOOL/$JD.cancel"
+cp "$SPOOL/$JD.cancel" "$SPOOL.copy"
+touch -d @1 "$SPOOL/$JD.cancel"
+req PUT "/api/v1/jobs/$JD" -d '{"status":"cancelled"}'
+eq "PUT cancel on a job being cancelled: 200" "$CODE" 200
+same_file "... keeps the cancel request" "$SPOOL/$JD.cancel" "$SPOOL.copy"
+eq "... untouched" "$(stat -c %Y "$SPOOL/$JD.cancel")" 1
+req DELETE "/api/v1/jobs/$JD"
+eq "DELETE a job being cancelled: 202" "$CODE" 202
+eq "... leaves the cancel request untouched" "$(stat -c %Y "$SPOOL/$JD.cancel")" 1
 JE=$(post '{"name":"e","command":["true"]}')
 req DELETE "/api/v1/jobs/$JE"
 eq "DELETE a pending job: 202" "$CODE" 202

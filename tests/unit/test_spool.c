@@ -658,6 +658,15 @@ test_edit(void **state)
 	job = js_spool_read(f->sp, id, NULL);
 	assert_string_equal(js_job_str(job, "name"), "written");
 	json_decref(job);
+	/* a second request keeps the first */
+	assert_int_equal(js_spool_cancel(f->sp, id, "again", NULL), -1);
+	assert_int_equal(errno, EINPROGRESS);
+	snprintf(path, sizeof path, "%s/%s.cancel", f->dir, id);
+	fd = open(path, O_RDONLY);
+	n1 = read(fd, before, sizeof before);
+	close(fd);
+	assert_int_equal(n1, 7);
+	assert_memory_equal(before, "stop it", 7);
 	/* a running job's file is its processor's */
 	assert_int_equal(js_spool_edit(f->sp, id, edit_write, NULL, NULL, NULL),
 	    -1);
