@@ -149,6 +149,29 @@ def seeds():
         req("a", "DELETE", "/api/v1/jobs/@0"),
         req("r", "GET", "/api/v1/jobs/@0/log?follow=1"),
     ])
+    # what a claim passes over: a hand-written pending file that is not a
+    # job (failed at the claim), a delayed job, labels the worker lacks
+    add("worker-claims", [
+        "!write n pending\n{\"command\": 5}",
+        req("a", "POST", "/api/v1/jobs", ct, '{"command":["true"],"max_attempts":1}'),
+        req("a", "POST", "/api/v1/jobs", ct, '{"command":["true"],"labels":["gpu"]}'),
+        req("a", "POST", "/api/v1/jobs", ct, '{"command":["true"],"priority":9}'),
+        req("w", "POST", "/api/v1/workers/claim", ct, '{"wait":0.05,"labels":["cpu"]}'),
+        req("w", "POST", "/api/v1/workers/claim", ct, '{"wait":0}'),
+        req("r", "GET", "/api/v1/jobs/@0"),
+        req("w", "POST", "/api/v1/workers/jobs/@1/finish", ct,
+            '{"token":@t,"job":{"status":"completed","exit_code":"x"}}'),
+        req("w", "POST", "/api/v1/workers/jobs/@1/finish", ct,
+            '{"token":@t,"job":{"status":"completed","attempts":-1}}'),
+        req("w", "POST", "/api/v1/workers/jobs/@1/finish", ct,
+            '{"token":@t,"give_back":1,"job":{"status":"completed"}}'),
+        req("w", "POST", "/api/v1/workers/jobs/@1/finish", ct,
+            '{"token":@t,"job":{"status":"completed","exit_code":0,"started_at":"2026-01-01T00:00:00Z","duration_ms":5,"log_truncated":false}}'),
+        req("w", "POST", "/api/v1/workers/jobs/@1/finish", ct,
+            '{"token":@t,"job":{"status":"completed","exit_code":0}}'),
+        req("w", "POST", "/api/v1/workers/jobs/@1/finish", ct,
+            '{"token":999,"job":{"status":"completed"}}'),
+    ])
     add("claim-wait", ["!new b", "!claim 0",
                        req("w", "POST", "/api/v1/workers/claim")])
     # submissions
