@@ -254,13 +254,14 @@ class Env:
                 self.api_log))
 
     def start_proc(self):
+        env = dict(self.env, STATEFUL_LEAK="leaked")
         with open(self.proc_log, "ab") as err:
             self.proc = subprocess.Popen(
                 [os.path.join(self.bin, "jobspool-processor"), "--spool",
                  self.spool, "--jobs", "2", "--lease", "30s",
                  "--shutdown-grace", "1s"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=err, env=self.env)
+                stderr=err, env=env)
 
     def term(self, p, name):
         """SIGTERM one program; a failure unless it exits 0."""
@@ -680,7 +681,7 @@ class Tester:
         rng = self.rng
         if kind is None:
             kind = rng.choice(["quick", "quick", "slow", "retry", "fake",
-                               "fake", "cmd"])
+                               "fake", "cmd", "stdin", "env", "timeout"])
         sub = {}
         if rng.random() < 0.6:
             sub["name"] = rng.choice(["n1", "n2", "report", "x y", "\u00e9t\u00e9"])
@@ -702,6 +703,17 @@ class Tester:
             sub["retries"] = 1
         elif kind == "cmd":
             sub["command"] = ["/bin/sh", "-c", mark + "; echo cmd"]
+        elif kind == "stdin":
+            sub["shell"] = mark + "; cat"
+            sub["stdin"] = rng.choice(["", "one line\n", "a\nb\nno newline",
+                                       "\u00e9t\u00e9 \u2603\n"])
+        elif kind == "env":
+            # the processor's own environment does not leak into a job
+            sub["shell"] = mark + '; echo "$FOO"; echo "${STATEFUL_LEAK:-clean}"'
+            sub["env"] = {"FOO": rng.choice(["bar", "b a z", "x=y"])}
+        elif kind == "timeout":
+            sub["shell"] = mark + "; echo sleeping; sleep 5; echo woke"
+            sub["timeout"] = 1
         elif kind == "fake":
             sub["shell"] = mark + "; echo never-run-locally"
             sub["labels"] = ["fake"]
@@ -709,9 +721,15 @@ class Tester:
         return ("fake" if kind == "fake" else "local"), kind, sub
 
     @staticmethod
-    def expected_log(kind):
+    def expected_log(kind, sub):
+        """What one run of a job writes, if known."""
+        if kind == "stdin":
+            return sub["stdin"].encode()
+        if kind == "env":
+            return sub["env"]["FOO"].encode() + b"\n" + b"clean\n"
         return {"quick": b"hello\n", "slow": b"start\nend\n",
-                "retry": b"try\n", "cmd": b"cmd\n"}.get(kind)
+                "retry": b"try\n", "cmd": b"cmd\n",
+                "timeout": b"sleeping\n"}.get(kind)
 
     def add_job(self, obj, owner, mkind, sub, kind, batch=None):
         jid = obj.get("id") if isinstance(obj, dict) else obj
@@ -734,8 +752,12 @@ class Tester:
     def op_submit(self):
         who = self.rng.choice(USERS)
         mkind, kind, sub = self.new_job()
-        rep = self.req("POST", "/api/v1/jobs", who, json.dumps(sub))
-        self.expect(rep, {201}, "submit")
+        ct = self.rng.choice(["application/json"] * 6 + [
+            None, "application/x-www-form-urlencoded",
+            "application/json; charset=utf-8", "Application/JSON"])
+        rep = self.req("POST", "/api/v1/jobs", who, json.dumps(sub),
+                       ctype=ct)
+        self.expect(rep, {201}, "submit (Content-Type %s)" % ct)
         obj = rep.json()
         if rep.headers.get("location") != "/api/v1/jobs/%s" % obj.get("id"):
             raise Failure("submit: Location %r" % rep.headers.get("location"))
@@ -1145,7 +1167,7 @@ class Tester:
         if j.fake_runs:
             want = j.uploaded if j.fake_runs == j.attempts else None
         else:
-            one = self.expected_log(getattr(j, "shape", None))
+            one = self.expected_log(getattr(j, "shape", None), j.sub)
             want = one * j.attempts if one is not None else None
         if want is not None and got != want:
             raise Failure("log of %r is %r, want %r" % (j, got[:200],
