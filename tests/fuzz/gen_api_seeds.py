@@ -172,6 +172,33 @@ def seeds():
         req("w", "POST", "/api/v1/workers/jobs/@1/finish", ct,
             '{"token":999,"job":{"status":"completed"}}'),
     ])
+    # deferred requests (flag d): a follow that sees its job write and end,
+    # a WebSocket likewise, a claim woken by a submission, a batch follow
+    ws = ["Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13",
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]
+    add("deferred-follow", ["!new a", "!claim 0",
+                            req("a", "GET", "/api/v1/jobs/@0/log?follow=1&offset=2", flags="ddd"),
+                            "!log 0\nline 1\n", "!log 0\nline 2\npartial",
+                            "!finish 0 c",
+                            req("a", "GET", "/api/v1/jobs/@0/log?ws=1", ws, flags="dd"),
+                            req("a", "GET", "/api/v1/jobs/@0")])
+    add("deferred-ws", ["!new a", "!rclaim 0",
+                        req("a", "GET", "/api/v1/jobs/@0/log?ws=1", ws, flags="ddd"),
+                        req("w", "POST", "/api/v1/workers/jobs/@0/log?token=@t&offset=0", [],
+                            "one\ntwo\n"),
+                        req("w", "POST", "/api/v1/workers/jobs/@0/heartbeat", ct, '{"token":@t}'),
+                        req("w", "POST", "/api/v1/workers/jobs/@0/finish", ct,
+                            '{"token":@t,"job":{"status":"failed","exit_code":2}}')])
+    add("deferred-claim", [req("w", "POST", "/api/v1/workers/claim", ct, '{"wait":5}', flags="d"),
+                           req("a", "POST", "/api/v1/jobs", ct, JOB),
+                           req("a", "DELETE", "/api/v1/jobs/@0", flags="d"),
+                           req("w", "POST", "/api/v1/workers/jobs/@0/heartbeat", ct,
+                               '{"token":@t}')])
+    add("deferred-batch", [
+        req("a", "POST", "/api/v1/batches", ct, '{"jobs":[{"command":["a"]},{"command":["b"]}]}'),
+        req("a", "GET", "/api/v1/batches/@c/log?follow=1", flags="dddd"),
+        "!log 0\nfrom a\n", "!finish 0 c", "!log 1\nfrom b\n", "!finish 1 f",
+        req("a", "GET", "/api/v1/batches/@c?logs=1")])
     add("claim-wait", ["!new b", "!claim 0",
                        req("w", "POST", "/api/v1/workers/claim")])
     # submissions
