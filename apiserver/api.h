@@ -161,6 +161,11 @@ enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status,
 /* A JSON response (compact, one trailing newline, Content-Type set) of
  * body, which it steals; NULL if out of memory. */
 struct MHD_Response *http_json_response(json_t *body);
+/* Leaves out of an answer (in place) what a JSON client could not hold
+ * exactly: a job's "seq" (nanoseconds, above 2^53; list order and the
+ * "next" cursor carry it).  Called for every JSON answer by
+ * http_json_response; a streamed answer calls it for each job. */
+void http_public(json_t *body);
 enum MHD_Result http_json(struct MHD_Connection *c, unsigned status,
     json_t *body);	/* steals body */
 enum MHD_Result http_error(struct MHD_Connection *c, unsigned status,

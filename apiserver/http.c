@@ -26,6 +26,33 @@ http_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp)
 	return rc;
 }
 
+static void
+public_walk(json_t *v, int depth)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (depth > 4)
+		return;
+	if (json_is_object(v)) {
+		if (json_object_get(v, "seq") != NULL &&
+		    json_object_get(v, "id") != NULL)
+			json_object_del(v, "seq");
+		json_object_foreach(v, k, x)
+			public_walk(x, depth + 1);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+			public_walk(x, depth + 1);
+	}
+}
+
+void
+http_public(json_t *body)
+{
+	public_walk(body, 0);
+}
+
 struct MHD_Response *
 http_json_response(json_t *body)
 {
@@ -33,6 +60,7 @@ http_json_response(json_t *body)
 	char *text, *t2;
 	size_t len;
 
+	http_public(body);
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (text == NULL)

@@ -277,6 +277,7 @@ batch_next(struct batch_out *b)
 	job = json_array_get(b->jobs, b->next);
 	if (b->logs)
 		add_log(b->a, js_job_str(job, "id"), job);
+	http_public(job);
 	text = json_dumps(job, JSON_COMPACT);
 	json_array_set_new(b->jobs, b->next, json_null());	/* sent: freed */
 	if (text == NULL)

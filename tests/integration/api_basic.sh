@@ -69,6 +69,10 @@ ID4=$(printf '%s' "$BODY" | jq -r .id)
 req GET "/api/v1/jobs/$ID"
 eq "GET job 200" "$CODE" 200
 jq_eq "GET returns the job" .id "$ID"
+# no number a JSON client cannot hold exactly: seq (ns) is in the file only
+jq_eq "GET: no seq in the answer" 'has("seq")' false
+jq_eq "GET: no number above 2^53" '[.. | numbers | select(. > 9007199254740991 or . < -9007199254740991)] | length' 0
+check "the file keeps seq (ordering)" sh -c "jq -e '.seq | type == \"number\"' '$SPOOL/$ID.pending' >/dev/null"
 req GET "/api/v1/job/$ID"
 eq "demo GET /api/v1/job/{id} 200" "$CODE" 200
 jq_eq "demo GET same job" .name one
@@ -157,6 +161,8 @@ req GET "/api/v1/jobs?limit=3&after=$NEXT"
 jq_eq "page 2 has 1" '.jobs | length' 1
 jq_eq "page 2 is the oldest" '.jobs[0].id' "$ID"
 jq_eq "page 2 next null" .next null
+jq_eq "list: no seq in any job" '[.jobs[] | has("seq")] | any' false
+jq_eq "list: no number above 2^53" '[.. | numbers | select(. > 9007199254740991)] | length' 0
 req GET '/api/v1/jobs?name=one'
 jq_eq "filter by name" '[.jobs[].id] | join(",")' "$ID"
 req GET '/api/v1/jobs?status=ENQUEUED'
