@@ -65,6 +65,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -2024,6 +2025,182 @@ class Tester:
         self.counters = {}
         return "restart apiserver"
 
+    def parallel(self, reqs):
+        """The requests (method, path, token, body, headers) at the same
+        time, each on its own connection; their replies in order."""
+        out = [None] * len(reqs)
+        go = threading.Barrier(len(reqs))
+
+        def one(i, method, path, token, body, headers):
+            hdrs = dict(headers or {})
+            hdrs["Authorization"] = "Bearer " + TOKENS[token][0]
+            if body is not None:
+                hdrs["Content-Type"] = "application/json"
+            conn = http.client.HTTPConnection("127.0.0.1", self.env.port,
+                                              timeout=60)
+            try:
+                conn.connect()
+                go.wait(10)
+                conn.request(method, path, body=body, headers=hdrs)
+                resp = conn.getresponse()
+                out[i] = Reply(resp.status, {k.lower(): v for k, v in
+                                             resp.getheaders()}, resp.read())
+            except (OSError, http.client.HTTPException,
+                    threading.BrokenBarrierError) as e:
+                out[i] = e
+            finally:
+                conn.close()
+
+        ts = [threading.Thread(target=one, args=(i,) + tuple(r))
+              for i, r in enumerate(reqs)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        for (method, path, token, _, _), rep in zip(reqs, out):
+            if not isinstance(rep, Reply):
+                raise Failure("no reply to concurrent %s %s: %s: %s" % (
+                    method, path, type(rep).__name__, rep))
+            self.cur.append("(concurrent) %s %s as %s -> %d" % (
+                method, path[:100], token, rep.status))
+            self.check_reply(method, path, rep)
+        return out
+
+    def op_race(self):
+        """The same thing asked several times at once: one winner."""
+        rng = self.rng
+        n = rng.randint(2, 4)
+        kind = rng.choice(["claim", "idem", "cancel", "finish", "retrieve"])
+        if kind == "claim":
+            body = json.dumps({"wait": 0, "labels": ["fake"]})
+            reps = self.parallel([("POST", "/api/v1/workers/claim", "gpu1",
+                                   body, None)] * n)
+            got = []
+            for rep in reps:
+                self.expect(rep, {200, 204}, "concurrent claim")
+                if rep.status == 200:
+                    got.append(rep.json())
+            ids = [o["job"]["id"] for o in got]
+            if len(set(ids)) != len(ids):
+                raise Failure("concurrent claims handed out one job twice: "
+                              "%s" % ids)
+            for o in got:
+                j = self.jobs.get(o["job"]["id"])
+                if j is None or PENDING not in j.possible():
+                    raise Failure("concurrent claim handed out %r" % (
+                        j or o["job"]["id"]))
+                if j.rank == RUNNING or j.flux:
+                    j.lapsed = True
+                j.rank = PENDING
+                self.observe(j, o["job"], "concurrent claim")
+                if j.abandoned is not None:
+                    j.old_gens.append(j.abandoned)
+                    j.abandoned = None
+                j.held = Lease(o["lease"]["token"], o["log_offset"])
+                j.flux = False
+                j.fake_runs += 1
+                with open(os.path.join(self.env.marks, j.id), "a") as f:
+                    f.write("fake\n")
+            return "race: %d claims -> %d jobs" % (n, len(got))
+        if kind == "idem":
+            who = rng.choice(USERS)
+            key = "race-%d-%d" % (self.seed, rng.randint(0, 10 ** 9))
+            mkind, shape, sub = self.new_job()
+            body = json.dumps(sub)
+            reps = self.parallel([("POST", "/api/v1/jobs", who, body,
+                                   {"Idempotency-Key": key})] * n)
+            made = [r for r in reps if r.status == 201]
+            for r in reps:
+                self.expect(r, {200, 201}, "concurrent submits with one "
+                            "Idempotency-Key")
+            ids = {r.json().get("id") for r in reps}
+            if len(made) != 1 or len(ids) != 1:
+                raise Failure("%d concurrent submits with one Idempotency-Key"
+                              " made %d jobs, answered ids %s" % (
+                                  n, len(made), sorted(ids)))
+            j = self.add_job(made[0].json(), who, mkind, sub, shape)
+            self.idem[(who, key)] = (body, j.id)
+            return "race: %d submits with key %s -> %s" % (n, key, j.id[:8])
+        if kind == "retrieve":
+            j = self.pick_job(lambda k: not k.deleted and k.rank == FINAL)
+            if j is None:
+                return "race: no final job to fetch"
+            reps = self.parallel([("GET", "/api/v1/jobs/%s" % j.id, j.owner,
+                                   None, None)] * n)
+            for r in reps:
+                self.expect(r, {200}, "concurrent GET of a final job")
+                self.observe(j, r.json(), "concurrent GET")
+            if j.rank != RETRIEVED:
+                raise Failure("concurrent GETs left %r" % j)
+            return "race: %d GETs of final %s" % (n, j.id[:8])
+        if kind == "cancel":
+            j = self.pick_job(lambda k: not k.deleted)
+            if j is None:
+                return "race: no job"
+            poss = j.possible()
+            reqs = [rng.choice([
+                ("DELETE", "/api/v1/jobs/%s" % j.id, j.owner, None, None),
+                ("PUT", "/api/v1/jobs/%s" % j.id, j.owner,
+                 '{"status": "cancelled"}', None),
+                ("PUT", "/api/v1/jobs/%s" % j.id, j.owner,
+                 '{"name": "raced"}', None)]) for _ in range(n)]
+            reps = self.parallel(reqs)
+            renamed = False
+            for (m, _, _, body, _), r in zip(reqs, reps):
+                if m == "DELETE":
+                    want = {202, 204, 404, 409}
+                elif "cancelled" in body:
+                    want = {200, 404, 409}
+                else:
+                    want = {200, 404, 409}
+                self.expect(r, want, "concurrent %s of %r (%s)" % (m, j, poss))
+                if r.status == 204:
+                    j.deleted = True
+                    j.held = None
+                elif r.status == 404 and not any(
+                        x.status == 204 for x in reps):
+                    raise Failure("concurrent %s of %r: 404 while nobody "
+                                  "removed it" % (m, j))
+                elif r.status in (200, 202) and body and "raced" in body:
+                    renamed = True
+                elif r.status in (200, 202) and r.json().get(
+                        "cancel_requested"):
+                    j.cancel_req = True
+            if renamed and not j.deleted:
+                j.name = "raced"
+            if not j.deleted:
+                for r in reps:
+                    if r.status in (200, 202):
+                        self.observe(j, r.json(), "concurrent change")
+            return "race: %s on %s -> %s" % (
+                ",".join(q[0] for q in reqs), j.id[:8],
+                ",".join(str(r.status) for r in reps))
+        # finish: the same finish several times (a worker retrying)
+        hs = self.held()
+        if not hs:
+            return "race: no lease to finish"
+        j = rng.choice(hs)
+        gen = j.held.gen
+        alive = j.held.alive()
+        body = json.dumps({"token": gen, "job": {
+            "status": "cancelled" if j.cancel_req else "completed",
+            "exit_code": 0}})
+        reps = self.parallel([("POST", "/api/v1/workers/jobs/%s/finish" %
+                               j.id, "gpu1", body, None)] * n)
+        for r in reps:
+            self.expect(r, {200} if alive else {200, 409},
+                        "concurrent finish of %r" % j)
+        j.old_gens.append(gen)
+        j.held = None
+        if not alive:
+            j.flux = True
+            j.lapsed = True
+        for r in reps:
+            if r.status == 200:
+                self.observe(j, r.json(), "concurrent finish")
+        return "race: %d finishes of %s -> %s" % (
+            n, j.id[:8], ",".join(str(r.status) for r in reps))
+
     def op_healthz(self):
         rep = self.request("GET", "/healthz")
         self.expect(rep, {200}, "healthz")
@@ -2043,7 +2220,7 @@ class Tester:
            ("wlog", 6), ("heartbeat", 8), ("finish", 5), ("finish_bad", 3),
            ("stale", 4), ("abandon", 1), ("method", 3), ("path", 3),
            ("healthz", 1), ("sleep", 3), ("keepalive", 3), ("abort", 2),
-           ("ws", 3), ("restart", 1)]
+           ("ws", 3), ("restart", 1), ("race", 4)]
 
     # --no also takes these: narrow avoidances to look past a known bug
     # (never in make check)
