@@ -1277,11 +1277,50 @@ test_heartbeat_gen(void **state)
 	json_decref(job);
 }
 
+/* js_spool_locate and js_spool_read_current follow a job as it moves. */
+static void
+test_locate(void **state)
+{
+	struct fx *f = *state;
+	struct js_claim c;
+	enum js_state st;
+	json_t *job, *cur;
+	char id[JS_ID_SIZE];
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	assert_int_equal(js_spool_locate(f->sp, id, &st), 0);
+	assert_int_equal(st, JS_PENDING);
+	assert_int_equal(js_spool_claim(f->sp, id, "host:1", &c, &job), 0);
+	assert_int_equal(js_spool_locate(f->sp, id, &st), 0);
+	assert_int_equal(st, JS_WIP);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_COMPLETED), 0);
+	cur = js_spool_read_current(f->sp, id, &st);
+	assert_non_null(cur);
+	assert_int_equal(st, JS_COMPLETED);
+	assert_string_equal(js_job_str(cur, "id"), id);
+	json_decref(cur);
+	json_decref(js_spool_retrieve(f->sp, id));
+	cur = js_spool_read_current(f->sp, id, &st);
+	assert_non_null(cur);
+	assert_int_equal(st, JS_RETRIEVED);
+	json_decref(cur);
+	json_decref(job);
+	assert_int_equal(js_spool_remove(f->sp, id), 0);
+	assert_int_equal(js_spool_locate(f->sp, id, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_null(js_spool_read_current(f->sp, id, &st));
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(js_spool_locate(f->sp, "../x", &st), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
 int
 main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
+		T(test_locate),
 		T(test_open),
 		T(test_check_vanished),
 		T(test_submit_read),
