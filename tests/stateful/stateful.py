@@ -337,7 +337,7 @@ class Env:
 
 class Tester:
     def __init__(self, seed, steps, bindir, processor=True, skip=(),
-                 check_every=100, keep=False, verbose=False):
+                 check_every=100, keep=False, verbose=False, deadline=None):
         self.seed = seed
         self.nsteps = steps
         self.rng = random.Random(seed)
@@ -347,6 +347,7 @@ class Tester:
         self.check_every = check_every
         self.keep = keep
         self.verbose = verbose
+        self.deadline = deadline    # time.monotonic() to stop by (soak)
         self.jobs = {}              # id -> Job
         self.order = []             # ids in submission order
         self.batches = {}           # cid -> (owner, [ids])
@@ -1385,6 +1386,8 @@ class Tester:
         after = None
         pages = 0
         nvis = len(self.visible(who))
+        if limit is not None and nvis > 20 * limit:
+            limit = min(1000, -(-nvis // 20))   # at most about 20 pages
         while True:
             q = dict(query)
             if limit is not None:
@@ -2324,6 +2327,10 @@ class Tester:
         try:
             self.metrics()
             for self.step_no in range(1, self.nsteps + 1):
+                if self.deadline is not None and \
+                        time.monotonic() > self.deadline:
+                    self.nsteps = self.step_no = self.step_no - 1
+                    break
                 self.cur = []
                 op = self.rng.choices(names, cum)[0]
                 desc = op + " (failed here)"
@@ -2419,9 +2426,9 @@ def main():
         ap.error("no jobspool-apiserver in %s (build it, or give --bin)" %
                  bindir)
 
-    def one(seed):
+    def one(seed, deadline=None):
         return Tester(seed, a.steps, bindir, not a.no_processor, a.no,
-                      a.check_every, a.keep, a.verbose).run()
+                      a.check_every, a.keep, a.verbose, deadline).run()
 
     failed = 0
     if a.minutes is not None:
@@ -2430,7 +2437,7 @@ def main():
         while time.monotonic() < end:
             seed = random.SystemRandom().randrange(1, 2 ** 31)
             runs += 1
-            if one(seed):
+            if one(seed, end):
                 failed += 1
                 if not a.keep_going:
                     break
