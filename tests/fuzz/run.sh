@@ -12,8 +12,8 @@ set -u
 cd "$(dirname "$0")/../.."
 T=${FUZZ_TIME:-60}
 mkdir -p build/fuzz
-CFLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -iquote lib $(pkg-config --cflags jansson uuid)"
-LIBS="$(pkg-config --libs jansson uuid) -lpthread"
+CFLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -iquote lib $(pkg-config --cflags jansson uuid nettle)"
+LIBS="$(pkg-config --libs jansson uuid nettle) -lpthread"
 status=0
 for src in tests/fuzz/fuzz_*.c; do
 	n=$(basename "$src" .c | sed 's/^fuzz_//')
