@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "sched.h"
 #include "log.h"
 
 #define SAFETY_MS 1000
@@ -251,8 +252,7 @@ recount(void)
 	for (i = 0; fins != NULL && i < k; i++) {
 		int gone = js_spool_locate(hub_api->sp, ids[i], &st) < 0 &&
 		    errno == ENOENT;
-		if (!gone && !(JS_FINAL_MASK & JS_STATE_BIT(st)) &&
-		    st != JS_RETRIEVED)
+		if (!gone && !js_sched_final(st))
 			continue;
 		pthread_mutex_lock(&hub.mu);
 		if (live_del(ids[i]) && !gone) {
@@ -525,7 +525,7 @@ follow_job_final(struct api *a, const char *id)
 
 	if (js_spool_find(a->sp, id, &st) < 0)
 		return 1;	/* gone (removed): nothing more will come */
-	return st != JS_PENDING && st != JS_WIP;
+	return js_sched_final(st);
 }
 
 /* ---- one job's log, chunked ---- */

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "sched.h"
 #include "log.h"
 
 struct ent {
@@ -44,7 +45,8 @@ struct ent {
 	unsigned pgen;		/* last pending-only query that saw it */
 	long long priority;
 	int64_t not_before_ms;
-	char *labels;		/* "gpu\0big\0" (NULL: none) */
+	char **labels;		/* nlabels words, one block (NULL: none) */
+	size_t nlabels;
 	int bad;		/* not a valid job (claiming fails it) */
 	int labels_bad;		/* "labels" is malformed (so is the job) */
 };
@@ -403,13 +405,14 @@ time_field(const json_t *job, const char *k)
 	return s != NULL && js_time_parse(s, &ms) == 0 ? ms : 0;
 }
 
-/* The job's labels as "a\0b\0" into e->labels; -1 if they are not an
- * array of words (js_label_valid), -2 out of memory. */
+/* The job's labels into e->labels (an array of e->nlabels pointers and
+ * the words after it, one allocation); -1 if they are not an array of
+ * words (js_label_valid), -2 out of memory. */
 static int
 load_labels(struct ent *e, const json_t *job)
 {
 	const json_t *v = json_object_get(job, "labels"), *l;
-	size_t i, len = 0;
+	size_t i, n, len = 0;
 	char *p;
 
 	if (v == NULL || json_is_null(v) ||
@@ -424,13 +427,17 @@ load_labels(struct ent *e, const json_t *job)
 			return -1;
 		len += json_string_length(l) + 1;
 	}
-	e->labels = p = calloc(1, len + 1);
-	if (p == NULL)
+	n = json_array_size(v);
+	e->labels = calloc(1, n * sizeof *e->labels + len);
+	if (e->labels == NULL)
 		return -2;
+	p = (char *)(e->labels + n);
 	json_array_foreach(v, i, l) {
+		e->labels[i] = p;
 		memcpy(p, json_string_value(l), json_string_length(l));
 		p += json_string_length(l) + 1;
 	}
+	e->nlabels = n;
 	return 0;
 }
 
@@ -525,23 +532,12 @@ str_eq(const char *x, const char *y)
 	return x != NULL && y != NULL && strcmp(x, y) == 0;
 }
 
-/* Whether every label of e is among the worker's labels of f. */
+/* Whether the worker of f may take e (lib/sched's label rule). */
 static int
 labels_ok(const struct ent *e, const struct idx_filter *f)
 {
-	const char *p;
-	size_t i;
-
-	if (e->labels == NULL)
-		return 1;
-	for (p = e->labels; *p != '\0'; p += strlen(p) + 1) {
-		for (i = 0; i < f->nlabels; i++)
-			if (strcmp(p, f->labels[i]) == 0)
-				break;
-		if (i == f->nlabels)
-			return 0;
-	}
-	return 1;
+	return js_sched_labels_ok((const char *const *)e->labels, e->nlabels,
+	    f->labels, f->nlabels);
 }
 
 static int
@@ -718,12 +714,10 @@ static int
 hit_order(const void *x, const void *y)
 {
 	const struct idx_hit *a = x, *b = y;
+	struct js_sched_key ka = { a->priority, a->seq, a->id },
+	    kb = { b->priority, b->seq, b->id };
 
-	if (a->priority != b->priority)
-		return a->priority > b->priority ? -1 : 1;
-	if (a->seq != b->seq)
-		return a->seq < b->seq ? -1 : 1;
-	return strcmp(a->id, b->id);
+	return js_sched_cmp(&ka, &kb);
 }
 
 struct idx_cand *

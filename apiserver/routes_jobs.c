@@ -10,12 +10,11 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "sched.h"
 #include "digest.h"
 #include "idem.h"
 #include "log.h"
 
-#define IS_FINAL(st) ((JS_FINAL_MASK | JS_STATE_BIT(JS_RETRIEVED)) & \
-	JS_STATE_BIT(st))
 
 static enum MHD_Result
 no_job(struct MHD_Connection *c, const char *id)
@@ -379,7 +378,7 @@ route_job_get(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (job == NULL)
 		return errno == ENOENT ? no_job(c, id) :
 		    http_errno(c, errno, "cannot read the job");
-	if (IS_FINAL(st) && st != JS_RETRIEVED && !r->head &&
+	if (js_sched_final(st) && st != JS_RETRIEVED && !r->head &&
 	    !http_flag(c, "peek")) {
 		j2 = js_spool_retrieve(a->sp, id);
 		if (j2 != NULL) {

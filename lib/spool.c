@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "idmap.h"
+#include "sched.h"
 #include "spool.h"
 
 #define LOCK_FILE "jobs.lock"
@@ -1103,7 +1104,7 @@ recover_one(struct js_spool *sp, const char *id, int64_t lease_ms,
 	if (fstatat(sp->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		goto out;	/* finished or recovered meanwhile */
 	mtime = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-	if (js_now_ms() - mtime <= lease_ms)
+	if (!js_sched_lease_expired(mtime, lease_ms, js_now_ms()))
 		goto out;	/* heartbeat came in */
 	/* crash between writing the result and removing .wip */
 	for (s = JS_COMPLETED; s < JS_NSTATES; s++) {
@@ -1179,7 +1180,7 @@ js_spool_recover(struct js_spool *sp, int64_t lease_ms, js_recover_fn fn,
 	if (js_spool_list(sp, JS_STATE_BIT(JS_WIP), JS_LIST_STAT, &v, &n) < 0)
 		return -1;
 	for (i = 0; i < n; i++) {
-		if (now - v[i].mtime_ms <= lease_ms)
+		if (!js_sched_lease_expired(v[i].mtime_ms, lease_ms, now))
 			continue;
 		r = recover_one(sp, v[i].id, lease_ms, fn, arg);
 		if (r < 0) {
