@@ -46,7 +46,12 @@
  * parses; tmp/ is empty; a refused request (4xx) and any HEAD request
  * left the spool unchanged; a user (not admin) is shown only its own jobs;
  * after a WebSocket upgrade only well-formed server frames arrive.
- * Between inputs the spool is emptied, so each input starts alike.
+ * A request the server holds open (a log follow, a claim's long poll, a
+ * WebSocket) is ended after LEVER_MS the way SIGTERM ends it (the stopping
+ * flag), so every input ends in bounded time; a reply still missing
+ * REPLY_MS later is a violation.  Between inputs the spool is emptied, so
+ * each input starts alike.  FUZZ_API_TRACE=1 prints each step and its
+ * answer on stderr; the spool lives under FUZZ_API_DIR (default /dev/shm).
  * Seeds: tests/fuzz/gen_api_seeds.py; dictionary: tests/fuzz/api.dict.
  *
  * fuzz-make: yes
@@ -870,7 +875,7 @@ parse_reply(const char *b, size_t len, int head, int eof, struct reply *rp)
 static void
 read_reply(struct conn *cn, int head, int may_lever, struct reply *rp)
 {
-	int64_t deadline = js_mono_ms() + LEVER_MS;
+	int64_t deadline = js_mono_ms() + (may_lever ? LEVER_MS : REPLY_MS);
 	int lever = 0, fresh;
 
 	for (;;) {
@@ -1081,6 +1086,39 @@ check_reply(const struct reply *rp, int head, const char *user)
 	json_decref(j);
 }
 
+/* Whether target names a route whose body is streamed raw (a worker's
+ * log upload): the server cuts such an upload when it stops, so the lever
+ * must not be pulled while one is in flight.  The path is decoded as
+ * libmicrohttpd decodes it and routed by the server's own request_route. */
+static int
+raw_route(const char *target)
+{
+	struct req r;
+	char *path = malloc(strlen(target) + 1);
+	size_t i, n = 0;
+	int raw;
+
+	if (path == NULL)
+		fatal("malloc");
+	for (i = 0; target[i] != '\0' && target[i] != '?'; i++) {
+		unsigned hi, lo;
+		if (target[i] == '%' && sscanf(target + i + 1, "%1x%1x", &hi,
+		    &lo) == 2) {
+			path[n++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			path[n++] = target[i];
+		}
+	}
+	path[n] = '\0';
+	memset(&r, 0, sizeof r);
+	request_route(&r, path);
+	raw = request_route_raw(r.route);
+	free(r.segbuf);
+	free(path);
+	return raw;
+}
+
 /* A request sent with flag d: its reply is read after the next record,
  * so a log follow can see the job write and end, a claim can wait for a
  * submission, two requests can be in flight. */
@@ -1089,6 +1127,7 @@ static struct {
 	int until;		/* the record after which it is read */
 	struct conn cn;
 	int head, ws_raw;
+	int upload;		/* a raw upload (see raw_route) */
 	char user[32];
 	struct buf req, raw;
 } dfr = { .cn = { .fd = -1 } };
@@ -1104,7 +1143,7 @@ finish_deferred(void)
 	dfr.on = 0;
 	cur_req = dfr.req.p;
 	cur_req_len = dfr.req.len;
-	read_reply(&dfr.cn, dfr.head, 1, &rp);
+	read_reply(&dfr.cn, dfr.head, !dfr.upload, &rp);
 	if (trace)
 		fprintf(stderr, "fuzz_api: (deferred) %.*s -> %d %.200s\n",
 		    (int)strcspn(dfr.req.p, "\r"), dfr.req.p, rp.status,
@@ -1126,7 +1165,7 @@ http_record(struct conn *cn, const char *rec, size_t len)
 	const char *p = rec, *end = rec + len, *nl, *body;
 	char who, user[32] = "", method[17];
 	const char *flags, *sp1, *sp2, *target, *tend;
-	int chunked, http10, ws_raw, defer, has_auth = 0, head, i;
+	int chunked, http10, ws_raw, defer, raw, has_auth = 0, head, i;
 	size_t mlen = 0, blen;
 
 	nl = memchr(p, '\n', len);
@@ -1169,6 +1208,14 @@ http_record(struct conn *cn, const char *rec, size_t len)
 			buf_fmt(&req, "%%%02X", c);
 		else
 			buf_add(&req, p, 1);
+	}
+	{
+		size_t at = strlen(method) + 1;
+		char *t = strndup(req.p + at, req.len - at);
+		if (t == NULL)
+			fatal("strndup");
+		raw = raw_route(t);
+		free(t);
 	}
 	buf_str(&req, http10 ? " HTTP/1.0\r\nHost: localhost\r\n" :
 	    " HTTP/1.1\r\nHost: localhost\r\n");
@@ -1255,6 +1302,7 @@ http_record(struct conn *cn, const char *rec, size_t len)
 		dfr.ws_raw = ws_raw;
 		memcpy(dfr.user, user, sizeof dfr.user);
 		dfr.until = cur_step + defer;
+		dfr.upload = raw;
 		dfr.on = 1;
 		conn_open(&dfr.cn);
 		(void)send_all(&dfr.cn, req.p, req.len);
@@ -1266,10 +1314,11 @@ http_record(struct conn *cn, const char *rec, size_t len)
 	if (cn->fd < 0)
 		conn_open(cn);
 	(void)send_all(cn, req.p, req.len);
-	read_reply(cn, head, 1, &rp);
+	read_reply(cn, head, !raw && !(dfr.on && dfr.upload), &rp);
 	if (trace)
-		fprintf(stderr, "fuzz_api: %.*s -> %d %.200s\n",
-		    (int)strcspn(req.p, "\r"), req.p, rp.status, rp.body.p);
+		fprintf(stderr, "fuzz_api: %.*s%s -> %d %.200s\n",
+		    (int)strcspn(req.p, "\r"), req.p, raw ? " (upload)" : "",
+		    rp.status, rp.body.p);
 	check_reply(&rp, head, user[0] != '\0' ? user : NULL);
 	/* (a deferred request may be writing meanwhile) */
 	if (!dfr.on)
