@@ -11,14 +11,19 @@
 # a worker, gpu1) and acts itself as a remote worker through the worker
 # routes (a "fake" worker: it claims jobs labelled "fake", uploads logs,
 # heartbeats, finishes, gives back, lets leases lapse, and uses stale lease
-# tokens).  Operations: submit, Idempotency-Key replays (same and different
-# body), batches (JSON and NDJSON), the demo add route, get, peek, HEAD,
-# put (name, description, metadata, status; valid and invalid), cancel,
-# delete, log with offsets, short follows, list with filters and cursors,
-# batch status and logs, worker claim/log/heartbeat/finish with right and
-# stale tokens, malformed variants (bad JSON, wrong types, bad ids, huge
-# numbers, bad content types, wrong methods, bad paths), /metrics,
-# /healthz.
+# tokens).  Operations: submit (each accepted content type, sometimes
+# chunked), Idempotency-Key replays (same and different body, another
+# token's key), batches (JSON and NDJSON), the demo add route, get, peek,
+# HEAD, put (name, description, metadata, status; valid and invalid),
+# cancel, delete, log with offsets, short follows (chunked and WebSocket),
+# list with filters and cursors (also while a burst of jobs runs), batch
+# status and logs, worker claim/log/heartbeat/finish with right and stale
+# tokens, malformed variants (bad JSON, wrong types, bad ids, huge numbers,
+# bad content types, wrong methods, bad paths), clients that go away
+# mid-request, several operations on one kept-alive connection, races (the
+# same request several times at once), restarts of either program,
+# /metrics, /healthz.  Jobs are shell lines and commands, with stdin, env,
+# retries, a timeout, labels (those only the fake worker runs).
 #
 # After every step it checks: a reply came (and both programs still run);
 # no 5xx other than 503/507; every error is JSON with a non-empty "error";
@@ -47,8 +52,10 @@
 # that replays it (--seed N --steps K).  The sequence of operations follows
 # the seed; the processor's timing does not, so a replay takes the same
 # path up to the first choice that depends on what the processor did.
-# --no OP (repeatable) leaves an operation out, to look past a known bug;
-# --keep keeps the spool and the programs' logs.  tests/integration/
+# --no-processor leaves the processor out (only the fake worker runs jobs:
+# the run follows the seed more closely).  --no OP (repeatable) leaves an
+# operation out, or avoids one known bug, to look past it; --keep keeps the
+# spool and the programs' logs; -v prints the steps as they go.  tests/integration/
 # stateful.sh runs a fixed set of seeds in make check; make soak-stateful
 # (and make soak) runs random seeds for SOAK_MINUTES (default 30).
 import argparse
@@ -259,7 +266,7 @@ class Env:
         with open(self.proc_log, "ab") as err:
             self.proc = subprocess.Popen(
                 [os.path.join(self.bin, "jobspool-processor"), "--spool",
-                 self.spool, "--jobs", "2", "--lease", "30s",
+                 self.spool, "--jobs", "2", "--lease", "12s",
                  "--shutdown-grace", "1s"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=err, env=env)
@@ -358,7 +365,6 @@ class Tester:
         self.cur = []               # requests of the current step
         self.step_no = 0
         self.spool_cache = {}
-        self.warnings = []
         self.env = None
         self.shared = None          # a kept-alive connection (keepalive)
 
@@ -551,6 +557,13 @@ class Tester:
         if j.batch is not None and obj.get("batch") != j.batch:
             raise Failure("%s: job %s has batch %r, want %s" % (
                 where, j.id, obj.get("batch"), j.batch))
+
+    def observe_all(self, j, objs, where):
+        """Answers to concurrent requests: the server did them in some
+        order, which the forward-only rule makes that of their states."""
+        for o in sorted(objs, key=lambda o: rank_of(o) if isinstance(
+                o, dict) and o.get("status") else -1):
+            self.observe(j, o, where)
 
     def scan_spool(self, at_rest=False):
         """Every job file: each model job exists, nothing else does; the
@@ -2132,7 +2145,7 @@ class Tester:
                                    None, None)] * n)
             for r in reps:
                 self.expect(r, {200}, "concurrent GET of a final job")
-                self.observe(j, r.json(), "concurrent GET")
+            self.observe_all(j, [r.json() for r in reps], "concurrent GET")
             if j.rank != RETRIEVED:
                 raise Failure("concurrent GETs left %r" % j)
             return "race: %d GETs of final %s" % (n, j.id[:8])
@@ -2172,9 +2185,9 @@ class Tester:
             if renamed and not j.deleted:
                 j.name = "raced"
             if not j.deleted:
-                for r in reps:
-                    if r.status in (200, 202):
-                        self.observe(j, r.json(), "concurrent change")
+                self.observe_all(j, [r.json() for r in reps
+                                     if r.status in (200, 202)],
+                                 "concurrent change")
             return "race: %s on %s -> %s" % (
                 ",".join(q[0] for q in reqs), j.id[:8],
                 ",".join(str(r.status) for r in reps))
@@ -2198,9 +2211,8 @@ class Tester:
         if not alive:
             j.flux = True
             j.lapsed = True
-        for r in reps:
-            if r.status == 200:
-                self.observe(j, r.json(), "concurrent finish")
+        self.observe_all(j, [r.json() for r in reps if r.status == 200],
+                         "concurrent finish")
         return "race: %d finishes of %s -> %s" % (
             n, j.id[:8], ",".join(str(r.status) for r in reps))
 
@@ -2254,7 +2266,12 @@ class Tester:
             busy = []
             for jid, exts in byid.items():
                 j = self.jobs[jid]
-                if "wip" in exts or ("pending" in exts and j.kind != "fake"):
+                if "pending" in exts and j.kind != "fake" and self.processor:
+                    busy.append(j)
+                # a lease left to lapse is recovered by the apiserver, but
+                # one that restarted since recovers only once it handed out
+                # a job (or a processor does, after its own --lease)
+                elif "wip" in exts and (self.processor or not j.flux):
                     busy.append(j)
             if not busy:
                 break
@@ -2383,8 +2400,9 @@ class Tester:
             out.append("processor log (tail):\n" + Env.tail(
                 self.env.proc_log, 10))
         out.append("replay: python3 tests/stateful/stateful.py --bin %s "
-                   "--seed %d --steps %d%s" % (
+                   "--seed %d --steps %d%s%s" % (
                        self.bindir, self.seed, min(self.step_no, self.nsteps),
+                       "" if self.processor else " --no-processor",
                        "".join(" --no " + s for s in sorted(self.skip))))
         print("\n".join(out), flush=True)
 
