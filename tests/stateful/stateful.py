@@ -385,8 +385,20 @@ class Tester:
             if ctype is not None:
                 hdrs["Content-Type"] = ctype
         if chunked is None:
+            # only where the answer waits for the body: a request refused
+            # from its headers (401, 403, 405, 415) is answered at once and
+            # the connection closed, so the rest of a chunked body meets a
+            # closed socket (EPIPE) before the client reads the answer
             chunked = body is not None and len(body) > 1 and \
-                self.rng.random() < 0.1
+                self.rng.random() < 0.1 and token in TOKENS and (
+                    ctype is None or ctype.lower().startswith(
+                        ("application/json", "application/x-ndjson",
+                         "application/jsonl"))) and (
+                    (method == "POST" and path.split("?")[0] in (
+                        "/api/v1/jobs", "/api/v1/batches")) or
+                    (method == "PUT" and path.startswith("/api/v1/jobs/")) or
+                    (method == "POST" and token == "gpu1" and
+                     path.startswith("/api/v1/workers/")))
         send = body
         if chunked and body:
             cuts = sorted(self.rng.sample(range(1, len(body)), min(
