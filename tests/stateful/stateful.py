@@ -2306,6 +2306,18 @@ class Tester:
         if tmp:
             raise Failure("tmp/ is not empty at rest: %s" % tmp[:5])
         byid = self.scan_spool(at_rest=True)
+        for name in os.listdir(self.env.spool):
+            base, _, ext = name.partition(".")
+            if name in ("tmp", "idem", "jobs.lock", "cleaner.lock") or (
+                    base in byid and ext in EXT_RANK):
+                continue
+            if UUID_RE.match(base) and ext == "log" and base in byid:
+                continue
+            if UUID_RE.match(base) and ext == "cancel" and base in byid and \
+                    "wip" in byid[base]:
+                continue
+            raise Failure("at rest, the spool holds %s, which is no job's "
+                          "file" % name)
         for who in USERS:
             out = self.list_all(who, {}, self.rng.choice([None, 5, 1000]))
             want = {j.id: j for j in self.visible(who)}
