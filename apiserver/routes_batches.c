@@ -436,6 +436,6 @@ route_batch_log(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (resp == NULL)
 		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    "text/plain; charset=utf-8");
+	    "text/plain");	/* the jobs' bytes: not checked as UTF-8 */
 	return http_queue(c, MHD_HTTP_OK, resp);
 }

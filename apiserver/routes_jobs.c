@@ -559,16 +559,139 @@ route_job_delete(struct api *a, struct MHD_Connection *c, struct req *r,
 	    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT));
 }
 
+/* Where the last n lines of a log of size bytes start (a last line without
+ * a newline counts).  0, or -1 with errno. */
+static int
+tail_start(int fd, long long size, long long n, long long *start)
+{
+	char buf[8192];
+	long long pos = size, seen = 0;
+
+	*start = 0;
+	if (n == 0) {
+		*start = size;
+		return 0;
+	}
+	while (pos > 0) {
+		size_t chunk = pos > (long long)sizeof buf ? sizeof buf :
+		    (size_t)pos;
+		ssize_t got = pread(fd, buf, chunk, (off_t)(pos - (long long)chunk));
+		size_t i;
+
+		if (got < 0)
+			return -1;
+		if ((size_t)got != chunk) {
+			errno = EIO;	/* the log shrank: cannot happen */
+			return -1;
+		}
+		for (i = chunk; i > 0; i--) {
+			long long at = pos - (long long)chunk + (long long)i - 1;
+			/* the newline ending the log ends the last line */
+			if (buf[i - 1] == '\n' && at != size - 1 && ++seen == n) {
+				*start = at + 1;
+				return 0;
+			}
+		}
+		pos -= (long long)chunk;
+	}
+	return 0;
+}
+
+/* A Range header against a log of size bytes (RFC 9110 §14): 1 and the
+ * byte span if it is one satisfiable range, -1 if unsatisfiable (416),
+ * 0 to ignore it (not "bytes=", several ranges, bad syntax: the whole log
+ * is sent, as RFC 9110 allows). */
+static int
+parse_range(const char *h, long long size, long long *first, long long *last)
+{
+	const char *p = h, *dash;
+	long long a = -1, b = -1;
+	char num[24];
+	size_t len;
+
+	while (*p == ' ')
+		p++;
+	if (strncasecmp(p, "bytes", 5) != 0)
+		return 0;
+	p += 5;
+	while (*p == ' ')
+		p++;
+	if (*p++ != '=')
+		return 0;
+	while (*p == ' ')
+		p++;
+	if (strchr(p, ',') != NULL || (dash = strchr(p, '-')) == NULL)
+		return 0;
+	len = (size_t)(dash - p);
+	if (len >= sizeof num)
+		return 0;
+	if (len > 0) {
+		memcpy(num, p, len);
+		num[len] = '\0';
+		if (js_parse_int(num, 0, LLONG_MAX, &a) < 0)
+			return 0;
+	}
+	p = dash + 1;
+	len = strcspn(p, " ");
+	if (len >= sizeof num || p[len + strspn(p + len, " ")] != '\0')
+		return 0;
+	if (len > 0) {
+		memcpy(num, p, len);
+		num[len] = '\0';
+		if (js_parse_int(num, 0, LLONG_MAX, &b) < 0)
+			return 0;
+	}
+	if (a < 0) {			/* bytes=-S: the last S bytes */
+		if (b < 0)
+			return 0;
+		if (b == 0 || size == 0)
+			return -1;
+		*first = b >= size ? 0 : size - b;
+		*last = size - 1;
+		return 1;
+	}
+	if (b >= 0 && b < a)
+		return 0;
+	if (a >= size)
+		return -1;
+	*first = a;
+	*last = b < 0 || b >= size ? size - 1 : b;
+	return 1;
+}
+
+/* 416 with a JSON error and "Content-Range: bytes star/SIZE". */
+static enum MHD_Result
+range_unsatisfiable(struct MHD_Connection *c, const char *range,
+    long long size)
+{
+	struct MHD_Response *resp;
+	char cr[64];
+
+	resp = http_json_response(json_pack("{s:s++}", "error",
+	    "Range '", range, "' is past the end of the log; see Content-Range "
+	    "for its size"));
+	if (resp == NULL)
+		return MHD_NO;
+	snprintf(cr, sizeof cr, "bytes */%lld", size);
+	MHD_add_response_header(resp, "Content-Range", cr);
+	return http_queue(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp);
+}
+
 enum MHD_Result
 route_job_log(struct api *a, struct MHD_Connection *c, struct req *r,
     const char *id)
 {
-	const char *off = http_arg(c, "offset");
-	long long offset = 0;
+	const char *off = http_arg(c, "offset"), *tail = http_arg(c, "tail");
+	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_RANGE);
+	long long offset = 0, ntail = -1, size = 0, first = 0, last = -1;
+	int follow = http_flag(c, "follow"), ws = http_flag(c, "ws");
+	unsigned status = MHD_HTTP_OK;
 	struct MHD_Response *resp;
+	char cr[96];
 	struct stat sb;
 	json_t *job;
-	int fd;
+	int fd, rr = 0;
 
 	job = jobs_read_visible(a, &r->who, id, NULL);
 	if (job == NULL)
@@ -578,38 +701,85 @@ route_job_log(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (off != NULL && js_parse_int(off, 0, (long long)1 << 60, &offset) < 0)
 		return http_error(c, MHD_HTTP_BAD_REQUEST, "offset must be a byte "
 		    "count (0 or more)");
-	if (http_flag(c, "ws"))
+	if (tail != NULL && js_parse_int(tail, 0, 10000000, &ntail) < 0)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "tail must be a number "
+		    "of lines from 0 to 10000000");
+	if (tail != NULL && off != NULL)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "give ?tail= or "
+		    "?offset=, not both");
+	if (range != NULL && (follow || ws))
+		range = NULL;	/* a stream has no byte range: ignored */
+	if (range != NULL && (tail != NULL || off != NULL))
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "give a Range header "
+		    "or ?tail= / ?offset=, not both");
+	fd = js_spool_log_open(a->sp, id, 0);
+	if (fd < 0 && errno != ENOENT)
+		return http_errno(c, errno, "cannot open the log");
+	if (fd >= 0 && fstat(fd, &sb) < 0) {
+		int e = errno;
+		close(fd);
+		return http_errno(c, e, "cannot read the log");
+	}
+	size = fd >= 0 ? (long long)sb.st_size : 0;
+	if (ntail >= 0 && fd >= 0 && tail_start(fd, size, ntail, &offset) < 0) {
+		int e = errno;
+		close(fd);
+		return http_errno(c, e, "cannot read the log");
+	}
+	if (ntail >= 0 && fd < 0)
+		offset = 0;
+	if (range != NULL && (rr = parse_range(range, size, &first, &last)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return range_unsatisfiable(c, range, size);
+	}
+	if (ws) {
+		if (fd >= 0)
+			close(fd);
 		return ws_upgrade(a, c, r, id, (uint64_t)offset);
+	}
 	/* HEAD of a follow: the headers of the log as it is (libmicrohttpd
 	 * would send a chunked stream's terminator after a HEAD answer) */
-	if (http_flag(c, "follow") && !r->head) {
+	if (follow && !r->head) {
+		if (fd >= 0)
+			close(fd);
 		resp = follow_job_response(a, id, (uint64_t)offset,
 		    follow_untimed(c));
 		if (resp == NULL)
 			return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 			    "out of memory");
 	} else {
-		fd = js_spool_log_open(a->sp, id, 0);
-		if (fd < 0 && errno != ENOENT)
-			return http_errno(c, errno, "cannot open the log");
-		if (fd < 0 || fstat(fd, &sb) < 0 || sb.st_size <= offset) {
+		if (rr == 1) {
+			offset = first;
+			status = MHD_HTTP_PARTIAL_CONTENT;
+			snprintf(cr, sizeof cr, "bytes %lld-%lld/%lld", first,
+			    last, size);
+		} else {
+			last = size - 1;
+		}
+		if (fd < 0 || size <= offset) {
 			if (fd >= 0)
 				close(fd);
 			resp = MHD_create_response_from_buffer(0, NULL,
 			    MHD_RESPMEM_PERSISTENT);
 		} else {
 			resp = MHD_create_response_from_fd_at_offset64(
-			    (uint64_t)(sb.st_size - offset), fd, (uint64_t)offset);
+			    (uint64_t)(last + 1 - offset), fd, (uint64_t)offset);
 			if (resp == NULL)
 				close(fd);
 		}
 		if (resp == NULL)
 			return MHD_NO;
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES,
+		    "bytes");
+		if (status == MHD_HTTP_PARTIAL_CONTENT)
+			MHD_add_response_header(resp, "Content-Range", cr);
 	}
+	/* the log holds whatever the job wrote: bytes, not checked as UTF-8 */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    "text/plain; charset=utf-8");
+	    "text/plain");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	return http_queue(c, MHD_HTTP_OK, resp);
+	return http_queue(c, status, resp);
 }
 
 enum MHD_Result

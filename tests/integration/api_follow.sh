@@ -42,6 +42,58 @@ eq "follow from offset 6" "$BODY" "$(tail -c +7 "$SPOOL/$ID.log")"
 req GET "/api/v1/jobs/$ID/log?follow=1&offset=100000"
 eq "offset past the end: empty" "$CODE:$BODY" "200:"
 
+# ---- the plain log: its type, Range, ?tail ----
+# the log is "first\nsecond\nlast, no newline" (29 bytes)
+req GET "/api/v1/jobs/$ID/log"
+eq "log 200, the whole log" "$CODE:$BODY" "200:$(cat "$SPOOL/$ID.log")"
+eq "log Content-Type text/plain, no charset claimed" "$(header Content-Type)" text/plain
+eq "log Accept-Ranges: bytes" "$(header Accept-Ranges)" bytes
+req GET "/api/v1/jobs/$ID/log" -H 'Range: bytes=6-'
+eq "Range bytes=6-: 206 from byte 6" "$CODE:$BODY" "206:$(tail -c +7 "$SPOOL/$ID.log")"
+eq "  Content-Range bytes 6-28/29" "$(header Content-Range)" "bytes 6-28/29"
+req GET "/api/v1/jobs/$ID/log" -H 'Range: bytes=0-4'
+eq "Range bytes=0-4: 206 'first'" "$CODE:$BODY" "206:first"
+eq "  Content-Range bytes 0-4/29" "$(header Content-Range)" "bytes 0-4/29"
+eq "  Content-Length 5" "$(header Content-Length)" 5
+req GET "/api/v1/jobs/$ID/log" -H 'Range: bytes=13-1000'
+eq "Range past the end is cut at the end" "$CODE:$BODY" "206:last, no newline"
+req GET "/api/v1/jobs/$ID/log" -H 'Range: bytes=-7'
+eq "Range bytes=-7: the last 7 bytes" "$CODE:$BODY" "206:newline"
+req GET "/api/v1/jobs/$ID/log" -H 'Range: bytes=29-'
+jerr "Range from the end: 416 with a JSON error" 416
+eq "  Content-Range bytes */29" "$(header Content-Range)" "bytes */29"
+req GET "/api/v1/jobs/$ID/log" -H 'Range: bytes=0-1,4-5'
+eq "several ranges: ignored, the whole log (200)" "$CODE:$BODY" "200:$(cat "$SPOOL/$ID.log")"
+req GET "/api/v1/jobs/$ID/log" -H 'Range: lines=1-2'
+eq "not bytes: ignored (200)" "$CODE" 200
+req GET "/api/v1/jobs/$ID/log?offset=3" -H 'Range: bytes=0-1'
+jerr "Range and ?offset together: 400" 400
+req GET "/api/v1/jobs/$ID/log?tail=2"
+eq "?tail=2: the last two lines" "$CODE:$BODY" "200:second
+last, no newline"
+req GET "/api/v1/jobs/$ID/log?tail=1"
+eq "?tail=1: a last line without newline counts" "$BODY" "last, no newline"
+req GET "/api/v1/jobs/$ID/log?tail=50"
+eq "?tail=50: the whole log" "$BODY" "$(cat "$SPOOL/$ID.log")"
+req GET "/api/v1/jobs/$ID/log?tail=0"
+eq "?tail=0: nothing" "$CODE:$BODY" "200:"
+req GET "/api/v1/jobs/$ID/log?tail=1&follow=1"
+eq "?tail=1&follow=1 of a final job: the last line" "$BODY" "last, no newline"
+req GET "/api/v1/jobs/$ID/log?tail=x"
+jerr "?tail=x: 400" 400
+req GET "/api/v1/jobs/$ID/log?tail=1&offset=2"
+jerr "?tail and ?offset together: 400" 400
+submit '{"shell":"true"}'
+printf 'a\nb\nc\n' >"$SPOOL/$ID.log"
+mv "$SPOOL/$ID.pending" "$SPOOL/$ID.completed"
+req GET "/api/v1/jobs/$ID/log?tail=2"
+eq "?tail=2 of 'a b c' ending in a newline: 'b c'" "$BODY" "b
+c"
+submit '{"shell":"true"}'
+req GET "/api/v1/jobs/$ID/log" -H 'Range: bytes=0-'
+jerr "Range of a job without a log yet: 416" 416
+eq "  Content-Range bytes */0" "$(header Content-Range)" "bytes */0"
+
 # ---- WebSocket ----
 if cc -O1 -o "$W/ws_client" "$(dirname "$0")/ws_client.c" 2>"$W/cc.err"; then
 	submit '{"shell":"true"}'
