@@ -121,6 +121,11 @@ int request_route_open(int route);		/* needs no token */
 int request_route_worker(int route);	/* needs the worker role */
 int request_route_raw(int route);	/* body is raw bytes, streamed */
 const char *request_route_allow(int route);	/* "GET, HEAD" ... */
+/* The query parameters a route takes with a method, comma-separated ("" for
+ * none); request_query_ok says whether key is one of them.  Any other
+ * parameter is refused (400), as an unknown body field is. */
+const char *request_query_allowed(int route, const char *method);
+int request_query_ok(int route, const char *method, const char *key);
 /* After routing (and auth): 0 if the request may go on, or the status to
  * answer (404, 405, 413, 415) with a message in msg.  Sets r->ndjson.
  * content_type and content_length may be NULL. */

@@ -361,12 +361,44 @@ client_cert_ok(struct MHD_Connection *c)
 	return 0;
 }
 
+struct arg_scan {
+	int route;
+	const char *method;
+	const char *unknown;	/* the first parameter the route does not take */
+};
+
+static enum MHD_Result
+arg_check(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct arg_scan *s = cls;
+
+	(void)kind;
+	(void)value;
+	if (key != NULL && request_query_ok(s->route, s->method, key))
+		return MHD_YES;
+	s->unknown = key != NULL ? key : "";
+	return MHD_NO;
+}
+
+/* The first query parameter the route does not take with method, or
+ * NULL. */
+static const char *
+unknown_arg(struct MHD_Connection *c, int route, const char *method)
+{
+	struct arg_scan s = { route, method, NULL };
+
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, arg_check, &s);
+	return s.unknown;
+}
+
 /* First call of a request: everything decided from the headers. */
 static enum MHD_Result
 first_call(struct api *a, struct MHD_Connection *c, struct req *r,
     const char *url, const char *method)
 {
 	char msg[300];
+	const char *unknown;
 	unsigned status;
 
 	if (a->mtls && client_cert_ok(c) < 0) {
@@ -399,6 +431,13 @@ first_call(struct api *a, struct MHD_Connection *c, struct req *r,
 	    MHD_HTTP_HEADER_CONTENT_TYPE),
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH), msg, sizeof msg);
+	if (status == 0 && (unknown = unknown_arg(c, r->route, method)) != NULL) {
+		const char *allowed = request_query_allowed(r->route, method);
+		r->failed = 1;
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "unknown query "
+		    "parameter '%.64s' for %s on this route: %s%s", unknown,
+		    method, *allowed ? "it takes " : "it takes none", allowed);
+	}
 	if (status == 0 && request_route_raw(r->route))
 		return worker_log_begin(a, c, r, r->seg[4]);
 	if (status == 0)

@@ -344,3 +344,43 @@ request_ndjson_feed(struct req *r, const char *data, size_t len, int last)
 	}
 }
 
+const char *
+request_query_allowed(int route, const char *method)
+{
+	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+
+	switch (route) {
+	case R_JOBS:
+		return get ? "status,limit,after,batch,name" : "";
+	case R_JOB:
+	case R_DEMO_JOB:
+		return get ? "peek" : "";
+	case R_JOB_LOG:
+		return "offset,follow,ws,tail";
+	case R_BATCH:
+		return "peek,logs";
+	case R_BATCH_LOG:
+		return "follow";
+	case R_W_LOG:
+		return "token,offset";
+	default:
+		return "";
+	}
+}
+
+int
+request_query_ok(int route, const char *method, const char *key)
+{
+	const char *p = request_query_allowed(route, method);
+	size_t n = strlen(key);
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, ",");
+		if (len == n && n > 0 && strncmp(p, key, n) == 0)
+			return 1;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}

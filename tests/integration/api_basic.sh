@@ -163,6 +163,24 @@ jq_eq "page 2 is the oldest" '.jobs[0].id' "$ID"
 jq_eq "page 2 next null" .next null
 jq_eq "list: no seq in any job" '[.jobs[] | has("seq")] | any' false
 jq_eq "list: no number above 2^53" '[.. | numbers | select(. > 9007199254740991)] | length' 0
+# unknown query parameters are refused, like unknown body fields
+before=$(spool_snapshot)
+bad "list ?colour=red 400" 400 GET '/api/v1/jobs?colour=red'
+check "  the message names it and what the route takes" sh -c \
+	"printf '%s' \"\$1\" | grep -q \"'colour'.*status,limit,after,batch,name\"" _ "$BODY"
+bad "list ?stauts=pending (typo) 400" 400 GET '/api/v1/jobs?stauts=pending'
+bad "GET job ?peak=1 (typo) 400" 400 GET "/api/v1/jobs/$ID?peak=1"
+bad "DELETE job ?peek=1 (not taken by DELETE) 400" 400 DELETE "/api/v1/jobs/$ID?peek=1"
+bad "POST jobs ?name=x 400" 400 POST '/api/v1/jobs?name=x' -d '{"shell":"true"}'
+bad "log ?folow=1 (typo) 400" 400 GET "/api/v1/jobs/$ID/log?folow=1"
+bad "healthz ?x 400" 400 GET '/healthz?x'
+eq "refused parameters left the spool unchanged" "$(spool_snapshot)" "$before"
+req GET "/api/v1/jobs/$ID?peek=1"
+eq "the taken ones still work: ?peek=1 200" "$CODE" 200
+req GET "/api/v1/jobs?status=pending&limit=2&name=one&batch="
+eq "  status, limit, name, batch 200" "$CODE" 200
+req GET "/api/v1/jobs/$ID/log?offset=0"
+eq "  log ?offset=0 200" "$CODE" 200
 req GET '/api/v1/jobs?name=one'
 jq_eq "filter by name" '[.jobs[].id] | join(",")' "$ID"
 req GET '/api/v1/jobs?status=ENQUEUED'
