@@ -201,7 +201,7 @@ eq "no request with a bad path changed the spool" "$(spool_snapshot)" "$before"
 req GET "/api/v1/jobs/$(printf '%s' "$JN" | sed 's/-/%2D/g')?peek=1" --path-as-is
 eq "an id with %2D for its dashes 200" "$CODE" 200
 jq_eq "... is that job" .id "$JN"
-req GET "/api/v1/jobs/$JN?name=%00" --path-as-is
+req GET "/api/v1/jobs/$JN?peek=%00" --path-as-is
 eq "%00 in the query string is not the path" "$CODE" 200
 # raw bytes on the wire, not escaped
 raw() {	# prints the status code of a raw request line (python3 socket)
