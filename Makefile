@@ -109,6 +109,10 @@ fuzz:
 # prints the apt-get line to run.
 deps:
 	@sh scripts/deps.sh
+# only what building and running need (make run): gcc, make, the libraries
+# and curl; no test tools
+deps-run:
+	@sh scripts/deps.sh --run
 
 # make check: every suite, built with AddressSanitizer and
 # UndefinedBehaviorSanitizer; ends with one line "N passed, M failed,
@@ -166,7 +170,7 @@ bench: deps
 
 # make run: starts the apiserver (127.0.0.1:$$PORT, default 8080) and a
 # processor on ./spool; Ctrl-C stops both.  See scripts/run.sh.
-run: deps
+run: deps-run
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run.sh $(B)
 
@@ -195,4 +199,4 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all check bench run install uninstall install-examples clean deps unit-bins fuzz soak soak-stateful valgrind coverage
+.PHONY: all check bench run install uninstall install-examples clean deps deps-run unit-bins fuzz soak soak-stateful valgrind coverage

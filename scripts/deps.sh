@@ -1,10 +1,24 @@
 #!/bin/sh
-# Installs the Debian packages jobspool needs to build and test, when run as
-# root; otherwise prints the apt-get line to run.  Quiet when all is there.
-# Arguments are further packages a target needs (make coverage: gcovr).
-PKGS="gcc clang make pkg-config libjansson-dev uuid-dev libmicrohttpd-dev
-libgnutls28-dev nettle-dev libcurl4-gnutls-dev libcmocka-dev curl jq mandoc gnutls-bin
-procps iproute2 python3"
+# Installs the Debian packages jobspool needs, when run as root; otherwise
+# prints the apt-get line to run.  Quiet when all is there.
+#   sh scripts/deps.sh            build, run and every test suite (make check)
+#   sh scripts/deps.sh --run      only what building and running need (make
+#                                 run, make install): no test tools
+# Further arguments are packages a target needs too (make coverage: gcovr).
+# to build the three programs and run them (scripts/run.sh waits with curl)
+RUN_PKGS="gcc make pkg-config libjansson-dev uuid-dev libmicrohttpd-dev
+libgnutls28-dev nettle-dev libcurl4-gnutls-dev curl"
+# the test suites only: the second compiler, cmocka, JSON checks, man page
+# lint, test certificates, ps/pgrep, network namespaces, the stateful tester
+TEST_PKGS="clang libcmocka-dev jq mandoc gnutls-bin procps iproute2 python3"
+if [ "${1:-}" = --run ]; then
+	shift
+	PKGS="$RUN_PKGS"
+	what="run"
+else
+	PKGS="$RUN_PKGS $TEST_PKGS"
+	what="build and test"
+fi
 PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do
@@ -13,7 +27,7 @@ for p in $PKGS; do
 done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
-	echo "jobspool: missing packages; run as root:" >&2
+	echo "jobspool: missing packages to $what; run as root:" >&2
 	echo "  apt-get install -y$missing" >&2
 	exit 1
 fi

@@ -116,6 +116,32 @@ check "... before printing an id" sh -c "! grep -q submitted '$W/typo.out'"
 check "... and the reader sees the API's error about the field" \
 	grep -q 'cmd' "$W/typo.err"
 [ -z "${README_SHOW:-}" ] || cat "$W/typo.sh" "$W/typo.err"
+# README's size and dependency facts match the code: "~Nk lines of C"
+# within 10% of the programs' C (lib, apiserver, processor, cleaner), every
+# library the Makefile links named, every package of scripts/deps.sh in the
+# Dependencies table and the reverse
+claim=$(sed -n 's/^| size, dependencies | ~\([0-9]*\)k lines of C; .*/\1/p' "$README")
+lines=$(cat "$ROOT"/lib/*.[ch] "$ROOT"/apiserver/*.[ch] "$ROOT"/processor/*.[ch] \
+	"$ROOT"/cleaner/*.[ch] | wc -l)
+check "README's ~${claim}k lines of C is within 10% of $lines" test -n "$claim" -a \
+	"$((claim * 1000 * 10))" -ge "$((lines * 9))" -a "$((claim * 1000 * 10))" -le "$((lines * 11))"
+deps_line=$(grep '^| size, dependencies |' "$README" | cut -d'|' -f3)
+for lib in $(sed -n 's/^PKGS = //p' "$ROOT/Makefile") gnutls libcurl; do
+	case $lib in uuid) name=libuuid ;; gnutls) name=GnuTLS ;; *) name=$lib ;; esac
+	check "README's size row names $name (linked by the Makefile)" sh -c \
+		"printf '%s' \"\$1\" | grep -q -i -w '$name'" _ "$deps_line"
+done
+table=$(sed -n '/^## Dependencies/,/^## /p' "$README")
+for p in $(awk '/^(RUN|TEST)_PKGS="/ { on = 1; sub(/^[A-Z_]*="/, "") }
+    on { t = $0; sub(/".*/, "", t); print t; if ($0 ~ /"/) on = 0 }' \
+    "$ROOT/scripts/deps.sh"); do
+	check "deps.sh's $p is in README's Dependencies table" sh -c \
+		"printf '%s' \"\$1\" | grep -q '\`$p\`'" _ "$table"
+done
+for p in $(printf '%s\n' "$table" | grep '^| `' | cut -d'|' -f2 | grep -o '`[a-z0-9.-]*`' | tr -d '`'); do
+	case $p in podman|docker) continue ;; esac
+	check "README's $p is installed by scripts/deps.sh" grep -q -w -- "$p" "$ROOT/scripts/deps.sh"
+done
 # the cron line shown is the one shipped in examples/
 cron=$(grep -E '^[0-9*].* jobspool-cleaner ' "$ROOT/examples/jobspool.cron")
 check "README shows the cron line of examples/jobspool.cron" \
