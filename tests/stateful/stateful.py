@@ -264,12 +264,25 @@ class Env:
     def start_proc(self):
         env = dict(self.env, STATEFUL_LEAK="leaked")
         with open(self.proc_log, "ab") as err:
+            start = err.tell()
             self.proc = subprocess.Popen(
                 [os.path.join(self.bin, "jobspool-processor"), "--spool",
                  self.spool, "--jobs", "2", "--lease", "12s",
                  "--shutdown-grace", "1s"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=err, env=env)
+        # its start-up line: from then on it handles SIGTERM
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with open(self.proc_log, "rb") as f:
+                f.seek(start)
+                if b": processing " in f.read():
+                    return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise Failure("the processor did not start:\n" + self.tail(
+            self.proc_log))
 
     def term(self, p, name):
         """SIGTERM one program; a failure unless it exits 0."""
@@ -2234,6 +2247,45 @@ class Tester:
         return "race: %d finishes of %s -> %s" % (
             n, j.id[:8], ",".join(str(r.status) for r in reps))
 
+    def op_clean(self):
+        """jobspool-cleaner, one pass, while the others run: it removes
+        exactly the retrieved jobs (--retrieved-age 0) and their logs,
+        and with --idem-age 0 every Idempotency-Key record."""
+        idem0 = self.rng.random() < 0.3
+        gone = [j for j in self.jobs.values() if not j.deleted and
+                j.rank == RETRIEVED]
+        args = [os.path.join(self.bindir, "jobspool-cleaner"), "--spool",
+                self.env.spool, "--retrieved-age", "0"]
+        if idem0:
+            args += ["--idem-age", "0"]
+        time.sleep(0.01)
+        try:
+            r = subprocess.run(args, env=self.env.env, capture_output=True,
+                               timeout=120)
+        except subprocess.TimeoutExpired:
+            raise Failure("jobspool-cleaner did not finish in 120 s")
+        err = r.stderr.decode("utf-8", "replace")
+        self.cur.append("jobspool-cleaner --retrieved-age 0%s -> %d" % (
+            " --idem-age 0" if idem0 else "", r.returncode))
+        if r.returncode != 0 or SAN_RE.search(err):
+            raise Failure("jobspool-cleaner exited %d:\n%s%s" % (
+                r.returncode, r.stdout.decode("utf-8", "replace")[-2000:],
+                err[-6000:]))
+        for j in gone:
+            j.deleted = True
+            for e in EXTS + ("log", "cancel"):
+                if os.path.exists(os.path.join(self.env.spool,
+                                               j.id + "." + e)):
+                    raise Failure("the cleaner left %s.%s of retrieved %r"
+                                  % (j.id, e, j))
+        if idem0:
+            if self.idem_files():
+                raise Failure("--idem-age 0 left idem/%s" % sorted(
+                    self.idem_files())[0])
+            self.idem = {}
+        return "clean: %d retrieved jobs%s" % (
+            len(gone), ", idem/" if idem0 else "")
+
     def op_healthz(self):
         rep = self.request("GET", "/healthz")
         self.expect(rep, {200}, "healthz")
@@ -2253,7 +2305,8 @@ class Tester:
            ("wlog", 6), ("heartbeat", 8), ("finish", 5), ("finish_bad", 3),
            ("stale", 4), ("abandon", 1), ("method", 3), ("path", 3),
            ("healthz", 1), ("sleep", 3), ("keepalive", 3), ("abort", 2),
-           ("ws", 3), ("restart", 1), ("race", 4)]
+           ("ws", 3), ("restart", 1), ("race", 4),
+           ("clean", 1)]
 
     # --no also takes these: narrow avoidances to look past a known bug
     # (never in make check)
