@@ -101,10 +101,11 @@ maybe_recover(struct api *a, int64_t lease)
 			continue;
 		r = js_spool_recover_job(a->sp, v[i].id, lease, NULL, NULL);
 		if (r > 0) {
+			char d[JS_DURATION_SIZE];
 			follow_pending_kick();
+			js_duration_format(lease, d);
 			js_info("job %s: the lease of its remote worker expired "
-			    "(%lld ms without a heartbeat); recovered", v[i].id,
-			    (long long)lease);
+			    "(%s without a heartbeat); recovered", v[i].id, d);
 		} else if (r < 0) {
 			js_warn("job %s: lease recovery: %s", v[i].id,
 			    strerror(errno));
@@ -190,6 +191,29 @@ stale(struct api *a, struct MHD_Connection *c, const char *id, long long gen,
 	    what, gen, id);
 	return http_json(c, MHD_HTTP_CONFLICT, json_pack("{s:s,s:I}", "error",
 	    msg, "size", (json_int_t)log_size(a, id)));
+}
+
+/* A job a local processor runs (its <id>.wip has a "pid") holds no remote
+ * worker's lease, whatever the token: the worker routes leave it alone,
+ * as lease recovery does.  Without this a worker token with the right
+ * generation (1 for a first run) could heartbeat, write the log of, or
+ * finish a job that is running on this host. */
+static int
+has_local_run(const json_t *job)
+{
+	const json_t *pid = json_object_get(job, "pid");
+
+	return json_is_integer(pid) && json_integer_value(pid) > 0;
+}
+
+static int
+local_run(struct api *a, const char *id)
+{
+	json_t *job = js_spool_read_state(a->sp, id, JS_WIP);
+	int local = has_local_run(job);
+
+	json_decref(job);
+	return local;
 }
 
 /* 404 if the job does not exist at all, else the 409 of stale(). */
@@ -460,6 +484,8 @@ route_worker_heartbeat(struct api *a, struct MHD_Connection *c,
 	if (worker_args(c, r, id, &body, &gen) < 0)
 		return MHD_YES;
 	json_decref(body);
+	if (local_run(a, id))
+		return stale(a, c, id, gen, "heartbeat");
 	if (js_spool_heartbeat_gen(a->sp, id, gen) < 0) {
 		if (errno == ESTALE || errno == EBADMSG)
 			return stale_or_gone(a, c, id, gen, "heartbeat");
@@ -605,7 +631,8 @@ route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
 	}
 	cur = js_job_str(stored, "status");
 	if (stored == NULL || js_job_int(stored, "generation", 0) != gen ||
-	    cur == NULL || strcmp(cur, "running") != 0) {
+	    cur == NULL || strcmp(cur, "running") != 0 ||
+	    has_local_run(stored)) {
 		json_decref(stored);
 		json_decref(body);
 		return finish_stale(a, c, id, gen);
@@ -676,6 +703,8 @@ worker_log_begin(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (os == NULL || js_parse_int(os, 0, LLONG_MAX, &off) < 0)
 		return http_error(c, MHD_HTTP_BAD_REQUEST, "the query needs "
 		    "offset=N: the byte of the log the body starts at");
+	if (local_run(a, id))
+		return stale(a, c, id, gen, "log");
 	if (js_spool_log_append(a->sp, id, gen, (uint64_t)off, "", 0,
 	    &size) < 0) {
 		if (errno == ESTALE || errno == EBADMSG)

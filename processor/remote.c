@@ -957,6 +957,7 @@ take(struct link *lk, CURL *c, json_t *ans, int64_t sent)
 	const char *id = js_job_str(job, "id");
 	long long token, attempts, offset;
 	int64_t lease_ms, hb_ms;
+	char dur[JS_DURATION_SIZE];
 
 	lease = json_object_get(ans, "lease");
 	token = js_job_int(lease, "token", -1);
@@ -969,8 +970,9 @@ take(struct link *lk, CURL *c, json_t *ans, int64_t sent)
 		    "ignored");
 		return;
 	}
-	js_info("job %s: claimed from the server (token %lld, lease %lld ms, "
-	    "log at byte %lld)", id, token, (long long)lease_ms, offset);
+	js_duration_format(lease_ms, dur);
+	js_info("job %s: claimed from the server (token %lld, lease %s, "
+	    "log at byte %lld)", id, token, dur, offset);
 	if (have_job(lk, id)) {
 		js_warn("job %s: an earlier copy is still being dropped here; "
 		    "handing the job back", id);
@@ -1122,13 +1124,15 @@ watch_leases(struct link *lk)
 		int64_t lease = atomic_load(&j->lease_ms);
 		int64_t margin = lease / 4 < 1000 ? lease / 4 : 1000;
 		int64_t age = now - atomic_load(&j->last_ok);
+		char d_age[JS_DURATION_SIZE], d_lease[JS_DURATION_SIZE];
 		int r, killed;
 
 		if (j->done || atomic_load(&j->expired) || age <= lease - margin)
 			continue;
+		js_duration_format(age, d_age);
+		js_duration_format(lease, d_lease);
 		snprintf(j->lost_why, sizeof j->lost_why, "no successful "
-		    "heartbeat for %lld ms (lease %lld ms)", (long long)age,
-		    (long long)lease);
+		    "heartbeat for %s (lease %s)", d_age, d_lease);
 		r = js_spool_cancel(lk->sp, j->id, "lease lost", NULL);
 		killed = r == 0 || errno == EINPROGRESS;
 		if (r < 0 && errno != EINPROGRESS && errno != EALREADY &&
