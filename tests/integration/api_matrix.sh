@@ -92,10 +92,14 @@ touch "$W/directives"
 sed -n 's/^% *stateless *\(R_[A-Z0-9_]*\).*/\1/p' "$W/directives" >"$W/stateless"
 
 # every row well-formed: known route, method, state, token, opts, status
-bad=$(awk -F'|' -v routes="$W/routes" -v states="$W/states" '
+# (states beyond the required ones, with fixtures of their own)
+EXTRA_STATES="local cancelling"
+bad=$(awk -F'|' -v routes="$W/routes" -v states="$W/states" \
+	-v extra="$EXTRA_STATES" '
 	BEGIN { while ((getline l < routes) > 0) { split(l, f, "|"); r[f[1]] = 1 }
 		r["R_NONE"] = 1
 		while ((getline l < states) > 0) s[l] = 1; s["-"] = 1
+		n = split(extra, e, " "); for (i = 1; i <= n; i++) s[e[i]] = 1
 		split("owner other admin worker none bad", t, " "); for (i in t) tok[t[i]] = 1 }
 	function tr(x) { gsub(/^[ \t]+|[ \t]+$/, "", x); return x }
 	NF < 11 { print "line " $1 ": " NF - 1 " columns, want 10"; next }
@@ -185,6 +189,22 @@ api_up() {
 }
 api_down_log() { cat "$API_LOG" >>"$API_LOGS"; }
 check "server starts" api_up
+
+# A local processor for the state "local": it takes only jobs labelled
+# $LOCAL and is kept stopped (SIGSTOP) except while it claims a fixture, so
+# that it never changes the spool during a row.
+LOCAL="local$$"
+PROC_LOG=$W/proc.log
+"$JS_BIN/jobspool-processor" --spool "$SPOOL" --label "$LOCAL" --lease 1h \
+	-j 32 2>"$PROC_LOG" &
+PROC_PID=$!
+T_PIDS="$T_PIDS $PROC_PID"
+if wait_until 20 grep -q processing "$PROC_LOG"; then
+	kill -STOP "$PROC_PID"
+	ok "local processor started"
+else
+	fail "local processor started: $(cat "$PROC_LOG")"
+fi
 
 # ---- requests ----
 # send METHOD PATH BODY OPTS TOKEN: one request; $CODE, $W/resp, $W/hdr
@@ -348,6 +368,38 @@ fx_run() {	# STATE: wip, or finished as completed or failed, or retrieved
 	esac
 	F_GEN=1 F_SIZE=6
 }
+# proc_run_until COND: lets the local processor run until COND holds and it
+# has acted on every cancel request of its jobs, and stops it where it
+# holds no job's lock (no OFD lock on jobs.lock: between rows nobody else
+# holds one), so that no request of a row waits for it
+LOCAL_IDS=
+proc_idle() {
+	for l_id in $LOCAL_IDS; do
+		[ -e "$SPOOL/$l_id.cancel" ] && return 1
+	done
+	return 0
+}
+proc_unlocked() {
+	l_ino=$(stat -c %i "$SPOOL/jobs.lock") || return 1
+	! grep -q "OFDLCK.*:$l_ino " /proc/locks
+}
+proc_run_until() {
+	l_try=0
+	while [ "$l_try" -lt 50 ]; do
+		l_try=$((l_try + 1))
+		kill -CONT "$PROC_PID"
+		wait_until 20 "$1" && wait_until 20 proc_idle || break
+		sleep 0.1
+		kill -STOP "$PROC_PID"
+		proc_unlocked && return 0
+	done
+	kill -STOP "$PROC_PID"
+	return 1
+}
+wip_local() {	# the row's job runs under the local processor
+	grep -q '"pid":[1-9]' "$SPOOL/$FX_ID.wip" 2>/dev/null &&
+		[ -f "$SPOOL/$FX_ID.log" ]
+}
 fixture() {	# STATE
 	FX_ERR= FX_ID=none F_ID= F_CID= F_LABEL= F_GEN=1 F_SIZE=0
 	case $1 in
@@ -357,6 +409,20 @@ fixture() {	# STATE
 	cancelled)
 		fx_submit || return 1
 		fx_chain "202 " "DELETE|$HB_OWNER|/api/v1/jobs/$F_ID|" ;;
+	cancelling)	# wip, and its owner asked to cancel it
+		fx_run wip || return 1
+		fx_chain "202 " "DELETE|$HB_OWNER|/api/v1/jobs/$F_ID|" ;;
+	local)	# running "sleep 600" under the local processor (generation 1)
+		FX_N=$((FX_N + 1))
+		api POST /api/v1/batches "$HB_OWNER" \
+			-d "{\"jobs\":[{\"name\":\"fx$FX_N\",\"command\":[\"sleep\",\"600\"],\"labels\":[\"$LOCAL\"]}]}"
+		[ "$CODE" = 201 ] || { FX_ERR="submit: $CODE $BODY"; return 1; }
+		F_CID=${BODY#*'"correlation_id":"'} F_CID=${F_CID%%'"'*}
+		F_ID=${BODY#*'"jobs":["'} F_ID=${F_ID%%'"'*}
+		FX_ID=$F_ID F_LABEL=$LOCAL F_GEN=1 F_SIZE=0
+		LOCAL_IDS="$LOCAL_IDS $F_ID"
+		proc_run_until wip_local ||
+			{ FX_ERR="the local processor did not start it"; return 1; } ;;
 	absent)	# a well-formed id (and batch, label) that names nothing
 		new_uuid; F_ID=$R
 		new_uuid; F_CID=$R
@@ -555,6 +621,12 @@ while IFS= read -r row; do
 done <"$W/rows"
 
 check "tmp/ is empty at the end" test -z "$(ls -A "$SPOOL/tmp")"
+kill -CONT "$PROC_PID"
+stop_pid "$PROC_PID"
+if grep -q -E "$SANITIZER" "$PROC_LOG"; then
+	grep -E -A30 "$SANITIZER" "$PROC_LOG" | head -n 80
+	fail "a sanitizer report in the local processor's log"
+fi
 api_stop
 api_down_log
 if grep -q -E "$SANITIZER" "$API_LOGS"; then
