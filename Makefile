@@ -143,7 +143,8 @@ soak-stateful: deps
 valgrind: deps
 	@sh tests/soak/valgrind.sh $(VG_SUITES)
 
-# make coverage: a gcov build (gcc --coverage -O0) in COV_DIR (build/cov),
+# make coverage: a gcov build (gcc --coverage -O0; atomic counters: the
+# apiserver's threads share them) in COV_DIR (build/cov),
 # the whole suite (tests/run.sh) against it, then the line and branch
 # coverage of every file of lib/, apiserver/, processor/ and cleaner/
 # (gcovr, installed by scripts/deps.sh), ending with a TOTAL line; also
@@ -152,7 +153,7 @@ COV_DIR ?= build/cov
 coverage:
 	@sh scripts/deps.sh gcovr
 	@$(MAKE) --no-print-directory B=$(COV_DIR) CC=gcc \
-		CFLAGS="-O0 -g --coverage" all unit-bins
+		CFLAGS="-O0 -g --coverage -fprofile-update=atomic" all unit-bins
 	@sh scripts/coverage.sh $(COV_DIR)
 
 # make bench: jobspool against task-spooler, nq, beanstalkd and the machine's
