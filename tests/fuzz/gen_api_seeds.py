@@ -199,6 +199,13 @@ def seeds():
         req("a", "GET", "/api/v1/batches/@c/log?follow=1", flags="dddd"),
         "!log 0\nfrom a\n", "!finish 0 c", "!log 1\nfrom b\n", "!finish 1 f",
         req("a", "GET", "/api/v1/batches/@c?logs=1")])
+    # an upload past the end of a log that does not exist yet: 416, and no
+    # empty log is left behind (a refused request changes nothing)
+    add("wlog-gap", ["!new a", "!rclaim 0",
+                     req("w", "POST", "/api/v1/workers/jobs/@0/log?token=@t&offset=5", [], "late\n"),
+                     req("w", "POST", "/api/v1/workers/jobs/@0/log?token=@t&offset=0", [], ""),
+                     req("w", "POST", "/api/v1/workers/jobs/@0/log?token=@t&offset=1", [], "x"),
+                     req("a", "GET", "/api/v1/jobs/@0/log")])
     add("claim-wait", ["!new b", "!claim 0",
                        req("w", "POST", "/api/v1/workers/claim")])
     # submissions
