@@ -215,6 +215,9 @@ http_errno(struct MHD_Connection *c, int e, const char *what)
 	case ENOMEM:
 		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "%s: out of memory", what);
+	case EAGAIN:	/* e.g. a listing that jobs kept changing under */
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "%s: the spool is changing too fast; try again", what);
 	default:
 		js_warn("%s: %s", what, strerror(e));
 		return http_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s: %s", what,
