@@ -120,6 +120,10 @@ if cc -O1 -o "$W/ws_client" "$(dirname "$0")/ws_client.c" 2>"$W/cc.err"; then
 	eq "ws from an offset, job final: lines then close" \
 		"$(grep -e '^MSG' -e '^CLOSE' "$W/ws2" | tr '\n' '|')" \
 		"MSG 2 ws two|MSG 2 ws three|CLOSE 1000|"
+	"$W/ws_client" "$PORT" "/api/v1/jobs/$ID/log?ws&tail=1" >"$W/ws4" 2>&1
+	eq "ws with ?tail=1, job final: the last line then close" \
+		"$(grep -e '^MSG' -e '^CLOSE' "$W/ws4" | tr '\n' '|')" \
+		"MSG 2 ws three|CLOSE 1000|"
 	"$W/ws_client" "$PORT" "/api/v1/jobs/00000000-0000-4000-8000-000000000000/log?ws" \
 		>"$W/ws3" 2>&1
 	eq "ws for an unknown job is 404" "$(sed -n 's/^STATUS //p' "$W/ws3")" 404
