@@ -391,10 +391,19 @@ route_batch_get(struct api *a, struct MHD_Connection *c, struct req *r,
 	b->buf = more;
 	memcpy(b->buf + b->len - 1, ",\"jobs\":[", sizeof ",\"jobs\":[");
 	b->len += sizeof ",\"jobs\":[" - 2;	/* the '}' went, the NUL stays out */
-	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536,
-	    batch_read, b, batch_out_free);
-	if (resp == NULL) {
+	if (r->head) {
+		/* no body: libmicrohttpd would send a chunked stream's
+		 * terminator after a HEAD answer */
 		batch_out_free(b);
+		b = NULL;
+		resp = MHD_create_response_from_buffer(0, "",
+		    MHD_RESPMEM_PERSISTENT);
+	} else
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
+		    65536, batch_read, b, batch_out_free);
+	if (resp == NULL) {
+		if (b != NULL)
+			batch_out_free(b);
 		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -430,8 +439,12 @@ route_batch_log(struct api *a, struct MHD_Connection *c, struct req *r,
 		memcpy(ids[i], hits[i].id, JS_ID_SIZE);
 	free(hits);
 	follow = http_flag(c, "follow");
-	resp = follow_batch_response(a, ids, n, follow,
-	    follow ? follow_untimed(c) : -1);
+	if (r->head)	/* headers only, never a chunked stream (see above) */
+		resp = MHD_create_response_from_buffer(0, "",
+		    MHD_RESPMEM_PERSISTENT);
+	else
+		resp = follow_batch_response(a, ids, n, follow,
+		    follow ? follow_untimed(c) : -1);
 	free(ids);
 	if (resp == NULL)
 		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
