@@ -2290,6 +2290,31 @@ class Tester:
         return "clean: %d retrieved jobs%s" % (
             len(gone), ", idem/" if idem0 else "")
 
+    def op_hup(self):
+        """SIGHUP (reload the configuration, the same) to the apiserver
+        or the processor while requests are in flight."""
+        rng = self.rng
+        target = self.env.api if self.env.proc is None or \
+            rng.random() < 0.7 else self.env.proc
+        j = self.pick_job(lambda k: not k.deleted)
+        reqs = [("GET", "/api/v1/jobs?limit=%d" % rng.randint(1, 50),
+                 rng.choice(USERS), None, None) for _ in range(3)]
+        if j is not None:
+            reqs.append(("GET", "/api/v1/jobs/%s?peek=1" % j.id, j.owner,
+                         None, None))
+        timer = threading.Timer(rng.choice([0, 0.005, 0.02]),
+                                target.send_signal, [signal.SIGHUP])
+        timer.start()
+        reps = self.parallel(reqs)
+        timer.join()
+        for (m, path, _, _, _), r in zip(reqs, reps):
+            self.expect(r, {200}, "%s %s during a SIGHUP" % (m, path))
+        if j is not None:
+            self.observe(j, reps[-1].json(), "peek during a SIGHUP")
+        return "hup %s during %d requests" % (
+            "apiserver" if target is self.env.api else "processor",
+            len(reqs))
+
     def op_healthz(self):
         rep = self.request("GET", "/healthz")
         self.expect(rep, {200}, "healthz")
@@ -2310,7 +2335,7 @@ class Tester:
            ("stale", 4), ("abandon", 1), ("method", 3), ("path", 3),
            ("healthz", 1), ("sleep", 3), ("keepalive", 3), ("abort", 2),
            ("ws", 3), ("restart", 1), ("race", 4),
-           ("clean", 1)]
+           ("clean", 1), ("hup", 1)]
 
     # --no also takes these: narrow avoidances to look past a known bug
     # (never in make check)
