@@ -2071,10 +2071,42 @@ class Tester:
                 j.shutdown += 1
             self.env.start_proc()
             return "restart processor (%d jobs may have run)" % len(may_run)
+        # a live follower of a job that will not end meanwhile: its stream
+        # must end cleanly when the apiserver stops
+        j = self.pick_job(lambda k: not k.deleted and k.kind == "fake" and
+                          k.possible() == {PENDING})
+        result = {}
+        if j is not None:
+            conn = http.client.HTTPConnection("127.0.0.1", self.env.port,
+                                              timeout=60)
+            conn.request("GET", "/api/v1/jobs/%s/log?follow=1" % j.id,
+                         headers={"Authorization": "Bearer " +
+                                  TOKENS[j.owner][0]})
+            resp = conn.getresponse()
+            if resp.status != 200:
+                raise Failure("follow of %r: %d" % (j, resp.status))
+
+            def reader():
+                try:
+                    result["body"] = resp.read()
+                except (OSError, http.client.HTTPException) as e:
+                    result["error"] = "%s: %s" % (type(e).__name__, e)
+                finally:
+                    conn.close()
+            th = threading.Thread(target=reader)
+            th.start()
         self.env.term(self.env.api, "apiserver")
+        if j is not None:
+            th.join(30)
+            if th.is_alive():
+                raise Failure("a follower of %r did not end when the "
+                              "apiserver stopped" % j)
+            if "error" in result:
+                raise Failure("a follower of %r did not end cleanly when the "
+                              "apiserver stopped: %s" % (j, result["error"]))
         self.env.start_api()
         self.counters = {}
-        return "restart apiserver"
+        return "restart apiserver%s" % (" with a follower" if j else "")
 
     def parallel(self, reqs):
         """The requests (method, path, token, body, headers) at the same
