@@ -2,11 +2,18 @@
  * api.h - the pieces of jobspool-apiserver and how they meet.
  *
  *   main.c            settings, start-up, signals (SIGTERM stop, SIGHUP reload)
+ *   server.c          start-up and shutdown of the daemon and its threads
  *   http.c            the MHD access handler: routing, body reading, limits,
- *                     content types, auth check, JSON answers and errors
+ *                     content types, auth check
+ *   reply.c           every answer's shape: JSON bodies, {"error": ...} with
+ *                     the right status, query arguments (a leaf)
  *   auth.c            bearer tokens (constant-time compare), ownership
  *   routes_jobs.c     /api/v1/jobs..., the demo routes, /healthz
  *   routes_batches.c  /api/v1/batches...
+ *   routes_workers.c  /api/v1/workers/...: remote processors' claim, log
+ *                     upload, heartbeat and finish
+ *   leases.c          remote workers' leases: expiry and recovery, on a
+ *                     timer of their own
  *   index.c           listing: a cache of job summaries keyed by id+mtime
  *   follow.c          one inotify watcher for the spool; chunked log follow
  *   ws.c              log follow over WebSocket (RFC 6455; SHA-1 and base64
@@ -14,7 +21,8 @@
  *   wsframe.c         WebSocket framing (pure; fuzzed)
  *   request.c         routes, method/type/length checks, NDJSON body (pure;
  *                     fuzzed)
- *   metrics.c         /metrics in Prometheus text format
+ *   metrics.c         the counters of /metrics and their text format (a leaf)
+ *   routes_metrics.c  GET /metrics
  *   guard.c           --read-timeout for request headers (slow loris)
  *
  * Thread model: libmicrohttpd with one thread per connection (plus its
@@ -160,37 +168,43 @@ void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
  * decoded and marks a request whose path fails request_path_ok (its
  * answer is then 400). */
 void *http_uri_seen(void *cls, const char *uri, struct MHD_Connection *c);
+
+/* reply.c: every answer's shape; a leaf every route uses. */
 /* Queues resp with status (counted for /metrics) and drops our reference. */
-enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status,
+enum MHD_Result reply_queue(struct MHD_Connection *c, unsigned status,
     struct MHD_Response *resp);
 /* A JSON response (compact, one trailing newline, Content-Type set) of
  * body, which it steals; NULL if out of memory. */
-struct MHD_Response *http_json_response(json_t *body);
+struct MHD_Response *reply_json_response(json_t *body);
 /* Leaves out of an answer (in place) what a JSON client could not hold
  * exactly: a job's "seq" (nanoseconds, above 2^53; list order and the
  * "next" cursor carry it).  Called for every JSON answer by
- * http_json_response; a streamed answer calls it for each job. */
-void http_public(json_t *body);
-enum MHD_Result http_json(struct MHD_Connection *c, unsigned status,
+ * reply_json_response; a streamed answer calls it for each job. */
+void reply_public(json_t *body);
+enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status,
     json_t *body);	/* steals body */
-enum MHD_Result http_error(struct MHD_Connection *c, unsigned status,
+enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same with an Allow header (405) when allow is not NULL. */
+enum MHD_Result reply_error_allow(struct MHD_Connection *c, unsigned status,
+    const char *allow, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* The status and error for a failed spool call (errno). */
-enum MHD_Result http_errno(struct MHD_Connection *c, int e, const char *what);
+enum MHD_Result reply_errno(struct MHD_Connection *c, int e, const char *what);
 /* The same for a failed write of a new file (submit): ENOENT there means
  * the spool directory is gone, so 503 with js_spool_check's reason. */
-enum MHD_Result http_store_errno(struct api *a, struct MHD_Connection *c,
+enum MHD_Result reply_store_errno(struct api *a, struct MHD_Connection *c,
     int e, const char *what);
 /* Whether the spool path still names the directory we opened (not removed,
  * renamed away or replaced): two stat calls, checked before each submit so
  * no job lands where the other programs do not look. */
-int http_spool_in_place(struct api *a);
+int reply_spool_in_place(struct api *a);
 /* A query argument or NULL; whether a flag argument is set ("1", "true",
  * "yes" or present without value). */
-const char *http_arg(struct MHD_Connection *c, const char *key);
-int http_flag(struct MHD_Connection *c, const char *key);
+const char *reply_arg(struct MHD_Connection *c, const char *key);
+int reply_flag(struct MHD_Connection *c, const char *key);
 /* Parses the JSON body of r; NULL after queueing a 400. */
-json_t *http_body_json(struct MHD_Connection *c, struct req *r);
+json_t *reply_body_json(struct MHD_Connection *c, struct req *r);
 
 /* routes_jobs.c */
 enum MHD_Result route_jobs_post(struct api *a, struct MHD_Connection *c,
@@ -230,12 +244,18 @@ void worker_log_feed(struct api *a, struct req *r, const char *data,
 enum MHD_Result worker_log_end(struct api *a, struct MHD_Connection *c,
     struct req *r);
 void worker_log_free(struct req *r);
-/* Metrics */
-unsigned long workers_claims(void);
-/* Recovers expired remote leases even while no worker claims (called from
- * the guard thread; at most once a second, and only once this apiserver
- * has handed out a job). */
-void workers_recover_idle(struct api *a);
+
+/* leases.c: remote workers' leases.  leases_claimed counts a job handed to
+ * a worker (leases_claims: the total, for /metrics); leases_ms is the
+ * current --lease; leases_recover requeues expired leases (at most once a
+ * second; the caller goes on if another thread is at it); leases_start
+ * runs it once a second on its own thread once a job was handed out. */
+void leases_claimed(void);
+unsigned long leases_claims(void);
+int64_t leases_ms(struct api *a);
+void leases_recover(struct api *a, int64_t lease);
+int leases_start(struct api *a);	/* -1 with errno */
+void leases_stop(void);
 
 /* routes_batches.c */
 enum MHD_Result route_batches_post(struct api *a, struct MHD_Connection *c,
@@ -367,6 +387,12 @@ void metrics_count_submitted(size_t n);
  * its run time (started_at to finished_at of job, if both are set and job
  * is not NULL) observed in the duration histogram. */
 void metrics_job_finished(enum js_state st, const json_t *job);
+/* The whole /metrics text with the gauges counts (jobs by state) and
+ * claims (worker claims) given: malloc'ed, its length in *len; NULL/ENOMEM. */
+char *metrics_text(const unsigned long counts[JS_NSTATES],
+    unsigned long claims, size_t *len);
+
+/* routes_metrics.c */
 enum MHD_Result route_metrics(struct api *a, struct MHD_Connection *c);
 
 #endif

@@ -42,7 +42,10 @@ static struct {
 	struct api *a;
 	pthread_t th;
 	int running, stop;
-} g = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+} guard_state = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
+};
 
 void
 guard_conn_event(struct MHD_Connection *c, void **socket_context,
@@ -60,12 +63,12 @@ guard_conn_event(struct MHD_Connection *c, void **socket_context,
 		}
 		gc->fd = ci->connect_fd;
 		gc->since = js_mono_ms();
-		pthread_mutex_lock(&g.mu);
-		gc->next = g.head;
-		if (g.head != NULL)
-			g.head->prev = gc;
-		g.head = gc;
-		pthread_mutex_unlock(&g.mu);
+		pthread_mutex_lock(&guard_state.mu);
+		gc->next = guard_state.head;
+		if (guard_state.head != NULL)
+			guard_state.head->prev = gc;
+		guard_state.head = gc;
+		pthread_mutex_unlock(&guard_state.mu);
 		*socket_context = gc;
 		return;
 	}
@@ -74,14 +77,14 @@ guard_conn_event(struct MHD_Connection *c, void **socket_context,
 	gc = *socket_context;
 	if (gc == NULL)
 		return;
-	pthread_mutex_lock(&g.mu);
+	pthread_mutex_lock(&guard_state.mu);
 	if (gc->prev != NULL)
 		gc->prev->next = gc->next;
 	else
-		g.head = gc->next;
+		guard_state.head = gc->next;
 	if (gc->next != NULL)
 		gc->next->prev = gc->prev;
-	pthread_mutex_unlock(&g.mu);
+	pthread_mutex_unlock(&guard_state.mu);
 	free(gc);
 	*socket_context = NULL;
 }
@@ -95,7 +98,7 @@ guard_set(struct MHD_Connection *c, int state)
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	if (ci == NULL || (gc = ci->socket_context) == NULL)
 		return;
-	pthread_mutex_lock(&g.mu);
+	pthread_mutex_lock(&guard_state.mu);
 	if (gc->state != GUARD_UPGRADED) {
 		if (state == GUARD_WAITING) {
 			gc->since = js_mono_ms();
@@ -103,7 +106,7 @@ guard_set(struct MHD_Connection *c, int state)
 		}
 		gc->state = state;
 	}
-	pthread_mutex_unlock(&g.mu);
+	pthread_mutex_unlock(&guard_state.mu);
 }
 
 static void *
@@ -111,26 +114,26 @@ watch(void *arg)
 {
 	struct timespec ts;
 	struct gconn *gc;
-	int64_t now, rt, it, recovered = 0;
+	int64_t now, rt, it;
 
 	(void)arg;
-	pthread_mutex_lock(&g.mu);
-	while (!g.stop) {
+	pthread_mutex_lock(&guard_state.mu);
+	while (!guard_state.stop) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 250 * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		pthread_cond_timedwait(&g.cv, &g.mu, &ts);
-		if (g.stop)
+		pthread_cond_timedwait(&guard_state.cv, &guard_state.mu, &ts);
+		if (guard_state.stop)
 			break;
-		pthread_rwlock_rdlock(&g.a->lock);
-		rt = (int64_t)g.a->conf->read_timeout_s * 1000;
-		it = (int64_t)g.a->conf->idle_timeout_s * 1000;
-		pthread_rwlock_unlock(&g.a->lock);
+		pthread_rwlock_rdlock(&guard_state.a->lock);
+		rt = (int64_t)guard_state.a->conf->read_timeout_s * 1000;
+		it = (int64_t)guard_state.a->conf->idle_timeout_s * 1000;
+		pthread_rwlock_unlock(&guard_state.a->lock);
 		now = js_mono_ms();
-		for (gc = g.head; gc != NULL; gc = gc->next) {
+		for (gc = guard_state.head; gc != NULL; gc = gc->next) {
 			if (gc->state != GUARD_WAITING || gc->shut ||
 			    now - gc->since <= rt + (gc->kept ? it : 0))
 				continue;
@@ -140,39 +143,31 @@ watch(void *arg)
 			if (shutdown(gc->fd, SHUT_RDWR) < 0 && errno != ENOTCONN)
 				js_warn("shutdown: %s", strerror(errno));
 		}
-		if (now - recovered >= 1000) {
-			/* remote workers' expired leases, also while none
-			 * claims (outside the lock: it reads the spool) */
-			recovered = now;
-			pthread_mutex_unlock(&g.mu);
-			workers_recover_idle(g.a);
-			pthread_mutex_lock(&g.mu);
-		}
 	}
-	pthread_mutex_unlock(&g.mu);
+	pthread_mutex_unlock(&guard_state.mu);
 	return NULL;
 }
 
 int
 guard_start(struct api *a)
 {
-	g.a = a;
-	g.stop = 0;
-	if ((errno = pthread_create(&g.th, NULL, watch, NULL)) != 0)
+	guard_state.a = a;
+	guard_state.stop = 0;
+	if ((errno = pthread_create(&guard_state.th, NULL, watch, NULL)) != 0)
 		return -1;
-	g.running = 1;
+	guard_state.running = 1;
 	return 0;
 }
 
 void
 guard_stop(void)
 {
-	if (!g.running)
+	if (!guard_state.running)
 		return;
-	pthread_mutex_lock(&g.mu);
-	g.stop = 1;
-	pthread_cond_signal(&g.cv);
-	pthread_mutex_unlock(&g.mu);
-	pthread_join(g.th, NULL);
-	g.running = 0;
+	pthread_mutex_lock(&guard_state.mu);
+	guard_state.stop = 1;
+	pthread_cond_signal(&guard_state.cv);
+	pthread_mutex_unlock(&guard_state.mu);
+	pthread_join(guard_state.th, NULL);
+	guard_state.running = 0;
 }

@@ -1,5 +1,5 @@
-/* http.c - the access handler: routing, limits, content types, auth, and
- * the shape of every answer ({"error": ...} for errors). */
+/* http.c - the access handler: routing, limits, content types, auth; the
+ * answers themselves are built by reply.c. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,284 +12,6 @@
 
 #include "api.h"
 #include "log.h"
-
-enum MHD_Result
-http_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp)
-{
-	enum MHD_Result rc;
-
-	if (resp == NULL)
-		return MHD_NO;
-	metrics_count_status(status);
-	rc = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	return rc;
-}
-
-static void
-public_walk(json_t *v, int depth)
-{
-	const char *k;
-	json_t *x;
-	size_t i;
-
-	if (depth > 4)
-		return;
-	if (json_is_object(v)) {
-		if (json_object_get(v, "seq") != NULL &&
-		    json_object_get(v, "id") != NULL)
-			json_object_del(v, "seq");
-		json_object_foreach(v, k, x)
-			public_walk(x, depth + 1);
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, x)
-			public_walk(x, depth + 1);
-	}
-}
-
-void
-http_public(json_t *body)
-{
-	public_walk(body, 0);
-}
-
-struct MHD_Response *
-http_json_response(json_t *body)
-{
-	struct MHD_Response *resp;
-	char *text, *t2;
-	size_t len;
-
-	http_public(body);
-	text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	if (text == NULL)
-		return NULL;
-	/* one trailing newline: nicer in a terminal */
-	len = strlen(text);
-	t2 = realloc(text, len + 2);
-	if (t2 == NULL) {
-		free(text);
-		return NULL;
-	}
-	text = t2;
-	text[len++] = '\n';
-	text[len] = '\0';
-	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(text);
-		return NULL;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    "application/json");
-	return resp;
-}
-
-enum MHD_Result
-http_json(struct MHD_Connection *c, unsigned status, json_t *body)
-{
-	struct MHD_Response *resp = http_json_response(body);
-
-	if (resp == NULL)
-		return MHD_NO;
-	return http_queue(c, status, resp);
-}
-
-/* Length of the well-formed UTF-8 sequence at s (1 to 4), or 0. */
-static size_t
-utf8_seq(const unsigned char *s)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;	/* overlong */
-	else if (s[0] == 0xed)
-		hi = 0x9f;	/* surrogates */
-	else if (s[0] == 0xf0)
-		lo = 0x90;	/* overlong */
-	else if (s[0] == 0xf4)
-		hi = 0x8f;	/* beyond U+10FFFF */
-	for (i = 1; i < n; i++, lo = 0x80, hi = 0xbf)
-		if (s[i] < lo || s[i] > hi)
-			return 0;
-	return n;
-}
-
-/* An error message may quote what the client sent (a query value, a path
- * segment), cut anywhere by its format's precision: bytes that are not
- * UTF-8 become '?', since a JSON string must be UTF-8. */
-static void
-utf8_clean(char *s)
-{
-	unsigned char *p = (unsigned char *)s;
-
-	while (*p != '\0') {
-		size_t n = utf8_seq(p);
-		if (n == 0)
-			*p++ = '?';
-		else
-			p += n;
-	}
-}
-
-static enum MHD_Result
-verror(struct MHD_Connection *c, unsigned status, const char *allow,
-    const char *fmt, va_list ap)
-{
-	struct MHD_Response *resp;
-	char msg[1024];
-	json_t *j;
-
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	utf8_clean(msg);
-	j = json_pack("{s:s}", "error", msg);
-	if (j == NULL)
-		return MHD_NO;
-	resp = http_json_response(j);
-	if (resp == NULL)
-		return MHD_NO;
-	if (allow != NULL)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	if (status == MHD_HTTP_UNAUTHORIZED)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-		    "Bearer realm=\"jobspool\"");
-	return http_queue(c, status, resp);
-}
-
-enum MHD_Result
-http_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
-{
-	enum MHD_Result rc;
-	va_list ap;
-
-	va_start(ap, fmt);
-	rc = verror(c, status, NULL, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-static enum MHD_Result
-error_allow(struct MHD_Connection *c, unsigned status, const char *allow,
-    const char *fmt, ...)
-{
-	enum MHD_Result rc;
-	va_list ap;
-
-	va_start(ap, fmt);
-	rc = verror(c, status, allow, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-enum MHD_Result
-http_errno(struct MHD_Connection *c, int e, const char *what)
-{
-	switch (e) {
-	case ENOSPC:
-	case EDQUOT:
-		return http_error(c, MHD_HTTP_INSUFFICIENT_STORAGE,
-		    "%s: the spool's disk is full; try again later", what);
-	case EROFS:
-	case EACCES:
-	case EPERM:
-		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    "%s: the spool is not writable (%s); see /healthz", what,
-		    strerror(e));
-	case ENOENT:
-	case EINVAL:
-		return http_error(c, MHD_HTTP_NOT_FOUND, "%s: no such job", what);
-	case EBUSY:
-		return http_error(c, MHD_HTTP_CONFLICT, "%s: the job is running",
-		    what);
-	case ENOMEM:
-		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    "%s: out of memory", what);
-	case EAGAIN:	/* e.g. a listing that jobs kept changing under */
-		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    "%s: the spool is changing too fast; try again", what);
-	default:
-		js_warn("%s: %s", what, strerror(e));
-		return http_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s: %s", what,
-		    strerror(e));
-	}
-}
-
-int
-http_spool_in_place(struct api *a)
-{
-	struct stat dst, pst;
-
-	if (fstat(js_spool_fd(a->sp), &dst) < 0 || dst.st_nlink == 0)
-		return 0;
-	if (stat(js_spool_path(a->sp), &pst) < 0)
-		return 0;
-	return pst.st_dev == dst.st_dev && pst.st_ino == dst.st_ino;
-}
-
-enum MHD_Result
-http_store_errno(struct api *a, struct MHD_Connection *c, int e,
-    const char *what)
-{
-	char why[512];
-
-	if (e != ENOENT && e != ENOTDIR && e != ESTALE)
-		return http_errno(c, e, what);
-	/* writing a new file cannot miss a job: the spool itself is gone */
-	if (js_spool_check(a->sp, why, sizeof why) == 0)
-		snprintf(why, sizeof why, "%s", strerror(e));
-	return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "%s: the spool is "
-	    "not usable (%s); see /healthz", what, why);
-}
-
-const char *
-http_arg(struct MHD_Connection *c, const char *key)
-{
-	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
-}
-
-int
-http_flag(struct MHD_Connection *c, const char *key)
-{
-	const char *v;
-
-	if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, key,
-	    strlen(key), &v, NULL) != MHD_YES)
-		return 0;
-	return v == NULL || *v == '\0' || strcmp(v, "1") == 0 ||
-	    strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0;
-}
-
-json_t *
-http_body_json(struct MHD_Connection *c, struct req *r)
-{
-	char err[300];
-	json_t *j;
-
-	if (r->len == 0) {
-		http_error(c, MHD_HTTP_BAD_REQUEST, "the request needs a JSON body");
-		return NULL;
-	}
-	j = js_job_parse(r->body, r->len, err, sizeof err);
-	if (j == NULL) {
-		if (strstr(err, "JSON object") != NULL)
-			http_error(c, MHD_HTTP_BAD_REQUEST, "the body must be a JSON "
-			    "object");
-		else
-			http_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
-	}
-	return j;
-}
 
 static enum MHD_Result
 dispatch(struct api *a, struct MHD_Connection *c, struct req *r,
@@ -331,7 +53,7 @@ dispatch(struct api *a, struct MHD_Connection *c, struct req *r,
 	case R_W_FINISH:
 		return route_worker_finish(a, c, r, r->seg[4]);
 	default:
-		return http_error(c, MHD_HTTP_NOT_FOUND, "no such route");
+		return reply_error(c, MHD_HTTP_NOT_FOUND, "no such route");
 	}
 }
 
@@ -406,13 +128,13 @@ first_call(struct api *a, struct MHD_Connection *c, struct req *r,
 
 	if (a->mtls && client_cert_ok(c) < 0) {
 		r->failed = 1;
-		return http_error(c, MHD_HTTP_FORBIDDEN, "your client certificate "
+		return reply_error(c, MHD_HTTP_FORBIDDEN, "your client certificate "
 		    "is not signed by the CA this server trusts");
 	}
 	if (r->bad_path) {
 		/* url, decoded, would end at a %00: route nothing */
 		r->failed = 1;
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "the path holds a byte "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "the path holds a byte "
 		    "no route can hold (NUL, a control character, space, a byte "
 		    "over 126, or a '%%' that is not an escape like %%2F)");
 	}
@@ -421,12 +143,12 @@ first_call(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (r->route != R_NONE && !request_route_open(r->route) &&
 	    auth_check(a, c, &r->who) < 0) {
 		r->failed = 1;
-		return http_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong token: "
+		return reply_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong token: "
 		    "send 'Authorization: Bearer SECRET'");
 	}
 	if (request_route_worker(r->route) && !r->who.worker) {
 		r->failed = 1;
-		return http_error(c, MHD_HTTP_FORBIDDEN, "token '%s' does not have "
+		return reply_error(c, MHD_HTTP_FORBIDDEN, "token '%s' does not have "
 		    "the worker role", r->who.name);
 	}
 	status = request_check(r, method,
@@ -437,7 +159,7 @@ first_call(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (status == 0 && (unknown = unknown_arg(c, r->route, method)) != NULL) {
 		const char *allowed = request_query_allowed(r->route, method);
 		r->failed = 1;
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "unknown query "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "unknown query "
 		    "parameter '%.64s' for %s on this route: %s%s", unknown,
 		    method, *allowed ? "it takes " : "it takes none", allowed);
 	}
@@ -446,7 +168,7 @@ first_call(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (status == 0)
 		return MHD_YES;
 	r->failed = 1;
-	return error_allow(c, status, status == MHD_HTTP_METHOD_NOT_ALLOWED ?
+	return reply_error_allow(c, status, status == MHD_HTTP_METHOD_NOT_ALLOWED ?
 	    request_route_allow(r->route) : NULL, "%s", msg);
 }
 
@@ -474,7 +196,7 @@ take_body(struct MHD_Connection *c, struct req *r, const char *data,
 		nb = realloc(r->body, cap);
 		if (nb == NULL) {
 			r->failed = 1;
-			http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+			reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 			return -1;
 		}
 		r->body = nb;
@@ -540,7 +262,7 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	if (r->too_big) {
 		r->failed = 1;
-		return http_error(c, MHD_HTTP_CONTENT_TOO_LARGE,
+		return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE,
 		    "the body is larger than the limit of %zu bytes", r->max_body);
 	}
 	pthread_rwlock_rdlock(&a->lock);

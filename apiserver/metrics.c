@@ -1,4 +1,5 @@
-/* metrics.c - GET /metrics in the Prometheus text format (version 0.0.4):
+/* metrics.c - the counters of /metrics and their Prometheus text format
+ * (version 0.0.4); the route itself is routes_metrics.c:
  * jobs by state (gauges, from the spool), and counters that only grow
  * while the server runs, fed by events as they happen, never recomputed
  * from the files present: jobs submitted through this server, jobs seen
@@ -101,28 +102,17 @@ put(struct buf *b, const char *fmt, ...)
 	}
 }
 
-enum MHD_Result
-route_metrics(struct api *a, struct MHD_Connection *c)
+char *
+metrics_text(const unsigned long counts[JS_NSTATES], unsigned long claims,
+    size_t *len)
 {
 	static const char *const states[] = { "pending", "running", "completed",
 	    "failed", "cancelled", "retrieved" };
-	unsigned long counts[JS_NSTATES] = { 0 };
 	unsigned long hist[NBOUNDS], finished[JS_NSTATES], nfin;
 	double sum;
-	struct idx_filter f;
-	struct idx_hit *hits = NULL;
-	struct MHD_Response *resp;
 	struct buf b = { 0 };
-	size_t n = 0, i, k;
+	size_t i, k;
 
-	memset(&f, 0, sizeof f);
-	f.mask = (1u << JS_NSTATES) - 1;
-	f.status_mask = JS_FINAL_MASK;
-	if (idx_query(a, &f, &hits, &n) < 0)
-		return http_errno(c, errno, "cannot list the spool");
-	for (i = 0; i < n; i++)
-		counts[hits[i].state]++;
-	free(hits);
 	pthread_mutex_lock(&fin.mu);
 	memcpy(hist, fin.hist, sizeof hist);
 	memcpy(finished, fin.finished, sizeof finished);
@@ -146,7 +136,7 @@ route_metrics(struct api *a, struct MHD_Connection *c)
 	put(&b, "# HELP jobspool_worker_claims_total Jobs handed to remote "
 	    "workers since this server started.\n"
 	    "# TYPE jobspool_worker_claims_total counter\n"
-	    "jobspool_worker_claims_total %lu\n", workers_claims());
+	    "jobspool_worker_claims_total %lu\n", claims);
 	put(&b, "# HELP jobspool_http_requests_total HTTP answers by status "
 	    "code.\n# TYPE jobspool_http_requests_total counter\n");
 	for (i = 100; i < 600; i++) {
@@ -166,14 +156,9 @@ route_metrics(struct api *a, struct MHD_Connection *c)
 	    "jobspool_job_duration_seconds_count %lu\n", nfin, sum, nfin);
 	if (b.oom) {
 		free(b.p);
-		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		errno = ENOMEM;
+		return NULL;
 	}
-	resp = MHD_create_response_from_buffer(b.len, b.p, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(b.p);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    "text/plain; version=0.0.4; charset=utf-8");
-	return http_queue(c, MHD_HTTP_OK, resp);
+	*len = b.len;
+	return b.p;
 }

@@ -22,13 +22,13 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 	int e;
 
 	if (!r->ndjson) {
-		body = http_body_json(c, r);
+		body = reply_body_json(c, r);
 		if (body == NULL)
 			return MHD_YES;
 		list = json_object_get(body, "jobs");
 		if (!json_is_array(list) || json_object_size(body) != 1) {
 			json_decref(body);
-			return http_error(c, MHD_HTTP_BAD_REQUEST, "a batch is "
+			return reply_error(c, MHD_HTTP_BAD_REQUEST, "a batch is "
 			    "{\"jobs\": [job, ...]} (or application/x-ndjson, one "
 			    "job per line)");
 		}
@@ -45,14 +45,14 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 		json_decref(body);
 	}
 	if (r->nd_err[0] != '\0')
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "invalid batch: %s; "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "invalid batch: %s; "
 		    "nothing was submitted", r->nd_err);
 	n = r->nd_jobs ? json_array_size(r->nd_jobs) : 0;
 	if (n == 0)
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "a batch needs at least "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "a batch needs at least "
 		    "one job");
-	if (!http_spool_in_place(a))
-		return http_store_errno(a, c, ENOENT, "cannot store the batch");
+	if (!reply_spool_in_place(a))
+		return reply_store_errno(a, c, ENOENT, "cannot store the batch");
 	js_id_new(cid);
 	jobs = calloc(n, sizeof *jobs);
 	ids = json_array();
@@ -71,7 +71,7 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 			json_decref(jobs[i]);
 		free(jobs);
 		json_decref(ids);
-		return http_store_errno(a, c, e, "cannot store the batch");
+		return reply_store_errno(a, c, e, "cannot store the batch");
 	}
 	for (i = 0; i < n; i++)
 		json_decref(jobs[i]);
@@ -103,7 +103,7 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 		    "application/json");
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
-		return http_queue(c, MHD_HTTP_CREATED, resp);
+		return reply_queue(c, MHD_HTTP_CREATED, resp);
 	}
 nomem:
 	if (jobs != NULL)
@@ -113,7 +113,7 @@ nomem:
 	json_decref(ids);
 	stored = NULL;
 	(void)stored;
-	return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 }
 
 static int
@@ -277,7 +277,7 @@ batch_next(struct batch_out *b)
 	job = json_array_get(b->jobs, b->next);
 	if (b->logs)
 		add_log(b->a, js_job_str(job, "id"), job);
-	http_public(job);
+	reply_public(job);
 	text = json_dumps(job, JSON_COMPACT);
 	json_array_set_new(b->jobs, b->next, json_null());	/* sent: freed */
 	if (text == NULL)
@@ -330,18 +330,18 @@ route_batch_get(struct api *a, struct MHD_Connection *c, struct req *r,
 	size_t n = 0, i;
 	json_t *jobs, *counts, *head;
 	char *text, *more;
-	int peek = r->head || http_flag(c, "peek");
+	int peek = r->head || reply_flag(c, "peek");
 	static const char *const names[] = { "pending", "running", "completed",
 	    "failed", "cancelled" };
 
 	if (!js_id_valid(cid))
-		return http_error(c, MHD_HTTP_NOT_FOUND, "no such batch: a "
+		return reply_error(c, MHD_HTTP_NOT_FOUND, "no such batch: a "
 		    "correlation id is a lowercase UUID");
 	if (batch_hits(a, r, cid, &hits, &n) < 0)
-		return http_store_errno(a, c, errno, "cannot list the spool");
+		return reply_store_errno(a, c, errno, "cannot list the spool");
 	if (n == 0) {
 		free(hits);
-		return http_error(c, MHD_HTTP_NOT_FOUND, "no batch %s", cid);
+		return reply_error(c, MHD_HTTP_NOT_FOUND, "no batch %s", cid);
 	}
 	jobs = json_array();
 	counts = json_object();
@@ -376,17 +376,17 @@ route_batch_get(struct api *a, struct MHD_Connection *c, struct req *r,
 		free(text);
 		free(b);
 		json_decref(jobs);
-		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	}
 	b->a = a;
 	b->jobs = jobs;
-	b->logs = http_flag(c, "logs");
+	b->logs = reply_flag(c, "logs");
 	b->len = strlen(text);
 	more = realloc(text, b->len + sizeof ",\"jobs\":[");
 	if (more == NULL) {
 		free(text);
 		batch_out_free(b);
-		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	}
 	b->buf = more;
 	memcpy(b->buf + b->len - 1, ",\"jobs\":[", sizeof ",\"jobs\":[");
@@ -404,11 +404,11 @@ route_batch_get(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (resp == NULL) {
 		if (b != NULL)
 			batch_out_free(b);
-		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "application/json");
-	return http_queue(c, MHD_HTTP_OK, resp);
+	return reply_queue(c, MHD_HTTP_OK, resp);
 }
 
 enum MHD_Result
@@ -422,23 +422,23 @@ route_batch_log(struct api *a, struct MHD_Connection *c, struct req *r,
 	int follow;
 
 	if (!js_id_valid(cid))
-		return http_error(c, MHD_HTTP_NOT_FOUND, "no such batch: a "
+		return reply_error(c, MHD_HTTP_NOT_FOUND, "no such batch: a "
 		    "correlation id is a lowercase UUID");
 	if (batch_hits(a, r, cid, &hits, &n) < 0)
-		return http_store_errno(a, c, errno, "cannot list the spool");
+		return reply_store_errno(a, c, errno, "cannot list the spool");
 	if (n == 0) {
 		free(hits);
-		return http_error(c, MHD_HTTP_NOT_FOUND, "no batch %s", cid);
+		return reply_error(c, MHD_HTTP_NOT_FOUND, "no batch %s", cid);
 	}
 	ids = calloc(n, sizeof *ids);
 	if (ids == NULL) {
 		free(hits);
-		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	}
 	for (i = 0; i < n; i++)
 		memcpy(ids[i], hits[i].id, JS_ID_SIZE);
 	free(hits);
-	follow = http_flag(c, "follow");
+	follow = reply_flag(c, "follow");
 	if (r->head)	/* headers only, never a chunked stream (see above) */
 		resp = MHD_create_response_from_buffer(0, "",
 		    MHD_RESPMEM_PERSISTENT);
@@ -447,8 +447,8 @@ route_batch_log(struct api *a, struct MHD_Connection *c, struct req *r,
 		    follow ? follow_untimed(c) : -1);
 	free(ids);
 	if (resp == NULL)
-		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "text/plain");	/* the jobs' bytes: not checked as UTF-8 */
-	return http_queue(c, MHD_HTTP_OK, resp);
+	return reply_queue(c, MHD_HTTP_OK, resp);
 }

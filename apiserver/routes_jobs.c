@@ -20,9 +20,9 @@ static enum MHD_Result
 no_job(struct MHD_Connection *c, const char *id)
 {
 	if (!js_id_valid(id))
-		return http_error(c, MHD_HTTP_NOT_FOUND, "no such job: a job id "
+		return reply_error(c, MHD_HTTP_NOT_FOUND, "no such job: a job id "
 		    "is a lowercase UUID");
-	return http_error(c, MHD_HTTP_NOT_FOUND, "no job %s", id);
+	return reply_error(c, MHD_HTTP_NOT_FOUND, "no job %s", id);
 }
 
 json_t *
@@ -63,11 +63,11 @@ created(struct MHD_Connection *c, json_t *job, unsigned status)
 	struct MHD_Response *resp;
 
 	snprintf(loc, sizeof loc, "/api/v1/jobs/%s", js_job_str(job, "id"));
-	resp = http_json_response(job);
+	resp = reply_json_response(job);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
-	return http_queue(c, status, resp);
+	return reply_queue(c, status, resp);
 }
 
 #ifndef MHD_HTTP_UNPROCESSABLE_CONTENT	/* libmicrohttpd before 0.9.76 */
@@ -109,20 +109,20 @@ submit_one(struct api *a, struct MHD_Connection *c, struct req *r,
 	json_t *job;
 	int e, tries, same;
 
-	if (!http_spool_in_place(a)) {
+	if (!reply_spool_in_place(a)) {
 		json_decref(validated);
-		return http_store_errno(a, c, ENOENT, "cannot store the job");
+		return reply_store_errno(a, c, ENOENT, "cannot store the job");
 	}
 	js_id_new(id);
 	if (key != NULL) {
 		if (*key == '\0' || strlen(key) > 255) {
 			json_decref(validated);
-			return http_error(c, MHD_HTTP_BAD_REQUEST, "Idempotency-Key "
+			return reply_error(c, MHD_HTTP_BAD_REQUEST, "Idempotency-Key "
 			    "must be 1 to 255 characters");
 		}
 		if (job_digest(validated, digest) < 0) {
 			json_decref(validated);
-			return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+			return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 			    "out of memory");
 		}
 		if (js_idem_reserve(a->sp, r->who.name, key, digest, id, prev,
@@ -130,13 +130,13 @@ submit_one(struct api *a, struct MHD_Connection *c, struct req *r,
 			e = errno;
 			json_decref(validated);
 			if (e == EILSEQ)
-				return http_error(c, MHD_HTTP_CONFLICT, "this "
+				return reply_error(c, MHD_HTTP_CONFLICT, "this "
 				    "Idempotency-Key cannot be used; pick another");
 			if (e != EEXIST)
-				return http_store_errno(a, c, e == EINVAL ? EIO : e,
+				return reply_store_errno(a, c, e == EINVAL ? EIO : e,
 				    "cannot record the Idempotency-Key");
 			if (!same)
-				return http_error(c, MHD_HTTP_UNPROCESSABLE_CONTENT,
+				return reply_error(c, MHD_HTTP_UNPROCESSABLE_CONTENT,
 				    "Idempotency-Key was used with another body "
 				    "(for job %s); a new request needs a new key",
 				    prev);
@@ -150,7 +150,7 @@ submit_one(struct api *a, struct MHD_Connection *c, struct req *r,
 					break;
 				usleep(10000);
 			}
-			return http_error(c, MHD_HTTP_CONFLICT, "Idempotency-Key "
+			return reply_error(c, MHD_HTTP_CONFLICT, "Idempotency-Key "
 			    "was used for job %s, which no longer exists", prev);
 		}
 	}
@@ -159,14 +159,14 @@ submit_one(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (job == NULL) {
 		if (key != NULL)
 			js_idem_release(a->sp, r->who.name, key);
-		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	}
 	if (js_spool_submit(a->sp, job) < 0) {
 		e = errno;
 		if (key != NULL)
 			js_idem_release(a->sp, r->who.name, key);
 		json_decref(job);
-		return http_store_errno(a, c, e, "cannot store the job");
+		return reply_store_errno(a, c, e, "cannot store the job");
 	}
 	metrics_count_submitted(1);
 	follow_pending_kick();	/* waiting worker claims look now */
@@ -180,13 +180,13 @@ route_jobs_post(struct api *a, struct MHD_Connection *c, struct req *r)
 	char err[300];
 	json_t *body, *v;
 
-	body = http_body_json(c, r);
+	body = reply_body_json(c, r);
 	if (body == NULL)
 		return MHD_YES;
 	v = js_job_validate(body, err, sizeof err);
 	json_decref(body);
 	if (v == NULL)
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "invalid job: %s", err);
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "invalid job: %s", err);
 	return submit_one(a, c, r, v);
 }
 
@@ -200,19 +200,19 @@ route_add(struct api *a, struct MHD_Connection *c, struct req *r,
 
 	if (js_parse_int(x, LLONG_MIN, LLONG_MAX, &ax) < 0 ||
 	    js_parse_int(y, LLONG_MIN, LLONG_MAX, &ay) < 0)
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "a and b must be "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "a and b must be "
 		    "integers between %lld and %lld", LLONG_MIN, LLONG_MAX);
 	if (__builtin_add_overflow(ax, ay, &sum))
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "%lld + %lld overflows "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "%lld + %lld overflows "
 		    "a 64-bit integer", ax, ay);
 	sub = json_pack("{s:s,s:s,s:[I,I]}", "name", "add", "builtin", "add",
 	    "args", (json_int_t)ax, (json_int_t)ay);
 	if (sub == NULL)
-		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	v = js_job_validate(sub, err, sizeof err);
 	json_decref(sub);
 	if (v == NULL)
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "invalid job: %s", err);
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "invalid job: %s", err);
 	return submit_one(a, c, r, v);
 }
 
@@ -299,8 +299,8 @@ list_read(struct api *a, const struct idx_filter *f, const struct idx_hit *h)
 enum MHD_Result
 route_jobs_list(struct api *a, struct MHD_Connection *c, struct req *r)
 {
-	const char *status = http_arg(c, "status"), *lim = http_arg(c, "limit");
-	const char *after = http_arg(c, "after");
+	const char *status = reply_arg(c, "status"), *lim = reply_arg(c, "limit");
+	const char *after = reply_arg(c, "after");
 	struct idx_filter f;
 	struct idx_hit *hits = NULL;
 	size_t n = 0, i, start = 0, taken = 0;
@@ -313,24 +313,24 @@ route_jobs_list(struct api *a, struct MHD_Connection *c, struct req *r)
 	f.status_mask = JS_FINAL_MASK;
 	if (status != NULL && *status != '\0' &&
 	    parse_status(status, &f.mask, &f.status_mask) < 0)
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "unknown status '%.64s': "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "unknown status '%.64s': "
 		    "use pending, running, completed, failed, cancelled or "
 		    "retrieved (comma-separated)", status);
 	if (lim != NULL && js_parse_int(lim, 1, 1000, &limit) < 0)
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "limit must be an "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "limit must be an "
 		    "integer from 1 to 1000");
 	if (after != NULL && *after != '\0' && parse_cursor(after, &cseq, cid) < 0)
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "bad cursor in after: "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "bad cursor in after: "
 		    "use the \"next\" value of the previous page");
-	f.batch = http_arg(c, "batch");
-	f.name = http_arg(c, "name");
+	f.batch = reply_arg(c, "batch");
+	f.name = reply_arg(c, "name");
 	if (f.batch != NULL && *f.batch == '\0')
 		f.batch = NULL;
 	if (f.name != NULL && *f.name == '\0')
 		f.name = NULL;
 	f.owner = r->who.admin ? NULL : r->who.name;
 	if (idx_query(a, &f, &hits, &n) < 0)
-		return http_store_errno(a, c, errno, "cannot list the spool");
+		return reply_store_errno(a, c, errno, "cannot list the spool");
 	qsort(hits, n, sizeof *hits, hit_cmp);
 	if (after != NULL && *after != '\0') {
 		struct idx_hit key;
@@ -346,7 +346,7 @@ route_jobs_list(struct api *a, struct MHD_Connection *c, struct req *r)
 		free(hits);
 		json_decref(out);
 		json_decref(arr);
-		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	}
 	for (i = start; i < n && taken < (size_t)limit; i++) {
 		json_t *job = list_read(a, &f, &hits[i]);
@@ -364,7 +364,7 @@ route_jobs_list(struct api *a, struct MHD_Connection *c, struct req *r)
 		json_object_set_new(out, "next", json_null());
 	}
 	free(hits);
-	return http_json(c, MHD_HTTP_OK, out);
+	return reply_json(c, MHD_HTTP_OK, out);
 }
 
 enum MHD_Result
@@ -377,9 +377,9 @@ route_job_get(struct api *a, struct MHD_Connection *c, struct req *r,
 	job = jobs_read_visible(a, &r->who, id, &st);
 	if (job == NULL)
 		return errno == ENOENT ? no_job(c, id) :
-		    http_errno(c, errno, "cannot read the job");
+		    reply_errno(c, errno, "cannot read the job");
 	if (js_sched_final(st) && st != JS_RETRIEVED && !r->head &&
-	    !http_flag(c, "peek")) {
+	    !reply_flag(c, "peek")) {
 		j2 = js_spool_retrieve(a->sp, id);
 		if (j2 != NULL) {
 			json_decref(job);
@@ -388,7 +388,7 @@ route_job_get(struct api *a, struct MHD_Connection *c, struct req *r,
 			js_warn("cannot mark %s retrieved: %s", id, strerror(errno));
 		}
 	}
-	return http_json(c, MHD_HTTP_OK, job);
+	return reply_json(c, MHD_HTTP_OK, job);
 }
 
 /* A PUT or DELETE of one job, decided under the job's lock by change_edit
@@ -477,16 +477,16 @@ change_job(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (js_spool_edit(a->sp, id, change_edit, ch, &job, &st) == 0) {
 		if (st == JS_WIP && (ch->is_delete || ch->want == JS_CANCELLED))
 			json_object_set_new(job, "cancel_requested", json_true());
-		return http_json(c, ok_status, job);
+		return reply_json(c, ok_status, job);
 	}
 	e = errno;
 	if (e == ECANCELED && ch->final && ch->is_delete)
 		return MHD_NO;	/* nothing queued yet */
 	if (e == ECANCELED)
-		return http_error(c, ch->status, "job %s: %s", id, ch->msg);
+		return reply_error(c, ch->status, "job %s: %s", id, ch->msg);
 	if (e == ENOENT || e == EINVAL || e == EBADMSG)
 		return no_job(c, id);
-	return http_errno(c, e, "cannot change the job");
+	return reply_errno(c, e, "cannot change the job");
 }
 
 enum MHD_Result
@@ -502,30 +502,30 @@ route_job_put(struct api *a, struct MHD_Connection *c, struct req *r,
 	job = jobs_read_visible(a, &r->who, id, NULL);	/* 404 comes first */
 	if (job == NULL)
 		return errno == ENOENT ? no_job(c, id) :
-		    http_errno(c, errno, "cannot read the job");
+		    reply_errno(c, errno, "cannot read the job");
 	json_decref(job);
-	body = http_body_json(c, r);
+	body = reply_body_json(c, r);
 	if (body == NULL)
 		return MHD_YES;
 	status = json_object_get(body, "status");
 	if (status != NULL && (!json_is_string(status) ||
 	    (ch.want = js_state_from_status(json_string_value(status))) < 0)) {
 		json_decref(body);
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "unknown status: "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "unknown status: "
 		    "only \"cancelled\" can be set");
 	}
 	fields = json_deep_copy(body);
 	json_decref(body);
 	if (fields == NULL)
-		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	json_object_del(fields, "status");
 	if (json_object_size(fields) == 0 && ch.want < 0) {
 		json_decref(fields);
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "nothing to change: give "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "nothing to change: give "
 		    "name, description, metadata or status");
 	}
 	if (js_job_check_update(fields, ch.msg, sizeof ch.msg) < 0) {
-		rc = http_error(c, MHD_HTTP_BAD_REQUEST, "%s", ch.msg);
+		rc = reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", ch.msg);
 		json_decref(fields);
 		return rc;
 	}
@@ -550,12 +550,12 @@ route_job_delete(struct api *a, struct MHD_Connection *c, struct req *r,
 		return rc;	/* cancelled, or refused */
 	if (js_spool_remove(a->sp, id) < 0) {
 		if (errno == EBUSY)
-			return http_error(c, MHD_HTTP_CONFLICT, "job %s was "
+			return reply_error(c, MHD_HTTP_CONFLICT, "job %s was "
 			    "requeued meanwhile; try again", id);
 		return errno == ENOENT ? no_job(c, id) :
-		    http_errno(c, errno, "cannot remove the job");
+		    reply_errno(c, errno, "cannot remove the job");
 	}
-	return http_queue(c, MHD_HTTP_NO_CONTENT,
+	return reply_queue(c, MHD_HTTP_NO_CONTENT,
 	    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT));
 }
 
@@ -667,25 +667,25 @@ range_unsatisfiable(struct MHD_Connection *c, const char *range,
 	struct MHD_Response *resp;
 	char cr[64];
 
-	resp = http_json_response(json_pack("{s:s++}", "error",
+	resp = reply_json_response(json_pack("{s:s++}", "error",
 	    "Range '", range, "' is past the end of the log; see Content-Range "
 	    "for its size"));
 	if (resp == NULL)
 		return MHD_NO;
 	snprintf(cr, sizeof cr, "bytes */%lld", size);
 	MHD_add_response_header(resp, "Content-Range", cr);
-	return http_queue(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp);
+	return reply_queue(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp);
 }
 
 enum MHD_Result
 route_job_log(struct api *a, struct MHD_Connection *c, struct req *r,
     const char *id)
 {
-	const char *off = http_arg(c, "offset"), *tail = http_arg(c, "tail");
+	const char *off = reply_arg(c, "offset"), *tail = reply_arg(c, "tail");
 	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_RANGE);
 	long long offset = 0, ntail = -1, size = 0, first = 0, last = -1;
-	int follow = http_flag(c, "follow"), ws = http_flag(c, "ws");
+	int follow = reply_flag(c, "follow"), ws = reply_flag(c, "ws");
 	unsigned status = MHD_HTTP_OK;
 	struct MHD_Response *resp;
 	char cr[96];
@@ -696,35 +696,35 @@ route_job_log(struct api *a, struct MHD_Connection *c, struct req *r,
 	job = jobs_read_visible(a, &r->who, id, NULL);
 	if (job == NULL)
 		return errno == ENOENT ? no_job(c, id) :
-		    http_errno(c, errno, "cannot read the job");
+		    reply_errno(c, errno, "cannot read the job");
 	json_decref(job);
 	if (off != NULL && js_parse_int(off, 0, (long long)1 << 60, &offset) < 0)
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "offset must be a byte "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "offset must be a byte "
 		    "count (0 or more)");
 	if (tail != NULL && js_parse_int(tail, 0, 10000000, &ntail) < 0)
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "tail must be a number "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "tail must be a number "
 		    "of lines from 0 to 10000000");
 	if (tail != NULL && off != NULL)
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "give ?tail= or "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "give ?tail= or "
 		    "?offset=, not both");
 	if (range != NULL && (follow || ws))
 		range = NULL;	/* a stream has no byte range: ignored */
 	if (range != NULL && (tail != NULL || off != NULL))
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "give a Range header "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "give a Range header "
 		    "or ?tail= / ?offset=, not both");
 	fd = js_spool_log_open(a->sp, id, 0);
 	if (fd < 0 && errno != ENOENT)
-		return http_errno(c, errno, "cannot open the log");
+		return reply_errno(c, errno, "cannot open the log");
 	if (fd >= 0 && fstat(fd, &sb) < 0) {
 		int e = errno;
 		close(fd);
-		return http_errno(c, e, "cannot read the log");
+		return reply_errno(c, e, "cannot read the log");
 	}
 	size = fd >= 0 ? (long long)sb.st_size : 0;
 	if (ntail >= 0 && fd >= 0 && tail_start(fd, size, ntail, &offset) < 0) {
 		int e = errno;
 		close(fd);
-		return http_errno(c, e, "cannot read the log");
+		return reply_errno(c, e, "cannot read the log");
 	}
 	if (ntail >= 0 && fd < 0)
 		offset = 0;
@@ -746,7 +746,7 @@ route_job_log(struct api *a, struct MHD_Connection *c, struct req *r,
 		resp = follow_job_response(a, id, (uint64_t)offset,
 		    follow_untimed(c));
 		if (resp == NULL)
-			return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+			return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 			    "out of memory");
 	} else {
 		if (rr == 1) {
@@ -779,7 +779,7 @@ route_job_log(struct api *a, struct MHD_Connection *c, struct req *r,
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "text/plain");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	return http_queue(c, status, resp);
+	return reply_queue(c, status, resp);
 }
 
 enum MHD_Result
@@ -788,6 +788,6 @@ route_healthz(struct api *a, struct MHD_Connection *c)
 	char err[512];
 
 	if (js_spool_check(a->sp, err, sizeof err) < 0)
-		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", err);
-	return http_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", err);
+	return reply_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
 }

@@ -36,94 +36,6 @@
 #define WAIT_DEFAULT_S 30
 #define WAIT_MAX_S 300
 #define SAFETY_MS 1000		/* rescan (and recover) at least this often */
-#define RECOVER_EVERY_MS 1000
-
-static atomic_ulong claims_total;
-static pthread_mutex_t recover_mu = PTHREAD_MUTEX_INITIALIZER;
-static int64_t recover_last;	/* js_mono_ms of the last recovery */
-
-unsigned long
-workers_claims(void)
-{
-	return atomic_load(&claims_total);
-}
-
-static int64_t
-lease_ms(struct api *a)
-{
-	int64_t l;
-
-	pthread_rwlock_rdlock(&a->lock);
-	l = a->conf->lease_ms;
-	pthread_rwlock_unlock(&a->lock);
-	return l;
-}
-
-/* Recovers expired leases of remote workers' jobs, at most once a second
- * (one thread does it while the others go on).  A job a local processor
- * ran (it has a "pid") is left to the local processors: their recovery
- * kills what is left of the old run on this host before the job runs
- * again, which the apiserver cannot do. */
-static void
-maybe_recover(struct api *a, int64_t lease)
-{
-	struct js_entry *v = NULL;
-	size_t n = 0, i;
-	int64_t now = js_mono_ms(), wall;
-
-	if (pthread_mutex_trylock(&recover_mu) != 0)
-		return;
-	if (recover_last != 0 && now - recover_last < RECOVER_EVERY_MS) {
-		pthread_mutex_unlock(&recover_mu);
-		return;
-	}
-	recover_last = now;
-	if (js_spool_list(a->sp, JS_STATE_BIT(JS_WIP), JS_LIST_STAT, &v,
-	    &n) < 0) {
-		pthread_mutex_unlock(&recover_mu);
-		js_warn("lease recovery: %s", strerror(errno));
-		return;
-	}
-	wall = js_now_ms();
-	for (i = 0; i < n; i++) {
-		json_t *job, *pid;
-		int local, r;
-
-		if (wall - v[i].mtime_ms <= lease)
-			continue;
-		job = js_spool_read_state(a->sp, v[i].id, JS_WIP);
-		if (job == NULL && errno == ENOENT)
-			continue;	/* finished meanwhile */
-		pid = json_object_get(job, "pid");
-		local = json_is_integer(pid) && json_integer_value(pid) > 0;
-		json_decref(job);
-		if (local)
-			continue;
-		r = js_spool_recover_job(a->sp, v[i].id, lease, NULL, NULL);
-		if (r > 0) {
-			char d[JS_DURATION_SIZE];
-			follow_pending_kick();
-			js_duration_format(lease, d);
-			js_info("job %s: the lease of its remote worker expired "
-			    "(%s without a heartbeat); recovered", v[i].id, d);
-		} else if (r < 0) {
-			js_warn("job %s: lease recovery: %s", v[i].id,
-			    strerror(errno));
-		}
-	}
-	free(v);
-	pthread_mutex_unlock(&recover_mu);
-}
-
-void
-workers_recover_idle(struct api *a)
-{
-	/* only an apiserver that has served remote workers holds their
-	 * leases; others leave recovery to the local processors */
-	if (atomic_load(&claims_total) == 0)
-		return;
-	maybe_recover(a, lease_ms(a));
-}
 
 /* Current size of <id>.log (0 if none). */
 static uint64_t
@@ -175,7 +87,7 @@ log_digest(struct api *a, const char *id, json_t *job)
 static enum MHD_Result
 no_content(struct MHD_Connection *c)
 {
-	return http_queue(c, MHD_HTTP_NO_CONTENT,
+	return reply_queue(c, MHD_HTTP_NO_CONTENT,
 	    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT));
 }
 
@@ -189,7 +101,7 @@ stale(struct api *a, struct MHD_Connection *c, const char *id, long long gen,
 	snprintf(msg, sizeof msg, "%s: the lease of token %lld on job %s is "
 	    "lost (the job was recovered, re-claimed, finished or cancelled)",
 	    what, gen, id);
-	return http_json(c, MHD_HTTP_CONFLICT, json_pack("{s:s,s:I}", "error",
+	return reply_json(c, MHD_HTTP_CONFLICT, json_pack("{s:s,s:I}", "error",
 	    msg, "size", (json_int_t)log_size(a, id)));
 }
 
@@ -225,9 +137,9 @@ stale_or_gone(struct api *a, struct MHD_Connection *c, const char *id,
 
 	if (js_spool_find(a->sp, id, &st) < 0) {
 		if (errno == ENOENT)
-			return http_error(c, MHD_HTTP_NOT_FOUND, "%s: no such job",
+			return reply_error(c, MHD_HTTP_NOT_FOUND, "%s: no such job",
 			    what);
-		return http_errno(c, errno, what);
+		return reply_errno(c, errno, what);
 	}
 	return stale(a, c, id, gen, what);
 }
@@ -319,7 +231,7 @@ claim_once(struct api *a, const struct idx_filter *f, uint64_t pgen,
 			json_decref(job);
 			continue;
 		}
-		atomic_fetch_add(&claims_total, 1);
+		leases_claimed();
 		js_info("job %s claimed by remote worker %s (token %lld)",
 		    h.id, worker, cl.generation);
 		*out = json_pack("{s:o,s:{s:I,s:I,s:I},s:I}", "job", job,
@@ -347,12 +259,12 @@ route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
 	struct idx_filter f;
 	json_t *body = NULL, *v, *out;
 	double wait = WAIT_DEFAULT_S;
-	int64_t lease = lease_ms(a), deadline, now, next_nb;
+	int64_t lease = leases_ms(a), deadline, now, next_nb;
 	const union MHD_ConnectionInfo *ci;
 	size_t i, nl = 0;
 	int sock = -1, rc;
 
-	if (r->len > 0 && (body = http_body_json(c, r)) == NULL)
+	if (r->len > 0 && (body = reply_body_json(c, r)) == NULL)
 		return MHD_YES;
 	peer_name(c, peer, sizeof peer);
 	snprintf(worker, sizeof worker, "%s@%s",
@@ -372,7 +284,7 @@ route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
 		json_t *l;
 		if (!json_is_array(v) || json_array_size(v) > JS_LABELS_MAX) {
 			json_decref(body);
-			return http_error(c, MHD_HTTP_BAD_REQUEST, "labels must be "
+			return reply_error(c, MHD_HTTP_BAD_REQUEST, "labels must be "
 			    "an array of at most %d words", JS_LABELS_MAX);
 		}
 		json_array_foreach(v, i, l) {
@@ -380,7 +292,7 @@ route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
 			if (s == NULL || strlen(s) != json_string_length(l) ||
 			    !js_label_valid(s)) {
 				json_decref(body);
-				return http_error(c, MHD_HTTP_BAD_REQUEST, "labels[%zu] "
+				return reply_error(c, MHD_HTTP_BAD_REQUEST, "labels[%zu] "
 				    "must be a word of 1 to 64 letters, digits, '-', "
 				    "'_' or '.'", i);
 			}
@@ -391,7 +303,7 @@ route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
 		if (!json_is_number(v) || !isfinite(json_number_value(v)) ||
 		    json_number_value(v) < 0 || json_number_value(v) > WAIT_MAX_S) {
 			json_decref(body);
-			return http_error(c, MHD_HTTP_BAD_REQUEST, "wait must be a "
+			return reply_error(c, MHD_HTTP_BAD_REQUEST, "wait must be a "
 			    "number of seconds from 0 to %d", WAIT_MAX_S);
 		}
 		wait = json_number_value(v);
@@ -416,16 +328,16 @@ route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
 			json_decref(body);
 			return MHD_NO;	/* nobody to hand a job to */
 		}
-		maybe_recover(a, lease);
+		leases_recover(a, lease);
 		pg = follow_pending_gen();
 		rc = claim_once(a, &f, pg, worker, lease, &next_nb, &out);
 		if (rc > 0) {
 			json_decref(body);	/* labels[] pointed into it */
-			return http_json(c, MHD_HTTP_OK, out);
+			return reply_json(c, MHD_HTTP_OK, out);
 		}
 		if (rc < 0) {
 			json_decref(body);
-			return http_store_errno(a, c, errno, "cannot scan the spool");
+			return reply_store_errno(a, c, errno, "cannot scan the spool");
 		}
 		now = js_mono_ms();
 		if (now >= deadline)
@@ -441,7 +353,7 @@ route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
 	return no_content(c);
 bad_worker:
 	json_decref(body);
-	return http_error(c, MHD_HTTP_BAD_REQUEST, "worker must be 1 to 255 "
+	return reply_error(c, MHD_HTTP_BAD_REQUEST, "worker must be 1 to 255 "
 	    "printable ASCII characters");
 }
 
@@ -455,16 +367,16 @@ worker_args(struct MHD_Connection *c, struct req *r, const char *id,
 
 	*body = NULL;
 	if (!js_id_valid(id)) {
-		http_error(c, MHD_HTTP_BAD_REQUEST, "bad job id '%.40s'", id);
+		reply_error(c, MHD_HTTP_BAD_REQUEST, "bad job id '%.40s'", id);
 		return -1;
 	}
-	if ((*body = http_body_json(c, r)) == NULL)
+	if ((*body = reply_body_json(c, r)) == NULL)
 		return -1;
 	t = json_object_get(*body, "token");
 	if (!json_is_integer(t) || json_integer_value(t) < 1) {
 		json_decref(*body);
 		*body = NULL;
-		http_error(c, MHD_HTTP_BAD_REQUEST, "the body needs \"token\": the "
+		reply_error(c, MHD_HTTP_BAD_REQUEST, "the body needs \"token\": the "
 		    "lease's token (a positive integer) from the claim");
 		return -1;
 	}
@@ -476,7 +388,7 @@ enum MHD_Result
 route_worker_heartbeat(struct api *a, struct MHD_Connection *c,
     struct req *r, const char *id)
 {
-	int64_t lease = lease_ms(a);
+	int64_t lease = leases_ms(a);
 	json_t *body;
 	long long gen;
 	int cancel;
@@ -489,10 +401,10 @@ route_worker_heartbeat(struct api *a, struct MHD_Connection *c,
 	if (js_spool_heartbeat_gen(a->sp, id, gen) < 0) {
 		if (errno == ESTALE || errno == EBADMSG)
 			return stale_or_gone(a, c, id, gen, "heartbeat");
-		return http_errno(c, errno, "heartbeat");
+		return reply_errno(c, errno, "heartbeat");
 	}
 	cancel = js_spool_cancel_requested(a->sp, id);
-	return http_json(c, MHD_HTTP_OK, json_pack("{s:b,s:I,s:I,s:I}",
+	return reply_json(c, MHD_HTTP_OK, json_pack("{s:b,s:I,s:I,s:I}",
 	    "cancel", cancel == 1, "lease_ms", (json_int_t)lease,
 	    "heartbeat_ms", (json_int_t)(lease / 3),
 	    "log_size", (json_int_t)log_size(a, id)));
@@ -571,14 +483,14 @@ finish_stale(struct api *a, struct MHD_Connection *c, const char *id,
 
 	if (cur == NULL) {
 		if (errno == ENOENT)
-			return http_error(c, MHD_HTTP_NOT_FOUND, "finish: no such "
+			return reply_error(c, MHD_HTTP_NOT_FOUND, "finish: no such "
 			    "job");
 		if (errno == EBADMSG)	/* not a job: holds no lease */
 			return stale(a, c, id, gen, "finish");
-		return http_errno(c, errno, "finish");
+		return reply_errno(c, errno, "finish");
 	}
 	if (st >= JS_COMPLETED && js_job_int(cur, "generation", 0) == gen)
-		return http_json(c, MHD_HTTP_OK, cur);
+		return reply_json(c, MHD_HTTP_OK, cur);
 	json_decref(cur);
 	return stale(a, c, id, gen, "finish");
 }
@@ -602,12 +514,12 @@ route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
 	gb = json_object_get(body, "give_back");
 	if (!json_is_object(wjob) || status == NULL) {
 		json_decref(body);
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "the body needs \"job\": "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "the body needs \"job\": "
 		    "the job as the worker ended it, with its \"status\"");
 	}
 	if (gb != NULL && !json_is_boolean(gb) && !json_is_null(gb)) {
 		json_decref(body);
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "give_back must be "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "give_back must be "
 		    "true or false");
 	}
 	give_back = json_is_true(gb);
@@ -621,13 +533,13 @@ route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
 		state = JS_PENDING;
 	else {
 		json_decref(body);
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "job.status must be "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "job.status must be "
 		    "completed, failed, cancelled or pending");
 	}
 	stored = js_spool_read_state(a->sp, id, JS_WIP);
 	if (stored == NULL && errno != ENOENT && errno != EBADMSG) {
 		json_decref(body);
-		return http_errno(c, errno, "finish");
+		return reply_errno(c, errno, "finish");
 	}
 	cur = js_job_str(stored, "status");
 	if (stored == NULL || js_job_int(stored, "generation", 0) != gen ||
@@ -641,7 +553,7 @@ route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
 	    sizeof err) < 0) {
 		json_decref(stored);
 		json_decref(body);
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
 	}
 	if (state == JS_PENDING) {
 		nb = js_job_int(stored, "not_before", 0);
@@ -653,7 +565,7 @@ route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
 	check = js_job_normalize(stored, id, err, sizeof err);
 	if (check == NULL) {
 		json_decref(stored);
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "job: %s", err);
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "job: %s", err);
 	}
 	json_decref(check);
 	memcpy(cl.id, id, JS_ID_SIZE);
@@ -665,14 +577,14 @@ route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
 		json_decref(stored);
 		if (e == ESTALE)
 			return finish_stale(a, c, id, gen);
-		return http_store_errno(a, c, e, "finish");
+		return reply_store_errno(a, c, e, "finish");
 	}
 	if (state == JS_PENDING)
 		follow_pending_kick();
 	js_info("job %s %s by its remote worker (token %lld)", id,
 	    state == JS_PENDING ? "given back" : js_state_status(
 	    (enum js_state)state), gen);
-	return http_json(c, MHD_HTTP_OK, stored);
+	return reply_json(c, MHD_HTTP_OK, stored);
 }
 
 /* ---- the log upload ---- */
@@ -689,19 +601,19 @@ enum MHD_Result
 worker_log_begin(struct api *a, struct MHD_Connection *c, struct req *r,
     const char *id)
 {
-	const char *ts = http_arg(c, "token"), *os = http_arg(c, "offset");
+	const char *ts = reply_arg(c, "token"), *os = reply_arg(c, "offset");
 	long long gen, off;
 	uint64_t size = 0;
 	struct wlog *w;
 
 	r->failed = 1;	/* until the upload is set up */
 	if (!js_id_valid(id))
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "bad job id '%.40s'", id);
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "bad job id '%.40s'", id);
 	if (ts == NULL || js_parse_int(ts, 1, LLONG_MAX, &gen) < 0)
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "the query needs "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "the query needs "
 		    "token=G: the lease's token from the claim");
 	if (os == NULL || js_parse_int(os, 0, LLONG_MAX, &off) < 0)
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "the query needs "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "the query needs "
 		    "offset=N: the byte of the log the body starts at");
 	if (local_run(a, id))
 		return stale(a, c, id, gen, "log");
@@ -710,15 +622,15 @@ worker_log_begin(struct api *a, struct MHD_Connection *c, struct req *r,
 		if (errno == ESTALE || errno == EBADMSG)
 			return stale_or_gone(a, c, id, gen, "log");
 		if (errno == ERANGE)
-			return http_json(c, MHD_HTTP_RANGE_NOT_SATISFIABLE,
+			return reply_json(c, MHD_HTTP_RANGE_NOT_SATISFIABLE,
 			    json_pack("{s:s,s:I}", "error", "log: offset is past "
 			    "the end of the log; resend from size", "size",
 			    (json_int_t)size));
-		return http_errno(c, errno, "log");
+		return reply_errno(c, errno, "log");
 	}
 	w = calloc(1, sizeof *w);
 	if (w == NULL)
-		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	memcpy(w->id, id, JS_ID_SIZE);
 	w->gen = gen;
 	w->off = (uint64_t)off;
@@ -755,17 +667,17 @@ worker_log_end(struct api *a, struct MHD_Connection *c, struct req *r)
 	struct wlog *w = r->wlog;
 
 	if (w == NULL)
-		return http_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "log: no "
+		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "log: no "
 		    "upload");
 	if (w->err == ESTALE || w->err == EBADMSG)
 		return stale_or_gone(a, c, w->id, w->gen, "log");
 	if (w->err == ERANGE)
-		return http_json(c, MHD_HTTP_RANGE_NOT_SATISFIABLE,
+		return reply_json(c, MHD_HTTP_RANGE_NOT_SATISFIABLE,
 		    json_pack("{s:s,s:I}", "error", "log: the log changed under "
 		    "the upload; resend from size", "size", (json_int_t)w->size));
 	if (w->err != 0)
-		return http_store_errno(a, c, w->err, "log");
-	return http_json(c, MHD_HTTP_OK, json_pack("{s:I}", "size",
+		return reply_store_errno(a, c, w->err, "log");
+	return reply_json(c, MHD_HTTP_OK, json_pack("{s:I}", "size",
 	    (json_int_t)w->size));
 }
 

@@ -55,7 +55,7 @@ api_start_threads(struct api *a)
 		js_err("cannot watch the spool directory: %s", strerror(errno));
 		return -1;
 	}
-	if (guard_start(a) < 0) {
+	if (guard_start(a) < 0 || leases_start(a) < 0) {
 		js_err("cannot start a thread: %s", strerror(errno));
 		return -1;
 	}
@@ -175,6 +175,7 @@ api_drain(struct api *a)
 void
 api_close(struct api *a)
 {
+	leases_stop();
 	guard_stop();
 	follow_stop();
 	idx_free();

@@ -316,18 +316,18 @@ ws_upgrade(struct api *a, struct MHD_Connection *c, struct req *r,
 	enum MHD_Result rc;
 
 	if (!has_token(up, "websocket") || !has_token(conn, "upgrade"))
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "?ws needs a WebSocket "
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "?ws needs a WebSocket "
 		    "upgrade request (Connection: Upgrade, Upgrade: websocket)");
 	if (ver == NULL || strcmp(ver, "13") != 0) {
 		resp = NULL;
-		rc = http_error(c, MHD_HTTP_UPGRADE_REQUIRED, "WebSocket version "
+		rc = reply_error(c, MHD_HTTP_UPGRADE_REQUIRED, "WebSocket version "
 		    "13 is required");
 		return rc;
 	}
 	if (key == NULL || strlen(key) != 24 || key[22] != '=' || key[23] != '=')
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "bad Sec-WebSocket-Key");
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "bad Sec-WebSocket-Key");
 	if (atomic_load(&a->stopping))
-		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is "
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is "
 		    "stopping");
 	snprintf(buf, sizeof buf, "%s%s", key, WS_GUID);
 	js_sha1(buf, strlen(buf), digest);
@@ -349,7 +349,7 @@ ws_upgrade(struct api *a, struct MHD_Connection *c, struct req *r,
 	 * itself: adding it here sent it twice */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
 	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
-	rc = http_queue(c, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+	rc = reply_queue(c, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
 	/* upgraded() copies the prototype; the request closure frees it */
 	r->ws_proto = proto;
 	return rc;
