@@ -14,16 +14,6 @@
 
 enum { SRC_DEFAULT = 0, SRC_FILE = 1, SRC_ENV = 2, SRC_FLAG = 3 };
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Compares option names treating '-' and '_' alike; len bytes of key. */
 static int
 name_eq(const char *name, const char *key, size_t len)
@@ -150,10 +140,10 @@ bad_value(const struct js_opt *o, const char *v, const char *where,
     char *err, size_t errlen, const char *why)
 {
 	if (o->secret)
-		seterr(err, errlen, "%s: bad value for %s: %s", where, o->name,
+		js_errf(err, errlen, "%s: bad value for %s: %s", where, o->name,
 		    why);
 	else
-		seterr(err, errlen, "%s: bad value '%s' for %s: %s", where, v,
+		js_errf(err, errlen, "%s: bad value '%s' for %s: %s", where, v,
 		    o->name, why);
 	return -1;
 }
@@ -240,7 +230,7 @@ set_value(struct js_opt *o, const char *v, int src, const char *where,
 	if (copy == NULL || wcopy == NULL) {
 		free(copy);
 		free(wcopy);
-		seterr(err, errlen, "out of memory");
+		js_errf(err, errlen, "out of memory");
 		return -1;
 	}
 	free(o->where);
@@ -252,7 +242,7 @@ set_value(struct js_opt *o, const char *v, int src, const char *where,
 		nl = realloc(o->list, (o->nlist + 1) * sizeof *nl);
 		if (nl == NULL) {
 			free(copy);
-			seterr(err, errlen, "out of memory");
+			js_errf(err, errlen, "out of memory");
 			return -1;
 		}
 		o->list = nl;
@@ -311,7 +301,7 @@ load_file(struct js_opt *opts, size_t n, const char *path, char *err,
 
 	fp = fopen(path, "re");
 	if (fp == NULL) {
-		seterr(err, errlen, "cannot open config file %s: %s", path,
+		js_errf(err, errlen, "cannot open config file %s: %s", path,
 		    strerror(errno));
 		return -1;
 	}
@@ -329,7 +319,7 @@ load_file(struct js_opt *opts, size_t n, const char *path, char *err,
 		snprintf(where, sizeof where, "%s:%zu", path, lineno);
 		eq = strchr(p, '=');
 		if (eq == NULL) {
-			seterr(err, errlen, "%s: expected 'key = value'", where);
+			js_errf(err, errlen, "%s: expected 'key = value'", where);
 			rc = -1;
 			break;
 		}
@@ -338,7 +328,7 @@ load_file(struct js_opt *opts, size_t n, const char *path, char *err,
 		val = trim(eq + 1);
 		o = find_opt(opts, n, key, strlen(key));
 		if (o == NULL) {
-			seterr(err, errlen, "%s: unknown setting '%s'", where, key);
+			js_errf(err, errlen, "%s: unknown setting '%s'", where, key);
 			rc = -1;
 			break;
 		}
@@ -348,7 +338,7 @@ load_file(struct js_opt *opts, size_t n, const char *path, char *err,
 		}
 	}
 	if (rc == 0 && ferror(fp)) {
-		seterr(err, errlen, "cannot read config file %s", path);
+		js_errf(err, errlen, "cannot read config file %s", path);
 		rc = -1;
 	}
 	free(line);
@@ -378,7 +368,7 @@ load_env(struct js_opt *opts, size_t n, char *err, size_t errlen)
 		if (opts[i].type == JS_OPT_LIST) {
 			char *copy = strdup(v), *tok, *save = NULL;
 			if (copy == NULL) {
-				seterr(err, errlen, "out of memory");
+				js_errf(err, errlen, "out of memory");
 				return -1;
 			}
 			for (tok = strtok_r(copy, ",", &save); tok != NULL;
@@ -429,7 +419,7 @@ scan_flags(struct js_opt *opts, size_t n, int argc, char *const argv[],
 	if (lo == NULL || shorts == NULL) {
 		free(lo);
 		free(shorts);
-		seterr(err, errlen, "out of memory");
+		js_errf(err, errlen, "out of memory");
 		return JS_CONFIG_ERROR;
 	}
 	/* '+': stop at the first non-option (no argv permutation);
@@ -476,16 +466,16 @@ scan_flags(struct js_opt *opts, size_t n, int argc, char *const argv[],
 			continue;	/* keep looking for --help only */
 		if (c == '?') {
 			if (optopt == 'h' || optopt == 'V')
-				seterr(err, errlen, "option --%s takes no value",
+				js_errf(err, errlen, "option --%s takes no value",
 				    optopt == 'h' ? "help" : "version");
 			else if (optopt >= VAL_OPT0)
-				seterr(err, errlen, "option --%s takes no value",
+				js_errf(err, errlen, "option --%s takes no value",
 				    opts[optopt - VAL_OPT0].name);
 			else if (optopt > 0)
-				seterr(err, errlen, "unknown option '-%c' (see "
+				js_errf(err, errlen, "unknown option '-%c' (see "
 				    "--help)", optopt);
 			else
-				seterr(err, errlen, "unknown or ambiguous option "
+				js_errf(err, errlen, "unknown or ambiguous option "
 				    "'%.*s' (see --help)",
 				    (int)strcspn(arg, "="), arg);
 			rc = JS_CONFIG_ERROR;
@@ -493,12 +483,12 @@ scan_flags(struct js_opt *opts, size_t n, int argc, char *const argv[],
 		}
 		if (c == ':') {
 			if (optopt == VAL_CONFIG)
-				seterr(err, errlen, "option --config needs a value");
+				js_errf(err, errlen, "option --config needs a value");
 			else if (optopt >= VAL_OPT0)
-				seterr(err, errlen, "option --%s needs a value",
+				js_errf(err, errlen, "option --%s needs a value",
 				    opts[optopt - VAL_OPT0].name);
 			else
-				seterr(err, errlen, "option -%c needs a value",
+				js_errf(err, errlen, "option -%c needs a value",
 				    optopt);
 			rc = JS_CONFIG_ERROR;
 			continue;
@@ -516,7 +506,7 @@ scan_flags(struct js_opt *opts, size_t n, int argc, char *const argv[],
 				if (opts[i].short_flag == c)
 					o = &opts[i];
 			if (o == NULL) {	/* cannot happen */
-				seterr(err, errlen, "unknown option '-%c'", c);
+				js_errf(err, errlen, "unknown option '-%c'", c);
 				rc = JS_CONFIG_ERROR;
 				continue;
 			}
@@ -529,7 +519,7 @@ scan_flags(struct js_opt *opts, size_t n, int argc, char *const argv[],
 		(*nflags)++;
 	}
 	if (rc == JS_CONFIG_OK && special == JS_CONFIG_OK && optind < argc) {
-		seterr(err, errlen, "unexpected argument '%s' (see --help)",
+		js_errf(err, errlen, "unexpected argument '%s' (see --help)",
 		    argv[optind]);
 		rc = JS_CONFIG_ERROR;
 	}
@@ -562,7 +552,7 @@ js_config_parse(struct js_opt *opts, size_t n, int argc, char *const argv[],
 		nflags += strlen(argv[i]);
 	flags = calloc(nflags, sizeof *flags);
 	if (flags == NULL) {
-		seterr(err, errlen, "out of memory");
+		js_errf(err, errlen, "out of memory");
 		return JS_CONFIG_ERROR;
 	}
 	rc = scan_flags(opts, n, argc, argv, flags, &nflags, &path, err, errlen);

@@ -61,16 +61,6 @@ js_state_from_status(const char *status)
 	return -1;
 }
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Fields a client submits. */
 static const char *const submit_fields[] = {
 	"name", "description", "command", "shell", "container", "docker",
@@ -103,20 +93,20 @@ check_string(const json_t *v, const char *what, size_t max, int allow_empty,
 	size_t len;
 
 	if (!json_is_string(v)) {
-		seterr(err, errlen, "%s must be a string", what);
+		js_errf(err, errlen, "%s must be a string", what);
 		return -1;
 	}
 	len = json_string_length(v);
 	if (!allow_empty && len == 0) {
-		seterr(err, errlen, "%s must not be empty", what);
+		js_errf(err, errlen, "%s must not be empty", what);
 		return -1;
 	}
 	if (memchr(json_string_value(v), '\0', len) != NULL) {
-		seterr(err, errlen, "%s must not contain NUL bytes", what);
+		js_errf(err, errlen, "%s must not contain NUL bytes", what);
 		return -1;
 	}
 	if (max > 0 && len > max) {
-		seterr(err, errlen, "%s is too long (%zu bytes, at most %zu)",
+		js_errf(err, errlen, "%s is too long (%zu bytes, at most %zu)",
 		    what, len, max);
 		return -1;
 	}
@@ -131,16 +121,16 @@ check_argv(const json_t *v, const char *what, char *err, size_t errlen)
 	json_t *a;
 
 	if (!json_is_array(v)) {
-		seterr(err, errlen, "%s must be an array of strings, "
+		js_errf(err, errlen, "%s must be an array of strings, "
 		    "e.g. [\"/bin/echo\", \"hello\"]", what);
 		return -1;
 	}
 	if (json_array_size(v) == 0) {
-		seterr(err, errlen, "%s must not be empty", what);
+		js_errf(err, errlen, "%s must not be empty", what);
 		return -1;
 	}
 	if (json_array_size(v) > JS_ARGV_MAX) {
-		seterr(err, errlen, "%s has too many elements (at most %d)",
+		js_errf(err, errlen, "%s has too many elements (at most %d)",
 		    what, JS_ARGV_MAX);
 		return -1;
 	}
@@ -160,26 +150,26 @@ check_env(const json_t *v, const char *what, char *err, size_t errlen)
 	char elem[160];
 
 	if (!json_is_object(v)) {
-		seterr(err, errlen, "%s must be an object of strings, "
+		js_errf(err, errlen, "%s must be an object of strings, "
 		    "e.g. {\"LANG\": \"C\"}", what);
 		return -1;
 	}
 	if (json_object_size(v) > JS_ENV_MAX) {
-		seterr(err, errlen, "%s has too many variables (at most %d)",
+		js_errf(err, errlen, "%s has too many variables (at most %d)",
 		    what, JS_ENV_MAX);
 		return -1;
 	}
 	json_object_foreach((json_t *)v, k, val) {
 		size_t i;
 		if (k[0] == '\0' || strlen(k) > 255) {
-			seterr(err, errlen, "%s: variable names must be 1 to 255 "
+			js_errf(err, errlen, "%s: variable names must be 1 to 255 "
 			    "bytes", what);
 			return -1;
 		}
 		for (i = 0; k[i] != '\0'; i++) {
 			if (k[i] == '=' || isspace((unsigned char)k[i]) ||
 			    (unsigned char)k[i] < 0x20) {
-				seterr(err, errlen, "%s: bad variable name '%.64s' "
+				js_errf(err, errlen, "%s: bad variable name '%.64s' "
 				    "(no '=', spaces or control characters)", what, k);
 				return -1;
 			}
@@ -202,19 +192,19 @@ check_int(const json_t *v, const char *what, long long min, long long max,
 	 * refused, as it would be stored as one (1000.0) and no integer
 	 * reader takes it */
 	if (json_is_real(v)) {
-		seterr(err, errlen, "%s must be an integer from %lld to %lld, "
+		js_errf(err, errlen, "%s must be an integer from %lld to %lld, "
 		    "written without a fraction or exponent (got %g)", what,
 		    min, max, json_real_value(v));
 		return -1;
 	}
 	if (!json_is_integer(v)) {
-		seterr(err, errlen, "%s must be an integer from %lld to %lld",
+		js_errf(err, errlen, "%s must be an integer from %lld to %lld",
 		    what, min, max);
 		return -1;
 	}
 	n = json_integer_value(v);
 	if (n < min || n > max) {
-		seterr(err, errlen, "%s must be an integer from %lld to %lld "
+		js_errf(err, errlen, "%s must be an integer from %lld to %lld "
 		    "(got %lld)", what, min, max, n);
 		return -1;
 	}
@@ -229,7 +219,7 @@ norm_size(const json_t *v, const char *what, char *err, size_t errlen)
 
 	if (json_is_integer(v)) {
 		if (json_integer_value(v) <= 0) {
-			seterr(err, errlen, "%s must be a positive size", what);
+			js_errf(err, errlen, "%s must be a positive size", what);
 			return NULL;
 		}
 		return json_integer(json_integer_value(v));
@@ -237,7 +227,7 @@ norm_size(const json_t *v, const char *what, char *err, size_t errlen)
 	if (json_is_string(v) && js_parse_size(json_string_value(v), &bytes) == 0 &&
 	    bytes > 0 && bytes <= (uint64_t)LLONG_MAX)
 		return json_integer((json_int_t)bytes);
-	seterr(err, errlen, "%s must be a size in bytes, e.g. 536870912 or \"512M\"",
+	js_errf(err, errlen, "%s must be a size in bytes, e.g. 536870912 or \"512M\"",
 	    what);
 	return NULL;
 }
@@ -253,7 +243,7 @@ norm_limits(const json_t *v, char *err, size_t errlen)
 	size_t i;
 
 	if (!json_is_object(v)) {
-		seterr(err, errlen, "limits must be an object, e.g. "
+		js_errf(err, errlen, "limits must be an object, e.g. "
 		    "{\"cpu\": 60, \"memory\": \"512M\", \"nofile\": 256}");
 		return NULL;
 	}
@@ -285,14 +275,14 @@ norm_limits(const json_t *v, char *err, size_t errlen)
 				goto nomem;
 		}
 		if (!known) {
-			seterr(err, errlen, "unknown limit '%.64s' (known: cpu, "
+			js_errf(err, errlen, "unknown limit '%.64s' (known: cpu, "
 			    "memory, nofile, nproc, fsize)", k);
 			goto fail;
 		}
 	}
 	return out;
 nomem:
-	seterr(err, errlen, "out of memory");
+	js_errf(err, errlen, "out of memory");
 fail:
 	json_decref(out);
 	return NULL;
@@ -306,7 +296,7 @@ norm_container(const json_t *v, const char *what, char *err, size_t errlen)
 	char field[64];
 
 	if (!json_is_object(v)) {
-		seterr(err, errlen, "%s must be an object, e.g. {\"image\": "
+		js_errf(err, errlen, "%s must be an object, e.g. {\"image\": "
 		    "\"localhost/busybox:latest\", \"command\": [\"echo\", \"hi\"]}",
 		    what);
 		return NULL;
@@ -317,7 +307,7 @@ norm_container(const json_t *v, const char *what, char *err, size_t errlen)
 			if (check_string(val, field, 1024, 0, err, errlen) < 0)
 				return NULL;
 			if (json_string_value(val)[0] == '-') {
-				seterr(err, errlen, "%s must not start with '-'", field);
+				js_errf(err, errlen, "%s must not start with '-'", field);
 				return NULL;
 			}
 		} else if (strcmp(k, "command") == 0) {
@@ -331,13 +321,13 @@ norm_container(const json_t *v, const char *what, char *err, size_t errlen)
 			if (check_env(val, field, err, errlen) < 0)
 				return NULL;
 		} else {
-			seterr(err, errlen, "unknown field '%s' (known: image, "
+			js_errf(err, errlen, "unknown field '%s' (known: image, "
 			    "command, environment)", field);
 			return NULL;
 		}
 	}
 	if (json_object_get(v, "image") == NULL) {
-		seterr(err, errlen, "%s.image is required", what);
+		js_errf(err, errlen, "%s.image is required", what);
 		return NULL;
 	}
 	return json_deep_copy(v);
@@ -366,7 +356,7 @@ check_labels(const json_t *v, char *err, size_t errlen)
 	const char *s;
 
 	if (!json_is_array(v) || json_array_size(v) > JS_LABELS_MAX) {
-		seterr(err, errlen, "labels must be an array of at most %d words",
+		js_errf(err, errlen, "labels must be an array of at most %d words",
 		    JS_LABELS_MAX);
 		return -1;
 	}
@@ -374,18 +364,18 @@ check_labels(const json_t *v, char *err, size_t errlen)
 	for (i = 0; i < n; i++) {
 		s = json_string_value(json_array_get(v, i));
 		if (s == NULL || *s == '\0' || strlen(s) > JS_LABEL_MAX) {
-			seterr(err, errlen, "labels[%zu] must be a word of 1 to %d "
+			js_errf(err, errlen, "labels[%zu] must be a word of 1 to %d "
 			    "characters", i, JS_LABEL_MAX);
 			return -1;
 		}
 		if (!js_label_valid(s)) {
-			seterr(err, errlen, "labels[%zu] may hold only letters, "
+			js_errf(err, errlen, "labels[%zu] may hold only letters, "
 			    "digits, '-', '_' and '.'", i);
 			return -1;
 		}
 		for (j = 0; j < i; j++)
 			if (strcmp(s, json_string_value(json_array_get(v, j))) == 0) {
-				seterr(err, errlen, "labels[%zu] repeats '%s'", i, s);
+				js_errf(err, errlen, "labels[%zu] repeats '%s'", i, s);
 				return -1;
 			}
 	}
@@ -425,14 +415,14 @@ field_value(const char *k, const json_t *v, char *err, size_t errlen)
 		return norm_container(v, k, err, errlen);
 	} else if (strcmp(k, "builtin") == 0) {
 		if (!json_is_string(v) || strcmp(json_string_value(v), "add") != 0) {
-			seterr(err, errlen, "builtin must be \"add\"");
+			js_errf(err, errlen, "builtin must be \"add\"");
 			return NULL;
 		}
 	} else if (strcmp(k, "args") == 0) {
 		if (!json_is_array(v) || json_array_size(v) != 2 ||
 		    !json_is_integer(json_array_get(v, 0)) ||
 		    !json_is_integer(json_array_get(v, 1))) {
-			seterr(err, errlen, "args must be an array of two integers");
+			js_errf(err, errlen, "args must be an array of two integers");
 			return NULL;
 		}
 	} else if (strcmp(k, "env") == 0) {
@@ -442,7 +432,7 @@ field_value(const char *k, const json_t *v, char *err, size_t errlen)
 		if (check_string(v, "cwd", 4096, 0, err, errlen) < 0)
 			return NULL;
 		if (json_string_value(v)[0] != '/') {
-			seterr(err, errlen, "cwd must be an absolute path");
+			js_errf(err, errlen, "cwd must be an absolute path");
 			return NULL;
 		}
 	} else if (strcmp(k, "stdin") == 0) {
@@ -457,12 +447,12 @@ field_value(const char *k, const json_t *v, char *err, size_t errlen)
 			n = ms % 1000 ? json_real((double)ms / 1000.0) :
 			    json_integer(ms / 1000);
 			if (n == NULL)
-				seterr(err, errlen, "out of memory");
+				js_errf(err, errlen, "out of memory");
 			return n;
 		}
 		if (!json_is_number(v) || (t = json_number_value(v)) < 0 ||
 		    !isfinite(t) || t > (double)JS_TIMEOUT_MAX) {
-			seterr(err, errlen, "timeout must be a number of seconds "
+			js_errf(err, errlen, "timeout must be a number of seconds "
 			    "from 0 (none) to %lld, or a duration like \"15m\"",
 			    JS_TIMEOUT_MAX);
 			return NULL;
@@ -486,7 +476,7 @@ field_value(const char *k, const json_t *v, char *err, size_t errlen)
 	/* "metadata" is any JSON value */
 	n = json_deep_copy(v);
 	if (n == NULL)
-		seterr(err, errlen, "out of memory");
+		js_errf(err, errlen, "out of memory");
 	return n;
 }
 
@@ -500,7 +490,7 @@ validate(const json_t *obj, int stored, char *err, size_t errlen)
 	int kinds = 0;
 
 	if (!json_is_object(obj)) {
-		seterr(err, errlen, "a job must be a JSON object");
+		js_errf(err, errlen, "a job must be a JSON object");
 		return NULL;
 	}
 	out = json_object();
@@ -511,12 +501,12 @@ validate(const json_t *obj, int stored, char *err, size_t errlen)
 			if (stored && in_list(stored_fields, k))
 				continue;
 			if (in_list(stored_fields, k))
-				seterr(err, errlen, "field '%s' is set by the server "
+				js_errf(err, errlen, "field '%s' is set by the server "
 				    "and cannot be submitted", k);
 			else if (stored)
 				continue;	/* a newer version's field: keep it */
 			else
-				seterr(err, errlen, "unknown field '%.64s'", k);
+				js_errf(err, errlen, "unknown field '%.64s'", k);
 			goto fail;
 		}
 		if (in_list(kind_fields, k))
@@ -529,32 +519,32 @@ validate(const json_t *obj, int stored, char *err, size_t errlen)
 			goto nomem;
 	}
 	if (json_object_get(obj, "container") && json_object_get(obj, "docker")) {
-		seterr(err, errlen, "give either container or docker, not both");
+		js_errf(err, errlen, "give either container or docker, not both");
 		goto fail;
 	}
 	if (kinds == 0) {
-		seterr(err, errlen, "a job needs one of command (an array of "
+		js_errf(err, errlen, "a job needs one of command (an array of "
 		    "strings), shell (a string) or container (an object)");
 		goto fail;
 	}
 	if (kinds > 1) {
-		seterr(err, errlen, "a job takes exactly one of command, shell "
+		js_errf(err, errlen, "a job takes exactly one of command, shell "
 		    "and container, not several");
 		goto fail;
 	}
 	if (json_object_get(obj, "builtin") != NULL &&
 	    json_object_get(obj, "args") == NULL) {
-		seterr(err, errlen, "builtin \"add\" needs args: [a, b]");
+		js_errf(err, errlen, "builtin \"add\" needs args: [a, b]");
 		goto fail;
 	}
 	if (json_object_get(obj, "args") != NULL &&
 	    json_object_get(obj, "builtin") == NULL) {
-		seterr(err, errlen, "args is only for builtin jobs");
+		js_errf(err, errlen, "args is only for builtin jobs");
 		goto fail;
 	}
 	return out;
 nomem:
-	seterr(err, errlen, "out of memory");
+	js_errf(err, errlen, "out of memory");
 fail:
 	json_decref(out);
 	return NULL;
@@ -580,14 +570,14 @@ update(json_t *job, const json_t *changes, char *err, size_t errlen)
 	int pass;
 
 	if (!json_is_object(changes)) {
-		seterr(err, errlen, "an update must be a JSON object");
+		js_errf(err, errlen, "an update must be a JSON object");
 		return -1;
 	}
 	/* every field is checked before the first is applied */
 	for (pass = 0; pass < (job != NULL ? 2 : 1); pass++) {
 		json_object_foreach((json_t *)changes, k, v) {
 			if (!in_list(update_fields, k)) {
-				seterr(err, errlen, "field '%.64s' cannot be changed "
+				js_errf(err, errlen, "field '%.64s' cannot be changed "
 				    "(only name, description, metadata and status)",
 				    k);
 				return -1;
@@ -598,13 +588,13 @@ update(json_t *job, const json_t *changes, char *err, size_t errlen)
 			if (pass == 0) {
 				json_decref(n);
 			} else if (json_object_set_new(job, k, n) < 0) {
-				seterr(err, errlen, "out of memory");
+				js_errf(err, errlen, "out of memory");
 				return -1;
 			}
 		}
 	}
 	if (job != NULL && js_job_set_time(job, "updated_at", 0) < 0) {
-		seterr(err, errlen, "out of memory");
+		js_errf(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -713,7 +703,7 @@ js_job_normalize(const json_t *stored, const char *id, char *err, size_t errlen)
 		return NULL;
 	v = json_object_get(stored, "id");
 	if (v != NULL && (!json_is_string(v) || strcmp(json_string_value(v), id) != 0)) {
-		seterr(err, errlen, "field 'id' does not match the file name %s", id);
+		js_errf(err, errlen, "field 'id' does not match the file name %s", id);
 		json_decref(valid);
 		return NULL;
 	}
@@ -736,7 +726,7 @@ js_job_normalize(const json_t *stored, const char *id, char *err, size_t errlen)
 				continue;
 			break;
 		}
-		seterr(err, errlen, "stored field '%s' has the wrong type",
+		js_errf(err, errlen, "stored field '%s' has the wrong type",
 		    stored_types[i].name);
 		json_decref(valid);
 		return NULL;
@@ -745,7 +735,7 @@ js_job_normalize(const json_t *stored, const char *id, char *err, size_t errlen)
 	job = js_job_new(valid, id, NULL, NULL);
 	json_decref(valid);
 	if (job == NULL) {
-		seterr(err, errlen, "out of memory");
+		js_errf(err, errlen, "out of memory");
 		return NULL;
 	}
 	/* keep every stored value the file had */
@@ -755,7 +745,7 @@ js_job_normalize(const json_t *stored, const char *id, char *err, size_t errlen)
 		if (strcmp(k, "docker") == 0)
 			continue;
 		if (json_object_set(job, k, v) < 0) {
-			seterr(err, errlen, "out of memory");
+			js_errf(err, errlen, "out of memory");
 			json_decref(job);
 			return NULL;
 		}
@@ -806,12 +796,12 @@ js_job_parse(const char *text, size_t len, char *err, size_t errlen)
 
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
 	if (j == NULL) {
-		seterr(err, errlen, "malformed JSON at line %d, column %d: %s",
+		js_errf(err, errlen, "malformed JSON at line %d, column %d: %s",
 		    e.line, e.column, e.text);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
-		seterr(err, errlen, "a job must be a JSON object");
+		js_errf(err, errlen, "a job must be a JSON object");
 		json_decref(j);
 		return NULL;
 	}

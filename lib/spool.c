@@ -25,16 +25,6 @@ struct js_spool {
 	char *path;
 };
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 struct js_spool *
 js_spool_open(const char *path, int flags, char *err, size_t errlen)
 {
@@ -43,7 +33,7 @@ js_spool_open(const char *path, int flags, char *err, size_t errlen)
 
 	sp = calloc(1, sizeof *sp);
 	if (sp == NULL || (sp->path = strdup(path)) == NULL) {
-		seterr(err, errlen, "out of memory");
+		js_errf(err, errlen, "out of memory");
 		free(sp);
 		return NULL;
 	}
@@ -51,42 +41,42 @@ js_spool_open(const char *path, int flags, char *err, size_t errlen)
 	sp->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sp->dirfd < 0 && errno == ENOENT && (flags & JS_SPOOL_CREATE)) {
 		if (mkdir(path, 0770) < 0 && errno != EEXIST) {
-			seterr(err, errlen, "cannot create spool directory %s: %s",
+			js_errf(err, errlen, "cannot create spool directory %s: %s",
 			    path, strerror(errno));
 			goto fail;
 		}
 		sp->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (sp->dirfd < 0) {
-		seterr(err, errlen, "cannot open spool directory %s: %s", path,
+		js_errf(err, errlen, "cannot open spool directory %s: %s", path,
 		    strerror(errno));
 		goto fail;
 	}
 	if (fstat(sp->dirfd, &st) < 0) {
-		seterr(err, errlen, "cannot stat spool directory %s: %s", path,
+		js_errf(err, errlen, "cannot stat spool directory %s: %s", path,
 		    strerror(errno));
 		goto fail;
 	}
 	if (st.st_mode & S_IWOTH) {
-		seterr(err, errlen, "spool directory %s is writable by other users "
+		js_errf(err, errlen, "spool directory %s is writable by other users "
 		    "(mode %04o); refusing it: run 'chmod o-w %s'", path,
 		    (unsigned)(st.st_mode & 07777), path);
 		goto fail;
 	}
 	if (mkdirat(sp->dirfd, "tmp", 0770) < 0 && errno != EEXIST) {
-		seterr(err, errlen, "cannot create %s/tmp: %s", path, strerror(errno));
+		js_errf(err, errlen, "cannot create %s/tmp: %s", path, strerror(errno));
 		goto fail;
 	}
 	sp->tmpfd = openat(sp->dirfd, "tmp",
 	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sp->tmpfd < 0) {
-		seterr(err, errlen, "cannot open %s/tmp: %s%s", path, strerror(errno),
+		js_errf(err, errlen, "cannot open %s/tmp: %s%s", path, strerror(errno),
 		    (errno == ELOOP || errno == ENOTDIR) ?
 		    " (it must be a real directory, not a symlink)" : "");
 		goto fail;
 	}
 	if (fstat(sp->tmpfd, &st) < 0 || (st.st_mode & S_IWOTH)) {
-		seterr(err, errlen, "%s/tmp is writable by other users; refusing it",
+		js_errf(err, errlen, "%s/tmp is writable by other users; refusing it",
 		    path);
 		goto fail;
 	}
@@ -122,7 +112,7 @@ js_spool_check(struct js_spool *sp, char *err, size_t errlen)
 	int fd;
 
 	if (fstat(sp->dirfd, &st) < 0 || st.st_nlink == 0) {
-		seterr(err, errlen, "spool directory %s has been removed", sp->path);
+		js_errf(err, errlen, "spool directory %s has been removed", sp->path);
 		return -1;
 	}
 	{
@@ -131,19 +121,19 @@ js_spool_check(struct js_spool *sp, char *err, size_t errlen)
 		struct stat pst;
 		if (stat(sp->path, &pst) < 0 || pst.st_dev != st.st_dev ||
 		    pst.st_ino != st.st_ino) {
-			seterr(err, errlen, "spool directory %s has been moved or "
+			js_errf(err, errlen, "spool directory %s has been moved or "
 			    "replaced since it was opened", sp->path);
 			return -1;
 		}
 	}
 	if (fstatvfs(sp->dirfd, &vfs) == 0) {
 		if (vfs.f_flag & ST_RDONLY) {
-			seterr(err, errlen, "spool %s is on a read-only filesystem",
+			js_errf(err, errlen, "spool %s is on a read-only filesystem",
 			    sp->path);
 			return -1;
 		}
 		if (vfs.f_bavail == 0 || (vfs.f_files > 0 && vfs.f_favail == 0)) {
-			seterr(err, errlen, "spool %s: no space left on device",
+			js_errf(err, errlen, "spool %s: no space left on device",
 			    sp->path);
 			return -1;
 		}
@@ -153,13 +143,13 @@ js_spool_check(struct js_spool *sp, char *err, size_t errlen)
 	fd = openat(sp->tmpfd, probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
 	if (fd < 0) {
-		seterr(err, errlen, "spool %s is not writable: %s", sp->path,
+		js_errf(err, errlen, "spool %s is not writable: %s", sp->path,
 		    strerror(errno));
 		return -1;
 	}
 	close(fd);
 	if (unlinkat(sp->tmpfd, probe, 0) < 0) {
-		seterr(err, errlen, "spool %s: cannot remove a file: %s", sp->path,
+		js_errf(err, errlen, "spool %s: cannot remove a file: %s", sp->path,
 		    strerror(errno));
 		return -1;
 	}

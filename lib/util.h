@@ -63,6 +63,11 @@ const char *js_netfs_name(int fd);
 /* Host name (never fails: "localhost" as a last resort). */
 void js_hostname(char *out, size_t size);
 
+/* Fills a caller's error buffer (err may be NULL, errlen 0): the one way a
+ * library function that must not print says why it failed. */
+void js_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Writes all of data to fd, retrying short writes and EINTR.  0, or -1
  * with errno set. */
 int js_write_all(int fd, const void *data, size_t len);
