@@ -1,16 +1,25 @@
 /*
  * proc.h - the pieces of jobspool-processor and how they fit.
  *
- *   main.c       settings (lib/config), start-up checks, SIGHUP reload
- *   loop.c       the event loop: inotify on the spool, signalfd, timerfd;
- *                claims, heartbeats, timeouts, cancels, results
- *   exec.h       the executor seam: start a run, watch it, stop it
- *   exec_local.c the local executor (child processes, container CLIs)
- *   queue.c      in-memory index of pending jobs (priority, submission order,
- *                not_before); holds only pending ids, never finished ones
- *   run.c        spawning a job's process: session, limits, environment,
- *                credentials, stdin, log; killing its process group
- *   container.c  the command line of a container job and its stop/kill
+ *   main.c        start-up: reads the settings, opens the spool, runs the
+ *                 loop (and the remote link in remote mode), exit status
+ *   settings.c    the settings (lib/config): table of options, checks,
+ *                 the processor's labels, SIGHUP reload, free
+ *   loop.c        the event loop: inotify on the spool, signalfd, timerfd;
+ *                 claims, heartbeats, timeouts, cancels, results
+ *   queue.c       in-memory index of pending jobs (priority, submission
+ *                 order, not_before); holds only pending ids, never
+ *                 finished ones
+ *   run.c         spawning a job's process: session, limits, environment,
+ *                 credentials, stdin, log; killing its process group
+ *   container.c   the command line of a container job and its stop/kill
+ *   exec_local.c  the local executor (child processes, container CLIs);
+ *                 exec.h is the executor seam: start a run, watch, stop
+ *   exec_slurm.c  the Slurm executor: a watcher process per job (slurm.h)
+ *   slurm.c       the Slurm watcher: sbatch, scontrol/sacct, scancel, the
+ *                 output copy (slurm.h)
+ *   remote.c      remote mode (--server): the link process that claims
+ *                 from an apiserver and mirrors jobs and logs (remote.h)
  *
  * Single-threaded: everything runs in the event loop, so no locking.
  */
@@ -56,6 +65,11 @@ struct proc_config {
 	int64_t slurm_poll_ms;
 	char **slurm_labels;		/* "LABEL=sbatch args", NULL-terminated */
 	char **labels;			/* --label words, NULL-terminated */
+	/* the processor's labels: the --label words and, under the Slurm
+	 * executor, the names of the --slurm-label mappings; each once,
+	 * NULL-terminated, nall_labels of them (built by settings.c) */
+	char **all_labels;
+	size_t nall_labels;
 	/* remote mode (--server; read at start, see remote.h) */
 	char *server;			/* base URL, NULL: local mode */
 	char *token;			/* bearer secret, NULL: none */
@@ -68,21 +82,27 @@ struct proc_config {
 #define PROC_EXEC_LOCAL 0
 #define PROC_EXEC_SLURM 1
 
+/* settings.c: reads the settings from argv, the environment and the
+ * config files into cfg, keeping argv for proc_reload.  Returns a
+ * JS_CONFIG_* code (config.h): with JS_CONFIG_HELP the usage has been
+ * printed, with JS_CONFIG_ERROR err says why; only with JS_CONFIG_OK does
+ * cfg hold settings (to free with proc_config_free). */
+int proc_config_load(struct proc_config *cfg, int argc, char **argv,
+    char *err, size_t errlen);
+/* settings.c: re-reads the settings (SIGHUP) into *cfg.  Returns 0, or -1
+ * with a message in err (the old settings are then left unchanged). */
+int proc_reload(struct proc_config *cfg, char *err, size_t errlen);
 void proc_config_free(struct proc_config *cfg);
-/* Splits a string into words at blanks (no quoting); NULL-terminated array,
- * each word and the array malloc'ed.  Returns NULL on allocation failure. */
+/* settings.c: whether every one of the job's "labels" is among the
+ * processor's (all_labels), by lib/sched's rule (js_sched_job_labels_ok),
+ * the one the apiserver applies to remote workers. */
+int proc_labels_match(const struct proc_config *cfg, const json_t *job);
+
+/* run.c: splits a string into words at blanks (no quoting); NULL-terminated
+ * array, each word and the array malloc'ed.  Returns NULL on allocation
+ * failure. */
 char **proc_split_words(const char *s);
 void proc_free_words(char **w);
-
-/* main.c: re-reads the settings (SIGHUP) into *cfg.  Returns 0, or -1 with
- * a message in err (the old settings are then left unchanged). */
-int proc_reload(struct proc_config *cfg, char *err, size_t errlen);
-
-/* main.c: whether the processor has label: a --label, or in Slurm mode
- * the name of a --slurm-label mapping. */
-int proc_has_label(const struct proc_config *cfg, const char *label);
-/* Whether every one of the job's "labels" is among the processor's. */
-int proc_labels_match(const struct proc_config *cfg, const json_t *job);
 
 /* loop.c: runs until a shutdown completes.  Returns the exit status. */
 int proc_loop(struct js_spool *sp, struct proc_config *cfg);

@@ -194,5 +194,27 @@ check "six hand-written jobs ran" wait_until 30 sh -c "[ -f '$WORK/order' ] && [
 eq "no seq: priority desc, then submission order" "$(tr '\n' ' ' <"$WORK/order")" "d b e a c f "
 stop_proc "$PROC_PID"
 
+# labels (lib/sched's rule, the same as the apiserver's for remote
+# workers): a processor takes a job when it has every one of the job's
+# labels; SIGHUP re-reads them (here from the configuration file)
+proc_setup
+printf 'label = gpu\nlabel = big\n' >"$WORK/proc.conf"
+l_none=$(submit '{"shell":"true"}')
+l_gpu=$(submit '{"shell":"true","labels":["gpu"]}')
+l_both=$(submit '{"shell":"true","labels":["big","gpu"]}')
+l_arm=$(submit '{"shell":"true","labels":["gpu","arm"]}')
+l_bad=$(submit '{"shell":"true","labels":["not a word"]}')
+start_proc --config "$WORK/proc.conf" --scan-interval 200ms
+check "labels: jobs whose labels the processor has run" wait_final 30 "$l_none" "$l_gpu" "$l_both"
+eq "labels: a job with both labels completed" "$(field "$l_both" .status)" completed
+check "labels: a job whose labels are not words is taken" wait_final 30 "$l_bad"
+eq "labels: ... and failed by the claim" "$(field "$l_bad" .status)" failed
+check "labels: a job needing a label the processor lacks stays pending" test -f "$SPOOL/$l_arm.pending"
+printf 'label = gpu\nlabel = arm\n' >"$WORK/proc.conf"
+kill -HUP "$PROC_PID"
+check "labels: after SIGHUP the reloaded labels count" wait_final 30 "$l_arm"
+eq "labels: ... and the job completed" "$(field "$l_arm" .status)" completed
+stop_proc "$PROC_PID"
+
 proc_check_logs
 finish
