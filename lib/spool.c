@@ -712,17 +712,19 @@ clear_run_fields(json_t *job)
 
 /* Writes job as <id>.failed with error msg and removes <id>.<from>; caller
  * holds the lock. */
+/* Ends a job in place: writes <id>.<to> (failed or cancelled) with msg as
+ * its error, then removes its <from> file; caller holds the lock. */
 static int
-fail_in_place(struct js_spool *sp, const char *id, enum js_state from,
-    json_t *job, const char *msg)
+end_in_place(struct js_spool *sp, const char *id, enum js_state from,
+    json_t *job, enum js_state to, const char *msg)
 {
 	char name[JS_NAME_SIZE];
 
-	json_object_set_new(job, "status", json_string("failed"));
+	json_object_set_new(job, "status", json_string(js_state_status(to)));
 	json_object_set_new(job, "error", json_string(msg));
 	js_job_set_time(job, "finished_at", 0);
 	js_job_set_time(job, "updated_at", 0);
-	js_spool_name(name, id, "failed");
+	js_spool_name(name, id, js_state_ext(to));
 	if (write_job(sp, name, job, 0) < 0)
 		return -1;
 	js_spool_name(name, id, js_state_ext(from));
@@ -731,6 +733,13 @@ fail_in_place(struct js_spool *sp, const char *id, enum js_state from,
 	    unlinkat(sp->dirfd, name, AT_REMOVEDIR) < 0))
 		return -1;
 	return 0;
+}
+
+static int
+fail_in_place(struct js_spool *sp, const char *id, enum js_state from,
+    json_t *job, const char *msg)
+{
+	return end_in_place(sp, id, from, job, JS_FAILED, msg);
 }
 
 /* A claimed file that is not a valid job becomes <id>.failed. */
@@ -1081,7 +1090,7 @@ static int
 recover_one(struct js_spool *sp, const char *id, int64_t lease_ms,
     js_recover_fn fn, void *arg)
 {
-	char name[JS_NAME_SIZE], msg[512];
+	char name[JS_NAME_SIZE], cname[JS_NAME_SIZE], msg[512];
 	struct stat st;
 	json_t *job;
 	int lk, rc = 0, s;
@@ -1120,7 +1129,23 @@ recover_one(struct js_spool *sp, const char *id, int64_t lease_ms,
 	}
 	if (fn != NULL)
 		fn(job, arg);
-	if (js_job_int(job, "attempts", 0) >= js_job_int(job, "max_attempts", 3)) {
+	js_spool_name(cname, id, "cancel");
+	if (fstatat(sp->dirfd, cname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* its cancel was asked for and the processor is gone: the
+		 * job ends cancelled instead of running again */
+		snprintf(msg, sizeof msg, "cancelled; its processor (%s) "
+		    "stopped heartbeating before it stopped the job",
+		    js_job_str(job, "worker") ? js_job_str(job, "worker") :
+		    "unknown");
+		json_object_set_new(job, "generation",
+		    json_integer(js_job_int(job, "generation", 0) + 1));
+		rc = end_in_place(sp, id, JS_WIP, job, JS_CANCELLED, msg) < 0 ?
+		    -1 : 1;
+		if (rc == 1 && unlinkat(sp->dirfd, cname, 0) < 0 &&
+		    errno != ENOENT)
+			rc = -1;
+	} else if (js_job_int(job, "attempts", 0) >=
+	    js_job_int(job, "max_attempts", 3)) {
 		snprintf(msg, sizeof msg, "lease expired: its processor (%s) "
 		    "stopped heartbeating, and the job has used all %lld "
 		    "attempts (max_attempts)",

@@ -210,8 +210,10 @@ typedef void (*js_recover_fn)(const json_t *job, void *arg);
 /*
  * Recovers every <id>.wip whose heartbeat is older than lease_ms: back to
  * .pending (generation + 1) while attempts < max_attempts, else .failed
- * with an error saying the processor was lost.  A .wip beside a final file
- * (crash during finish) is removed.  Returns the number recovered, or -1.
+ * with an error saying the processor was lost; a job whose cancel was
+ * requested (<id>.cancel) ends .cancelled instead, and the request is
+ * removed.  A .wip beside a final file (crash during finish) is removed.
+ * Returns the number recovered, or -1.
  */
 int js_spool_recover(struct js_spool *sp, int64_t lease_ms, js_recover_fn fn,
     void *arg);

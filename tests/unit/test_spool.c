@@ -1221,6 +1221,38 @@ test_stat(void **state)
 }
 
 /* Recovery of one job: only when its lease expired. */
+/* A job whose cancel was requested and whose processor then died ends
+ * cancelled at recovery: it never runs again (before, it went back to
+ * .pending with the request beside it). */
+static void
+test_recover_cancel_requested(void **state)
+{
+	struct fx *f = *state;
+	struct js_claim c;
+	json_t *job, *p;
+	char id[JS_ID_SIZE];
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	assert_int_equal(js_spool_claim(f->sp, id, "remote:1", &c, &job), 0);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	assert_int_equal(js_spool_cancel(f->sp, id, "by a test", NULL), -1);
+	assert_int_equal(errno, EINPROGRESS);
+	assert_true(exists(f, id, "cancel"));
+	age(f, id, "wip", 120);
+	assert_int_equal(js_spool_recover_job(f->sp, id, 60000, NULL, NULL), 1);
+	assert_false(exists(f, id, "wip"));
+	assert_false(exists(f, id, "pending"));
+	assert_false(exists(f, id, "cancel"));
+	assert_true(exists(f, id, "cancelled"));
+	p = js_spool_read(f->sp, id, NULL);
+	assert_string_equal(js_job_str(p, "status"), "cancelled");
+	assert_non_null(strstr(js_job_str(p, "error"), "cancelled"));
+	json_decref(p);
+	/* the lost run's late finish is fenced */
+	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_COMPLETED), -1);
+	json_decref(job);
+}
+
 static void
 test_recover_job(void **state)
 {
@@ -1347,6 +1379,7 @@ main(void)
 		T(test_log_append_symlink),
 		T(test_heartbeat_gen),
 		T(test_stat),
+		T(test_recover_cancel_requested),
 		T(test_recover_job),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
