@@ -1329,7 +1329,8 @@ pid_t
 remote_start(struct proc_config *cfg, struct js_spool *sp)
 {
 	struct link lk;
-	char host[256], *const *w;
+	char host[256];
+	size_t i;
 	pid_t parent = getpid(), pid;
 	int rc = 1;
 
@@ -1349,25 +1350,11 @@ remote_start(struct proc_config *cfg, struct js_spool *sp)
 		js_err("remote link: cannot initialise libcurl");
 		_exit(1);
 	}
+	/* the labels sent with claims: the processor's whole label list */
 	lk.labels = json_array();
-	for (w = cfg->labels; w != NULL && *w != NULL; w++)
-		json_array_append_new(lk.labels, json_string(*w));
-	if (cfg->executor == PROC_EXEC_SLURM)
-		for (w = cfg->slurm_labels; w != NULL && *w != NULL; w++) {
-			const char *eq = strchr(*w, '=');
-			json_t *name = json_stringn(*w, eq ? (size_t)(eq - *w) :
-			    strlen(*w));
-			size_t i;
-			json_t *v;
-			int dup = 0;
-			json_array_foreach(lk.labels, i, v)
-				if (json_equal(v, name))
-					dup = 1;
-			if (dup)
-				json_decref(name);
-			else
-				json_array_append_new(lk.labels, name);
-		}
+	for (i = 0; lk.labels != NULL && i < cfg->nall_labels; i++)
+		json_array_append_new(lk.labels,
+		    json_string(cfg->all_labels[i]));
 	lk.json_hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	lk.json_hdrs = curl_slist_append(lk.json_hdrs, "Expect:");
 	lk.log_hdrs = curl_slist_append(NULL,
