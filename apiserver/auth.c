@@ -1,4 +1,4 @@
-/* auth.c - bearer tokens (SPEC §4, §9): "NAME:SECRET[:admin|:worker]",
+/* auth.c - bearer tokens (jobspool-apiserver(8)): "NAME:SECRET[:admin|:worker]",
  * compared in constant time; a token sees only the jobs it submitted unless
  * admin; only worker tokens may use /api/v1/workers/... (remote
  * processors). */

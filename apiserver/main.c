@@ -1,6 +1,6 @@
 /*
  * jobspool-apiserver - takes jobs over HTTP and writes them into the spool
- * (SPEC §4, man 8 jobspool-apiserver).  This file: settings, start-up and
+ * (man 8 jobspool-apiserver).  This file: settings, start-up and
  * signals.  See api.h for the other pieces.
  */
 #include <arpa/inet.h>

@@ -10,27 +10,18 @@
 #include <unistd.h>
 
 #include "idem.h"
-
-static uint64_t
-fnv1a(uint64_t h, const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
-}
+#include "idmap.h"
 
 /* "idem/<32 hex>" from owner and key. */
 static void
 record_name(char out[64], const char *owner, const char *key)
 {
-	uint64_t h1 = 14695981039346656037ULL, h2 = 0x84222325cbf29ce4ULL;
+	uint64_t h1 = JS_HASH_INIT, h2 = 0x84222325cbf29ce4ULL;
 
-	h1 = fnv1a(h1, owner, strlen(owner) + 1);
-	h1 = fnv1a(h1, key, strlen(key));
-	h2 = fnv1a(h2, key, strlen(key));
-	h2 = fnv1a(h2, owner, strlen(owner) + 1);
+	h1 = js_hash(h1, owner, strlen(owner) + 1);
+	h1 = js_hash(h1, key, strlen(key));
+	h2 = js_hash(h2, key, strlen(key));
+	h2 = js_hash(h2, owner, strlen(owner) + 1);
 	snprintf(out, 64, JS_IDEM_DIR "/%016llx%016llx", (unsigned long long)h1,
 	    (unsigned long long)h2);
 }

@@ -1,5 +1,5 @@
 /*
- * idem.h - Idempotency-Key records for the apiserver (SPEC §4 POST).
+ * idem.h - Idempotency-Key records for the apiserver (jobspool-apiserver(8), POST /api/v1/jobs).
  *
  * SPOOL/idem/<hash>   one small file per (token name, key), <hash> 32 hex
  *                     digits: four lines, the job id the key first

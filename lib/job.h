@@ -1,5 +1,5 @@
 /*
- * job.h - a job as JSON (SPEC §3): validation of what clients submit,
+ * job.h - a job as JSON (jobspool(5)): validation of what clients submit,
  * the stored fields every state file holds, and the state names.
  *
  * A job is a jansson object.  Functions returning json_t * return a new
@@ -57,7 +57,7 @@ int js_state_from_status(const char *status);
 int js_label_valid(const char *s);
 
 /*
- * Validates a submitted job (SPEC §3) and returns a new object holding
+ * Validates a submitted job (jobspool(5)) and returns a new object holding
  * exactly the submitted fields, normalised: "docker" is stored as
  * "container", sizes in "limits" become integers of bytes, "timeout" a
  * number of seconds.  Unknown fields and fields the server sets ("id",
@@ -77,7 +77,7 @@ json_t *js_job_new(const json_t *validated, const char *id, const char *owner,
 
 /*
  * Checks a job read from a state file, e.g. one an admin wrote by hand
- * into SPOOL/tmp and renamed to SPOOL/<id>.pending (SPEC §9): the
+ * into SPOOL/tmp and renamed to SPOOL/<id>.pending (jobspool(5)): the
  * submitted fields must be valid; stored fields are type-checked; missing
  * stored fields are filled in.  id is the id of the file name; a different
  * "id" inside is an error.  Returns a new, complete job or NULL with err.

@@ -270,7 +270,7 @@ int js_spool_cancel(struct js_spool *sp, const char *id, const char *reason,
 int js_spool_cancel_requested(struct js_spool *sp, const char *id);
 
 /*
- * Marks a final job retrieved (SPEC §2): sets retrieved_at, renames it to
+ * Marks a final job retrieved (jobspool(5)): sets retrieved_at, renames it to
  * <id>.retrieved keeping its status.  Returns the job as it now is; an
  * already retrieved job is returned unchanged.  -1/EBUSY (NULL) if the job
  * is not final.

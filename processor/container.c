@@ -1,5 +1,5 @@
 /*
- * container.c - container jobs through the runtime's CLI (SPEC §5, §9):
+ * container.c - container jobs through the runtime's CLI (jobspool-processor(8)):
  *
  *   RUNTIME [global args] run --rm --name jobspool-<id> [--container-args]
  *       -e K=V ... IMAGE [CMD...]

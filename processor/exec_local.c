@@ -266,7 +266,7 @@ local_ended(struct executor *ex, const char *id, struct exec_run *run,
 	run->pid = 0;
 }
 
-/* Kills what is left of a dead processor's run of a job (SPEC 9): only on
+/* Kills what is left of a dead processor's run of a job (jobspool-processor(8)): only on
  * this host, and only if the recorded pid was not reused. */
 static void
 local_recover(struct executor *ex, const json_t *job)

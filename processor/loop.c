@@ -225,7 +225,7 @@ index_pending(struct loop *l, const char *id, int strict)
 		    id, strerror(errno));
 }
 
-/* A dead processor's run of a job is being recovered (SPEC §9): the
+/* A dead processor's run of a job is being recovered (jobspool-processor(8)): the
  * executor kills what is left of it. */
 static void
 recover_cb(const json_t *job, void *arg)
@@ -278,7 +278,7 @@ signal_run(struct loop *l, struct run *r, int sig, int64_t grace_ms)
 	l->ex->ops->stop(l->ex, r->id, &r->x, sig == SIGKILL, grace_ms);
 }
 
-/* A cancelled job ends within a second (SPEC 5): its SIGTERM to SIGKILL
+/* A cancelled job ends within a second (jobspool-processor(8)): its SIGTERM to SIGKILL
  * grace is at most this. */
 #define CANCEL_GRACE_MS 900
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # jobspool-apiserver: start-up flags, the job routes, demo routes, /healthz,
-# /metrics, and every bad input of SPEC §4 (status, JSON error, spool unchanged).
+# /metrics, and every bad input of jobspool-apiserver(8) (status, JSON error, spool unchanged).
 . "$(dirname "$0")/lib.sh"
 API=$JS_BIN/jobspool-apiserver
 

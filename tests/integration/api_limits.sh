@@ -1,7 +1,7 @@
 #!/bin/sh
 # jobspool-apiserver limits and hostile clients: slow-loris headers and
 # bodies (others stay served; --read-timeout closes them), --idle-timeout,
-# --max-connections, --max-body, content types of SPEC §9, HEAD/OPTIONS,
+# --max-connections, --max-body, content types (jobspool-apiserver(8)), HEAD/OPTIONS,
 # paging with a stable cursor, SIGTERM (requests in flight finish, followers
 # end cleanly, no new connections), unwritable/vanished spool (503, /healthz
 # says why) and a full disk (507), each leaving the spool unchanged.
@@ -112,7 +112,7 @@ eq "--max-body 4K: 3 KB 201" "$CODE" 201
 before="$before
 $(printf '%s' "$BODY" | jq -r .id).pending"
 
-# ---- content types (SPEC §9) ----
+# ---- content types (jobspool-apiserver(8)) ----
 ct() {	# DESC WANT-CODE CONTENT-TYPE
 	req POST /api/v1/jobs -H "Content-Type: $3" --data-binary '{"shell":"true"}'
 	if [ "$2" = 201 ]; then

@@ -10,7 +10,7 @@ if ! command -v mandoc >/dev/null 2>&1; then
 fi
 pages=$(ls man/*.[1-8] 2>/dev/null)
 check "there are man pages" test -n "$pages"
-# SPEC §8: a page for each program (8), the spool format (5), the overview (7)
+# a page for each program (8), the spool format (5), the overview (7)
 for p in jobspool.5 jobspool.7 jobspool-apiserver.8 jobspool-processor.8 jobspool-cleaner.8; do
 	check "man/$p exists" test -f "man/$p"
 done

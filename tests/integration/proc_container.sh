@@ -1,5 +1,5 @@
 #!/bin/sh
-# jobspool-processor: container jobs through podman (SPEC 5, 9).  Installs
+# jobspool-processor: container jobs through podman (jobspool-processor(8)).  Installs
 # podman, runc and busybox-static when missing (as root, apt-get), runs
 # podman with --runtime runc and rlimits it can set (--container-global-args,
 # --container-args), builds the image

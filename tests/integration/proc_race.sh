@@ -65,7 +65,7 @@ check "max_attempts: error says the lease expired" sh -c "jq -r .error '$(final 
 stop_proc "$c"
 
 # ---- kill -9: a grandchild left in the old run's process group is killed
-# by the recovery (SPEC 9: pid and start time recorded in the .wip) ----
+# by the recovery (jobspool-processor(8): pid and start time recorded in the .wip) ----
 proc_setup
 start_proc -j 1; a=$PROC_PID
 g_id=$(submit "{\"shell\":\"if [ -e $WORK/g ]; then echo second run; exit 0; fi; touch $WORK/g; sleep 30.987667 & wait\"}")

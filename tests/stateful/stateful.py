@@ -832,10 +832,10 @@ class Tester:
                 return "idem replay other body (left out)"
             rep = self.req("POST", "/api/v1/jobs", who, json.dumps(sub),
                            headers={"Idempotency-Key": key[1]})
-            # 422 (SPEC 10); once its job was removed, 409 is as right
+            # 422 (jobspool-apiserver(8)); once its job was removed, 409 is as right
             self.expect(rep, {409, 422} if j.deleted else {422},
                         "Idempotency-Key replay with a different body "
-                        "(SPEC 10: 422)")
+                        "(jobspool-apiserver(8): 422)")
             return "idem replay %s other body -> %d" % (key[1], rep.status)
         others = [k for k in self.idem if k[0] != who and
                   (who, k[1]) not in self.idem]
