@@ -524,15 +524,20 @@ js_spool_find(struct js_spool *sp, const char *id, enum js_state *state)
 	return -1;
 }
 
-json_t *
-js_spool_read(struct js_spool *sp, const char *id, enum js_state *state)
+/* Finds the job (under its lock if locked, see js_spool_locate) and reads
+ * it, following it when it moved between the two; after tries moves,
+ * fails with giveup (ENOENT, or EAGAIN when locked: it kept moving). */
+static json_t *
+read_following(struct js_spool *sp, const char *id, enum js_state *state,
+    int locked)
 {
 	enum js_state st;
 	json_t *job;
-	int tries;
+	int tries, max = locked ? JS_NSTATES : 4;
 
-	for (tries = 0; tries < 4; tries++) {
-		if (js_spool_find(sp, id, &st) < 0)
+	for (tries = 0; tries < max; tries++) {
+		if ((locked ? js_spool_locate(sp, id, &st) :
+		    js_spool_find(sp, id, &st)) < 0)
 			return NULL;
 		job = js_spool_read_state(sp, id, st);
 		if (job != NULL) {
@@ -544,8 +549,14 @@ js_spool_read(struct js_spool *sp, const char *id, enum js_state *state)
 			return NULL;
 		/* it moved between find and read: look again */
 	}
-	errno = ENOENT;
+	errno = locked ? EAGAIN : ENOENT;
 	return NULL;
+}
+
+json_t *
+js_spool_read(struct js_spool *sp, const char *id, enum js_state *state)
+{
+	return read_following(sp, id, state, 0);
 }
 
 int
@@ -571,25 +582,8 @@ json_t *
 js_spool_read_current(struct js_spool *sp, const char *id,
     enum js_state *state)
 {
-	enum js_state st;
-	json_t *job;
-	int tries;
-
 	/* each retry follows a move forward: a few are enough */
-	for (tries = 0; tries < JS_NSTATES; tries++) {
-		if (js_spool_locate(sp, id, &st) < 0)
-			return NULL;
-		job = js_spool_read_state(sp, id, st);
-		if (job != NULL) {
-			if (state != NULL)
-				*state = st;
-			return job;
-		}
-		if (errno != ENOENT)
-			return NULL;
-	}
-	errno = EAGAIN;
-	return NULL;
+	return read_following(sp, id, state, 1);
 }
 
 int
