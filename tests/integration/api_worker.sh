@@ -524,12 +524,17 @@ jq_eq "  attempt 2" .job.attempts 2
 jq_eq "  log_offset after the first attempt's bytes" .log_offset 14
 check "  with a newer token" test "$G" -gt "$GR"
 GR2=$G
+# (the new worker heartbeats between the steps below: the 2 s lease must
+# not run out on a loaded machine while the old worker is refused)
+hb "$JR" "$GR2"
+eq "the new worker's first heartbeat: 200" "$CODE" 200
 fin "$JR" "{\"token\":$GR,\"job\":{\"status\":\"completed\",\"exit_code\":0}}"
 jerr "the first worker's late finish: 409" 409
 logup "$JR" "$GR" 14 late
 jerr "  its late log: 409" 409
 hb "$JR" "$GR"
 jerr "  its late heartbeat: 409" 409
+hb "$JR" "$GR2"
 logup "$JR" "$GR2" 14 "@$W/d4"
 jq_eq "the new worker appends after the first attempt" .size 29
 hb "$JR" "$GR2"
