@@ -28,11 +28,11 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "idmap.h"
 #include "sched.h"
 #include "log.h"
 
 struct ent {
-	struct ent *next;
 	char id[JS_ID_SIZE];
 	enum js_state state;
 	int64_t mtime_ms;
@@ -53,8 +53,7 @@ struct ent {
 
 static struct {
 	pthread_mutex_t mu;
-	struct ent **b;
-	size_t nb, n;
+	struct js_idmap map;	/* id -> struct ent * */
 	unsigned gen;
 	unsigned pgen;
 } ix = { .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -305,16 +304,6 @@ list_settled(struct api *a, unsigned mask, int flags, struct js_entry **out,
 	return 0;
 }
 
-static size_t
-hash_id(const char *id)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
-	return (size_t)h;
-}
-
 static void
 ent_free(struct ent *e)
 {
@@ -327,28 +316,23 @@ ent_free(struct ent *e)
 	free(e);
 }
 
+static void
+ent_free_v(void *e)
+{
+	ent_free(e);
+}
+
 int
 idx_init(void)
 {
-	ix.nb = 1024;
-	ix.b = calloc(ix.nb, sizeof *ix.b);
-	return ix.b ? 0 : -1;
+	js_idmap_init(&ix.map);
+	return 0;
 }
 
 void
 idx_free(void)
 {
-	size_t i;
-	struct ent *e, *nx;
-
-	for (i = 0; i < ix.nb; i++)
-		for (e = ix.b[i]; e; e = nx) {
-			nx = e->next;
-			ent_free(e);
-		}
-	free(ix.b);
-	ix.b = NULL;
-	ix.nb = ix.n = 0;
+	js_idmap_free(&ix.map, ent_free_v);
 	cand_unref(cand.list);
 	cand.list = NULL;
 	if (mv.fd >= 0 && close(mv.fd) < 0)
@@ -358,34 +342,13 @@ idx_free(void)
 	mv.ring = NULL;
 }
 
-static struct ent **
-slot(const char *id)
+/* The cached entry of id or NULL; under ix.mu. */
+static struct ent *
+cache_get(const char *id)
 {
-	struct ent **p = &ix.b[hash_id(id) & (ix.nb - 1)];
+	void *e;
 
-	while (*p != NULL && strcmp((*p)->id, id) != 0)
-		p = &(*p)->next;
-	return p;
-}
-
-static void
-grow(void)
-{
-	size_t nb = ix.nb * 2, i;
-	struct ent **b = calloc(nb, sizeof *b), *e, *nx;
-
-	if (b == NULL)
-		return;	/* stays correct, only slower */
-	for (i = 0; i < ix.nb; i++)
-		for (e = ix.b[i]; e; e = nx) {
-			size_t h = hash_id(e->id) & (nb - 1);
-			nx = e->next;
-			e->next = b[h];
-			b[h] = e;
-		}
-	free(ix.b);
-	ix.b = b;
-	ix.nb = nb;
+	return js_idmap_get(&ix.map, id, &e) ? e : NULL;
 }
 
 static char *
@@ -582,17 +545,15 @@ add_hit(struct idx_hit *hits, size_t *n, const struct ent *e)
 static void
 cache_put(struct ent *e)
 {
-	struct ent **p = slot(e->id);
+	void *old = NULL;
 
-	if (*p != NULL) {
-		e->next = (*p)->next;
-		ent_free(*p);
-		*p = e;
-	} else {
-		e->next = NULL;
-		*p = e;
-		if (++ix.n > ix.nb)
-			grow();
+	switch (js_idmap_put(&ix.map, e->id, e, &old)) {
+	case 0:
+		ent_free(old);
+		break;
+	case -1:
+		ent_free(e);	/* out of memory: stays correct, only slower */
+		break;
 	}
 }
 
@@ -637,7 +598,7 @@ query(struct api *a, const struct idx_filter *f, int fast,
 	if (pend)
 		pgen = ++ix.pgen;
 	for (i = 0; i < ne; i++) {
-		struct ent *e = *slot(es[i].id);
+		struct ent *e = cache_get(es[i].id);
 		if (e != NULL && (fast ? e->state == es[i].state :
 		    fresh(e, &es[i]))) {
 			e->gen = gen;
@@ -676,20 +637,15 @@ query(struct api *a, const struct idx_filter *f, int fast,
 		/* sweep jobs that are gone (pending jobs that are no longer
 		 * pending, after a pending-only query; a newer concurrent
 		 * query's marks are kept) */
-		size_t b;
-		for (b = 0; b < ix.nb; b++) {
-			struct ent **p = &ix.b[b];
-			while (*p != NULL) {
-				if (full ? (*p)->gen != gen :
-				    (*p)->state == JS_PENDING &&
-				    (int)((*p)->pgen - pgen) < 0) {
-					struct ent *dead = *p;
-					*p = dead->next;
-					ent_free(dead);
-					ix.n--;
-				} else {
-					p = &(*p)->next;
-				}
+		size_t pos = 0;
+		const char *id;
+		void *v;
+		while (js_idmap_next(&ix.map, &pos, &id, &v)) {
+			struct ent *x = v;
+			if (full ? x->gen != gen : x->state == JS_PENDING &&
+			    (int)(x->pgen - pgen) < 0) {
+				js_idmap_del(&ix.map, id, NULL);
+				ent_free(x);
 			}
 		}
 	}
@@ -783,7 +739,7 @@ idx_candidate(const struct idx_cand *c, size_t i, const struct idx_filter *f,
 	size_t n = 0;
 
 	pthread_mutex_lock(&ix.mu);
-	e = *slot(c->ids[i]);
+	e = cache_get(c->ids[i]);
 	if (e != NULL && e->state == JS_PENDING && matches(e, f))
 		add_hit(h, &n, e);
 	pthread_mutex_unlock(&ix.mu);
@@ -793,16 +749,11 @@ idx_candidate(const struct idx_cand *c, size_t i, const struct idx_filter *f,
 void
 idx_forget(const char *id)
 {
-	struct ent **p, *dead;
+	void *dead;
 
 	pthread_mutex_lock(&ix.mu);
-	p = slot(id);
-	if (*p != NULL) {
-		dead = *p;
-		*p = dead->next;
+	if (js_idmap_del(&ix.map, id, &dead))
 		ent_free(dead);
-		ix.n--;
-	}
 	pthread_mutex_unlock(&ix.mu);
 }
 
