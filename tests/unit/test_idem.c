@@ -5,43 +5,12 @@
 #include "testutil.h"
 #include "idem.h"
 
-struct fx {
-	char *dir;
-	struct js_spool *sp;
-};
-
-static char err[512];
 static const char ID1[] = "11111111-1111-4111-8111-111111111111";
 static const char ID2[] = "22222222-2222-4222-8222-222222222222";
 
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof *f);
-
-	assert_non_null(f);
-	f->dir = tu_tempdir();
-	f->sp = js_spool_open(f->dir, 0, err, sizeof err);
-	if (f->sp == NULL)
-		fail_msg("open: %s", err);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-
-	js_spool_close(f->sp);
-	tu_rm_tree(f->dir);
-	free(f);
-	return 0;
-}
-
 /* The one record in idem/ (its name, "idem/<hash>"), asserting there is one. */
 static void
-only_record(struct fx *f, char name[80])
+only_record(struct tu_spool *f, char name[80])
 {
 	char path[600];
 	struct dirent *de;
@@ -65,7 +34,7 @@ only_record(struct fx *f, char name[80])
 
 /* Sets the mtime of SPOOL/name to age_s seconds ago. */
 static void
-age(struct fx *f, const char *name, long age_s)
+age(struct tu_spool *f, const char *name, long age_s)
 {
 	struct timeval tv[2];
 	char path[600];
@@ -80,7 +49,7 @@ age(struct fx *f, const char *name, long age_s)
 static void
 test_same_and_other_body(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	char prev[JS_ID_SIZE];
 	int same = -1;
 
@@ -106,7 +75,7 @@ test_same_and_other_body(void **state)
 static void
 test_old_record_matches(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	char prev[JS_ID_SIZE], name[80], path[700], text[200];
 	int same = -1, fd;
 
@@ -130,7 +99,7 @@ test_old_record_matches(void **state)
 static void
 test_stale_replaced(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	char prev[JS_ID_SIZE], name[80];
 	int same;
 
@@ -158,7 +127,7 @@ count(const char *name, off_t size, void *arg)
 static void
 test_expire(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	char prev[JS_ID_SIZE], old[80], path[700];
 	int same;
 
@@ -199,7 +168,8 @@ test_expire(void **state)
 int
 main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) \
+	cmocka_unit_test_setup_teardown(fn, tu_spool_setup, tu_spool_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_same_and_other_body),
 		T(test_old_record_matches),

@@ -7,37 +7,7 @@
 #include "testutil.h"
 #include "spool.h"
 
-struct fx {
-	char *dir;
-	struct js_spool *sp;
-};
-
 static char err[512];
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof *f);
-
-	assert_non_null(f);
-	f->dir = tu_tempdir();
-	f->sp = js_spool_open(f->dir, 0, err, sizeof err);
-	if (f->sp == NULL)
-		fail_msg("open: %s", err);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-
-	js_spool_close(f->sp);
-	tu_rm_tree(f->dir);
-	free(f);
-	return 0;
-}
 
 /* Submits a job made from JSON text; returns its id (static buffer). */
 static const char *
@@ -62,7 +32,7 @@ submit(struct js_spool *sp, const char *text)
 }
 
 static int
-exists(struct fx *f, const char *id, const char *ext)
+exists(struct tu_spool *f, const char *id, const char *ext)
 {
 	char path[600];
 	struct stat st;
@@ -73,7 +43,7 @@ exists(struct fx *f, const char *id, const char *ext)
 
 /* Sets the mtime of <id>.<ext> age_s seconds into the past. */
 static void
-age(struct fx *f, const char *id, const char *ext, int age_s)
+age(struct tu_spool *f, const char *id, const char *ext, int age_s)
 {
 	char path[600];
 	struct timespec ts[2];
@@ -88,7 +58,7 @@ age(struct fx *f, const char *id, const char *ext, int age_s)
 static void
 test_open(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	char path[600];
 	struct js_spool *sp;
 	struct stat st;
@@ -121,7 +91,7 @@ test_open(void **state)
 static void
 test_check_vanished(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	char path[600];
 	struct js_spool *sp;
 
@@ -138,7 +108,7 @@ test_check_vanished(void **state)
 static void
 test_submit_read(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	char path[600];
 	struct stat st;
 	enum js_state s;
@@ -170,7 +140,7 @@ test_submit_read(void **state)
 static void
 test_bad_ids(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	static const char *const bad[] = {
 		"../etc/passwd", "", "0B1E6F0A-3C4D-4E5F-8A9B-0C1D2E3F4A5B",
 		"0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b/../../x", "tmp", NULL
@@ -214,7 +184,7 @@ test_bad_ids(void **state)
 static void
 test_claim_finish(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct js_claim c, c2;
 	json_t *job, *job2, *done;
 	char id[JS_ID_SIZE];
@@ -258,7 +228,7 @@ test_claim_finish(void **state)
 static void
 test_fencing(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct js_claim a, b;
 	json_t *ja, *jb, *done;
 	char id[JS_ID_SIZE];
@@ -305,7 +275,7 @@ test_fencing(void **state)
 static void
 test_annotate(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct js_claim a, b;
 	json_t *ja, *jb, *note, *cur;
 	char id[JS_ID_SIZE];
@@ -358,7 +328,7 @@ recovered_cb(const json_t *job, void *arg)
 static void
 test_max_attempts(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct js_claim c;
 	json_t *job, *done;
 	char id[JS_ID_SIZE];
@@ -389,7 +359,7 @@ test_max_attempts(void **state)
 static void
 test_recover_after_finish_crash(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	char path[600];
 	const char *id = submit(f->sp, "{\"command\":[\"true\"]}");
 	int fd;
@@ -414,7 +384,7 @@ test_recover_after_finish_crash(void **state)
 static void
 test_requeue(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct js_claim c;
 	json_t *job, *p;
 	char id[JS_ID_SIZE];
@@ -449,7 +419,7 @@ test_requeue(void **state)
 static void
 test_cancel(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct js_claim c;
 	json_t *job, *out;
 	char a[JS_ID_SIZE], b[JS_ID_SIZE];
@@ -485,7 +455,7 @@ test_cancel(void **state)
 static void
 test_retrieve(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct js_claim c;
 	json_t *job, *r, *r2;
 	char id[JS_ID_SIZE];
@@ -517,7 +487,7 @@ test_retrieve(void **state)
 static void
 test_update(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct js_claim c;
 	json_t *job, *u, *ch, *bad;
 	char id[JS_ID_SIZE];
@@ -607,7 +577,7 @@ edit_write(json_t *job, enum js_state st, void *arg)
 static void
 test_edit(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct edit_arg e;
 	enum js_state st;
 	json_t *job;
@@ -705,7 +675,7 @@ test_edit(void **state)
 static void
 test_remove_and_log(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct js_claim c;
 	json_t *job;
 	char id[JS_ID_SIZE], buf[16];
@@ -738,7 +708,7 @@ test_remove_and_log(void **state)
 static void
 test_log_symlink(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	char path[600];
 	const char *id = "0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
 
@@ -750,7 +720,7 @@ test_log_symlink(void **state)
 
 /* Writes text as SPOOL/<id>.pending the way an admin would (tmp + mv). */
 static void
-hand_submit(struct fx *f, const char *id, const char *text, size_t len)
+hand_submit(struct tu_spool *f, const char *id, const char *text, size_t len)
 {
 	char tmp[600], dst[600];
 	int fd;
@@ -767,7 +737,7 @@ hand_submit(struct fx *f, const char *id, const char *text, size_t len)
 static void
 test_invalid_pending(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	const char *a = "0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
 	const char *b = "1b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
 	const char *c3 = "2b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
@@ -823,7 +793,7 @@ test_invalid_pending(void **state)
 static void
 test_list_and_clean_tmp(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct js_entry *v;
 	size_t n;
 	char path[600];
@@ -861,7 +831,7 @@ test_list_and_clean_tmp(void **state)
 static void
 test_submit_many(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	json_t *jobs[3], *v;
 	size_t i;
 	char path[600];
@@ -892,7 +862,7 @@ test_submit_many(void **state)
 static void
 test_claim_race(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	json_t *v, **jobs;
 	char (*ids)[JS_ID_SIZE];
 	char out[600], line[64];
@@ -997,7 +967,7 @@ read_all_visible(struct js_spool *sp, int *seen)
 static void
 test_reader_never_sees_partial(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	pid_t pid;
 	int st, bad = 0, seen = 0, rounds = 0;
 
@@ -1035,7 +1005,7 @@ test_reader_never_sees_partial(void **state)
 static void
 test_crash_during_publish(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	int round, bad, seen = 0, leftovers;
 	char path[600];
 
@@ -1071,7 +1041,7 @@ test_crash_during_publish(void **state)
 
 /* Reads <id>.log whole into buf (NUL-terminated); returns its length. */
 static size_t
-read_log(struct fx *f, const char *id, char *buf, size_t size)
+read_log(struct tu_spool *f, const char *id, char *buf, size_t size)
 {
 	char path[600];
 	FILE *fp;
@@ -1094,7 +1064,7 @@ read_log(struct fx *f, const char *id, char *buf, size_t size)
 static void
 test_log_append(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct js_claim c, c2;
 	json_t *job, *job2;
 	char id[JS_ID_SIZE], buf[256], path[600];
@@ -1176,7 +1146,7 @@ test_log_append(void **state)
 static void
 test_log_append_symlink(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct js_claim c;
 	json_t *job;
 	char id[JS_ID_SIZE], path[600], target[600];
@@ -1199,7 +1169,7 @@ test_log_append_symlink(void **state)
 static void
 test_stat(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	char id[JS_ID_SIZE], path[600];
 	int64_t m = 0;
 	off_t size = 0;
@@ -1227,7 +1197,7 @@ test_stat(void **state)
 static void
 test_recover_cancel_requested(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct js_claim c;
 	json_t *job, *p;
 	char id[JS_ID_SIZE];
@@ -1256,7 +1226,7 @@ test_recover_cancel_requested(void **state)
 static void
 test_recover_job(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct js_claim c;
 	json_t *job;
 	char id[JS_ID_SIZE];
@@ -1280,7 +1250,7 @@ test_recover_job(void **state)
 static void
 test_heartbeat_gen(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct js_claim c;
 	json_t *job;
 	char id[JS_ID_SIZE];
@@ -1313,7 +1283,7 @@ test_heartbeat_gen(void **state)
 static void
 test_locate(void **state)
 {
-	struct fx *f = *state;
+	struct tu_spool *f = *state;
 	struct js_claim c;
 	enum js_state st;
 	json_t *job, *cur;
@@ -1350,7 +1320,8 @@ test_locate(void **state)
 int
 main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) \
+	cmocka_unit_test_setup_teardown(fn, tu_spool_setup, tu_spool_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_locate),
 		T(test_open),

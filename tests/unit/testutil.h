@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "spool.h"
+
 /* A fresh mkdtemp directory (mode 0750) per test; removed by rm_tree. */
 static inline char *
 tu_tempdir(void)
@@ -57,6 +59,40 @@ tu_count(const char *dir, const char *suffix)
 	}
 	closedir(d);
 	return n;
+}
+
+/* A fixture: a fresh spool in its own temporary directory
+ * (cmocka_unit_test_setup_teardown(test, tu_spool_setup, tu_spool_teardown);
+ * a test gets it as *state). */
+struct tu_spool {
+	char *dir;
+	struct js_spool *sp;
+};
+
+static inline int
+tu_spool_setup(void **state)
+{
+	struct tu_spool *f = calloc(1, sizeof *f);
+	char err[512];
+
+	assert_non_null(f);
+	f->dir = tu_tempdir();
+	f->sp = js_spool_open(f->dir, 0, err, sizeof err);
+	if (f->sp == NULL)
+		fail_msg("open: %s", err);
+	*state = f;
+	return 0;
+}
+
+static inline int
+tu_spool_teardown(void **state)
+{
+	struct tu_spool *f = *state;
+
+	js_spool_close(f->sp);
+	tu_rm_tree(f->dir);
+	free(f);
+	return 0;
 }
 
 #endif
