@@ -58,12 +58,38 @@ $(B)/jobspool-apiserver: $(call obj,apiserver/main.c) $(B)/libapiserver.a \
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(API_LIBS)
 # remote mode (processor/remote.c) talks HTTP with libcurl
 PROC_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
-$(B)/jobspool-processor: $(call obj,$(PROC_SRC)) $(B)/libjobspool.a
+# each program is its main.c over an archive of its other modules, which
+# the unit tests link too (tests/unit/test_api_*, test_proc_*, test_clean_*)
+PROC_LIB_SRC := $(filter-out processor/main.c,$(PROC_SRC))
+$(B)/libprocessor.a: $(call obj,$(PROC_LIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(B)/jobspool-processor: $(call obj,processor/main.c) $(B)/libprocessor.a \
+		$(B)/libjobspool.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(PROC_LIBS)
-$(B)/jobspool-cleaner: $(call obj,$(CLEAN_SRC)) $(B)/libjobspool.a
+CLEAN_LIB_SRC := $(filter-out cleaner/main.c,$(CLEAN_SRC))
+$(B)/libcleaner.a: $(call obj,$(CLEAN_LIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(B)/jobspool-cleaner: $(call obj,cleaner/main.c) $(B)/libcleaner.a \
+		$(B)/libjobspool.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libjobspool.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+# unit tests of a program's modules (the shorter stem wins over the rule
+# above): test_api_*.c, test_proc_*.c, test_clean_*.c
+$(B)/tests/test_api_%: $(B)/obj/tests/unit/test_api_%.o $(B)/libapiserver.a \
+		$(B)/libjobspool.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(API_LIBS) -lcmocka
+$(B)/tests/test_proc_%: $(B)/obj/tests/unit/test_proc_%.o \
+		$(B)/libprocessor.a $(B)/libjobspool.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(PROC_LIBS) -lcmocka
+$(B)/tests/test_clean_%: $(B)/obj/tests/unit/test_clean_%.o \
+		$(B)/libcleaner.a $(B)/libjobspool.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
