@@ -168,16 +168,16 @@ check_bounds(const struct js_opt *o, long long num, char *why, size_t len)
 	return -1;
 }
 
-/* Validates v for o and stores it, if src is at least o's current source.
- * where describes the source for error messages. */
+/* Parses v as o's type into *num (0 for strings and lists) and runs o's
+ * check; on error fills err (naming where) and returns -1. */
 static int
-set_value(struct js_opt *o, const char *v, int src, const char *where,
-    char *err, size_t errlen)
+parse_value(const struct js_opt *o, const char *v, const char *where,
+    long long *num_out, char *err, size_t errlen)
 {
 	long long num = 0;
 	int64_t ms;
 	uint64_t bytes;
-	char *copy, *wcopy, why[256];
+	char why[256];
 
 	switch (o->type) {
 	case JS_OPT_INT:
@@ -223,6 +223,21 @@ set_value(struct js_opt *o, const char *v, int src, const char *where,
 			return bad_value(o, v, where, err, errlen,
 			    why[0] ? why : "not accepted");
 	}
+	*num_out = num;
+	return 0;
+}
+
+/* Validates v for o and stores it, if src is at least o's current source.
+ * where describes the source for error messages. */
+static int
+set_value(struct js_opt *o, const char *v, int src, const char *where,
+    char *err, size_t errlen)
+{
+	long long num;
+	char *copy, *wcopy;
+
+	if (parse_value(o, v, where, &num, err, errlen) < 0)
+		return -1;
 	if (src < o->given)
 		return 0;
 	copy = strdup(v);
@@ -399,28 +414,20 @@ struct flag {
 
 enum { VAL_CONFIG = 256, VAL_OPT0 = 512 };
 
-/* Reads argv with getopt_long (bundled short flags, --name=value, "--"):
- * fills flags[] (one entry per character of argv at most) and *config.  Returns JS_CONFIG_OK,
- * JS_CONFIG_HELP, JS_CONFIG_VERSION or JS_CONFIG_ERROR; --help and
- * --version win over any error before or after them. */
+/* The getopt_long tables for opts: *lo (n + 4 entries, the last zero) and
+ * *shorts, both malloc'd.  -1 if out of memory. */
 static int
-scan_flags(struct js_opt *opts, size_t n, int argc, char *const argv[],
-    struct flag *flags, size_t *nflags, const char **config, char *err,
-    size_t errlen)
+getopt_tables(const struct js_opt *opts, size_t n, struct option **lo_out,
+    char **shorts_out)
 {
-	struct option *lo;
-	char *shorts, *sp;
+	struct option *lo = calloc(n + 4, sizeof *lo);
+	char *shorts = malloc(2 * n + 8), *sp;
 	size_t i;
-	int c, idx, rc = JS_CONFIG_OK, special = JS_CONFIG_OK;
 
-	*nflags = 0;
-	lo = calloc(n + 4, sizeof *lo);
-	shorts = malloc(2 * n + 8);
 	if (lo == NULL || shorts == NULL) {
 		free(lo);
 		free(shorts);
-		js_errf(err, errlen, "out of memory");
-		return JS_CONFIG_ERROR;
+		return -1;
 	}
 	/* '+': stop at the first non-option (no argv permutation);
 	 * ':': report a missing value as ':' */
@@ -448,7 +455,61 @@ scan_flags(struct js_opt *opts, size_t n, int argc, char *const argv[],
 	lo[n + 1].val = 'h';
 	lo[n + 2].name = "version";
 	lo[n + 2].val = 'V';
+	*lo_out = lo;
+	*shorts_out = shorts;
+	return 0;
+}
 
+/* The message for getopt_long's '?' (unknown option or a value where none
+ * is taken) or ':' (missing value); arg is the argv word being read. */
+static void
+getopt_error(int c, const struct js_opt *opts, const char *arg, char *err,
+    size_t errlen)
+{
+	if (c == '?') {
+		if (optopt == 'h' || optopt == 'V')
+			js_errf(err, errlen, "option --%s takes no value",
+			    optopt == 'h' ? "help" : "version");
+		else if (optopt >= VAL_OPT0)
+			js_errf(err, errlen, "option --%s takes no value",
+			    opts[optopt - VAL_OPT0].name);
+		else if (optopt > 0)
+			js_errf(err, errlen, "unknown option '-%c' (see "
+			    "--help)", optopt);
+		else
+			js_errf(err, errlen, "unknown or ambiguous option "
+			    "'%.*s' (see --help)",
+			    (int)strcspn(arg, "="), arg);
+	} else if (optopt == VAL_CONFIG) {
+		js_errf(err, errlen, "option --config needs a value");
+	} else if (optopt >= VAL_OPT0) {
+		js_errf(err, errlen, "option --%s needs a value",
+		    opts[optopt - VAL_OPT0].name);
+	} else {
+		js_errf(err, errlen, "option -%c needs a value", optopt);
+	}
+}
+
+/* Reads argv with getopt_long (bundled short flags, --name=value, "--"):
+ * fills flags[] (one entry per character of argv at most) and *config.
+ * Returns JS_CONFIG_OK, JS_CONFIG_HELP, JS_CONFIG_VERSION or
+ * JS_CONFIG_ERROR; --help and --version win over any error before or
+ * after them. */
+static int
+scan_flags(struct js_opt *opts, size_t n, int argc, char *const argv[],
+    struct flag *flags, size_t *nflags, const char **config, char *err,
+    size_t errlen)
+{
+	struct option *lo;
+	char *shorts;
+	size_t i;
+	int c, idx, rc = JS_CONFIG_OK, special = JS_CONFIG_OK;
+
+	*nflags = 0;
+	if (getopt_tables(opts, n, &lo, &shorts) < 0) {
+		js_errf(err, errlen, "out of memory");
+		return JS_CONFIG_ERROR;
+	}
 	opterr = 0;
 	optind = 0;	/* glibc: a full reset (a reload parses again) */
 	while ((c = getopt_long(argc, argv, shorts, lo, &idx)) != -1) {
@@ -464,32 +525,8 @@ scan_flags(struct js_opt *opts, size_t n, int argc, char *const argv[],
 		}
 		if (rc != JS_CONFIG_OK)
 			continue;	/* keep looking for --help only */
-		if (c == '?') {
-			if (optopt == 'h' || optopt == 'V')
-				js_errf(err, errlen, "option --%s takes no value",
-				    optopt == 'h' ? "help" : "version");
-			else if (optopt >= VAL_OPT0)
-				js_errf(err, errlen, "option --%s takes no value",
-				    opts[optopt - VAL_OPT0].name);
-			else if (optopt > 0)
-				js_errf(err, errlen, "unknown option '-%c' (see "
-				    "--help)", optopt);
-			else
-				js_errf(err, errlen, "unknown or ambiguous option "
-				    "'%.*s' (see --help)",
-				    (int)strcspn(arg, "="), arg);
-			rc = JS_CONFIG_ERROR;
-			continue;
-		}
-		if (c == ':') {
-			if (optopt == VAL_CONFIG)
-				js_errf(err, errlen, "option --config needs a value");
-			else if (optopt >= VAL_OPT0)
-				js_errf(err, errlen, "option --%s needs a value",
-				    opts[optopt - VAL_OPT0].name);
-			else
-				js_errf(err, errlen, "option -%c needs a value",
-				    optopt);
+		if (c == '?' || c == ':') {
+			getopt_error(c, opts, arg, err, errlen);
 			rc = JS_CONFIG_ERROR;
 			continue;
 		}
