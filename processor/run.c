@@ -28,6 +28,23 @@
 #include "log.h"
 #include "proc.h"
 
+/* Coverage builds only (make coverage adds -DJS_COVERAGE to gcc
+ * --coverage): exec and _exit discard a child's gcov counters, so the child
+ * writes them out first (and zeroes them, so that a later flush adds only
+ * what ran since); a child that will run as another user, before it
+ * switches. */
+#ifdef JS_COVERAGE
+void __gcov_dump(void);
+void __gcov_reset(void);
+static int cov_dropped;	/* the child's credentials changed: .gcda unwritable */
+#define COV_FLUSH() do { if (!cov_dropped) { __gcov_dump(); \
+	__gcov_reset(); } } while (0)
+#define COV_DROP() do { COV_FLUSH(); cov_dropped = 1; } while (0)
+#else
+#define COV_FLUSH() do { } while (0)
+#define COV_DROP() do { } while (0)
+#endif
+
 extern char **environ;
 
 #define BASE_PATH "PATH=/usr/local/bin:/usr/bin:/bin"
@@ -264,6 +281,7 @@ child_fail(int efd, const char *step, int err)
 	if (write(efd, buf, len + 1 + sizeof err) < 0) {
 		/* nothing more we can do: the exit status says it */
 	}
+	COV_FLUSH();
 	_exit(127);
 }
 
@@ -319,6 +337,7 @@ child(const struct run_spec *rs, int efd, int gate, int in, char **env,
 	if (dup2(in, 0) < 0 || dup2(rs->logfd, 1) < 0 || dup2(rs->logfd, 2) < 0)
 		child_fail(efd, "dup2", errno);
 	if (rs->drop && !rs->keep_creds) {
+		COV_DROP();
 		if (setgroups(1, &rs->gid) < 0)
 			child_fail(efd, "setgroups", errno);
 		if (setresgid(rs->gid, rs->gid, rs->gid) < 0)
@@ -368,6 +387,7 @@ child(const struct run_spec *rs, int efd, int gate, int in, char **env,
 		close(gate);
 	}
 	environ = env;		/* execvp searches the job's PATH */
+	COV_FLUSH();
 	execvp(rs->argv[0], rs->argv);
 	child_fail(efd, "exec", errno);
 }
@@ -553,6 +573,7 @@ helper(char *const *argv, int in, char **env)
 		_exit(127);
 	if (env != NULL)
 		environ = env;
+	COV_FLUSH();
 	execvp(argv[0], argv);
 	_exit(127);
 }
