@@ -179,7 +179,7 @@ COV_DIR ?= build/cov
 coverage:
 	@sh scripts/deps.sh gcovr
 	@$(MAKE) --no-print-directory B=$(COV_DIR) CC=gcc \
-		CFLAGS="-O0 -g --coverage -fprofile-update=atomic" all unit-bins
+		CFLAGS="-O0 -g --coverage -fprofile-update=atomic -DJS_COVERAGE" all unit-bins
 	@sh scripts/coverage.sh $(COV_DIR)
 
 # make bench: jobspool against task-spooler, nq, beanstalkd and the machine's
