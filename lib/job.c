@@ -65,7 +65,8 @@ js_state_from_status(const char *status)
 static const char *const submit_fields[] = {
 	"name", "description", "command", "shell", "container", "docker",
 	"builtin", "args", "env", "cwd", "stdin", "timeout", "max_attempts",
-	"retries", "limits", "priority", "metadata", "labels", NULL
+	"retries", "limits", "priority", "metadata", "labels", "run_at",
+	"delay", NULL
 };
 /* Fields the server and processor set. */
 static const char *const stored_fields[] = {
@@ -73,7 +74,8 @@ static const char *const stored_fields[] = {
 	"finished_at", "retrieved_at", "attempts", "exit_code", "signal",
 	"error", "result", "batch", "owner", "worker", "seq", "generation",
 	"not_before", "pid", "pid_start", "duration_ms", "log_size",
-	"log_sha256", "log_truncated", "idempotency_key", "slurm", NULL
+	"log_sha256", "log_truncated", "idempotency_key", "slurm", "rerun_of",
+	NULL
 };
 
 static int
@@ -382,6 +384,137 @@ check_labels(const json_t *v, char *err, size_t errlen)
 	return 0;
 }
 
+/* n decimal digits at *p into *v; -1 if not digits. */
+static int
+digits(const char **p, int n, int *v)
+{
+	int i;
+
+	*v = 0;
+	for (i = 0; i < n; i++, (*p)++) {
+		if (**p < '0' || **p > '9')
+			return -1;
+		*v = *v * 10 + (**p - '0');
+	}
+	return 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (m 1..12). */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int
+js_rfc3339_parse(const char *s, int64_t *ms)
+{
+	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, milli = 0, n, sign = 0;
+	const char *p = s;
+	int64_t t;
+
+	if (s == NULL || digits(&p, 4, &y) < 0 || *p++ != '-' ||
+	    digits(&p, 2, &mo) < 0 || *p++ != '-' || digits(&p, 2, &d) < 0 ||
+	    (*p != 'T' && *p != 't' && *p != ' '))
+		return -1;
+	p++;
+	if (digits(&p, 2, &h) < 0 || *p++ != ':' || digits(&p, 2, &mi) < 0 ||
+	    *p++ != ':' || digits(&p, 2, &sec) < 0)
+		return -1;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -1;
+		for (n = 0; *p >= '0' && *p <= '9'; p++, n++)
+			if (n < 3)
+				milli = milli * 10 + (*p - '0');
+		for (; n < 3; n++)
+			milli *= 10;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p++ == '-' ? -1 : 1;
+		if (digits(&p, 2, &oh) < 0 || *p++ != ':' ||
+		    digits(&p, 2, &om) < 0 || oh > 23 || om > 59)
+			return -1;
+	} else {
+		return -1;
+	}
+	if (*p != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 ||
+	    d > mdays[mo - 1] || (mo == 2 && d == 29 && (y % 4 != 0 ||
+	    (y % 100 == 0 && y % 400 != 0))) || h > 23 || mi > 59 || sec > 60)
+		return -1;
+	if (sec == 60)
+		sec = 59;	/* a leap second: the last of the minute */
+	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+	    sign * (oh * 3600 + om * 60);
+	if (t < 0)
+		return -1;
+	*ms = t * 1000 + milli;
+	return 0;
+}
+
+int
+js_job_delay_ms(const json_t *v, int64_t *ms)
+{
+	double t;
+
+	if (json_is_string(v))
+		return js_parse_duration_ms(json_string_value(v), ms) == 0 &&
+		    *ms <= JS_DELAY_MAX_MS ? 0 : -1;
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0 ||
+		    json_integer_value(v) > JS_DELAY_MAX_MS / 1000)
+			return -1;
+		*ms = (int64_t)json_integer_value(v) * 1000;
+		return 0;
+	}
+	if (!json_is_real(v) || !isfinite(t = json_real_value(v)) || t < 0 ||
+	    t > (double)(JS_DELAY_MAX_MS / 1000))
+		return -1;
+	*ms = (int64_t)(t * 1000.0);
+	return 0;
+}
+
+/* "run_at" for a start delay_ms after anchor_ms, or NULL with err. */
+static json_t *
+run_at_value(int64_t anchor_ms, int64_t delay_ms, char *err, size_t errlen)
+{
+	char buf[JS_TIME_SIZE];
+	json_t *n;
+
+	js_time_format(anchor_ms + delay_ms, buf);
+	n = json_string(buf);
+	if (n == NULL)
+		js_errf(err, errlen, "out of memory");
+	return n;
+}
+
+/* "delay" (a duration after anchor_ms) as the "run_at" it means. */
+static json_t *
+delay_value(const json_t *v, int64_t anchor_ms, char *err, size_t errlen)
+{
+	int64_t ms;
+
+	if (js_job_delay_ms(v, &ms) < 0) {
+		js_errf(err, errlen, "delay must be a duration from 0 to 10 "
+		    "years: seconds (90), or a string like \"90s\", \"15m\" or "
+		    "\"1h30m\"");
+		return NULL;
+	}
+	return run_at_value(anchor_ms, ms, err, errlen);
+}
+
 /* The fields that choose what a job runs: exactly one per job. */
 static const char *const kind_fields[] = {
 	"command", "shell", "container", "docker", "builtin", NULL
@@ -472,6 +605,20 @@ field_value(const char *k, const json_t *v, char *err, size_t errlen)
 	} else if (strcmp(k, "labels") == 0) {
 		if (check_labels(v, err, errlen) < 0)
 			return NULL;
+	} else if (strcmp(k, "run_at") == 0) {
+		int64_t ms;
+		if (json_is_null(v))
+			return json_null();	/* no delayed start */
+		if (!json_is_string(v) ||
+		    js_rfc3339_parse(json_string_value(v), &ms) < 0) {
+			js_errf(err, errlen, "run_at must be an RFC 3339 time "
+			    "with a time zone, e.g. \"2026-12-05T15:00:00Z\" or "
+			    "\"2026-12-05T16:00:00+01:00\" (or null: none)");
+			return NULL;
+		}
+		return run_at_value(ms, 0, err, errlen);
+	} else if (strcmp(k, "delay") == 0) {
+		return delay_value(v, js_now_ms(), err, errlen);
 	}
 	/* "metadata" is any JSON value */
 	n = json_deep_copy(v);
@@ -511,12 +658,27 @@ validate(const json_t *obj, int stored, char *err, size_t errlen)
 		}
 		if (in_list(kind_fields, k))
 			kinds++;
-		n = field_value(k, v, err, errlen);
+		if (stored && strcmp(k, "delay") == 0) {
+			/* a hand-written file: the delay counts from its
+			 * created_at (lib/sched: or from when it was written) */
+			int64_t anchor;
+			if (js_time_parse(js_job_str(obj, "created_at") ?
+			    js_job_str(obj, "created_at") : "", &anchor) < 0)
+				anchor = js_now_ms();
+			n = delay_value(v, anchor, err, errlen);
+		} else {
+			n = field_value(k, v, err, errlen);
+		}
 		if (n == NULL)
 			goto fail;
 		if (json_object_set_new(out, strcmp(k, "docker") == 0 ?
-		    "container" : k, n) < 0)
+		    "container" : strcmp(k, "delay") == 0 ? "run_at" : k, n) < 0)
 			goto nomem;
+	}
+	if (json_object_get(obj, "run_at") && json_object_get(obj, "delay")) {
+		js_errf(err, errlen, "give either run_at (a time) or delay (a "
+		    "duration), not both");
+		goto fail;
 	}
 	if (json_object_get(obj, "container") && json_object_get(obj, "docker")) {
 		js_errf(err, errlen, "give either container or docker, not both");
@@ -558,8 +720,24 @@ js_job_validate(const json_t *submitted, char *err, size_t errlen)
 
 /* Fields an update may change. */
 static const char *const update_fields[] = {
-	"name", "description", "metadata", NULL
+	"name", "description", "metadata", "priority", "run_at", "delay", NULL
 };
+/* The ones that may change only while the job is pending. */
+static const char *const pending_fields[] = {
+	"priority", "run_at", "delay", NULL
+};
+
+const char *
+js_job_pending_only(const json_t *changes)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)changes, k, v)
+		if (in_list(pending_fields, k))
+			return k;
+	return NULL;
+}
 
 /* Checks changes by the submission rule; with job, applies them. */
 static int
@@ -573,13 +751,20 @@ update(json_t *job, const json_t *changes, char *err, size_t errlen)
 		js_errf(err, errlen, "an update must be a JSON object");
 		return -1;
 	}
+	if (json_object_get(changes, "run_at") != NULL &&
+	    json_object_get(changes, "delay") != NULL) {
+		js_errf(err, errlen, "give either run_at (a time) or delay (a "
+		    "duration), not both");
+		return -1;
+	}
 	/* every field is checked before the first is applied */
 	for (pass = 0; pass < (job != NULL ? 2 : 1); pass++) {
 		json_object_foreach((json_t *)changes, k, v) {
 			if (!in_list(update_fields, k)) {
 				js_errf(err, errlen, "field '%.64s' cannot be changed "
-				    "(only name, description, metadata and status)",
-				    k);
+				    "(only name, description, metadata, status and, "
+				    "while the job is pending, priority, run_at and "
+				    "delay)", k);
 				return -1;
 			}
 			n = field_value(k, v, err, errlen);
@@ -587,10 +772,36 @@ update(json_t *job, const json_t *changes, char *err, size_t errlen)
 				return -1;
 			if (pass == 0) {
 				json_decref(n);
-			} else if (json_object_set_new(job, k, n) < 0) {
+				continue;
+			}
+			if (strcmp(k, "run_at") == 0 || strcmp(k, "delay") == 0) {
+				/* the start time given replaces a retry backoff
+				 * and a hand-written file's own delay */
+				json_object_del(job, "not_before");
+				json_object_del(job, "delay");
+			}
+			if (json_object_set_new(job, strcmp(k, "delay") == 0 ?
+			    "run_at" : k, n) < 0) {
 				js_errf(err, errlen, "out of memory");
 				return -1;
 			}
+		}
+	}
+	if (job != NULL && json_object_get(job, "delay") != NULL) {
+		/* a hand-written file's delay would count again from this
+		 * write: fix its start time as run_at */
+		int64_t anchor;
+		if (js_time_parse(js_job_str(job, "created_at") ?
+		    js_job_str(job, "created_at") : "", &anchor) < 0)
+			anchor = js_now_ms();
+		n = delay_value(json_object_get(job, "delay"), anchor, err,
+		    errlen);
+		if (n == NULL)
+			return -1;
+		json_object_del(job, "delay");
+		if (json_object_set_new(job, "run_at", n) < 0) {
+			js_errf(err, errlen, "out of memory");
+			return -1;
 		}
 	}
 	if (job != NULL && js_job_set_time(job, "updated_at", 0) < 0) {
@@ -679,6 +890,44 @@ js_job_new(const json_t *validated, const char *id, const char *owner,
 	return job;
 }
 
+json_t *
+js_job_rerun(const json_t *old, char *err, size_t errlen)
+{
+	json_t *spec, *valid, *job;
+	const char *k, *id = js_job_str(old, "id");
+	json_t *v;
+
+	if (id == NULL || !js_id_valid(id)) {
+		js_errf(err, errlen, "the job has no valid id");
+		return NULL;
+	}
+	spec = json_object();
+	if (spec == NULL) {
+		js_errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	json_object_foreach((json_t *)old, k, v)
+		if (in_list(submit_fields, k) && strcmp(k, "delay") != 0 &&
+		    json_object_set(spec, k, v) < 0) {
+			json_decref(spec);
+			js_errf(err, errlen, "out of memory");
+			return NULL;
+		}
+	valid = validate(spec, 0, err, errlen);
+	json_decref(spec);
+	if (valid == NULL)
+		return NULL;
+	job = js_job_new(valid, NULL, js_job_str(old, "owner"), NULL);
+	json_decref(valid);
+	if (job == NULL || json_object_set_new(job, "rerun_of",
+	    json_string(id)) < 0) {
+		json_decref(job);
+		js_errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return job;
+}
+
 /* Type of each stored field: 's' string or null, 'i' integer or null,
  * 'n' number or null, 't' timestamp or null. */
 static const struct { const char *name; char type; } stored_types[] = {
@@ -687,7 +936,7 @@ static const struct { const char *name; char type; } stored_types[] = {
 	{ "attempts", 'i' }, { "exit_code", 'i' }, { "signal", 'i' },
 	{ "error", 's' }, { "batch", 's' }, { "owner", 's' }, { "worker", 's' },
 	{ "seq", 'i' }, { "generation", 'i' }, { "not_before", 'i' },
-	{ "pid", 'i' }, { "pid_start", 'i' },
+	{ "pid", 'i' }, { "pid_start", 'i' }, { "rerun_of", 's' },
 };
 
 json_t *
@@ -742,8 +991,8 @@ js_job_normalize(const json_t *stored, const char *id, char *err, size_t errlen)
 	json_object_foreach((json_t *)stored, k, v) {
 		if (json_object_get(job, k) != NULL && in_list(submit_fields, k))
 			continue;	/* normalised copy already there */
-		if (strcmp(k, "docker") == 0)
-			continue;
+		if (strcmp(k, "docker") == 0 || strcmp(k, "delay") == 0)
+			continue;	/* stored as container, run_at */
 		if (json_object_set(job, k, v) < 0) {
 			js_errf(err, errlen, "out of memory");
 			json_decref(job);

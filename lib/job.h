@@ -51,6 +51,7 @@ int js_state_from_status(const char *status);
 #define JS_PRIORITY_MAX 1000000
 #define JS_ATTEMPTS_MAX 100
 #define JS_TIMEOUT_MAX (10LL * 365 * 86400)
+#define JS_DELAY_MAX_MS (10LL * 365 * 86400 * 1000)	/* "delay" */
 
 /* Whether s is a label word, as in a job's "labels" and a processor's
  * --label: 1 to JS_LABEL_MAX letters, digits, '-', '_' and '.'. */
@@ -60,7 +61,9 @@ int js_label_valid(const char *s);
  * Validates a submitted job (jobspool(5)) and returns a new object holding
  * exactly the submitted fields, normalised: "docker" is stored as
  * "container", sizes in "limits" become integers of bytes, "timeout" a
- * number of seconds.  Unknown fields and fields the server sets ("id",
+ * number of seconds, "run_at" RFC 3339 UTC with milliseconds, and "delay"
+ * (a duration from now) is stored as that "run_at".  Unknown fields and
+ * fields the server sets ("id",
  * "status", ...) are refused.  Returns NULL with err filled when invalid.
  */
 json_t *js_job_validate(const json_t *submitted, char *err, size_t errlen);
@@ -87,17 +90,46 @@ json_t *js_job_normalize(const json_t *stored, const char *id, char *err,
 
 /*
  * Checks the body of an update (PUT): an object whose keys are among
- * "name", "description" and "metadata", each valid by the rule of a
- * submission (js_job_validate's, the same code: a name is a string, never
- * null).  Returns 0, or -1 with err.
+ * "name", "description", "metadata", "priority", "run_at" and "delay",
+ * each valid by the rule of a submission (js_job_validate's, the same code:
+ * a name is a string, never null; "delay" becomes "run_at", now plus the
+ * delay; run_at and delay not both).  A new start time also drops the
+ * retry backoff "not_before": the time given is the job's start time.
+ * Returns 0, or -1 with err.
  */
 int js_job_check_update(const json_t *changes, char *err, size_t errlen);
+/* The first key of changes that may only change while the job is pending
+ * (the scheduling fields "priority", "run_at" and "delay"; changing them
+ * later would mean nothing), or NULL if there is none.  A caller refuses
+ * such a change of a job in any other state (the apiserver: 409). */
+const char *js_job_pending_only(const json_t *changes);
 /* Checks changes as js_job_check_update does and, if all are valid, sets
  * them (normalised as a submission's) and "updated_at" in job.  Returns 0,
  * or -1 with err and job unchanged (after a failed allocation it may be
  * partly changed: discard it). */
 int js_job_update(json_t *job, const json_t *changes, char *err,
     size_t errlen);
+
+/*
+ * A re-run of a final job (POST /api/v1/jobs/{id}/rerun): a new stored job
+ * (js_job_new: fresh id, status pending, attempts 0) with the submitted
+ * fields of old (its specification: what runs, how, limits, labels,
+ * priority, name, metadata, "run_at"), the same "owner", no batch, and
+ * "rerun_of" the old id.  NULL with err if old does not hold a valid
+ * specification.
+ */
+json_t *js_job_rerun(const json_t *old, char *err, size_t errlen);
+
+/* Parses an RFC 3339 time with a time zone: "2026-12-05T15:00:00Z",
+ * "2026-12-05T16:00:00.5+01:00" ('t', 'z' and a space for 'T' too; a
+ * fraction beyond milliseconds is cut).  Years 1970 to 9999.  Returns 0
+ * and sets *ms (milliseconds since the epoch, UTC), or -1. */
+int js_rfc3339_parse(const char *s, int64_t *ms);
+
+/* Parses a "delay" value: seconds as a JSON number (90, 1.5) or a
+ * duration string ("90", "90s", "15m", "1h30m"), 0 to JS_DELAY_MAX_MS.
+ * Returns 0 and sets *ms, or -1. */
+int js_job_delay_ms(const json_t *v, int64_t *ms);
 
 /* Sets a string field to the RFC 3339 form of ms (0 for now). */
 int js_job_set_time(json_t *job, const char *field, int64_t ms);

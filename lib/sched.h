@@ -6,9 +6,14 @@
  *
  *   claim order   a higher "priority" first; equal priorities in submission
  *                 order ("seq"); the id breaks a tie (never in practice).
- *   eligibility   a job is ready once its "not_before" (retry backoff) has
- *                 passed, and a processor may take it when it has every one
- *                 of the job's "labels".
+ *   start time    a job is ready once its start time has passed: the later
+ *                 of "run_at" (asked for at submission as run_at or delay,
+ *                 or by a PUT) and "not_before" (retry backoff).  A
+ *                 hand-written file may hold "delay" itself: it counts from
+ *                 its "created_at", else from when the file was written.
+ *   labels        a processor may take a job when it has every one of the
+ *                 job's "labels"; an exclusive (dedicated) processor only
+ *                 a job that asks for at least one of its labels.
  *   leases        a .wip whose heartbeat (mtime) is older than the lease
  *                 belongs to a dead processor and may be recovered.
  *   final         completed, failed, cancelled and retrieved are final: the
@@ -50,6 +55,38 @@ int js_sched_labels_ok(const char *const *jlabels, size_t nj,
  * it waiting for a processor that cannot exist. */
 int js_sched_job_labels_ok(const json_t *job, const char *const *plabels,
     size_t np);
+
+/* The same, and for an exclusive processor (--exclusive) also: the job
+ * asks for at least one of the processor's labels, so a job without labels
+ * never goes to a dedicated machine.  exclusive 0 is js_sched_labels_ok. */
+int js_sched_takes(const char *const *jlabels, size_t nj,
+    const char *const *plabels, size_t np, int exclusive);
+int js_sched_job_takes(const json_t *job, const char *const *plabels,
+    size_t np, int exclusive);
+
+/* A job's start time (ms since the epoch; 0: none, it may start at once)
+ * from its JSON as stored, or as written by hand: the later of "run_at"
+ * and "not_before"; a "delay" of a hand-written file (no run_at) counts
+ * from "created_at", else from written_ms (the file's mtime; pass 0 for
+ * now).  Malformed values count as none: the claim then fails the job
+ * with the validator's error instead of leaving it waiting. */
+int64_t js_sched_start_ms(const json_t *job, int64_t written_ms);
+
+/* Why a pending job is not (yet) claimed by a processor; JS_WAIT_NONE if
+ * it may be claimed now.  The reasons the issue of scheduling adds
+ * (dependencies, pause, processors alive) extend this list. */
+enum js_sched_wait {
+	JS_WAIT_NONE = 0,
+	JS_WAIT_TIME,		/* its start time has not come (*until) */
+	JS_WAIT_LABELS,		/* the processor lacks one of its labels */
+	JS_WAIT_EXCLUSIVE	/* a dedicated processor: not one of its labels */
+};
+/* The rule every claimer applies: the job as read (written_ms as for
+ * js_sched_start_ms), a processor with labels plabels[0..np) and exclusive,
+ * at now_ms.  *until (if not NULL) gets the start time for JS_WAIT_TIME. */
+enum js_sched_wait js_sched_check(const json_t *job, int64_t written_ms,
+    const char *const *plabels, size_t np, int exclusive, int64_t now_ms,
+    int64_t *until);
 
 /* Whether a lease whose last heartbeat was at heartbeat_ms has expired at
  * now_ms (both wall clock, ms) for a lease of lease_ms. */

@@ -779,6 +779,55 @@ fail_invalid(struct js_spool *sp, const char *id, const char *why)
 	return job;
 }
 
+/*
+ * A claimed job whose start time has not come (its file changed between
+ * the claimer's look and its rename: a PUT of run_at) goes back to
+ * .pending as it was, its times restored (a hand-written "delay" counts
+ * from the mtime).  A cancel asked for in that instant (it saw a .wip and
+ * left <id>.cancel) is honoured: the job ends cancelled.  -1/EAGAIN when
+ * put back, -1/ENOENT when cancelled, -1 with errno on failure.
+ */
+static int
+unclaim(struct js_spool *sp, const char *id, const struct stat *was)
+{
+	char pend[JS_NAME_SIZE], wip[JS_NAME_SIZE], cname[JS_NAME_SIZE];
+	struct timespec ts[2];
+	struct stat st;
+	json_t *job;
+	int lk, rc = -1, e = EAGAIN;
+
+	js_spool_name(pend, id, "pending");
+	js_spool_name(wip, id, "wip");
+	js_spool_name(cname, id, "cancel");
+	lk = js_spool_lock(sp, id);
+	if (lk < 0)
+		return -1;
+	if (fstatat(sp->dirfd, cname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		job = read_json(sp, wip);
+		if (job == NULL ||
+		    end_in_place(sp, id, JS_WIP, job, JS_CANCELLED,
+		    "cancelled before it started") < 0 ||
+		    (unlinkat(sp->dirfd, cname, 0) < 0 && errno != ENOENT)) {
+			e = errno;
+			json_decref(job);
+			goto out;
+		}
+		json_decref(job);
+		e = ENOENT;
+		goto out;
+	}
+	ts[0] = was->st_atim;
+	ts[1] = was->st_mtim;
+	if (utimensat(sp->dirfd, wip, ts, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    renameat2(sp->dirfd, wip, sp->dirfd, pend, RENAME_NOREPLACE) < 0 ||
+	    fsync(sp->dirfd) < 0)
+		e = errno;
+out:
+	js_spool_unlock(lk);
+	errno = e;
+	return rc;
+}
+
 int
 js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
     struct js_claim *c, json_t **jobp)
@@ -786,11 +835,18 @@ js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
 	char pend[JS_NAME_SIZE], wip[JS_NAME_SIZE], err[512];
 	json_t *raw, *job;
 	long long gen;
+	struct stat was;
+	int64_t written;
 
 	*jobp = NULL;
 	if (js_spool_name(pend, id, "pending") < 0)
 		return -1;
 	js_spool_name(wip, id, "wip");
+	/* when it was written: a hand-written "delay" counts from then */
+	if (fstatat(sp->dirfd, pend, &was, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;	/* ENOENT: another processor won */
+	written = (int64_t)was.st_mtim.tv_sec * 1000 +
+	    was.st_mtim.tv_nsec / 1000000;
 	/* fresh mtime first, so the new .wip never looks like an old lease */
 	if (utimensat(sp->dirfd, pend, NULL, AT_SYMLINK_NOFOLLOW) < 0)
 		return -1;
@@ -799,6 +855,21 @@ js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
 	raw = read_json(sp, wip);
 	if (raw == NULL && errno == ENOENT)
 		return -1;
+	/* never before its start time (lib/sched), whatever the claimer saw */
+	if (raw != NULL && !js_sched_ready(js_sched_start_ms(raw, written),
+	    js_now_ms())) {
+		json_decref(raw);
+		return unclaim(sp, id, &was);
+	}
+	if (raw != NULL && json_object_get(raw, "delay") != NULL &&
+	    json_object_get(raw, "run_at") == NULL &&
+	    json_object_get(raw, "created_at") == NULL) {
+		/* the hand-written delay as the start time it was */
+		char t[JS_TIME_SIZE];
+		js_time_format(js_sched_start_ms(raw, written), t);
+		json_object_del(raw, "delay");
+		json_object_set_new(raw, "run_at", json_string(t));
+	}
 	job = raw ? js_job_normalize(raw, id, err, sizeof err) : NULL;
 	if (raw == NULL)
 		snprintf(err, sizeof err, "%s", errno == EBADMSG ?
@@ -1078,13 +1149,58 @@ out:
 	return rc;
 }
 
+/* Ends the lost run of job (read from id's .wip, under its lock): cancelled
+ * if its cancel was asked for, failed if it has used all its attempts,
+ * else pending again.  Each is a new generation: the lost run's late
+ * finish (a remote worker retrying it) must not pass for its own.
+ * 1 done, -1 error. */
+static int
+recover_end(struct js_spool *sp, const char *id, json_t *job)
+{
+	char cname[JS_NAME_SIZE], msg[512];
+	const char *worker = js_job_str(job, "worker");
+	struct stat st;
+	int rc;
+
+	if (worker == NULL)
+		worker = "unknown";
+	json_object_set_new(job, "generation",
+	    json_integer(js_job_int(job, "generation", 0) + 1));
+	js_spool_name(cname, id, "cancel");
+	if (fstatat(sp->dirfd, cname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* its cancel was asked for and the processor is gone: the
+		 * job ends cancelled instead of running again */
+		snprintf(msg, sizeof msg, "cancelled; its processor (%s) "
+		    "stopped heartbeating before it stopped the job", worker);
+		rc = end_in_place(sp, id, JS_WIP, job, JS_CANCELLED, msg) < 0 ?
+		    -1 : 1;
+		if (rc == 1 && unlinkat(sp->dirfd, cname, 0) < 0 &&
+		    errno != ENOENT)
+			rc = -1;
+		return rc;
+	}
+	if (js_job_int(job, "attempts", 0) >=
+	    js_job_int(job, "max_attempts", 3)) {
+		snprintf(msg, sizeof msg, "lease expired: its processor (%s) "
+		    "stopped heartbeating, and the job has used all %lld "
+		    "attempts (max_attempts)", worker,
+		    js_job_int(job, "max_attempts", 3));
+		return fail_in_place(sp, id, JS_WIP, job, msg) < 0 ? -1 : 1;
+	}
+	snprintf(msg, sizeof msg, "attempt %lld lost: its processor (%s) "
+	    "stopped heartbeating; requeued", js_job_int(job, "attempts", 0),
+	    worker);
+	json_object_set_new(job, "error", json_string(msg));
+	return wip_to_pending(sp, id, job) < 0 ? -1 : 1;
+}
+
 /* Recovers one stale .wip under its lock. Returns 1 if recovered, 0 if
  * not (fresh again, gone), -1 on error. */
 static int
 recover_one(struct js_spool *sp, const char *id, int64_t lease_ms,
     js_recover_fn fn, void *arg)
 {
-	char name[JS_NAME_SIZE], cname[JS_NAME_SIZE], msg[512];
+	char name[JS_NAME_SIZE];
 	struct stat st;
 	json_t *job;
 	int lk, rc = 0, s;
@@ -1123,43 +1239,7 @@ recover_one(struct js_spool *sp, const char *id, int64_t lease_ms,
 	}
 	if (fn != NULL)
 		fn(job, arg);
-	js_spool_name(cname, id, "cancel");
-	if (fstatat(sp->dirfd, cname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		/* its cancel was asked for and the processor is gone: the
-		 * job ends cancelled instead of running again */
-		snprintf(msg, sizeof msg, "cancelled; its processor (%s) "
-		    "stopped heartbeating before it stopped the job",
-		    js_job_str(job, "worker") ? js_job_str(job, "worker") :
-		    "unknown");
-		json_object_set_new(job, "generation",
-		    json_integer(js_job_int(job, "generation", 0) + 1));
-		rc = end_in_place(sp, id, JS_WIP, job, JS_CANCELLED, msg) < 0 ?
-		    -1 : 1;
-		if (rc == 1 && unlinkat(sp->dirfd, cname, 0) < 0 &&
-		    errno != ENOENT)
-			rc = -1;
-	} else if (js_job_int(job, "attempts", 0) >=
-	    js_job_int(job, "max_attempts", 3)) {
-		snprintf(msg, sizeof msg, "lease expired: its processor (%s) "
-		    "stopped heartbeating, and the job has used all %lld "
-		    "attempts (max_attempts)",
-		    js_job_str(job, "worker") ? js_job_str(job, "worker") : "unknown",
-		    js_job_int(job, "max_attempts", 3));
-		/* a new generation: the lost run's late finish (a remote
-		 * worker retrying it) must not pass for its own */
-		json_object_set_new(job, "generation",
-		    json_integer(js_job_int(job, "generation", 0) + 1));
-		rc = fail_in_place(sp, id, JS_WIP, job, msg) < 0 ? -1 : 1;
-	} else {
-		snprintf(msg, sizeof msg, "attempt %lld lost: its processor (%s) "
-		    "stopped heartbeating; requeued",
-		    js_job_int(job, "attempts", 0),
-		    js_job_str(job, "worker") ? js_job_str(job, "worker") : "unknown");
-		json_object_set_new(job, "error", json_string(msg));
-		json_object_set_new(job, "generation",
-		    json_integer(js_job_int(job, "generation", 0) + 1));
-		rc = wip_to_pending(sp, id, job) < 0 ? -1 : 1;
-	}
+	rc = recover_end(sp, id, job);
 	json_decref(job);
 out:
 	js_spool_unlock(lk);
@@ -1277,12 +1357,57 @@ cancel_pending(struct js_spool *sp, const char *id, json_t *job)
 	return write_job(sp, canc, job, 0);
 }
 
+/* Carries out act (JS_EDIT_*, not NONE) on job, read in state *st under
+ * id's lock: 0 done (*st is the new state), -1 with errno, 1 if the
+ * .pending file was claimed meanwhile (the caller reads it again). */
+static int
+edit_apply(struct js_spool *sp, const char *id, json_t *job, int act,
+    enum js_state *st)
+{
+	char name[JS_NAME_SIZE];
+	const char *why;
+	int rc;
+
+	if (act != JS_EDIT_WRITE && act != JS_EDIT_CANCEL) {
+		errno = EINVAL;
+		return -1;
+	}
+	js_spool_name(name, id, js_state_ext(*st));
+	if (act == JS_EDIT_WRITE && *st == JS_WIP) {
+		errno = EBUSY;	/* its processor owns the file */
+		return -1;
+	}
+	if (act == JS_EDIT_WRITE && *st != JS_PENDING)
+		return write_job(sp, name, job, 0);	/* final files change
+							 * only under this lock */
+	if (act == JS_EDIT_CANCEL && *st == JS_WIP) {
+		/* a request for its processor, which holds the file; one
+		 * already there stays as it is */
+		why = js_job_str(job, "error");
+		if (why == NULL)
+			why = "cancel";
+		js_spool_name(name, id, "cancel");
+		rc = js_spool_write_file(sp, name, why, strlen(why),
+		    JS_WRITE_NOREPLACE);
+		return rc < 0 && errno == EEXIST ? 0 : rc;
+	}
+	if (act == JS_EDIT_CANCEL && *st != JS_PENDING) {
+		errno = EALREADY;
+		return -1;
+	}
+	if ((act == JS_EDIT_WRITE ? replace_pending(sp, name, job) :
+	    cancel_pending(sp, id, job)) == 0) {
+		if (act == JS_EDIT_CANCEL)
+			*st = JS_CANCELLED;
+		return 0;
+	}
+	return errno == ENOENT ? 1 : -1;
+}
+
 int
 js_spool_edit(struct js_spool *sp, const char *id, js_edit_fn fn, void *arg,
     json_t **jobp, enum js_state *statep)
 {
-	char name[JS_NAME_SIZE];
-	const char *why;
 	enum js_state st;
 	json_t *job = NULL;
 	int lk, tries, act, rc = -1;
@@ -1304,50 +1429,10 @@ js_spool_edit(struct js_spool *sp, const char *id, js_edit_fn fn, void *arg,
 		act = fn(job, st, arg);
 		if (act < 0)
 			goto out;
-		js_spool_name(name, id, js_state_ext(st));
-		if (act == JS_EDIT_NONE) {
-			rc = 0;
+		rc = act == JS_EDIT_NONE ? 0 : edit_apply(sp, id, job, act, &st);
+		if (rc <= 0)
 			goto out;
-		}
-		if (act == JS_EDIT_WRITE && st == JS_WIP) {
-			errno = EBUSY;	/* its processor owns the file */
-			goto out;
-		}
-		if (act == JS_EDIT_WRITE && st != JS_PENDING) {
-			/* final files change only under this lock */
-			rc = write_job(sp, name, job, 0);
-			goto out;
-		}
-		if (act == JS_EDIT_CANCEL && st == JS_WIP) {
-			/* a request for its processor, which holds the file;
-			 * one already there stays as it is */
-			why = js_job_str(job, "error");
-			if (why == NULL)
-				why = "cancel";
-			js_spool_name(name, id, "cancel");
-			rc = js_spool_write_file(sp, name, why, strlen(why),
-			    JS_WRITE_NOREPLACE);
-			if (rc < 0 && errno == EEXIST)
-				rc = 0;
-			goto out;
-		}
-		if (act == JS_EDIT_CANCEL && st != JS_PENDING) {
-			errno = EALREADY;
-			goto out;
-		}
-		if (act != JS_EDIT_WRITE && act != JS_EDIT_CANCEL) {
-			errno = EINVAL;
-			goto out;
-		}
-		if ((act == JS_EDIT_WRITE ? replace_pending(sp, name, job) :
-		    cancel_pending(sp, id, job)) == 0) {
-			if (act == JS_EDIT_CANCEL)
-				st = JS_CANCELLED;
-			rc = 0;
-			goto out;
-		}
-		if (errno != ENOENT)
-			goto out;
+		rc = -1;
 		json_decref(job);	/* claimed meanwhile: decide again */
 		job = NULL;
 	}
@@ -1448,8 +1533,8 @@ update_edit(json_t *job, enum js_state st, void *arg)
 {
 	char err[256];
 
-	if (st == JS_WIP) {
-		errno = EBUSY;
+	if (st == JS_WIP || (st != JS_PENDING && js_job_pending_only(arg))) {
+		errno = EBUSY;	/* running; or it has started: too late */
 		return -1;
 	}
 	if (js_job_update(job, arg, err, sizeof err) < 0) {

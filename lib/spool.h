@@ -153,6 +153,8 @@ struct js_claim {
  * js_spool_start() once the process runs.  -1/ENOENT: another claimer won.
  * -1/EBADMSG: the file was not a valid job; it has been moved to
  * <id>.failed with an error saying why, and *job holds that failed job.
+ * -1/EAGAIN: its start time (lib/sched: run_at, not_before) has not come;
+ * it is pending again as it was (the claimer read an older file).
  */
 int js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
     struct js_claim *c, json_t **job);
@@ -280,7 +282,9 @@ json_t *js_spool_retrieve(struct js_spool *sp, const char *id);
 /*
  * Changes name, description and/or metadata (the keys present in changes,
  * checked by js_job_update; anything else is refused with EINVAL) of a
- * pending or final job, in one js_spool_edit.  -1/EBUSY if it is running.
+ * pending or final job, and priority and start time (run_at, delay) of a
+ * pending one, in one js_spool_edit.  -1/EBUSY if it is running, or if it
+ * is final and changes hold one of the latter.
  * Returns the updated job.
  */
 json_t *js_spool_update(struct js_spool *sp, const char *id,

@@ -279,6 +279,141 @@ test_update_check(void **state)
 	json_decref(u);
 }
 
+/* run_at and delay: normalised into run_at (UTC, milliseconds) */
+static void
+test_start_time(void **state)
+{
+	json_t *j;
+	int64_t ms, before;
+
+	(void)state;
+	assert_int_equal(js_rfc3339_parse("1970-01-01T00:00:00Z", &ms), 0);
+	assert_int_equal(ms, 0);
+	assert_int_equal(js_rfc3339_parse("2024-02-29t23:59:60.9999z", &ms), 0);
+	assert_int_equal(js_rfc3339_parse("2026-12-05 16:00:00-01:30", &ms), 0);
+	assert_int_equal(js_rfc3339_parse("2026-12-05T17:30:00Z", &before), 0);
+	assert_int_equal(ms, before);
+	assert_int_equal(js_rfc3339_parse("2026-12-05T16:00:00", &ms), -1);
+	assert_int_equal(js_rfc3339_parse("2026-13-05T16:00:00Z", &ms), -1);
+	assert_int_equal(js_rfc3339_parse("2023-02-29T16:00:00Z", &ms), -1);
+	assert_int_equal(js_rfc3339_parse("2026-12-05T16:00:00Zjunk", &ms), -1);
+	assert_int_equal(js_rfc3339_parse("1969-12-31T23:59:59Z", &ms), -1);
+	assert_int_equal(js_rfc3339_parse("2026-12-05T16:00:00+24:00", &ms), -1);
+
+	j = try("{\"shell\":\"true\",\"run_at\":\"2026-12-05T16:00:00+01:00\"}");
+	assert_non_null(j);
+	assert_string_equal(js_job_str(j, "run_at"), "2026-12-05T15:00:00.000Z");
+	json_decref(j);
+	j = try("{\"shell\":\"true\",\"run_at\":null}");
+	assert_non_null(j);
+	assert_true(json_is_null(json_object_get(j, "run_at")));
+	json_decref(j);
+	before = js_now_ms();
+	j = try("{\"shell\":\"true\",\"delay\":\"15m\"}");
+	assert_non_null(j);
+	assert_null(json_object_get(j, "delay"));
+	assert_int_equal(js_time_parse(js_job_str(j, "run_at"), &ms), 0);
+	assert_true(ms >= before + 900000 && ms <= js_now_ms() + 900000);
+	json_decref(j);
+	j = try("{\"shell\":\"true\",\"delay\":90}");
+	assert_non_null(j);
+	assert_int_equal(js_time_parse(js_job_str(j, "run_at"), &ms), 0);
+	assert_true(ms >= before + 90000);
+	json_decref(j);
+	refused("{\"shell\":\"true\",\"delay\":5,\"run_at\":"
+	    "\"2026-12-05T16:00:00Z\"}", "not both");
+	refused("{\"shell\":\"true\",\"delay\":-1}", "delay must be");
+	refused("{\"shell\":\"true\",\"delay\":\"soon\"}", "delay must be");
+	refused("{\"shell\":\"true\",\"delay\":true}", "delay must be");
+	refused("{\"shell\":\"true\",\"delay\":1e300}", "delay must be");
+	refused("{\"shell\":\"true\",\"run_at\":\"tomorrow\"}", "run_at must");
+	refused("{\"shell\":\"true\",\"run_at\":1796000000}", "run_at must");
+	refused("{\"shell\":\"true\",\"not_before\":1}", "set by the server");
+	refused("{\"shell\":\"true\",\"rerun_of\":\"x\"}", "set by the server");
+}
+
+/* a PUT may change priority and start time; they are pending-only */
+static void
+test_update_sched(void **state)
+{
+	json_t *job, *u;
+	int64_t ms;
+
+	(void)state;
+	u = json_pack("{s:i,s:s}", "priority", 7, "run_at",
+	    "2026-12-05T16:00:00+01:00");
+	assert_int_equal(js_job_check_update(u, err, sizeof err), 0);
+	assert_non_null(js_job_pending_only(u));
+	job = json_pack("{s:s,s:i,s:I}", "shell", "true", "priority", 0,
+	    "not_before", (json_int_t)5);
+	assert_int_equal(js_job_update(job, u, err, sizeof err), 0);
+	assert_int_equal(js_job_int(job, "priority", 0), 7);
+	assert_string_equal(js_job_str(job, "run_at"), "2026-12-05T15:00:00.000Z");
+	assert_null(json_object_get(job, "not_before"));
+	json_decref(u);
+	u = json_pack("{s:s}", "delay", "1h");
+	assert_int_equal(js_job_update(job, u, err, sizeof err), 0);
+	assert_null(json_object_get(job, "delay"));
+	assert_int_equal(js_time_parse(js_job_str(job, "run_at"), &ms), 0);
+	assert_true(ms > js_now_ms() + 3500000);
+	json_decref(u);
+	u = json_pack("{s:i,s:s}", "delay", 1, "run_at", "2026-12-05T16:00:00Z");
+	assert_int_equal(js_job_check_update(u, err, sizeof err), -1);
+	assert_non_null(strstr(err, "not both"));
+	json_decref(u);
+	u = json_pack("{s:s}", "priority", "high");
+	assert_int_equal(js_job_update(job, u, err, sizeof err), -1);
+	assert_int_equal(js_job_int(job, "priority", 0), 7);	/* unchanged */
+	json_decref(u);
+	u = json_pack("{s:s}", "name", "x");
+	assert_null(js_job_pending_only(u));
+	json_decref(u);
+	json_decref(job);
+}
+
+/* a re-run: same specification, new id and state, rerun_of */
+static void
+test_rerun(void **state)
+{
+	json_t *v, *old, *re;
+	const char *oid;
+
+	(void)state;
+	v = try("{\"name\":\"n\",\"shell\":\"false\",\"priority\":3,"
+	    "\"limits\":{\"memory\":\"1M\"},\"labels\":[\"gpu\"],"
+	    "\"retries\":2,\"delay\":60}");
+	assert_non_null(v);
+	old = js_job_new(v, NULL, "alice", "00000000-0000-4000-8000-000000000000");
+	json_decref(v);
+	json_object_set_new(old, "status", json_string("failed"));
+	json_object_set_new(old, "attempts", json_integer(3));
+	json_object_set_new(old, "exit_code", json_integer(1));
+	json_object_set_new(old, "not_before", json_integer(5));
+	oid = js_job_str(old, "id");
+	re = js_job_rerun(old, err, sizeof err);
+	assert_non_null(re);
+	assert_string_not_equal(js_job_str(re, "id"), oid);
+	assert_string_equal(js_job_str(re, "rerun_of"), oid);
+	assert_string_equal(js_job_str(re, "status"), "pending");
+	assert_string_equal(js_job_str(re, "owner"), "alice");
+	assert_true(json_is_null(json_object_get(re, "batch")));
+	assert_int_equal(js_job_int(re, "attempts", -1), 0);
+	assert_true(json_is_null(json_object_get(re, "exit_code")));
+	assert_null(json_object_get(re, "not_before"));
+	assert_int_equal(js_job_int(re, "priority", 0), 3);
+	assert_int_equal(js_job_int(re, "retries", 0), 2);
+	assert_string_equal(js_job_str(re, "shell"), "false");
+	assert_string_equal(js_job_str(re, "run_at"), js_job_str(old, "run_at"));
+	assert_true(json_equal(json_object_get(re, "limits"),
+	    json_object_get(old, "limits")));
+	assert_true(json_equal(json_object_get(re, "labels"),
+	    json_object_get(old, "labels")));
+	json_decref(re);
+	json_object_del(old, "shell");	/* no specification left */
+	assert_null(js_job_rerun(old, err, sizeof err));
+	json_decref(old);
+}
+
 int
 main(void)
 {
@@ -290,6 +425,9 @@ main(void)
 		cmocka_unit_test(test_new_and_normalize),
 		cmocka_unit_test(test_states),
 		cmocka_unit_test(test_update_check),
+		cmocka_unit_test(test_start_time),
+		cmocka_unit_test(test_update_sched),
+		cmocka_unit_test(test_rerun),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

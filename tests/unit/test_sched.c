@@ -96,6 +96,101 @@ test_final(void **state)
 		    js_sched_final(s) && s != JS_RETRIEVED);
 }
 
+static json_t *
+parse(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+
+	assert_non_null(j);
+	return j;
+}
+
+/* an exclusive (dedicated) processor takes only jobs asking for one of
+ * its labels; an ordinary one every job whose labels it has */
+static void
+test_exclusive(void **state)
+{
+	const char *gpu[] = { "gpu" }, *two[] = { "gpu", "big" }, *none[1];
+	const char *jgpu[] = { "gpu" }, *jbig[] = { "big" };
+	json_t *plain = parse("{\"shell\":\"true\"}");
+	json_t *wants = parse("{\"shell\":\"true\",\"labels\":[\"gpu\"]}");
+	json_t *other = parse("{\"shell\":\"true\",\"labels\":[\"fpga\"]}");
+	json_t *bad = parse("{\"shell\":\"true\",\"labels\":[\"no way\"]}");
+
+	(void)state;
+	assert_true(js_sched_takes(NULL, 0, gpu, 1, 0));
+	assert_false(js_sched_takes(NULL, 0, gpu, 1, 1));
+	assert_true(js_sched_takes(jgpu, 1, gpu, 1, 1));
+	assert_true(js_sched_takes(jbig, 1, two, 2, 1));
+	assert_false(js_sched_takes(jbig, 1, gpu, 1, 1));
+	assert_false(js_sched_takes(jbig, 1, gpu, 1, 0));
+	assert_false(js_sched_takes(NULL, 0, none, 0, 1));
+	assert_true(js_sched_job_takes(plain, gpu, 1, 0));
+	assert_false(js_sched_job_takes(plain, gpu, 1, 1));
+	assert_true(js_sched_job_takes(wants, gpu, 1, 1));
+	assert_false(js_sched_job_takes(other, gpu, 1, 1));
+	assert_false(js_sched_job_takes(other, gpu, 1, 0));
+	/* malformed labels: taken, so the claim fails the job */
+	assert_true(js_sched_job_takes(bad, gpu, 1, 0));
+	assert_int_equal(js_sched_check(plain, 0, gpu, 1, 1, 0, NULL),
+	    JS_WAIT_EXCLUSIVE);
+	assert_int_equal(js_sched_check(other, 0, gpu, 1, 0, 0, NULL),
+	    JS_WAIT_LABELS);
+	assert_int_equal(js_sched_check(wants, 0, gpu, 1, 1, 0, NULL),
+	    JS_WAIT_NONE);
+	json_decref(plain);
+	json_decref(wants);
+	json_decref(other);
+	json_decref(bad);
+}
+
+/* the start time: the later of run_at and not_before; a hand-written
+ * delay counts from created_at, else from when the file was written */
+static void
+test_start(void **state)
+{
+	json_t *j;
+	int64_t until = 0, t0;
+
+	(void)state;
+	assert_int_equal(js_rfc3339_parse("2026-12-05T15:00:00Z", &t0), 0);
+	j = parse("{\"shell\":\"true\"}");
+	assert_int_equal(js_sched_start_ms(j, 0), 0);
+	json_decref(j);
+	j = parse("{\"run_at\":\"2026-12-05T16:00:00.250+01:00\"}");
+	assert_int_equal(js_sched_start_ms(j, 0), t0 + 250);
+	assert_int_equal(js_sched_check(j, 0, NULL, 0, 0, t0, &until),
+	    JS_WAIT_TIME);
+	assert_int_equal(until, t0 + 250);
+	assert_int_equal(js_sched_check(j, 0, NULL, 0, 0, t0 + 250, NULL),
+	    JS_WAIT_NONE);
+	json_decref(j);
+	/* a retry backoff later than run_at wins, and the other way round */
+	j = parse("{\"run_at\":\"2026-12-05T15:00:00Z\","
+	    "\"not_before\":1797000000000}");
+	assert_int_equal(js_sched_start_ms(j, 0), 1797000000000LL);
+	json_decref(j);
+	j = parse("{\"run_at\":\"2026-12-05T15:00:00Z\",\"not_before\":5}");
+	assert_int_equal(js_sched_start_ms(j, 0), t0);
+	json_decref(j);
+	/* hand-written delay: from created_at, else from the file's mtime */
+	j = parse("{\"delay\":\"15m\",\"created_at\":"
+	    "\"2026-12-05T15:00:00Z\"}");
+	assert_int_equal(js_sched_start_ms(j, 42), t0 + 15 * 60000);
+	json_decref(j);
+	j = parse("{\"delay\":90}");
+	assert_int_equal(js_sched_start_ms(j, t0), t0 + 90000);
+	json_decref(j);
+	/* malformed: no start time (the claim fails the job instead) */
+	j = parse("{\"run_at\":\"tomorrow\",\"delay\":\"soon\"}");
+	assert_int_equal(js_sched_start_ms(j, t0), 0);
+	json_decref(j);
+	j = parse("{\"delay\":\"-5s\"}");
+	assert_int_equal(js_sched_start_ms(j, t0), 0);
+	json_decref(j);
+}
+
 int
 main(void)
 {
@@ -105,6 +200,8 @@ main(void)
 		cmocka_unit_test(test_labels),
 		cmocka_unit_test(test_lease),
 		cmocka_unit_test(test_final),
+		cmocka_unit_test(test_exclusive),
+		cmocka_unit_test(test_start),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

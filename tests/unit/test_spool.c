@@ -388,7 +388,7 @@ test_requeue(void **state)
 	struct js_claim c;
 	json_t *job, *p;
 	char id[JS_ID_SIZE];
-	int64_t later = js_now_ms() + 5000;
+	int64_t later = js_now_ms() + 400;
 
 	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
 	assert_int_equal(js_spool_claim(f->sp, id, "A:1", &c, &job), 0);
@@ -406,6 +406,18 @@ test_requeue(void **state)
 	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_COMPLETED), -1);
 	assert_int_equal(errno, ESTALE);
 	json_decref(job);
+	/* not claimed before not_before (lib/sched): put back as it was */
+	assert_int_equal(js_spool_claim(f->sp, id, "A:1", &c, &job), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_null(job);
+	assert_true(exists(f, id, "pending"));
+	assert_false(exists(f, id, "wip"));
+	p = js_spool_read(f->sp, id, NULL);
+	assert_int_equal(js_job_int(p, "attempts", -1), 0);
+	assert_int_equal(js_job_int(p, "not_before", 0), later);
+	json_decref(p);
+	while (js_now_ms() <= later)
+		usleep(20000);
 	/* a retry keeps the attempt */
 	assert_int_equal(js_spool_claim(f->sp, id, "A:1", &c, &job), 0);
 	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
