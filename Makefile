@@ -56,7 +56,7 @@ $(B)/libapiserver.a: $(call obj,$(API_LIB_SRC))
 $(B)/jobspool-apiserver: $(call obj,apiserver/main.c) $(B)/libapiserver.a \
 		$(B)/libjobspool.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(API_LIBS)
-# remote mode (processor/remote.c) talks HTTP with libcurl
+# remote mode (processor/remote_*.c) talks HTTP with libcurl
 PROC_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 # each program is its main.c over an archive of its other modules, which
 # the unit tests link too (tests/unit/test_api_*, test_proc_*, test_clean_*)

@@ -18,10 +18,20 @@
  *   exec_slurm.c  the Slurm executor: a watcher process per job (slurm.h)
  *   slurm.c       the Slurm watcher: sbatch, scontrol/sacct, scancel, the
  *                 output copy (slurm.h)
- *   remote.c      remote mode (--server): the link process that claims
- *                 from an apiserver and mirrors jobs and logs (remote.h)
+ *   remote_link.c remote mode (--server): the link process that claims
+ *                 from an apiserver and mirrors jobs and logs; remote.h
+ *                 is what the processor calls, remote_link.h its insides
+ *   remote_claim.c  ... its claimer thread: claims jobs, writes them into
+ *                 the local spool
+ *   remote_mirror.c ... a thread per claimed job: log upload, heartbeats,
+ *                 cancels, pauses, the job's end
+ *   remote_job.c  ... the per-job rules those threads follow: a pure
+ *                 state machine (remote_job.h)
+ *   remote_http.c ... the HTTP transport: libcurl requests, TLS, backoff
+ *                 (remote_http.h)
  *
- * Single-threaded: everything runs in the event loop, so no locking.
+ * Single-threaded: everything runs in the event loop, so no locking (but
+ * the remote link, a process of its own, has threads: remote_link.h).
  */
 #ifndef JS_PROC_H
 #define JS_PROC_H

@@ -2,8 +2,9 @@
  * remote.h - remote mode of jobspool-processor (--server URL): jobs are
  * claimed from an apiserver's worker routes instead of a shared spool.
  *
- * The processor forks one "link" process (remote.c) that mirrors between
- * the server and the processor's local work spool (--spool):
+ * The processor forks one "link" process (remote_link.c; its files are
+ * listed in remote_link.h) that mirrors between the server and the
+ * processor's local work spool (--spool):
  *   - a claimer thread long-polls POST /api/v1/workers/claim while fewer
  *     than -j jobs are in flight and writes each job into the local spool
  *     as <id>.pending, with a "remote" field holding the lease's fencing
