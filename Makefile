@@ -101,12 +101,13 @@ FUZZ_REPLAY = $(patsubst tests/fuzz/fuzz_%.c,$(B)/fuzz/replay_%,$(FUZZ_SRC))
 $(B)/fuzz/replay_%: $(B)/obj/tests/fuzz/fuzz_%.o $(B)/obj/tests/fuzz/replay.o $(B)/libjobspool.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
-# the apiserver's harnesses also link its socket-free request and framing code
+# the apiserver's harnesses also link its request and framing code; the
+# request harness links the whole apiserver but main.o, since the route
+# table (apiserver/routes.c) names every handler
 $(B)/fuzz/replay_http: $(B)/obj/tests/fuzz/fuzz_http.o \
-		$(call obj,apiserver/request.c) $(B)/obj/tests/fuzz/replay.o \
-		$(B)/libjobspool.a
+		$(B)/obj/tests/fuzz/replay.o $(B)/libapiserver.a $(B)/libjobspool.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(API_LIBS)
 $(B)/fuzz/replay_ws: $(B)/obj/tests/fuzz/fuzz_ws.o \
 		$(call obj,apiserver/wsframe.c) $(B)/obj/tests/fuzz/replay.o \
 		$(B)/libjobspool.a
@@ -114,14 +115,15 @@ $(B)/fuzz/replay_ws: $(B)/obj/tests/fuzz/fuzz_ws.o \
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # the handler-level harness drives the whole apiserver (but main.c) in
-# process: replayed by make check; its libFuzzer build (clang, objects
-# compiled with -fsanitize=fuzzer-no-link) is made by tests/fuzz/run.sh
+# process: replayed by make check; its libFuzzer build and fuzz_http's
+# (clang, objects compiled with -fsanitize=fuzzer-no-link) are made by
+# tests/fuzz/run.sh
 $(B)/fuzz/replay_api: $(B)/obj/tests/fuzz/fuzz_api.o \
 		$(B)/obj/tests/fuzz/replay.o $(B)/libapiserver.a $(B)/libjobspool.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(API_LIBS)
-$(B)/fuzz/fuzz_api: $(B)/obj/tests/fuzz/fuzz_api.o $(B)/libapiserver.a \
-		$(B)/libjobspool.a
+$(B)/fuzz/fuzz_api $(B)/fuzz/fuzz_http: $(B)/fuzz/fuzz_%: \
+		$(B)/obj/tests/fuzz/fuzz_%.o $(B)/libapiserver.a $(B)/libjobspool.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) $(API_LIBS)
 

@@ -4,7 +4,10 @@
  *   main.c            settings, start-up, signals (SIGTERM stop, SIGHUP reload)
  *   server.c          start-up and shutdown of the daemon and its threads
  *   http.c            the MHD access handler: routing, body reading, limits,
- *                     content types, auth check
+ *                     content types, auth check, dispatch to the route's
+ *                     handler
+ *   routes.c          the route table (pattern, role, and per method the
+ *                     body, query parameters and handler) and path matching
  *   reply.c           every answer's shape: JSON bodies, {"error": ...} with
  *                     the right status, query arguments (a leaf)
  *   auth.c            bearer tokens (constant-time compare), ownership
@@ -19,7 +22,7 @@
  *   ws.c              log follow over WebSocket (RFC 6455; SHA-1 and base64
  *                     of the handshake from lib/digest)
  *   wsframe.c         WebSocket framing (pure; fuzzed)
- *   request.c         routes, method/type/length checks, NDJSON body (pure;
+ *   request.c         method/query/type/length checks, NDJSON body (pure;
  *                     fuzzed)
  *   metrics.c         the counters of /metrics and their text format (a leaf)
  *   routes_metrics.c  GET /metrics
@@ -83,9 +86,16 @@ struct caller {
 };
 
 /* One request in flight (MHD's per-request closure). */
+#define ROUTE_SEGS 6		/* segments of the longest path routed */
+#define ROUTE_ARGS 2		/* {captures} of a pattern */
+#define ROUTE_PATH_MAX 512	/* a longer path is no route (404) */
+struct route;
+struct route_method;
 struct req {
-	int route;		/* enum route in http.c */
-	char *seg[6];		/* path segments (pointers into segbuf) */
+	const struct route *route;	/* routes_match: NULL if none */
+	const struct route_method *method;	/* request_check: its entry */
+	const char *arg[ROUTE_ARGS];	/* the pattern's {captures} */
+	char *seg[ROUTE_SEGS];	/* path segments (pointers into segbuf) */
 	int nseg;
 	char *segbuf;
 	char *body;
@@ -108,38 +118,85 @@ struct req {
 	void *wlog;		/* a worker's log upload (routes_workers.c) */
 };
 
-/* request.c: the routes, and what is decided from a request's method,
- * URL and headers without a socket. */
-enum route {
-	R_NONE = 0, R_HEALTHZ, R_METRICS, R_JOBS, R_JOB, R_JOB_LOG, R_BATCHES,
-	R_BATCH, R_BATCH_LOG, R_ADD,
-	R_W_CLAIM, R_W_LOG, R_W_HEARTBEAT, R_W_FINISH,	/* /api/v1/workers/ */
-	R_DEMO_JOB	/* stays last: the fuzz harness checks routes <= it */
+/* routes.c: the route table, the only place a route is defined (adding
+ * a route is adding a row).  A pattern is "/"-separated segments, each a
+ * literal or a {capture} matching any one segment; a route is called with
+ * the role it names; each method (group) it takes has its body, its query
+ * parameters and its handler, called with the captures in order. */
+enum route_role {
+	ROLE_TOKEN = 0,		/* a token when tokens are configured */
+	ROLE_OPEN,		/* anyone (/healthz, /metrics) */
+	ROLE_WORKER,		/* a token with the worker role */
 };
+enum route_body {
+	BODY_NONE = 0,	/* not checked (read if sent, up to --max-body) */
+	BODY_JSON,	/* JSON: Content-Type and Content-Length checked */
+	BODY_BATCH,	/* JSON, or NDJSON read line by line as it arrives */
+	BODY_RAW,	/* raw bytes streamed to begin/feed: no type or size
+			 * limit, no read timeout */
+};
+struct route_method {
+	const char *methods;	/* "GET, HEAD", "POST", ... (for Allow) */
+	const char *query;	/* the query parameters taken: "a,b" or "" */
+	enum route_body body;
+	/* the handler: one of them, by the captures it takes */
+	enum MHD_Result (*h0)(struct api *, struct MHD_Connection *);
+	enum MHD_Result (*h)(struct api *, struct MHD_Connection *,
+	    struct req *);
+	enum MHD_Result (*h1)(struct api *, struct MHD_Connection *,
+	    struct req *, const char *);
+	enum MHD_Result (*h2)(struct api *, struct MHD_Connection *,
+	    struct req *, const char *, const char *);
+	/* BODY_RAW: begin once the headers are checked (capture 1; may queue
+	 * an error and set r->failed), feed each piece of the body; the
+	 * handler answers at its end */
+	enum MHD_Result (*begin)(struct api *, struct MHD_Connection *,
+	    struct req *, const char *);
+	void (*feed)(struct api *, struct req *, const char *, size_t);
+};
+#define ROUTE_METHODS 3
+struct route {
+	const char *name;		/* "job_log" */
+	const char *pattern;		/* "/api/v1/jobs/{id}/log" */
+	enum route_role role;
+	struct route_method m[ROUTE_METHODS];	/* ends at methods NULL */
+};
+extern const struct route routes_table[];
+extern const size_t routes_count;
 /* Splits url's path into r->seg (r->segbuf, freed by the caller) and sets
- * r->route (R_NONE if no route matches). */
-void request_route(struct req *r, const char *url);
+ * r->route to the first row whose pattern it matches (NULL if none) and
+ * r->arg to its captures.  One trailing '/' is ignored. */
+void routes_match(struct req *r, const char *url);
+
+/* request.c: what is decided from a request's method, URL and headers
+ * without a socket, given its row of the route table. */
 /* Whether the path of a raw request target (before its %-escapes are
  * decoded; it ends at '?' or the end) holds only bytes a route can hold:
  * printable ASCII other than space, raw or escaped, and no '%' that does
  * not start an escape of two hex digits.  A %00 would otherwise end the
  * decoded path early (libmicrohttpd hands it over as a C string). */
 int request_path_ok(const char *target);
-int request_route_open(int route);		/* needs no token */
-int request_route_worker(int route);	/* needs the worker role */
-int request_route_raw(int route);	/* body is raw bytes, streamed */
-const char *request_route_allow(int route);	/* "GET, HEAD" ... */
-/* The query parameters a route takes with a method, comma-separated ("" for
+/* The entry of route rt for method, or NULL if rt does not take it. */
+const struct route_method *request_method(const struct route *rt,
+    const char *method);
+/* The methods rt takes, for an Allow header ("GET, HEAD, PUT, DELETE"),
+ * in buf (truncated to size); returns buf. */
+#define ROUTE_ALLOW_MAX 64
+const char *request_allow(const struct route *rt, char *buf, size_t size);
+/* The query parameters rt takes with method, comma-separated ("" for
  * none); request_query_ok says whether key is one of them.  Any other
  * parameter is refused (400), as an unknown body field is. */
-const char *request_query_allowed(int route, const char *method);
-int request_query_ok(int route, const char *method, const char *key);
+const char *request_query_allowed(const struct route *rt, const char *method);
+int request_query_ok(const struct route *rt, const char *method,
+    const char *key);
 /* After routing (and auth): 0 if the request may go on, or the status to
- * answer (404, 405, 413, 415) with a message in msg.  Sets r->ndjson.
- * content_type and content_length may be NULL. */
+ * answer (404, 405, 413, 415) with a message in msg.  Sets r->method and
+ * r->ndjson.  content_type and content_length may be NULL. */
 unsigned request_check(struct req *r, const char *method,
     const char *content_type, const char *content_length, char *msg,
     size_t msglen);
+/* Whether r's body is streamed raw (its method's BODY_RAW). */
+int request_raw(const struct req *r);
 /* Feeds NDJSON upload data into r (validating each complete line into
  * r->nd_jobs, the first error into r->nd_err); last=1 ends the body. */
 void request_ndjson_feed(struct req *r, const char *data, size_t len,

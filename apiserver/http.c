@@ -13,48 +13,22 @@
 #include "api.h"
 #include "log.h"
 
+/* Calls the handler of the request's route and method (request_check
+ * found it) with the captures of the route's pattern it takes. */
 static enum MHD_Result
-dispatch(struct api *a, struct MHD_Connection *c, struct req *r,
-    const char *method)
+dispatch(struct api *a, struct MHD_Connection *c, struct req *r)
 {
-	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	const struct route_method *m = r->method;
 
-	switch (r->route) {
-	case R_HEALTHZ:
-		return route_healthz(a, c);
-	case R_METRICS:
-		return route_metrics(a, c);
-	case R_JOBS:
-		return get ? route_jobs_list(a, c, r) : route_jobs_post(a, c, r);
-	case R_JOB:
-		if (get)
-			return route_job_get(a, c, r, r->seg[3]);
-		if (strcmp(method, "PUT") == 0)
-			return route_job_put(a, c, r, r->seg[3]);
-		return route_job_delete(a, c, r, r->seg[3]);
-	case R_JOB_LOG:
-		return route_job_log(a, c, r, r->seg[3]);
-	case R_BATCHES:
-		return route_batches_post(a, c, r);
-	case R_BATCH:
-		return route_batch_get(a, c, r, r->seg[3]);
-	case R_BATCH_LOG:
-		return route_batch_log(a, c, r, r->seg[3]);
-	case R_ADD:
-		return route_add(a, c, r, r->seg[3], r->seg[4]);
-	case R_DEMO_JOB:
-		return route_job_get(a, c, r, r->seg[3]);
-	case R_W_CLAIM:
-		return route_worker_claim(a, c, r);
-	case R_W_LOG:
-		return worker_log_end(a, c, r);
-	case R_W_HEARTBEAT:
-		return route_worker_heartbeat(a, c, r, r->seg[4]);
-	case R_W_FINISH:
-		return route_worker_finish(a, c, r, r->seg[4]);
-	default:
+	if (m == NULL)
 		return reply_error(c, MHD_HTTP_NOT_FOUND, "no such route");
-	}
+	if (m->h0 != NULL)
+		return m->h0(a, c);
+	if (m->h != NULL)
+		return m->h(a, c, r);
+	if (m->h1 != NULL)
+		return m->h1(a, c, r, r->arg[0]);
+	return m->h2(a, c, r, r->arg[0], r->arg[1]);
 }
 
 /* The mark http_uri_seen leaves as a request's first *con_cls (its
@@ -87,7 +61,7 @@ client_cert_ok(struct MHD_Connection *c)
 }
 
 struct arg_scan {
-	int route;
+	const struct route *route;
 	const char *method;
 	const char *unknown;	/* the first parameter the route does not take */
 };
@@ -109,7 +83,8 @@ arg_check(void *cls, enum MHD_ValueKind kind, const char *key,
 /* The first query parameter the route does not take with method, or
  * NULL. */
 static const char *
-unknown_arg(struct MHD_Connection *c, int route, const char *method)
+unknown_arg(struct MHD_Connection *c, const struct route *route,
+    const char *method)
 {
 	struct arg_scan s = { route, method, NULL };
 
@@ -122,7 +97,7 @@ static enum MHD_Result
 first_call(struct api *a, struct MHD_Connection *c, struct req *r,
     const char *url, const char *method)
 {
-	char msg[300];
+	char msg[300], allow[ROUTE_ALLOW_MAX];
 	const char *unknown;
 	unsigned status;
 
@@ -138,15 +113,16 @@ first_call(struct api *a, struct MHD_Connection *c, struct req *r,
 		    "no route can hold (NUL, a control character, space, a byte "
 		    "over 126, or a '%%' that is not an escape like %%2F)");
 	}
-	request_route(r, url);
+	routes_match(r, url);
 	r->head = strcmp(method, "HEAD") == 0;
-	if (r->route != R_NONE && !request_route_open(r->route) &&
+	if (r->route != NULL && r->route->role != ROLE_OPEN &&
 	    auth_check(a, c, &r->who) < 0) {
 		r->failed = 1;
 		return reply_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong token: "
 		    "send 'Authorization: Bearer SECRET'");
 	}
-	if (request_route_worker(r->route) && !r->who.worker) {
+	if (r->route != NULL && r->route->role == ROLE_WORKER &&
+	    !r->who.worker) {
 		r->failed = 1;
 		return reply_error(c, MHD_HTTP_FORBIDDEN, "token '%s' does not have "
 		    "the worker role", r->who.name);
@@ -163,13 +139,13 @@ first_call(struct api *a, struct MHD_Connection *c, struct req *r,
 		    "parameter '%.64s' for %s on this route: %s%s", unknown,
 		    method, *allowed ? "it takes " : "it takes none", allowed);
 	}
-	if (status == 0 && request_route_raw(r->route))
-		return worker_log_begin(a, c, r, r->seg[4]);
+	if (status == 0 && request_raw(r))
+		return r->method->begin(a, c, r, r->arg[0]);
 	if (status == 0)
 		return MHD_YES;
 	r->failed = 1;
 	return reply_error_allow(c, status, status == MHD_HTTP_METHOD_NOT_ALLOWED ?
-	    request_route_allow(r->route) : NULL, "%s", msg);
+	    request_allow(r->route, allow, sizeof allow) : NULL, "%s", msg);
 }
 
 /* Takes one chunk of upload data; -1 after queueing an error. */
@@ -243,12 +219,12 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
-		if (request_route_raw(r->route)) {
+		if (request_raw(r)) {
 			/* a worker's log upload stays open while the job
 			 * writes; only the inactivity timeout applies.  On
 			 * SIGTERM it is cut after what arrived was stored:
 			 * the worker resends from the log's size. */
-			worker_log_feed(a, r, upload_data, n);
+			r->method->feed(a, r, upload_data, n);
 			return atomic_load(&a->stopping) ? MHD_NO : MHD_YES;
 		}
 		if (js_mono_ms() - r->start_ms > (int64_t)r->read_timeout_s * 1000) {
@@ -272,7 +248,7 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 	if (r->ndjson)
 		request_ndjson_feed(r, NULL, 0, 1);
 	r->failed = 1;	/* answered: no second dispatch */
-	return dispatch(a, c, r, method);
+	return dispatch(a, c, r);
 }
 
 void

@@ -1,9 +1,10 @@
 /*
- * request.c - what a request is, decided without a socket: the route of a
- * URL, whether the method, content type and length are acceptable, and the
- * streamed NDJSON batch body.  Pure functions of their arguments (no
- * libmicrohttpd calls), so the fuzz harness tests/fuzz/fuzz_http.c drives
- * exactly the code the server runs.
+ * request.c - what is decided about a request without a socket, given its
+ * row of the route table (routes.c): whether the method, query parameters,
+ * content type and length are acceptable, and the streamed NDJSON batch
+ * body.  Pure functions of their arguments (no libmicrohttpd calls), so the
+ * fuzz harness tests/fuzz/fuzz_http.c drives exactly the code the server
+ * runs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,31 +14,6 @@
 #include "api.h"
 
 #define BATCH_MAX 10000
-
-/* Methods each route accepts (for 405 and Allow). */
-static const struct {
-	const char *allow;
-	int body;		/* takes a request body */
-	int open;		/* needs no token */
-	int worker;		/* needs the worker role */
-	int raw;		/* body of raw bytes: no type or size limit */
-} routes[] = {
-	[R_NONE] = { .allow = "", .open = 1 },
-	[R_HEALTHZ] = { .allow = "GET, HEAD", .open = 1 },
-	[R_METRICS] = { .allow = "GET, HEAD", .open = 1 },
-	[R_JOBS] = { .allow = "GET, HEAD, POST", .body = 1 },
-	[R_JOB] = { .allow = "GET, HEAD, PUT, DELETE", .body = 1 },
-	[R_JOB_LOG] = { .allow = "GET, HEAD" },
-	[R_BATCHES] = { .allow = "POST", .body = 1 },
-	[R_BATCH] = { .allow = "GET, HEAD" },
-	[R_BATCH_LOG] = { .allow = "GET, HEAD" },
-	[R_ADD] = { .allow = "POST" },
-	[R_W_CLAIM] = { .allow = "POST", .body = 1, .worker = 1 },
-	[R_W_LOG] = { .allow = "POST", .body = 1, .worker = 1, .raw = 1 },
-	[R_W_HEARTBEAT] = { .allow = "POST", .body = 1, .worker = 1 },
-	[R_W_FINISH] = { .allow = "POST", .body = 1, .worker = 1 },
-	[R_DEMO_JOB] = { .allow = "GET, HEAD" },
-};
 
 static int
 hexval(char c)
@@ -72,89 +48,65 @@ request_path_ok(const char *target)
 	return 1;
 }
 
-/* Splits the path into segments and picks the route. */
-void
-request_route(struct req *r, const char *url)
+/* Whether method is one of the list ("GET, HEAD"). */
+static int
+in_list(const char *list, const char *method)
 {
-	size_t len = strlen(url);
-	char *p, *s;
+	const char *p = list;
+	size_t n, ml = strlen(method);
 
-	r->route = R_NONE;
-	if (len > 512 || url[0] != '/')
-		return;
-	r->segbuf = strdup(url + 1);
-	if (r->segbuf == NULL)
-		return;
-	len = strlen(r->segbuf);
-	if (len > 0 && r->segbuf[len - 1] == '/')
-		r->segbuf[len - 1] = '\0';
-	for (p = r->segbuf; ; ) {
-		if (r->nseg == 6)
-			return;
-		s = strchr(p, '/');
-		r->seg[r->nseg++] = p;
-		if (s == NULL)
-			break;
-		*s = '\0';
-		p = s + 1;
+	while (*p != '\0') {
+		n = strcspn(p, ", ");
+		if (n == ml && n > 0 && strncmp(p, method, n) == 0)
+			return 1;
+		p += n;
+		p += strspn(p, ", ");
 	}
-	if (r->nseg == 1 && strcmp(r->seg[0], "healthz") == 0)
-		r->route = R_HEALTHZ;
-	else if (r->nseg == 1 && strcmp(r->seg[0], "metrics") == 0)
-		r->route = R_METRICS;
-	if (r->nseg < 3 || strcmp(r->seg[0], "api") != 0 ||
-	    strcmp(r->seg[1], "v1") != 0)
-		return;
-	if (strcmp(r->seg[2], "jobs") == 0) {
-		if (r->nseg == 3)
-			r->route = R_JOBS;
-		else if (r->nseg == 4)
-			r->route = R_JOB;
-		else if (r->nseg == 5 && strcmp(r->seg[4], "log") == 0)
-			r->route = R_JOB_LOG;
-	} else if (strcmp(r->seg[2], "batches") == 0) {
-		if (r->nseg == 3)
-			r->route = R_BATCHES;
-		else if (r->nseg == 4)
-			r->route = R_BATCH;
-		else if (r->nseg == 5 && strcmp(r->seg[4], "log") == 0)
-			r->route = R_BATCH_LOG;
-	} else if (strcmp(r->seg[2], "workers") == 0) {
-		if (r->nseg == 4 && strcmp(r->seg[3], "claim") == 0)
-			r->route = R_W_CLAIM;
-		else if (r->nseg == 6 && strcmp(r->seg[3], "jobs") == 0 &&
-		    strcmp(r->seg[5], "log") == 0)
-			r->route = R_W_LOG;
-		else if (r->nseg == 6 && strcmp(r->seg[3], "jobs") == 0 &&
-		    strcmp(r->seg[5], "heartbeat") == 0)
-			r->route = R_W_HEARTBEAT;
-		else if (r->nseg == 6 && strcmp(r->seg[3], "jobs") == 0 &&
-		    strcmp(r->seg[5], "finish") == 0)
-			r->route = R_W_FINISH;
-	} else if (strcmp(r->seg[2], "add") == 0 && r->nseg == 5) {
-		r->route = R_ADD;
-	} else if (strcmp(r->seg[2], "job") == 0 && r->nseg == 4) {
-		r->route = R_DEMO_JOB;
-	}
+	return 0;
 }
 
-static int
-method_allowed(int route, const char *method)
+const struct route_method *
+request_method(const struct route *rt, const char *method)
 {
-	const char *allow = routes[route].allow, *p;
-	size_t ml = strlen(method);
+	const struct route_method *m;
 
-	if (ml == 0)
-		return 0;
-	for (p = allow; (p = strstr(p, method)) != NULL; p += ml)
-		if ((p == allow || p[-1] == ' ') && (p[ml] == ',' || p[ml] == '\0'))
-			return 1;
-	return 0;
+	if (rt == NULL)
+		return NULL;
+	for (m = rt->m; m < rt->m + ROUTE_METHODS && m->methods != NULL; m++)
+		if (in_list(m->methods, method))
+			return m;
+	return NULL;
+}
+
+const char *
+request_allow(const struct route *rt, char *buf, size_t size)
+{
+	const struct route_method *m;
+	size_t n = 0;
+	int k;
+
+	if (size == 0)
+		return buf;
+	buf[0] = '\0';
+	for (m = rt->m; m < rt->m + ROUTE_METHODS && m->methods != NULL; m++) {
+		k = snprintf(buf + n, size - n, "%s%s", n > 0 ? ", " : "",
+		    m->methods);
+		if (k < 0 || (size_t)k >= size - n)
+			break;
+		n += (size_t)k;
+	}
+	return buf;
+}
+
+int
+request_raw(const struct req *r)
+{
+	return r->method != NULL && r->method->body == BODY_RAW;
 }
 
 /* Content type of a body: 0 JSON, 1 NDJSON, -1 refused. */
 static int
-content_kind(const char *ct, int route)
+content_kind(const char *ct, int batch)
 {
 	size_t n;
 
@@ -169,7 +121,7 @@ content_kind(const char *ct, int route)
 	    (n == 33 && strncasecmp(ct, "application/x-www-form-urlencoded",
 	    n) == 0))
 		return 0;
-	if (route == R_BATCHES &&
+	if (batch &&
 	    ((n == 20 && strncasecmp(ct, "application/x-ndjson", n) == 0) ||
 	    (n == 18 && strncasecmp(ct, "application/ndjson", n) == 0) ||
 	    (n == 17 && strncasecmp(ct, "application/jsonl", n) == 0)))
@@ -177,54 +129,32 @@ content_kind(const char *ct, int route)
 	return -1;
 }
 
-int
-request_route_open(int route)
-{
-	return routes[route].open;
-}
-
-int
-request_route_worker(int route)
-{
-	return routes[route].worker;
-}
-
-int
-request_route_raw(int route)
-{
-	return routes[route].raw;
-}
-
-const char *
-request_route_allow(int route)
-{
-	return routes[route].allow;
-}
-
 unsigned
 request_check(struct req *r, const char *method, const char *content_type,
     const char *content_length, char *msg, size_t msglen)
 {
-	int kind;
+	char allow[ROUTE_ALLOW_MAX];
+	int kind, batch;
 
-	if (r->route == R_NONE) {
+	r->method = NULL;
+	if (r->route == NULL) {
 		snprintf(msg, msglen, "no such route: see man 8 jobspool-apiserver "
 		    "for the API");
 		return 404;
 	}
-	if (!method_allowed(r->route, method)) {
+	r->method = request_method(r->route, method);
+	if (r->method == NULL) {
 		snprintf(msg, msglen, "method %.32s is not allowed here; use %s",
-		    method, routes[r->route].allow);
+		    method, request_allow(r->route, allow, sizeof allow));
 		return 405;
 	}
-	if (!routes[r->route].body || routes[r->route].raw ||
-	    strcmp(method, "GET") == 0 ||
-	    strcmp(method, "HEAD") == 0 || strcmp(method, "DELETE") == 0)
+	if (r->method->body != BODY_JSON && r->method->body != BODY_BATCH)
 		return 0;
-	kind = content_kind(content_type, r->route);
+	batch = r->method->body == BODY_BATCH;
+	kind = content_kind(content_type, batch);
 	if (kind < 0) {
 		snprintf(msg, msglen, "content type must be application/json%s",
-		    r->route == R_BATCHES ? " or application/x-ndjson" : "");
+		    batch ? " or application/x-ndjson" : "");
 		return 415;
 	}
 	r->ndjson = kind;
@@ -345,33 +275,17 @@ request_ndjson_feed(struct req *r, const char *data, size_t len, int last)
 }
 
 const char *
-request_query_allowed(int route, const char *method)
+request_query_allowed(const struct route *rt, const char *method)
 {
-	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	const struct route_method *m = request_method(rt, method);
 
-	switch (route) {
-	case R_JOBS:
-		return get ? "status,limit,after,batch,name" : "";
-	case R_JOB:
-	case R_DEMO_JOB:
-		return get ? "peek" : "";
-	case R_JOB_LOG:
-		return "offset,follow,ws,tail";
-	case R_BATCH:
-		return "peek,logs";
-	case R_BATCH_LOG:
-		return "follow";
-	case R_W_LOG:
-		return "token,offset";
-	default:
-		return "";
-	}
+	return m != NULL ? m->query : "";
 }
 
 int
-request_query_ok(int route, const char *method, const char *key)
+request_query_ok(const struct route *rt, const char *method, const char *key)
 {
-	const char *p = request_query_allowed(route, method);
+	const char *p = request_query_allowed(rt, method);
 	size_t n = strlen(key);
 
 	while (*p != '\0') {

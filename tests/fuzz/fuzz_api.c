@@ -1086,12 +1086,13 @@ check_reply(const struct reply *rp, int head, const char *user)
 	json_decref(j);
 }
 
-/* Whether target names a route whose body is streamed raw (a worker's
- * log upload): the server cuts such an upload when it stops, so the lever
- * must not be pulled while one is in flight.  The path is decoded as
- * libmicrohttpd decodes it and routed by the server's own request_route. */
+/* Whether method on target names a route whose body is streamed raw (a
+ * worker's log upload): the server cuts such an upload when it stops, so
+ * the lever must not be pulled while one is in flight.  The path is
+ * decoded as libmicrohttpd decodes it and routed by the server's own
+ * routes_match and request_method. */
 static int
-raw_route(const char *target)
+raw_route(const char *method, const char *target)
 {
 	struct req r;
 	char *path = malloc(strlen(target) + 1);
@@ -1112,8 +1113,9 @@ raw_route(const char *target)
 	}
 	path[n] = '\0';
 	memset(&r, 0, sizeof r);
-	request_route(&r, path);
-	raw = request_route_raw(r.route);
+	routes_match(&r, path);
+	r.method = request_method(r.route, method);
+	raw = request_raw(&r);
 	free(r.segbuf);
 	free(path);
 	return raw;
@@ -1214,7 +1216,7 @@ http_record(struct conn *cn, const char *rec, size_t len)
 		char *t = strndup(req.p + at, req.len - at);
 		if (t == NULL)
 			fatal("strndup");
-		raw = raw_route(t);
+		raw = raw_route(method, t);
 		free(t);
 	}
 	buf_str(&req, http10 ? " HTTP/1.0\r\nHost: localhost\r\n" :

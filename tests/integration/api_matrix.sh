@@ -4,9 +4,9 @@
 # row names; the suite asserts the status code, that an error is a JSON
 # {"error": "..."}, the row's check of the answer, and the spool's change
 # (file names, contents and mtimes of every file, tmp/ included, before and
-# after).  A coverage check reads the routes and their methods from
-# apiserver/request.c, the handlers that take a path segment from
-# apiserver/http.c and the job states from lib/job.c, and fails while any
+# after).  A coverage check reads the routes, their methods and which of
+# them take a path segment from the route table apiserver/routes.c and the
+# job states from lib/job.c, and fails while any
 # route, method or state has no row: a new route or state is uncovered until
 # someone adds its rows.  See the head of matrix.tab for the columns.
 . "$(dirname "$0")/lib.sh"
@@ -57,17 +57,24 @@ new_uuid() { read -r R </proc/sys/kernel/random/uuid; }
 upper() { printf '%s' "$1" | tr a-z A-Z; }
 
 # ================= coverage: what the table must cover =================
-# routes[] of request.c: "R_NAME|GET, HEAD|open" (or |auth) per route
-awk '/^[ \t]*\[R_[A-Z0-9_]+\][ \t]*=[ \t]*\{[ \t]*\.allow[ \t]*=[ \t]*"/ {
-	name = $0; sub(/^[ \t]*\[/, "", name); sub(/\].*/, "", name)
-	allow = $0; sub(/^[^"]*"/, "", allow); sub(/".*/, "", allow)
-	if (name != "R_NONE")
-		print name "|" allow "|" ($0 ~ /\.open[ \t]*=[ \t]*1/ ? "open" : "auth")
-	}' "$TOP/apiserver/request.c" >"$W/routes"
-# handlers in http.c's dispatch() that are given a path segment (r->seg[N])
-awk '/^dispatch\(/ { on = 1 } on && /^}/ { on = 0 }
-	on && /case R_[A-Z0-9_]*:/ { sub(/.*case /, ""); sub(/:.*/, ""); cur = $0 }
-	on && /r->seg\[/ && cur != "" { print cur }' "$TOP/apiserver/http.c" |
+# the route table of routes.c: "R_NAME|GET, HEAD|open" (or |auth) per
+# route, its name in capitals; a row is '{ "name", "/pattern", ROLE_X, {'
+# and its methods' entries follow, each '{ GET, ...' ("GET, HEAD") or
+# '{ "POST", ...'
+awk 'function flush() { if (name != "") print "R_" toupper(name) "|" allow "|" role; name = "" }
+	/^[ \t]*\{ "[a-z0-9_]+", "\/[^"]*", ROLE_[A-Z]+, \{/ {
+		flush(); name = $0; sub(/^[^"]*"/, "", name); sub(/".*/, "", name)
+		role = $0 ~ /ROLE_OPEN/ ? "open" : "auth"; allow = ""; next }
+	name != "" && /^[ \t]*\{ (GET|"[A-Z]+"),/ {
+		m = $0; sub(/^[ \t]*\{ /, "", m)
+		if (m ~ /^GET,/) m = "GET, HEAD"; else { sub(/^"/, "", m); sub(/".*/, "", m) }
+		allow = allow (allow == "" ? "" : ", ") m }
+	/^};/ { flush() }' "$TOP/apiserver/routes.c" >"$W/routes"
+# the routes whose handlers are given a path segment: a {capture} in
+# their pattern
+awk '/^[ \t]*\{ "[a-z0-9_]+", "\/[^"]*\{[^"]*", ROLE_/ {
+	name = $0; sub(/^[^"]*"/, "", name); sub(/".*/, "", name)
+	print "R_" toupper(name) }' "$TOP/apiserver/routes.c" |
 	sort -u >"$W/param_routes"
 # job states: the file extensions of lib/job.c, plus an id that names no
 # job and an id that is not a lowercase UUID
@@ -77,7 +84,7 @@ NROUTES=$(wc -l <"$W/routes")
 NSTATES=$(wc -l <"$W/states")
 if [ "$NROUTES" -ge 10 ] && [ "$NSTATES" -ge 6 ] &&
 	[ -s "$W/param_routes" ]; then
-	ok "coverage: read $NROUTES routes (request.c), $NSTATES states (job.c), $(wc -l <"$W/param_routes") routes with a path segment (http.c)"
+	ok "coverage: read $NROUTES routes (routes.c), $NSTATES states (job.c), $(wc -l <"$W/param_routes") routes with a path segment (routes.c)"
 else
 	fail "coverage: cannot read the routes or states from the sources ($NROUTES routes, $NSTATES states)"
 fi
@@ -491,7 +498,7 @@ changes() {
 }
 
 # ---- one row ----
-allow_of() {	# ROUTE -> $A, its Allow in request.c
+allow_of() {	# ROUTE -> $A, its Allow in routes.c
 	A=
 	while IFS='|' read -r a_r a_a a_o; do
 		[ "$a_r" = "$1" ] && A=$a_a
@@ -553,7 +560,7 @@ EOF
 	case $CODE in
 	405) allow_of "$route"; hdr_of Allow
 		[ "$H" = "$A" ] ||
-			errs="$errs; Allow '$H', want '$A' (routes[$route] of request.c)" ;;
+			errs="$errs; Allow '$H', want '$A' ($route in routes.c)" ;;
 	401) hdr_of WWW-Authenticate
 		[ -n "$H" ] || errs="$errs; 401 without WWW-Authenticate" ;;
 	201) hdr_of Location
