@@ -35,6 +35,7 @@
 #include "exec.h"
 #include "log.h"
 #include "proc.h"
+#include "sched.h"
 
 enum stop_reason {
 	STOP_NONE = 0,
@@ -189,16 +190,22 @@ submitted_ns(struct loop *l, const char *id)
 
 /* Reads <id>.pending once for its place in the queue.  With strict, a file
  * that cannot be parsed is left out (it may still be being written: an
- * IN_CREATE); otherwise it is indexed last so that the claim can fail it. */
+ * IN_CREATE); otherwise it is indexed last so that the claim can fail it.
+ * With again, a job already indexed is read again: its file was replaced
+ * (a PUT of priority or start time, a claim put back). */
 static void
-index_pending(struct loop *l, const char *id, int strict)
+index_pending(struct loop *l, const char *id, int strict, int again)
 {
 	long long prio = 0, seq = LLONG_MAX;
-	int64_t nb = 0;
+	int64_t nb = 0, mtime = 0;
 	json_t *job;
+	off_t size;
 
-	if (js_queue_contains(l->q, id))
-		return;
+	if (js_queue_contains(l->q, id)) {
+		if (!again)
+			return;
+		js_queue_remove(l->q, id);
+	}
 	job = js_spool_read_state(l->sp, id, JS_PENDING);
 	if (job == NULL) {
 		if (errno == ENOENT || strict)
@@ -217,7 +224,12 @@ index_pending(struct loop *l, const char *id, int strict)
 		seq = js_job_int(job, "seq", LLONG_MAX);
 		if (seq == LLONG_MAX)
 			seq = submitted_ns(l, id);
-		nb = js_job_int(job, "not_before", 0);
+		/* its start time (lib/sched); a hand-written "delay" counts
+		 * from the file's mtime */
+		if (json_object_get(job, "delay") != NULL &&
+		    js_spool_stat(l->sp, id, JS_PENDING, &mtime, &size) < 0)
+			mtime = 0;
+		nb = js_sched_start_ms(job, mtime);
 		json_decref(job);
 	}
 	if (js_queue_add(l->q, id, prio, seq, nb) < 0)
@@ -255,7 +267,7 @@ scan(struct loop *l)
 		return;
 	}
 	for (i = 0; i < n; i++)
-		index_pending(l, v[i].id, 0);
+		index_pending(l, v[i].id, 0, 0);
 	free(v);
 	/* cancel requests whose inotify event we may have missed */
 	for (i = 0; i < l->nruns; i++) {
@@ -607,6 +619,11 @@ claim(struct loop *l, const char *id)
 	if (js_spool_claim(l->sp, id, l->worker, &r->claim, &job) < 0) {
 		if (errno == ENOENT) {
 			js_debug("job %s: claimed by another processor", id);
+		} else if (errno == EAGAIN) {
+			/* its file changed: a later start time; it is pending
+			 * again as it was */
+			js_debug("job %s: not yet its start time", id);
+			index_pending(l, id, 0, 1);
 		} else if (errno == EBADMSG) {
 			js_warn("job %s: invalid job file, moved to %s.failed: %s",
 			    id, id, job ? js_job_str(job, "error") : "?");
@@ -800,7 +817,8 @@ handle_inotify(struct loop *l)
 			if (state == JS_PENDING) {
 				if (!l->stopping)
 					index_pending(l, id,
-					    (ev->mask & IN_CREATE) != 0);
+					    (ev->mask & IN_CREATE) != 0,
+					    (ev->mask & IN_MOVED_TO) != 0);
 				continue;
 			}
 			if (side == NULL || strcmp(side, "cancel") != 0)

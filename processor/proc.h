@@ -75,6 +75,8 @@ struct proc_config {
 	int64_t slurm_poll_ms;
 	char **slurm_labels;		/* "LABEL=sbatch args", NULL-terminated */
 	char **labels;			/* --label words, NULL-terminated */
+	int exclusive;			/* --exclusive: only jobs asking for
+					 * one of all_labels (lib/sched) */
 	/* the processor's labels: the --label words and, under the Slurm
 	 * executor, the names of the --slurm-label mappings; each once,
 	 * NULL-terminated, nall_labels of them (built by settings.c) */
@@ -104,8 +106,9 @@ int proc_config_load(struct proc_config *cfg, int argc, char **argv,
 int proc_reload(struct proc_config *cfg, char *err, size_t errlen);
 void proc_config_free(struct proc_config *cfg);
 /* settings.c: whether every one of the job's "labels" is among the
- * processor's (all_labels), by lib/sched's rule (js_sched_job_labels_ok),
- * the one the apiserver applies to remote workers. */
+ * processor's (all_labels) and, with --exclusive, the job asks for one of
+ * them, by lib/sched's rule (js_sched_job_takes), the one the apiserver
+ * applies to remote workers. */
 int proc_labels_match(const struct proc_config *cfg, const json_t *job);
 
 /* run.c: splits a string into words at blanks (no quoting); NULL-terminated
@@ -127,6 +130,9 @@ int js_queue_contains(const struct js_queue *q, const char *id);
  * Returns 0, or -1/ENOMEM. */
 int js_queue_add(struct js_queue *q, const char *id, long long priority,
     long long seq, int64_t not_before_ms);
+/* Removes a job (its file changed: a PUT of priority or start time is
+ * indexed again).  1 if it was there, else 0.  O(jobs indexed). */
+int js_queue_remove(struct js_queue *q, const char *id);
 /* Takes the next job to claim: the highest priority, then the lowest seq,
  * among jobs whose not_before is at or before now_ms.  Copies its id into
  * id and removes it.  Returns 1, or 0 if no job is ready. */

@@ -2,8 +2,8 @@
  * queue.c - the in-memory index of pending jobs (see proc.h).
  *
  * Two binary heaps: "ready" in lib/sched's claim order (priority, then
- * submission), and "later" ordered by not_before, for jobs whose retry
- * backoff has not run out.  A set of ids (lib/idmap) keeps a job from being
+ * submission), and "later" ordered by start time (lib/sched: run_at, retry
+ * backoff), for jobs whose start time has not come.  A set of ids (lib/idmap) keeps a job from being
  * indexed twice.  Only pending jobs are ever here: popping removes a job,
  * so the cost of finding the next one is O(log pending), whatever the
  * number of finished jobs in the spool.
@@ -101,6 +101,31 @@ heap_pop(struct heap *h, struct item *out)
 		h->v[i] = last;
 }
 
+/* Removes the item at i (sifting the last one into its place). */
+static void
+heap_remove_at(struct heap *h, size_t i)
+{
+	struct item last = h->v[--h->n];
+
+	if (i == h->n)
+		return;
+	while (i > 0 && h->before(&last, &h->v[(i - 1) / 2])) {
+		h->v[i] = h->v[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m;
+		if (l >= h->n)
+			break;
+		m = (r < h->n && h->before(&h->v[r], &h->v[l])) ? r : l;
+		if (!h->before(&h->v[m], &last))
+			break;
+		h->v[i] = h->v[m];
+		i = m;
+	}
+	h->v[i] = last;
+}
+
 struct js_queue *
 js_queue_new(void)
 {
@@ -150,6 +175,25 @@ js_queue_add(struct js_queue *q, const char *id, long long priority,
 		js_idmap_del(&q->ids, id, NULL);
 		return -1;
 	}
+	return 0;
+}
+
+int
+js_queue_remove(struct js_queue *q, const char *id)
+{
+	struct heap *hs[2] = { &q->ready, &q->later };
+	size_t i, k;
+
+	if (!js_queue_contains(q, id))
+		return 0;
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < hs[k]->n; i++)
+			if (strcmp(hs[k]->v[i].id, id) == 0) {
+				heap_remove_at(hs[k], i);
+				js_idmap_del(&q->ids, id, NULL);
+				return 1;
+			}
+	js_idmap_del(&q->ids, id, NULL);
 	return 0;
 }
 

@@ -15,13 +15,15 @@
 #include "remote_link.h"
 
 char *
-claim_body(const char *worker, json_t *labels, int64_t wait_ms)
+claim_body(const char *worker, json_t *labels, int exclusive, int64_t wait_ms)
 {
 	json_t *req = json_pack("{s:s,s:O}", "worker", worker, "labels", labels);
 	char *body;
 
 	if (req == NULL)
 		return NULL;
+	if (exclusive)	/* a dedicated processor (lib/sched) */
+		json_object_set_new(req, "exclusive", json_true());
 	if (wait_ms % 1000 == 0)
 		json_object_set_new(req, "wait", json_integer(wait_ms / 1000));
 	else
@@ -65,6 +67,7 @@ claim_local_copy(const json_t *job, const struct claim *cl)
 	json_object_set_new(local, "pid", json_null());
 	json_object_set_new(local, "pid_start", json_null());
 	json_object_del(local, "not_before");
+	json_object_del(local, "run_at");	/* the server's clock decided */
 	json_object_set_new(local, "remote", json_pack("{s:I,s:I,s:I,s:I,s:I}",
 	    "token", (json_int_t)cl->token, "log_offset", (json_int_t)cl->offset,
 	    "attempts", (json_int_t)cl->attempts,
@@ -189,7 +192,8 @@ claim_main(void *arg)
 {
 	struct link *lk = arg;
 	CURL *c = curl_easy_init();
-	char *body = claim_body(lk->worker, lk->labels, lk->cfg->claim_wait_ms);
+	char *body = claim_body(lk->worker, lk->labels, lk->cfg->exclusive,
+	    lk->cfg->claim_wait_ms);
 	int fails = 0, refused = 0;
 	unsigned long seen = 0;
 

@@ -96,7 +96,8 @@ char *mirror_finish_body(const json_t *job, long long token, uint64_t base,
 void *claim_main(void *arg);
 /* The body of POST /api/v1/workers/claim.  Returns a string to free, or
  * NULL when out of memory. */
-char *claim_body(const char *worker, json_t *labels, int64_t wait_ms);
+char *claim_body(const char *worker, json_t *labels, int exclusive,
+    int64_t wait_ms);
 /* A claim's answer: the job and its lease. */
 struct claim {
 	const char *id;			/* points into the answer */

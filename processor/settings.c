@@ -91,6 +91,9 @@ static const struct js_opt opt_template[] = {
 	{ .name = "label", .type = JS_OPT_LIST, .def = NULL,
 	  .metavar = "LABEL", .help = "run only jobs whose labels are all "
 	  "among these (repeatable)", .check = check_label },
+	{ .name = "exclusive", .type = JS_OPT_BOOL, .def = "no",
+	  .help = "a dedicated processor: run only jobs that ask for one of "
+	  "its labels, never unlabelled ones (needs --label)" },
 	{ .name = "server", .type = JS_OPT_STR, .def = NULL,
 	  .metavar = "URL", .help = "remote mode: claim jobs from this "
 	  "apiserver (http:// or https://); --spool is then a local work "
@@ -340,8 +343,8 @@ nomem:
 int
 proc_labels_match(const struct proc_config *cfg, const json_t *job)
 {
-	return js_sched_job_labels_ok(job,
-	    (const char *const *)cfg->all_labels, cfg->nall_labels);
+	return js_sched_job_takes(job, (const char *const *)cfg->all_labels,
+	    cfg->nall_labels, cfg->exclusive);
 }
 
 /* Reads the first line of a token file.  NULL with err. */
@@ -560,6 +563,13 @@ load(struct proc_config *cfg, char *err, size_t errlen, int print_help)
 	}
 	if (all_labels_build(cfg, err, errlen) < 0)
 		goto bad;
+	cfg->exclusive = (int)num(o, "exclusive");
+	if (cfg->exclusive && cfg->nall_labels == 0) {
+		js_config_bad(js_config_get(o, NOPTS, "exclusive"), err, errlen,
+		    "a dedicated processor takes only jobs that ask for one of "
+		    "its labels: give --label too");
+		goto bad;
+	}
 	js_config_free(o, NOPTS);
 	return JS_CONFIG_OK;
 bad:
@@ -594,6 +604,7 @@ proc_reload(struct proc_config *cfg, char *err, size_t errlen)
 		char **t = n.labels;
 		n.labels = cfg->labels;
 		cfg->labels = t;
+		n.exclusive = cfg->exclusive;
 	}
 	/* the labels and the executor kept from before count */
 	if (all_labels_build(&n, err, errlen) < 0) {

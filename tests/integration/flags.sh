@@ -53,6 +53,7 @@ processor|slurm-conf|slurm.conf|
 processor|slurm-poll|1ms|
 processor|slurm-label|gpu|
 processor|label|a b|
+processor|exclusive|maybe||bool
 processor|server|ftp://example.org|
 processor|token|a b|$SRV
 processor|token-file|/nonexistent/token|$SRV
