@@ -133,7 +133,8 @@ on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 		x->dn = dn;
 		x->un = un;
 		x->moved = now;
-	} else if (x->rq->stall_s > 0 && now - x->moved > x->rq->stall_s * 1000) {
+	} else if (x->rq->stall_s > 0 &&
+	    now - x->moved > x->rq->stall_s * 1000) {
 		x->stalled = 1;		/* a dead network or a hung server */
 		return 1;
 	}
@@ -221,12 +222,14 @@ rhttp_post(const struct rhttp *h, CURL *c, const struct rhttp_req *rq,
 	} else {
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->json_hdrs);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(rq->body));
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE,
+		    (long)strlen(rq->body));
 	}
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
 		if (x.stalled)
-			snprintf(err, errlen, "no answer for %ld s", rq->stall_s);
+			snprintf(err, errlen, "no answer for %ld s",
+			    rq->stall_s);
 		else
 			snprintf(err, errlen, "%s", cerr[0] ? cerr :
 			    curl_easy_strerror(rc));

@@ -28,7 +28,7 @@ struct rhttp {
 
 /* One request. */
 struct rhttp_req {
-	const char *path;		/* after the base URL, e.g. /api/v1/... */
+	const char *path;		/* after the base URL: /api/v1/... */
 	const char *body;		/* JSON; NULL: read is the body */
 	curl_read_callback read;	/* a streamed (chunked) upload */
 	void *read_arg;

@@ -444,7 +444,8 @@ finish_answered(struct mirror *s, long st, const json_t *ans,
 	char msg[600];
 
 	if (st != 200 && st != 409 && st != 404 && st != 400) {
-		snprintf(msg, sizeof msg, "HTTP %ld: %s", st, rhttp_why(ans, err));
+		snprintf(msg, sizeof msg, "HTTP %ld: %s", st,
+		    rhttp_why(ans, err));
 		net_failed(s, "finish", msg);
 		return -1;
 	}

@@ -232,7 +232,8 @@ test_ev_pause(void **state)
 
 			m.ended = ended;
 			before = m;
-			check_action(rj_on(&m, RJ_EV_PAUSED), RJ_NONE, "PAUSED");
+			check_action(rj_on(&m, RJ_EV_PAUSED), RJ_NONE,
+			    "PAUSED");
 			check_state(&m, before.lease, before.copy, 1, ended,
 			    "PAUSED");
 			check_action(rj_on(&m, RJ_EV_PAUSED), RJ_NONE,
