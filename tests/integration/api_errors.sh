@@ -1,0 +1,189 @@
+#!/bin/sh
+# jobspool-apiserver: the error answers of the routes that only a damaged or
+# failing spool provokes (issue 15: every error answer sent at least once;
+# make coverage lists the ones never sent).  Each answer must be the right
+# status with a JSON {"error": "..."} naming the cause, leave the spool as
+# it was (every file's name and content, idem/ and tmp/ included), and
+# leave the server running.
+#   1. damaged by hand: an Idempotency-Key record that is another key's
+#      (409), idem/ that is not a directory (503), a job's log that is a
+#      symlink or a directory (500, never followed);
+#   2. a spool remounted read-only (root, tmpfs): PUT, DELETE, worker
+#      heartbeat, log upload and finish answer 503 "not writable";
+#   3. a full disk (root, tmpfs): PUT, worker log upload and finish answer
+#      507; the worker's job is still running, and finishes once space
+#      returns.
+. "$(dirname "$0")/lib.sh"
+
+T_MOUNTS=""
+cleanup() {
+	for p in $T_PIDS; do kill -9 "$p" 2>/dev/null; done
+	for p in $T_PIDS; do wait "$p" 2>/dev/null; done
+	for m in $T_MOUNTS; do umount -l "$m" 2>/dev/null; done
+	for d in $T_DIRS; do rm -rf "$d"; done
+}
+
+UA="Authorization: Bearer us3r"
+WA="Authorization: Bearer w0rker"
+alive() { check "server alive after $1" kill -0 "$API_PID"; }
+# snap: every file of the spool (but the lock file) with its content's hash
+snap() {
+	(cd "$SPOOL" && find . \( -type f -o -type l -o -type d \) \
+		! -name jobs.lock ! -name . -print | LC_ALL=C sort |
+		while read -r s_f; do
+			if [ -f "$s_f" ] && [ ! -L "$s_f" ]; then
+				echo "$s_f $(sha256sum <"$s_f" | cut -c1-16)"
+			else
+				echo "$s_f $(stat -c %F "$s_f")"
+			fi
+		done)
+}
+# refused DESC STATUS WORD: the last answer was STATUS with a JSON error
+# containing WORD, and the spool is as $BEFORE
+refused() {
+	jerr "$1: $2 JSON" "$2"
+	case $(printf '%s' "$BODY" | jq -r .error 2>/dev/null) in
+	*"$3"*) ok "$1: the error says '$3'" ;;
+	*) fail "$1: the error does not say '$3' ($BODY)" ;;
+	esac
+	s_now=$(snap)
+	if [ "$s_now" = "$BEFORE" ]; then
+		ok "$1: spool unchanged"
+	else
+		fail "$1: spool changed:
+$(printf '%s\n' "$BEFORE" >"$SPOOL.b"; printf '%s\n' "$s_now" |
+	diff "$SPOOL.b" - ; rm -f "$SPOOL.b")"
+	fi
+}
+submit() {	# JSON -> $ID
+	req POST /api/v1/jobs -H "$UA" "$@"
+	ID=$(printf '%s' "$BODY" | jq -r .id)
+}
+claim() {	# -> $ID $G
+	req POST /api/v1/workers/claim -H "$WA" -d '{"wait":0}'
+	ID=$(printf '%s' "$BODY" | jq -r '.job.id // empty')
+	G=$(printf '%s' "$BODY" | jq -r '.lease.token // empty')
+}
+TOKENS="--token u:us3r --token w:w0rker:worker"
+
+# ---- 1. damaged by hand ----
+new_spool
+mkdir -m 0770 "$SPOOL/tmp"
+check "server starts" start_api $TOKENS
+submit -H 'Idempotency-Key: k1' -d '{"shell":"echo one"}'
+eq "a job with an Idempotency-Key: 201" "$CODE" 201
+J1=$ID
+REC=$(ls "$SPOOL/idem")
+check "its record is idem/<32 hex digits>" \
+	sh -c "echo '$REC' | grep -qx '[0-9a-f]\{32\}'"
+# the record under this key's name says another owner: a hash collision
+sed -i '2s/.*/mallory/' "$SPOOL/idem/$REC"
+BEFORE=$(snap)
+submit -H 'Idempotency-Key: k1' -d '{"shell":"echo one"}'
+refused "a key whose record is another owner's" 409 "pick another"
+# idem/ is a file: no record can be written, and no job is made without one
+rm -r "$SPOOL/idem"
+: >"$SPOOL/idem"
+BEFORE=$(snap)
+submit -H 'Idempotency-Key: k2' -d '{"shell":"echo two"}'
+refused "idem/ not a directory" 503 "Idempotency-Key"
+rm "$SPOOL/idem"
+submit -H 'Idempotency-Key: k2' -d '{"shell":"echo two"}'
+eq "with idem/ removed the key works again: 201" "$CODE" 201
+# the log a symlink: never followed
+ln -s /etc/passwd "$SPOOL/$J1.log"
+BEFORE=$(snap)
+req GET "/api/v1/jobs/$J1/log" -H "$UA"
+refused "a log that is a symlink" 500 "cannot open the log"
+case $BODY in *root:*) fail "the symlink was followed" ;;
+	*) ok "the symlink's target is not sent" ;; esac
+rm "$SPOOL/$J1.log"
+mkdir "$SPOOL/$J1.log"
+BEFORE=$(snap)
+req GET "/api/v1/jobs/$J1/log?tail=5" -H "$UA"
+refused "a log that is a directory" 500 "cannot open the log"
+rmdir "$SPOOL/$J1.log"
+req GET "/api/v1/jobs/$J1/log" -H "$UA"
+eq "no log file: the empty log, 200" "$CODE:$BODY" "200:"
+alive "the damaged files"
+api_stop
+
+# ---- 2. and 3. need a file system of their own ----
+MNT=$(mktemp -d /tmp/jobspool-errors.XXXXXX)
+T_DIRS="$T_DIRS $MNT"
+if [ "$(id -u)" -ne 0 ] ||
+    ! mount -t tmpfs -o size=2m,mode=0750 jobspool-test "$MNT" 2>/dev/null; then
+	skip permission "needs root and tmpfs mounts" \
+		"read-only and full spool cases"
+	finish
+fi
+T_MOUNTS="$MNT"
+SPOOL=$MNT
+mkdir -m 0770 "$SPOOL/tmp"
+check "server starts on a tmpfs spool" start_api $TOKENS
+submit -d '{"shell":"echo running"}'
+claim
+JW=$ID GW=$G
+check "the worker claims a job" test -n "$JW" -a -n "$GW"
+submit -d '{"shell":"echo done"}'
+claim
+JC=$ID
+req POST "/api/v1/workers/jobs/$JC/finish" -H "$WA" \
+	-d "{\"token\":$G,\"job\":{\"status\":\"completed\",\"exit_code\":0}}"
+eq "a job finished by the worker: 200" "$CODE" 200
+submit -d '{"shell":"echo pending"}'
+JP=$ID
+check "one pending, one running, one completed job" \
+	test -f "$SPOOL/$JP.pending" -a -f "$SPOOL/$JW.wip" -a \
+	-f "$SPOOL/$JC.completed"
+FIN="{\"token\":$GW,\"job\":{\"status\":\"completed\",\"exit_code\":0}}"
+
+# ---- 2. read-only ----
+mount -o remount,ro "$MNT"
+if touch "$MNT/x" 2>/dev/null; then
+	fail "the spool could not be remounted read-only"
+else
+	BEFORE=$(snap)
+	req PUT "/api/v1/jobs/$JP" -H "$UA" -d '{"name":"renamed"}'
+	refused "read-only: PUT of a pending job" 503 "not writable"
+	req DELETE "/api/v1/jobs/$JP" -H "$UA"
+	refused "read-only: DELETE of a pending job" 503 "not writable"
+	req DELETE "/api/v1/jobs/$JC" -H "$UA"
+	refused "read-only: DELETE of a completed job" 503 "not writable"
+	req POST "/api/v1/workers/jobs/$JW/heartbeat" -H "$WA" \
+		-d "{\"token\":$GW}"
+	refused "read-only: worker heartbeat" 503 "not writable"
+	req POST "/api/v1/workers/jobs/$JW/log?token=$GW&offset=0" -H "$WA" \
+		--data-binary "some output"
+	refused "read-only: worker log upload" 503 "not writable"
+	req POST "/api/v1/workers/jobs/$JW/finish" -H "$WA" -d "$FIN"
+	refused "read-only: worker finish" 503 "not writable"
+	alive "a read-only spool"
+fi
+mount -o remount,rw "$MNT"
+
+# ---- 3. full ----
+dd if=/dev/zero of="$MNT/filler" bs=4k 2>/dev/null
+check "the spool's disk is full" sh -c "! echo x 2>/dev/null >'$MNT/probe'"
+rm -f "$MNT/probe"
+BEFORE=$(snap)
+req PUT "/api/v1/jobs/$JP" -H "$UA" -d '{"name":"renamed"}'
+refused "full disk: PUT of a pending job" 507 "disk is full"
+req POST "/api/v1/workers/jobs/$JW/log?token=$GW&offset=0" -H "$WA" \
+	--data-binary "$(head -c 20000 /dev/zero | tr '\0' x)"
+jerr "full disk: worker log upload: 507 JSON" 507
+req POST "/api/v1/workers/jobs/$JW/finish" -H "$WA" -d "$FIN"
+jerr "full disk: worker finish: 507 JSON" 507
+check "the worker's job is still running" test -f "$SPOOL/$JW.wip"
+alive "a full disk"
+rm -f "$MNT/filler"
+req POST "/api/v1/workers/jobs/$JW/heartbeat" -H "$WA" -d "{\"token\":$GW}"
+eq "space back: the lease still holds (heartbeat 200)" "$CODE" 200
+req POST "/api/v1/workers/jobs/$JW/finish" -H "$WA" -d "$FIN"
+eq "space back: the worker's finish is 200" "$CODE" 200
+check "and the job is completed" test -f "$SPOOL/$JW.completed"
+req PUT "/api/v1/jobs/$JP" -H "$UA" -d '{"name":"renamed"}'
+jq_eq "space back: PUT renames the pending job" .name renamed
+check "tmp/ is empty" [ -z "$(ls "$SPOOL/tmp")" ]
+api_stop
+finish
