@@ -48,16 +48,17 @@ request_path_ok(const char *target)
 	return 1;
 }
 
-/* Whether method is one of the list ("GET, HEAD"). */
+/* Whether word is one of the words of list, separated by ',' and ' '
+ * ("GET, HEAD", "peek,logs"). */
 static int
-in_list(const char *list, const char *method)
+in_list(const char *list, const char *word)
 {
 	const char *p = list;
-	size_t n, ml = strlen(method);
+	size_t n, wl = strlen(word);
 
 	while (*p != '\0') {
 		n = strcspn(p, ", ");
-		if (n == ml && n > 0 && strncmp(p, method, n) == 0)
+		if (n == wl && n > 0 && strncmp(p, word, n) == 0)
 			return 1;
 		p += n;
 		p += strspn(p, ", ");
@@ -285,16 +286,5 @@ request_query_allowed(const struct route *rt, const char *method)
 int
 request_query_ok(const struct route *rt, const char *method, const char *key)
 {
-	const char *p = request_query_allowed(rt, method);
-	size_t n = strlen(key);
-
-	while (*p != '\0') {
-		size_t len = strcspn(p, ",");
-		if (len == n && n > 0 && strncmp(p, key, n) == 0)
-			return 1;
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-	return 0;
+	return in_list(request_query_allowed(rt, method), key);
 }

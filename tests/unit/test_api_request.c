@@ -277,6 +277,9 @@ test_query(void **state)
 		assert_false(request_query_ok(r->route, "GET", ""));
 		assert_false(request_query_ok(r->route, "GET", ","));
 		assert_false(request_query_ok(r->route, "GET", "status,limit"));
+		assert_false(request_query_ok(r->route, "GET", "status "));
+		assert_false(request_query_ok(r->route, "GET", " status"));
+		assert_false(request_query_ok(r->route, "GET", "name\n"));
 		req_free(r);
 	}
 }
