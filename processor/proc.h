@@ -27,6 +27,8 @@
  *                 cancels, pauses, the job's end
  *   remote_job.c  ... the per-job rules those threads follow: a pure
  *                 state machine (remote_job.h)
+ *   remote_spool.c  ... the local work spool as its threads share it
+ *                 (wake-ups, dropping a job's copy, leftovers at start)
  *   remote_http.c ... the HTTP transport: libcurl requests, TLS, backoff
  *                 (remote_http.h)
  *

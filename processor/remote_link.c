@@ -287,29 +287,3 @@ remote_stop(pid_t pid, int64_t wait_ms)
 	}
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
-
-int
-remote_prepare(struct js_spool *sp)
-{
-	struct js_entry *v;
-	size_t n, i;
-	int dropped = 0;
-
-	if (js_spool_list(sp, JS_STATE_BIT(JS_PENDING) | JS_STATE_BIT(JS_WIP), 0,
-	    &v, &n) < 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		json_t *job = js_spool_read(sp, v[i].id, NULL);
-
-		if (v[i].state == JS_WIP && job != NULL)
-			link_kill_run_group(job);	/* what is left of our run */
-		json_decref(job);
-		js_info("job %s: left %s by an earlier run; dropped here (the "
-		    "server recovers it when its lease expires)", v[i].id,
-		    v[i].state == JS_WIP ? "running" : "pending");
-		link_drop_local(sp, v[i].id);
-		dropped++;
-	}
-	free(v);
-	return dropped;
-}

@@ -10,10 +10,12 @@
  *                    and writes each into the local spool
  *   remote_mirror.c  one thread per claimed job: mirrors its log and end
  *                    to the server, keeps its lease, forwards cancels,
- *                    paces its output; also the shared wake-ups and
- *                    the removal of a job's local copy
+ *                    paces its output; the lease watchdog
  *   remote_job.c     the per-job rules those threads follow: a pure state
  *                    machine (remote_job.h)
+ *   remote_spool.c   the local work spool as the threads share it:
+ *                    wake-ups on a change, dropping a job's local copy,
+ *                    leftovers of an earlier run (remote_prepare)
  *   remote_http.c    the HTTP transport (remote_http.h)
  *
  * Threads: the link's main thread (signals, inotify, the watchdog, joins),
@@ -56,7 +58,7 @@ struct link {
 	int claimer_done;
 };
 
-/* ---- remote_mirror.c ---- */
+/* ---- remote_spool.c ---- */
 /* Wakes every thread waiting for a change. */
 void link_wake(struct link *lk);
 /* Waits until something changed since *seen (then updated) or ms passed. */
@@ -66,6 +68,8 @@ void link_drop_local(struct js_spool *sp, const char *id);
 /* Kills what is left of a local run recorded in a .wip whose processor
  * is gone (run_recorded_group). */
 void link_kill_run_group(const json_t *job);
+
+/* ---- remote_mirror.c ---- */
 /* Starts the thread of a job claimed with the lease token, the server's
  * log size base and attempts count, lease_ms and hb_ms, asked for at
  * granted (mono ms).  Returns 0, or -1 (nothing started). */

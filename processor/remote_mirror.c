@@ -5,8 +5,8 @@
  * pauses the run while too many log bytes are unsent, stops the local copy
  * when the lease is lost, and posts the job's end (then drops the local
  * files).  What to do when is decided by the job's state machine
- * (remote_job.c); this file does the I/O.  Also the link's wake-ups, the
- * lease watchdog and the joining of ended threads.
+ * (remote_job.c); this file does the I/O.  Also the lease watchdog and
+ * the joining of ended threads.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -59,76 +58,6 @@ struct mirror {
 	int fails;			/* network failures in a row */
 	char lost_why[256];
 };
-
-/* ---- shared by the link's threads ---- */
-
-void
-link_wake(struct link *lk)
-{
-	pthread_mutex_lock(&lk->mu);
-	lk->change++;
-	pthread_cond_broadcast(&lk->cv);
-	pthread_mutex_unlock(&lk->mu);
-}
-
-void
-link_wait(struct link *lk, unsigned long *seen, int64_t ms)
-{
-	struct timespec ts;
-
-	if (ms <= 0)
-		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&lk->mu);
-	while (lk->change == *seen && !atomic_load(&lk->give_up))
-		if (pthread_cond_timedwait(&lk->cv, &lk->mu, &ts) == ETIMEDOUT)
-			break;
-	*seen = lk->change;
-	pthread_mutex_unlock(&lk->mu);
-}
-
-void
-link_kill_run_group(const json_t *job)
-{
-	pid_t pg = run_recorded_group(job, 0);
-
-	if (pg > 0)
-		kill(-pg, SIGKILL);
-}
-
-void
-link_drop_local(struct js_spool *sp, const char *id)
-{
-	enum js_state st;
-	int tries;
-
-	for (tries = 0; tries < 10; tries++) {
-		json_t *job = js_spool_read(sp, id, &st);
-		if (job == NULL)
-			return;
-		if (st == JS_PENDING) {
-			js_spool_cancel(sp, id, "dropped by the remote link", NULL);
-		} else if (st == JS_WIP) {
-			struct js_claim c;
-			memcpy(c.id, id, JS_ID_SIZE);
-			c.generation = js_job_int(job, "generation", 0);
-			json_object_set_new(job, "error",
-			    json_string("dropped by the remote link"));
-			js_spool_finish(sp, &c, job, JS_CANCELLED);
-		} else if (js_spool_remove(sp, id) == 0) {
-			json_decref(job);
-			return;
-		}
-		json_decref(job);
-	}
-	js_warn("job %s: cannot remove the local copy: %s", id, strerror(errno));
-}
 
 /* ---- answers ---- */
 
