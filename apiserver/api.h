@@ -1,8 +1,12 @@
 /*
  * api.h - the pieces of jobspool-apiserver and how they meet.
  *
- *   main.c            settings, start-up, signals (SIGTERM stop, SIGHUP reload)
- *   server.c          start-up and shutdown of the daemon and its threads
+ *   main.c            the program: settings, then the server
+ *   conf.c            settings: the option table, parsing, checks, SIGHUP
+ *                     reload (conf.h)
+ *   server.c          start-up, signals (SIGTERM stop, SIGHUP reload) and
+ *                     shutdown of the objects, threads and daemon
+ *                     (server.h)
  *   http.c            the MHD access handler: routing, body reading, limits,
  *                     content types, auth check, dispatch to the route's
  *                     handler
@@ -17,8 +21,11 @@
  *                     upload, heartbeat and finish
  *   leases.c          remote workers' leases: expiry and recovery, on a
  *                     timer of their own
- *   index.c           listing: a cache of job summaries keyed by id+mtime
- *   follow.c          one inotify watcher for the spool; chunked log follow
+ *   index.c           listing and claim order: a cache of job summaries
+ *                     keyed by id+mtime
+ *   bus.c             the spool's change bus: one inotify watcher, the
+ *                     generations waiters wake on, jobs seen finishing
+ *   follow.c          chunked log follow (of a job, of a batch)
  *   ws.c              log follow over WebSocket (RFC 6455; SHA-1 and base64
  *                     of the handshake from lib/digest)
  *   wsframe.c         WebSocket framing (pure; fuzzed)
@@ -27,10 +34,15 @@
  *   metrics.c         the counters of /metrics and their text format (a leaf)
  *   routes_metrics.c  GET /metrics
  *   guard.c           --read-timeout for request headers (slow loris)
+ *   ticker.c          a thread calling a function every N ms (guard.c,
+ *                     leases.c)
+ *
+ * The objects (index, bus, metrics, leases, guard) are owned by struct api;
+ * server.c creates them in api_open and frees them in api_close.
  *
  * Thread model: libmicrohttpd with one thread per connection (plus its
  * listening thread).  A follow stream blocks in its content callback,
- * waiting on a condition variable the inotify thread broadcasts; a slow
+ * waiting on a condition variable the bus's inotify thread broadcasts; a slow
  * client holds only its own thread; --max-connections bounds the threads.
  */
 #ifndef JS_API_H
@@ -65,16 +77,38 @@ struct api_conf {
 	unsigned idle_timeout_s;
 	int64_t lease_ms;		/* granted to remote workers (--lease) */
 };
+void api_conf_free(struct api_conf *cf);	/* conf.c; NULL: nothing */
+
+struct idx;
+struct bus;
+struct metrics;
+struct leases;
+struct guard;
+struct gconn;
 
 struct api {
 	struct js_spool *sp;
 	struct MHD_Daemon *daemon;
+	struct idx *idx;		/* listing index (index.c) */
+	struct bus *bus;		/* spool change bus (bus.c) */
+	struct metrics *metrics;	/* counters of /metrics (metrics.c) */
+	struct leases *leases;		/* remote workers' leases (leases.c) */
+	struct guard *guard;		/* header-timeout guard (guard.c) */
 	pthread_rwlock_t lock;		/* guards conf */
 	struct api_conf *conf;
 	atomic_int stopping;		/* set on SIGTERM: follow streams end */
 	atomic_int ws_active;		/* WebSocket threads still running */
 	atomic_int active;		/* requests in flight (SIGTERM waits) */
 	int mtls;			/* client certificates are required and verified */
+	int lock_ok;			/* lock initialised (server.c) */
+};
+
+/* One connection (libmicrohttpd's socket context), set up by server.c's
+ * connection notification: how a function given only the connection
+ * reaches the server (reply_queue's status counter, guard_set). */
+struct api_conn {
+	struct api *a;
+	struct gconn *guard;	/* guard.c's record; NULL: unguarded */
 };
 
 /* Who is calling: filled by the auth check of each request. */
@@ -302,17 +336,28 @@ enum MHD_Result worker_log_end(struct api *a, struct MHD_Connection *c,
     struct req *r);
 void worker_log_free(struct req *r);
 
-/* leases.c: remote workers' leases.  leases_claimed counts a job handed to
- * a worker (leases_claims: the total, for /metrics); leases_ms is the
+/* leases.c: remote workers' leases.  leases_new: NULL/ENOMEM;
+ * leases_free stops its thread.  leases_claimed counts a job handed to a
+ * worker (leases_claims: the total, for /metrics); leases_ms is the
  * current --lease; leases_recover requeues expired leases (at most once a
  * second; the caller goes on if another thread is at it); leases_start
  * runs it once a second on its own thread once a job was handed out. */
-void leases_claimed(void);
-unsigned long leases_claims(void);
+struct leases *leases_new(struct api *a);
+void leases_free(struct leases *l);
+void leases_claimed(struct leases *l);
+unsigned long leases_claims(struct leases *l);
 int64_t leases_ms(struct api *a);
-void leases_recover(struct api *a, int64_t lease);
-int leases_start(struct api *a);	/* -1 with errno */
-void leases_stop(void);
+void leases_recover(struct leases *l, int64_t lease);
+int leases_start(struct leases *l);	/* -1 with errno */
+
+/* ticker.c: a thread that calls fn(arg) every every_ms milliseconds (the
+ * first call after one period) until ticker_stop, which wakes it at once,
+ * waits for a call in progress to return, and frees it (NULL: nothing).
+ * ticker_start: NULL with errno. */
+struct ticker;
+struct ticker *ticker_start(unsigned every_ms, void (*fn)(void *),
+    void *arg);
+void ticker_stop(struct ticker *t);
 
 /* routes_batches.c */
 enum MHD_Result route_batches_post(struct api *a, struct MHD_Connection *c,
@@ -345,10 +390,13 @@ struct idx_hit {
 	int64_t mtime_ms;			/* of the file read */
 	off_t size;
 };
-int idx_init(void);
-void idx_free(void);
-/* Hits matching f, in no particular order; caller frees *hits. */
-int idx_query(struct api *a, const struct idx_filter *f,
+/* An index of the spool sp (which it does not own): NULL/ENOMEM.  Its
+ * inotify watch starts with the first query.  idx_free(NULL) is allowed. */
+struct idx *idx_new(struct js_spool *sp);
+void idx_free(struct idx *x);
+/* Hits matching f, in no particular order; caller frees *hits.  -1 with
+ * errno (EAGAIN: jobs kept changing under it). */
+int idx_query(struct idx *x, const struct idx_filter *f,
     struct idx_hit **hits, size_t *n);
 /* The pending jobs in claim order (priority, then submission).  A scan
  * costs one readdir plus a read of each job not seen before; its order is
@@ -361,36 +409,41 @@ struct idx_cand {
 	size_t n;
 	char (*ids)[JS_ID_SIZE];
 };
-struct idx_cand *idx_candidates(struct api *a, uint64_t pgen);
-void idx_candidates_free(struct idx_cand *c);
+struct idx_cand *idx_candidates(struct idx *x, uint64_t pgen);
+void idx_candidates_free(struct idx *x, struct idx_cand *c);
 /* Candidate i if it is still a pending job matching f: 1 with *h. */
-int idx_candidate(const struct idx_cand *c, size_t i,
+int idx_candidate(struct idx *x, const struct idx_cand *c, size_t i,
     const struct idx_filter *f, struct idx_hit *h);
-void idx_forget(const char *id);
+void idx_forget(struct idx *x, const char *id);
 /* Whether the hit's .pending is still the file the cache read (else reads
  * it again, updating *h): 1 if it still matches f, 0 if it changed so it
  * does not or is gone, -1 on error. */
-int idx_recheck(struct api *a, const struct idx_filter *f,
+int idx_recheck(struct idx *x, const struct idx_filter *f,
     struct idx_hit *h);
 
-/* follow.c */
-int follow_start(struct api *a);	/* the inotify thread; -1 on failure */
-void follow_stop(void);
-void follow_wake_all(void);		/* shutdown: streams notice stopping */
-uint64_t follow_gen(void);
+/* bus.c: the spool's change bus.  bus_new: NULL with errno (it does not
+ * own sp; finishes are counted in m); bus_start starts the inotify thread
+ * (-1 with errno); bus_free stops it and frees (NULL: nothing). */
+struct bus *bus_new(struct js_spool *sp, struct metrics *m);
+int bus_start(struct bus *b);
+void bus_free(struct bus *b);
+void bus_wake_all(struct bus *b);	/* shutdown: streams notice stopping */
+uint64_t bus_gen(struct bus *b);
 /* Waits until the spool changed after gen or timeout_ms passed. */
-void follow_wait(uint64_t gen, int timeout_ms);
+void bus_wait(struct bus *b, uint64_t gen, int timeout_ms);
 /* Claim waiters: a counter bumped when a .pending file appears in the
- * spool (renamed in or written; inotify) and by follow_wake_all; waits
+ * spool (renamed in or written; inotify) and by bus_wake_all; waits
  * until it moves past pgen or timeout_ms passed. */
-uint64_t follow_pending_gen(void);
+uint64_t bus_pending_gen(struct bus *b);
 /* The same at once, for jobs this process just wrote (inotify's event
  * comes a moment later). */
-void follow_pending_kick(void);
-void follow_wait_pending(uint64_t pgen, int timeout_ms);
-/* WebSocket waiters poll an eventfd too */
-int follow_add_efd(int efd);
-void follow_del_efd(int efd);
+void bus_pending_kick(struct bus *b);
+void bus_wait_pending(struct bus *b, uint64_t pgen, int timeout_ms);
+/* WebSocket waiters poll an eventfd too (-1/ENOMEM) */
+int bus_add_efd(struct bus *b, int efd);
+void bus_del_efd(struct bus *b, int efd);
+
+/* follow.c */
 /* A chunked response following one job's log from offset; NULL on ENOMEM.
  * sock is the client's socket (-1 if unknown): a stream whose client hung
  * up ends, since follow streams run without an inactivity timeout. */
@@ -426,27 +479,35 @@ long ws_frame_parse(unsigned char *in, size_t inlen, size_t cap, int *op,
     unsigned char **payload, size_t *plen);
 
 /* guard.c: connections waiting for request headers past --read-timeout
- * are shut down by a watcher thread. */
+ * (a->conf) are shut down by a ticker thread.  guard_new: NULL/ENOMEM;
+ * guard_free stops the thread (NULL: nothing). */
 enum { GUARD_WAITING = 0, GUARD_BUSY = 1, GUARD_UPGRADED = 2 };
-int guard_start(struct api *a);		/* -1 with errno */
-void guard_stop(void);
-/* From the connection notification callback (started/closed). */
-void guard_conn_event(struct MHD_Connection *c, void **socket_context,
-    enum MHD_ConnectionNotificationCode toe);
+struct guard *guard_new(struct api *a);
+void guard_free(struct guard *g);
+int guard_start(struct guard *g);	/* -1 with errno */
+/* From the connection notification callback: a new connection's record
+ * (NULL if out of memory: the connection goes unguarded), and its
+ * removal when it closes (gc NULL: nothing). */
+struct gconn *guard_conn_add(struct guard *g, struct MHD_Connection *c);
+void guard_conn_del(struct guard *g, struct gconn *gc);
 /* A request of c is being handled (BUSY), was answered (WAITING: the next
- * one's headers are due), or c became a WebSocket (UPGRADED, final). */
+ * one's headers are due), or c became a WebSocket (UPGRADED, final); c's
+ * guard is found through its struct api_conn. */
 void guard_set(struct MHD_Connection *c, int state);
 
-/* metrics.c */
-void metrics_count_status(unsigned status);
-void metrics_count_submitted(size_t n);
-/* A job seen finishing (follow.c, once per job) in state st: counted, and
+/* metrics.c: metrics_new: NULL with errno; metrics_free(NULL) is allowed. */
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+void metrics_count_status(struct metrics *m, unsigned status);
+void metrics_count_submitted(struct metrics *m, size_t n);
+/* A job seen finishing (bus.c, once per job) in state st: counted, and
  * its run time (started_at to finished_at of job, if both are set and job
  * is not NULL) observed in the duration histogram. */
-void metrics_job_finished(enum js_state st, const json_t *job);
+void metrics_job_finished(struct metrics *m, enum js_state st,
+    const json_t *job);
 /* The whole /metrics text with the gauges counts (jobs by state) and
  * claims (worker claims) given: malloc'ed, its length in *len; NULL/ENOMEM. */
-char *metrics_text(const unsigned long counts[JS_NSTATES],
+char *metrics_text(struct metrics *m, const unsigned long counts[JS_NSTATES],
     unsigned long claims, size_t *len);
 
 /* routes_metrics.c */

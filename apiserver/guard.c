@@ -6,8 +6,6 @@
  * notifications; a thread looks four times a second for connections whose
  * request headers have not all arrived in time and shuts their socket down
  * (libmicrohttpd then closes the connection as if the client had gone).
- * Once a second the same thread also recovers remote workers' expired
- * leases (routes_workers.c), so they return even when no worker claims.
  *
  * Deadlines: a new connection must deliver its first request's headers
  * within --read-timeout; a kept-alive one the next request's within
@@ -21,10 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "api.h"
 #include "log.h"
+
+#define GUARD_EVERY_MS 250
 
 struct gconn {
 	MHD_socket fd;
@@ -35,70 +34,101 @@ struct gconn {
 	struct gconn *prev, *next;
 };
 
-static struct {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct gconn *head;
+struct guard {
 	struct api *a;
-	pthread_t th;
-	int running, stop;
-} guard_state = {
-	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.cv = PTHREAD_COND_INITIALIZER,
+	pthread_mutex_t mu;	/* guards the list and its records */
+	struct gconn *head;
+	struct ticker *timer;
 };
 
+struct guard *
+guard_new(struct api *a)
+{
+	struct guard *g = calloc(1, sizeof *g);
+	int e;
+
+	if (g == NULL)
+		return NULL;
+	g->a = a;
+	if ((e = pthread_mutex_init(&g->mu, NULL)) != 0) {
+		free(g);
+		errno = e;
+		return NULL;
+	}
+	return g;
+}
+
 void
-guard_conn_event(struct MHD_Connection *c, void **socket_context,
-    enum MHD_ConnectionNotificationCode toe)
+guard_free(struct guard *g)
+{
+	struct gconn *gc, *next;
+
+	if (g == NULL)
+		return;
+	ticker_stop(g->timer);
+	for (gc = g->head; gc != NULL; gc = next) {
+		next = gc->next;
+		free(gc);
+	}
+	pthread_mutex_destroy(&g->mu);
+	free(g);
+}
+
+struct gconn *
+guard_conn_add(struct guard *g, struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci;
 	struct gconn *gc;
 
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-		gc = calloc(1, sizeof *gc);
-		if (gc == NULL || ci == NULL) {
-			free(gc);	/* unguarded: inactivity timeout only */
-			return;
-		}
-		gc->fd = ci->connect_fd;
-		gc->since = js_mono_ms();
-		pthread_mutex_lock(&guard_state.mu);
-		gc->next = guard_state.head;
-		if (guard_state.head != NULL)
-			guard_state.head->prev = gc;
-		guard_state.head = gc;
-		pthread_mutex_unlock(&guard_state.mu);
-		*socket_context = gc;
-		return;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	gc = calloc(1, sizeof *gc);
+	if (gc == NULL || ci == NULL) {
+		free(gc);	/* unguarded: inactivity timeout only */
+		return NULL;
 	}
-	/* closed: unregistered before libmicrohttpd closes the socket, so
-	 * the guard never shuts down a reused descriptor */
-	gc = *socket_context;
+	gc->fd = ci->connect_fd;
+	gc->since = js_mono_ms();
+	pthread_mutex_lock(&g->mu);
+	gc->next = g->head;
+	if (g->head != NULL)
+		g->head->prev = gc;
+	g->head = gc;
+	pthread_mutex_unlock(&g->mu);
+	return gc;
+}
+
+/* Unregistered before libmicrohttpd closes the socket, so the guard never
+ * shuts down a reused descriptor. */
+void
+guard_conn_del(struct guard *g, struct gconn *gc)
+{
 	if (gc == NULL)
 		return;
-	pthread_mutex_lock(&guard_state.mu);
+	pthread_mutex_lock(&g->mu);
 	if (gc->prev != NULL)
 		gc->prev->next = gc->next;
 	else
-		guard_state.head = gc->next;
+		g->head = gc->next;
 	if (gc->next != NULL)
 		gc->next->prev = gc->prev;
-	pthread_mutex_unlock(&guard_state.mu);
+	pthread_mutex_unlock(&g->mu);
 	free(gc);
-	*socket_context = NULL;
 }
 
 void
 guard_set(struct MHD_Connection *c, int state)
 {
 	const union MHD_ConnectionInfo *ci;
+	struct api_conn *cn;
 	struct gconn *gc;
+	struct guard *g;
 
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	if (ci == NULL || (gc = ci->socket_context) == NULL)
+	if (ci == NULL || (cn = ci->socket_context) == NULL ||
+	    (gc = cn->guard) == NULL)
 		return;
-	pthread_mutex_lock(&guard_state.mu);
+	g = cn->a->guard;
+	pthread_mutex_lock(&g->mu);
 	if (gc->state != GUARD_UPGRADED) {
 		if (state == GUARD_WAITING) {
 			gc->since = js_mono_ms();
@@ -106,68 +136,40 @@ guard_set(struct MHD_Connection *c, int state)
 		}
 		gc->state = state;
 	}
-	pthread_mutex_unlock(&guard_state.mu);
+	pthread_mutex_unlock(&g->mu);
 }
 
-static void *
+/* Four times a second: shuts down the connections whose request headers
+ * are overdue. */
+static void
 watch(void *arg)
 {
-	struct timespec ts;
+	struct guard *g = arg;
 	struct gconn *gc;
 	int64_t now, rt, it;
 
-	(void)arg;
-	pthread_mutex_lock(&guard_state.mu);
-	while (!guard_state.stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 250 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&guard_state.cv, &guard_state.mu, &ts);
-		if (guard_state.stop)
-			break;
-		pthread_rwlock_rdlock(&guard_state.a->lock);
-		rt = (int64_t)guard_state.a->conf->read_timeout_s * 1000;
-		it = (int64_t)guard_state.a->conf->idle_timeout_s * 1000;
-		pthread_rwlock_unlock(&guard_state.a->lock);
-		now = js_mono_ms();
-		for (gc = guard_state.head; gc != NULL; gc = gc->next) {
-			if (gc->state != GUARD_WAITING || gc->shut ||
-			    now - gc->since <= rt + (gc->kept ? it : 0))
-				continue;
-			gc->shut = 1;
-			js_info("closing a connection: its request headers took "
-			    "longer than --read-timeout");
-			if (shutdown(gc->fd, SHUT_RDWR) < 0 && errno != ENOTCONN)
-				js_warn("shutdown: %s", strerror(errno));
-		}
+	pthread_rwlock_rdlock(&g->a->lock);
+	rt = (int64_t)g->a->conf->read_timeout_s * 1000;
+	it = (int64_t)g->a->conf->idle_timeout_s * 1000;
+	pthread_rwlock_unlock(&g->a->lock);
+	pthread_mutex_lock(&g->mu);
+	now = js_mono_ms();
+	for (gc = g->head; gc != NULL; gc = gc->next) {
+		if (gc->state != GUARD_WAITING || gc->shut ||
+		    now - gc->since <= rt + (gc->kept ? it : 0))
+			continue;
+		gc->shut = 1;
+		js_info("closing a connection: its request headers took "
+		    "longer than --read-timeout");
+		if (shutdown(gc->fd, SHUT_RDWR) < 0 && errno != ENOTCONN)
+			js_warn("shutdown: %s", strerror(errno));
 	}
-	pthread_mutex_unlock(&guard_state.mu);
-	return NULL;
+	pthread_mutex_unlock(&g->mu);
 }
 
 int
-guard_start(struct api *a)
+guard_start(struct guard *g)
 {
-	guard_state.a = a;
-	guard_state.stop = 0;
-	if ((errno = pthread_create(&guard_state.th, NULL, watch, NULL)) != 0)
-		return -1;
-	guard_state.running = 1;
-	return 0;
-}
-
-void
-guard_stop(void)
-{
-	if (!guard_state.running)
-		return;
-	pthread_mutex_lock(&guard_state.mu);
-	guard_state.stop = 1;
-	pthread_cond_signal(&guard_state.cv);
-	pthread_mutex_unlock(&guard_state.mu);
-	pthread_join(guard_state.th, NULL);
-	guard_state.running = 0;
+	g->timer = ticker_start(GUARD_EVERY_MS, watch, g);
+	return g->timer != NULL ? 0 : -1;
 }

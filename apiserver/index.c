@@ -51,26 +51,41 @@ struct ent {
 	int labels_bad;		/* "labels" is malformed (so is the job) */
 };
 
-static struct {
-	pthread_mutex_t mu;
-	struct js_idmap map;	/* id -> struct ent * */
-	unsigned gen;
-	unsigned pgen;
-} ix = { .mu = PTHREAD_MUTEX_INITIALIZER };
-
-/* The pending jobs in claim order as of the last scan (under ix.mu): valid
+/* The pending jobs in claim order as of the last scan (under idx.mu): valid
  * while no .pending file appeared since (pgen) and for at most a second.
  * A job claimed meanwhile is dropped from the cache (idx_forget), so each
  * id is looked up in the cache as it is used.  Claimers hold references;
  * a new scan replaces the list. */
-static struct {
+struct cand {
 	uint64_t pgen;
 	int64_t built_ms;
 	struct idx_cand *list;	/* NULL: none yet */
-} cand;
+};
+
+/* The job names that appeared in the spool, in order, for the queries
+ * reading the directory meanwhile (see the top of this file). */
+#define MOVED_RING 8192
+#define MOVED_TRIES 4
+struct moved {
+	pthread_mutex_t mu;
+	int fd;			/* inotify, non-blocking; -1: not watching yet */
+	uint64_t seq;		/* names recorded so far */
+	uint64_t overflows;	/* the kernel's queue overflowed (names lost) */
+	struct js_entry *ring;	/* the last MOVED_RING names (id, state) */
+};
+
+struct idx {
+	struct js_spool *sp;
+	pthread_mutex_t mu;	/* guards map, gen, pgen and cand */
+	struct js_idmap map;	/* id -> struct ent * */
+	unsigned gen;
+	unsigned pgen;
+	struct cand cand;
+	struct moved mv;
+};
 
 static void
-cand_unref(struct idx_cand *c)	/* under ix.mu */
+cand_unref(struct idx_cand *c)	/* under idx.mu */
 {
 	if (c != NULL && --c->refs == 0) {
 		free(c->ids);
@@ -80,27 +95,15 @@ cand_unref(struct idx_cand *c)	/* under ix.mu */
 
 #define CAND_MAX_AGE_MS 1000
 
-/* The job names that appeared in the spool, in order, for the queries
- * reading the directory meanwhile (see the top of this file). */
-#define MOVED_RING 8192
-#define MOVED_TRIES 4
-static struct {
-	pthread_mutex_t mu;
-	int fd;			/* inotify, non-blocking; -1: not watching yet */
-	uint64_t seq;		/* names recorded so far */
-	uint64_t overflows;	/* the kernel's queue overflowed (names lost) */
-	struct js_entry *ring;	/* the last MOVED_RING names (id, state) */
-} mv = { .mu = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
-
-/* Moves the queued events into the ring; under mv.mu. */
+/* Moves the queued events into the ring; under x->mv.mu. */
 static int
-moved_drain(void)
+moved_drain(struct idx *x)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n, off;
 
 	for (;;) {
-		n = read(mv.fd, buf, sizeof buf);
+		n = read(x->mv.fd, buf, sizeof buf);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -115,11 +118,11 @@ moved_drain(void)
 			int st;
 
 			if (ev->mask & IN_Q_OVERFLOW)
-				mv.overflows++;
+				x->mv.overflows++;
 			else if (ev->len > 0 &&
 			    js_spool_parse_name(ev->name, id, &st, &side) == 0 &&
 			    st >= 0) {
-				struct js_entry *e = &mv.ring[mv.seq++ % MOVED_RING];
+				struct js_entry *e = &x->mv.ring[x->mv.seq++ % MOVED_RING];
 				memset(e, 0, sizeof *e);
 				memcpy(e->id, id, JS_ID_SIZE);
 				e->state = (enum js_state)st;
@@ -132,32 +135,32 @@ moved_drain(void)
 /* Marks the start of a readdir in *seq and *ov, for moved_since().  The
  * first call starts the watch.  -1 with errno if it cannot. */
 static int
-moved_mark(struct api *a, uint64_t *seq, uint64_t *ov)
+moved_mark(struct idx *x, uint64_t *seq, uint64_t *ov)
 {
 	int rc = 0, e;
 
-	pthread_mutex_lock(&mv.mu);
-	if (mv.ring == NULL &&
-	    (mv.ring = calloc(MOVED_RING, sizeof *mv.ring)) == NULL)
+	pthread_mutex_lock(&x->mv.mu);
+	if (x->mv.ring == NULL &&
+	    (x->mv.ring = calloc(MOVED_RING, sizeof *x->mv.ring)) == NULL)
 		rc = -1;
-	if (rc == 0 && mv.fd < 0) {
-		mv.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-		if (mv.fd < 0)
+	if (rc == 0 && x->mv.fd < 0) {
+		x->mv.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (x->mv.fd < 0)
 			rc = -1;
-		else if (inotify_add_watch(mv.fd, js_spool_path(a->sp),
+		else if (inotify_add_watch(x->mv.fd, js_spool_path(x->sp),
 		    IN_MOVED_TO | IN_CREATE) < 0) {
 			e = errno;
-			close(mv.fd);
-			mv.fd = -1;
+			close(x->mv.fd);
+			x->mv.fd = -1;
 			errno = e;
 			rc = -1;
 		}
 	}
 	if (rc == 0)
-		rc = moved_drain();
-	*seq = mv.seq;
-	*ov = mv.overflows;
-	pthread_mutex_unlock(&mv.mu);
+		rc = moved_drain(x);
+	*seq = x->mv.seq;
+	*ov = x->mv.overflows;
+	pthread_mutex_unlock(&x->mv.mu);
 	return rc;
 }
 
@@ -165,30 +168,30 @@ moved_mark(struct api *a, uint64_t *seq, uint64_t *ov)
  * new array in *out (caller frees) of *n.  -1/EAGAIN if some may be lost
  * (the kernel's queue or the ring overflowed): read the directory again. */
 static int
-moved_since(uint64_t seq, uint64_t ov, struct js_entry **out, size_t *n)
+moved_since(struct idx *x, uint64_t seq, uint64_t ov, struct js_entry **out, size_t *n)
 {
 	size_t k;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	pthread_mutex_lock(&mv.mu);
-	rc = moved_drain();
-	if (rc == 0 && (mv.overflows != ov || mv.seq - seq > MOVED_RING)) {
+	pthread_mutex_lock(&x->mv.mu);
+	rc = moved_drain(x);
+	if (rc == 0 && (x->mv.overflows != ov || x->mv.seq - seq > MOVED_RING)) {
 		errno = EAGAIN;
 		rc = -1;
 	}
-	if (rc == 0 && mv.seq > seq) {
-		*n = (size_t)(mv.seq - seq);
+	if (rc == 0 && x->mv.seq > seq) {
+		*n = (size_t)(x->mv.seq - seq);
 		*out = malloc(*n * sizeof **out);
 		if (*out == NULL) {
 			errno = ENOMEM;
 			rc = -1;
 		}
 		for (k = 0; *out != NULL && k < *n; k++)
-			(*out)[k] = mv.ring[(seq + k) % MOVED_RING];
+			(*out)[k] = x->mv.ring[(seq + k) % MOVED_RING];
 	}
-	pthread_mutex_unlock(&mv.mu);
+	pthread_mutex_unlock(&x->mv.mu);
 	if (rc < 0)
 		*n = 0;
 	return rc;
@@ -197,9 +200,9 @@ moved_since(uint64_t seq, uint64_t ov, struct js_entry **out, size_t *n)
 /* Fills mtime_ms and size of e from its file: 0, or -1/ENOENT if it has
  * moved on (then 0 and 0: the cache will not take it as fresh). */
 static int
-stat_entry(struct api *a, struct js_entry *e)
+stat_entry(struct idx *x, struct js_entry *e)
 {
-	if (js_spool_stat(a->sp, e->id, e->state, &e->mtime_ms, &e->size) == 0)
+	if (js_spool_stat(x->sp, e->id, e->state, &e->mtime_ms, &e->size) == 0)
 		return 0;
 	e->mtime_ms = 0;
 	e->size = 0;
@@ -226,7 +229,7 @@ seen_cmp(const void *x, const void *y)
  * in mask, or nowhere).  The array is sorted by id.
  */
 static int
-list_settled(struct api *a, unsigned mask, int flags, struct js_entry **out,
+list_settled(struct idx *x, unsigned mask, int flags, struct js_entry **out,
     size_t *np)
 {
 	struct js_entry *es = NULL, *mvd = NULL;
@@ -238,11 +241,11 @@ list_settled(struct api *a, unsigned mask, int flags, struct js_entry **out,
 	*out = NULL;
 	*np = 0;
 	for (tries = 0; ; tries++) {
-		if (moved_mark(a, &s0, &ov0) < 0)
+		if (moved_mark(x, &s0, &ov0) < 0)
 			return -1;
-		if (js_spool_list(a->sp, mask, flags, &es, &ne) < 0)
+		if (js_spool_list(x->sp, mask, flags, &es, &ne) < 0)
 			return -1;
-		if (moved_since(s0, ov0, &mvd, &nmv) == 0)
+		if (moved_since(x, s0, ov0, &mvd, &nmv) == 0)
 			break;
 		free(es);
 		es = NULL;
@@ -282,7 +285,7 @@ list_settled(struct api *a, unsigned mask, int flags, struct js_entry **out,
 			es[k++] = all[i].e;
 			continue;
 		}
-		if (js_spool_locate(a->sp, all[i].e.id, &st) < 0) {
+		if (js_spool_locate(x->sp, all[i].e.id, &st) < 0) {
 			if (errno == ENOENT)
 				continue;	/* gone */
 			free(all);
@@ -295,7 +298,7 @@ list_settled(struct api *a, unsigned mask, int flags, struct js_entry **out,
 		memcpy(es[k].id, all[i].e.id, JS_ID_SIZE);
 		es[k].state = st;
 		if (flags & JS_LIST_STAT)
-			(void)stat_entry(a, &es[k]);
+			(void)stat_entry(x, &es[k]);
 		k++;
 	}
 	free(all);
@@ -322,33 +325,53 @@ ent_free_v(void *e)
 	ent_free(e);
 }
 
-int
-idx_init(void)
+struct idx *
+idx_new(struct js_spool *sp)
 {
-	js_idmap_init(&ix.map);
-	return 0;
+	struct idx *x = calloc(1, sizeof *x);
+	int e;
+
+	if (x == NULL)
+		return NULL;
+	x->sp = sp;
+	x->mv.fd = -1;
+	js_idmap_init(&x->map);
+	if ((e = pthread_mutex_init(&x->mu, NULL)) != 0) {
+		free(x);
+		errno = e;
+		return NULL;
+	}
+	if ((e = pthread_mutex_init(&x->mv.mu, NULL)) != 0) {
+		pthread_mutex_destroy(&x->mu);
+		free(x);
+		errno = e;
+		return NULL;
+	}
+	return x;
 }
 
 void
-idx_free(void)
+idx_free(struct idx *x)
 {
-	js_idmap_free(&ix.map, ent_free_v);
-	cand_unref(cand.list);
-	cand.list = NULL;
-	if (mv.fd >= 0 && close(mv.fd) < 0)
+	if (x == NULL)
+		return;
+	js_idmap_free(&x->map, ent_free_v);
+	cand_unref(x->cand.list);
+	if (x->mv.fd >= 0 && close(x->mv.fd) < 0)
 		js_warn("close inotify: %s", strerror(errno));
-	mv.fd = -1;
-	free(mv.ring);
-	mv.ring = NULL;
+	free(x->mv.ring);
+	pthread_mutex_destroy(&x->mv.mu);
+	pthread_mutex_destroy(&x->mu);
+	free(x);
 }
 
-/* The cached entry of id or NULL; under ix.mu. */
+/* The cached entry of id or NULL; under x->mu. */
 static struct ent *
-cache_get(const char *id)
+cache_get(struct idx *x, const char *id)
 {
 	void *e;
 
-	return js_idmap_get(&ix.map, id, &e) ? e : NULL;
+	return js_idmap_get(&x->map, id, &e) ? e : NULL;
 }
 
 static char *
@@ -407,9 +430,9 @@ load_labels(struct ent *e, const json_t *job)
 /* Reads one job file into a new entry; NULL if it vanished or is bad (a
  * pending file that is no job comes back marked bad with want_bad). */
 static struct ent *
-load(struct api *a, const struct js_entry *je, int want_bad)
+load(struct idx *x, const struct js_entry *je, int want_bad)
 {
-	json_t *job = js_spool_read_state(a->sp, je->id, je->state);
+	json_t *job = js_spool_read_state(x->sp, je->id, je->state);
 	struct ent *e;
 	json_t *seq, *prio;
 	const char *st;
@@ -469,21 +492,21 @@ load(struct api *a, const struct js_entry *je, int want_bad)
  * of the job where it is now if that is still in f->mask (je is updated).
  * NULL if the job is gone, or no longer one of f->mask. */
 static struct ent *
-load_current(struct api *a, struct js_entry *je, const struct idx_filter *f)
+load_current(struct idx *x, struct js_entry *je, const struct idx_filter *f)
 {
 	struct ent *e;
 	enum js_state st;
 	int tries;
 
 	for (tries = 0; tries < JS_NSTATES; tries++) {
-		e = load(a, je, f->want_bad);
+		e = load(x, je, f->want_bad);
 		if (e != NULL || errno != ENOENT)
 			return e;
-		if (js_spool_locate(a->sp, je->id, &st) < 0 ||
+		if (js_spool_locate(x->sp, je->id, &st) < 0 ||
 		    !(f->mask & JS_STATE_BIT(st)))
 			return NULL;
 		je->state = st;
-		if (stat_entry(a, je) < 0)
+		if (stat_entry(x, je) < 0)
 			continue;
 	}
 	return NULL;
@@ -541,13 +564,13 @@ add_hit(struct idx_hit *hits, size_t *n, const struct ent *e)
 	h->size = e->size;
 }
 
-/* Puts e into the cache in place of any entry of its id; under ix.mu. */
+/* Puts e into the cache in place of any entry of its id; under x->mu. */
 static void
-cache_put(struct ent *e)
+cache_put(struct idx *x, struct ent *e)
 {
 	void *old = NULL;
 
-	switch (js_idmap_put(&ix.map, e->id, e, &old)) {
+	switch (js_idmap_put(&x->map, e->id, e, &old)) {
 	case 0:
 		ent_free(old);
 		break;
@@ -564,11 +587,32 @@ fresh(const struct ent *e, const struct js_entry *je)
 	    e->size == je->size;
 }
 
+/* Drops the entries of jobs that are gone, under x->mu: after a full
+ * query (gen) those it did not see; after a pending-only one (pgen) the
+ * pending entries it did not see (a newer concurrent query's marks are
+ * kept). */
+static void
+sweep(struct idx *x, int full, unsigned gen, unsigned pgen)
+{
+	size_t pos = 0;
+	const char *id;
+	void *v;
+
+	while (js_idmap_next(&x->map, &pos, &id, &v)) {
+		struct ent *e = v;
+		if (full ? e->gen != gen : e->state == JS_PENDING &&
+		    (int)(e->pgen - pgen) < 0) {
+			js_idmap_del(&x->map, id, NULL);
+			ent_free(e);
+		}
+	}
+}
+
 /* fast: pending jobs only, from a bare readdir; a cached entry is taken
  * as it is (priority, order and labels of a pending job never change;
  * idx_recheck() looks at the one about to be claimed). */
 static int
-query(struct api *a, const struct idx_filter *f, int fast,
+query(struct idx *x, const struct idx_filter *f, int fast,
     struct idx_hit **hitsp, size_t *np)
 {
 	struct js_entry *es = NULL;
@@ -582,7 +626,7 @@ query(struct api *a, const struct idx_filter *f, int fast,
 
 	*hitsp = NULL;
 	*np = 0;
-	if (list_settled(a, f->mask, fast ? 0 : JS_LIST_STAT, &es, &ne) < 0)
+	if (list_settled(x, f->mask, fast ? 0 : JS_LIST_STAT, &es, &ne) < 0)
 		return -1;
 	hits = malloc((ne ? ne : 1) * sizeof *hits);
 	miss = malloc((ne ? ne : 1) * sizeof *miss);
@@ -593,12 +637,12 @@ query(struct api *a, const struct idx_filter *f, int fast,
 		errno = ENOMEM;
 		return -1;
 	}
-	pthread_mutex_lock(&ix.mu);
-	gen = full ? ++ix.gen : ix.gen;
+	pthread_mutex_lock(&x->mu);
+	gen = full ? ++x->gen : x->gen;
 	if (pend)
-		pgen = ++ix.pgen;
+		pgen = ++x->pgen;
 	for (i = 0; i < ne; i++) {
-		struct ent *e = cache_get(es[i].id);
+		struct ent *e = cache_get(x, es[i].id);
 		if (e != NULL && (fast ? e->state == es[i].state :
 		    fresh(e, &es[i]))) {
 			e->gen = gen;
@@ -610,19 +654,19 @@ query(struct api *a, const struct idx_filter *f, int fast,
 			miss[nmiss++] = i;
 		}
 	}
-	pthread_mutex_unlock(&ix.mu);
+	pthread_mutex_unlock(&x->mu);
 
 	/* read what changed without holding the cache */
 	loaded = calloc(nmiss ? nmiss : 1, sizeof *loaded);
 	for (i = 0; loaded != NULL && i < nmiss; i++) {
 		struct js_entry *je = &es[miss[i]];
-		if (fast && js_spool_stat(a->sp, je->id, je->state, &je->mtime_ms,
+		if (fast && js_spool_stat(x->sp, je->id, je->state, &je->mtime_ms,
 		    &je->size) < 0)
 			continue;	/* moved on meanwhile */
-		loaded[i] = load_current(a, je, f);
+		loaded[i] = load_current(x, je, f);
 	}
 
-	pthread_mutex_lock(&ix.mu);
+	pthread_mutex_lock(&x->mu);
 	for (i = 0; loaded != NULL && i < nmiss; i++) {
 		struct ent *e = loaded[i];
 		if (e == NULL)
@@ -631,25 +675,11 @@ query(struct api *a, const struct idx_filter *f, int fast,
 		e->pgen = pgen;	/* 0 unless pend: swept by the next one */
 		if (matches(e, f))
 			add_hit(hits, &n, e);
-		cache_put(e);
+		cache_put(x, e);
 	}
-	if (full || pend) {
-		/* sweep jobs that are gone (pending jobs that are no longer
-		 * pending, after a pending-only query; a newer concurrent
-		 * query's marks are kept) */
-		size_t pos = 0;
-		const char *id;
-		void *v;
-		while (js_idmap_next(&ix.map, &pos, &id, &v)) {
-			struct ent *x = v;
-			if (full ? x->gen != gen : x->state == JS_PENDING &&
-			    (int)(x->pgen - pgen) < 0) {
-				js_idmap_del(&ix.map, id, NULL);
-				ent_free(x);
-			}
-		}
-	}
-	pthread_mutex_unlock(&ix.mu);
+	if (full || pend)
+		sweep(x, full, gen, pgen);
+	pthread_mutex_unlock(&x->mu);
 	free(loaded);
 	free(miss);
 	free(es);
@@ -659,10 +689,10 @@ query(struct api *a, const struct idx_filter *f, int fast,
 }
 
 int
-idx_query(struct api *a, const struct idx_filter *f, struct idx_hit **hitsp,
+idx_query(struct idx *x, const struct idx_filter *f, struct idx_hit **hitsp,
     size_t *np)
 {
-	return query(a, f, 0, hitsp, np);
+	return query(x, f, 0, hitsp, np);
 }
 
 /* The claim order: highest priority, then submission order. */
@@ -677,28 +707,28 @@ hit_order(const void *x, const void *y)
 }
 
 struct idx_cand *
-idx_candidates(struct api *a, uint64_t pgen)
+idx_candidates(struct idx *x, uint64_t pgen)
 {
 	struct idx_filter pf;
 	struct idx_hit *all = NULL;
 	struct idx_cand *c;
 	size_t nall = 0, i;
 
-	pthread_mutex_lock(&ix.mu);
-	if (cand.list != NULL && cand.pgen == pgen &&
-	    js_mono_ms() - cand.built_ms < CAND_MAX_AGE_MS) {
-		c = cand.list;
+	pthread_mutex_lock(&x->mu);
+	if (x->cand.list != NULL && x->cand.pgen == pgen &&
+	    js_mono_ms() - x->cand.built_ms < CAND_MAX_AGE_MS) {
+		c = x->cand.list;
 		c->refs++;
-		pthread_mutex_unlock(&ix.mu);
+		pthread_mutex_unlock(&x->mu);
 		return c;
 	}
-	pthread_mutex_unlock(&ix.mu);
+	pthread_mutex_unlock(&x->mu);
 
 	/* every pending job, whatever a worker's labels */
 	memset(&pf, 0, sizeof pf);
 	pf.mask = JS_STATE_BIT(JS_PENDING);
 	pf.want_bad = 1;
-	if (query(a, &pf, 1, &all, &nall) < 0)
+	if (query(x, &pf, 1, &all, &nall) < 0)
 		return NULL;
 	qsort(all, nall, sizeof *all, hit_order);
 	c = calloc(1, sizeof *c);
@@ -714,51 +744,51 @@ idx_candidates(struct api *a, uint64_t pgen)
 	free(all);
 	c->n = nall;
 	c->refs = 2;	/* the caller's and cand's */
-	pthread_mutex_lock(&ix.mu);
-	cand_unref(cand.list);
-	cand.list = c;
-	cand.pgen = pgen;
-	cand.built_ms = js_mono_ms();
-	pthread_mutex_unlock(&ix.mu);
+	pthread_mutex_lock(&x->mu);
+	cand_unref(x->cand.list);
+	x->cand.list = c;
+	x->cand.pgen = pgen;
+	x->cand.built_ms = js_mono_ms();
+	pthread_mutex_unlock(&x->mu);
 	return c;
 }
 
 void
-idx_candidates_free(struct idx_cand *c)
+idx_candidates_free(struct idx *x, struct idx_cand *c)
 {
-	pthread_mutex_lock(&ix.mu);
+	pthread_mutex_lock(&x->mu);
 	cand_unref(c);
-	pthread_mutex_unlock(&ix.mu);
+	pthread_mutex_unlock(&x->mu);
 }
 
 int
-idx_candidate(const struct idx_cand *c, size_t i, const struct idx_filter *f,
+idx_candidate(struct idx *x, const struct idx_cand *c, size_t i, const struct idx_filter *f,
     struct idx_hit *h)
 {
 	struct ent *e;
 	size_t n = 0;
 
-	pthread_mutex_lock(&ix.mu);
-	e = cache_get(c->ids[i]);
+	pthread_mutex_lock(&x->mu);
+	e = cache_get(x, c->ids[i]);
 	if (e != NULL && e->state == JS_PENDING && matches(e, f))
 		add_hit(h, &n, e);
-	pthread_mutex_unlock(&ix.mu);
+	pthread_mutex_unlock(&x->mu);
 	return n == 1;
 }
 
 void
-idx_forget(const char *id)
+idx_forget(struct idx *x, const char *id)
 {
 	void *dead;
 
-	pthread_mutex_lock(&ix.mu);
-	if (js_idmap_del(&ix.map, id, &dead))
+	pthread_mutex_lock(&x->mu);
+	if (js_idmap_del(&x->map, id, &dead))
 		ent_free(dead);
-	pthread_mutex_unlock(&ix.mu);
+	pthread_mutex_unlock(&x->mu);
 }
 
 int
-idx_recheck(struct api *a, const struct idx_filter *f, struct idx_hit *h)
+idx_recheck(struct idx *x, const struct idx_filter *f, struct idx_hit *h)
 {
 	struct js_entry je;
 	struct ent *e;
@@ -767,22 +797,22 @@ idx_recheck(struct api *a, const struct idx_filter *f, struct idx_hit *h)
 	memset(&je, 0, sizeof je);
 	memcpy(je.id, h->id, JS_ID_SIZE);
 	je.state = JS_PENDING;
-	if (js_spool_stat(a->sp, h->id, JS_PENDING, &je.mtime_ms, &je.size) < 0) {
+	if (js_spool_stat(x->sp, h->id, JS_PENDING, &je.mtime_ms, &je.size) < 0) {
 		if (errno != ENOENT)
 			return -1;
-		idx_forget(h->id);
+		idx_forget(x, h->id);
 		return 0;
 	}
 	if (je.mtime_ms == h->mtime_ms && je.size == h->size)
 		return 1;
-	e = load(a, &je, f->want_bad);
+	e = load(x, &je, f->want_bad);
 	if (e == NULL)
 		return errno == ENOMEM ? -1 : 0;
-	pthread_mutex_lock(&ix.mu);
-	e->pgen = ix.pgen;
+	pthread_mutex_lock(&x->mu);
+	e->pgen = x->pgen;
 	ok = matches(e, f);
 	add_hit(h, &(size_t){ 0 }, e);
-	cache_put(e);
-	pthread_mutex_unlock(&ix.mu);
+	cache_put(x, e);
+	pthread_mutex_unlock(&x->mu);
 	return ok;
 }

@@ -9,7 +9,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "api.h"
 #include "log.h"
@@ -17,31 +16,51 @@
 
 #define RECOVER_EVERY_MS 1000
 
-static atomic_ulong claims_total;
-static pthread_mutex_t recover_mu = PTHREAD_MUTEX_INITIALIZER;
-static int64_t recover_last;	/* js_mono_ms of the last recovery */
-
-static struct {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
+struct leases {
 	struct api *a;
-	pthread_t th;
-	int running, stop;
-} timer = {
-	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.cv = PTHREAD_COND_INITIALIZER,
+	atomic_ulong claims;		/* jobs handed to workers */
+	pthread_mutex_t recover_mu;	/* one recovery at a time */
+	int64_t recover_last;		/* js_mono_ms of the last recovery */
+	struct ticker *timer;
 };
 
-void
-leases_claimed(void)
+struct leases *
+leases_new(struct api *a)
 {
-	atomic_fetch_add(&claims_total, 1);
+	struct leases *l = calloc(1, sizeof *l);
+	int e;
+
+	if (l == NULL)
+		return NULL;
+	l->a = a;
+	if ((e = pthread_mutex_init(&l->recover_mu, NULL)) != 0) {
+		free(l);
+		errno = e;
+		return NULL;
+	}
+	return l;
+}
+
+void
+leases_free(struct leases *l)
+{
+	if (l == NULL)
+		return;
+	ticker_stop(l->timer);
+	pthread_mutex_destroy(&l->recover_mu);
+	free(l);
+}
+
+void
+leases_claimed(struct leases *l)
+{
+	atomic_fetch_add(&l->claims, 1);
 }
 
 unsigned long
-leases_claims(void)
+leases_claims(struct leases *l)
 {
-	return atomic_load(&claims_total);
+	return atomic_load(&l->claims);
 }
 
 int64_t
@@ -59,22 +78,23 @@ leases_ms(struct api *a)
  * processors: their recovery kills what is left of the old run on this
  * host before the job runs again, which the apiserver cannot do. */
 void
-leases_recover(struct api *a, int64_t lease)
+leases_recover(struct leases *l, int64_t lease)
 {
+	struct api *a = l->a;
 	struct js_entry *v = NULL;
 	size_t n = 0, i;
 	int64_t now = js_mono_ms(), wall;
 
-	if (pthread_mutex_trylock(&recover_mu) != 0)
+	if (pthread_mutex_trylock(&l->recover_mu) != 0)
 		return;
-	if (recover_last != 0 && now - recover_last < RECOVER_EVERY_MS) {
-		pthread_mutex_unlock(&recover_mu);
+	if (l->recover_last != 0 && now - l->recover_last < RECOVER_EVERY_MS) {
+		pthread_mutex_unlock(&l->recover_mu);
 		return;
 	}
-	recover_last = now;
+	l->recover_last = now;
 	if (js_spool_list(a->sp, JS_STATE_BIT(JS_WIP), JS_LIST_STAT, &v,
 	    &n) < 0) {
-		pthread_mutex_unlock(&recover_mu);
+		pthread_mutex_unlock(&l->recover_mu);
 		js_warn("lease recovery: %s", strerror(errno));
 		return;
 	}
@@ -96,7 +116,7 @@ leases_recover(struct api *a, int64_t lease)
 		r = js_spool_recover_job(a->sp, v[i].id, lease, NULL, NULL);
 		if (r > 0) {
 			char d[JS_DURATION_SIZE];
-			follow_pending_kick();
+			bus_pending_kick(a->bus);
 			js_duration_format(lease, d);
 			js_info("job %s: the lease of its remote worker expired "
 			    "(%s without a heartbeat); recovered", v[i].id, d);
@@ -106,54 +126,24 @@ leases_recover(struct api *a, int64_t lease)
 		}
 	}
 	free(v);
-	pthread_mutex_unlock(&recover_mu);
+	pthread_mutex_unlock(&l->recover_mu);
 }
 
-static void *
+/* Once a second: only an apiserver that has served remote workers holds
+ * their leases; others leave recovery to local processors. */
+static void
 tick(void *arg)
 {
-	struct timespec ts;
+	struct leases *l = arg;
 
-	(void)arg;
-	pthread_mutex_lock(&timer.mu);
-	while (!timer.stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += RECOVER_EVERY_MS / 1000;
-		pthread_cond_timedwait(&timer.cv, &timer.mu, &ts);
-		if (timer.stop)
-			break;
-		/* only an apiserver that has served remote workers holds
-		 * their leases; others leave recovery to local processors */
-		if (atomic_load(&claims_total) == 0)
-			continue;
-		pthread_mutex_unlock(&timer.mu);	/* it reads the spool */
-		leases_recover(timer.a, leases_ms(timer.a));
-		pthread_mutex_lock(&timer.mu);
-	}
-	pthread_mutex_unlock(&timer.mu);
-	return NULL;
+	if (atomic_load(&l->claims) == 0)
+		return;
+	leases_recover(l, leases_ms(l->a));
 }
 
 int
-leases_start(struct api *a)
+leases_start(struct leases *l)
 {
-	timer.a = a;
-	timer.stop = 0;
-	if ((errno = pthread_create(&timer.th, NULL, tick, NULL)) != 0)
-		return -1;
-	timer.running = 1;
-	return 0;
-}
-
-void
-leases_stop(void)
-{
-	if (!timer.running)
-		return;
-	pthread_mutex_lock(&timer.mu);
-	timer.stop = 1;
-	pthread_cond_signal(&timer.cv);
-	pthread_mutex_unlock(&timer.mu);
-	pthread_join(timer.th, NULL);
-	timer.running = 0;
+	l->timer = ticker_start(RECOVER_EVERY_MS, tick, l);
+	return l->timer != NULL ? 0 : -1;
 }

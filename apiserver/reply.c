@@ -16,11 +16,15 @@
 enum MHD_Result
 reply_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp)
 {
+	const union MHD_ConnectionInfo *ci;
+	const struct api_conn *cn;
 	enum MHD_Result rc;
 
 	if (resp == NULL)
 		return MHD_NO;
-	metrics_count_status(status);
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci != NULL && (cn = ci->socket_context) != NULL)
+		metrics_count_status(cn->a->metrics, status);
 	rc = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	return rc;

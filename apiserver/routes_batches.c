@@ -76,8 +76,8 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 	for (i = 0; i < n; i++)
 		json_decref(jobs[i]);
 	free(jobs);
-	metrics_count_submitted(n);
-	follow_pending_kick();
+	metrics_count_submitted(a->metrics, n);
+	bus_pending_kick(a->bus);
 	out = json_pack("{s:s,s:o}", "correlation_id", cid, "jobs", ids);
 	{
 		char loc[128];
@@ -138,7 +138,7 @@ batch_hits(struct api *a, struct req *r, const char *cid,
 	f.status_mask = JS_FINAL_MASK;
 	f.batch = cid;
 	f.owner = r->who.admin ? NULL : r->who.name;
-	if (idx_query(a, &f, hits, n) < 0)
+	if (idx_query(a->idx, &f, hits, n) < 0)
 		return -1;
 	qsort(*hits, *n, sizeof **hits, seq_cmp);
 	return 0;

@@ -168,8 +168,8 @@ submit_one(struct api *a, struct MHD_Connection *c, struct req *r,
 		json_decref(job);
 		return reply_store_errno(a, c, e, "cannot store the job");
 	}
-	metrics_count_submitted(1);
-	follow_pending_kick();	/* waiting worker claims look now */
+	metrics_count_submitted(a->metrics, 1);
+	bus_pending_kick(a->bus);	/* waiting worker claims look now */
 	js_debug("submitted %s", id);
 	return created(c, job, MHD_HTTP_CREATED);
 }
@@ -329,7 +329,7 @@ route_jobs_list(struct api *a, struct MHD_Connection *c, struct req *r)
 	if (f.name != NULL && *f.name == '\0')
 		f.name = NULL;
 	f.owner = r->who.admin ? NULL : r->who.name;
-	if (idx_query(a, &f, &hits, &n) < 0)
+	if (idx_query(a->idx, &f, &hits, &n) < 0)
 		return reply_store_errno(a, c, errno, "cannot list the spool");
 	qsort(hits, n, sizeof *hits, hit_cmp);
 	if (after != NULL && *after != '\0') {

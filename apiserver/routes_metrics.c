@@ -19,12 +19,12 @@ route_metrics(struct api *a, struct MHD_Connection *c)
 	memset(&f, 0, sizeof f);
 	f.mask = (1u << JS_NSTATES) - 1;
 	f.status_mask = JS_FINAL_MASK;
-	if (idx_query(a, &f, &hits, &n) < 0)
+	if (idx_query(a->idx, &f, &hits, &n) < 0)
 		return reply_errno(c, errno, "cannot list the spool");
 	for (i = 0; i < n; i++)
 		counts[hits[i].state]++;
 	free(hits);
-	text = metrics_text(counts, leases_claims(), &len);
+	text = metrics_text(a->metrics, counts, leases_claims(a->leases), &len);
 	if (text == NULL)
 		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);

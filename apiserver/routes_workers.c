@@ -13,7 +13,7 @@
  * A claim long-polls: it scans the pending jobs (index.c keeps their
  * priority, order, labels and not_before by id+mtime, so a scan costs a
  * readdir and an fstatat per pending job), claims the first the worker may
- * run, and otherwise sleeps until a .pending file appears (follow.c's
+ * run, and otherwise sleeps until a .pending file appears (bus.c's
  * inotify thread), the earliest not_before passes, or a second passes
  * (expired leases are recovered at most once a second, before claims).
  */
@@ -184,14 +184,14 @@ claim_once(struct api *a, const struct idx_filter *f, uint64_t pgen,
 
 	*next_nb = 0;
 	*out = NULL;
-	cands = idx_candidates(a, pgen);
+	cands = idx_candidates(a->idx, pgen);
 	if (cands == NULL)
 		return -1;
 	for (i = 0; i < cands->n; i++) {
 		struct js_claim cl;
 		json_t *job = NULL;
 
-		if (!idx_candidate(cands, i, f, &h))
+		if (!idx_candidate(a->idx, cands, i, f, &h))
 			continue;
 		if (!h.bad && h.not_before_ms > now) {
 			if (*next_nb == 0 || h.not_before_ms < *next_nb)
@@ -199,7 +199,7 @@ claim_once(struct api *a, const struct idx_filter *f, uint64_t pgen,
 			continue;
 		}
 		/* the cache's copy may predate a requeue with a backoff */
-		switch (idx_recheck(a, f, &h)) {
+		switch (idx_recheck(a->idx, f, &h)) {
 		case 0:
 			continue;	/* gone (forgotten) or changed */
 		case -1:
@@ -213,7 +213,7 @@ claim_once(struct api *a, const struct idx_filter *f, uint64_t pgen,
 		}
 		if (js_spool_claim(a->sp, h.id, worker, &cl, &job) < 0) {
 			if (errno == ENOENT || errno == EBADMSG)
-				idx_forget(h.id);
+				idx_forget(a->idx, h.id);
 			if (errno == EBADMSG)
 				js_warn("job %s: not a valid job file; failed it",
 				    h.id);
@@ -223,7 +223,7 @@ claim_once(struct api *a, const struct idx_filter *f, uint64_t pgen,
 			json_decref(job);
 			continue;
 		}
-		idx_forget(h.id);
+		idx_forget(a->idx, h.id);
 		if (js_spool_start(a->sp, &cl, job) < 0) {
 			/* the lease expires and recovery requeues it */
 			js_warn("job %s: cannot record its claim: %s", h.id,
@@ -231,7 +231,7 @@ claim_once(struct api *a, const struct idx_filter *f, uint64_t pgen,
 			json_decref(job);
 			continue;
 		}
-		leases_claimed();
+		leases_claimed(a->leases);
 		js_info("job %s claimed by remote worker %s (token %lld)",
 		    h.id, worker, cl.generation);
 		*out = json_pack("{s:o,s:{s:I,s:I,s:I},s:I}", "job", job,
@@ -247,7 +247,7 @@ claim_once(struct api *a, const struct idx_filter *f, uint64_t pgen,
 		}
 		break;
 	}
-	idx_candidates_free(cands);
+	idx_candidates_free(a->idx, cands);
 	return rc;
 }
 
@@ -328,8 +328,8 @@ route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
 			json_decref(body);
 			return MHD_NO;	/* nobody to hand a job to */
 		}
-		leases_recover(a, lease);
-		pg = follow_pending_gen();
+		leases_recover(a->leases, lease);
+		pg = bus_pending_gen(a->bus);
 		rc = claim_once(a, &f, pg, worker, lease, &next_nb, &out);
 		if (rc > 0) {
 			json_decref(body);	/* labels[] pointed into it */
@@ -347,7 +347,7 @@ route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
 			t = SAFETY_MS;
 		if (next_nb > 0 && next_nb - js_now_ms() + 1 < t)
 			t = next_nb - js_now_ms() + 1;
-		follow_wait_pending(pg, (int)(t > 0 ? t : 1));
+		bus_wait_pending(a->bus, pg, (int)(t > 0 ? t : 1));
 	}
 	json_decref(body);
 	return no_content(c);
@@ -580,7 +580,7 @@ route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
 		return reply_store_errno(a, c, e, "finish");
 	}
 	if (state == JS_PENDING)
-		follow_pending_kick();
+		bus_pending_kick(a->bus);
 	js_info("job %s %s by its remote worker (token %lld)", id,
 	    state == JS_PENDING ? "given back" : js_state_status(
 	    (enum js_state)state), gen);

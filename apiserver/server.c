@@ -1,37 +1,35 @@
 /*
- * server.c - bringing the apiserver up and down: the spool and the index,
- * the inotify and guard threads, the libmicrohttpd daemon, the drain on
- * SIGTERM and the final clean-up.  main.c calls these with its settings;
- * the handler-level fuzz harness (tests/fuzz/fuzz_api.c) calls the same
- * functions with a daemon that has no listening socket and is handed
- * connections with MHD_add_connection.
+ * server.c - bringing the apiserver up and down: the spool and the objects
+ * struct api owns (index, change bus, metrics, leases, guard), their
+ * threads, the libmicrohttpd daemon, signals, the drain on SIGTERM and the
+ * final clean-up.  main.c calls server_run with its settings; the
+ * handler-level fuzz harness (tests/fuzz/fuzz_api.c) calls the steps
+ * (api_open ... api_close) with a daemon that has no listening socket and
+ * is handed connections with MHD_add_connection.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
 
 #include "api.h"
+#include "conf.h"
 #include "log.h"
 #include "server.h"
-
-void
-api_conf_free(struct api_conf *cf)
-{
-	if (cf == NULL)
-		return;
-	auth_free_tokens(cf->tokens, cf->ntokens);
-	free(cf);
-}
 
 int
 api_open(struct api *a, const char *spool)
 {
 	char err[512];
+	int e;
 
 	a->sp = js_spool_open(spool, JS_SPOOL_CREATE, err, sizeof err);
 	if (a->sp == NULL) {
@@ -40,9 +38,19 @@ api_open(struct api *a, const char *spool)
 	}
 	if (js_spool_check(a->sp, err, sizeof err) < 0)
 		js_warn("%s (answering 503 until it is fixed)", err);
-	pthread_rwlock_init(&a->lock, NULL);
-	if (idx_init() < 0) {
-		js_err("out of memory");
+	if ((e = pthread_rwlock_init(&a->lock, NULL)) != 0) {
+		js_err("cannot create a lock: %s", strerror(e));
+		js_spool_close(a->sp);
+		a->sp = NULL;
+		return -1;
+	}
+	a->lock_ok = 1;
+	if ((a->metrics = metrics_new()) == NULL ||
+	    (a->idx = idx_new(a->sp)) == NULL ||
+	    (a->bus = bus_new(a->sp, a->metrics)) == NULL ||
+	    (a->leases = leases_new(a)) == NULL ||
+	    (a->guard = guard_new(a)) == NULL) {
+		js_err("cannot set up the server: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -51,11 +59,11 @@ api_open(struct api *a, const char *spool)
 int
 api_start_threads(struct api *a)
 {
-	if (follow_start(a) < 0) {
+	if (bus_start(a->bus) < 0) {
 		js_err("cannot watch the spool directory: %s", strerror(errno));
 		return -1;
 	}
-	if (guard_start(a) < 0 || leases_start(a) < 0) {
+	if (guard_start(a->guard) < 0 || leases_start(a->leases) < 0) {
 		js_err("cannot start a thread: %s", strerror(errno));
 		return -1;
 	}
@@ -76,17 +84,31 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	js_debug("libmicrohttpd: %s", buf);
 }
 
-/* Registers each connection with the header-timeout guard; with mutual TLS,
- * makes the handshake require a client certificate. */
+/* Gives each connection its struct api_conn (the socket context) and
+ * registers it with the header-timeout guard; with mutual TLS, makes the
+ * handshake require a client certificate. */
 static void
 notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
     enum MHD_ConnectionNotificationCode toe)
 {
 	const union MHD_ConnectionInfo *ci;
-	int *require = cls;
+	struct api *a = cls;
+	struct api_conn *cn = *socket_context;
 
-	guard_conn_event(c, socket_context, toe);
-	if (toe != MHD_CONNECTION_NOTIFY_STARTED || !*require)
+	if (toe != MHD_CONNECTION_NOTIFY_STARTED) {
+		if (cn != NULL)
+			guard_conn_del(a->guard, cn->guard);
+		free(cn);
+		*socket_context = NULL;
+		return;
+	}
+	cn = calloc(1, sizeof *cn);
+	if (cn != NULL) {	/* else unguarded and uncounted */
+		cn->a = a;
+		cn->guard = guard_conn_add(a->guard, c);
+	}
+	*socket_context = cn;
+	if (!a->mtls)
 		return;
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (ci == NULL || ci->tls_session == NULL)
@@ -136,7 +158,7 @@ api_start_daemon(struct api *a, const struct api_listen *l)
 	    MHD_OPTION_CONNECTION_TIMEOUT, a->conf->read_timeout_s,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, a,
 	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, NULL,
-	    MHD_OPTION_NOTIFY_CONNECTION, notify_conn, &a->mtls,
+	    MHD_OPTION_NOTIFY_CONNECTION, notify_conn, a,
 	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 	    MHD_OPTION_ARRAY, tls ? tlsopts : none,
@@ -153,7 +175,7 @@ api_drain(struct api *a)
 
 	atomic_store(&a->stopping, 1);
 	MHD_quiesce_daemon(a->daemon);
-	follow_wake_all();
+	bus_wake_all(a->bus);
 	t0 = js_mono_ms();
 	pthread_rwlock_rdlock(&a->lock);
 	grace += (int64_t)a->conf->read_timeout_s * 1000;
@@ -162,7 +184,7 @@ api_drain(struct api *a)
 		grace = 30000;
 	while ((atomic_load(&a->ws_active) > 0 ||
 	    atomic_load(&a->active) > 0) && js_mono_ms() - t0 < grace) {
-		follow_wake_all();
+		bus_wake_all(a->bus);
 		usleep(10000);
 	}
 	if (atomic_load(&a->active) > 0 || atomic_load(&a->ws_active) > 0)
@@ -175,12 +197,162 @@ api_drain(struct api *a)
 void
 api_close(struct api *a)
 {
-	leases_stop();
-	guard_stop();
-	follow_stop();
-	idx_free();
+	/* the threads first (the leases' uses the bus, the bus's the
+	 * metrics), then what they used */
+	leases_free(a->leases);
+	guard_free(a->guard);
+	bus_free(a->bus);
+	idx_free(a->idx);
+	metrics_free(a->metrics);
+	a->leases = NULL;
+	a->guard = NULL;
+	a->bus = NULL;
+	a->idx = NULL;
+	a->metrics = NULL;
 	js_spool_close(a->sp);
 	a->sp = NULL;
+	if (a->lock_ok)
+		pthread_rwlock_destroy(&a->lock);
+	a->lock_ok = 0;
 	api_conf_free(a->conf);
 	a->conf = NULL;
+}
+
+/* After libmicrohttpd failed to start: binds a socket to la as it would
+ * (SO_REUSEADDR) and returns bind's errno (EADDRINUSE, EACCES,
+ * EADDRNOTAVAIL...), or 0 if the address can be bound (then the problem
+ * was elsewhere). */
+static int
+bind_errno(const struct listen_addr *la)
+{
+	int fd, one = 1, e = 0;
+
+	fd = socket(la->v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    bind(fd, (const struct sockaddr *)&la->ss, la->v6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) < 0 ||
+	    listen(fd, 1) < 0)
+		e = errno;
+	close(fd);
+	return e;
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			js_warn("cannot raise the open file limit: %s",
+			    strerror(errno));
+	}
+}
+
+/* SIGHUP: tokens, body limit, timeouts for new requests, log level. */
+static void
+reload(struct api *a, const struct settings *s)
+{
+	struct api_conf *cf, *old;
+	char err[512], lease[JS_DURATION_SIZE];
+
+	cf = settings_reload(s, err, sizeof err);
+	if (cf == NULL) {
+		js_warn("reload: %s; keeping the current settings", err);
+		return;
+	}
+	pthread_rwlock_wrlock(&a->lock);
+	old = a->conf;
+	a->conf = cf;
+	pthread_rwlock_unlock(&a->lock);
+	api_conf_free(old);
+	js_duration_format(cf->lease_ms, lease);
+	js_info("reloaded: %zu token(s), max body %zu bytes, lease %s",
+	    cf->ntokens, cf->max_body, lease);
+}
+
+/* The daemon on s's address; logs why not and returns -1. */
+static int
+listen_on(struct api *a, const struct settings *s)
+{
+	struct api_listen al;
+	const union MHD_DaemonInfo *di;
+	int e;
+
+	memset(&al, 0, sizeof al);
+	al.addr = (const struct sockaddr *)&s->la.ss;
+	al.v6 = s->la.v6;
+	al.max_connections = s->max_connections;
+	al.cert = s->cert;
+	al.key = s->key;
+	al.ca = s->ca;
+	a->daemon = api_start_daemon(a, &al);
+	if (a->daemon == NULL) {
+		if ((e = bind_errno(&s->la)) != 0)
+			js_err("cannot listen on %s: %s", s->listen, strerror(e));
+		else
+			js_err("cannot start the HTTP server on %s%s (run with "
+			    "--log-level debug for libmicrohttpd's reason)",
+			    s->listen, s->tls ? ": is the TLS certificate or "
+			    "key unusable?" : "");
+		return -1;
+	}
+	di = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	js_info("listening on %s://%s:%u", s->tls ? "https" : "http",
+	    s->la.host, di != NULL ? (unsigned)di->port : 0u);
+	if (a->conf->ntokens == 0)
+		js_info("no tokens configured: every client on %s may use the API",
+		    s->la.host);
+	return 0;
+}
+
+int
+server_run(struct settings *s)
+{
+	struct api a;
+	sigset_t set;
+	const char *netfs;
+	int sig, rc = -1;
+
+	memset(&a, 0, sizeof a);
+	a.conf = s->conf;	/* taken: freed by api_close */
+	s->conf = NULL;
+	a.mtls = s->ca != NULL;
+	raise_nofile();
+	if (api_open(&a, s->spool) < 0)
+		goto out;
+	if ((netfs = js_netfs_name(js_spool_fd(a.sp))) != NULL)
+		js_warn("%s is on a network filesystem (%s): a spool's locks, leases "
+		    "and renames are only safe on a local filesystem of one host; "
+		    "run processors on other hosts with --server instead (see "
+		    "jobspool(5), CAVEATS)", js_spool_path(a.sp), netfs);
+
+	/* signals are taken by sigwait below; every thread inherits the mask */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	if (api_start_threads(&a) < 0 || listen_on(&a, s) < 0)
+		goto out;
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			reload(&a, s);
+			continue;
+		}
+		js_info("signal %d: stopping (finishing requests in flight)", sig);
+		break;
+	}
+	api_drain(&a);
+	rc = 0;
+out:
+	api_close(&a);
+	return rc;
 }

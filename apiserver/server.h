@@ -1,15 +1,19 @@
 /*
  * server.h - start-up and shutdown of jobspool-apiserver (server.c),
- * shared by main.c and the handler-level fuzz harness.
+ * shared by main.c (server_run) and the handler-level fuzz harness (the
+ * steps).
  *
- * Order: a->conf set, api_open, (signal mask), api_start_threads,
- * a->daemon = api_start_daemon; on SIGTERM api_drain; at the end api_close
- * (also after a failed step: each piece is released only if it was set up).
+ * Order: a zeroed struct api, a->conf set, api_open, (signal mask),
+ * api_start_threads, a->daemon = api_start_daemon; on SIGTERM api_drain;
+ * at the end api_close (also after a failed step: each piece is released
+ * only if it was set up).
  */
 #ifndef JS_SERVER_H
 #define JS_SERVER_H
 
 #include "api.h"
+
+struct settings;
 
 struct api_listen {
 	const struct sockaddr *addr;	/* NULL: no listening socket (the
@@ -21,11 +25,15 @@ struct api_listen {
 	const char *ca;			/* client CA (mutual TLS) or NULL */
 };
 
-void api_conf_free(struct api_conf *cf);
+/* The whole server with settings s (whose conf it takes): start-up, then
+ * signals until SIGTERM or SIGINT (SIGHUP reloads), the drain and the
+ * clean-up.  0, or -1 after logging why it could not start. */
+int server_run(struct settings *s);
 /* Opens (creating) the spool, warns if it is not usable, initialises the
- * lock and the listing index.  -1 after logging why. */
+ * lock and creates the objects of struct api.  -1 after logging why. */
 int api_open(struct api *a, const char *spool);
-/* The inotify watcher and the header-timeout guard.  -1 after logging. */
+/* The change bus's inotify watcher, the header-timeout guard and lease
+ * recovery.  -1 after logging. */
 int api_start_threads(struct api *a);
 /* The libmicrohttpd daemon with the handlers of http.c; NULL on failure. */
 struct MHD_Daemon *api_start_daemon(struct api *a,
@@ -34,7 +42,7 @@ struct MHD_Daemon *api_start_daemon(struct api *a,
  * the requests in flight up to --read-timeout (at most 30 s), stop the
  * daemon. */
 void api_drain(struct api *a);
-/* Stops the threads, frees the index, closes the spool, frees a->conf. */
+/* Stops the threads, frees the objects, closes the spool, frees a->conf. */
 void api_close(struct api *a);
 
 #endif

@@ -215,7 +215,7 @@ ws_thread(void *arg)
 				break;
 		}
 	}
-	follow_del_efd(w->efd);
+	bus_del_efd(w->a->bus, w->efd);
 	close(w->efd);
 	if (w->fd >= 0)
 		close(w->fd);
@@ -256,7 +256,7 @@ upgraded(void *cls, struct MHD_Connection *c, void *con_cls,
 		free(w);
 		goto fail;
 	}
-	if (follow_add_efd(w->efd) < 0) {
+	if (bus_add_efd(w->a->bus, w->efd) < 0) {
 		close(w->efd);
 		free(w);
 		goto fail;
@@ -268,7 +268,7 @@ upgraded(void *cls, struct MHD_Connection *c, void *con_cls,
 	if (pthread_create(&th, &at, ws_thread, w) != 0) {
 		pthread_attr_destroy(&at);
 		atomic_fetch_sub(&w->a->ws_active, 1);
-		follow_del_efd(w->efd);
+		bus_del_efd(w->a->bus, w->efd);
 		close(w->efd);
 		free(w);
 		goto fail;

@@ -295,9 +295,9 @@ spool_reset(void)
 	}
 	closedir(d);
 	empty_dir(js_spool_tmpfd(A.sp));
-	idx_free();
-	if (idx_init() < 0)
-		fatal("idx_init");
+	idx_free(A.idx);	/* no request in flight: a fresh index */
+	if ((A.idx = idx_new(A.sp)) == NULL)
+		fatal("idx_new");
 }
 
 static void
@@ -924,7 +924,7 @@ read_reply(struct conn *cn, int head, int may_lever, struct reply *rp)
 				    "so far)", REPLY_MS, cn->in.len);
 			lever = 1;
 			atomic_store(&A.stopping, 1);
-			follow_wake_all();
+			bus_wake_all(A.bus);
 			deadline = js_mono_ms() + REPLY_MS;
 			continue;
 		}
@@ -969,7 +969,7 @@ ws_session(struct conn *cn, const char *raw, size_t rawlen)
 				    REPLY_MS);
 			lever = 1;
 			atomic_store(&A.stopping, 1);
-			follow_wake_all();
+			bus_wake_all(A.bus);
 			deadline = js_mono_ms() + REPLY_MS;
 		}
 		(void)poll(&pf, 1, 50);
