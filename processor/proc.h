@@ -18,6 +18,9 @@
  *   exec_slurm.c  the Slurm executor: a watcher process per job (slurm.h)
  *   slurm.c       the Slurm watcher: sbatch, scontrol/sacct, scancel, the
  *                 output copy (slurm.h)
+ *   capture.c     running a helper program to its end with stdin text,
+ *                 keeping its stdout and stderr, with a time limit: the
+ *                 watcher's Slurm commands (capture.h)
  *   remote_link.c remote mode (--server): the link process that claims
  *                 from an apiserver and mirrors jobs and logs; remote.h
  *                 is what the processor calls, remote_link.h its insides

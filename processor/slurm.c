@@ -24,9 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +35,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "log.h"
 #include "proc.h"
 #include "slurm.h"
 
 #define OUT_MAX 65536		/* bytes kept of a command's stdout/stderr */
-#define FORGET_GRACE_MS 10000
-#define TICK_MS 200		/* output copied into the log this often */	/* a just-submitted job unknown this long: lost */
+#define FORGET_GRACE_MS 10000	/* a just-submitted job unknown this long: lost */
+#define TICK_MS 200		/* output copied into the log this often */
 
 /* Set by the SIGTERM/SIGINT handler; read by the watch loop.  The watcher
  * is single-threaded: this is its only state shared with a handler. */
@@ -253,155 +252,41 @@ slurm_error(const json_t *slurm, char *buf, size_t len)
 
 /* Runs Slurm command prog with args (NULL-terminated, args[0] unused),
  * feeding in (may be NULL) and collecting stdout and stderr (NUL-
- * terminated, truncated).  Returns the exit status (0..255), or -1 if it
- * could not run (message in err). */
+ * terminated, truncated; capture.h).  A SIGTERM meanwhile does not stop
+ * the command (it may be the scancel that carries it out).  Returns the
+ * exit status (0..255, 128 + a signal), or -1 if it could not run
+ * (message in err). */
 static int
 run_cmd(struct watch *w, const char *prog, char **args, const char *in,
     char *out, size_t outlen, char *err, size_t errlen)
 {
-	int ip[2] = { -1, -1 }, op[2] = { -1, -1 }, ep[2] = { -1, -1 };
-	char path[PATH_MAX], chunk[4096];
-	size_t olen = 0, elen = 0, inlen = in ? strlen(in) : 0, inoff = 0;
-	struct pollfd pf[3];
-	int status, rc = -1, nfd, i;
-	pid_t pid;
-	ssize_t k;
-	char *argv0 = args[0];	/* the caller's: restored below */
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t sa;
-	sigset_t defs, none;
+	char path[PATH_MAX], *argv0 = args[0];	/* the caller's: restored */
+	struct capture_buf ob = { out, outlen, 0, 0 }, eb = { err, errlen, 0, 0 };
+	struct capture_cmd c;
+	int status, r;
 
-	out[0] = err[0] = '\0';
 	if (w->sc.bindir != NULL && *w->sc.bindir != '\0')
 		snprintf(path, sizeof path, "%s/%s", w->sc.bindir, prog);
 	else
 		snprintf(path, sizeof path, "%s", prog);
 	args[0] = path;
-	if (pipe2(ip, O_CLOEXEC) < 0 || pipe2(op, O_CLOEXEC) < 0 ||
-	    pipe2(ep, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		args[0] = argv0;
-		goto out;
-	}
-	/* posix_spawn: no copy of this process (cheap, even for a
-	 * sanitizer build); its own process group, so that a SIGTERM meant
-	 * for the job does not kill the scancel that carries it out */
-	if ((k = posix_spawn_file_actions_init(&fa)) != 0 ||
-	    (k = posix_spawnattr_init(&sa)) != 0) {
-		snprintf(err, errlen, "posix_spawn: %s", strerror((int)k));
-		args[0] = argv0;
-		goto out;
-	}
-	sigemptyset(&defs);
-	sigaddset(&defs, SIGTERM);
-	sigaddset(&defs, SIGINT);
-	sigaddset(&defs, SIGPIPE);
-	sigemptyset(&none);
-	if ((k = posix_spawn_file_actions_adddup2(&fa, ip[0], 0)) != 0 ||
-	    (k = posix_spawn_file_actions_adddup2(&fa, op[1], 1)) != 0 ||
-	    (k = posix_spawn_file_actions_adddup2(&fa, ep[1], 2)) != 0 ||
-	    (k = posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)) != 0 ||
-	    (k = posix_spawnattr_setpgroup(&sa, 0)) != 0 ||
-	    (k = posix_spawnattr_setsigdefault(&sa, &defs)) != 0 ||
-	    (k = posix_spawnattr_setsigmask(&sa, &none)) != 0)
-		;	/* k says why */
-	else
-		k = posix_spawnp(&pid, path, &fa, &sa, args, w->env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&sa);
-	if (k != 0) {
-		snprintf(err, errlen, "cannot run %.1024s: %s", path,
-		    strerror((int)k));
-		args[0] = argv0;
-		goto out;
-	}
+	memset(&c, 0, sizeof c);
+	c.path = path;
+	c.argv = args;
+	c.envp = w->env;
+	c.in = in;
+	c.inlen = in != NULL ? strlen(in) : 0;
+	r = capture_run(&c, &ob, &eb, &status);
 	args[0] = argv0;
-	close(ip[0]);
-	close(op[1]);
-	close(ep[1]);
-	ip[0] = op[1] = ep[1] = -1;
-	if (inlen == 0) {
-		close(ip[1]);
-		ip[1] = -1;
+	if (r < 0) {
+		snprintf(err, errlen, "cannot run %.1024s: %s", path,
+		    strerror(errno));
+		return -1;
 	}
-	for (;;) {
-		nfd = 0;
-		if (op[0] >= 0)
-			pf[nfd++] = (struct pollfd){ .fd = op[0], .events = POLLIN };
-		if (ep[0] >= 0)
-			pf[nfd++] = (struct pollfd){ .fd = ep[0], .events = POLLIN };
-		if (ip[1] >= 0)
-			pf[nfd++] = (struct pollfd){ .fd = ip[1], .events = POLLOUT };
-		if (nfd == 0)
-			break;
-		if (poll(pf, (nfds_t)nfd, -1) < 0) {
-			if (errno == EINTR)
-				continue;	/* got_term: finish this command */
-			break;
-		}
-		for (i = 0; i < nfd; i++) {
-			if (pf[i].revents == 0)
-				continue;
-			if (pf[i].fd == ip[1]) {
-				k = write(ip[1], in + inoff, inlen - inoff);
-				if (k > 0)
-					inoff += (size_t)k;
-				if ((k < 0 && errno != EINTR && errno != EAGAIN) ||
-				    inoff == inlen) {
-					close(ip[1]);
-					ip[1] = -1;
-				}
-				continue;
-			}
-			k = read(pf[i].fd, chunk, sizeof chunk);
-			if (k < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (k <= 0) {
-				close(pf[i].fd);
-				if (pf[i].fd == op[0])
-					op[0] = -1;
-				else
-					ep[0] = -1;
-				continue;
-			}
-			if (pf[i].fd == op[0]) {
-				size_t m = (size_t)k < outlen - 1 - olen ?
-				    (size_t)k : outlen - 1 - olen;
-				memcpy(out + olen, chunk, m);
-				olen += m;
-				out[olen] = '\0';
-			} else {
-				size_t m = (size_t)k < errlen - 1 - elen ?
-				    (size_t)k : errlen - 1 - elen;
-				memcpy(err + elen, chunk, m);
-				elen += m;
-				err[elen] = '\0';
-			}
-		}
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			snprintf(err, errlen, "waitpid: %s", strerror(errno));
-			goto out;
-		}
-	if (WIFEXITED(status))
-		rc = WEXITSTATUS(status);
-	else
-		rc = 128 + WTERMSIG(status);
 	/* trailing newlines make poor messages */
-	while (elen > 0 && (err[elen - 1] == '\n' || err[elen - 1] == ' '))
-		err[--elen] = '\0';
-out:
-	for (i = 0; i < 2; i++) {
-		if (ip[i] >= 0)
-			close(ip[i]);
-		if (op[i] >= 0)
-			close(op[i]);
-		if (ep[i] >= 0)
-			close(ep[i]);
-	}
-	return rc;
+	while (eb.len > 0 && (err[eb.len - 1] == '\n' || err[eb.len - 1] == ' '))
+		err[--eb.len] = '\0';
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 /* Value of "Key=" in scontrol's one-line output, into v. */
