@@ -81,14 +81,18 @@ rj_on(struct rj *m, enum rj_event ev)
 }
 
 /* Pause while more than the buffer is unsent, resume below half of it (or
- * when the lease is not held, the run ended, or the link is stopping). */
+ * when the lease is not held, the run ended, or the link is stopping).  A
+ * link that is stopping pauses nothing: the resume it asks for stands (a
+ * pause there would be undone at the next turn, stop and continue in turn
+ * for as long as the link hands jobs back). */
 static enum rj_action
 pace(const struct rj *m, const struct rj_view *v)
 {
 	uint64_t unsent = v->log_size - v->acked;
 
 	if (!m->paused && m->lease == RJ_HELD && v->local == JS_WIP &&
-	    v->log_size > v->acked && unsent > v->log_buffer && !v->give_up)
+	    v->log_size > v->acked && unsent > v->log_buffer &&
+	    !v->give_up && !v->shutdown)
 		return RJ_PAUSE;
 	if (m->paused && (m->lease != RJ_HELD || v->local != JS_WIP ||
 	    unsent <= v->log_buffer / 2 || v->give_up || v->shutdown))

@@ -363,10 +363,11 @@ static const struct turn_row turn_rows[] = {
 	    SAME(RJ_WAIT), UNPAUSE, 1 },
 	{ "over the buffer, giving up", { WIP(BUF + 1, 0), .give_up = 1 },
 	    SAME(RJ_END), UNPAUSE, 1 },
+	/* a link that is stopping resumes and pauses nothing (no stop and
+	 * continue in turn while it hands jobs back) */
 	{ "over the buffer, shutting down", { WIP(BUF + 1, 0),
 	    .shutdown = 1 },
-	    SAME(RJ_WAIT),
-	    { { RJ_NONE, RJ_RESUME }, { RJ_PAUSE, RJ_RESUME } }, 1 },
+	    SAME(RJ_WAIT), UNPAUSE, 1 },
 	{ "over the buffer, pending", { .local = JS_PENDING,
 	    .log_size = BUF + 1, .log_buffer = BUF, .has_log = 1 },
 	    SAME(RJ_WAIT), UNPAUSE, 1 },
@@ -599,6 +600,47 @@ test_life_watchdog(void **state)
 	assert_int_equal(net_of(&m, &v), RJ_OFFER_BACK);
 }
 
+/* Paused for its log when the link starts to stop: resumed once, and not
+ * paused again in the turns that follow while the log stays unsent (the
+ * link takes up to 15 s to hand jobs back, a turn every 200 ms). */
+static void
+test_life_shutdown_paused(void **state)
+{
+	struct rj m;
+	struct rj_view v = { WIP(BUF + 1, 0) };
+	struct rj_turn t;
+	int i, pauses = 0, resumes = 0;
+
+	(void)state;
+	rj_init(&m);
+	rj_turn(&m, &v, &t);
+	assert_int_equal(t.pace, RJ_PAUSE);
+	assert_int_equal(rj_on(&m, RJ_EV_PAUSED), RJ_NONE);
+	v.shutdown = 1;
+	for (i = 0; i < 75; i++) {
+		v.log_size += 100;	/* (a stopped run writes nothing, but
+					 * a continued one does) */
+		rj_turn(&m, &v, &t);
+		if (t.pace == RJ_PAUSE) {
+			pauses++;
+			rj_on(&m, RJ_EV_PAUSED);
+		} else if (t.pace == RJ_RESUME) {
+			resumes++;
+			rj_on(&m, RJ_EV_RESUMED);
+		}
+		assert_int_equal(t.net, RJ_WAIT);
+	}
+	assert_int_equal(pauses, 0);
+	assert_int_equal(resumes, 1);
+	assert_false(m.paused);
+	/* the run ends: its log and its end go out as usual */
+	v.local = JS_COMPLETED;
+	v.net_due = 1;
+	rj_turn(&m, &v, &t);
+	assert_int_equal(t.pace, RJ_NONE);
+	assert_int_equal(t.net, RJ_SEND_LOG);
+}
+
 /* ---- pure helpers ---- */
 
 static void
@@ -666,6 +708,7 @@ main(void)
 		cmocka_unit_test(test_life_lost),
 		cmocka_unit_test(test_life_cancel),
 		cmocka_unit_test(test_life_watchdog),
+		cmocka_unit_test(test_life_shutdown_paused),
 		cmocka_unit_test(test_stall),
 		cmocka_unit_test(test_retry_max),
 		cmocka_unit_test(test_names),
