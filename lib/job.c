@@ -1,5 +1,6 @@
 /* job.c - see job.h */
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -1016,25 +1017,65 @@ js_job_int(const json_t *job, const char *field, long long dflt)
 	return json_is_integer(v) ? json_integer_value(v) : dflt;
 }
 
+/* json_dump_callback's sink for js_json_dumps: once an append fails, every
+ * later one fails too, so that the dump as a whole fails. */
+struct dump_buf {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static int
+dump_add(const char *data, size_t n, void *arg)
+{
+	struct dump_buf *b = arg;
+	char *np;
+	size_t cap;
+
+	if (b->failed)
+		return -1;
+	if (n >= b->cap - b->len) {
+		cap = b->cap;
+		while (n >= cap - b->len)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (np == NULL) {
+			b->failed = 1;
+			return -1;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+char *
+js_json_dumps(const json_t *j, size_t flags, const char *end, size_t *len)
+{
+	struct dump_buf b = { .cap = 256 };
+
+	b.p = malloc(b.cap);
+	if (b.p == NULL)
+		return NULL;
+	b.p[0] = '\0';
+	if (json_dump_callback(j, dump_add, &b, flags) < 0 || b.failed ||
+	    (end != NULL && dump_add(end, strlen(end), &b) < 0)) {
+		free(b.p);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (len != NULL)
+		*len = b.len;
+	return b.p;
+}
+
 char *
 js_job_dump(const json_t *job, size_t *len)
 {
-	char *s = json_dumps(job, JSON_COMPACT | JSON_PRESERVE_ORDER), *t;
-	size_t n;
-
-	if (s == NULL)
-		return NULL;
-	n = strlen(s);
-	t = realloc(s, n + 2);
-	if (t == NULL) {
-		free(s);
-		return NULL;
-	}
-	t[n] = '\n';
-	t[n + 1] = '\0';
-	if (len != NULL)
-		*len = n + 1;
-	return t;
+	return js_json_dumps(job, JSON_COMPACT | JSON_PRESERVE_ORDER, "\n", len);
 }
 
 json_t *

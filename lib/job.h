@@ -140,6 +140,12 @@ long long js_job_int(const json_t *job, const char *field, long long dflt);
 /* Serialises a job for a state file: compact key order as stored, one
  * trailing newline (so `cat` and `jq` are happy).  Caller frees. */
 char *js_job_dump(const json_t *job, size_t *len);
+/* json_dumps(j, flags) followed by end (NULL: nothing), its length in *len
+ * (may be NULL); NULL/ENOMEM when memory runs out.  Use it instead of
+ * json_dumps: jansson 2.14's json_dumps ignores a failed append of an
+ * object's key and returns the text with that key left out. */
+char *js_json_dumps(const json_t *j, size_t flags, const char *end,
+    size_t *len);
 
 /* Reads a job from a JSON text (at most len bytes).  Returns NULL with err
  * when it is not a JSON object. */

@@ -414,6 +414,56 @@ test_rerun(void **state)
 	json_decref(old);
 }
 
+/* jansson allocations fail from the n-th on (0: none). */
+static int alloc_left;
+static void *
+failing_malloc(size_t n)
+{
+	if (alloc_left > 0 && --alloc_left == 0)
+		return NULL;
+	return malloc(n);
+}
+
+/* A job file is written whole or not at all: with each one of jansson's
+ * allocations failing in turn, js_job_dump gives NULL or the text of the
+ * whole job (jansson 2.14's json_dumps left a key out instead). */
+static void
+test_dump_out_of_memory(void **state)
+{
+	json_t *job, *back;
+	char *text;
+	size_t len;
+	int n, whole = 0, none = 0;
+
+	(void)state;
+	job = json_pack("{s:s,s:s,s:[i,i],s:{s:s},s:s}", "name", "add",
+	    "builtin", "add", "args", 2, 3, "env", "K", "v", "id",
+	    "11111111-1111-4111-8111-111111111111");
+	assert_non_null(job);
+	json_set_alloc_funcs(failing_malloc, free);
+	for (n = 1; n <= 100; n++) {
+		alloc_left = n;
+		text = js_job_dump(job, &len);
+		alloc_left = 0;
+		if (text == NULL) {
+			none++;
+			continue;
+		}
+		whole++;
+		assert_int_equal(strlen(text), len);
+		assert_int_equal(text[len - 1], '\n');
+		back = json_loads(text, 0, NULL);
+		if (back == NULL || !json_equal(back, job))
+			fail_msg("allocation %d failing: %s", n, text);
+		json_decref(back);
+		free(text);
+	}
+	json_set_alloc_funcs(malloc, free);
+	assert_true(whole > 0);
+	assert_true(none > 0);
+	json_decref(job);
+}
+
 int
 main(void)
 {
@@ -428,6 +478,7 @@ main(void)
 		cmocka_unit_test(test_start_time),
 		cmocka_unit_test(test_update_sched),
 		cmocka_unit_test(test_rerun),
+		cmocka_unit_test(test_dump_out_of_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
