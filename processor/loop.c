@@ -1,7 +1,7 @@
 /*
  * loop.c - the processor's event loop (see proc.h, jobspool-processor(8)).
  *
- * One epoll set, five kinds of wake-up and no polling:
+ * One epoll set, six kinds of wake-up and no polling:
  *   inotify   <id>.pending appearing (index it), <id>.cancel (kill the run)
  *   pipes     a run's output (stdout and stderr), copied into <id>.log up
  *             to --max-log-size and dropped past it (exec_output_drain)
@@ -10,11 +10,13 @@
  *   timerfd   armed at the earliest of: next heartbeat, timeout, SIGKILL
  *             after the grace period, rescan, retry backoff running out,
  *             end of the shutdown grace period
+ *   a pipe    a finished job's log has been hashed (loghash.h): its result
+ *             is recorded (the slot is kept, heartbeats go on, until then)
  * A job's life: js_spool_claim (rename) -> fork, the child waiting at a
  * gate -> js_spool_start (attempt, pid and process start time recorded in
  * <id>.wip) -> the child is released and execs -> js_spool_heartbeat every
- * lease/3 -> exit -> js_spool_finish, or js_spool_requeue for a retry or a
- * shutdown.  Nothing of a job runs before its attempt is on disk, so a
+ * lease/3 -> exit -> its log hashed off the loop -> js_spool_finish, or
+ * js_spool_requeue for a retry or a shutdown.  Nothing of a job runs before its attempt is on disk, so a
  * processor killed at any instant leaves a run counted in "attempts".
  */
 #include <errno.h>
@@ -34,6 +36,7 @@
 
 #include "exec.h"
 #include "log.h"
+#include "loghash.h"
 #include "proc.h"
 #include "sched.h"
 
@@ -56,6 +59,10 @@ struct run {
 	int64_t kill_at;	/* SIGKILL due (monotonic ms), 0 if not yet */
 	int64_t next_hb;	/* next heartbeat (monotonic ms) */
 	enum stop_reason stop;
+	/* the run has ended and its log is being hashed (loghash.h): only
+	 * heartbeats go on; then the result is recorded as result says */
+	struct loghash *hashing;
+	enum js_state result;
 };
 
 /* Background processes we wait for: notify commands, container stops. */
@@ -75,6 +82,7 @@ struct loop {
 	struct helper *helpers;
 	size_t nhelpers, caphelpers;
 	int epfd, infd, sigfd, tfd;
+	int hashr, hashw;	/* pipe: hashings of logs that are done */
 	char host[256];
 	char worker[320];
 	struct executor *ex;	/* starts, watches and stops runs */
@@ -272,7 +280,7 @@ scan(struct loop *l)
 	/* cancel requests whose inotify event we may have missed */
 	for (i = 0; i < l->nruns; i++) {
 		struct run *rn = &l->runs[i];
-		if (rn->used && rn->stop == STOP_NONE &&
+		if (rn->used && rn->hashing == NULL && rn->stop == STOP_NONE &&
 		    js_spool_cancel_requested(l->sp, rn->id) == 1) {
 			js_info("job %s: cancel requested", rn->id);
 			rn->stop = STOP_CANCEL;
@@ -454,25 +462,12 @@ maybe_retry(struct loop *l, struct run *r)
 	return 1;
 }
 
-/* Records size and SHA-256 of the log. */
+/* Records size and SHA-256 of the log in the job. */
 static void
-log_digest(struct loop *l, struct run *r)
+set_digest(struct run *r, const char *hex, uint64_t size)
 {
-	char hex[65];
-	uint64_t size;
-	int fd = js_spool_log_open(l->sp, r->id, 0);
-
-	if (fd < 0) {
-		js_warn("job %s: cannot read its log: %s", r->id, strerror(errno));
-		return;
-	}
-	if (js_sha256_fd(fd, hex, &size) == 0) {
-		json_object_set_new(r->job, "log_size", json_integer((json_int_t)size));
-		json_object_set_new(r->job, "log_sha256", json_string(hex));
-	} else {
-		js_warn("job %s: cannot read its log: %s", r->id, strerror(errno));
-	}
-	close(fd);
+	json_object_set_new(r->job, "log_size", json_integer((json_int_t)size));
+	json_object_set_new(r->job, "log_sha256", json_string(hex));
 }
 
 static void
@@ -484,11 +479,12 @@ format_secs(char *out, size_t len, double s)
 		snprintf(out, len, "%.3gs", s);
 }
 
-/* The job's run ended as res says. */
-static void
-job_exited(struct loop *l, struct run *r, const struct exec_result *res)
+/* Records how the run ended (exit code or signal, duration, the
+ * executor's additions) in the job.  Returns the state it earns. */
+static enum js_state
+record_exit(struct loop *l, struct run *r, const struct exec_result *res)
 {
-	char msg[256], t[32];
+	char msg[256];
 	enum js_state state = JS_FAILED;
 
 	l->ex->ops->ended(l->ex, r->id, &r->x, res, r->stop != STOP_NONE);
@@ -517,17 +513,16 @@ job_exited(struct loop *l, struct run *r, const struct exec_result *res)
 		l->ex->ops->collect(l->ex, r->id, r->job, res);
 	json_object_set_new(r->job, "pid", json_null());
 	json_object_set_new(r->job, "pid_start", json_null());
-	/* what the run wrote before it ended is in the pipe (at most its
-	 * size): copy it, drop whatever strays outside its process group may
-	 * still write */
-	exec_output_drain(r->id, &r->x, 2 * EXEC_PIPE_SIZE);
-	unwatch_output(l, r);
-	/* (true stays true: a retry appends to the same, capped log) */
-	if (r->x.truncated || !json_is_true(json_object_get(r->job,
-	    "log_truncated")))
-		json_object_set_new(r->job, "log_truncated",
-		    json_boolean(r->x.truncated));
-	log_digest(l, r);
+	return state;
+}
+
+/* The ended run's result, its log hashed: finished, retried or requeued
+ * as its stop reason and r->result say; the slot is then free. */
+static void
+settle(struct loop *l, struct run *r)
+{
+	char msg[256], t[32];
+
 	switch (r->stop) {
 	case STOP_SHUTDOWN:
 		js_info("job %s: stopped by shutdown; requeued", r->id);
@@ -549,14 +544,92 @@ job_exited(struct loop *l, struct run *r, const struct exec_result *res)
 			finish(l, r, JS_FAILED);
 		break;
 	case STOP_LOST:
-		finish(l, r, state);	/* fenced: will be discarded */
+		finish(l, r, r->result);	/* fenced: will be discarded */
 		break;
 	case STOP_NONE:
-		if (state == JS_COMPLETED || !maybe_retry(l, r))
-			finish(l, r, state);
+		if (r->result == JS_COMPLETED || !maybe_retry(l, r))
+			finish(l, r, r->result);
 		break;
 	}
 	release(l, r);
+}
+
+/* Hashes the ended run's log: in a thread when one can be made (then 1:
+ * handle_hashed settles the run), else here (0).  Without a readable log
+ * the job records no digest, as before. */
+static int
+hash_log(struct loop *l, struct run *r)
+{
+	char hex[JS_SHA256_HEX_SIZE];
+	uint64_t size;
+	int fd = js_spool_log_open(l->sp, r->id, 0);
+
+	if (fd < 0) {
+		js_warn("job %s: cannot read its log: %s", r->id, strerror(errno));
+		return 0;
+	}
+	r->hashing = loghash_start(fd, l->hashw);
+	if (r->hashing != NULL) {
+		r->deadline = r->kill_at = 0;	/* it has ended */
+		return 1;
+	}
+	js_debug("job %s: hashing its log in the loop: %s", r->id,
+	    strerror(errno));
+	if (js_sha256_fd(fd, hex, &size) == 0)
+		set_digest(r, hex, size);
+	else
+		js_warn("job %s: cannot read its log: %s", r->id, strerror(errno));
+	close(fd);
+	return 0;
+}
+
+/* The job's run ended as res says. */
+static void
+job_exited(struct loop *l, struct run *r, const struct exec_result *res)
+{
+	r->result = record_exit(l, r, res);
+	/* what the run wrote before it ended is in the pipe (at most its
+	 * size): copy it, drop whatever strays outside its process group may
+	 * still write */
+	exec_output_drain(r->id, &r->x, 2 * EXEC_PIPE_SIZE);
+	unwatch_output(l, r);
+	/* (true stays true: a retry appends to the same, capped log) */
+	if (r->x.truncated || !json_is_true(json_object_get(r->job,
+	    "log_truncated")))
+		json_object_set_new(r->job, "log_truncated",
+		    json_boolean(r->x.truncated));
+	if (!hash_log(l, r))
+		settle(l, r);
+}
+
+/* Logs whose hashing is done: their runs are settled. */
+static void
+handle_hashed(struct loop *l)
+{
+	struct loghash *h;
+	char hex[JS_SHA256_HEX_SIZE];
+	uint64_t size;
+	size_t i;
+
+	while ((h = loghash_read(l->hashr)) != NULL) {
+		for (i = 0; i < l->nruns; i++)
+			if (l->runs[i].used && l->runs[i].hashing == h)
+				break;
+		if (i == l->nruns) {	/* cannot happen */
+			loghash_free(h);
+			continue;
+		}
+		if (loghash_result(h, hex, &size) == 0)
+			set_digest(&l->runs[i], hex, size);
+		else
+			js_warn("job %s: cannot read its log: %s",
+			    l->runs[i].id, strerror(errno));
+		loghash_free(h);
+		l->runs[i].hashing = NULL;
+		settle(l, &l->runs[i]);
+	}
+	if (errno != EAGAIN)
+		js_err("cannot read the hashings of logs: %s", strerror(errno));
 }
 
 static struct run *
@@ -714,7 +787,8 @@ reap(struct loop *l)
 		if (!WIFEXITED(status) && !WIFSIGNALED(status))
 			continue;
 		for (i = 0; i < l->nruns; i++)
-			if (l->runs[i].used && l->ex->ops->reaped(l->ex,
+			if (l->runs[i].used && l->runs[i].hashing == NULL &&
+			    l->ex->ops->reaped(l->ex,
 			    &l->runs[i].x, pid, status, &res))
 				break;
 		if (i < l->nruns) {
@@ -826,13 +900,48 @@ handle_inotify(struct loop *l)
 			for (i = 0; i < l->nruns; i++) {
 				struct run *r = &l->runs[i];
 				if (r->used && strcmp(r->id, id) == 0 &&
-				    r->stop == STOP_NONE) {
+				    r->hashing == NULL && r->stop == STOP_NONE) {
 					js_info("job %s: cancel requested", id);
 					stop_run(l, r, STOP_CANCEL);
 				}
 			}
 		}
 	}
+}
+
+/* The timeout, cancel and kill of a running run that are due. */
+static void
+run_timers(struct loop *l, struct run *r, int64_t now)
+{
+	if (r->stop == STOP_CANCEL && r->kill_at == 0)
+		stop_run(l, r, STOP_CANCEL);	/* found by a scan */
+	if (r->deadline != 0 && now >= r->deadline && r->stop == STOP_NONE) {
+		js_info("job %s: timeout; stopping it", r->id);
+		stop_run(l, r, STOP_TIMEOUT);
+	}
+	if (r->kill_at != 0 && now >= r->kill_at) {
+		signal_run(l, r, SIGKILL, 0);
+		r->kill_at = INT64_MAX;	/* once */
+	}
+}
+
+/* A heartbeat of the run's claim; also while its log is being hashed
+ * (the run has ended then: a lost lease shows when its result is
+ * recorded). */
+static void
+heartbeat(struct loop *l, struct run *r, int64_t now)
+{
+	if (js_spool_heartbeat(l->sp, r->id) < 0) {
+		js_warn("job %s: heartbeat failed: %s; the lease is lost%s",
+		    r->id, strerror(errno), r->hashing == NULL ?
+		    ", stopping the job" : "");
+		if (r->hashing == NULL) {
+			r->stop = STOP_LOST;
+			signal_run(l, r, SIGKILL, 0);
+			r->kill_at = INT64_MAX;
+		}
+	}
+	r->next_hb = now + l->cfg->lease_ms / 3;
 }
 
 /* Heartbeats, timeouts, kills, shutdown, rescans that are due. */
@@ -848,7 +957,7 @@ handle_timers(struct loop *l)
 			js_info("shutdown grace over: stopping %zu job%s",
 			    l->active, l->active == 1 ? "" : "s");
 		for (i = 0; i < l->nruns; i++)
-			if (l->runs[i].used) {
+			if (l->runs[i].used && l->runs[i].hashing == NULL) {
 				l->runs[i].stop = l->runs[i].stop == STOP_NONE ?
 				    STOP_SHUTDOWN : l->runs[i].stop;
 				stop_run(l, &l->runs[i], STOP_SHUTDOWN);
@@ -858,27 +967,10 @@ handle_timers(struct loop *l)
 		struct run *r = &l->runs[i];
 		if (!r->used)
 			continue;
-		if (r->stop == STOP_CANCEL && r->kill_at == 0)
-			stop_run(l, r, STOP_CANCEL);	/* found by a scan */
-		if (r->deadline != 0 && now >= r->deadline && r->stop == STOP_NONE) {
-			js_info("job %s: timeout; stopping it", r->id);
-			stop_run(l, r, STOP_TIMEOUT);
-		}
-		if (r->kill_at != 0 && now >= r->kill_at) {
-			signal_run(l, r, SIGKILL, 0);
-			r->kill_at = INT64_MAX;	/* once */
-		}
-		if (now >= r->next_hb) {
-			if (js_spool_heartbeat(l->sp, r->id) < 0) {
-				js_warn("job %s: heartbeat failed: %s; the lease "
-				    "is lost, stopping the job", r->id,
-				    strerror(errno));
-				r->stop = STOP_LOST;
-				signal_run(l, r, SIGKILL, 0);
-				r->kill_at = INT64_MAX;
-			}
-			r->next_hb = now + l->cfg->lease_ms / 3;
-		}
+		if (r->hashing == NULL)
+			run_timers(l, r, now);
+		if (now >= r->next_hb)
+			heartbeat(l, r, now);
 	}
 	if (l->rescan || now >= l->next_scan) {
 		l->rescan = 0;
@@ -966,7 +1058,7 @@ setup(struct loop *l)
 	struct epoll_event ev;
 	sigset_t set;
 	struct sigaction sa;
-	int fds[3], i;
+	int fds[4], hp[2], i;
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
@@ -986,6 +1078,13 @@ setup(struct loop *l)
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->sigfd < 0 || l->infd < 0 || l->tfd < 0 || l->epfd < 0)
 		return -1;
+	/* the hashing threads write into it (blocking), the loop reads */
+	if (pipe2(hp, O_CLOEXEC) < 0)
+		return -1;
+	l->hashr = hp[0];
+	l->hashw = hp[1];
+	if (fcntl(l->hashr, F_SETFL, O_NONBLOCK) < 0)
+		return -1;
 	/* watched before the first scan, so that nothing falls in between */
 	if (inotify_add_watch(l->infd, js_spool_path(l->sp),
 	    IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR) < 0)
@@ -993,7 +1092,8 @@ setup(struct loop *l)
 	fds[0] = l->sigfd;
 	fds[1] = l->infd;
 	fds[2] = l->tfd;
-	for (i = 0; i < 3; i++) {
+	fds[3] = l->hashr;
+	for (i = 0; i < 4; i++) {
 		memset(&ev, 0, sizeof ev);
 		ev.events = EPOLLIN;
 		ev.data.fd = fds[i];
@@ -1016,7 +1116,7 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 	memset(&l, 0, sizeof l);
 	l.sp = sp;
 	l.cfg = cfg;
-	l.sigfd = l.infd = l.tfd = l.epfd = -1;
+	l.sigfd = l.infd = l.tfd = l.epfd = l.hashr = l.hashw = -1;
 	js_hostname(l.host, sizeof l.host);
 	snprintf(l.worker, sizeof l.worker, "%s:%d", l.host, (int)getpid());
 	l.ex = cfg->executor == PROC_EXEC_SLURM ?
@@ -1066,6 +1166,8 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 				handle_signals(&l);
 			else if (evs[i].data.fd == l.infd)
 				handle_inotify(&l);
+			else if (evs[i].data.fd == l.hashr)
+				handle_hashed(&l);
 			else if (evs[i].data.fd == l.tfd) {
 				if (read(l.tfd, &ticks, sizeof ticks) < 0 &&
 				    errno != EAGAIN)
@@ -1083,7 +1185,10 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 		js_info("shut down");
 out:
 	for (k = 0; l.runs != NULL && k < l.nruns; k++)
-		if (l.runs[k].used) {
+		if (l.runs[k].used && l.runs[k].hashing != NULL) {
+			loghash_free(l.runs[k].hashing);	/* waits for it */
+			json_decref(l.runs[k].job);
+		} else if (l.runs[k].used) {
 			l.ex->ops->stop(l.ex, l.runs[k].id, &l.runs[k].x, 1, 0);
 			unwatch_output(&l, &l.runs[k]);
 			json_decref(l.runs[k].job);
@@ -1101,5 +1206,9 @@ out:
 		close(l.tfd);
 	if (l.epfd >= 0)
 		close(l.epfd);
+	if (l.hashr >= 0)
+		close(l.hashr);
+	if (l.hashw >= 0)
+		close(l.hashw);
 	return rc;
 }

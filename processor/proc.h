@@ -7,6 +7,8 @@
  *                 the processor's labels, SIGHUP reload, free
  *   loop.c        the event loop: inotify on the spool, signalfd, timerfd;
  *                 claims, heartbeats, timeouts, cancels, results
+ *   loghash.c     the SHA-256 of a finished job's log, in a short-lived
+ *                 thread that reports back through a pipe (loghash.h)
  *   queue.c       in-memory index of pending jobs (priority, submission
  *                 order, not_before); holds only pending ids, never
  *                 finished ones
@@ -37,6 +39,13 @@
  *
  * Single-threaded: everything runs in the event loop, so no locking (but
  * the remote link, a process of its own, has threads: remote_link.h).
+ * The one exception is hashing a finished job's log, which would hold the
+ * loop for as long as a big log takes to read: loop.c gives the log's
+ * descriptor to a loghash.c thread that shares nothing else (it reads,
+ * hashes, writes its own address into a pipe and ends), keeps the job's
+ * slot and heartbeats meanwhile, and records the result (log_size,
+ * log_sha256, then the final state, written once) when the loop reads the
+ * pipe and joins the thread.  A shutdown waits for it like for a run.
  */
 #ifndef JS_PROC_H
 #define JS_PROC_H
