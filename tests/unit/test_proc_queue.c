@@ -208,6 +208,69 @@ test_many(void **state)
 	js_queue_free(q);
 }
 
+/* js_queue_remove: a ready or a deferred job leaves the index, an absent
+ * one is 0; indexed again (its file changed) it takes its new place. */
+static void
+test_remove(void **state)
+{
+	struct js_queue *q = js_queue_new();
+
+	(void)state;
+	assert_int_equal(js_queue_remove(q, qid(1)), 0);
+	assert_int_equal(js_queue_add(q, qid(1), 0, 1, 0), 0);
+	assert_int_equal(js_queue_add(q, qid(2), 0, 2, 0), 0);
+	assert_int_equal(js_queue_add(q, qid(3), 0, 3, 4000), 0);
+	assert_int_equal(js_queue_add(q, qid(4), 0, 4, 0), 0);
+	assert_int_equal(js_queue_remove(q, qid(1)), 1);
+	assert_int_equal(js_queue_remove(q, qid(1)), 0);
+	assert_false(js_queue_contains(q, qid(1)));
+	assert_int_equal(js_queue_remove(q, qid(3)), 1);	/* deferred */
+	assert_int_equal(js_queue_next_ready(q), 0);
+	assert_int_equal(js_queue_len(q), 2);
+	/* a PUT raised the priority of job 4 */
+	assert_int_equal(js_queue_remove(q, qid(4)), 1);
+	assert_int_equal(js_queue_add(q, qid(4), 7, 4, 0), 0);
+	pop_is(q, 10000, 4);
+	pop_is(q, 10000, 2);
+	pop_none(q, 10000);
+	js_queue_free(q);
+}
+
+/* Removing from the middle of both heaps keeps them heaps: what is left
+ * comes out complete and in claim order. */
+static void
+test_remove_many(void **state)
+{
+	enum { N = 3000 };
+	struct js_queue *q = js_queue_new();
+	char id[JS_ID_SIZE];
+	long long prio, lastprio = 0;
+	unsigned i, k, last = 0, got = 0;
+
+	(void)state;
+	for (i = 0; i < N; i++)
+		assert_int_equal(js_queue_add(q, qid(i), (long long)((i * 31u) % 17),
+		    (long long)i, i % 3 == 0 ? 500 + (int64_t)(i % 11) : 0), 0);
+	for (i = 0; i < N; i += 2)	/* every even one */
+		assert_int_equal(js_queue_remove(q, qid(i)), 1);
+	assert_int_equal(js_queue_len(q), N / 2);
+	while (js_queue_pop(q, 1000, id)) {
+		k = (unsigned)strtoul(id, NULL, 16);
+		assert_true(k % 2 == 1);
+		prio = (long long)((k * 31u) % 17);
+		if (got > 0) {
+			assert_true(prio <= lastprio);
+			if (prio == lastprio)
+				assert_true(k > last);
+		}
+		lastprio = prio;
+		last = k;
+		got++;
+	}
+	assert_int_equal(got, N / 2);
+	js_queue_free(q);
+}
+
 /* An id that cannot name a job is refused and not indexed.  (Ids are
  * passed in JS_ID_SIZE buffers: js_queue_add copies that many bytes.) */
 static void
@@ -235,6 +298,8 @@ main(void)
 		cmocka_unit_test(test_duplicate),
 		cmocka_unit_test(test_not_before),
 		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_remove),
+		cmocka_unit_test(test_remove_many),
 		cmocka_unit_test(test_bad_id),
 	};
 
