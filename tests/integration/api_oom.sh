@@ -1,0 +1,173 @@
+#!/bin/sh
+# jobspool-apiserver out of memory: the server runs with failalloc.c
+# preloaded, and for each of several requests the suite makes the 1st, 2nd,
+# 3rd ... allocation after the request is armed fail, until the request no
+# longer reaches the armed one.  Asserted: the server keeps running; no
+# 5xx but 503, and a 503 is a JSON error; each route answers "out of
+# memory" at least once (its error answer is really sent); a request that
+# reads leaves the spool as it was; tmp/ stays empty; every job file in the
+# spool is a whole job (jansson's json_dumps once stored a job with a key
+# left out); once memory is back every request works again.
+# Answers with another status (a 404 "no job" or a 400 for a job that
+# exists, because an allocation failed) are printed as "# wrong status"
+# lines and counted, and fail the suite only with OOM_STRICT=1: the
+# apiserver does not yet tell a failed allocation from a missing job
+# everywhere (issue 15 follow-up).
+# Under AddressSanitizer the sweeps are skipped: its runtime aborts when an
+# allocation fails while it starts a thread (pthread_getattr_np); they run
+# in the other builds (make coverage among them).
+. "$(dirname "$0")/lib.sh"
+
+W=$(mktemp -d /tmp/jobspool-oom.XXXXXX)
+T_DIRS="$T_DIRS $W"
+if ! cc -O1 -shared -fPIC -o "$W/failalloc.so" \
+    "$(dirname "$0")/failalloc.c" -ldl 2>"$W/cc.err"; then
+	cat "$W/cc.err"
+	skip_suite install "cannot build the failalloc.c shim (cc)"
+fi
+CTL=$W/ctl
+printf '%08d %08d.' 0 0 >"$CTL"
+GEN=0
+# arm N: the N-th allocation from now fails (0: none)
+arm() {
+	GEN=$((GEN + 1))
+	printf '%08d %08d.' "$GEN" "$1" 1<>"$CTL"
+}
+fired() { IFS= read -r f_l <"$CTL"; [ "${f_l#*.}" != "$f_l" ] && return 1
+	[ "${f_l%F}" != "$f_l" ]; }
+UA="Authorization: Bearer us3r"
+WA="Authorization: Bearer w0rker"
+# snap: the spool's files (but the lock file) with their contents' hashes
+snap() {
+	(cd "$SPOOL" && find . -type f ! -name jobs.lock | LC_ALL=C sort |
+		while read -r s_f; do
+			echo "$s_f $(sha256sum <"$s_f" | cut -c1-16)"
+		done)
+}
+
+# sweep DESC OK-STATUSES READS METHOD PATH [curl args]: the request with
+# the 1st, 2nd, ... allocation failing.  OK-STATUSES: the normal answers
+# ("200" or "200|201"); READS: yes if the spool must not change.
+WRONG=0
+sweep() {
+	s_desc=$1 s_ok="|$2|" s_reads=$3; shift 3
+	s_n=0 s_good=0 s_oom=0 s_closed=0 s_bad="" s_wrong=0
+	s_before=$(snap)
+	while [ "$s_n" -lt 3000 ]; do
+		s_n=$((s_n + 1))
+		arm "$s_n"
+		req "$@"
+		s_fired=no
+		fired && s_fired=yes
+		arm 0
+		case $s_ok in
+		*"|$CODE|"*) s_good=$((s_good + 1)) ;;
+		*)
+		case $CODE in
+		000) s_closed=$((s_closed + 1)) ;;
+		503)	if printf '%s' "$BODY" |
+			    jq -e '.error | type == "string"' >/dev/null 2>&1
+			then
+				case $BODY in *"out of memory"*)
+					s_oom=$((s_oom + 1)) ;; esac
+			else
+				s_bad="$s_bad
+  allocation $s_n: 503 without a JSON error: $(printf '%s' "$BODY" |
+	head -c 200)"
+			fi ;;
+		5*)	s_bad="$s_bad
+  allocation $s_n: $CODE $(printf '%s' "$BODY" | head -c 200)" ;;
+		*)	s_wrong=$((s_wrong + 1))
+			echo "# wrong status: $s_desc, allocation $s_n: $CODE" \
+				"$(printf '%s' "$BODY" | head -c 160)" ;;
+		esac ;;
+		esac
+		[ "$s_fired" = yes ] || break	# it needs fewer allocations
+	done
+	echo "# $s_desc: $s_n allocations tried: $s_good normal answers," \
+		"$s_oom out of memory, $s_closed closed, $s_wrong other statuses"
+	if [ -z "$s_bad" ]; then
+		ok "$s_desc: no 5xx but 503, each a JSON error"
+	else
+		fail "$s_desc: other 5xx answers:$s_bad"
+	fi
+	check "$s_desc: the server is running" kill -0 "$API_PID"
+	if [ "$s_oom" -gt 0 ]; then
+		ok "$s_desc: 'out of memory' answered ($s_oom times)"
+	else
+		fail "$s_desc: never answered 'out of memory'"
+	fi
+	case $s_ok in *"|$CODE|"*) ok "$s_desc: normal once nothing fails" ;;
+		*) fail "$s_desc: the last try, with nothing failing: $CODE" ;; esac
+	[ "$s_reads" = yes ] && eq "$s_desc: spool unchanged" "$(snap)" \
+		"$s_before"
+	check "$s_desc: tmp/ is empty" [ -z "$(ls "$SPOOL/tmp")" ]
+	WRONG=$((WRONG + s_wrong))
+}
+
+new_spool
+mkdir -m 0770 "$SPOOL/tmp"
+ASAN=no
+if ldd "$JS_BIN/jobspool-apiserver" 2>/dev/null | grep -q libasan ||
+    nm "$JS_BIN/jobspool-apiserver" 2>/dev/null | grep -q __asan_init; then
+	ASAN=yes
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
+	export ASAN_OPTIONS
+fi
+LD_PRELOAD=$W/failalloc.so FAILALLOC_CTL=$CTL
+export LD_PRELOAD FAILALLOC_CTL
+start_api --token u:us3r --token w:w0rker:worker
+st=$?
+unset LD_PRELOAD FAILALLOC_CTL
+[ "$st" -eq 0 ] || { fail "the apiserver starts with failalloc.so"; finish; }
+ok "the apiserver starts with failalloc.so"
+req POST /api/v1/jobs -H "$UA" -d '{"shell":"echo w"}'
+req POST /api/v1/workers/claim -H "$WA" -d '{"wait":0}'
+JW=$(printf '%s' "$BODY" | jq -r '.job.id // empty')
+GW=$(printf '%s' "$BODY" | jq -r '.lease.token // empty')
+check "with nothing failing, a worker claims a job" test -n "$JW" -a -n "$GW"
+req POST /api/v1/batches -H "$UA" \
+	-d '{"jobs":[{"shell":"echo a"},{"shell":"echo b"}]}'
+eq "with nothing failing, a batch of two: 201" "$CODE" 201
+CID=$(printf '%s' "$BODY" | jq -r .correlation_id)
+J1=$(printf '%s' "$BODY" | jq -r '.jobs[0]')
+printf 'line 1\nline 2\n' >"$SPOOL/$J1.log"
+
+if [ "$ASAN" = yes ]; then
+	skip permission "AddressSanitizer's runtime aborts when an allocation \
+fails while it starts a thread" "the allocation sweeps"
+else
+	sweep "GET the job list" 200 yes GET "/api/v1/jobs" -H "$UA"
+	sweep "GET a batch" 200 yes GET "/api/v1/batches/$CID?peek=1&logs=1" \
+		-H "$UA"
+	sweep "GET a batch's log" 200 yes GET "/api/v1/batches/$CID/log" -H "$UA"
+	sweep "GET /metrics" 200 yes GET /metrics
+	sweep "PUT a job's name" 200 no PUT "/api/v1/jobs/$J1" -H "$UA" \
+		-d '{"name":"renamed"}'
+	sweep "POST a job with an Idempotency-Key" "201|200" no POST \
+		/api/v1/jobs -H "$UA" -H 'Idempotency-Key: k-oom' \
+		-d '{"shell":"echo c"}'
+	sweep "POST a batch" 201 no POST /api/v1/batches -H "$UA" \
+		-d '{"jobs":[{"shell":"echo d"}]}'
+	sweep "POST /api/v1/add" 201 no POST /api/v1/add/2/3 -H "$UA"
+	if [ "$WRONG" -gt 0 ] && [ "${OOM_STRICT:-}" = 1 ]; then
+		fail "$WRONG answers with another status than 503 (see above)"
+	elif [ "$WRONG" -gt 0 ]; then
+		echo "# $WRONG answers with another status than 503 under a" \
+			"failed allocation (OOM_STRICT=1 fails on them)"
+	fi
+fi
+
+# every job file still reads as a job
+bad=""
+for f in "$SPOOL"/*.pending "$SPOOL"/*.wip; do
+	[ -e "$f" ] || continue
+	jq -e '.id | type == "string"' "$f" >/dev/null 2>&1 || bad="$bad $f"
+done
+eq "every job file is a whole job" "$bad" ""
+req GET "/api/v1/jobs/$J1" -H "$UA"
+eq "memory back: GET answers the job" "$CODE" 200
+req GET /api/v1/jobs -H "$UA"
+eq "memory back: the list answers" "$CODE" 200
+api_stop
+finish
