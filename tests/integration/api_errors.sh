@@ -7,7 +7,8 @@
 # leave the server running.
 #   1. damaged by hand: an Idempotency-Key record that is another key's
 #      (409), idem/ that is not a directory (503), a job's log that is a
-#      symlink or a directory (500, never followed);
+#      symlink or a directory (500, never followed), a hand-written job
+#      whose delay is no duration (a PUT is 400 and changes nothing);
 #   2. a spool remounted read-only (root, tmpfs): PUT, DELETE, worker
 #      heartbeat, log upload and finish answer 503 "not writable";
 #   3. a full disk (root, tmpfs): PUT, worker log upload and finish answer
@@ -105,6 +106,14 @@ refused "a log that is a directory" 500 "cannot open the log"
 rmdir "$SPOOL/$J1.log"
 req GET "/api/v1/jobs/$J1/log" -H "$UA"
 eq "no log file: the empty log, 200" "$CODE:$BODY" "200:"
+# a hand-written pending job whose delay is no duration: a PUT cannot
+# apply (the start time would count from the write), so it changes nothing
+read -r JD </proc/sys/kernel/random/uuid
+printf '{"shell":"true","owner":"u","delay":"soon"}\n' >"$SPOOL/tmp/$JD"
+mv "$SPOOL/tmp/$JD" "$SPOOL/$JD.pending"
+BEFORE=$(snap)
+req PUT "/api/v1/jobs/$JD" -H "$UA" -d '{"name":"renamed"}'
+refused "PUT of a hand-written job with a bad delay" 400 "delay must be"
 alive "the damaged files"
 api_stop
 
