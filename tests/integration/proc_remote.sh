@@ -4,7 +4,8 @@
 # the worker field; labels (remote and local); cancel forwarded; wrong
 # token / no worker role refused (logged, keeps retrying); the apiserver
 # killed and restarted during a job (completes once, log whole); a paused
-# job (--log-buffer) while the server hangs; lease lost (the late finish
+# job (--log-buffer) while the server hangs, and not paused again while the
+# link shuts down; lease lost (the late finish
 # gets 409, the job runs again elsewhere); graceful shutdown hands jobs
 # back; a crashed processor's link hands its job back (stragglers killed);
 # a crash of both: the next start delivers the result; TLS and mutual TLS.
@@ -224,9 +225,32 @@ eq "buffer: log in order" "$(sed -n '2p;11p;12p;1501p;1502p' "$SPOOL/$buf_id.log
 	"$(printf '0000\n0000\n0001\n0149\n')"
 eq "buffer: ran once" "$(field "$buf_id" .attempts)" 1
 
-# back to a short lease for the lease test
+# ---- shutdown while a job is paused for its log: continued once, not
+# stopped and continued in turn while the link hands jobs back ----
+start_remote w6 -j 1 --token wsecret --label flood --log-buffer 4K \
+	--retry-max 1s --shutdown-grace 6s
+W6=$RPID W6LOG=$RLOG
+fl_id=$(api_submit '{"shell":"echo begin; i=0; while [ $i -lt 2000 ]; do printf \"%099d\\n\" $i; i=$((i+1)); sleep 0.05; done","labels":["flood"]}')
+check "flood: job runs" wait_until 30 in_log "$SPOOL/$fl_id.log" begin
+# the server stopped: the log piles up here, the job is paused
 kill -TERM "$API_PID"
 wait "$API_PID"
+check "flood: job paused while the server is down" wait_until 30 in_log \
+	"$W6LOG" "job $fl_id: paused"
+LINK=$(link_of "$W6")
+check "flood: found the link process" test -n "$LINK"
+fl_n=$(wc -l <"$W6LOG")
+fl_after() { tail -n "+$((fl_n + 1))" "$W6LOG" | grep -c "job $fl_id: $1"; }
+# SIGTERM to the processor and its link at once (a service manager stopping
+# the whole group): the link starts its shutdown with the job still running
+# (6s of grace)
+kill -TERM "$W6" "$LINK"
+check "flood: continued at the shutdown" wait_until 20 sh -c \
+	"tail -n +$((fl_n + 1)) '$W6LOG' | grep -q 'job $fl_id: resumed'"
+sleep 2
+eq "flood: not paused again during the shutdown" "$(fl_after paused)" 0
+eq "flood: continued once" "$(fl_after resumed)" 1
+# back to a short lease for the lease test
 check "apiserver restarts with a 6s lease" start_api --listen "127.0.0.1:$PORT" \
 	--lease 6s --token w:wsecret:worker --token u:usecret --token n:nsecret
 
@@ -251,6 +275,10 @@ eq "lease: completed" "$(field "$ll_id" .status)" completed
 eq "lease: by the local processor" "$(field "$ll_id" .worker)" "$(hostname):$LP"
 eq "lease: two attempts" "$(field "$ll_id" .attempts)" 2
 stop_pid "$LP"
+# (the flood job went back to the server, by hand-back or lease expiry)
+wait "$W6"
+check "flood: pending on the server again" wait_until 20 is_state "$fl_id" pending
+curl -s -o /dev/null -X DELETE -H 'Authorization: Bearer usecret' "$URL/api/v1/jobs/$fl_id"
 
 # ---- graceful shutdown hands the jobs back ----
 sd_id=$(api_submit '{"shell":"echo sd; exec sleep 987601"}')
