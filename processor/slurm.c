@@ -512,35 +512,50 @@ log_size_now(struct watch *w, off_t *size)
 	return 0;
 }
 
-/* Submits the job.  0 with w->job_id set, or -1 with a message in err. */
+/* Adds the sbatch arguments the job's labels map to (--slurm-label).
+ * 0; -1 on ENOMEM; -2 with a message in err for a label without one. */
 static int
-submit(struct watch *w, const json_t *job, char *err, size_t errlen)
+add_label_args(struct watch *w, const json_t *job, char ***args, size_t *n,
+    char *err, size_t errlen)
 {
-	char **args = NULL, out[OUT_MAX], e2[2048], arg[PATH_MAX + 64], *text;
-	json_t *labels = json_object_get(job, "labels"), *v;
-	const char *cwd = js_job_str(job, "cwd"), *la;
-	size_t n = 0, i;
+	json_t *labels = json_object_get(job, "labels");
 	char **extra;
-	int rc = -1, r;
-	off_t size;
+	const char *l, *la;
+	size_t i;
+	int r;
 
-	if (json_object_get(job, "stdin") != NULL) {
-		snprintf(err, errlen, "stdin is not supported by the Slurm "
-		    "executor");
-		return -1;
+	for (i = 0; i < json_array_size(labels); i++) {
+		l = json_string_value(json_array_get(labels, i));
+		la = l ? label_args(w, l) : NULL;
+		if (la == NULL) {
+			snprintf(err, errlen, "no Slurm mapping for label '%s' "
+			    "(set --slurm-label %s=SBATCH-ARGS)", l ? l : "?",
+			    l ? l : "LABEL");
+			return -2;
+		}
+		extra = proc_split_words(la);
+		if (extra == NULL)
+			return -1;
+		for (r = 0; extra[r] != NULL; r++)
+			if (add_word(args, n, extra[r]) < 0) {
+				proc_free_words(extra);
+				return -1;
+			}
+		proc_free_words(extra);
 	}
-	if (json_object_get(json_object_get(job, "limits"), "nproc") != NULL) {
-		snprintf(err, errlen, "limits.nproc is not supported by the "
-		    "Slurm executor");
-		return -1;
-	}
-	text = script(job, w->id);
-	if (text == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (log_size_now(w, &size) == 0)
-		w->log_base = size;
+	return 0;
+}
+
+/* sbatch's command line for the job (owned: proc_free_words), or NULL
+ * with a message in err. */
+static char **
+sbatch_args(struct watch *w, const json_t *job, char *err, size_t errlen)
+{
+	char **args = NULL, arg[PATH_MAX + 64];
+	const char *cwd = js_job_str(job, "cwd");
+	size_t n = 0;
+	json_t *v;
+
 #define A(s) do { if (add_word(&args, &n, (s)) < 0) goto nomem; } while (0)
 	A("sbatch");
 	A("--parsable");
@@ -579,26 +594,48 @@ submit(struct watch *w, const json_t *job, char *err, size_t errlen)
 		snprintf(arg, sizeof arg, "--mem=%lldM", mb > 0 ? mb : 1);
 		A(arg);
 	}
-	for (i = 0; i < json_array_size(labels); i++) {
-		const char *l = json_string_value(json_array_get(labels, i));
-		la = l ? label_args(w, l) : NULL;
-		if (la == NULL) {
-			snprintf(err, errlen, "no Slurm mapping for label '%s' "
-			    "(set --slurm-label %s=SBATCH-ARGS)", l ? l : "?",
-			    l ? l : "LABEL");
-			goto out;
-		}
-		extra = proc_split_words(la);
-		if (extra == NULL)
-			goto nomem;
-		for (r = 0; extra[r] != NULL; r++)
-			if (add_word(&args, &n, extra[r]) < 0) {
-				proc_free_words(extra);
-				goto nomem;
-			}
-		proc_free_words(extra);
-	}
 #undef A
+	switch (add_label_args(w, job, &args, &n, err, errlen)) {
+	case 0:
+		return args;
+	case -2:
+		proc_free_words(args);
+		return NULL;
+	}
+nomem:
+	snprintf(err, errlen, "out of memory");
+	proc_free_words(args);
+	return NULL;
+}
+
+/* Submits the job.  0 with w->job_id set, or -1 with a message in err. */
+static int
+submit(struct watch *w, const json_t *job, char *err, size_t errlen)
+{
+	char **args, out[OUT_MAX], e2[2048], *text;
+	int rc = -1, r;
+	off_t size;
+
+	if (json_object_get(job, "stdin") != NULL) {
+		snprintf(err, errlen, "stdin is not supported by the Slurm "
+		    "executor");
+		return -1;
+	}
+	if (json_object_get(json_object_get(job, "limits"), "nproc") != NULL) {
+		snprintf(err, errlen, "limits.nproc is not supported by the "
+		    "Slurm executor");
+		return -1;
+	}
+	text = script(job, w->id);
+	if (text == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (log_size_now(w, &size) == 0)
+		w->log_base = size;
+	args = sbatch_args(w, job, err, errlen);
+	if (args == NULL)
+		goto out;
 	r = run_cmd(w, "sbatch", args, text, out, sizeof out, e2, sizeof e2);
 	if (r != 0) {
 		snprintf(err, errlen, "sbatch failed (%s%d): %.1500s",
@@ -612,9 +649,6 @@ submit(struct watch *w, const json_t *job, char *err, size_t errlen)
 	}
 	w->submitted_ms = js_mono_ms();
 	rc = 0;
-	goto out;
-nomem:
-	snprintf(err, errlen, "out of memory");
 out:
 	proc_free_words(args);
 	free(text);
@@ -745,16 +779,151 @@ pause_ms(int64_t ms)
 		nanosleep(&ts, NULL);	/* EINTR on SIGTERM: wanted */
 }
 
+/* Sets the watcher up: signal handlers, the environment of Slurm's
+ * commands (w->env; *confenv is owned), the spool.  Returns the job's .wip
+ * if it is still of our generation, or NULL (a message printed). */
+static json_t *
+watch_open(struct watch *w, const char *spool, char **confenv)
+{
+	static char pathenv[] = "PATH=/usr/local/sbin:/usr/local/bin:"
+	    "/usr/sbin:/usr/bin:/sbin:/bin";
+	struct sigaction sa;
+	char err[1024];
+	json_t *job;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;	/* no SA_RESTART: waits end early */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+		return NULL;
+	signal(SIGPIPE, SIG_IGN);
+	w->env[0] = pathenv;
+	if (w->sc.conf != NULL) {
+		if (asprintf(confenv, "SLURM_CONF=%s", w->sc.conf) < 0) {
+			*confenv = NULL;
+			return NULL;
+		}
+		w->env[1] = *confenv;
+	}
+	w->sp = js_spool_open(spool, 0, err, sizeof err);
+	if (w->sp == NULL) {
+		fprintf(stderr, "jobspool: %s\n", err);
+		return NULL;
+	}
+	job = js_spool_read_state(w->sp, w->id, JS_WIP);
+	if (job == NULL || js_job_int(job, "generation", -1) != w->gen) {
+		fprintf(stderr, "jobspool: the claim of job %s is lost\n", w->id);
+		json_decref(job);
+		return NULL;
+	}
+	return job;
+}
+
+/* Re-attaches to the Slurm job the .wip records, or to one named
+ * jobspool-<id> (a crash between sbatch and recording its id), if Slurm
+ * still knows it or has its result.  1 if so, else 0 (submit it). */
+static int
+reattach(struct watch *w, const json_t *job, char *err, size_t errlen)
+{
+	const json_t *rec = json_object_get(job, "slurm");
+	const char *output = js_job_str(rec, "output");
+	off_t size;
+
+	w->job_id = js_job_int(rec, "job_id", 0);
+	if (w->job_id <= 0)
+		w->job_id = find_by_name(w);
+	if (w->job_id <= 0)
+		return 0;
+	if (query(w, err, errlen) != 1) {
+		fprintf(stderr, "jobspool: Slurm job %lld is unknown to Slurm; "
+		    "submitting again\n", w->job_id);
+		w->job_id = 0;
+		return 0;
+	}
+	w->log_base = (off_t)js_job_int(rec, "log_base", 0);
+	set_out_path(w);
+	if (output != NULL && strlen(output) < sizeof w->out_path)
+		snprintf(w->out_path, sizeof w->out_path, "%s", output);
+	if (log_size_now(w, &size) == 0 && size > w->log_base)
+		w->copied = size - w->log_base;
+	fprintf(stderr, "jobspool: re-attached to Slurm job %lld (%s)\n",
+	    w->job_id, w->state);
+	return 1;
+}
+
+/* SIGTERM came: scancel, unless the claim has been lost to another
+ * processor, which then owns the Slurm job (-1). */
+static int
+cancel(struct watch *w)
+{
+	char id[32], out[1024], e2[1024];
+	char *args[] = { NULL, id, NULL };
+
+	if (!claim_holds(w))
+		return -1;
+	snprintf(id, sizeof id, "%lld", w->job_id);
+	if (run_cmd(w, "scancel", args, NULL, out, sizeof out, e2,
+	    sizeof e2) != 0)
+		fprintf(stderr, "jobspool: scancel %s: %s\n", id, e2);
+	w->cancelled = 1;
+	return 0;
+}
+
+/* Follows the Slurm job to its end: the output is copied every tick,
+ * Slurm is asked at growing intervals up to --slurm-poll (each question is
+ * a fork, an exec and an RPC to slurmctld; a cancel does not wait for it:
+ * SIGTERM interrupts the tick).  Returns 1 if the claim was lost, else 0
+ * (w->state final, or LOST when Slurm forgot the job). */
+static int
+follow(struct watch *w, char *err, size_t errlen)
+{
+	int64_t qint = w->sc.poll_ms < 250 ? w->sc.poll_ms : 250;
+	int64_t next_q = js_mono_ms() + qint;
+	int known;
+
+	while (!state_final(w->state)) {
+		char before[sizeof w->state], rbefore[sizeof w->reason];
+
+		if (got_term && !w->cancelled && cancel(w) < 0)
+			return 1;	/* the new owner has the Slurm job */
+		pause_ms(w->sc.poll_ms < TICK_MS ? w->sc.poll_ms : TICK_MS);
+		copy_output(w);
+		if (!got_term && js_mono_ms() < next_q)
+			continue;
+		qint = qint * 2 < w->sc.poll_ms ? qint * 2 : w->sc.poll_ms;
+		next_q = js_mono_ms() + qint;
+		memcpy(before, w->state, sizeof before);
+		memcpy(rbefore, w->reason, sizeof rbefore);
+		known = query(w, err, errlen);
+		if (known < 0) {
+			fprintf(stderr, "jobspool: cannot ask Slurm about job "
+			    "%lld: %s\n", w->job_id, err);
+			continue;	/* Slurm may come back */
+		}
+		if (known == 0) {
+			if (w->submitted_ms == 0 ||
+			    js_mono_ms() - w->submitted_ms > FORGET_GRACE_MS) {
+				snprintf(w->state, sizeof w->state, "LOST");
+				snprintf(w->reason, sizeof w->reason, "Slurm no "
+				    "longer knows the job");
+				return 0;
+			}
+			continue;
+		}
+		if ((strcmp(before, w->state) != 0 ||
+		    strcmp(rbefore, w->reason) != 0) && record(w, NULL) < 0)
+			return 1;
+	}
+	return 0;
+}
+
 int
 slurm_watch_main(int argc, char *argv[])
 {
 	struct watch w;
-	struct sigaction sa;
-	char err[2048], pathenv[] = "PATH=/usr/local/sbin:/usr/local/bin:"
-	    "/usr/sbin:/usr/bin:/sbin:/bin", *spool = NULL, *confenv = NULL;
-	json_t *job = NULL, *rec;
-	int known, status = 1, lost = 0;
-	int64_t qint, next_q;
+	char err[2048], *spool = NULL, *confenv = NULL;
+	json_t *job = NULL;
+	int status = 1, lost;
 
 	memset(&w, 0, sizeof w);
 	w.out_fd = -1;
@@ -764,61 +933,12 @@ slurm_watch_main(int argc, char *argv[])
 		free(w.labels);
 		return 2;
 	}
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_term;	/* no SA_RESTART: waits end early */
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+	job = watch_open(&w, spool, &confenv);
+	if (job == NULL)
 		goto out;
-	signal(SIGPIPE, SIG_IGN);
-	w.env[0] = pathenv;
-	if (w.sc.conf != NULL) {
-		if (asprintf(&confenv, "SLURM_CONF=%s", w.sc.conf) < 0) {
-			confenv = NULL;
-			goto out;
-		}
-		w.env[1] = confenv;
-	}
-	w.sp = js_spool_open(spool, 0, err, sizeof err);
-	if (w.sp == NULL) {
-		fprintf(stderr, "jobspool: %s\n", err);
-		goto out;
-	}
-	job = js_spool_read_state(w.sp, w.id, JS_WIP);
-	if (job == NULL || js_job_int(job, "generation", -1) != w.gen) {
-		fprintf(stderr, "jobspool: the claim of job %s is lost\n", w.id);
-		goto out;
-	}
 
 	/* 1. re-attach, or submit */
-	rec = json_object_get(job, "slurm");
-	w.job_id = js_job_int(rec, "job_id", 0);
-	if (w.job_id <= 0)
-		w.job_id = find_by_name(&w);
-	known = 0;
-	if (w.job_id > 0) {
-		known = query(&w, err, sizeof err);
-		if (known == 1) {
-			w.log_base = (off_t)js_job_int(rec, "log_base", 0);
-			set_out_path(&w);
-			if (js_job_str(rec, "output") != NULL &&
-			    strlen(js_job_str(rec, "output")) < sizeof w.out_path)
-				snprintf(w.out_path, sizeof w.out_path, "%s",
-				    js_job_str(rec, "output"));
-			{
-				off_t size;
-				if (log_size_now(&w, &size) == 0 &&
-				    size > w.log_base)
-					w.copied = size - w.log_base;
-			}
-			fprintf(stderr, "jobspool: re-attached to Slurm job %lld "
-			    "(%s)\n", w.job_id, w.state);
-		} else {
-			fprintf(stderr, "jobspool: Slurm job %lld is unknown to "
-			    "Slurm; submitting again\n", w.job_id);
-			w.job_id = 0;
-		}
-	}
-	if (known != 1) {
+	if (!reattach(&w, job, err, sizeof err)) {
 		if (got_term) {
 			status = 128 + SIGTERM;
 			signal(SIGTERM, SIG_DFL);
@@ -832,71 +952,16 @@ slurm_watch_main(int argc, char *argv[])
 		}
 		set_out_path(&w);
 		snprintf(w.state, sizeof w.state, "PENDING");
-		if (record(&w, NULL) < 0) {
-			lost = 1;
-			goto out;
-		}
+		if (record(&w, NULL) < 0)
+			goto out;	/* the claim is lost */
 	}
 
-	/* 2. follow it to its end: the output is copied every tick, Slurm is
-	 * asked at growing intervals up to --slurm-poll (each question is a
-	 * fork, an exec and an RPC to slurmctld; a cancel does not wait for
-	 * it: SIGTERM interrupts the tick) */
-	qint = w.sc.poll_ms < 250 ? w.sc.poll_ms : 250;
-	next_q = js_mono_ms() + qint;
-	while (!state_final(w.state)) {
-		char before[sizeof w.state], rbefore[sizeof w.reason];
-
-		if (got_term && !w.cancelled) {
-			char id[32], out[1024], e2[1024];
-			char *args[] = { NULL, id, NULL };
-
-			if (!claim_holds(&w)) {
-				lost = 1;	/* the new owner has the Slurm job */
-				break;
-			}
-			snprintf(id, sizeof id, "%lld", w.job_id);
-			if (run_cmd(&w, "scancel", args, NULL, out, sizeof out,
-			    e2, sizeof e2) != 0)
-				fprintf(stderr, "jobspool: scancel %s: %s\n", id, e2);
-			w.cancelled = 1;
-		}
-		pause_ms(w.sc.poll_ms < TICK_MS ? w.sc.poll_ms : TICK_MS);
-		copy_output(&w);
-		if (!got_term && js_mono_ms() < next_q)
-			continue;
-		qint = qint * 2 < w.sc.poll_ms ? qint * 2 : w.sc.poll_ms;
-		next_q = js_mono_ms() + qint;
-		memcpy(before, w.state, sizeof before);
-		memcpy(rbefore, w.reason, sizeof rbefore);
-		known = query(&w, err, sizeof err);
-		if (known < 0) {
-			fprintf(stderr, "jobspool: cannot ask Slurm about job "
-			    "%lld: %s\n", w.job_id, err);
-			continue;	/* Slurm may come back */
-		}
-		if (known == 0) {
-			if (w.submitted_ms == 0 ||
-			    js_mono_ms() - w.submitted_ms > FORGET_GRACE_MS) {
-				snprintf(w.state, sizeof w.state, "LOST");
-				snprintf(w.reason, sizeof w.reason, "Slurm no "
-				    "longer knows the job");
-				break;
-			}
-			continue;
-		}
-		if ((strcmp(before, w.state) != 0 ||
-		    strcmp(rbefore, w.reason) != 0) && record(&w, NULL) < 0) {
-			lost = 1;
-			break;
-		}
-	}
+	/* 2. follow it to its end */
+	lost = follow(&w, err, sizeof err);
 
 	/* 3. the rest of its output, its result */
 	copy_output(&w);
-	if (lost)
-		goto out;
-	if (record(&w, NULL) < 0)
+	if (lost || record(&w, NULL) < 0)
 		goto out;
 	if (w.out_fd >= 0) {
 		struct stat st;
