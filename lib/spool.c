@@ -855,6 +855,15 @@ js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
 	raw = read_json(sp, wip);
 	if (raw == NULL && errno == ENOENT)
 		return -1;
+	if (raw == NULL && errno != EBADMSG) {
+		/* out of descriptors or memory, an I/O error: not the job's
+		 * fault.  Put it back as it was (failing that, lease recovery
+		 * does, as for any claim that did not start). */
+		int e = errno;
+		unclaim(sp, id, &was);
+		errno = e;
+		return -1;
+	}
 	/* never before its start time (lib/sched), whatever the claimer saw */
 	if (raw != NULL && !js_sched_ready(js_sched_start_ms(raw, written),
 	    js_now_ms())) {

@@ -154,7 +154,10 @@ struct js_claim {
  * -1/EBADMSG: the file was not a valid job; it has been moved to
  * <id>.failed with an error saying why, and *job holds that failed job.
  * -1/EAGAIN: its start time (lib/sched: run_at, not_before) has not come;
- * it is pending again as it was (the claimer read an older file).
+ * it is pending again as it was (the claimer read an older file).  Any
+ * other errno (EMFILE, ENOMEM, EIO: the file could not be read): the job
+ * is pending again as it was, or, if even that failed, left as an
+ * unstarted <id>.wip for lease recovery; never failed for it.
  */
 int js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
     struct js_claim *c, json_t **job);

@@ -1,6 +1,7 @@
 /* Unit tests for lib/spool.c: the on-disk protocol. */
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -1329,6 +1330,127 @@ test_locate(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
+/* A listing of the spool directory and tmp/ with each file's content, to
+ * show that nothing changed. */
+static char *
+spool_state(struct tu_spool *f)
+{
+	char cmd[700], *out = calloc(1, 65536);
+	FILE *p;
+	size_t n;
+
+	assert_non_null(out);
+	snprintf(cmd, sizeof cmd, "cd '%s' && for x in * tmp/*; do "
+	    "[ -f \"$x\" ] && [ \"$x\" != jobs.lock ] && "
+	    "echo \"$x $(cksum < \"$x\")\"; done; true", f->dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, 65535, p);
+	out[n] = '\0';
+	assert_int_equal(pclose(p), 0);
+	return out;
+}
+
+/* Out of file descriptors (EMFILE): every operation that needs one fails
+ * with EMFILE, and none leaves a trace: the spool is as it was, and works
+ * again once descriptors are free. */
+static void
+test_no_fds(void **state)
+{
+	struct tu_spool *f = *state;
+	char pend[JS_ID_SIZE], run[JS_ID_SIZE], *before, *after;
+	struct js_claim c, c2;
+	struct rlimit old, rl;
+	struct js_entry *list;
+	enum js_state st;
+	uint64_t size;
+	json_t *job, *job2 = NULL, *j, *v, *in;
+	size_t n;
+	int lowest;
+
+	snprintf(run, sizeof run, "%s", submit(f->sp, "{\"shell\":\"true\"}"));
+	assert_int_equal(js_spool_claim(f->sp, run, "host:1", &c, &job), 0);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	snprintf(pend, sizeof pend, "%s", submit(f->sp, "{\"shell\":\"true\"}"));
+	assert_int_equal(js_spool_log_append(f->sp, run, c.generation, 0, "ab",
+	    2, &size), 0);
+	in = json_pack("{s:s}", "shell", "echo new");
+	v = js_job_validate(in, err, sizeof err);
+	json_decref(in);
+	assert_non_null(v);
+	j = js_job_new(v, NULL, "owner", NULL);
+	json_decref(v);
+	assert_non_null(j);
+	json_object_set_new(job, "exit_code", json_integer(0));
+	before = spool_state(f);
+	lowest = dup(0);
+	assert_true(lowest >= 0);
+	assert_int_equal(close(lowest), 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	rl = old;
+	rl.rlim_cur = (rlim_t)lowest;
+#define EMFILE_INT(call) do { \
+		errno = 0; \
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0); \
+		int r_ = (call); \
+		int e_ = errno; \
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0); \
+		if (r_ != -1 || e_ != EMFILE) \
+			fail_msg("%s: %d (%s), not -1/EMFILE", #call, r_, \
+			    strerror(e_)); \
+	} while (0)
+#define EMFILE_PTR(call) do { \
+		errno = 0; \
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0); \
+		json_t *p_ = (call); \
+		int e_ = errno; \
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0); \
+		if (p_ != NULL || e_ != EMFILE) \
+			fail_msg("%s: %p (%s), not NULL/EMFILE", #call, \
+			    (void *)p_, strerror(e_)); \
+	} while (0)
+	EMFILE_INT(js_spool_submit(f->sp, j));
+	EMFILE_INT(js_spool_submit_many(f->sp, &j, 1));
+	EMFILE_PTR(js_spool_read(f->sp, pend, &st));
+	EMFILE_PTR(js_spool_read_current(f->sp, run, &st));
+	EMFILE_INT(js_spool_heartbeat_gen(f->sp, run, c.generation));
+	EMFILE_INT(js_spool_log_append(f->sp, run, c.generation, 2, "cd", 2,
+	    &size));
+	EMFILE_INT(js_spool_finish(f->sp, &c, job, JS_COMPLETED));
+	EMFILE_INT(js_spool_cancel(f->sp, pend, "no", NULL));
+	EMFILE_INT(js_spool_list(f->sp, ~0u, 0, &list, &n));
+	EMFILE_INT(js_spool_log_open(f->sp, run, 0));
+	EMFILE_INT(js_spool_recover(f->sp, 0, NULL, NULL));
+	after = spool_state(f);
+	assert_string_equal(after, before);
+	free(after);
+	/* a claim that cannot read the job is not the job's fault: it is
+	 * never failed (it was: "invalid job file, moved to .failed") */
+	EMFILE_INT(js_spool_claim(f->sp, pend, "host:2", &c2, &job2));
+	assert_null(job2);
+	assert_false(exists(f, pend, "failed"));
+	assert_true(exists(f, pend, "pending") || exists(f, pend, "wip"));
+	if (exists(f, pend, "wip"))	/* unclaimed by lease recovery */
+		assert_int_equal(js_spool_recover_job(f->sp, pend, 0, NULL,
+		    NULL), 1);
+	assert_true(exists(f, pend, "pending"));
+#undef EMFILE_INT
+#undef EMFILE_PTR
+	/* and all of it works again */
+	assert_int_equal(js_spool_log_append(f->sp, run, c.generation, 2, "cd",
+	    2, &size), 0);
+	assert_int_equal(size, 4);
+	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_COMPLETED), 0);
+	assert_int_equal(js_spool_submit(f->sp, j), 0);
+	assert_int_equal(js_spool_cancel(f->sp, pend, "no", NULL), 0);
+	assert_true(exists(f, run, "completed"));
+	assert_true(exists(f, pend, "cancelled"));
+	assert_true(exists(f, js_job_str(j, "id"), "pending"));
+	free(before);
+	json_decref(job);
+	json_decref(j);
+}
+
 int
 main(void)
 {
@@ -1364,6 +1486,7 @@ main(void)
 		T(test_stat),
 		T(test_recover_cancel_requested),
 		T(test_recover_job),
+		T(test_no_fds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
