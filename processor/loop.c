@@ -1103,15 +1103,102 @@ setup(struct loop *l)
 	return 0;
 }
 
+/* What epoll says is ready, evs[0..n). */
+static void
+dispatch(struct loop *l, const struct epoll_event *evs, int n)
+{
+	uint64_t ticks;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (evs[i].data.fd == l->sigfd)
+			handle_signals(l);
+		else if (evs[i].data.fd == l->infd)
+			handle_inotify(l);
+		else if (evs[i].data.fd == l->hashr)
+			handle_hashed(l);
+		else if (evs[i].data.fd == l->tfd) {
+			if (read(l->tfd, &ticks, sizeof ticks) < 0 &&
+			    errno != EAGAIN)
+				js_warn("timerfd read: %s", strerror(errno));
+		} else {
+			handle_output(l, evs[i].data.fd);
+		}
+	}
+}
+
+/* Turns of the loop until a shutdown completes.  0, or 1 on a failure of
+ * the loop itself. */
+static int
+run_loop(struct loop *l)
+{
+	struct epoll_event evs[8];
+	int n;
+
+	for (;;) {
+		if (l->reload)
+			do_reload(l);
+		claim_ready(l);
+		if (l->stopping && l->active == 0)
+			return 0;
+		if (arm_timer(l, next_wakeup(l)) < 0) {
+			js_err("timerfd_settime: %s", strerror(errno));
+			return 1;
+		}
+		n = epoll_wait(l->epfd, evs, 8, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			js_err("epoll_wait: %s", strerror(errno));
+			return 1;
+		}
+		dispatch(l, evs, n);
+		handle_timers(l);
+	}
+}
+
+static void
+close_fd(int fd)
+{
+	if (fd >= 0)
+		(void)close(fd);	/* event fds and pipes: nothing to flush */
+}
+
+/* Frees what the loop holds; runs still going (a failure of the loop) are
+ * killed, hashings still going waited for. */
+static void
+loop_free(struct loop *l)
+{
+	size_t k;
+
+	for (k = 0; l->runs != NULL && k < l->nruns; k++)
+		if (l->runs[k].used && l->runs[k].hashing != NULL) {
+			loghash_free(l->runs[k].hashing);	/* waits for it */
+			json_decref(l->runs[k].job);
+		} else if (l->runs[k].used) {
+			l->ex->ops->stop(l->ex, l->runs[k].id, &l->runs[k].x, 1, 0);
+			unwatch_output(l, &l->runs[k]);
+			json_decref(l->runs[k].job);
+		}
+	free(l->runs);
+	free(l->helpers);
+	if (l->ex != NULL)
+		l->ex->ops->free(l->ex);
+	js_queue_free(l->q);
+	close_fd(l->sigfd);
+	close_fd(l->infd);
+	close_fd(l->tfd);
+	close_fd(l->epfd);
+	close_fd(l->hashr);
+	close_fd(l->hashw);
+}
+
 int
 proc_loop(struct js_spool *sp, struct proc_config *cfg)
 {
 	struct loop l;
-	struct epoll_event evs[8];
 	char lease[JS_DURATION_SIZE];
-	uint64_t ticks;
-	int rc = 0, n, i;
-	size_t k;
+	int rc = 1;
 
 	memset(&l, 0, sizeof l);
 	l.sp = sp;
@@ -1127,13 +1214,11 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 	l.runs = calloc(l.nruns, sizeof *l.runs);
 	if (l.q == NULL || l.runs == NULL || l.ex == NULL) {
 		js_err("out of memory");
-		rc = 1;
 		goto out;
 	}
 	if (setup(&l) < 0) {
 		js_err("cannot set up the event loop on %s: %s",
 		    js_spool_path(sp), strerror(errno));
-		rc = 1;
 		goto out;
 	}
 	js_duration_format(cfg->lease_ms, lease);
@@ -1142,73 +1227,12 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 	    geteuid() == 0 && !cfg->run_as ? " (root: --user root)" : "");
 	scan(&l);
 	l.next_scan = js_mono_ms() + cfg->scan_interval_ms;
-	for (;;) {
-		if (l.reload)
-			do_reload(&l);
-		claim_ready(&l);
-		if (l.stopping && l.active == 0)
-			break;
-		if (arm_timer(&l, next_wakeup(&l)) < 0) {
-			js_err("timerfd_settime: %s", strerror(errno));
-			rc = 1;
-			break;
-		}
-		n = epoll_wait(l.epfd, evs, 8, -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			js_err("epoll_wait: %s", strerror(errno));
-			rc = 1;
-			break;
-		}
-		for (i = 0; i < n; i++) {
-			if (evs[i].data.fd == l.sigfd)
-				handle_signals(&l);
-			else if (evs[i].data.fd == l.infd)
-				handle_inotify(&l);
-			else if (evs[i].data.fd == l.hashr)
-				handle_hashed(&l);
-			else if (evs[i].data.fd == l.tfd) {
-				if (read(l.tfd, &ticks, sizeof ticks) < 0 &&
-				    errno != EAGAIN)
-					js_warn("timerfd read: %s",
-					    strerror(errno));
-			} else {
-				handle_output(&l, evs[i].data.fd);
-			}
-		}
-		handle_timers(&l);
-	}
+	rc = run_loop(&l);
 	if (rc == 0 && l.link_died)
 		rc = 1;
 	if (rc == 0)
 		js_info("shut down");
 out:
-	for (k = 0; l.runs != NULL && k < l.nruns; k++)
-		if (l.runs[k].used && l.runs[k].hashing != NULL) {
-			loghash_free(l.runs[k].hashing);	/* waits for it */
-			json_decref(l.runs[k].job);
-		} else if (l.runs[k].used) {
-			l.ex->ops->stop(l.ex, l.runs[k].id, &l.runs[k].x, 1, 0);
-			unwatch_output(&l, &l.runs[k]);
-			json_decref(l.runs[k].job);
-		}
-	free(l.runs);
-	free(l.helpers);
-	if (l.ex != NULL)
-		l.ex->ops->free(l.ex);
-	js_queue_free(l.q);
-	if (l.sigfd >= 0)
-		close(l.sigfd);
-	if (l.infd >= 0)
-		close(l.infd);
-	if (l.tfd >= 0)
-		close(l.tfd);
-	if (l.epfd >= 0)
-		close(l.epfd);
-	if (l.hashr >= 0)
-		close(l.hashr);
-	if (l.hashw >= 0)
-		close(l.hashw);
+	loop_free(&l);
 	return rc;
 }
