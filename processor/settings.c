@@ -380,22 +380,19 @@ read_token_file(const struct js_opt *o, char *err, size_t errlen)
 	return nl;
 }
 
-/* The labels and the remote-mode settings.  0, or -1 with err. */
+/* The --label words, each once (at most JS_LABELS_MAX; each word checked
+ * by the table).  0, or -1 with err. */
 static int
-load_remote(struct proc_config *cfg, struct js_opt *o, char *err,
+load_labels(struct proc_config *cfg, struct js_opt *o, char *err,
     size_t errlen)
 {
 	struct js_opt *lab = js_config_get(o, NOPTS, "label");
-	const char *server = str(o, "server"), *tok = str(o, "token");
-	const char *tokfile = str(o, "token-file");
-	const char *tls[3] = { "tls-ca", "tls-cert", "tls-key" };
-	char **dst[3];
 	size_t i, j;
 
 	cfg->labels = calloc(lab->nlist + 1, sizeof *cfg->labels);
 	if (cfg->labels == NULL)
 		goto nomem;
-	for (i = 0; i < lab->nlist; i++) {	/* words: checked by the table */
+	for (i = 0; i < lab->nlist; i++) {
 		for (j = 0; j < i; j++)
 			if (strcmp(lab->list[i], lab->list[j]) == 0)
 				break;
@@ -414,32 +411,32 @@ load_remote(struct proc_config *cfg, struct js_opt *o, char *err,
 		    "labels", js_config_where(lab), JS_LABELS_MAX);
 		return -1;
 	}
-	cfg->claim_wait_ms = num(o, "claim-wait");
-	cfg->log_buffer = (uint64_t)num(o, "log-buffer");
-	cfg->retry_max_ms = num(o, "retry-max");	/* bounds: the table */
-	if (server == NULL || server[0] == '\0') {
-		if ((tok != NULL && tok[0] != '\0') ||
-		    (tokfile != NULL && tokfile[0] != '\0')) {
-			snprintf(err, errlen, "--token and --token-file need "
-			    "--server");
-			return -1;
-		}
-		return 0;
-	}
-	if ((cfg->server = strdup(server)) == NULL)
-		goto nomem;
-	/* no trailing slash: routes are appended */
-	for (i = strlen(cfg->server); i > 0 && cfg->server[i - 1] == '/'; i--)
-		cfg->server[i - 1] = '\0';
-	if (tok != NULL && tok[0] != '\0' && tokfile != NULL &&
-	    tokfile[0] != '\0') {
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+/* Remote mode's bearer token: --token, or the first line of --token-file
+ * (one of them, or neither).  0, or -1 with err. */
+static int
+load_token(struct proc_config *cfg, struct js_opt *o, char *err,
+    size_t errlen)
+{
+	const char *tok = str(o, "token"), *tokfile = str(o, "token-file");
+	int has_tok = tok != NULL && tok[0] != '\0';
+	int has_file = tokfile != NULL && tokfile[0] != '\0';
+
+	if (has_tok && has_file) {
 		snprintf(err, errlen, "give --token or --token-file, not both");
 		return -1;
 	}
-	if (tok != NULL && tok[0] != '\0') {
-		if ((cfg->token = strdup(tok)) == NULL)
-			goto nomem;
-	} else if (tokfile != NULL && tokfile[0] != '\0') {
+	if (has_tok) {
+		if ((cfg->token = strdup(tok)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	} else if (has_file) {
 		if ((cfg->token = read_token_file(js_config_get(o, NOPTS,
 		    "token-file"), err, errlen)) == NULL)
 			return -1;
@@ -450,6 +447,19 @@ load_remote(struct proc_config *cfg, struct js_opt *o, char *err,
 		    "token-file")));
 		return -1;
 	}
+	return 0;
+}
+
+/* Remote mode's TLS files (each readable now); a client certificate goes
+ * with its key.  0, or -1 with err. */
+static int
+load_tls(struct proc_config *cfg, struct js_opt *o, char *err,
+    size_t errlen)
+{
+	static const char *const tls[3] = { "tls-ca", "tls-cert", "tls-key" };
+	char **dst[3];
+	size_t i;
+
 	dst[0] = &cfg->tls_ca;
 	dst[1] = &cfg->tls_cert;
 	dst[2] = &cfg->tls_key;
@@ -462,17 +472,167 @@ load_remote(struct proc_config *cfg, struct js_opt *o, char *err,
 			    "%s", strerror(errno));
 			return -1;
 		}
-		if ((*dst[i] = strdup(v)) == NULL)
-			goto nomem;
+		if ((*dst[i] = strdup(v)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
 	}
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
 		snprintf(err, errlen, "--tls-cert and --tls-key go together");
 		return -1;
 	}
 	return 0;
-nomem:
-	snprintf(err, errlen, "out of memory");
-	return -1;
+}
+
+/* The remote-mode settings: the server, its token and TLS files, and the
+ * claim, log and retry bounds.  0, or -1 with err. */
+static int
+load_remote(struct proc_config *cfg, struct js_opt *o, char *err,
+    size_t errlen)
+{
+	const char *server = str(o, "server"), *tok = str(o, "token");
+	const char *tokfile = str(o, "token-file");
+	size_t i;
+
+	cfg->claim_wait_ms = num(o, "claim-wait");
+	cfg->log_buffer = (uint64_t)num(o, "log-buffer");
+	cfg->retry_max_ms = num(o, "retry-max");	/* bounds: the table */
+	if (server == NULL || server[0] == '\0') {
+		if ((tok != NULL && tok[0] != '\0') ||
+		    (tokfile != NULL && tokfile[0] != '\0')) {
+			snprintf(err, errlen, "--token and --token-file need "
+			    "--server");
+			return -1;
+		}
+		return 0;
+	}
+	if ((cfg->server = strdup(server)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* no trailing slash: routes are appended */
+	for (i = strlen(cfg->server); i > 0 && cfg->server[i - 1] == '/'; i--)
+		cfg->server[i - 1] = '\0';
+	if (load_token(cfg, o, err, errlen) < 0)
+		return -1;
+	return load_tls(cfg, o, err, errlen);
+}
+
+/* The spool, the log, the job slots (-j 0: one per CPU), the durations,
+ * the log size limit and the notify command (values checked by the
+ * table).  0, or -1 with err. */
+static int
+load_general(struct proc_config *cfg, struct js_opt *o, char *err,
+    size_t errlen)
+{
+	const char *notify = str(o, "notify-command");
+	long ncpu;
+
+	cfg->log_level = js_log_level_parse(str(o, "log-level")); /* checked */
+	cfg->use_syslog = (int)num(o, "syslog");
+	cfg->jobs = (int)num(o, "jobs");
+	if (cfg->jobs == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg->jobs = ncpu > 0 ? (int)(ncpu < 4096 ? ncpu : 4096) : 1;
+	}
+	cfg->lease_ms = num(o, "lease");
+	cfg->kill_grace_ms = num(o, "kill-grace");
+	cfg->shutdown_grace_ms = num(o, "shutdown-grace");
+	cfg->scan_interval_ms = num(o, "scan-interval");
+	cfg->max_log_size = (uint64_t)num(o, "max-log-size");
+	cfg->spool = strdup(str(o, "spool"));
+	cfg->notify_command = dup_or_null(notify);
+	if (cfg->spool == NULL || (cfg->notify_command == NULL &&
+	    notify != NULL && notify[0] != '\0')) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* The container runtime (given, or the default found on this host) and
+ * the words given to it.  0, or -1 with err. */
+static int
+load_container(struct proc_config *cfg, struct js_opt *o, char *err,
+    size_t errlen)
+{
+	const char *rt = str(o, "container-runtime");
+
+	if (rt == NULL || rt[0] == '\0')
+		rt = container_default_runtime();
+	if (!container_runtime_ok(rt)) {	/* a given one is checked */
+		snprintf(err, errlen, "bad default container runtime '%s'", rt);
+		return -1;
+	}
+	cfg->runtime = strdup(rt);
+	cfg->runtime_global = proc_split_words(str(o, "container-global-args"));
+	cfg->container_args = proc_split_words(str(o, "container-args"));
+	if (cfg->runtime == NULL || cfg->runtime_global == NULL ||
+	    cfg->container_args == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Whom jobs run as: --user (when root; a user other than root, whose uid
+ * is not 0), else the processor's own user.  0, or -1 with err. */
+static int
+load_user(struct proc_config *cfg, struct js_opt *o, char *err,
+    size_t errlen)
+{
+	const char *user = str(o, "user");
+	struct passwd *pw;
+
+	if (geteuid() == 0 && user != NULL && user[0] != '\0' &&
+	    strcmp(user, "root") != 0) {
+		errno = 0;
+		pw = getpwnam(user);
+		if (pw == NULL) {
+			js_config_bad(js_config_get(o, NOPTS, "user"), err,
+			    errlen, "%s", errno ? strerror(errno) :
+			    "no such user");
+			return -1;
+		}
+		if (pw->pw_uid == 0) {
+			js_config_bad(js_config_get(o, NOPTS, "user"), err,
+			    errlen, "it has uid 0; use --user root to run jobs "
+			    "as root");
+			return -1;
+		}
+		cfg->run_as = 1;
+		cfg->uid = pw->pw_uid;
+		cfg->gid = pw->pw_gid;
+		cfg->user = strdup(pw->pw_name);
+		cfg->home = strdup(pw->pw_dir);
+	} else {
+		pw = getpwuid(geteuid());
+		cfg->user = strdup(pw ? pw->pw_name : "root");
+		cfg->home = strdup(pw ? pw->pw_dir : "/");
+	}
+	if (cfg->user == NULL || cfg->home == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* The labels the processor takes jobs by (all_labels_build) and
+ * --exclusive, which needs one.  0, or -1 with err. */
+static int
+load_claim_labels(struct proc_config *cfg, struct js_opt *o, char *err,
+    size_t errlen)
+{
+	if (all_labels_build(cfg, err, errlen) < 0)
+		return -1;
+	cfg->exclusive = (int)num(o, "exclusive");
+	if (cfg->exclusive && cfg->nall_labels == 0) {
+		js_config_bad(js_config_get(o, NOPTS, "exclusive"), err, errlen,
+		    "a dedicated processor takes only jobs that ask for one of "
+		    "its labels: give --label too");
+		return -1;
+	}
+	return 0;
 }
 
 /* Parses argv, environment and config file into cfg (with print_help,
@@ -482,9 +642,7 @@ static int
 load(struct proc_config *cfg, char *err, size_t errlen, int print_help)
 {
 	struct js_opt o[NOPTS];
-	const char *rt, *user;
-	long ncpu;
-	int rc, level;
+	int rc;
 
 	memcpy(o, opt_template, sizeof o);
 	rc = js_config_parse(o, NOPTS, saved_argc, saved_argv, err, errlen);
@@ -496,86 +654,19 @@ load(struct proc_config *cfg, char *err, size_t errlen, int print_help)
 		return rc;
 	}
 	memset(cfg, 0, sizeof *cfg);
-	level = js_log_level_parse(str(o, "log-level"));	/* checked */
-	cfg->log_level = level;
-	cfg->use_syslog = (int)num(o, "syslog");
-	cfg->jobs = (int)num(o, "jobs");
-	if (cfg->jobs == 0) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		cfg->jobs = ncpu > 0 ? (int)(ncpu < 4096 ? ncpu : 4096) : 1;
-	}
-	cfg->lease_ms = num(o, "lease");
-	cfg->kill_grace_ms = num(o, "kill-grace");
-	cfg->shutdown_grace_ms = num(o, "shutdown-grace");
-	cfg->scan_interval_ms = num(o, "scan-interval");	/* bounds: the table */
-	cfg->max_log_size = (uint64_t)num(o, "max-log-size");
-	rt = str(o, "container-runtime");
-	if (rt == NULL || rt[0] == '\0')
-		rt = container_default_runtime();
-	if (!container_runtime_ok(rt)) {	/* a given one is checked */
-		snprintf(err, errlen, "bad default container runtime '%s'", rt);
-		goto bad;
-	}
-	cfg->spool = strdup(str(o, "spool"));
-	cfg->runtime = strdup(rt);
-	cfg->notify_command = dup_or_null(str(o, "notify-command"));
-	cfg->runtime_global = proc_split_words(str(o, "container-global-args"));
-	cfg->container_args = proc_split_words(str(o, "container-args"));
-	if (cfg->spool == NULL || cfg->runtime == NULL ||
-	    cfg->runtime_global == NULL || cfg->container_args == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto bad;
-	}
-	if (load_executor(cfg, o, err, errlen) < 0 ||
-	    load_remote(cfg, o, err, errlen) < 0)
-		goto bad;
-	user = str(o, "user");
-	if (geteuid() == 0 && user != NULL && user[0] != '\0' &&
-	    strcmp(user, "root") != 0) {
-		struct passwd *pw;
-		errno = 0;
-		pw = getpwnam(user);
-		if (pw == NULL) {
-			js_config_bad(js_config_get(o, NOPTS, "user"), err,
-			    errlen, "%s", errno ? strerror(errno) :
-			    "no such user");
-			goto bad;
-		}
-		if (pw->pw_uid == 0) {
-			js_config_bad(js_config_get(o, NOPTS, "user"), err,
-			    errlen, "it has uid 0; use --user root to run jobs "
-			    "as root");
-			goto bad;
-		}
-		cfg->run_as = 1;
-		cfg->uid = pw->pw_uid;
-		cfg->gid = pw->pw_gid;
-		cfg->user = strdup(pw->pw_name);
-		cfg->home = strdup(pw->pw_dir);
-	} else {
-		struct passwd *pw = getpwuid(geteuid());
-		cfg->user = strdup(pw ? pw->pw_name : "root");
-		cfg->home = strdup(pw ? pw->pw_dir : "/");
-	}
-	if (cfg->user == NULL || cfg->home == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto bad;
-	}
-	if (all_labels_build(cfg, err, errlen) < 0)
-		goto bad;
-	cfg->exclusive = (int)num(o, "exclusive");
-	if (cfg->exclusive && cfg->nall_labels == 0) {
-		js_config_bad(js_config_get(o, NOPTS, "exclusive"), err, errlen,
-		    "a dedicated processor takes only jobs that ask for one of "
-		    "its labels: give --label too");
-		goto bad;
+	if (load_general(cfg, o, err, errlen) < 0 ||
+	    load_container(cfg, o, err, errlen) < 0 ||
+	    load_executor(cfg, o, err, errlen) < 0 ||
+	    load_labels(cfg, o, err, errlen) < 0 ||
+	    load_remote(cfg, o, err, errlen) < 0 ||
+	    load_user(cfg, o, err, errlen) < 0 ||
+	    load_claim_labels(cfg, o, err, errlen) < 0) {
+		js_config_free(o, NOPTS);
+		proc_config_free(cfg);
+		return JS_CONFIG_ERROR;
 	}
 	js_config_free(o, NOPTS);
 	return JS_CONFIG_OK;
-bad:
-	js_config_free(o, NOPTS);
-	proc_config_free(cfg);
-	return JS_CONFIG_ERROR;
 }
 
 int
