@@ -308,6 +308,8 @@ enum MHD_Result route_job_put(struct api *a, struct MHD_Connection *c,
     struct req *r, const char *id);
 enum MHD_Result route_job_delete(struct api *a, struct MHD_Connection *c,
     struct req *r, const char *id);
+enum MHD_Result route_job_rerun(struct api *a, struct MHD_Connection *c,
+    struct req *r, const char *id);
 enum MHD_Result route_job_log(struct api *a, struct MHD_Connection *c,
     struct req *r, const char *id);
 enum MHD_Result route_add(struct api *a, struct MHD_Connection *c,
@@ -375,6 +377,7 @@ struct idx_filter {
 	const char *batch;	/* NULL: any */
 	const char *name;	/* NULL: any */
 	int by_labels;		/* only jobs whose labels are all in labels[] */
+	int exclusive;		/* and (a dedicated worker) ask for one of them */
 	const char *const *labels;
 	size_t nlabels;
 	int want_bad;		/* also pending files that are not valid jobs */

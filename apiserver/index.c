@@ -458,7 +458,7 @@ load(struct idx *x, const struct js_entry *je, int want_bad)
 	prio = json_object_get(job, "priority");
 	e->priority = json_is_integer(prio) ? (long long)json_integer_value(prio) :
 	    json_is_real(prio) ? (long long)json_real_value(prio) : 0;
-	e->not_before_ms = js_job_int(job, "not_before", 0);
+	e->not_before_ms = js_sched_start_ms(job, je->mtime_ms);
 	switch (load_labels(e, job)) {
 	case -1:
 		e->labels_bad = 1;	/* a claim fails it (js_job_normalize) */
@@ -522,8 +522,8 @@ str_eq(const char *x, const char *y)
 static int
 labels_ok(const struct ent *e, const struct idx_filter *f)
 {
-	return js_sched_labels_ok((const char *const *)e->labels, e->nlabels,
-	    f->labels, f->nlabels);
+	return js_sched_takes((const char *const *)e->labels, e->nlabels,
+	    f->labels, f->nlabels, f->exclusive);
 }
 
 static int

@@ -30,6 +30,8 @@ const struct route routes_table[] = {
 		{ GET, "peek", BODY_NONE, .h1 = route_job_get },
 		{ "PUT", "", BODY_JSON, .h1 = route_job_put },
 		{ "DELETE", "", BODY_NONE, .h1 = route_job_delete } } },
+	{ "job_rerun", "/api/v1/jobs/{id}/rerun", ROLE_TOKEN, {
+		{ "POST", "", BODY_NONE, .h1 = route_job_rerun } } },
 	{ "job_log", "/api/v1/jobs/{id}/log", ROLE_TOKEN, {
 		{ GET, "offset,follow,ws,tail", BODY_NONE,
 		    .h1 = route_job_log } } },

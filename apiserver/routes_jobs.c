@@ -442,6 +442,10 @@ change_edit(json_t *job, enum js_state st, void *arg)
 		return refuse(ch, MHD_HTTP_CONFLICT, "a job's status can only "
 		    "be changed to cancelled (it is %s)", cur);
 	}
+	if (edit && st != JS_PENDING && js_job_pending_only(ch->fields))
+		return refuse(ch, MHD_HTTP_CONFLICT, "the job is %s: its "
+		    "priority and start time (run_at, delay) change only while "
+		    "it is pending", cur);
 	if (edit && st == JS_WIP)
 		return refuse(ch, MHD_HTTP_CONFLICT, "the job is %s; change it "
 		    "when it has ended", cur);
@@ -522,7 +526,8 @@ route_job_put(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (json_object_size(fields) == 0 && ch.want < 0) {
 		json_decref(fields);
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "nothing to change: give "
-		    "name, description, metadata or status");
+		    "name, description, metadata, priority, run_at, delay or "
+		    "status");
 	}
 	if (js_job_check_update(fields, ch.msg, sizeof ch.msg) < 0) {
 		rc = reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", ch.msg);
@@ -533,6 +538,48 @@ route_job_put(struct api *a, struct MHD_Connection *c, struct req *r,
 	rc = change_job(a, c, r, id, &ch, MHD_HTTP_OK);
 	json_decref(fields);
 	return rc;
+}
+
+/* POST /api/v1/jobs/{id}/rerun: a new job with the specification of a
+ * final one (lib/job's js_job_rerun: same owner, "rerun_of"). */
+enum MHD_Result
+route_job_rerun(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *id)
+{
+	enum js_state st;
+	char err[300];
+	json_t *old, *job;
+	int e;
+
+	old = jobs_read_visible(a, &r->who, id, &st);
+	if (old == NULL)
+		return errno == ENOENT ? no_job(c, id) :
+		    reply_errno(c, errno, "cannot read the job");
+	if (!js_sched_final(st)) {
+		e = reply_error(c, MHD_HTTP_CONFLICT, "job %s is %s; only a job "
+		    "that has ended (completed, failed, cancelled) can be re-run",
+		    id, js_state_status(st));
+		json_decref(old);
+		return e;
+	}
+	if (!reply_spool_in_place(a)) {
+		json_decref(old);
+		return reply_store_errno(a, c, ENOENT, "cannot store the job");
+	}
+	job = js_job_rerun(old, err, sizeof err);
+	json_decref(old);
+	if (job == NULL)
+		return reply_error(c, MHD_HTTP_CONFLICT, "job %s cannot be re-run: "
+		    "%s", id, err);
+	if (js_spool_submit(a->sp, job) < 0) {
+		e = errno;
+		json_decref(job);
+		return reply_store_errno(a, c, e, "cannot store the job");
+	}
+	metrics_count_submitted(a->metrics, 1);
+	bus_pending_kick(a->bus);	/* waiting worker claims look now */
+	js_info("job %s: re-run of %s", js_job_str(job, "id"), id);
+	return created(c, job, MHD_HTTP_CREATED);
 }
 
 enum MHD_Result

@@ -193,12 +193,8 @@ claim_once(struct api *a, const struct idx_filter *f, uint64_t pgen,
 
 		if (!idx_candidate(a->idx, cands, i, f, &h))
 			continue;
-		if (!h.bad && h.not_before_ms > now) {
-			if (*next_nb == 0 || h.not_before_ms < *next_nb)
-				*next_nb = h.not_before_ms;
-			continue;
-		}
-		/* the cache's copy may predate a requeue with a backoff */
+		/* the cache's copy may predate a requeue with a backoff, or
+		 * a PUT of the start time (lib/sched): look at the file */
 		switch (idx_recheck(a->idx, f, &h)) {
 		case 0:
 			continue;	/* gone (forgotten) or changed */
@@ -212,12 +208,15 @@ claim_once(struct api *a, const struct idx_filter *f, uint64_t pgen,
 			continue;
 		}
 		if (js_spool_claim(a->sp, h.id, worker, &cl, &job) < 0) {
-			if (errno == ENOENT || errno == EBADMSG)
+			/* EAGAIN: its file holds a later start time than the
+			 * index read; it is pending again, to be read again */
+			if (errno == ENOENT || errno == EBADMSG ||
+			    errno == EAGAIN)
 				idx_forget(a->idx, h.id);
 			if (errno == EBADMSG)
 				js_warn("job %s: not a valid job file; failed it",
 				    h.id);
-			else if (errno != ENOENT)
+			else if (errno != ENOENT && errno != EAGAIN)
 				js_warn("job %s: cannot claim it: %s", h.id,
 				    strerror(errno));
 			json_decref(job);
@@ -309,6 +308,15 @@ route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
 		wait = json_number_value(v);
 	}
 	memset(&f, 0, sizeof f);
+	if ((v = json_object_get(body, "exclusive")) != NULL && !json_is_null(v)) {
+		if (!json_is_boolean(v)) {
+			json_decref(body);
+			return reply_error(c, MHD_HTTP_BAD_REQUEST, "exclusive must "
+			    "be true (a dedicated worker: only jobs that ask for "
+			    "one of its labels) or false");
+		}
+		f.exclusive = json_is_true(v);
+	}
 	f.mask = JS_STATE_BIT(JS_PENDING);
 	f.by_labels = 1;
 	f.labels = labels;

@@ -72,6 +72,11 @@ check "the batch logs were followed (lines prefixed by job ids)" sh -c \
 	"printf '%s\n' \"\$1\" | grep -q -E '^[0-9a-f-]{36}.*one\$'" _ "$out"
 check "the batch counts show 2 completed" sh -c \
 	"printf '%s\n' \"\$1\" | grep -q '\"completed\":2'" _ "$out"
+check "a delayed job waits as pending, with its run_at" has 'pending until 20.*Z'
+check "... its priority changed while it waited" has '{"priority":5}'
+check "... then it ran, and its re-run too" test "$(printf '%s\n' "$out" | grep -c -x later)" -eq 2
+check "... the re-run completed with its rerun_of" has \
+	'{"status":"completed","rerun_of":"[0-9a-f-]\{36\}"}'
 check "a job submitted from the shell ran (uname -r)" has "$(uname -r)"
 check "... and was retrieved (its file is .retrieved)" sh -c "grep -l '\"from-the-shell\"' '$SPOOL'/*.retrieved >/dev/null"
 check "no file left in tmp/" test -z "$(ls -A "$SPOOL/tmp")"
