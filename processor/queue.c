@@ -15,6 +15,7 @@
 #include "proc.h"
 #include "idmap.h"
 #include "sched.h"
+#include "util.h"
 
 struct item {
 	long long priority;
@@ -162,6 +163,10 @@ js_queue_add(struct js_queue *q, const char *id, long long priority,
 {
 	struct item it;
 
+	if (!js_id_valid(id)) {	/* reads no further than a wrong byte */
+		errno = EINVAL;
+		return -1;
+	}
 	if (js_queue_contains(q, id))
 		return 0;
 	memset(&it, 0, sizeof it);

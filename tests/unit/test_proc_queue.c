@@ -271,8 +271,10 @@ test_remove_many(void **state)
 	js_queue_free(q);
 }
 
-/* An id that cannot name a job is refused and not indexed.  (Ids are
- * passed in JS_ID_SIZE buffers: js_queue_add copies that many bytes.) */
+/* An id that cannot name a job is refused and not indexed, whatever the
+ * size of the string holding it: a literal "" (one byte) is read no
+ * further than its end (AddressSanitizer checks), an unterminated buffer
+ * no further than JS_ID_SIZE. */
 static void
 test_bad_id(void **state)
 {
@@ -283,6 +285,20 @@ test_bad_id(void **state)
 	errno = 0;
 	assert_int_equal(js_queue_add(q, bad, 0, 1, 0), -1);
 	assert_int_equal(errno, EINVAL);
+	assert_int_equal(js_queue_len(q), 0);
+	errno = 0;
+	assert_int_equal(js_queue_add(q, "", 0, 1, 0), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(js_queue_add(q, "0123", 0, 1, 0), -1);
+	assert_int_equal(errno, EINVAL);
+	{
+		char full[JS_ID_SIZE + 4];
+		memset(full, 'a', sizeof full);
+		errno = 0;
+		assert_int_equal(js_queue_add(q, full, 0, 1, 0), -1);
+		assert_int_equal(errno, EINVAL);
+	}
 	assert_int_equal(js_queue_len(q), 0);
 	pop_none(q, 0);
 	js_queue_free(q);
