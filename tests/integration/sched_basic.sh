@@ -308,6 +308,24 @@ done
 eq "  none on the exclusive processor" "$n" 0
 stop_proc "$X_PID"
 stop_proc "$O_PID"
+
+# ---- an exclusive processor in remote mode ----
+RW=$(mktemp -d /tmp/jobspool-rw.XXXXXX)
+chmod 0750 "$RW"
+T_DIRS="$T_DIRS $RW"
+post '{"shell":"true"}'
+RN=$ID
+"$JS_BIN/jobspool-processor" --spool "$RW" --server "$URL" --token w0rker \
+	--label gpu --exclusive -j 2 --claim-wait 1s 2>>"$WORK/proc.remote.log" &
+R_PID=$!
+T_PIDS="$T_PIDS $R_PID"
+post '{"shell":"true","labels":["gpu"]}'
+RG=$ID
+check "a remote exclusive gpu processor runs a gpu job" wait_final 10 "$RG"
+eq "  completed" "$(field "$RG" .status)" completed
+sleep 1.5
+check "  but never the unlabelled job" test -f "$SPOOL/$RN.pending"
+stop_proc "$R_PID"
 api_stop
 proc_check_logs
 finish
