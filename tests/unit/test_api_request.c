@@ -33,6 +33,7 @@ static const struct {
 	{ "/metrics", "/metrics", NULL, NULL },
 	{ "/api/v1/jobs", "/api/v1/jobs", NULL, NULL },
 	{ "/api/v1/jobs/J1", "/api/v1/jobs/{id}", "J1", NULL },
+	{ "/api/v1/jobs/J1/rerun", "/api/v1/jobs/{id}/rerun", "J1", NULL },
 	{ "/api/v1/jobs/J1/log", "/api/v1/jobs/{id}/log", "J1", NULL },
 	{ "/api/v1/batches", "/api/v1/batches", NULL, NULL },
 	{ "/api/v1/batches/B1", "/api/v1/batches/{id}", "B1", NULL },
@@ -127,6 +128,7 @@ test_route_near_miss(void **state)
 		"/api", "/api/v1", "/api/v2/jobs", "/API/v1/jobs", "/api/v1/job",
 		"/api/v1/jobs/J1/log/x", "/api/v1/jobs/J1/logs",
 		"/api/v1/jobs/J1//", "/api/v1/batches/B1/log/x",
+		"/api/v1/jobs/J1/rerun/x", "/api/v1/jobs/rerun/J1",
 		"/api/v1/add/1", "/api/v1/add/1/2/3", "/api/v1/workers",
 		"/api/v1/workers/claim/x", "/api/v1/workers/jobs/J3",
 		"/api/v1/workers/jobs/J3/cancel", "/api/v1/workers/jobs/J3/log/x",
@@ -254,6 +256,7 @@ test_query(void **state)
 	query_is("/api/v1/jobs/J1", "HEAD", "peek", "logs");
 	query_is("/api/v1/jobs/J1", "PUT", "", "peek");
 	query_is("/api/v1/jobs/J1", "DELETE", "", "peek");
+	query_is("/api/v1/jobs/J1/rerun", "POST", "", "peek");
 	query_is("/api/v1/jobs/J1/log", "GET", "offset,follow,ws,tail",
 	    "folow,peek,token");
 	query_is("/api/v1/batches", "POST", "", "peek");
@@ -336,6 +339,8 @@ test_check_404_405(void **state)
 	assert_int_equal(check("/healthz", "POST", NULL, NULL, "use GET, HEAD",
 	    NULL), 405);
 	assert_int_equal(check("/api/v1/batches", "GET", NULL, NULL,
+	    "use POST", NULL), 405);
+	assert_int_equal(check("/api/v1/jobs/J1/rerun", "GET", NULL, NULL,
 	    "use POST", NULL), 405);
 	assert_int_equal(check("/api/v1/workers/jobs/J3/log", "GET", NULL,
 	    NULL, "use POST", NULL), 405);
