@@ -1085,14 +1085,23 @@ js_job_parse(const char *text, size_t len, char *err, size_t errlen)
 	json_t *j;
 
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+	if (j == NULL && ((e.line == -1 && e.text[0] == '\0') ||
+	    json_error_code(&e) == json_error_out_of_memory)) {
+		/* (no text at all: the parser could not even start) */
+		js_errf(err, errlen, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
 	if (j == NULL) {
 		js_errf(err, errlen, "malformed JSON at line %d, column %d: %s",
 		    e.line, e.column, e.text);
+		errno = EBADMSG;
 		return NULL;
 	}
 	if (!json_is_object(j)) {
 		js_errf(err, errlen, "a job must be a JSON object");
 		json_decref(j);
+		errno = EBADMSG;
 		return NULL;
 	}
 	return j;

@@ -148,7 +148,8 @@ char *js_json_dumps(const json_t *j, size_t flags, const char *end,
     size_t *len);
 
 /* Reads a job from a JSON text (at most len bytes).  Returns NULL with err
- * when it is not a JSON object. */
+ * and errno EBADMSG when it is not a JSON object, ENOMEM (err "out of
+ * memory") when memory ran out while reading it. */
 json_t *js_job_parse(const char *text, size_t len, char *err, size_t errlen);
 
 #endif

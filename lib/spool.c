@@ -439,9 +439,10 @@ read_json(struct js_spool *sp, const char *name)
 	}
 	close(fd);
 	j = js_job_parse(buf, got, err, sizeof err);
+	saved = errno;
 	free(buf);
-	if (j == NULL)
-		errno = EBADMSG;
+	if (j == NULL)	/* ENOMEM is no fault of the file */
+		errno = saved == ENOMEM ? ENOMEM : EBADMSG;
 	return j;
 }
 

@@ -1,4 +1,6 @@
 /* Unit tests for lib/job.c: validation of hostile and well-formed jobs. */
+#include <errno.h>
+
 #include "testutil.h"
 #include "job.h"
 #include "util.h"
@@ -464,6 +466,54 @@ test_dump_out_of_memory(void **state)
 	json_decref(job);
 }
 
+/* Parsing when memory runs out: where jansson says so (its parser could
+ * not start, or an error of code json_error_out_of_memory), NULL with
+ * ENOMEM and "out of memory", not "malformed" (a claim fails a job whose
+ * file is malformed).  jansson 2.14 reports a failed allocation inside a
+ * string token as a syntax error, which stays EBADMSG. */
+static void
+test_parse_out_of_memory(void **state)
+{
+	static const char text[] = "{\"shell\":\"true\",\"name\":\"n\"}";
+	json_t *j, *ref;
+	int n, oom = 0;
+
+	(void)state;
+	ref = js_job_parse(text, strlen(text), err, sizeof err);
+	assert_non_null(ref);
+	json_set_alloc_funcs(failing_malloc, free);
+	for (n = 1; n <= 60; n++) {
+		alloc_left = n;
+		errno = 0;
+		j = js_job_parse(text, strlen(text), err, sizeof err);
+		alloc_left = 0;
+		if (j != NULL) {
+			assert_true(json_equal(j, ref));
+			json_decref(j);
+			continue;
+		}
+		if (errno == ENOMEM) {
+			assert_string_equal(err, "out of memory");
+			oom++;
+		} else {
+			assert_int_equal(errno, EBADMSG);
+		}
+	}
+	alloc_left = 1;		/* the parser cannot start */
+	j = js_job_parse(text, strlen(text), err, sizeof err);
+	alloc_left = 0;
+	assert_null(j);
+	assert_int_equal(errno, ENOMEM);
+	json_set_alloc_funcs(malloc, free);
+	assert_true(oom > 1);
+	/* and text that is no job is still EBADMSG */
+	assert_null(js_job_parse("{\"a\":", 6, err, sizeof err));
+	assert_int_equal(errno, EBADMSG);
+	assert_null(js_job_parse("[1]", 3, err, sizeof err));
+	assert_int_equal(errno, EBADMSG);
+	json_decref(ref);
+}
+
 int
 main(void)
 {
@@ -479,6 +529,7 @@ main(void)
 		cmocka_unit_test(test_update_sched),
 		cmocka_unit_test(test_rerun),
 		cmocka_unit_test(test_dump_out_of_memory),
+		cmocka_unit_test(test_parse_out_of_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
