@@ -146,11 +146,7 @@ js_clean_purge_orphan(struct js_spool *sp, const char *id,
 	enum js_state st;
 	int lk, rc = -1, a, b, saved;
 
-	if (!js_id_valid(id)) {
-		errno = EINVAL;
-		return -1;
-	}
-	lk = js_spool_lock(sp, id);
+	lk = js_spool_lock_id(sp, id);
 	if (lk < 0)
 		return -1;
 	if (js_spool_find(sp, id, &st) == 0) {

@@ -565,13 +565,9 @@ js_spool_locate(struct js_spool *sp, const char *id, enum js_state *state)
 {
 	int lk, rc;
 
-	if (!js_id_valid(id)) {
-		errno = EINVAL;
-		return -1;
-	}
 	/* under the lock only a claim or a cancel of a pending job can move
 	 * it (.pending -> .wip or .cancelled), forward in the order probed */
-	lk = js_spool_lock(sp, id);
+	lk = js_spool_lock_id(sp, id);
 	if (lk < 0)
 		return -1;
 	rc = js_spool_find(sp, id, state);
@@ -679,6 +675,16 @@ js_spool_lock(struct js_spool *sp, const char *id)
 		return -1;
 	}
 	return fd;
+}
+
+int
+js_spool_lock_id(struct js_spool *sp, const char *id)
+{
+	if (!js_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return js_spool_lock(sp, id);
 }
 
 void
@@ -1021,11 +1027,7 @@ js_spool_log_append(struct js_spool *sp, const char *id, long long generation,
 	uint64_t cur, skip;
 	int lk, fd = -1, rc = -1, saved;
 
-	if (!js_id_valid(id)) {
-		errno = EINVAL;
-		return -1;
-	}
-	lk = js_spool_lock(sp, id);
+	lk = js_spool_lock_id(sp, id);
 	if (lk < 0)
 		return -1;
 	if (check_claim(sp, id, generation, 1) < 0)
@@ -1081,11 +1083,7 @@ js_spool_finish(struct js_spool *sp, const struct js_claim *c, json_t *job,
 		errno = EINVAL;
 		return -1;
 	}
-	if (!js_id_valid(c->id)) {
-		errno = EINVAL;
-		return -1;
-	}
-	lk = js_spool_lock(sp, c->id);
+	lk = js_spool_lock_id(sp, c->id);
 	if (lk < 0)
 		return -1;
 	if (check_claim(sp, c->id, c->generation, 1) < 0)
@@ -1137,11 +1135,7 @@ js_spool_requeue(struct js_spool *sp, const struct js_claim *c, json_t *job,
 {
 	int lk, rc = -1;
 
-	if (!js_id_valid(c->id)) {
-		errno = EINVAL;
-		return -1;
-	}
-	lk = js_spool_lock(sp, c->id);
+	lk = js_spool_lock_id(sp, c->id);
 	if (lk < 0)
 		return -1;
 	if (check_claim(sp, c->id, c->generation, 0) < 0)
@@ -1424,11 +1418,7 @@ js_spool_edit(struct js_spool *sp, const char *id, js_edit_fn fn, void *arg,
 
 	if (jobp != NULL)
 		*jobp = NULL;
-	if (!js_id_valid(id)) {
-		errno = EINVAL;
-		return -1;
-	}
-	lk = js_spool_lock(sp, id);
+	lk = js_spool_lock_id(sp, id);
 	if (lk < 0)
 		return -1;
 	for (tries = 0; tries < 8; tries++) {
@@ -1571,11 +1561,7 @@ js_spool_remove(struct js_spool *sp, const char *id)
 	enum js_state st;
 	int lk, rc = -1;
 
-	if (!js_id_valid(id)) {
-		errno = EINVAL;
-		return -1;
-	}
-	lk = js_spool_lock(sp, id);
+	lk = js_spool_lock_id(sp, id);
 	if (lk < 0)
 		return -1;
 	if (js_spool_find(sp, id, &st) < 0)

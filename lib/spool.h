@@ -308,9 +308,12 @@ int js_spool_log_open(struct js_spool *sp, const char *id, int write);
 int js_spool_clean_tmp(struct js_spool *sp, int64_t age_ms, int dry_run,
     void (*fn)(const char *name, off_t size, void *arg), void *arg);
 
-/* Takes (lock=1) or releases (0) the lock of one job; used inside the
- * library and by tests.  Returns an fd to pass back on release, or -1. */
+/* js_spool_lock takes the lock of one name (a job's id, an idempotency
+ * record's name), js_spool_unlock releases it; used inside the library
+ * and by tests.  Returns an fd to pass back on release, or -1. */
 int js_spool_lock(struct js_spool *sp, const char *id);
+/* js_spool_lock of a job: -1/EINVAL if id cannot name one. */
+int js_spool_lock_id(struct js_spool *sp, const char *id);
 void js_spool_unlock(int lockfd);
 
 #endif

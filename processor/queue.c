@@ -80,28 +80,6 @@ heap_push(struct heap *h, const struct item *it)
 	return 0;
 }
 
-static void
-heap_pop(struct heap *h, struct item *out)
-{
-	struct item last;
-	size_t i = 0;
-
-	*out = h->v[0];
-	last = h->v[--h->n];
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m;
-		if (l >= h->n)
-			break;
-		m = (r < h->n && h->before(&h->v[r], &h->v[l])) ? r : l;
-		if (!h->before(&h->v[m], &last))
-			break;
-		h->v[i] = h->v[m];
-		i = m;
-	}
-	if (h->n > 0)
-		h->v[i] = last;
-}
-
 /* Removes the item at i (sifting the last one into its place). */
 static void
 heap_remove_at(struct heap *h, size_t i)
@@ -125,6 +103,14 @@ heap_remove_at(struct heap *h, size_t i)
 		i = m;
 	}
 	h->v[i] = last;
+}
+
+/* Takes the first item out into *out. */
+static void
+heap_pop(struct heap *h, struct item *out)
+{
+	*out = h->v[0];
+	heap_remove_at(h, 0);
 }
 
 struct js_queue *
