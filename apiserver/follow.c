@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "buf.h"
 #include "sched.h"
 #include "log.h"
 
@@ -140,31 +141,22 @@ struct bfollow {
 	struct bjob *jobs;
 	size_t n, ndone;
 	int once;		/* not following: what is there now */
-	char *out;		/* formatted lines not yet sent */
-	size_t olen, ocap, osent;
+	struct js_buf out;	/* formatted lines not yet sent */
+	size_t osent;		/* how much of out was sent */
 };
 
 static int
 out_add(struct bfollow *b, const char *id, const char *line, size_t len)
 {
-	size_t need = JS_ID_LEN + 1 + len + 1;
+	size_t was = b->out.len;
 
-	if (b->olen + need > b->ocap) {
-		size_t cap = b->ocap ? b->ocap : 16384;
-		char *n;
-		while (cap < b->olen + need)
-			cap *= 2;
-		n = realloc(b->out, cap);
-		if (n == NULL)
-			return -1;
-		b->out = n;
-		b->ocap = cap;
+	if (js_buf_add(&b->out, id, JS_ID_LEN) < 0 ||
+	    js_buf_add(&b->out, " ", 1) < 0 ||
+	    js_buf_add(&b->out, line, len) < 0 ||
+	    js_buf_add(&b->out, "\n", 1) < 0) {
+		b->out.len = was;	/* never half a line */
+		return -1;
 	}
-	memcpy(b->out + b->olen, id, JS_ID_LEN);
-	b->out[b->olen + JS_ID_LEN] = ' ';
-	memcpy(b->out + b->olen + JS_ID_LEN + 1, line, len);
-	b->out[b->olen + need - 1] = '\n';
-	b->olen += need;
 	return 0;
 }
 
@@ -220,7 +212,7 @@ bjob_pump(struct bfollow *b, struct bjob *j)
 			j->part = np;
 			j->plen += (size_t)(n - start);
 		}
-		if (b->olen > 65536)
+		if (b->out.len > 65536)
 			break;
 	}
 	return got;
@@ -235,14 +227,14 @@ bfollow_read(void *cls, uint64_t pos, char *buf, size_t max)
 	(void)pos;
 	for (;;) {
 		uint64_t g = bus_gen(b->a->bus);
-		if (b->osent < b->olen) {
-			size_t n = b->olen - b->osent;
+		if (b->osent < b->out.len) {
+			size_t n = b->out.len - b->osent;
 			if (n > max)
 				n = max;
-			memcpy(buf, b->out + b->osent, n);
+			memcpy(buf, b->out.p + b->osent, n);
 			b->osent += n;
-			if (b->osent == b->olen)
-				b->osent = b->olen = 0;
+			if (b->osent == b->out.len)
+				b->osent = b->out.len = 0;
 			return (ssize_t)n;
 		}
 		if (b->ndone == b->n || atomic_load(&b->a->stopping))
@@ -266,7 +258,7 @@ bfollow_read(void *cls, uint64_t pos, char *buf, size_t max)
 				b->ndone++;
 			}
 		}
-		if (b->olen == 0 && b->ndone < b->n) {
+		if (b->out.len == 0 && b->ndone < b->n) {
 			if (peer_gone(b->sock))
 				return MHD_CONTENT_READER_END_WITH_ERROR;
 			bus_wait(b->a->bus, g, SAFETY_MS);
@@ -286,7 +278,7 @@ bfollow_free(void *cls)
 		free(b->jobs[i].part);
 	}
 	free(b->jobs);
-	free(b->out);
+	js_buf_free(&b->out);
 	free(b);
 }
 

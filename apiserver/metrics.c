@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "buf.h"
 
 static const double bounds[] = { 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600,
     1800, 3600, 21600, 86400 };
@@ -87,46 +88,6 @@ metrics_count_submitted(struct metrics *m, size_t n)
 	atomic_fetch_add(&m->submitted, n);
 }
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void __attribute__((format(printf, 2, 3)))
-put(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = 1;
-			return;
-		}
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		{
-			size_t cap = b->cap ? b->cap * 2 : 8192;
-			char *np;
-			while (cap - b->len <= (size_t)n)
-				cap *= 2;
-			np = realloc(b->p, cap);
-			if (np == NULL) {
-				b->oom = 1;
-				return;
-			}
-			b->p = np;
-			b->cap = cap;
-		}
-	}
-}
-
 char *
 metrics_text(struct metrics *m, const unsigned long counts[JS_NSTATES],
     unsigned long claims, size_t *len)
@@ -135,7 +96,7 @@ metrics_text(struct metrics *m, const unsigned long counts[JS_NSTATES],
 	    "failed", "cancelled", "retrieved" };
 	unsigned long hist[NBOUNDS], finished[JS_NSTATES], nfin;
 	double sum;
-	struct buf b = { 0 };
+	struct js_buf b = JS_BUF_INIT;
 	size_t i, k;
 
 	pthread_mutex_lock(&m->mu);
@@ -144,46 +105,40 @@ metrics_text(struct metrics *m, const unsigned long counts[JS_NSTATES],
 	nfin = m->count;
 	sum = m->sum;
 	pthread_mutex_unlock(&m->mu);
-	put(&b, "# HELP jobspool_jobs Jobs in the spool by state.\n"
+	js_buf_printf(&b, "# HELP jobspool_jobs Jobs in the spool by state.\n"
 	    "# TYPE jobspool_jobs gauge\n");
 	for (i = 0; i < JS_NSTATES; i++)
-		put(&b, "jobspool_jobs{state=\"%s\"} %lu\n", states[i], counts[i]);
-	put(&b, "# HELP jobspool_jobs_submitted_total Jobs submitted through "
+		js_buf_printf(&b, "jobspool_jobs{state=\"%s\"} %lu\n", states[i], counts[i]);
+	js_buf_printf(&b, "# HELP jobspool_jobs_submitted_total Jobs submitted through "
 	    "this server since it started.\n"
 	    "# TYPE jobspool_jobs_submitted_total counter\n"
 	    "jobspool_jobs_submitted_total %lu\n", atomic_load(&m->submitted));
-	put(&b, "# HELP jobspool_jobs_finished_total Jobs seen finishing since "
+	js_buf_printf(&b, "# HELP jobspool_jobs_finished_total Jobs seen finishing since "
 	    "this server started, by outcome.\n"
 	    "# TYPE jobspool_jobs_finished_total counter\n");
 	for (i = JS_COMPLETED; i <= JS_CANCELLED; i++)
-		put(&b, "jobspool_jobs_finished_total{status=\"%s\"} %lu\n",
+		js_buf_printf(&b, "jobspool_jobs_finished_total{status=\"%s\"} %lu\n",
 		    states[i], finished[i]);
-	put(&b, "# HELP jobspool_worker_claims_total Jobs handed to remote "
+	js_buf_printf(&b, "# HELP jobspool_worker_claims_total Jobs handed to remote "
 	    "workers since this server started.\n"
 	    "# TYPE jobspool_worker_claims_total counter\n"
 	    "jobspool_worker_claims_total %lu\n", claims);
-	put(&b, "# HELP jobspool_http_requests_total HTTP answers by status "
+	js_buf_printf(&b, "# HELP jobspool_http_requests_total HTTP answers by status "
 	    "code.\n# TYPE jobspool_http_requests_total counter\n");
 	for (i = 100; i < 600; i++) {
 		unsigned long v = atomic_load(&m->by_code[i]);
 		if (v > 0)
-			put(&b, "jobspool_http_requests_total{code=\"%zu\"} %lu\n",
+			js_buf_printf(&b, "jobspool_http_requests_total{code=\"%zu\"} %lu\n",
 			    i, v);
 	}
-	put(&b, "# HELP jobspool_job_duration_seconds Run time of the jobs "
+	js_buf_printf(&b, "# HELP jobspool_job_duration_seconds Run time of the jobs "
 	    "seen finishing since this server started.\n"
 	    "# TYPE jobspool_job_duration_seconds histogram\n");
 	for (k = 0; k < NBOUNDS; k++)
-		put(&b, "jobspool_job_duration_seconds_bucket{le=\"%g\"} %lu\n",
+		js_buf_printf(&b, "jobspool_job_duration_seconds_bucket{le=\"%g\"} %lu\n",
 		    bounds[k], hist[k]);
-	put(&b, "jobspool_job_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
+	js_buf_printf(&b, "jobspool_job_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
 	    "jobspool_job_duration_seconds_sum %.3f\n"
 	    "jobspool_job_duration_seconds_count %lu\n", nfin, sum, nfin);
-	if (b.oom) {
-		free(b.p);
-		errno = ENOMEM;
-		return NULL;
-	}
-	*len = b.len;
-	return b.p;
+	return js_buf_take(&b, len);	/* NULL (ENOMEM) if any failed */
 }

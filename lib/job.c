@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "job.h"
 #include "util.h"
 
@@ -1017,59 +1018,26 @@ js_job_int(const json_t *job, const char *field, long long dflt)
 	return json_is_integer(v) ? json_integer_value(v) : dflt;
 }
 
-/* json_dump_callback's sink for js_json_dumps: once an append fails, every
- * later one fails too, so that the dump as a whole fails. */
-struct dump_buf {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
+/* json_dump_callback's sink for js_json_dumps: a js_buf, whose first
+ * failed append fails every later one, so that the dump as a whole fails. */
 static int
 dump_add(const char *data, size_t n, void *arg)
 {
-	struct dump_buf *b = arg;
-	char *np;
-	size_t cap;
-
-	if (b->failed)
-		return -1;
-	if (n >= b->cap - b->len) {
-		cap = b->cap;
-		while (n >= cap - b->len)
-			cap *= 2;
-		np = realloc(b->p, cap);
-		if (np == NULL) {
-			b->failed = 1;
-			return -1;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
+	return js_buf_add(arg, data, n);
 }
 
 char *
 js_json_dumps(const json_t *j, size_t flags, const char *end, size_t *len)
 {
-	struct dump_buf b = { .cap = 256 };
+	struct js_buf b = JS_BUF_INIT;
 
-	b.p = malloc(b.cap);
-	if (b.p == NULL)
-		return NULL;
-	b.p[0] = '\0';
-	if (json_dump_callback(j, dump_add, &b, flags) < 0 || b.failed ||
-	    (end != NULL && dump_add(end, strlen(end), &b) < 0)) {
-		free(b.p);
+	if (json_dump_callback(j, dump_add, &b, flags) < 0 ||
+	    (end != NULL && js_buf_puts(&b, end) < 0)) {
+		js_buf_free(&b);
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (len != NULL)
-		*len = b.len;
-	return b.p;
+	return js_buf_take(&b, len);
 }
 
 char *

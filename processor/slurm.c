@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "capture.h"
 #include "log.h"
 #include "proc.h"
@@ -102,39 +103,8 @@ sh_quote(const char *s)
 	return q;
 }
 
-/* A growing string; on allocation failure it is marked failed. */
-struct buf {
-	char *s;
-	size_t len, cap;
-	int failed;
-};
-
 static void
-buf_add(struct buf *b, const char *s)
-{
-	size_t n = strlen(s);
-	char *t;
-
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		t = realloc(b->s, cap);
-		if (t == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->s = t;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n + 1);
-	b->len += n;
-}
-
-static void
-buf_quoted(struct buf *b, const char *s)
+buf_quoted(struct js_buf *b, const char *s)
 {
 	char *q = sh_quote(s);
 
@@ -142,7 +112,7 @@ buf_quoted(struct buf *b, const char *s)
 		b->failed = 1;
 		return;
 	}
-	buf_add(b, q);
+	js_buf_puts(b, q);
 	free(q);
 }
 
@@ -437,61 +407,57 @@ label_args(struct watch *w, const char *label)
 static char *
 script(const json_t *job, const char *id)
 {
-	struct buf b = { 0 };
+	struct js_buf b = JS_BUF_INIT;
 	json_t *env = json_object_get(job, "env"), *limits, *v;
 	const char *k, *shell = js_job_str(job, "shell");
 	size_t i;
 	char num[64];
 
-	buf_add(&b, "#!/bin/sh\n# jobspool job ");
-	buf_add(&b, id);
-	buf_add(&b, ", written by jobspool-processor\n"
+	js_buf_puts(&b, "#!/bin/sh\n# jobspool job ");
+	js_buf_puts(&b, id);
+	js_buf_puts(&b, ", written by jobspool-processor\n"
 	    "export PATH='/usr/local/bin:/usr/bin:/bin'\n"
 	    "export JOBSPOOL_JOB_ID=");
 	buf_quoted(&b, id);
-	buf_add(&b, "\n");
+	js_buf_puts(&b, "\n");
 	json_object_foreach(env, k, v) {
 		if (!json_is_string(v))
 			continue;
-		buf_add(&b, "export ");
-		buf_add(&b, k);	/* validated: a shell variable name */
-		buf_add(&b, "=");
+		js_buf_puts(&b, "export ");
+		js_buf_puts(&b, k);	/* validated: a shell variable name */
+		js_buf_puts(&b, "=");
 		buf_quoted(&b, json_string_value(v));
-		buf_add(&b, "\n");
+		js_buf_puts(&b, "\n");
 	}
 	limits = json_object_get(job, "limits");
 	if ((v = json_object_get(limits, "cpu")) != NULL) {
 		snprintf(num, sizeof num, "ulimit -t %lld || exit 126\n",
 		    (long long)json_integer_value(v));
-		buf_add(&b, num);
+		js_buf_puts(&b, num);
 	}
 	if ((v = json_object_get(limits, "nofile")) != NULL) {
 		snprintf(num, sizeof num, "ulimit -n %lld || exit 126\n",
 		    (long long)json_integer_value(v));
-		buf_add(&b, num);
+		js_buf_puts(&b, num);
 	}
 	if ((v = json_object_get(limits, "fsize")) != NULL) {
 		snprintf(num, sizeof num, "ulimit -f %lld || exit 126\n",
 		    (long long)((json_integer_value(v) + 511) / 512));
-		buf_add(&b, num);
+		js_buf_puts(&b, num);
 	}
 	if (shell != NULL) {
-		buf_add(&b, "exec /bin/sh -c ");
+		js_buf_puts(&b, "exec /bin/sh -c ");
 		buf_quoted(&b, shell);
 	} else {
 		v = json_object_get(job, "command");
-		buf_add(&b, "exec");
+		js_buf_puts(&b, "exec");
 		for (i = 0; i < json_array_size(v); i++) {
-			buf_add(&b, " ");
+			js_buf_puts(&b, " ");
 			buf_quoted(&b, json_string_value(json_array_get(v, i)));
 		}
 	}
-	buf_add(&b, "\n");
-	if (b.failed) {
-		free(b.s);
-		return NULL;
-	}
-	return b.s;
+	js_buf_puts(&b, "\n");
+	return js_buf_take(&b, NULL);	/* NULL if any append failed */
 }
 
 /* The size of <id>.log now.  (Our stdout is the pipe the processor drains
