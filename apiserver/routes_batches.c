@@ -12,50 +12,64 @@
 
 #define INLINE_LOG_MAX (1 << 20)
 
-enum MHD_Result
-route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
+/* The jobs of a JSON batch body, {"jobs": [job, ...]}, taken one by one
+ * as NDJSON lines are (request_take_job; the first error in r->nd_err).
+ * 0, or -1 after queueing a 400. */
+static int
+batch_take_json(struct MHD_Connection *c, struct req *r)
 {
-	json_t *body, *list, *stored = NULL, *ids, *out;
-	json_t **jobs = NULL;
-	char cid[JS_ID_SIZE];
-	size_t i, n;
+	json_t *body, *list;
+	size_t i;
+
+	body = reply_body_json(c, r);
+	if (body == NULL)
+		return -1;
+	list = json_object_get(body, "jobs");
+	if (!json_is_array(list) || json_object_size(body) != 1) {
+		json_decref(body);
+		reply_error(c, MHD_HTTP_BAD_REQUEST, "a batch is "
+		    "{\"jobs\": [job, ...]} (or application/x-ndjson, one "
+		    "job per line)");
+		return -1;
+	}
+	for (i = 0; i < json_array_size(list); i++) {
+		json_t *sub = json_array_get(list, i);
+		if (!json_is_object(sub)) {
+			snprintf(r->nd_err, sizeof r->nd_err, "job %zu: a job "
+			    "must be a JSON object", i + 1);
+			break;
+		}
+		if (request_take_job(r, sub, i + 1) < 0)
+			break;
+	}
+	json_decref(body);
+	return 0;
+}
+
+static void
+jobs_free(json_t **jobs, size_t n)
+{
+	size_t i;
+
+	if (jobs != NULL)
+		for (i = 0; i < n; i++)
+			json_decref(jobs[i]);
+	free(jobs);
+}
+
+/* Makes the n taken jobs (r->nd_jobs) under the new correlation id cid and
+ * stores them all or none.  0 with *ids the array of their ids; -1 out of
+ * memory before anything was stored; -2 with errno if the spool refused. */
+static int
+batch_store(struct api *a, struct req *r, size_t n, const char *cid,
+    json_t **ids_out)
+{
+	json_t **jobs = calloc(n, sizeof *jobs), *ids = json_array();
+	size_t i;
 	int e;
 
-	if (!r->ndjson) {
-		body = reply_body_json(c, r);
-		if (body == NULL)
-			return MHD_YES;
-		list = json_object_get(body, "jobs");
-		if (!json_is_array(list) || json_object_size(body) != 1) {
-			json_decref(body);
-			return reply_error(c, MHD_HTTP_BAD_REQUEST, "a batch is "
-			    "{\"jobs\": [job, ...]} (or application/x-ndjson, one "
-			    "job per line)");
-		}
-		for (i = 0; i < json_array_size(list); i++) {
-			json_t *sub = json_array_get(list, i);
-			if (!json_is_object(sub)) {
-				snprintf(r->nd_err, sizeof r->nd_err, "job %zu: a job "
-				    "must be a JSON object", i + 1);
-				break;
-			}
-			if (request_take_job(r, sub, i + 1) < 0)
-				break;
-		}
-		json_decref(body);
-	}
-	if (r->nd_err[0] != '\0')
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "invalid batch: %s; "
-		    "nothing was submitted", r->nd_err);
-	n = r->nd_jobs ? json_array_size(r->nd_jobs) : 0;
-	if (n == 0)
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "a batch needs at least "
-		    "one job");
-	if (!reply_spool_in_place(a))
-		return reply_store_errno(a, c, ENOENT, "cannot store the batch");
-	js_id_new(cid);
-	jobs = calloc(n, sizeof *jobs);
-	ids = json_array();
+	*ids_out = NULL;
+
 	if (jobs == NULL || ids == NULL)
 		goto nomem;
 	for (i = 0; i < n; i++) {
@@ -67,53 +81,56 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 	}
 	if (js_spool_submit_many(a->sp, jobs, n) < 0) {
 		e = errno;
-		for (i = 0; i < n; i++)
-			json_decref(jobs[i]);
-		free(jobs);
+		jobs_free(jobs, n);
 		json_decref(ids);
-		return reply_store_errno(a, c, e, "cannot store the batch");
+		errno = e;
+		return -2;
 	}
-	for (i = 0; i < n; i++)
-		json_decref(jobs[i]);
-	free(jobs);
+	jobs_free(jobs, n);
+	*ids_out = ids;
+	return 0;
+nomem:
+	jobs_free(jobs, n);
+	json_decref(ids);
+	return -1;
+}
+
+enum MHD_Result
+route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
+{
+	struct MHD_Response *resp;
+	char cid[JS_ID_SIZE], loc[128];
+	json_t *ids;
+	size_t n;
+
+	if (!r->ndjson && batch_take_json(c, r) < 0)
+		return MHD_YES;
+	if (r->nd_err[0] != '\0')
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "invalid batch: %s; "
+		    "nothing was submitted", r->nd_err);
+	n = r->nd_jobs ? json_array_size(r->nd_jobs) : 0;
+	if (n == 0)
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "a batch needs at least "
+		    "one job");
+	if (!reply_spool_in_place(a))
+		return reply_store_errno(a, c, ENOENT, "cannot store the batch");
+	js_id_new(cid);
+	switch (batch_store(a, r, n, cid, &ids)) {
+	case -1:
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "out of memory");
+	case -2:
+		return reply_store_errno(a, c, errno, "cannot store the batch");
+	}
 	metrics_count_submitted(a->metrics, n);
 	bus_pending_kick(a->bus);
-	out = json_pack("{s:s,s:o}", "correlation_id", cid, "jobs", ids);
-	{
-		char loc[128];
-		struct MHD_Response *resp;
-		char *text = out ? json_dumps(out, JSON_COMPACT) : NULL, *t2;
-		json_decref(out);
-		if (text == NULL)
-			return MHD_NO;
-		t2 = realloc(text, strlen(text) + 2);
-		if (t2 == NULL) {
-			free(text);
-			return MHD_NO;
-		}
-		text = t2;
-		strcat(text, "\n");	/* like every other answer */
-		resp = MHD_create_response_from_buffer(strlen(text), text,
-		    MHD_RESPMEM_MUST_FREE);
-		if (resp == NULL) {
-			free(text);
-			return MHD_NO;
-		}
-		snprintf(loc, sizeof loc, "/api/v1/batches/%s", cid);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-		    "application/json");
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
-		return reply_queue(c, MHD_HTTP_CREATED, resp);
-	}
-nomem:
-	if (jobs != NULL)
-		for (i = 0; i < n; i++)
-			json_decref(jobs[i]);
-	free(jobs);
-	json_decref(ids);
-	stored = NULL;
-	(void)stored;
-	return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	resp = reply_json_response(json_pack("{s:s,s:o}", "correlation_id",
+	    cid, "jobs", ids));
+	if (resp == NULL)
+		return MHD_NO;
+	snprintf(loc, sizeof loc, "/api/v1/batches/%s", cid);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
+	return reply_queue(c, MHD_HTTP_CREATED, resp);
 }
 
 static int
@@ -320,33 +337,47 @@ batch_read(void *cls, uint64_t pos, char *out, size_t max)
 	return (ssize_t)n;
 }
 
-enum MHD_Result
-route_batch_get(struct api *a, struct MHD_Connection *c, struct req *r,
-    const char *cid)
+/* The jobs of batch cid the caller may see (batch_hits), or after
+ * queueing the 404 or error answer *rc, -1. */
+static int
+batch_find(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *cid, struct idx_hit **hits, size_t *n, enum MHD_Result *rc)
 {
-	struct idx_hit *hits = NULL;
-	struct batch_out *b;
-	struct MHD_Response *resp;
-	size_t n = 0, i;
-	json_t *jobs, *counts, *head;
-	char *text, *more;
-	int peek = r->head || reply_flag(c, "peek");
+	*hits = NULL;
+	*n = 0;
+	if (!js_id_valid(cid)) {
+		*rc = reply_error(c, MHD_HTTP_NOT_FOUND, "no such batch: a "
+		    "correlation id is a lowercase UUID");
+		return -1;
+	}
+	if (batch_hits(a, r, cid, hits, n) < 0) {
+		*rc = reply_store_errno(a, c, errno, "cannot list the spool");
+		return -1;
+	}
+	if (*n == 0) {
+		free(*hits);
+		*hits = NULL;
+		*rc = reply_error(c, MHD_HTTP_NOT_FOUND, "no batch %s", cid);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the n jobs of hits (marking the final ones retrieved unless peek)
+ * into *jobs and counts them by status into *counts (NULL: out of
+ * memory). */
+static void
+batch_read_jobs(struct api *a, const struct idx_hit *hits, size_t n,
+    int peek, json_t **jobs, json_t **counts)
+{
 	static const char *const names[] = { "pending", "running", "completed",
 	    "failed", "cancelled" };
+	size_t i;
 
-	if (!js_id_valid(cid))
-		return reply_error(c, MHD_HTTP_NOT_FOUND, "no such batch: a "
-		    "correlation id is a lowercase UUID");
-	if (batch_hits(a, r, cid, &hits, &n) < 0)
-		return reply_store_errno(a, c, errno, "cannot list the spool");
-	if (n == 0) {
-		free(hits);
-		return reply_error(c, MHD_HTTP_NOT_FOUND, "no batch %s", cid);
-	}
-	jobs = json_array();
-	counts = json_object();
+	*jobs = json_array();
+	*counts = json_object();
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)
-		json_object_set_new(counts, names[i], json_integer(0));
+		json_object_set_new(*counts, names[i], json_integer(0));
 	for (i = 0; i < n; i++) {
 		enum js_state st;
 		json_t *job = js_spool_read(a->sp, hits[i].id, &st), *cnt;
@@ -361,12 +392,23 @@ route_batch_get(struct api *a, struct MHD_Connection *c, struct req *r,
 			}
 		}
 		s = js_job_str(job, "status");
-		if (s != NULL && (cnt = json_object_get(counts, s)) != NULL)
+		if (s != NULL && (cnt = json_object_get(*counts, s)) != NULL)
 			json_integer_set(cnt, json_integer_value(cnt) + 1);
-		json_array_append_new(jobs, job);
+		json_array_append_new(*jobs, job);
 	}
-	free(hits);
-	/* the head, {"correlation_id":...,"counts":{...}, then "jobs":[ */
+}
+
+/* The streamed answer's state for jobs (taken), its first piece the head
+ * {"correlation_id":...,"total":...,"counts":{...},"jobs":[ (counts
+ * taken).  NULL: out of memory. */
+static struct batch_out *
+batch_out_new(struct api *a, const char *cid, json_t *jobs, json_t *counts,
+    int logs)
+{
+	struct batch_out *b;
+	json_t *head;
+	char *text, *more;
+
 	head = json_pack("{s:s,s:I,s:o}", "correlation_id", cid, "total",
 	    (json_int_t)json_array_size(jobs), "counts", counts);
 	text = head != NULL ? json_dumps(head, JSON_COMPACT) : NULL;
@@ -376,21 +418,43 @@ route_batch_get(struct api *a, struct MHD_Connection *c, struct req *r,
 		free(text);
 		free(b);
 		json_decref(jobs);
-		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		return NULL;
 	}
 	b->a = a;
 	b->jobs = jobs;
-	b->logs = reply_flag(c, "logs");
+	b->logs = logs;
 	b->len = strlen(text);
 	more = realloc(text, b->len + sizeof ",\"jobs\":[");
 	if (more == NULL) {
 		free(text);
 		batch_out_free(b);
-		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		return NULL;
 	}
 	b->buf = more;
 	memcpy(b->buf + b->len - 1, ",\"jobs\":[", sizeof ",\"jobs\":[");
 	b->len += sizeof ",\"jobs\":[" - 2;	/* the '}' went, the NUL stays out */
+	return b;
+}
+
+enum MHD_Result
+route_batch_get(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *cid)
+{
+	struct idx_hit *hits;
+	struct batch_out *b;
+	struct MHD_Response *resp;
+	enum MHD_Result rc;
+	size_t n;
+	json_t *jobs, *counts;
+
+	if (batch_find(a, c, r, cid, &hits, &n, &rc) < 0)
+		return rc;
+	batch_read_jobs(a, hits, n, r->head || reply_flag(c, "peek"), &jobs,
+	    &counts);
+	free(hits);
+	b = batch_out_new(a, cid, jobs, counts, reply_flag(c, "logs"));
+	if (b == NULL)
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	if (r->head) {
 		/* no body: libmicrohttpd would send a chunked stream's
 		 * terminator after a HEAD answer */
@@ -415,21 +479,15 @@ enum MHD_Result
 route_batch_log(struct api *a, struct MHD_Connection *c, struct req *r,
     const char *cid)
 {
-	struct idx_hit *hits = NULL;
+	struct idx_hit *hits;
 	char (*ids)[JS_ID_SIZE];
 	struct MHD_Response *resp;
-	size_t n = 0, i;
+	enum MHD_Result rc;
+	size_t n, i;
 	int follow;
 
-	if (!js_id_valid(cid))
-		return reply_error(c, MHD_HTTP_NOT_FOUND, "no such batch: a "
-		    "correlation id is a lowercase UUID");
-	if (batch_hits(a, r, cid, &hits, &n) < 0)
-		return reply_store_errno(a, c, errno, "cannot list the spool");
-	if (n == 0) {
-		free(hits);
-		return reply_error(c, MHD_HTTP_NOT_FOUND, "no batch %s", cid);
-	}
+	if (batch_find(a, c, r, cid, &hits, &n, &rc) < 0)
+		return rc;
 	ids = calloc(n, sizeof *ids);
 	if (ids == NULL) {
 		free(hits);
