@@ -522,6 +522,55 @@ static const char *const kind_fields[] = {
 	"command", "shell", "container", "docker", "builtin", NULL
 };
 
+/* A submitted timeout: seconds (0: none) or a duration string, stored as
+ * seconds (an integer when whole). */
+static json_t *
+timeout_value(const json_t *v, char *err, size_t errlen)
+{
+	json_t *n;
+	double t;
+	int64_t ms;
+
+	if (json_is_string(v) &&
+	    js_parse_duration_ms(json_string_value(v), &ms) == 0 &&
+	    ms / 1000 <= JS_TIMEOUT_MAX) {
+		n = ms % 1000 ? json_real((double)ms / 1000.0) :
+		    json_integer(ms / 1000);
+		if (n == NULL)
+			js_errf(err, errlen, "out of memory");
+		return n;
+	}
+	if (!json_is_number(v) || (t = json_number_value(v)) < 0 ||
+	    !isfinite(t) || t > (double)JS_TIMEOUT_MAX) {
+		js_errf(err, errlen, "timeout must be a number of seconds "
+		    "from 0 (none) to %lld, or a duration like \"15m\"",
+		    JS_TIMEOUT_MAX);
+		return NULL;
+	}
+	n = json_deep_copy(v);
+	if (n == NULL)
+		js_errf(err, errlen, "out of memory");
+	return n;
+}
+
+/* A submitted run_at: an RFC 3339 time with a zone, or null (none). */
+static json_t *
+run_at_field(const json_t *v, char *err, size_t errlen)
+{
+	int64_t ms;
+
+	if (json_is_null(v))
+		return json_null();	/* no delayed start */
+	if (!json_is_string(v) ||
+	    js_rfc3339_parse(json_string_value(v), &ms) < 0) {
+		js_errf(err, errlen, "run_at must be an RFC 3339 time "
+		    "with a time zone, e.g. \"2026-12-05T15:00:00Z\" or "
+		    "\"2026-12-05T16:00:00+01:00\" (or null: none)");
+		return NULL;
+	}
+	return run_at_value(ms, 0, err, errlen);
+}
+
 /*
  * The rule for one submitted field k (one of submit_fields): returns the
  * value to store (a new reference; normalised for container, limits and
@@ -574,24 +623,7 @@ field_value(const char *k, const json_t *v, char *err, size_t errlen)
 		if (check_string(v, "stdin", 0, 1, err, errlen) < 0)
 			return NULL;
 	} else if (strcmp(k, "timeout") == 0) {
-		double t;
-		int64_t ms;
-		if (json_is_string(v) &&
-		    js_parse_duration_ms(json_string_value(v), &ms) == 0 &&
-		    ms / 1000 <= JS_TIMEOUT_MAX) {
-			n = ms % 1000 ? json_real((double)ms / 1000.0) :
-			    json_integer(ms / 1000);
-			if (n == NULL)
-				js_errf(err, errlen, "out of memory");
-			return n;
-		}
-		if (!json_is_number(v) || (t = json_number_value(v)) < 0 ||
-		    !isfinite(t) || t > (double)JS_TIMEOUT_MAX) {
-			js_errf(err, errlen, "timeout must be a number of seconds "
-			    "from 0 (none) to %lld, or a duration like \"15m\"",
-			    JS_TIMEOUT_MAX);
-			return NULL;
-		}
+		return timeout_value(v, err, errlen);
 	} else if (strcmp(k, "max_attempts") == 0) {
 		if (check_int(v, "max_attempts", 1, JS_ATTEMPTS_MAX, err, errlen) < 0)
 			return NULL;
@@ -608,17 +640,7 @@ field_value(const char *k, const json_t *v, char *err, size_t errlen)
 		if (check_labels(v, err, errlen) < 0)
 			return NULL;
 	} else if (strcmp(k, "run_at") == 0) {
-		int64_t ms;
-		if (json_is_null(v))
-			return json_null();	/* no delayed start */
-		if (!json_is_string(v) ||
-		    js_rfc3339_parse(json_string_value(v), &ms) < 0) {
-			js_errf(err, errlen, "run_at must be an RFC 3339 time "
-			    "with a time zone, e.g. \"2026-12-05T15:00:00Z\" or "
-			    "\"2026-12-05T16:00:00+01:00\" (or null: none)");
-			return NULL;
-		}
-		return run_at_value(ms, 0, err, errlen);
+		return run_at_field(v, err, errlen);
 	} else if (strcmp(k, "delay") == 0) {
 		return delay_value(v, js_now_ms(), err, errlen);
 	}
@@ -627,6 +649,43 @@ field_value(const char *k, const json_t *v, char *err, size_t errlen)
 	if (n == NULL)
 		js_errf(err, errlen, "out of memory");
 	return n;
+}
+
+/* The rules that tie a job's fields together (kinds: how many of
+ * kind_fields it holds). */
+static int
+check_whole(const json_t *obj, int kinds, char *err, size_t errlen)
+{
+	if (json_object_get(obj, "run_at") && json_object_get(obj, "delay")) {
+		js_errf(err, errlen, "give either run_at (a time) or delay (a "
+		    "duration), not both");
+		return -1;
+	}
+	if (json_object_get(obj, "container") && json_object_get(obj, "docker")) {
+		js_errf(err, errlen, "give either container or docker, not both");
+		return -1;
+	}
+	if (kinds == 0) {
+		js_errf(err, errlen, "a job needs one of command (an array of "
+		    "strings), shell (a string) or container (an object)");
+		return -1;
+	}
+	if (kinds > 1) {
+		js_errf(err, errlen, "a job takes exactly one of command, shell "
+		    "and container, not several");
+		return -1;
+	}
+	if (json_object_get(obj, "builtin") != NULL &&
+	    json_object_get(obj, "args") == NULL) {
+		js_errf(err, errlen, "builtin \"add\" needs args: [a, b]");
+		return -1;
+	}
+	if (json_object_get(obj, "args") != NULL &&
+	    json_object_get(obj, "builtin") == NULL) {
+		js_errf(err, errlen, "args is only for builtin jobs");
+		return -1;
+	}
+	return 0;
 }
 
 /* Validates the submitted fields of obj into out (new object), ignoring
@@ -677,35 +736,8 @@ validate(const json_t *obj, int stored, char *err, size_t errlen)
 		    "container" : strcmp(k, "delay") == 0 ? "run_at" : k, n) < 0)
 			goto nomem;
 	}
-	if (json_object_get(obj, "run_at") && json_object_get(obj, "delay")) {
-		js_errf(err, errlen, "give either run_at (a time) or delay (a "
-		    "duration), not both");
+	if (check_whole(obj, kinds, err, errlen) < 0)
 		goto fail;
-	}
-	if (json_object_get(obj, "container") && json_object_get(obj, "docker")) {
-		js_errf(err, errlen, "give either container or docker, not both");
-		goto fail;
-	}
-	if (kinds == 0) {
-		js_errf(err, errlen, "a job needs one of command (an array of "
-		    "strings), shell (a string) or container (an object)");
-		goto fail;
-	}
-	if (kinds > 1) {
-		js_errf(err, errlen, "a job takes exactly one of command, shell "
-		    "and container, not several");
-		goto fail;
-	}
-	if (json_object_get(obj, "builtin") != NULL &&
-	    json_object_get(obj, "args") == NULL) {
-		js_errf(err, errlen, "builtin \"add\" needs args: [a, b]");
-		goto fail;
-	}
-	if (json_object_get(obj, "args") != NULL &&
-	    json_object_get(obj, "builtin") == NULL) {
-		js_errf(err, errlen, "args is only for builtin jobs");
-		goto fail;
-	}
 	return out;
 nomem:
 	js_errf(err, errlen, "out of memory");
