@@ -49,6 +49,20 @@ jobs_read_visible(struct api *a, const struct caller *who, const char *id,
 	return job;
 }
 
+/* The job id as the caller may see it (jobs_read_visible), or NULL after
+ * queueing the 404 (or the read error) as *rc. */
+static json_t *
+job_for_caller(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *id, enum js_state *st, enum MHD_Result *rc)
+{
+	json_t *job = jobs_read_visible(a, &r->who, id, st);
+
+	if (job == NULL)
+		*rc = errno == ENOENT ? no_job(c, id) :
+		    reply_errno(c, errno, "cannot read the job");
+	return job;
+}
+
 static const char *
 owner_of(const struct req *r)
 {
@@ -372,12 +386,12 @@ route_job_get(struct api *a, struct MHD_Connection *c, struct req *r,
     const char *id)
 {
 	enum js_state st;
+	enum MHD_Result rc;
 	json_t *job, *j2;
 
-	job = jobs_read_visible(a, &r->who, id, &st);
+	job = job_for_caller(a, c, r, id, &st, &rc);
 	if (job == NULL)
-		return errno == ENOENT ? no_job(c, id) :
-		    reply_errno(c, errno, "cannot read the job");
+		return rc;
 	if (js_sched_final(st) && st != JS_RETRIEVED && !r->head &&
 	    !reply_flag(c, "peek")) {
 		j2 = js_spool_retrieve(a->sp, id);
@@ -503,10 +517,9 @@ route_job_put(struct api *a, struct MHD_Connection *c, struct req *r,
 
 	memset(&ch, 0, sizeof ch);
 	ch.want = -1;
-	job = jobs_read_visible(a, &r->who, id, NULL);	/* 404 comes first */
+	job = job_for_caller(a, c, r, id, NULL, &rc);	/* 404 comes first */
 	if (job == NULL)
-		return errno == ENOENT ? no_job(c, id) :
-		    reply_errno(c, errno, "cannot read the job");
+		return rc;
 	json_decref(job);
 	body = reply_body_json(c, r);
 	if (body == NULL)
@@ -549,12 +562,12 @@ route_job_rerun(struct api *a, struct MHD_Connection *c, struct req *r,
 	enum js_state st;
 	char err[300];
 	json_t *old, *job;
+	enum MHD_Result rc;
 	int e;
 
-	old = jobs_read_visible(a, &r->who, id, &st);
+	old = job_for_caller(a, c, r, id, &st, &rc);
 	if (old == NULL)
-		return errno == ENOENT ? no_job(c, id) :
-		    reply_errno(c, errno, "cannot read the job");
+		return rc;
 	if (!js_sched_final(st)) {
 		e = reply_error(c, MHD_HTTP_CONFLICT, "job %s is %s; only a job "
 		    "that has ended (completed, failed, cancelled) can be re-run",
@@ -648,12 +661,27 @@ tail_start(int fd, long long size, long long n, long long *start)
  * byte span if it is one satisfiable range, -1 if unsatisfiable (416),
  * 0 to ignore it (not "bytes=", several ranges, bad syntax: the whole log
  * is sent, as RFC 9110 allows). */
+/* The number in the len bytes at p, if any (len 0: *v unchanged).  0, or
+ * -1 if they are not one. */
+static int
+range_num(const char *p, size_t len, long long *v)
+{
+	char num[24];
+
+	if (len >= sizeof num)
+		return -1;
+	if (len == 0)
+		return 0;
+	memcpy(num, p, len);
+	num[len] = '\0';
+	return js_parse_int(num, 0, LLONG_MAX, v) < 0 ? -1 : 0;
+}
+
 static int
 parse_range(const char *h, long long size, long long *first, long long *last)
 {
 	const char *p = h, *dash;
 	long long a = -1, b = -1;
-	char num[24];
 	size_t len;
 
 	while (*p == ' ')
@@ -669,25 +697,12 @@ parse_range(const char *h, long long size, long long *first, long long *last)
 		p++;
 	if (strchr(p, ',') != NULL || (dash = strchr(p, '-')) == NULL)
 		return 0;
-	len = (size_t)(dash - p);
-	if (len >= sizeof num)
+	if (range_num(p, (size_t)(dash - p), &a) < 0)
 		return 0;
-	if (len > 0) {
-		memcpy(num, p, len);
-		num[len] = '\0';
-		if (js_parse_int(num, 0, LLONG_MAX, &a) < 0)
-			return 0;
-	}
 	p = dash + 1;
 	len = strcspn(p, " ");
-	if (len >= sizeof num || p[len + strspn(p + len, " ")] != '\0')
+	if (p[len + strspn(p + len, " ")] != '\0' || range_num(p, len, &b) < 0)
 		return 0;
-	if (len > 0) {
-		memcpy(num, p, len);
-		num[len] = '\0';
-		if (js_parse_int(num, 0, LLONG_MAX, &b) < 0)
-			return 0;
-	}
 	if (a < 0) {			/* bytes=-S: the last S bytes */
 		if (b < 0)
 			return 0;
@@ -724,103 +739,170 @@ range_unsatisfiable(struct MHD_Connection *c, const char *range,
 	return reply_queue(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp);
 }
 
+/* What GET /api/v1/jobs/{id}/log asks for: ?offset=, ?tail=, a Range
+ * header, ?follow, ?ws. */
+struct log_ask {
+	const char *off, *tail, *range;
+	long long offset, ntail;	/* ntail -1: no ?tail= */
+	int follow, ws;
+};
+
+/* Reads and checks the arguments of a log request; 0, or -1 after
+ * queueing a 400 as *rc. */
+static int
+log_ask_parse(struct MHD_Connection *c, struct log_ask *q,
+    enum MHD_Result *rc)
+{
+	q->off = reply_arg(c, "offset");
+	q->tail = reply_arg(c, "tail");
+	q->range = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_RANGE);
+	q->offset = 0;
+	q->ntail = -1;
+	q->follow = reply_flag(c, "follow");
+	q->ws = reply_flag(c, "ws");
+	if (q->off != NULL &&
+	    js_parse_int(q->off, 0, (long long)1 << 60, &q->offset) < 0) {
+		*rc = reply_error(c, MHD_HTTP_BAD_REQUEST, "offset must be a byte "
+		    "count (0 or more)");
+		return -1;
+	}
+	if (q->tail != NULL && js_parse_int(q->tail, 0, 10000000, &q->ntail) < 0) {
+		*rc = reply_error(c, MHD_HTTP_BAD_REQUEST, "tail must be a number "
+		    "of lines from 0 to 10000000");
+		return -1;
+	}
+	if (q->tail != NULL && q->off != NULL) {
+		*rc = reply_error(c, MHD_HTTP_BAD_REQUEST, "give ?tail= or "
+		    "?offset=, not both");
+		return -1;
+	}
+	if (q->range != NULL && (q->follow || q->ws))
+		q->range = NULL;	/* a stream has no byte range: ignored */
+	if (q->range != NULL && (q->tail != NULL || q->off != NULL)) {
+		*rc = reply_error(c, MHD_HTTP_BAD_REQUEST, "give a Range header "
+		    "or ?tail= / ?offset=, not both");
+		return -1;
+	}
+	return 0;
+}
+
+/* The log as it is now: *fd (-1 if the job has written none) and its
+ * *size; q->offset moved to where the last ?tail= lines start.  0, or -1
+ * after queueing the error answer *rc. */
+static int
+log_open_at(struct api *a, struct MHD_Connection *c, const char *id,
+    struct log_ask *q, int *fd, long long *size, enum MHD_Result *rc)
+{
+	struct stat sb;
+	int e;
+
+	*size = 0;
+	*fd = js_spool_log_open(a->sp, id, 0);
+	if (*fd < 0 && errno != ENOENT) {
+		*rc = reply_errno(c, errno, "cannot open the log");
+		return -1;
+	}
+	if (*fd < 0) {
+		if (q->ntail >= 0)
+			q->offset = 0;
+		return 0;
+	}
+	if (fstat(*fd, &sb) < 0)
+		goto unreadable;
+	*size = (long long)sb.st_size;
+	if (q->ntail >= 0 && tail_start(*fd, *size, q->ntail, &q->offset) < 0)
+		goto unreadable;
+	return 0;
+unreadable:
+	e = errno;
+	close(*fd);
+	*rc = reply_errno(c, e, "cannot read the log");
+	return -1;
+}
+
+/* The bytes of the log from offset (or of the one range rr == 1 asks for,
+ * as 206 with its Content-Range in cr) as a plain answer; takes fd.
+ * NULL: out of memory. */
+static struct MHD_Response *
+log_bytes_response(int fd, long long size, long long offset, int rr,
+    long long first, long long last, unsigned *status)
+{
+	struct MHD_Response *resp;
+	char cr[96];
+
+	if (rr == 1) {
+		offset = first;
+		*status = MHD_HTTP_PARTIAL_CONTENT;
+		snprintf(cr, sizeof cr, "bytes %lld-%lld/%lld", first, last, size);
+	} else {
+		last = size - 1;
+	}
+	if (fd < 0 || size <= offset) {
+		if (fd >= 0)
+			close(fd);
+		resp = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+	} else {
+		resp = MHD_create_response_from_fd_at_offset64(
+		    (uint64_t)(last + 1 - offset), fd, (uint64_t)offset);
+		if (resp == NULL)
+			close(fd);
+	}
+	if (resp == NULL)
+		return NULL;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	if (*status == MHD_HTTP_PARTIAL_CONTENT)
+		MHD_add_response_header(resp, "Content-Range", cr);
+	return resp;
+}
+
 enum MHD_Result
 route_job_log(struct api *a, struct MHD_Connection *c, struct req *r,
     const char *id)
 {
-	const char *off = reply_arg(c, "offset"), *tail = reply_arg(c, "tail");
-	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_RANGE);
-	long long offset = 0, ntail = -1, size = 0, first = 0, last = -1;
-	int follow = reply_flag(c, "follow"), ws = reply_flag(c, "ws");
+	struct log_ask q;
+	long long size, first = 0, last = -1;
 	unsigned status = MHD_HTTP_OK;
 	struct MHD_Response *resp;
-	char cr[96];
-	struct stat sb;
+	enum MHD_Result rc;
 	json_t *job;
 	int fd, rr = 0;
 
-	job = jobs_read_visible(a, &r->who, id, NULL);
+	job = job_for_caller(a, c, r, id, NULL, &rc);
 	if (job == NULL)
-		return errno == ENOENT ? no_job(c, id) :
-		    reply_errno(c, errno, "cannot read the job");
+		return rc;
 	json_decref(job);
-	if (off != NULL && js_parse_int(off, 0, (long long)1 << 60, &offset) < 0)
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "offset must be a byte "
-		    "count (0 or more)");
-	if (tail != NULL && js_parse_int(tail, 0, 10000000, &ntail) < 0)
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "tail must be a number "
-		    "of lines from 0 to 10000000");
-	if (tail != NULL && off != NULL)
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "give ?tail= or "
-		    "?offset=, not both");
-	if (range != NULL && (follow || ws))
-		range = NULL;	/* a stream has no byte range: ignored */
-	if (range != NULL && (tail != NULL || off != NULL))
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "give a Range header "
-		    "or ?tail= / ?offset=, not both");
-	fd = js_spool_log_open(a->sp, id, 0);
-	if (fd < 0 && errno != ENOENT)
-		return reply_errno(c, errno, "cannot open the log");
-	if (fd >= 0 && fstat(fd, &sb) < 0) {
-		int e = errno;
-		close(fd);
-		return reply_errno(c, e, "cannot read the log");
-	}
-	size = fd >= 0 ? (long long)sb.st_size : 0;
-	if (ntail >= 0 && fd >= 0 && tail_start(fd, size, ntail, &offset) < 0) {
-		int e = errno;
-		close(fd);
-		return reply_errno(c, e, "cannot read the log");
-	}
-	if (ntail >= 0 && fd < 0)
-		offset = 0;
-	if (range != NULL && (rr = parse_range(range, size, &first, &last)) < 0) {
+	if (log_ask_parse(c, &q, &rc) < 0)
+		return rc;
+	if (log_open_at(a, c, id, &q, &fd, &size, &rc) < 0)
+		return rc;
+	if (q.range != NULL &&
+	    (rr = parse_range(q.range, size, &first, &last)) < 0) {
 		if (fd >= 0)
 			close(fd);
-		return range_unsatisfiable(c, range, size);
+		return range_unsatisfiable(c, q.range, size);
 	}
-	if (ws) {
+	if (q.ws) {
 		if (fd >= 0)
 			close(fd);
-		return ws_upgrade(a, c, r, id, (uint64_t)offset);
+		return ws_upgrade(a, c, r, id, (uint64_t)q.offset);
 	}
 	/* HEAD of a follow: the headers of the log as it is (libmicrohttpd
 	 * would send a chunked stream's terminator after a HEAD answer) */
-	if (follow && !r->head) {
+	if (q.follow && !r->head) {
 		if (fd >= 0)
 			close(fd);
-		resp = follow_job_response(a, id, (uint64_t)offset,
+		resp = follow_job_response(a, id, (uint64_t)q.offset,
 		    follow_untimed(c));
 		if (resp == NULL)
 			return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 			    "out of memory");
 	} else {
-		if (rr == 1) {
-			offset = first;
-			status = MHD_HTTP_PARTIAL_CONTENT;
-			snprintf(cr, sizeof cr, "bytes %lld-%lld/%lld", first,
-			    last, size);
-		} else {
-			last = size - 1;
-		}
-		if (fd < 0 || size <= offset) {
-			if (fd >= 0)
-				close(fd);
-			resp = MHD_create_response_from_buffer(0, NULL,
-			    MHD_RESPMEM_PERSISTENT);
-		} else {
-			resp = MHD_create_response_from_fd_at_offset64(
-			    (uint64_t)(last + 1 - offset), fd, (uint64_t)offset);
-			if (resp == NULL)
-				close(fd);
-		}
+		resp = log_bytes_response(fd, size, q.offset, rr, first, last,
+		    &status);
 		if (resp == NULL)
 			return MHD_NO;
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES,
-		    "bytes");
-		if (status == MHD_HTTP_PARTIAL_CONTENT)
-			MHD_add_response_header(resp, "Content-Range", cr);
 	}
 	/* the log holds whatever the job wrote: bytes, not checked as UTF-8 */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
