@@ -144,6 +144,35 @@ stale_or_gone(struct api *a, struct MHD_Connection *c, const char *id,
 	return stale(a, c, id, gen, what);
 }
 
+/* Whether a fenced spool call failed with e because the generation no
+ * longer holds the job (or its .wip is not a job: it holds no lease). */
+static int
+lease_lost(int e)
+{
+	return e == ESTALE || e == EBADMSG;
+}
+
+/* The answer to a fenced spool call of a worker route that failed with
+ * errno: 409/404 for a lost lease, else the error. */
+static enum MHD_Result
+fence_failed(struct api *a, struct MHD_Connection *c, const char *id,
+    long long gen, const char *what)
+{
+	if (lease_lost(errno))
+		return stale_or_gone(a, c, id, gen, what);
+	return reply_errno(c, errno, what);
+}
+
+/* Whether wip, the job in <id>.wip, is running under the remote lease of
+ * generation gen. */
+static int
+holds_lease(const json_t *wip, long long gen)
+{
+	const char *cur = js_job_str(wip, "status");
+
+	return wip != NULL && js_job_int(wip, "generation", 0) == gen &&
+	    cur != NULL && strcmp(cur, "running") == 0 && !has_local_run(wip);
+}
 
 /* The peer's address for the default worker name. */
 static void
@@ -250,103 +279,144 @@ claim_once(struct api *a, const struct idx_filter *f, uint64_t pgen,
 	return rc;
 }
 
-enum MHD_Result
-route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
-{
+/* What a claim asks for; labels and worker point into its body. */
+struct claim_ask {
+	char worker[256];
 	const char *labels[JS_LABELS_MAX];
-	char worker[256], peer[INET6_ADDRSTRLEN + 8];
 	struct idx_filter f;
-	json_t *body = NULL, *v, *out;
-	double wait = WAIT_DEFAULT_S;
-	int64_t lease = leases_ms(a), deadline, now, next_nb;
-	const union MHD_ConnectionInfo *ci;
-	size_t i, nl = 0;
-	int sock = -1, rc;
+	double wait;		/* seconds */
+};
 
-	if (r->len > 0 && (body = reply_body_json(c, r)) == NULL)
-		return MHD_YES;
+/* The worker's name: "worker" of the body, else token@peer.  0, or -1
+ * after queueing a 400 as *rc. */
+static int
+claim_worker(struct MHD_Connection *c, struct req *r, const json_t *body,
+    char *worker, size_t size, enum MHD_Result *rc)
+{
+	char peer[INET6_ADDRSTRLEN + 8];
+	const json_t *v = json_object_get(body, "worker");
+	const char *s;
+	size_t k;
+
 	peer_name(c, peer, sizeof peer);
-	snprintf(worker, sizeof worker, "%s@%s",
+	snprintf(worker, size, "%s@%s",
 	    r->who.name[0] ? r->who.name : "anonymous", peer);
-	if ((v = json_object_get(body, "worker")) != NULL && !json_is_null(v)) {
-		const char *s = json_string_value(v);
-		size_t k;
-		if (s == NULL || *s == '\0' || strlen(s) > 255 ||
-		    strlen(s) != json_string_length(v))
+	if (v == NULL || json_is_null(v))
+		return 0;
+	s = json_string_value(v);
+	if (s == NULL || *s == '\0' || strlen(s) > 255 ||
+	    strlen(s) != json_string_length(v))
+		goto bad_worker;
+	for (k = 0; s[k] != '\0'; k++)
+		if ((unsigned char)s[k] < 0x20 || (unsigned char)s[k] > 0x7e)
 			goto bad_worker;
-		for (k = 0; s[k] != '\0'; k++)
-			if ((unsigned char)s[k] < 0x20 || (unsigned char)s[k] > 0x7e)
-				goto bad_worker;
-		snprintf(worker, sizeof worker, "%s", s);
+	snprintf(worker, size, "%s", s);
+	return 0;
+bad_worker:
+	*rc = reply_error(c, MHD_HTTP_BAD_REQUEST, "worker must be 1 to 255 "
+	    "printable ASCII characters");
+	return -1;
+}
+
+/* The "labels" of the body into labels[*nl].  0, or -1 after queueing a
+ * 400 as *rc. */
+static int
+claim_labels(struct MHD_Connection *c, const json_t *body,
+    const char *labels[JS_LABELS_MAX], size_t *nl, enum MHD_Result *rc)
+{
+	const json_t *v = json_object_get(body, "labels");
+	json_t *l;
+	size_t i;
+
+	*nl = 0;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > JS_LABELS_MAX) {
+		*rc = reply_error(c, MHD_HTTP_BAD_REQUEST, "labels must be "
+		    "an array of at most %d words", JS_LABELS_MAX);
+		return -1;
 	}
-	if ((v = json_object_get(body, "labels")) != NULL && !json_is_null(v)) {
-		json_t *l;
-		if (!json_is_array(v) || json_array_size(v) > JS_LABELS_MAX) {
-			json_decref(body);
-			return reply_error(c, MHD_HTTP_BAD_REQUEST, "labels must be "
-			    "an array of at most %d words", JS_LABELS_MAX);
+	json_array_foreach(v, i, l) {
+		const char *s = json_string_value(l);
+		if (s == NULL || strlen(s) != json_string_length(l) ||
+		    !js_label_valid(s)) {
+			*rc = reply_error(c, MHD_HTTP_BAD_REQUEST, "labels[%zu] "
+			    "must be a word of 1 to 64 letters, digits, '-', "
+			    "'_' or '.'", i);
+			return -1;
 		}
-		json_array_foreach(v, i, l) {
-			const char *s = json_string_value(l);
-			if (s == NULL || strlen(s) != json_string_length(l) ||
-			    !js_label_valid(s)) {
-				json_decref(body);
-				return reply_error(c, MHD_HTTP_BAD_REQUEST, "labels[%zu] "
-				    "must be a word of 1 to 64 letters, digits, '-', "
-				    "'_' or '.'", i);
-			}
-			labels[nl++] = s;
-		}
+		labels[(*nl)++] = s;
 	}
+	return 0;
+}
+
+/* Reads a claim's body (NULL: an empty one) into q.  0, or -1 after
+ * queueing a 400 as *rc. */
+static int
+claim_ask_parse(struct MHD_Connection *c, struct req *r, const json_t *body,
+    struct claim_ask *q, enum MHD_Result *rc)
+{
+	const json_t *v;
+
+	memset(q, 0, sizeof *q);
+	q->wait = WAIT_DEFAULT_S;
+	if (claim_worker(c, r, body, q->worker, sizeof q->worker, rc) < 0 ||
+	    claim_labels(c, body, q->labels, &q->f.nlabels, rc) < 0)
+		return -1;
 	if ((v = json_object_get(body, "wait")) != NULL && !json_is_null(v)) {
 		if (!json_is_number(v) || !isfinite(json_number_value(v)) ||
 		    json_number_value(v) < 0 || json_number_value(v) > WAIT_MAX_S) {
-			json_decref(body);
-			return reply_error(c, MHD_HTTP_BAD_REQUEST, "wait must be a "
+			*rc = reply_error(c, MHD_HTTP_BAD_REQUEST, "wait must be a "
 			    "number of seconds from 0 to %d", WAIT_MAX_S);
+			return -1;
 		}
-		wait = json_number_value(v);
+		q->wait = json_number_value(v);
 	}
-	memset(&f, 0, sizeof f);
 	if ((v = json_object_get(body, "exclusive")) != NULL && !json_is_null(v)) {
 		if (!json_is_boolean(v)) {
-			json_decref(body);
-			return reply_error(c, MHD_HTTP_BAD_REQUEST, "exclusive must "
+			*rc = reply_error(c, MHD_HTTP_BAD_REQUEST, "exclusive must "
 			    "be true (a dedicated worker: only jobs that ask for "
 			    "one of its labels) or false");
+			return -1;
 		}
-		f.exclusive = json_is_true(v);
+		q->f.exclusive = json_is_true(v);
 	}
-	f.mask = JS_STATE_BIT(JS_PENDING);
-	f.by_labels = 1;
-	f.labels = labels;
-	f.nlabels = nl;
-	f.want_bad = 1;
+	q->f.mask = JS_STATE_BIT(JS_PENDING);
+	q->f.by_labels = 1;
+	q->f.labels = q->labels;
+	q->f.want_bad = 1;
+	return 0;
+}
+
+/* The long poll: claims a job for q as soon as there is one it may run,
+ * recovering expired leases first, for at most q->wait seconds (204). */
+static enum MHD_Result
+claim_wait(struct api *a, struct MHD_Connection *c, const struct claim_ask *q)
+{
+	const union MHD_ConnectionInfo *ci;
+	int64_t lease = leases_ms(a), deadline, now, next_nb;
+	json_t *out;
+	int sock = -1, rc;
+
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (ci != NULL)
 		sock = ci->connect_fd;
-	deadline = js_mono_ms() + (int64_t)(wait * 1000);
+	deadline = js_mono_ms() + (int64_t)(q->wait * 1000);
 	for (;;) {
 		uint64_t pg;
 		int64_t t;
 
 		if (atomic_load(&a->stopping))
 			break;
-		if (follow_peer_gone(sock)) {
-			json_decref(body);
+		if (follow_peer_gone(sock))
 			return MHD_NO;	/* nobody to hand a job to */
-		}
 		leases_recover(a->leases, lease);
 		pg = bus_pending_gen(a->bus);
-		rc = claim_once(a, &f, pg, worker, lease, &next_nb, &out);
-		if (rc > 0) {
-			json_decref(body);	/* labels[] pointed into it */
+		rc = claim_once(a, &q->f, pg, q->worker, lease, &next_nb, &out);
+		if (rc > 0)
 			return reply_json(c, MHD_HTTP_OK, out);
-		}
-		if (rc < 0) {
-			json_decref(body);
+		if (rc < 0)
 			return reply_store_errno(a, c, errno, "cannot scan the spool");
-		}
 		now = js_mono_ms();
 		if (now >= deadline)
 			break;
@@ -357,12 +427,22 @@ route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
 			t = next_nb - js_now_ms() + 1;
 		bus_wait_pending(a->bus, pg, (int)(t > 0 ? t : 1));
 	}
-	json_decref(body);
 	return no_content(c);
-bad_worker:
-	json_decref(body);
-	return reply_error(c, MHD_HTTP_BAD_REQUEST, "worker must be 1 to 255 "
-	    "printable ASCII characters");
+}
+
+enum MHD_Result
+route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
+{
+	struct claim_ask q;
+	json_t *body = NULL;
+	enum MHD_Result rc;
+
+	if (r->len > 0 && (body = reply_body_json(c, r)) == NULL)
+		return MHD_YES;
+	if (claim_ask_parse(c, r, body, &q, &rc) == 0)
+		rc = claim_wait(a, c, &q);
+	json_decref(body);	/* q's labels pointed into it */
+	return rc;
 }
 
 /* The id of a worker route and the "token" of its JSON body; 0, or -1
@@ -406,11 +486,8 @@ route_worker_heartbeat(struct api *a, struct MHD_Connection *c,
 	json_decref(body);
 	if (local_run(a, id))
 		return stale(a, c, id, gen, "heartbeat");
-	if (js_spool_heartbeat_gen(a->sp, id, gen) < 0) {
-		if (errno == ESTALE || errno == EBADMSG)
-			return stale_or_gone(a, c, id, gen, "heartbeat");
-		return reply_errno(c, errno, "heartbeat");
-	}
+	if (js_spool_heartbeat_gen(a->sp, id, gen) < 0)
+		return fence_failed(a, c, id, gen, "heartbeat");
 	cancel = js_spool_cancel_requested(a->sp, id);
 	return reply_json(c, MHD_HTTP_OK, json_pack("{s:b,s:I,s:I,s:I}",
 	    "cancel", cancel == 1, "lease_ms", (json_int_t)lease,
@@ -503,72 +580,58 @@ finish_stale(struct api *a, struct MHD_Connection *c, const char *id,
 	return stale(a, c, id, gen, "finish");
 }
 
-enum MHD_Result
-route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
-    const char *id)
+/* The "job" of a finish's body, its status as a state (JS_PENDING: given
+ * back) and "give_back".  0, or -1 after queueing a 400 as *rc. */
+static int
+finish_ask_parse(struct MHD_Connection *c, json_t *body, json_t **wjob,
+    int *state, int *give_back, enum MHD_Result *rc)
 {
-	json_t *body, *wjob, *stored, *gb, *check;
-	const char *status, *cur;
-	struct js_claim cl;
-	long long gen;
-	char err[300];
-	int state, give_back = 0;
-	int64_t nb = 0;
+	const char *status;
+	json_t *gb;
 
-	if (worker_args(c, r, id, &body, &gen) < 0)
-		return MHD_YES;
-	wjob = json_object_get(body, "job");
-	status = js_job_str(wjob, "status");
+	*wjob = json_object_get(body, "job");
+	status = js_job_str(*wjob, "status");
 	gb = json_object_get(body, "give_back");
-	if (!json_is_object(wjob) || status == NULL) {
-		json_decref(body);
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "the body needs \"job\": "
-		    "the job as the worker ended it, with its \"status\"");
+	if (!json_is_object(*wjob) || status == NULL) {
+		*rc = reply_error(c, MHD_HTTP_BAD_REQUEST, "the body needs "
+		    "\"job\": the job as the worker ended it, with its "
+		    "\"status\"");
+		return -1;
 	}
 	if (gb != NULL && !json_is_boolean(gb) && !json_is_null(gb)) {
-		json_decref(body);
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "give_back must be "
+		*rc = reply_error(c, MHD_HTTP_BAD_REQUEST, "give_back must be "
 		    "true or false");
+		return -1;
 	}
-	give_back = json_is_true(gb);
+	*give_back = json_is_true(gb);
 	if (strcmp(status, "completed") == 0)
-		state = JS_COMPLETED;
+		*state = JS_COMPLETED;
 	else if (strcmp(status, "failed") == 0)
-		state = JS_FAILED;
+		*state = JS_FAILED;
 	else if (strcmp(status, "cancelled") == 0)
-		state = JS_CANCELLED;
+		*state = JS_CANCELLED;
 	else if (strcmp(status, "pending") == 0)
-		state = JS_PENDING;
+		*state = JS_PENDING;
 	else {
-		json_decref(body);
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "job.status must be "
+		*rc = reply_error(c, MHD_HTTP_BAD_REQUEST, "job.status must be "
 		    "completed, failed, cancelled or pending");
+		return -1;
 	}
-	stored = js_spool_read_state(a->sp, id, JS_WIP);
-	if (stored == NULL && errno != ENOENT && errno != EBADMSG) {
-		json_decref(body);
-		return reply_errno(c, errno, "finish");
-	}
-	cur = js_job_str(stored, "status");
-	if (stored == NULL || js_job_int(stored, "generation", 0) != gen ||
-	    cur == NULL || strcmp(cur, "running") != 0 ||
-	    has_local_run(stored)) {
-		json_decref(stored);
-		json_decref(body);
-		return finish_stale(a, c, id, gen);
-	}
-	if (copy_results(stored, wjob, state == JS_PENDING, err,
-	    sizeof err) < 0) {
-		json_decref(stored);
-		json_decref(body);
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
-	}
-	if (state == JS_PENDING) {
-		nb = js_job_int(stored, "not_before", 0);
-	} else {
-		log_digest(a, id, stored);
-	}
-	json_decref(body);
+	return 0;
+}
+
+/* Stores the finished (or given back: state JS_PENDING) job under the
+ * lease of generation gen and answers with it; takes stored. */
+static enum MHD_Result
+finish_store(struct api *a, struct MHD_Connection *c, const char *id,
+    long long gen, json_t *stored, int state, int give_back)
+{
+	struct js_claim cl;
+	char err[300];
+	json_t *check;
+	int64_t nb = state == JS_PENDING ? js_job_int(stored, "not_before", 0) :
+	    0;
+
 	/* what gets stored must read back as a valid job */
 	check = js_job_normalize(stored, id, err, sizeof err);
 	if (check == NULL) {
@@ -593,6 +656,44 @@ route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
 	    state == JS_PENDING ? "given back" : js_state_status(
 	    (enum js_state)state), gen);
 	return reply_json(c, MHD_HTTP_OK, stored);
+}
+
+enum MHD_Result
+route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
+    const char *id)
+{
+	json_t *body, *wjob, *stored;
+	enum MHD_Result rc;
+	long long gen;
+	char err[300];
+	int state, give_back;
+
+	if (worker_args(c, r, id, &body, &gen) < 0)
+		return MHD_YES;
+	if (finish_ask_parse(c, body, &wjob, &state, &give_back, &rc) < 0) {
+		json_decref(body);
+		return rc;
+	}
+	stored = js_spool_read_state(a->sp, id, JS_WIP);
+	if (stored == NULL && errno != ENOENT && errno != EBADMSG) {
+		json_decref(body);
+		return reply_errno(c, errno, "finish");
+	}
+	if (!holds_lease(stored, gen)) {
+		json_decref(stored);
+		json_decref(body);
+		return finish_stale(a, c, id, gen);
+	}
+	if (copy_results(stored, wjob, state == JS_PENDING, err,
+	    sizeof err) < 0) {
+		json_decref(stored);
+		json_decref(body);
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
+	}
+	json_decref(body);
+	if (state != JS_PENDING)
+		log_digest(a, id, stored);
+	return finish_store(a, c, id, gen, stored, state, give_back);
 }
 
 /* ---- the log upload ---- */
@@ -627,14 +728,12 @@ worker_log_begin(struct api *a, struct MHD_Connection *c, struct req *r,
 		return stale(a, c, id, gen, "log");
 	if (js_spool_log_append(a->sp, id, gen, (uint64_t)off, "", 0,
 	    &size) < 0) {
-		if (errno == ESTALE || errno == EBADMSG)
-			return stale_or_gone(a, c, id, gen, "log");
 		if (errno == ERANGE)
 			return reply_json(c, MHD_HTTP_RANGE_NOT_SATISFIABLE,
 			    json_pack("{s:s,s:I}", "error", "log: offset is past "
 			    "the end of the log; resend from size", "size",
 			    (json_int_t)size));
-		return reply_errno(c, errno, "log");
+		return fence_failed(a, c, id, gen, "log");
 	}
 	w = calloc(1, sizeof *w);
 	if (w == NULL)
@@ -677,7 +776,7 @@ worker_log_end(struct api *a, struct MHD_Connection *c, struct req *r)
 	if (w == NULL)
 		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "log: no "
 		    "upload");
-	if (w->err == ESTALE || w->err == EBADMSG)
+	if (lease_lost(w->err))
 		return stale_or_gone(a, c, w->id, w->gen, "log");
 	if (w->err == ERANGE)
 		return reply_json(c, MHD_HTTP_RANGE_NOT_SATISFIABLE,
