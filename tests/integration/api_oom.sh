@@ -116,7 +116,7 @@ if ldd "$JS_BIN/jobspool-apiserver" 2>/dev/null | grep -q libasan ||
 fi
 LD_PRELOAD=$W/failalloc.so FAILALLOC_CTL=$CTL
 export LD_PRELOAD FAILALLOC_CTL
-start_api --token u:us3r --token w:w0rker:worker
+start_api --token u:us3r --token w:w0rker:worker --lease 1h
 st=$?
 unset LD_PRELOAD FAILALLOC_CTL
 [ "$st" -eq 0 ] || { fail "the apiserver starts with failalloc.so"; finish; }
