@@ -1451,6 +1451,80 @@ test_no_fds(void **state)
 	json_decref(j);
 }
 
+/* the start time (lib/sched) at the claim: a hand-written delay counts
+ * from the file's mtime and is stored as run_at; a claim before it puts
+ * the file back with its times; a cancel asked for meanwhile wins; the
+ * scheduling fields change only while pending */
+static void
+test_start_time(void **state)
+{
+	struct tu_spool *f = *state;
+	const char *a = "4b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+	const char *b = "5b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+	const char *hwait = "{\"shell\":\"true\",\"delay\":\"1h\"}";
+	const char *hlater = "{\"shell\":\"true\",\"run_at\":"
+	    "\"2999-01-01T00:00:00Z\"}";
+	char path[600];
+	struct stat st0, st1;
+	struct js_claim c;
+	json_t *job, *u;
+	int64_t ms;
+
+	hand_submit(f, a, hwait, strlen(hwait));
+	snprintf(path, sizeof path, "%s/%s.pending", f->dir, a);
+	assert_int_equal(stat(path, &st0), 0);
+	assert_int_equal(js_spool_claim(f->sp, a, "A:1", &c, &job), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_null(job);
+	assert_false(exists(f, a, "wip"));
+	assert_int_equal(stat(path, &st1), 0);
+	assert_int_equal(st1.st_mtim.tv_sec, st0.st_mtim.tv_sec);
+	assert_int_equal(st1.st_mtim.tv_nsec, st0.st_mtim.tv_nsec);
+	/* written 2 h ago: its hour has passed */
+	age(f, a, "pending", 7200);
+	assert_int_equal(js_spool_claim(f->sp, a, "A:1", &c, &job), 0);
+	assert_null(json_object_get(job, "delay"));
+	assert_int_equal(js_time_parse(js_job_str(job, "run_at"), &ms), 0);
+	assert_true(ms < js_now_ms() - 3000000);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_FAILED), 0);
+	json_decref(job);
+	/* pending only: priority and start time of a final job */
+	u = json_pack("{s:i}", "priority", 3);
+	assert_null(js_spool_update(f->sp, a, u));
+	assert_int_equal(errno, EBUSY);
+	json_decref(u);
+
+	/* a cancel request left while the claim held it: cancelled */
+	hand_submit(f, b, hlater, strlen(hlater));
+	snprintf(path, sizeof path, "%s/%s.cancel", f->dir, b);
+	{
+		int fd = open(path, O_WRONLY | O_CREAT, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	assert_int_equal(js_spool_claim(f->sp, b, "A:1", &c, &job), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_true(exists(f, b, "cancelled"));
+	assert_false(exists(f, b, "pending"));
+	assert_false(exists(f, b, "wip"));
+	assert_false(exists(f, b, "cancel"));
+	/* a PUT of priority and start time of a waiting job: runs now */
+	b = "6b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+	hand_submit(f, b, hwait, strlen(hwait));
+	u = json_pack("{s:i,s:n}", "priority", 4, "run_at");
+	job = js_spool_update(f->sp, b, u);
+	json_decref(u);
+	assert_non_null(job);
+	assert_int_equal(js_job_int(job, "priority", 0), 4);
+	assert_true(json_is_null(json_object_get(job, "run_at")));
+	assert_null(json_object_get(job, "delay"));
+	json_decref(job);
+	assert_int_equal(js_spool_claim(f->sp, b, "A:1", &c, &job), 0);
+	assert_int_equal(js_job_int(job, "priority", 0), 4);
+	json_decref(job);
+}
+
 int
 main(void)
 {
@@ -1487,6 +1561,7 @@ main(void)
 		T(test_recover_cancel_requested),
 		T(test_recover_job),
 		T(test_no_fds),
+		T(test_start_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
