@@ -648,7 +648,7 @@ test_moving_once(void **state)
 			    "not %d", rounds, n, NMOVE);
 		for (i = 0; i < NMOVE && bad[0] == '\0'; i++)
 			if (count(hits, n, ids[i]) != 1)
-				snprintf(bad, sizeof bad, "round %d: job %s "
+				snprintf(bad, sizeof bad, "round %d: job %.36s "
 				    "listed %d times", rounds, ids[i],
 				    count(hits, n, ids[i]));
 		free(hits);
