@@ -233,8 +233,10 @@ check "  run_at honoured: started $((s - ra_ms)) ms after it" \
 	test "$s" -ge "$ra_ms" -a "$s" -le $((ra_ms + 1500))
 eq "  completed" "$(field "$H1" .status)" completed
 s=$(tms "$(field "$H2" .started_at)")
+# (the file's mtime is the kernel's coarse clock, up to a tick behind the
+# time read before writing it: 50 ms of slack below)
 check "  hand-written delay honoured ($((s - t_h2)) ms)" \
-	test "$s" -ge $((t_h2 + 2000)) -a "$s" -le $((t_h2 + 3800))
+	test "$s" -ge $((t_h2 + 1950)) -a "$s" -le $((t_h2 + 3800))
 eq "  stored with its run_at" "$(field "$H2" '.run_at != null and (has("delay") | not)')" true
 s=$(tms "$(field "$A1" .started_at)")
 c=$(tms "$(field "$A1" .created_at)")
