@@ -1,4 +1,7 @@
-/* sched.c - claim order, eligibility, lease expiry, final states (sched.h). */
+/* sched.c - claim order, eligibility, lease expiry, final states, why a
+ * pending job waits (sched.h). */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sched.h"
@@ -167,4 +170,150 @@ js_sched_final(enum js_state st)
 {
 	return st == JS_COMPLETED || st == JS_FAILED || st == JS_CANCELLED ||
 	    st == JS_RETRIEVED;
+}
+
+/* Whether the live processor p takes job (lib/sched's label rule). */
+static int
+proc_takes(const struct js_proc_info *p, const json_t *job)
+{
+	const char *pl[JS_LABELS_MAX];
+	size_t i;
+
+	for (i = 0; i < p->nlabels; i++)
+		pl[i] = p->labels[i];
+	return js_sched_job_takes(job, pl, p->nlabels, p->exclusive);
+}
+
+/* The first well-formed label of job that no processor of w has, or
+ * NULL. */
+static const char *
+label_nobody_has(const json_t *job, const struct js_sched_world *w)
+{
+	const json_t *v;
+	size_t i, k, j;
+
+	json_array_foreach(json_object_get(job, "labels"), i, v) {
+		const char *s = json_string_value(v);
+		int found = 0;
+		if (s == NULL || !js_label_valid(s))
+			continue;
+		for (k = 0; k < w->nprocs && !found; k++)
+			for (j = 0; j < w->procs[k].nlabels && !found; j++)
+				found = strcmp(w->procs[k].labels[j], s) == 0;
+		if (!found)
+			return s;
+	}
+	return NULL;
+}
+
+enum js_sched_wait
+js_sched_why(const json_t *job, int64_t written_ms,
+    const struct js_sched_world *w, struct js_sched_reason *r)
+{
+	struct js_sched_reason tmp;
+	size_t k;
+	int p;
+
+	if (r == NULL)
+		r = &tmp;
+	memset(r, 0, sizeof *r);
+	r->until = js_sched_start_ms(job, written_ms);
+	if (!js_sched_ready(r->until, w->now_ms))
+		return r->code = JS_WAIT_TIME;
+	r->until = 0;
+	p = w->pause != NULL ? js_pause_job(w->pause, job, &r->label) : 0;
+	if (p == 1)
+		return r->code = JS_WAIT_PAUSED;
+	if (p == 2)
+		return r->code = JS_WAIT_LABEL_PAUSED;
+	if (w->nprocs == 0)
+		return r->code = JS_WAIT_NO_PROCESSOR;
+	if ((r->label = label_nobody_has(job, w)) != NULL)
+		return r->code = JS_WAIT_NO_LABEL;
+	for (k = 0; k < w->nprocs; k++)
+		if (proc_takes(&w->procs[k], job))
+			return r->code = JS_WAIT_NEXT;
+	return r->code = JS_WAIT_NO_MATCH;
+}
+
+const char *
+js_sched_wait_code(enum js_sched_wait code)
+{
+	switch (code) {
+	case JS_WAIT_NONE:		return "";
+	case JS_WAIT_TIME:		return "start_time";
+	case JS_WAIT_LABELS:		return "labels";
+	case JS_WAIT_EXCLUSIVE:		return "exclusive";
+	case JS_WAIT_PAUSED:		return "paused";
+	case JS_WAIT_LABEL_PAUSED:	return "label_paused";
+	case JS_WAIT_NO_PROCESSOR:	return "no_processor";
+	case JS_WAIT_NO_LABEL:		return "no_label";
+	case JS_WAIT_NO_MATCH:		return "no_match";
+	case JS_WAIT_NEXT:		return "next";
+	}
+	return "";
+}
+
+/* The sentence of r into buf. */
+static void
+reason_message(const struct js_sched_reason *r, char *buf, size_t size)
+{
+	char t[JS_TIME_SIZE];
+
+	switch (r->code) {
+	case JS_WAIT_TIME:
+		js_time_format(r->until, t);
+		snprintf(buf, size, "not before %s (its start time)", t);
+		break;
+	case JS_WAIT_PAUSED:
+		snprintf(buf, size, "claims are paused for the whole spool");
+		break;
+	case JS_WAIT_LABEL_PAUSED:
+		snprintf(buf, size, "claims of jobs with label %s are paused",
+		    r->label != NULL ? r->label : "?");
+		break;
+	case JS_WAIT_NO_PROCESSOR:
+		snprintf(buf, size, "no live processor");
+		break;
+	case JS_WAIT_NO_LABEL:
+		snprintf(buf, size, "no live processor has label %s",
+		    r->label != NULL ? r->label : "?");
+		break;
+	case JS_WAIT_NO_MATCH:
+		snprintf(buf, size, "no live processor takes it: none has all "
+		    "of its labels, or those that have them are dedicated "
+		    "(--exclusive) to jobs that ask for them");
+		break;
+	case JS_WAIT_NEXT:
+		snprintf(buf, size, "next in line: waits for a free slot of a "
+		    "live processor that takes it");
+		break;
+	case JS_WAIT_LABELS:
+		snprintf(buf, size, "the processor lacks one of its labels");
+		break;
+	case JS_WAIT_EXCLUSIVE:
+		snprintf(buf, size, "a dedicated processor: it asks for none "
+		    "of its labels");
+		break;
+	default:
+		snprintf(buf, size, "it may be claimed now");
+		break;
+	}
+}
+
+json_t *
+js_sched_reason_json(const struct js_sched_reason *r)
+{
+	char msg[256], t[JS_TIME_SIZE];
+	json_t *o;
+
+	reason_message(r, msg, sizeof msg);
+	js_time_format(r->until, t);
+	o = json_pack("{s:s,s:s,s:s?,s:s?}", "reason",
+	    js_sched_wait_code(r->code), "message", msg,
+	    "until", r->code == JS_WAIT_TIME ? t : NULL,
+	    "label", r->label);
+	if (o == NULL)
+		errno = ENOMEM;
+	return o;
 }

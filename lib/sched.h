@@ -19,7 +19,12 @@
  *   final         completed, failed, cancelled and retrieved are final: the
  *                 job will not run again and its outcome is recorded.
  *
- * Pure functions: no allocation, no I/O, nothing printed.
+ *   waiting       why a pending job is not claimed by any processor: its
+ *                 start time, a pause (lib/pause), no live processor or
+ *                 none with its labels (lib/registry), else next in line.
+ *
+ * Pure functions: no I/O, nothing printed; only js_sched_reason_json
+ * allocates.
  */
 #ifndef JS_SCHED_H
 #define JS_SCHED_H
@@ -29,6 +34,8 @@
 #include <jansson.h>
 
 #include "job.h"
+#include "pause.h"
+#include "registry.h"
 
 /* What the claim order looks at of one pending job. */
 struct js_sched_key {
@@ -79,7 +86,16 @@ enum js_sched_wait {
 	JS_WAIT_NONE = 0,
 	JS_WAIT_TIME,		/* its start time has not come (*until) */
 	JS_WAIT_LABELS,		/* the processor lacks one of its labels */
-	JS_WAIT_EXCLUSIVE	/* a dedicated processor: not one of its labels */
+	JS_WAIT_EXCLUSIVE,	/* a dedicated processor: not one of its labels */
+	/* why it waits for every processor (js_sched_why) */
+	JS_WAIT_PAUSED,		/* claims of the whole spool are paused */
+	JS_WAIT_LABEL_PAUSED,	/* claims of one of its labels are paused */
+	JS_WAIT_NO_PROCESSOR,	/* no live processor at all */
+	JS_WAIT_NO_LABEL,	/* no live processor has one of its labels */
+	JS_WAIT_NO_MATCH,	/* each label is somewhere, but no live
+				 * processor takes the job (not all its labels
+				 * on one, or dedicated to others) */
+	JS_WAIT_NEXT		/* nothing holds it: next in line for a slot */
 };
 /* The rule every claimer applies: the job as read (written_ms as for
  * js_sched_start_ms), a processor with labels plabels[0..np) and exclusive,
@@ -87,6 +103,38 @@ enum js_sched_wait {
 enum js_sched_wait js_sched_check(const json_t *job, int64_t written_ms,
     const char *const *plabels, size_t np, int exclusive, int64_t now_ms,
     int64_t *until);
+
+/* What js_sched_why looks at besides the job: what is paused and who is
+ * alive, at now_ms. */
+struct js_sched_world {
+	const struct js_pause *pause;	/* NULL: nothing paused */
+	const struct js_proc_info *procs;	/* the live processors */
+	size_t nprocs;
+	int64_t now_ms;
+};
+/* Why a pending job waits, as js_sched_why found it. */
+struct js_sched_reason {
+	enum js_sched_wait code;
+	int64_t until;		/* JS_WAIT_TIME: its start time (ms) */
+	const char *label;	/* JS_WAIT_LABEL_PAUSED, JS_WAIT_NO_LABEL: the
+				 * label (points into the job) */
+};
+/* Why the pending job (written_ms as for js_sched_start_ms) waits, for
+ * every processor of w, the first that holds: its start time has not come
+ * (JS_WAIT_TIME), the spool is paused, one of its labels is paused, no
+ * live processor, no live processor has one of its labels, none takes it
+ * (JS_WAIT_NO_MATCH), else JS_WAIT_NEXT: next in line.  r may be NULL. */
+enum js_sched_wait js_sched_why(const json_t *job, int64_t written_ms,
+    const struct js_sched_world *w, struct js_sched_reason *r);
+/* The machine-readable word of a reason ("start_time", "paused",
+ * "label_paused", "no_processor", "no_label", "no_match", "next", and
+ * for a processor's own check "labels", "exclusive"; "" for
+ * JS_WAIT_NONE). */
+const char *js_sched_wait_code(enum js_sched_wait code);
+/* r as the "waiting" member of a pending job in the API: {"reason": word,
+ * "message": a sentence, "until": RFC 3339 (JS_WAIT_TIME), "label": L
+ * (if any)}.  NULL/ENOMEM. */
+json_t *js_sched_reason_json(const struct js_sched_reason *r);
 
 /* Whether a lease whose last heartbeat was at heartbeat_ms has expired at
  * now_ms (both wall clock, ms) for a lease of lease_ms. */
