@@ -93,6 +93,7 @@ struct loop {
 	int rescan;		/* scan at the next turn (inotify overflow) */
 	int reload;		/* SIGHUP seen */
 	int link_died;		/* remote mode: the link exited */
+	struct presence *presence;	/* registry entry, pauses (presence.c) */
 };
 
 /* ---- helpers we wait for ---- */
@@ -766,9 +767,30 @@ claim_ready(struct loop *l)
 {
 	char id[JS_ID_SIZE];
 
-	while (!l->stopping && l->active < (size_t)l->cfg->jobs &&
+	if (l->stopping || l->active >= (size_t)l->cfg->jobs ||
+	    js_queue_len(l->q) == 0)
+		return;
+	if (presence_pause_read(l->presence))
+		return;		/* the whole spool is paused */
+	while (l->active < (size_t)l->cfg->jobs &&
 	    js_queue_pop(l->q, js_now_ms(), id))
-		claim(l, id);
+		if (!presence_hold(l->presence, id))
+			claim(l, id);
+}
+
+/* The registry entry's refresh, and the jobs a label pause held back,
+ * indexed again so the next claim looks at the pauses again. */
+static void
+presence_due(struct loop *l, int64_t now)
+{
+	char (*ids)[JS_ID_SIZE];
+	size_t n, i;
+
+	presence_tick(l->presence, l->active, now);
+	n = presence_release(l->presence, now, &ids);
+	for (i = 0; i < n && !l->stopping; i++)
+		index_pending(l, ids[i], 0, 1);
+	free(ids);
 }
 
 /* ---- events ---- */
@@ -972,6 +994,7 @@ handle_timers(struct loop *l)
 		if (now >= r->next_hb)
 			heartbeat(l, r, now);
 	}
+	presence_due(l, now);
 	if (l->rescan || now >= l->next_scan) {
 		l->rescan = 0;
 		l->next_scan = now + l->cfg->scan_interval_ms;
@@ -989,6 +1012,7 @@ next_wakeup(struct loop *l)
 #define EARLIER(x) do { if ((x) != 0 && (x) < t) t = (x); } while (0)
 	if (l->stopping && !l->killed_all)
 		EARLIER(l->stop_deadline);
+	EARLIER(presence_next(l->presence));
 	for (i = 0; i < l->nruns; i++) {
 		struct run *r = &l->runs[i];
 		if (!r->used)
@@ -1185,6 +1209,7 @@ loop_free(struct loop *l)
 	if (l->ex != NULL)
 		l->ex->ops->free(l->ex);
 	js_queue_free(l->q);
+	presence_free(l->presence);
 	close_fd(l->sigfd);
 	close_fd(l->infd);
 	close_fd(l->tfd);
@@ -1225,6 +1250,10 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 	js_info("processing %s as %s, -j %d, lease %s, jobs run as %s%s",
 	    js_spool_path(sp), l.worker, cfg->jobs, lease, cfg->user,
 	    geteuid() == 0 && !cfg->run_as ? " (root: --user root)" : "");
+	if ((l.presence = presence_new(sp, cfg)) == NULL) {
+		js_err("out of memory");
+		goto out;
+	}
 	scan(&l);
 	l.next_scan = js_mono_ms() + cfg->scan_interval_ms;
 	rc = run_loop(&l);

@@ -9,6 +9,8 @@
  *                 claims, heartbeats, timeouts, cancels, results
  *   loghash.c     the SHA-256 of a finished job's log, in a short-lived
  *                 thread that reports back through a pipe (loghash.h)
+ *   presence.c    the processor's entry in the spool's registry of
+ *                 processors, and the pauses of the spool or of labels
  *   queue.c       in-memory index of pending jobs (priority, submission
  *                 order, not_before); holds only pending ids, never
  *                 finished ones
@@ -133,6 +135,29 @@ void proc_free_words(char **w);
 
 /* loop.c: runs until a shutdown completes.  Returns the exit status. */
 int proc_loop(struct js_spool *sp, struct proc_config *cfg);
+
+/* ---- presence.c: the processor's registry entry (lib/registry) and the
+ * pauses it obeys (lib/pause); times are monotonic ms ---- */
+struct presence;
+/* Prunes the registry of this host's dead processors and registers this
+ * one.  NULL/ENOMEM. */
+struct presence *presence_new(struct js_spool *sp,
+    const struct proc_config *cfg);
+/* Removes the registry entry (a stop) and frees p; NULL: nothing. */
+void presence_free(struct presence *p);
+/* Refreshes the entry if due (every lease/3, or running changed). */
+void presence_tick(struct presence *p, size_t running, int64_t now);
+/* When presence_tick or presence_release is next due. */
+int64_t presence_next(const struct presence *p);
+/* Reads what is paused (before claims); 1 if the whole spool is. */
+int presence_pause_read(struct presence *p);
+/* Whether pending job id asks for a label paused at the last read: then
+ * it is held (1), to be handed back by presence_release. */
+int presence_hold(struct presence *p, const char *id);
+/* Every JS_PAUSE_RECHECK_MS while something is paused or held: the held
+ * ids (*ids, caller frees; to index again), their count. */
+size_t presence_release(struct presence *p, int64_t now,
+    char (**ids)[JS_ID_SIZE]);
 
 /* ---- queue.c ---- */
 struct js_queue;
