@@ -244,6 +244,7 @@ js_sched_wait_code(enum js_sched_wait code)
 	case JS_WAIT_TIME:		return "start_time";
 	case JS_WAIT_LABELS:		return "labels";
 	case JS_WAIT_EXCLUSIVE:		return "exclusive";
+	case JS_WAIT_AFTER:		return "after";
 	case JS_WAIT_PAUSED:		return "paused";
 	case JS_WAIT_LABEL_PAUSED:	return "label_paused";
 	case JS_WAIT_NO_PROCESSOR:	return "no_processor";
@@ -295,6 +296,13 @@ reason_message(const struct js_sched_reason *r, char *buf, size_t size)
 		snprintf(buf, size, "a dedicated processor: it asks for none "
 		    "of its labels");
 		break;
+	case JS_WAIT_AFTER:
+		snprintf(buf, size, "after job %s (%s)",
+		    r->after != NULL ? r->after : "?",
+		    r->after_state >= 0 && r->after_state < JS_NSTATES &&
+		    r->after_state != JS_RETRIEVED ?
+		    js_state_status((enum js_state)r->after_state) : "?");
+		break;
 	default:
 		snprintf(buf, size, "it may be claimed now");
 		break;
@@ -309,10 +317,11 @@ js_sched_reason_json(const struct js_sched_reason *r)
 
 	reason_message(r, msg, sizeof msg);
 	js_time_format(r->until, t);
-	o = json_pack("{s:s,s:s,s:s?,s:s?}", "reason",
+	o = json_pack("{s:s,s:s,s:s*,s:s*,s:s*}", "reason",
 	    js_sched_wait_code(r->code), "message", msg,
 	    "until", r->code == JS_WAIT_TIME ? t : NULL,
-	    "label", r->label);
+	    "label", r->label,
+	    "after", r->code == JS_WAIT_AFTER ? r->after : NULL);
 	if (o == NULL)
 		errno = ENOMEM;
 	return o;

@@ -87,6 +87,8 @@ enum js_sched_wait {
 	JS_WAIT_TIME,		/* its start time has not come (*until) */
 	JS_WAIT_LABELS,		/* the processor lacks one of its labels */
 	JS_WAIT_EXCLUSIVE,	/* a dedicated processor: not one of its labels */
+	JS_WAIT_AFTER,		/* a job it depends on (after, after_any) has
+				 * not ended (lib/deps; js_sched_reason.after) */
 	/* why it waits for every processor (js_sched_why) */
 	JS_WAIT_PAUSED,		/* claims of the whole spool are paused */
 	JS_WAIT_LABEL_PAUSED,	/* claims of one of its labels are paused */
@@ -118,6 +120,9 @@ struct js_sched_reason {
 	int64_t until;		/* JS_WAIT_TIME: its start time (ms) */
 	const char *label;	/* JS_WAIT_LABEL_PAUSED, JS_WAIT_NO_LABEL: the
 				 * label (points into the job) */
+	const char *after;	/* JS_WAIT_AFTER: the job it waits for (set by
+				 * the caller from js_spool_deps) */
+	int after_state;	/* JS_WAIT_AFTER: that job's state */
 };
 /* Why the pending job (written_ms as for js_sched_start_ms) waits, for
  * every processor of w, the first that holds: its start time has not come
@@ -127,13 +132,14 @@ struct js_sched_reason {
 enum js_sched_wait js_sched_why(const json_t *job, int64_t written_ms,
     const struct js_sched_world *w, struct js_sched_reason *r);
 /* The machine-readable word of a reason ("start_time", "paused",
- * "label_paused", "no_processor", "no_label", "no_match", "next", and
+ * "label_paused", "no_processor", "no_label", "no_match", "next",
+ * "after" (a dependency has not ended), and
  * for a processor's own check "labels", "exclusive"; "" for
  * JS_WAIT_NONE). */
 const char *js_sched_wait_code(enum js_sched_wait code);
 /* r as the "waiting" member of a pending job in the API: {"reason": word,
  * "message": a sentence, "until": RFC 3339 (JS_WAIT_TIME), "label": L
- * (if any)}.  NULL/ENOMEM. */
+ * (if any), "after": the id it waits for (JS_WAIT_AFTER)}.  NULL/ENOMEM. */
 json_t *js_sched_reason_json(const struct js_sched_reason *r);
 
 /* Whether a lease whose last heartbeat was at heartbeat_ms has expired at
