@@ -14,13 +14,20 @@
  *                     body, query parameters and handler) and path matching
  *   reply.c           every answer's shape: JSON bodies, {"error": ...} with
  *                     the right status, query arguments (a leaf)
- *   auth.c            bearer tokens (constant-time compare), ownership
- *   routes_jobs.c     /api/v1/jobs..., the demo routes, /healthz
+ *   auth.c            bearer tokens (constant-time compare), JWTs
+ *                     (lib/jwt, lib/revoke), why a token is refused,
+ *                     ownership
+ *   routes_tokens.c   /api/v1/tokens...: minting and revoking JWTs
+ *   routes_jobs.c     /api/v1/jobs..., the demo routes
+ *   routes_health.c   /healthz: the spool, live processors, stalled jobs
  *   routes_batches.c  /api/v1/batches...
  *   routes_workers.c  /api/v1/workers/...: remote processors' claim, log
  *                     upload, heartbeat and finish
  *   leases.c          remote workers' leases: expiry and recovery, on a
  *                     timer of their own
+ *   routes_sched.c    /api/v1/processors (the registry, local and remote),
+ *                     /api/v1/pause[/{label}], and why a pending job waits
+ *                     (the "waiting" of GET /api/v1/jobs and .../{id})
  *   index.c           listing and claim order: a cache of job summaries
  *                     keyed by id+mtime
  *   bus.c             the spool's change bus: one inotify watcher, the
@@ -56,6 +63,8 @@
 #include <microhttpd.h>
 
 #include "job.h"
+#include "jwt.h"
+#include "registry.h"
 #include "spool.h"
 
 #define PROG "jobspool-apiserver"
@@ -76,6 +85,10 @@ struct api_conf {
 	unsigned read_timeout_s;
 	unsigned idle_timeout_s;
 	int64_t lease_ms;		/* granted to remote workers (--lease) */
+	struct js_jwt_keys jwt;		/* --jwt-secret-file (n 0: no JWTs) */
+	int64_t jwt_ttl_s;		/* --jwt-ttl: a minted token's default life */
+	int64_t jwt_max_s;		/* --jwt-max-ttl: the longest life accepted */
+	int64_t jwt_skew_s;		/* --jwt-skew: clock difference allowed */
 };
 void api_conf_free(struct api_conf *cf);	/* conf.c; NULL: nothing */
 
@@ -94,21 +107,26 @@ struct api {
 	struct metrics *metrics;	/* counters of /metrics (metrics.c) */
 	struct leases *leases;		/* remote workers' leases (leases.c) */
 	struct guard *guard;		/* header-timeout guard (guard.c) */
+	struct js_workers *workers;	/* remote workers seen (lib/registry) */
 	pthread_rwlock_t lock;		/* guards conf */
 	struct api_conf *conf;
 	atomic_int stopping;		/* set on SIGTERM: follow streams end */
 	atomic_int ws_active;		/* WebSocket threads still running */
 	atomic_int active;		/* requests in flight (SIGTERM waits) */
 	int mtls;			/* client certificates are required and verified */
+	int access_fd;			/* --access-log: where to (valid if access_on) */
+	int access_on;
 	int lock_ok;			/* lock initialised (server.c) */
 };
 
 /* One connection (libmicrohttpd's socket context), set up by server.c's
  * connection notification: how a function given only the connection
- * reaches the server (reply_queue's status counter, guard_set). */
+ * reaches the server (reply_queue's status note, guard_set). */
 struct api_conn {
 	struct api *a;
 	struct gconn *guard;	/* guard.c's record; NULL: unguarded */
+	unsigned status;	/* of the request's answer (reply_queue); 0: none */
+	long long bytes;	/* its body's length, -1 if unknown (streamed) */
 };
 
 /* Who is calling: filled by the auth check of each request. */
@@ -117,6 +135,9 @@ struct caller {
 	int admin;		/* sees every job (or no tokens configured) */
 	int worker;		/* may use the worker routes (or no tokens) */
 	char name[128];		/* token name ("" without tokens) */
+	int jwt;		/* authenticated by a JWT: */
+	int64_t exp;		/* its expiry (seconds since 1970) */
+	char jti[JS_JWT_JTI_MAX + 1];	/* its id ("" if it has none) */
 };
 
 /* One request in flight (MHD's per-request closure). */
@@ -141,12 +162,14 @@ struct req {
 	int too_big;		/* the body is over max_body: 413 at the end */
 	size_t discarded;
 	int64_t start_ms;	/* when the request began (read timeout) */
+	char verb[12];		/* its method, for the access log */
 	unsigned read_timeout_s;
 	struct caller who;
 	size_t max_body;
 	/* NDJSON batch, read line by line as it arrives */
 	json_t *nd_jobs;
 	char nd_err[300];
+	int nd_oom;		/* nd_err is a failed allocation: 503, not 400 */
 	size_t nd_line;
 	void *ws_proto;		/* WebSocket prototype (ws.c), freed at the end */
 	void *wlog;		/* a worker's log upload (routes_workers.c) */
@@ -199,8 +222,9 @@ extern const struct route routes_table[];
 extern const size_t routes_count;
 /* Splits url's path into r->seg (r->segbuf, freed by the caller) and sets
  * r->route to the first row whose pattern it matches (NULL if none) and
- * r->arg to its captures.  One trailing '/' is ignored. */
-void routes_match(struct req *r, const char *url);
+ * r->arg to its captures.  One trailing '/' is ignored.  0, or -1 when
+ * memory ran out (no route then: not a 404). */
+int routes_match(struct req *r, const char *url);
 
 /* request.c: what is decided from a request's method, URL and headers
  * without a socket, given its row of the route table. */
@@ -244,8 +268,29 @@ void auth_free_tokens(struct api_token *t, size_t n);
 /* Parses "NAME:SECRET[:admin|:worker]"; 0 or -1 with err. */
 int auth_parse_token(const char *spec, struct api_token *t, char *err,
     size_t errlen);
-/* Checks the Authorization header; 0 and fills who, or -1 (401). */
-int auth_check(struct api *a, struct MHD_Connection *c, struct caller *who);
+/* Why a request's credentials were refused: a JWT's reason (enum
+ * js_jwt_status, 1 to JS_JWT_NSTATUS - 1), or one of these. */
+enum auth_reason {
+	AUTH_OK = 0,
+	AUTH_MISSING = JS_JWT_NSTATUS,	/* no "Authorization: Bearer X" */
+	AUTH_UNKNOWN,		/* not a configured token, and not a JWT */
+	AUTH_ERROR,		/* the revocations could not be read (503) */
+	AUTH_NREASONS
+};
+/* "missing", "unknown_token", "error", or js_jwt_reason's word. */
+const char *auth_reason_name(int reason);
+/* Checks the Authorization header: AUTH_OK and fills who, or the reason
+ * it is refused with a sentence in why (never quoting a secret). */
+int auth_check(struct api *a, struct MHD_Connection *c, struct caller *who,
+    char *why, size_t whylen);
+/* The answer to a refused request: 401 with {"error": why, "reason":
+ * word} and WWW-Authenticate (RFC 6750: error="invalid_token" and the
+ * word as error_description), counted in /metrics; 503 for AUTH_ERROR. */
+enum MHD_Result auth_refuse(struct api *a, struct MHD_Connection *c,
+    int reason, const char *why);
+/* Whether any credential is configured (static tokens or JWT secrets):
+ * without any, every client is admin.  Under a->lock. */
+int auth_configured(const struct api_conf *cf);
 /* Whether who may see job (owner check). */
 int auth_visible(const struct caller *who, const json_t *job);
 
@@ -261,12 +306,18 @@ void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 void *http_uri_seen(void *cls, const char *uri, struct MHD_Connection *c);
 
 /* reply.c: every answer's shape; a leaf every route uses. */
-/* Queues resp with status (counted for /metrics) and drops our reference. */
+/* Queues resp with status and drops our reference; the status (and the
+ * body's length, given to reply_queue_len) are noted in the connection's
+ * struct api_conn for /metrics and the access log (http_completed). */
 enum MHD_Result reply_queue(struct MHD_Connection *c, unsigned status,
     struct MHD_Response *resp);
+enum MHD_Result reply_queue_len(struct MHD_Connection *c, unsigned status,
+    struct MHD_Response *resp, size_t len);
 /* A JSON response (compact, one trailing newline, Content-Type set) of
- * body, which it steals; NULL if out of memory. */
+ * body, which it steals; NULL if out of memory.  The _len form gives the
+ * body's length in *len. */
 struct MHD_Response *reply_json_response(json_t *body);
+struct MHD_Response *reply_json_response_len(json_t *body, size_t *len);
 /* Leaves out of an answer (in place) what a JSON client could not hold
  * exactly: a job's "seq" (nanoseconds, above 2^53; list order and the
  * "next" cursor carry it).  Called for every JSON answer by
@@ -294,7 +345,8 @@ int reply_spool_in_place(struct api *a);
  * "yes" or present without value). */
 const char *reply_arg(struct MHD_Connection *c, const char *key);
 int reply_flag(struct MHD_Connection *c, const char *key);
-/* Parses the JSON body of r; NULL after queueing a 400. */
+/* Parses the JSON body of r; NULL after queueing a 400 (503 when memory
+ * ran out). */
 json_t *reply_body_json(struct MHD_Connection *c, struct req *r);
 
 /* routes_jobs.c */
@@ -314,10 +366,15 @@ enum MHD_Result route_job_log(struct api *a, struct MHD_Connection *c,
     struct req *r, const char *id);
 enum MHD_Result route_add(struct api *a, struct MHD_Connection *c,
     struct req *r, const char *x, const char *y);
-enum MHD_Result route_healthz(struct api *a, struct MHD_Connection *c);
 /* Reads a job the caller may see; NULL with errno (ENOENT if invisible). */
 json_t *jobs_read_visible(struct api *a, const struct caller *who,
     const char *id, enum js_state *st);
+/* Checks that every job a submitted job depends on (lib/deps: "after",
+ * "after_any") is one the caller may see, or one of batch (the jobs of its
+ * batch, each holding its "id"; NULL: none).  0; -1/EINVAL with err (the
+ * answer is 400); -1 with errno if a job could not be read. */
+int jobs_deps_known(struct api *a, const struct caller *who,
+    const json_t *job, const json_t *batch, char *err, size_t errlen);
 /* Submits stored jobs (with Idempotency-Key handling done by the caller). */
 
 /* routes_workers.c: remote processors (man 8 jobspool-apiserver, WORKER
@@ -361,6 +418,34 @@ struct ticker *ticker_start(unsigned every_ms, void (*fn)(void *),
     void *arg);
 void ticker_stop(struct ticker *t);
 
+/* routes_sched.c: processors, pause and resume, waiting reasons
+ * (lib/registry, lib/pause, lib/sched's js_sched_why). */
+enum MHD_Result route_processors(struct api *a, struct MHD_Connection *c,
+    struct req *r);
+enum MHD_Result route_pause_get(struct api *a, struct MHD_Connection *c,
+    struct req *r);
+enum MHD_Result route_pause_put(struct api *a, struct MHD_Connection *c,
+    struct req *r);
+enum MHD_Result route_pause_delete(struct api *a, struct MHD_Connection *c,
+    struct req *r);
+enum MHD_Result route_pause_label_put(struct api *a,
+    struct MHD_Connection *c, struct req *r, const char *label);
+enum MHD_Result route_pause_label_delete(struct api *a,
+    struct MHD_Connection *c, struct req *r, const char *label);
+/* The listing's answer out ({"jobs": [...]}): "paused" (what is paused)
+ * added, and each pending job's "waiting" (js_sched_reason_json).  0, or
+ * -1 with errno (out is then left as it was, or partly annotated). */
+int waiting_list(struct api *a, json_t *out);
+/* The same for one job (nothing unless it is pending). */
+int waiting_job(struct api *a, json_t *job);
+
+/* routes_tokens.c: POST /api/v1/tokens (mint), DELETE
+ * /api/v1/tokens/{jti} (revoke, admin). */
+enum MHD_Result route_tokens_post(struct api *a, struct MHD_Connection *c,
+    struct req *r);
+enum MHD_Result route_token_delete(struct api *a, struct MHD_Connection *c,
+    struct req *r, const char *jti);
+
 /* routes_batches.c */
 enum MHD_Result route_batches_post(struct api *a, struct MHD_Connection *c,
     struct req *r);
@@ -390,6 +475,8 @@ struct idx_hit {
 	long long priority;
 	int64_t not_before_ms;			/* 0 if unset */
 	int bad;				/* not a valid job */
+	int after;				/* names jobs it waits for
+						 * (lib/deps: after, after_any) */
 	int64_t mtime_ms;			/* of the file read */
 	off_t size;
 };
@@ -451,7 +538,7 @@ void bus_del_efd(struct bus *b, int efd);
  * sock is the client's socket (-1 if unknown): a stream whose client hung
  * up ends, since follow streams run without an inactivity timeout. */
 struct MHD_Response *follow_job_response(struct api *a, const char *id,
-    uint64_t offset, int sock);
+    uint64_t offset, int sock, int outcome);
 /* A chunked response merging the logs of ids (n of them), each line
  * prefixed with the job id. */
 struct MHD_Response *follow_batch_response(struct api *a, char (*ids)[JS_ID_SIZE],
@@ -501,17 +588,45 @@ void guard_set(struct MHD_Connection *c, int state);
 /* metrics.c: metrics_new: NULL with errno; metrics_free(NULL) is allowed. */
 struct metrics *metrics_new(void);
 void metrics_free(struct metrics *m);
-void metrics_count_status(struct metrics *m, unsigned status);
+/* An answer of route (its row in routes_table; routes_count or more: no
+ * route) with status, counted once the request is complete (http.c). */
+void metrics_count_request(struct metrics *m, size_t route, unsigned status);
 void metrics_count_submitted(struct metrics *m, size_t n);
+/* A request refused for its credentials (auth_refuse), by reason. */
+void metrics_count_auth_refusal(struct metrics *m, int reason);
 /* A job seen finishing (bus.c, once per job) in state st: counted, and
  * its run time (started_at to finished_at of job, if both are set and job
  * is not NULL) observed in the duration histogram. */
 void metrics_job_finished(struct metrics *m, enum js_state st,
     const json_t *job);
-/* The whole /metrics text with the gauges counts (jobs by state) and
- * claims (worker claims) given: malloc'ed, its length in *len; NULL/ENOMEM. */
-char *metrics_text(struct metrics *m, const unsigned long counts[JS_NSTATES],
-    unsigned long claims, size_t *len);
+/* A job seen starting (bus.c, once per job): its wait in the queue
+ * (created_at to started_at) observed; -1 if job has no started_at yet
+ * (nothing observed: the caller tries again at its next event). */
+int metrics_job_started(struct metrics *m, const json_t *job);
+/* The gauges of one scrape, gathered by routes_metrics.c. */
+struct metrics_label {
+	char label[JS_LABEL_MAX + 1];	/* "" for jobs without labels */
+	unsigned long processors;	/* live processors taking it */
+	unsigned long free_slots;	/* and their free slots */
+};
+struct metrics_gauges {
+	unsigned long jobs[JS_NSTATES];	/* jobs by state */
+	unsigned long claims;		/* worker claims (leases.c) */
+	double oldest_pending_s;	/* age of the oldest pending job, 0: none */
+	int have_fs;			/* free_* below are known */
+	double free_bytes, free_inodes;	/* of the spool's filesystem */
+	const struct metrics_label *labels;	/* none if nlabels is 0 */
+	size_t nlabels;
+};
+/* The whole /metrics text: malloc'ed, its length in *len; NULL/ENOMEM. */
+char *metrics_text(struct metrics *m, const struct metrics_gauges *g,
+    size_t *len);
+
+/* routes_health.c: GET /healthz; and the live processors by label (""
+ * for those that take jobs without labels) for /metrics: a new array in
+ * *out (caller frees) of *n; -1 with errno. */
+enum MHD_Result route_healthz(struct api *a, struct MHD_Connection *c);
+int health_labels(struct api *a, struct metrics_label **out, size_t *n);
 
 /* routes_metrics.c */
 enum MHD_Result route_metrics(struct api *a, struct MHD_Connection *c);

@@ -58,7 +58,59 @@ struct jfollow {
 	int fd;
 	uint64_t off;
 	int final;
+	int outcome;		/* ?outcome=1: end with the outcome line */
+	char *tail;		/* that line, once made */
+	size_t tlen, tsent;
 };
+
+/* Makes the line that ends a follow asked with ?outcome=1 (man 8
+ * jobspool-apiserver): "jobspool-outcome: " and one JSON object (id,
+ * status, exit_code, signal, error, log_size), after a newline if the log
+ * does not end with one.  0, or -1 if out of memory. */
+static int
+jfollow_outcome(struct jfollow *f)
+{
+	json_t *job = js_spool_read_current(f->a->sp, f->id, NULL), *o, *gone;
+	struct js_buf b = JS_BUF_INIT;
+	char last = '\n', *text;
+
+	if (f->off > 0 && (f->fd < 0 ||
+	    pread(f->fd, &last, 1, (off_t)f->off - 1) != 1))
+		last = '\n';
+	gone = job == NULL ? json_string("the job was removed") : NULL;
+	o = json_pack("{s:s,s:O?,s:O?,s:O?,s:O?,s:I}", "id", f->id,
+	    "status", job != NULL ? json_object_get(job, "status") : NULL,
+	    "exit_code", job != NULL ? json_object_get(job, "exit_code") : NULL,
+	    "signal", job != NULL ? json_object_get(job, "signal") : NULL,
+	    "error", job != NULL ? json_object_get(job, "error") : gone,
+	    "log_size", (json_int_t)f->off);
+	json_decref(gone);
+	json_decref(job);
+	text = o != NULL ? js_json_dumps(o, JSON_COMPACT, NULL, NULL) : NULL;
+	json_decref(o);
+	if (text == NULL)
+		return -1;
+	js_buf_printf(&b, "%sjobspool-outcome: %s\n", last != '\n' ? "\n" : "",
+	    text);
+	free(text);
+	f->tail = js_buf_take(&b, &f->tlen);
+	return f->tail != NULL ? 0 : -1;
+}
+
+/* Sends what is left of the outcome line; the end of the stream after. */
+static ssize_t
+jfollow_tail(struct jfollow *f, char *buf, size_t max)
+{
+	size_t n = f->tlen - f->tsent;
+
+	if (n == 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (n > max)
+		n = max;
+	memcpy(buf, f->tail + f->tsent, n);
+	f->tsent += n;
+	return (ssize_t)n;
+}
 
 static ssize_t
 jfollow_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -69,6 +121,8 @@ jfollow_read(void *cls, uint64_t pos, char *buf, size_t max)
 	(void)pos;
 	for (;;) {
 		uint64_t g = bus_gen(f->a->bus);
+		if (f->tail != NULL)
+			return jfollow_tail(f, buf, max);
 		if (f->fd < 0)
 			f->fd = js_spool_log_open(f->a->sp, f->id, 0);
 		if (f->fd >= 0) {
@@ -79,6 +133,11 @@ jfollow_read(void *cls, uint64_t pos, char *buf, size_t max)
 			}
 			if (n < 0 && errno != EINTR)
 				return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+		if (f->final && f->outcome) {
+			if (jfollow_outcome(f) < 0)
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+			continue;
 		}
 		if (f->final || atomic_load(&f->a->stopping))
 			return MHD_CONTENT_READER_END_OF_STREAM;
@@ -99,11 +158,13 @@ jfollow_free(void *cls)
 
 	if (f->fd >= 0)
 		close(f->fd);
+	free(f->tail);
 	free(f);
 }
 
 struct MHD_Response *
-follow_job_response(struct api *a, const char *id, uint64_t offset, int sock)
+follow_job_response(struct api *a, const char *id, uint64_t offset, int sock,
+    int outcome)
 {
 	struct jfollow *f = calloc(1, sizeof *f);
 	struct MHD_Response *r;
@@ -115,6 +176,7 @@ follow_job_response(struct api *a, const char *id, uint64_t offset, int sock)
 	memcpy(f->id, id, JS_ID_SIZE);
 	f->fd = -1;
 	f->off = offset;
+	f->outcome = outcome;
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
 	    jfollow_read, f, jfollow_free);
 	if (r == NULL)

@@ -27,13 +27,13 @@ const struct route routes_table[] = {
 		    .h = route_jobs_list },
 		{ "POST", "", BODY_JSON, .h = route_jobs_post } } },
 	{ "job", "/api/v1/jobs/{id}", ROLE_TOKEN, {
-		{ GET, "peek", BODY_NONE, .h1 = route_job_get },
+		{ GET, "peek,wait", BODY_NONE, .h1 = route_job_get },
 		{ "PUT", "", BODY_JSON, .h1 = route_job_put },
 		{ "DELETE", "", BODY_NONE, .h1 = route_job_delete } } },
 	{ "job_rerun", "/api/v1/jobs/{id}/rerun", ROLE_TOKEN, {
 		{ "POST", "", BODY_NONE, .h1 = route_job_rerun } } },
 	{ "job_log", "/api/v1/jobs/{id}/log", ROLE_TOKEN, {
-		{ GET, "offset,follow,ws,tail", BODY_NONE,
+		{ GET, "offset,follow,ws,tail,outcome", BODY_NONE,
 		    .h1 = route_job_log } } },
 	{ "batches", "/api/v1/batches", ROLE_TOKEN, {
 		{ "POST", "", BODY_BATCH, .h = route_batches_post } } },
@@ -41,6 +41,21 @@ const struct route routes_table[] = {
 		{ GET, "peek,logs", BODY_NONE, .h1 = route_batch_get } } },
 	{ "batch_log", "/api/v1/batches/{id}/log", ROLE_TOKEN, {
 		{ GET, "follow", BODY_NONE, .h1 = route_batch_log } } },
+	/* scheduling: processors, pause and resume (routes_sched.c) */
+	{ "processors", "/api/v1/processors", ROLE_TOKEN, {
+		{ GET, "", BODY_NONE, .h = route_processors } } },
+	{ "pause", "/api/v1/pause", ROLE_TOKEN, {
+		{ GET, "", BODY_NONE, .h = route_pause_get },
+		{ "PUT", "", BODY_NONE, .h = route_pause_put },
+		{ "DELETE", "", BODY_NONE, .h = route_pause_delete } } },
+	{ "pause_label", "/api/v1/pause/{label}", ROLE_TOKEN, {
+		{ "PUT", "", BODY_NONE, .h1 = route_pause_label_put },
+		{ "DELETE", "", BODY_NONE, .h1 = route_pause_label_delete } } },
+	/* JWTs: minting and revoking (routes_tokens.c) */
+	{ "tokens", "/api/v1/tokens", ROLE_TOKEN, {
+		{ "POST", "", BODY_JSON, .h = route_tokens_post } } },
+	{ "token", "/api/v1/tokens/{jti}", ROLE_TOKEN, {
+		{ "DELETE", "", BODY_NONE, .h1 = route_token_delete } } },
 	/* the demo routes */
 	{ "add", "/api/v1/add/{x}/{y}", ROLE_TOKEN, {
 		{ "POST", "", BODY_NONE, .h2 = route_add } } },
@@ -88,7 +103,7 @@ match(struct req *r, const char *pattern)
 	return i + 1 == r->nseg;	/* not if the path is longer */
 }
 
-void
+int
 routes_match(struct req *r, const char *url)
 {
 	size_t len = strlen(url), i;
@@ -96,16 +111,16 @@ routes_match(struct req *r, const char *url)
 
 	r->route = NULL;
 	if (len > ROUTE_PATH_MAX || url[0] != '/')
-		return;
+		return 0;
 	r->segbuf = strdup(url + 1);
 	if (r->segbuf == NULL)
-		return;
+		return -1;
 	len = strlen(r->segbuf);
 	if (len > 0 && r->segbuf[len - 1] == '/')
 		r->segbuf[len - 1] = '\0';	/* one trailing '/' is ignored */
 	for (p = r->segbuf; ; ) {
 		if (r->nseg == ROUTE_SEGS)
-			return;		/* longer than every route */
+			return 0;	/* longer than every route */
 		s = strchr(p, '/');
 		r->seg[r->nseg++] = p;
 		if (s == NULL)
@@ -117,8 +132,9 @@ routes_match(struct req *r, const char *url)
 		r->arg[0] = r->arg[1] = NULL;
 		if (match(r, routes_table[i].pattern)) {
 			r->route = &routes_table[i];
-			return;
+			return 0;
 		}
 	}
 	r->arg[0] = r->arg[1] = NULL;
+	return 0;
 }

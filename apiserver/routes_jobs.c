@@ -1,5 +1,5 @@
-/* routes_jobs.c - /api/v1/jobs and its children, the demo routes
- * (/api/v1/add/{a}/{b}, /api/v1/job/{id}) and /healthz. */
+/* routes_jobs.c - /api/v1/jobs and its children and the demo routes
+ * (/api/v1/add/{a}/{b}, /api/v1/job/{id}). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -49,6 +49,51 @@ jobs_read_visible(struct api *a, const struct caller *who, const char *id,
 	return job;
 }
 
+/* What jobs_deps_known looks at. */
+struct deps_known {
+	struct api *a;
+	const struct caller *who;
+	const json_t *batch;
+	char *err;
+	size_t errlen;
+};
+
+static int
+dep_known(const char *id, int any, void *arg)
+{
+	struct deps_known *k = arg;
+	const json_t *v;
+	json_t *job;
+	size_t i;
+
+	json_array_foreach(k->batch, i, v) {
+		const char *bid = js_job_str(v, "id");
+		if (bid != NULL && strcmp(bid, id) == 0)
+			return 0;	/* an earlier job of the same batch */
+	}
+	job = jobs_read_visible(k->a, k->who, id, NULL);
+	if (job != NULL) {
+		json_decref(job);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return -1;
+	js_errf(k->err, k->errlen, "%s: no job %s (a job it depends on must "
+	    "exist and belong to the same token)", any ? "after_any" : "after",
+	    id);
+	errno = EINVAL;
+	return -1;
+}
+
+int
+jobs_deps_known(struct api *a, const struct caller *who, const json_t *job,
+    const json_t *batch, char *err, size_t errlen)
+{
+	struct deps_known k = { a, who, batch, err, errlen };
+
+	return js_deps_foreach(job, dep_known, &k);
+}
+
 /* The job id as the caller may see it (jobs_read_visible), or NULL after
  * queueing the 404 (or the read error) as *rc. */
 static json_t *
@@ -75,13 +120,14 @@ created(struct MHD_Connection *c, json_t *job, unsigned status)
 {
 	char loc[128];
 	struct MHD_Response *resp;
+	size_t len;
 
 	snprintf(loc, sizeof loc, "/api/v1/jobs/%s", js_job_str(job, "id"));
-	resp = reply_json_response(job);
+	resp = reply_json_response_len(job, &len);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
-	return reply_queue(c, status, resp);
+	return reply_queue_len(c, status, resp, len);
 }
 
 #ifndef MHD_HTTP_UNPROCESSABLE_CONTENT	/* libmicrohttpd before 0.9.76 */
@@ -96,12 +142,14 @@ job_digest(const json_t *job, char hex[JS_SHA256_HEX_SIZE])
 {
 	unsigned char d[JS_SHA256_SIZE];
 	struct js_sha256 s;
-	char *text = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS);
+	size_t len;
+	char *text = js_json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS, NULL,
+	    &len);
 
 	if (text == NULL)
 		return -1;
 	js_sha256_init(&s);
-	js_sha256_update(&s, text, strlen(text));
+	js_sha256_update(&s, text, len);
 	js_sha256_final(&s, d);
 	js_sha256_hex(d, hex);
 	free(text);
@@ -161,7 +209,8 @@ submit_one(struct api *a, struct MHD_Connection *c, struct req *r,
 				if (job != NULL)
 					return created(c, job, MHD_HTTP_OK);
 				if (errno != ENOENT)
-					break;
+					return reply_errno(c, errno, "cannot read "
+					    "the job of the Idempotency-Key");
 				usleep(10000);
 			}
 			return reply_error(c, MHD_HTTP_CONFLICT, "Idempotency-Key "
@@ -188,6 +237,16 @@ submit_one(struct api *a, struct MHD_Connection *c, struct req *r,
 	return created(c, job, MHD_HTTP_CREATED);
 }
 
+/* The answer to a submission js_job_validate refused (errno set by it):
+ * 400, or 503 when it was memory that ran out. */
+static enum MHD_Result
+invalid_job(struct MHD_Connection *c, const char *err)
+{
+	if (errno == ENOMEM)
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	return reply_error(c, MHD_HTTP_BAD_REQUEST, "invalid job: %s", err);
+}
+
 enum MHD_Result
 route_jobs_post(struct api *a, struct MHD_Connection *c, struct req *r)
 {
@@ -200,7 +259,13 @@ route_jobs_post(struct api *a, struct MHD_Connection *c, struct req *r)
 	v = js_job_validate(body, err, sizeof err);
 	json_decref(body);
 	if (v == NULL)
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "invalid job: %s", err);
+		return invalid_job(c, err);
+	if (jobs_deps_known(a, &r->who, v, NULL, err, sizeof err) < 0) {
+		json_decref(v);
+		if (errno == EINVAL)
+			return invalid_job(c, err);
+		return reply_errno(c, errno, "cannot read the jobs it depends on");
+	}
 	return submit_one(a, c, r, v);
 }
 
@@ -226,7 +291,7 @@ route_add(struct api *a, struct MHD_Connection *c, struct req *r,
 	v = js_job_validate(sub, err, sizeof err);
 	json_decref(sub);
 	if (v == NULL)
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "invalid job: %s", err);
+		return invalid_job(c, err);
 	return submit_one(a, c, r, v);
 }
 
@@ -286,7 +351,8 @@ parse_cursor(const char *s, long long *seq, char id[JS_ID_SIZE])
 
 /* A listed job as it is now: from the file the listing saw, or, if it has
  * moved on since, where it is now if that still passes the ?status=
- * filter.  NULL if it is gone (or no longer passes). */
+ * filter.  NULL with errno ENOENT if it is gone (or no longer passes),
+ * EBADMSG if it is not a job, else the read error (ENOMEM, EMFILE...). */
 static json_t *
 list_read(struct api *a, const struct idx_filter *f, const struct idx_hit *h)
 {
@@ -305,6 +371,7 @@ list_read(struct api *a, const struct idx_filter *f, const struct idx_hit *h)
 	if (!(f->mask & JS_STATE_BIT(st)) || (st == JS_RETRIEVED &&
 	    (outcome < 0 || !(f->status_mask & JS_STATE_BIT(outcome))))) {
 		json_decref(job);
+		errno = ENOENT;
 		return NULL;
 	}
 	return job;
@@ -364,45 +431,125 @@ route_jobs_list(struct api *a, struct MHD_Connection *c, struct req *r)
 	}
 	for (i = start; i < n && taken < (size_t)limit; i++) {
 		json_t *job = list_read(a, &f, &hits[i]);
-		if (job == NULL)
+		if (job == NULL && (errno == ENOENT || errno == EBADMSG))
 			continue;	/* removed, or left the filter, meanwhile */
-		json_array_append_new(arr, job);
+		if (job == NULL || json_array_append_new(arr, job) < 0) {
+			/* a listing holds every job, or it is an error */
+			int e = job == NULL ? errno : ENOMEM;
+			free(hits);
+			json_decref(out);
+			json_decref(arr);
+			return reply_errno(c, e, "cannot read a listed job");
+		}
 		taken++;
 	}
-	json_object_set_new(out, "jobs", arr);
-	if (i < n && taken > 0) {
+	if (i < n && taken > 0)
 		snprintf(cursor, sizeof cursor, "%lld-%s", hits[i - 1].seq,
 		    hits[i - 1].id);
-		json_object_set_new(out, "next", json_string(cursor));
-	} else {
-		json_object_set_new(out, "next", json_null());
-	}
 	free(hits);
+	if (json_object_set_new(out, "jobs", arr) < 0 ||
+	    json_object_set_new(out, "next", i < n && taken > 0 ?
+	    json_string(cursor) : json_null()) < 0) {
+		json_decref(out);
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	}
+	if (waiting_list(a, out) < 0)	/* why pending jobs wait */
+		js_warn("job listing: cannot tell why jobs wait: %s",
+		    strerror(errno));
 	return reply_json(c, MHD_HTTP_OK, out);
+}
+
+/* The longest ?wait= of GET /api/v1/jobs/{id}, in seconds. */
+#define JOB_WAIT_MAX 3600
+
+/* Holds a GET with ?wait= until job id is final (or gone), the wait is
+ * over or the server stops: wakes on the change bus (bus.c), looking at
+ * the job's state only (no read) on each change.  0 when it is time to
+ * answer, or -1 if the client hung up. */
+static int
+job_wait_final(struct api *a, struct MHD_Connection *c, const char *id,
+    long long wait_s)
+{
+	const union MHD_ConnectionInfo *ci;
+	int64_t deadline = js_mono_ms() + wait_s * 1000, left;
+	int sock = -1;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL)
+		sock = ci->connect_fd;
+	for (;;) {
+		uint64_t g = bus_gen(a->bus);
+
+		if (follow_job_final(a, id) || atomic_load(&a->stopping))
+			return 0;
+		left = deadline - js_mono_ms();
+		if (left <= 0)
+			return 0;
+		if (follow_peer_gone(sock))
+			return -1;
+		bus_wait(a->bus, g, left > 1000 ? 1000 : (int)left);
+	}
+}
+
+/* The answer of a GET with ?wait=: the job, and "Jobspool-Final: true"
+ * or "false" saying whether it has ended. */
+static enum MHD_Result
+job_answer(struct MHD_Connection *c, json_t *job, enum js_state st,
+    int waited)
+{
+	struct MHD_Response *resp;
+
+	if (!waited)
+		return reply_json(c, MHD_HTTP_OK, job);
+	resp = reply_json_response(job);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Jobspool-Final",
+	    js_sched_final(st) ? "true" : "false");
+	return reply_queue(c, MHD_HTTP_OK, resp);
 }
 
 enum MHD_Result
 route_job_get(struct api *a, struct MHD_Connection *c, struct req *r,
     const char *id)
 {
+	const char *wait = reply_arg(c, "wait"), *peek = reply_arg(c, "peek");
+	long long wait_s = 0;
 	enum js_state st;
 	enum MHD_Result rc;
 	json_t *job, *j2;
+	int keep;
 
+	if (wait != NULL && js_parse_int(wait, 0, JOB_WAIT_MAX, &wait_s) < 0)
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "wait must be a number "
+		    "of seconds from 0 to %d", JOB_WAIT_MAX);
 	job = job_for_caller(a, c, r, id, &st, &rc);
 	if (job == NULL)
 		return rc;
-	if (js_sched_final(st) && st != JS_RETRIEVED && !r->head &&
-	    !reply_flag(c, "peek")) {
+	if (wait != NULL && !js_sched_final(st)) {
+		json_decref(job);
+		if (job_wait_final(a, c, id, wait_s) < 0)
+			return MHD_NO;	/* nobody to answer */
+		if ((job = job_for_caller(a, c, r, id, &st, &rc)) == NULL)
+			return rc;
+	}
+	/* a wait reads without marking, unless ?peek=0 asks for it */
+	keep = wait != NULL ? peek == NULL || reply_flag(c, "peek") :
+	    reply_flag(c, "peek");
+	if (js_sched_final(st) && st != JS_RETRIEVED && !r->head && !keep) {
 		j2 = js_spool_retrieve(a->sp, id);
 		if (j2 != NULL) {
 			json_decref(job);
 			job = j2;
+			st = JS_RETRIEVED;
 		} else {
 			js_warn("cannot mark %s retrieved: %s", id, strerror(errno));
 		}
 	}
-	return reply_json(c, MHD_HTTP_OK, job);
+	if (st == JS_PENDING && waiting_job(a, job) < 0)
+		js_warn("job %s: cannot tell why it waits: %s", id,
+		    strerror(errno));
+	return job_answer(c, job, st, wait != NULL);
 }
 
 /* A PUT or DELETE of one job, decided under the job's lock by change_edit
@@ -464,6 +611,8 @@ change_edit(json_t *job, enum js_state st, void *arg)
 		return refuse(ch, MHD_HTTP_CONFLICT, "the job is %s; change it "
 		    "when it has ended", cur);
 	if (edit && js_job_update(job, ch->fields, ch->msg, sizeof ch->msg) < 0) {
+		if (errno == ENOMEM)
+			return -1;	/* 503, by reply_errno */
 		ch->status = MHD_HTTP_BAD_REQUEST;
 		errno = ECANCELED;
 		return -1;
@@ -543,7 +692,9 @@ route_job_put(struct api *a, struct MHD_Connection *c, struct req *r,
 		    "status");
 	}
 	if (js_job_check_update(fields, ch.msg, sizeof ch.msg) < 0) {
-		rc = reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", ch.msg);
+		rc = errno == ENOMEM ? reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "out of memory") : reply_error(c, MHD_HTTP_BAD_REQUEST, "%s",
+		    ch.msg);
 		json_decref(fields);
 		return rc;
 	}
@@ -580,7 +731,10 @@ route_job_rerun(struct api *a, struct MHD_Connection *c, struct req *r,
 		return reply_store_errno(a, c, ENOENT, "cannot store the job");
 	}
 	job = js_job_rerun(old, err, sizeof err);
+	e = errno;
 	json_decref(old);
+	if (job == NULL && e == ENOMEM)
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	if (job == NULL)
 		return reply_error(c, MHD_HTTP_CONFLICT, "job %s cannot be re-run: "
 		    "%s", id, err);
@@ -894,7 +1048,7 @@ route_job_log(struct api *a, struct MHD_Connection *c, struct req *r,
 		if (fd >= 0)
 			close(fd);
 		resp = follow_job_response(a, id, (uint64_t)q.offset,
-		    follow_untimed(c));
+		    follow_untimed(c), reply_flag(c, "outcome"));
 		if (resp == NULL)
 			return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 			    "out of memory");
@@ -911,12 +1065,3 @@ route_job_log(struct api *a, struct MHD_Connection *c, struct req *r,
 	return reply_queue(c, status, resp);
 }
 
-enum MHD_Result
-route_healthz(struct api *a, struct MHD_Connection *c)
-{
-	char err[512];
-
-	if (js_spool_check(a->sp, err, sizeof err) < 0)
-		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", err);
-	return reply_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
-}
