@@ -6,7 +6,9 @@
  * eventfd) wake on it.  A second counter moves when a .pending file
  * appears, for the worker claims waiting for a job (routes_workers.c).
  * The same events tell when a job seen pending or running finishes, which
- * is counted once per job in /metrics (metrics.c).
+ * is counted once per job in /metrics (metrics.c), and when it starts
+ * (its .wip file appears with started_at set): its wait in the queue is
+ * observed once per job.
  */
 #include <errno.h>
 #include <poll.h>
@@ -36,10 +38,12 @@ struct bus {
 	int running;
 	int *efds;		/* WebSocket waiters */
 	size_t nefds, cap;
-	/* the jobs seen pending or running (ids, no values): one whose final
-	 * file appears has finished, and is counted once (metrics.c), however
-	 * often its final file is rewritten or renamed afterwards */
+	/* the jobs seen pending or running: one whose final file appears has
+	 * finished, and is counted once (metrics.c), however often its final
+	 * file is rewritten or renamed afterwards.  The value is &started once
+	 * its start was observed (queue wait), else NULL. */
 	struct js_idmap live;
+	char started;		/* its address marks a start observed */
 };
 
 struct bus *
@@ -80,6 +84,8 @@ bus_new(struct js_spool *sp, struct metrics *m)
 static int
 live_add(struct bus *b, const char *id)
 {
+	if (js_idmap_get(&b->live, id, NULL))
+		return 0;	/* keeps whether its start was observed */
 	return js_idmap_put(&b->live, id, NULL, NULL) < 0 ? -1 : 0;
 }
 
@@ -90,10 +96,17 @@ live_del(struct bus *b, const char *id)
 	return js_idmap_del(&b->live, id, NULL);
 }
 
-/* A job that finished, to be counted once the bus's lock is released. */
+/* A job that finished (or, in starts, that runs), to be counted once the
+ * bus's lock is released. */
 struct fin {
 	char id[JS_ID_SIZE];
 	enum js_state state;
+};
+/* What one read of events found: finishes and starts (at most cap of
+ * each). */
+struct seen {
+	struct fin *fins, *starts;
+	size_t nfin, nstart, cap;
 };
 
 /*
@@ -104,12 +117,12 @@ struct fin {
  * (deleted by hand) is forgotten.
  */
 static void
-track(struct bus *b, const struct inotify_event *ev, struct fin *fins,
-    size_t *nfin, size_t cap)
+track(struct bus *b, const struct inotify_event *ev, struct seen *sn)
 {
 	char id[JS_ID_SIZE];
 	const char *side;
 	enum js_state now;
+	void *val = NULL;
 	int st;
 
 	if (ev->len == 0 || js_spool_parse_name(ev->name, id, &st, &side) < 0 ||
@@ -120,10 +133,13 @@ track(struct bus *b, const struct inotify_event *ev, struct fin *fins,
 			if (live_add(b, id) < 0)
 				js_warn("out of memory: a job's finish will not "
 				    "be counted in /metrics");
+			if (st == JS_WIP && js_idmap_get(&b->live, id, &val) &&
+			    val == NULL && sn->nstart < sn->cap)
+				memcpy(sn->starts[sn->nstart++].id, id, JS_ID_SIZE);
 		} else if ((JS_FINAL_MASK & JS_STATE_BIT(st)) &&
-		    *nfin < cap && live_del(b, id)) {
-			memcpy(fins[*nfin].id, id, JS_ID_SIZE);
-			fins[(*nfin)++].state = (enum js_state)st;
+		    sn->nfin < sn->cap && live_del(b, id)) {
+			memcpy(sn->fins[sn->nfin].id, id, JS_ID_SIZE);
+			sn->fins[sn->nfin++].state = (enum js_state)st;
 		}
 	} else if ((ev->mask & IN_DELETE) && (st == JS_PENDING ||
 	    st == JS_WIP) && js_spool_find(b->sp, id, &now) < 0 &&
@@ -145,6 +161,32 @@ count_fins(struct bus *b, const struct fin *fins, size_t n)
 		if (job == NULL && errno == ENOENT)
 			job = js_spool_read_current(b->sp, fins[i].id, NULL);
 		metrics_job_finished(b->metrics, fins[i].state, job);
+		json_decref(job);
+	}
+}
+
+/* Observes the queue wait of the jobs seen starting (once per job: the
+ * first .wip seen with started_at set); not under b->mu. */
+static void
+count_starts(struct bus *b, const struct fin *starts, size_t n)
+{
+	void *val;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		json_t *job = js_spool_read_state(b->sp, starts[i].id, JS_WIP);
+		int first = 0;
+		if (job == NULL || js_job_str(job, "started_at") == NULL) {
+			json_decref(job);
+			continue;	/* not started yet: its next event */
+		}
+		pthread_mutex_lock(&b->mu);
+		if (js_idmap_get(&b->live, starts[i].id, &val) && val == NULL)
+			first = js_idmap_put(&b->live, starts[i].id, &b->started,
+			    NULL) == 0;
+		pthread_mutex_unlock(&b->mu);
+		if (first)
+			(void)metrics_job_started(b->metrics, job);
 		json_decref(job);
 	}
 }
@@ -225,15 +267,15 @@ is_pending(const char *name)
  * into fins (*nfin of at most cap); 1 in *pending if a .pending file
  * appeared, in *overflow if events were lost. */
 static void
-take_events(struct bus *b, const char *buf, ssize_t n, struct fin *fins,
-    size_t *nfin, size_t cap, int *pending, int *overflow)
+take_events(struct bus *b, const char *buf, ssize_t n, struct seen *sn,
+    int *pending, int *overflow)
 {
 	ssize_t off;
 
 	for (off = 0; off < n; ) {
 		const struct inotify_event *ev =
 		    (const struct inotify_event *)(buf + off);
-		track(b, ev, fins, nfin, cap);
+		track(b, ev, sn);
 		if (ev->mask & IN_Q_OVERFLOW)
 			*overflow = 1;
 		if ((ev->mask & IN_Q_OVERFLOW) || (ev->len > 0 &&
@@ -253,7 +295,8 @@ watcher(void *arg)
 	/* one event per inotify_event of at least sizeof (struct inotify_event)
 	 * bytes: buf cannot hold more finishes than this */
 	struct fin fins[sizeof buf / sizeof (struct inotify_event)];
-	size_t nfin;
+	struct fin starts[sizeof buf / sizeof (struct inotify_event)];
+	struct seen sn = { fins, starts, 0, 0, sizeof fins / sizeof fins[0] };
 	int pending, overflow;
 
 	pf[0].fd = b->ifd;
@@ -278,15 +321,15 @@ watcher(void *arg)
 			return NULL;
 		}
 		pending = overflow = 0;
-		nfin = 0;
+		sn.nfin = sn.nstart = 0;
 		pthread_mutex_lock(&b->mu);
-		take_events(b, buf, n, fins, &nfin, sizeof fins / sizeof fins[0],
-		    &pending, &overflow);
+		take_events(b, buf, n, &sn, &pending, &overflow);
 		wake_locked(b);
 		if (pending)
 			pending_locked(b);
 		pthread_mutex_unlock(&b->mu);
-		count_fins(b, fins, nfin);
+		count_fins(b, fins, sn.nfin);
+		count_starts(b, starts, sn.nstart);
 		if (overflow)
 			recount(b);
 	}
@@ -303,8 +346,9 @@ remember_live(struct bus *b)
 	if (js_spool_list(b->sp, JS_STATE_BIT(JS_PENDING) |
 	    JS_STATE_BIT(JS_WIP), 0, &v, &n) < 0)
 		return -1;
-	for (i = 0; i < n; i++)
-		if (live_add(b, v[i].id) < 0) {
+	for (i = 0; i < n; i++)	/* a job running already started before */
+		if (js_idmap_put(&b->live, v[i].id, v[i].state == JS_WIP ?
+		    &b->started : NULL, NULL) < 0) {
 			free(v);
 			errno = ENOMEM;
 			return -1;

@@ -80,6 +80,9 @@ conf_build(struct js_opt *o, char *err, size_t errlen)
 	size_t i;
 
 	if (cf == NULL) {
+	{ .name = "access-log", .type = JS_OPT_STR, .metavar = "FILE|-",
+	  .help = "log one line per request (method, path, route, status, "
+	  "bytes, time, token name) to FILE, or to stderr with -" },
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -396,3 +399,4 @@ settings_reload(const struct settings *s, char *err, size_t errlen)
 	js_config_free(o, NOPTS);
 	return cf;
 }
+	s->access_log = opt(s->o, "access-log")->str;

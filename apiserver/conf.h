@@ -28,6 +28,7 @@ struct settings {
 	const char *listen;	/* as given */
 	struct listen_addr la;
 	unsigned max_connections;
+	const char *access_log;	/* --access-log: NULL or "" off, "-" stderr */
 	int tls;
 	char *cert, *key, *ca;	/* PEM texts (NULL without TLS / client CA) */
 	struct api_conf *conf;	/* the reloadable settings; whoever takes

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 
@@ -203,6 +206,7 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		*con_cls = r;
 		atomic_fetch_add(&a->active, 1);
 		guard_set(c, GUARD_BUSY);
+		snprintf(r->verb, sizeof r->verb, "%s", method);
 		pthread_rwlock_rdlock(&a->lock);
 		r->max_body = a->conf->max_body;
 		r->read_timeout_s = a->conf->read_timeout_s;
@@ -254,10 +258,78 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 void
 http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
+/* The path r asked for, from its segments, cleaned for a log line. */
+static void
+req_path(const struct req *r, char *out, size_t size)
+{
+	char path[ROUTE_PATH_MAX + 2];
+	size_t o = 0;
+	int i;
+
+	if (r->segbuf == NULL) {
+		snprintf(out, size, "-");
+		return;
+	}
+	for (i = 0; i < r->nseg && o < sizeof path - 1; i++)
+		o += (size_t)snprintf(path + o, sizeof path - o, "/%s", r->seg[i]);
+	if (o >= sizeof path)
+		o = sizeof path - 1;
+	path[o] = '\0';
+	js_log_clean(path, out, size);
+}
+
+/* The client's address as text ("-" if not IPv4 or IPv6). */
+static void
+peer_text(const struct sockaddr *sa, char *out, size_t size)
+{
+	const void *ad = NULL;
+
+	if (sa->sa_family == AF_INET)
+		ad = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		ad = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	if (ad == NULL || inet_ntop(sa->sa_family, ad, out, (socklen_t)size) ==
+	    NULL)
+		snprintf(out, size, "-");
+}
+
+/* One line of the access log (--access-log) for the request r answered
+ * with status: time, client address, method, path, route, status, body
+ * bytes, duration and token name; never the secret. */
+static void
+access_line(struct api *a, struct MHD_Connection *c, const struct req *r,
+    unsigned status, long long bytes)
+{
+	char ts[JS_STAMP_SIZE], dur[JS_HDUR_SIZE], path[ROUTE_PATH_MAX * 2];
+	char who[140], peer[INET6_ADDRSTRLEN + 8], line[2048], nb[24];
+	const union MHD_ConnectionInfo *ci;
+	int n;
+
+	snprintf(peer, sizeof peer, "-");
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci != NULL && ci->client_addr != NULL)
+		peer_text(ci->client_addr, peer, sizeof peer);
+	req_path(r, path, sizeof path);
+	js_log_clean(r->who.name[0] != '\0' ? r->who.name : "-", who, sizeof who);
+	if (bytes >= 0)
+		snprintf(nb, sizeof nb, "%lld", bytes);
+	else
+		snprintf(nb, sizeof nb, "-");
+	n = snprintf(line, sizeof line, "%s %s %s %s route=%s status=%u "
+	    "bytes=%s time=%s token=%s\n", js_log_stamp(ts), peer, r->verb, path,
+	    r->route != NULL ? r->route->name : "none", status, nb,
+	    js_log_duration(js_mono_ms() - r->start_ms, dur), who);
+	if (n > 0 && write(a->access_fd, line, (size_t)n < sizeof line ?
+	    (size_t)n : sizeof line - 1) < 0)
+		js_debug("access log: %s", strerror(errno));
+}
+
 {
 	struct req *r = *con_cls;
 	struct api *a = cls;
 
+	const union MHD_ConnectionInfo *ci;
+	struct api_conn *cn = NULL;
 	(void)toe;
 	guard_set(c, GUARD_WAITING);
 	if (r == NULL || r == (void *)&bad_path_mark)
@@ -265,6 +337,16 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	atomic_fetch_sub(&a->active, 1);
 	free(r->segbuf);
 	free(r->body);
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci != NULL)
+		cn = ci->socket_context;
+	if (cn != NULL && cn->status != 0) {
+		metrics_count_request(a->metrics, r->route != NULL ?
+		    (size_t)(r->route - routes_table) : routes_count, cn->status);
+		if (a->access_on)
+			access_line(a, c, r, cn->status, cn->bytes);
+		cn->status = 0;
+	}
 	json_decref(r->nd_jobs);
 	free(r->ws_proto);
 	worker_log_free(r);

@@ -1,7 +1,8 @@
 /* reply.c - the shape of every answer: JSON bodies (compact, one trailing
  * newline), {"error": ...} with the right status for errors and failed
  * spool calls, query arguments and JSON bodies of a request.  A leaf: it
- * calls nothing of the apiserver but the status counter of metrics.c. */
+ * calls nothing of the apiserver (the status of each answer is noted in
+ * the connection's struct api_conn, counted and logged by http.c). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,21 +14,38 @@
 #include "api.h"
 #include "log.h"
 
-enum MHD_Result
-reply_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp)
+/* Queues resp, noting status and the body's length (-1: unknown). */
+static enum MHD_Result
+queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp,
+    long long len)
 {
 	const union MHD_ConnectionInfo *ci;
-	const struct api_conn *cn;
+	struct api_conn *cn;
 	enum MHD_Result rc;
 
 	if (resp == NULL)
 		return MHD_NO;
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	if (ci != NULL && (cn = ci->socket_context) != NULL)
-		metrics_count_status(cn->a->metrics, status);
+	if (ci != NULL && (cn = ci->socket_context) != NULL) {
+		cn->status = status;
+		cn->bytes = len;
+	}
 	rc = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	return rc;
+}
+
+enum MHD_Result
+reply_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp)
+{
+	return queue(c, status, resp, -1);
+}
+
+enum MHD_Result
+reply_queue_len(struct MHD_Connection *c, unsigned status,
+    struct MHD_Response *resp, size_t len)
+{
+	return queue(c, status, resp, (long long)len);
 }
 
 static void
@@ -60,6 +78,14 @@ reply_public(json_t *body)
 struct MHD_Response *
 reply_json_response(json_t *body)
 {
+	size_t len;
+
+	return reply_json_response_len(body, &len);
+}
+
+struct MHD_Response *
+reply_json_response_len(json_t *body, size_t *lenp)
+{
 	struct MHD_Response *resp;
 	char *text, *t2;
 	size_t len;
@@ -80,6 +106,7 @@ reply_json_response(json_t *body)
 	text[len++] = '\n';
 	text[len] = '\0';
 	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	*lenp = len;
 	if (resp == NULL) {
 		free(text);
 		return NULL;
@@ -92,11 +119,12 @@ reply_json_response(json_t *body)
 enum MHD_Result
 reply_json(struct MHD_Connection *c, unsigned status, json_t *body)
 {
-	struct MHD_Response *resp = reply_json_response(body);
+	size_t len;
+	struct MHD_Response *resp = reply_json_response_len(body, &len);
 
 	if (resp == NULL)
 		return MHD_NO;
-	return reply_queue(c, status, resp);
+	return reply_queue_len(c, status, resp, len);
 }
 
 /* Length of the well-formed UTF-8 sequence at s (1 to 4), or 0. */
@@ -147,6 +175,7 @@ utf8_clean(char *s)
 	}
 }
 
+	size_t len;
 static enum MHD_Result
 verror(struct MHD_Connection *c, unsigned status, const char *allow,
     const char *fmt, va_list ap)
@@ -160,7 +189,7 @@ verror(struct MHD_Connection *c, unsigned status, const char *allow,
 	j = json_pack("{s:s}", "error", msg);
 	if (j == NULL)
 		return MHD_NO;
-	resp = reply_json_response(j);
+	resp = reply_json_response_len(j, &len);
 	if (resp == NULL)
 		return MHD_NO;
 	if (allow != NULL)
@@ -168,7 +197,7 @@ verror(struct MHD_Connection *c, unsigned status, const char *allow,
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"jobspool\"");
-	return reply_queue(c, status, resp);
+	return reply_queue_len(c, status, resp, len);
 }
 
 enum MHD_Result

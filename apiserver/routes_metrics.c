@@ -1,30 +1,84 @@
-/* routes_metrics.c - GET /metrics: the spool's jobs by state (gauges, from
- * the listing index) and the counters of metrics.c, as Prometheus text. */
+/* routes_metrics.c - GET /metrics: the gauges of one scrape (jobs by state
+ * from the listing index, the age of the oldest pending job, the spool's
+ * free space) and the counters of metrics.c, as Prometheus text. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "api.h"
 
-enum MHD_Result
-route_metrics(struct api *a, struct MHD_Connection *c)
+/* The age in seconds of the pending job hit h (its created_at, else the
+ * file's mtime), now_ms being the wall clock. */
+static double
+pending_age(struct api *a, const struct idx_hit *h, int64_t now_ms)
 {
-	unsigned long counts[JS_NSTATES] = { 0 };
+	json_t *job = js_spool_read_state(a->sp, h->id, JS_PENDING);
+	const char *c = job != NULL ? js_job_str(job, "created_at") : NULL;
+	int64_t t = h->mtime_ms;
+
+	if (c != NULL && js_time_parse(c, &t) < 0)
+		t = h->mtime_ms;
+	json_decref(job);
+	return t > 0 && now_ms > t ? (double)(now_ms - t) / 1000.0 : 0;
+}
+
+/* Jobs by state and the oldest pending one, from the listing index. */
+static int
+gauges_jobs(struct api *a, struct metrics_gauges *g)
+{
 	struct idx_filter f;
 	struct idx_hit *hits = NULL;
-	struct MHD_Response *resp;
-	size_t n = 0, i, len;
-	char *text;
+	size_t n = 0, i, old = (size_t)-1;
 
 	memset(&f, 0, sizeof f);
 	f.mask = (1u << JS_NSTATES) - 1;
 	f.status_mask = JS_FINAL_MASK;
 	if (idx_query(a->idx, &f, &hits, &n) < 0)
-		return reply_errno(c, errno, "cannot list the spool");
-	for (i = 0; i < n; i++)
-		counts[hits[i].state]++;
+		return -1;
+	for (i = 0; i < n; i++) {
+		g->jobs[hits[i].state]++;
+		if (hits[i].state == JS_PENDING && !hits[i].bad &&
+		    (old == (size_t)-1 || hits[i].seq < hits[old].seq))
+			old = i;
+	}
+	if (old != (size_t)-1)
+		g->oldest_pending_s = pending_age(a, &hits[old], js_now_ms());
 	free(hits);
-	text = metrics_text(a->metrics, counts, leases_claims(a->leases), &len);
+	return 0;
+}
+
+/* The spool's free bytes and inodes (for unprivileged users). */
+static void
+gauges_fs(struct api *a, struct metrics_gauges *g)
+{
+	struct statvfs v;
+
+	if (fstatvfs(js_spool_fd(a->sp), &v) < 0)
+		return;
+	g->have_fs = 1;
+	g->free_bytes = (double)v.f_bavail * (double)v.f_frsize;
+	g->free_inodes = (double)v.f_favail;
+}
+
+enum MHD_Result
+route_metrics(struct api *a, struct MHD_Connection *c)
+{
+	struct metrics_gauges g;
+	struct metrics_label *labels = NULL;
+	struct MHD_Response *resp;
+	size_t len;
+	char *text;
+
+	memset(&g, 0, sizeof g);
+	if (gauges_jobs(a, &g) < 0)
+		return reply_errno(c, errno, "cannot list the spool");
+	gauges_fs(a, &g);
+	g.claims = leases_claims(a->leases);
+	if (health_labels(a, &labels, &g.nlabels) == 0)
+		g.labels = labels;
+	text = metrics_text(a->metrics, &g, &len);
+	free(labels);
 	if (text == NULL)
 		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
@@ -34,5 +88,5 @@ route_metrics(struct api *a, struct MHD_Connection *c)
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "text/plain; version=0.0.4; charset=utf-8");
-	return reply_queue(c, MHD_HTTP_OK, resp);
+	return reply_queue_len(c, MHD_HTTP_OK, resp, len);
 }

@@ -8,6 +8,7 @@
  * is handed connections with MHD_add_connection.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -216,6 +217,9 @@ api_close(struct api *a)
 	a->lock_ok = 0;
 	api_conf_free(a->conf);
 	a->conf = NULL;
+	if (a->access_on && a->access_fd > 2)
+		close(a->access_fd);
+	a->access_on = 0;
 }
 
 /* After libmicrohttpd failed to start: binds a socket to la as it would
@@ -274,6 +278,28 @@ reload(struct api *a, const struct settings *s)
 	    cf->ntokens, cf->max_body, lease);
 }
 
+/* --access-log: stderr ("-") or FILE opened for appending.  -1 after
+ * logging why not. */
+static int
+open_access_log(struct api *a, const char *where)
+{
+	if (where == NULL || where[0] == '\0')
+		return 0;
+	if (strcmp(where, "-") == 0) {
+		a->access_fd = 2;
+	} else {
+		a->access_fd = open(where, O_WRONLY | O_APPEND | O_CREAT |
+		    O_CLOEXEC | O_NOCTTY, 0640);
+		if (a->access_fd < 0) {
+			js_err("cannot open the access log %s: %s", where,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	a->access_on = 1;
+	return 0;
+}
+
 /* The daemon on s's address; logs why not and returns -1. */
 static int
 listen_on(struct api *a, const struct settings *s)
@@ -322,7 +348,7 @@ server_run(struct settings *s)
 	s->conf = NULL;
 	a.mtls = s->ca != NULL;
 	raise_nofile();
-	if (api_open(&a, s->spool) < 0)
+	if (api_open(&a, s->spool) < 0 || open_access_log(&a, s->access_log) < 0)
 		goto out;
 	if ((netfs = js_netfs_name(js_spool_fd(a.sp))) != NULL)
 		js_warn("%s is on a network filesystem (%s): a spool's locks, leases "

@@ -1,16 +1,21 @@
 /* log.c - see log.h */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "log.h"
 
 static const char *log_prog = "jobspool";
 static atomic_int log_level = JS_LOG_INFO;
 static int log_syslog;
+static int log_stamped;		/* stderr lines start with the time */
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
@@ -20,6 +25,7 @@ js_log_open(const char *prog, enum js_log_level level, int use_syslog)
 	log_prog = prog;
 	atomic_store(&log_level, (int)level);
 	log_syslog = use_syslog;
+	log_stamped = !use_syslog && !js_log_under_journal();
 	if (use_syslog)
 		openlog(prog, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -65,9 +71,91 @@ js_log(enum js_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	if (log_syslog)
+	if (log_syslog) {
 		syslog(prio[level], "%s", buf);
-	else
+	} else if (log_stamped) {
+		char ts[JS_STAMP_SIZE];
 		/* one fprintf per line so concurrent threads do not interleave */
+		fprintf(stderr, "%s %s: %s: %s\n", js_log_stamp(ts), log_prog,
+		    level_names[level], buf);
+	} else {
 		fprintf(stderr, "%s: %s: %s\n", log_prog, level_names[level], buf);
+	}
+}
+
+const char *
+js_log_duration(int64_t ms, char out[JS_HDUR_SIZE])
+{
+	int64_t s = ms / 1000;
+
+	if (ms < 0)
+		ms = s = 0;
+	if (ms < 1000)
+		snprintf(out, JS_HDUR_SIZE, "%" PRId64 "ms", ms);
+	else if (ms < 60000)	/* tenths, rounded down: 59.96 s is "59.9s" */
+		snprintf(out, JS_HDUR_SIZE, "%" PRId64 ".%" PRId64 "s", s,
+		    ms % 1000 / 100);
+	else if (s < 3600)
+		snprintf(out, JS_HDUR_SIZE, "%" PRId64 "m%02" PRId64 "s", s / 60,
+		    s % 60);
+	else if (s < 86400)
+		snprintf(out, JS_HDUR_SIZE, "%" PRId64 "h%02" PRId64 "m", s / 3600,
+		    s % 3600 / 60);
+	else
+		snprintf(out, JS_HDUR_SIZE, "%" PRId64 "d%02" PRId64 "h", s / 86400,
+		    s % 86400 / 3600);
+	return out;
+}
+
+const char *
+js_log_stamp(char out[JS_STAMP_SIZE])
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) < 0 ||
+	    gmtime_r(&ts.tv_sec, &tm) == NULL) {
+		snprintf(out, JS_STAMP_SIZE, "-");
+		return out;
+	}
+	n = strftime(out, JS_STAMP_SIZE - 8, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, JS_STAMP_SIZE - n, ".%03uZ",
+	    (unsigned)(ts.tv_nsec / 1000000) % 1000u);
+	return out;
+}
+
+int
+js_log_under_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (e == NULL || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+		return 0;
+	return fstat(2, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
+const char *
+js_log_clean(const char *s, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c > 0x20 && c < 0x7f && c != '\\') {
+			if (o + 1 >= size)
+				break;
+			out[o++] = (char)c;
+		} else {
+			if (o + 4 >= size)
+				break;
+			snprintf(out + o, 5, "\\x%02x", c);
+			o += 4;
+		}
+	}
+	out[o] = '\0';
+	return out;
 }

@@ -3,12 +3,16 @@
  *
  * Call js_log_open() once in main before starting threads.  The level may
  * be changed later (SIGHUP reload) with js_log_set_level(); it is atomic.
- * Messages look like "jobspool-processor: warning: cannot claim x: reason".
+ * Messages look like "jobspool-processor: warning: cannot claim x: reason";
+ * on stderr they start with the time (2026-01-02T03:04:05.678Z) unless
+ * stderr is the journal (systemd's JOURNAL_STREAM names it), which stamps
+ * lines itself, as syslog does.
  */
 #ifndef JS_LOG_H
 #define JS_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum js_log_level { JS_LOG_ERR = 0, JS_LOG_WARN, JS_LOG_INFO, JS_LOG_DEBUG };
 
@@ -23,6 +27,22 @@ int js_log_level_check(const char *s, char *why, size_t whylen);
 
 void js_log(enum js_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* The formatting helpers every program's log lines use (one home). */
+#define JS_HDUR_SIZE 24
+/* A duration of ms milliseconds in human units: "850ms", "12.3s",
+ * "4m05s", "2h03m", "3d04h" (negative: "0ms"); returns out. */
+const char *js_log_duration(int64_t ms, char out[JS_HDUR_SIZE]);
+#define JS_STAMP_SIZE 32
+/* The wall-clock time now as "2026-01-02T03:04:05.678Z" (UTC); out. */
+const char *js_log_stamp(char out[JS_STAMP_SIZE]);
+/* Whether stderr is the systemd journal (JOURNAL_STREAM names the device
+ * and inode of stderr): its lines then carry no time of their own. */
+int js_log_under_journal(void);
+/* Copies s into out (size > 0), each byte that is not printable ASCII
+ * (and the backslash) written as \xHH, so that a line logged stays one
+ * line (a path or a name a client chose); cut to fit; returns out. */
+const char *js_log_clean(const char *s, char *out, size_t size);
 
 #define js_err(...)   js_log(JS_LOG_ERR, __VA_ARGS__)
 #define js_warn(...)  js_log(JS_LOG_WARN, __VA_ARGS__)

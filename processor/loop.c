@@ -376,7 +376,8 @@ release(struct loop *l, struct run *r)
 }
 
 /* The line for a finished job: outcome, exit code or signal, duration and
- * attempt, e.g. "job ID: failed (exit code 3) after 2.5 s, attempt 2 of 4". */
+ * attempt, e.g. "job ID: failed (exit code 3) after 2.5s, attempt 2 of 4"
+ * (durations in log.c's human units: 850ms, 12.3s, 4m05s, 2h03m). */
 static void
 log_finished(struct run *r, enum js_state state)
 {
@@ -385,7 +386,7 @@ log_finished(struct run *r, enum js_state state)
 	long long attempts = js_job_int(r->job, "attempts", 1);
 	long long retries = js_job_int(r->job, "retries", 0);
 	const char *why = js_job_str(r->job, "error");
-	char how[96] = "", dur[JS_DURATION_SIZE] = "", tries[64];
+	char how[96] = "", dur[JS_HDUR_SIZE] = "", tries[64];
 
 	if (json_is_integer(sig))
 		snprintf(how, sizeof how, " (killed by signal %lld, %s)",
@@ -395,7 +396,7 @@ log_finished(struct run *r, enum js_state state)
 		snprintf(how, sizeof how, " (exit code %lld)",
 		    (long long)json_integer_value(ec));
 	if (json_is_integer(json_object_get(r->job, "duration_ms")))
-		js_duration_format(js_job_int(r->job, "duration_ms", 0), dur);
+		js_log_duration(js_job_int(r->job, "duration_ms", 0), dur);
 	if (retries > 0)
 		snprintf(tries, sizeof tries, "attempt %lld of %lld", attempts,
 		    retries + 1);

@@ -275,7 +275,7 @@ printf '%s\n' "$BODY" | grep -q '^jobspool_jobs{state="pending"} [0-9]'
 eq "metrics has jobs by state" $? 0
 printf '%s\n' "$BODY" | grep -q '^jobspool_jobs_submitted_total 6$'
 eq "metrics counts submissions" $? 0
-printf '%s\n' "$BODY" | grep -q '^jobspool_http_requests_total{code="400"} [1-9]'
+printf '%s\n' "$BODY" | grep -q '^jobspool_http_requests_total{route="[a-z_]*",code="400"} [1-9]'
 eq "metrics counts 400s" $? 0
 printf '%s\n' "$BODY" | grep -q '^jobspool_job_duration_seconds_bucket{le="+Inf"}'
 eq "metrics has a duration histogram" $? 0

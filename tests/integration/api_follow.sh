@@ -248,7 +248,7 @@ if [ -x "$JS_BIN/jobspool-processor" ]; then
 	req GET "/api/v1/batches/$CID"
 	jq_eq "real batch completed" .counts.completed 2
 	req GET /metrics
-	printf '%s\n' "$BODY" | grep -q '^jobspool_jobs_finished_total{status="completed"} [1-9]'
+	printf '%s\n' "$BODY" | grep -q '^jobspool_jobs_finished_total{state="completed"} [1-9]'
 	eq "metrics saw jobs finish" $? 0
 	printf '%s\n' "$BODY" | grep -q '^jobspool_job_duration_seconds_count [1-9]'
 	eq "duration histogram counts them" $? 0

@@ -33,7 +33,7 @@ check "the watcher counted every finish" wait_until 20 \
 	sh -c "[ \"\$(curl -s '$URL/metrics' | awk '\$1 == \"jobspool_job_duration_seconds_count\" { print \$2 }')\" = $N ]"
 scrape "$WORK/m1"
 eq "finished_total{completed} counts each job once" \
-	"$(value "$WORK/m1" 'jobspool_jobs_finished_total{status="completed"}')" "$N"
+	"$(value "$WORK/m1" 'jobspool_jobs_finished_total{state="completed"}')" "$N"
 eq "duration histogram counts each job once" \
 	"$(value "$WORK/m1" jobspool_job_duration_seconds_count)" "$N"
 eq "+Inf bucket = count" \
@@ -67,7 +67,7 @@ eq "no counter or histogram sample disappeared" "$gone" ""
 eq "duration count still $N after the DELETEs" \
 	"$(value "$WORK/m2" jobspool_job_duration_seconds_count)" "$N"
 eq "finished_total{completed} still $N (changes are no finishes)" \
-	"$(value "$WORK/m2" 'jobspool_jobs_finished_total{status="completed"}')" "$N"
+	"$(value "$WORK/m2" 'jobspool_jobs_finished_total{state="completed"}')" "$N"
 jobs=$(curl -s "$URL/metrics" | awk '$1 == "jobspool_jobs{state=\"retrieved\"}" { print $2 }')
 eq "the jobs gauge follows the spool (5 retrieved left)" "$jobs" 5
 

@@ -97,9 +97,9 @@ eq "signal: exit_code null" "$(field "$sig_id" .exit_code)" null
 # the processor's line for a finished job: outcome, exit code or signal,
 # duration in human units, attempt
 check "log line: completed (exit code 0) after N ms/s, attempt 1" grep -Eq \
-	"job $echo_id: completed \(exit code 0\) after [0-9.]+ (ms|s), attempt 1\$" "$PROC_LOG"
+	"job $echo_id: completed \(exit code 0\) after [0-9.]+(ms|s), attempt 1\$" "$PROC_LOG"
 check "log line: failed (exit code 3) ... attempt 1: the error" grep -Eq \
-	"job $exit_id: failed \(exit code 3\) after [0-9.]+ (ms|s), attempt 1: .*status 3" "$PROC_LOG"
+	"job $exit_id: failed \(exit code 3\) after [0-9.]+(ms|s), attempt 1: .*status 3" "$PROC_LOG"
 check "log line: failed (killed by signal 10, User defined signal 1)" grep -Eq \
 	"job $sig_id: failed \(killed by signal 10, User defined signal 1\) after " "$PROC_LOG"
 check "no duration in raw milliseconds" sh -c "! grep -Eq 'lease [0-9]+ ms|[0-9]{4,} ms' '$PROC_LOG'"
