@@ -27,10 +27,12 @@ LIB_SRC := $(wildcard lib/*.c)
 API_SRC := $(wildcard apiserver/*.c)
 PROC_SRC := $(wildcard processor/*.c)
 CLEAN_SRC := $(wildcard cleaner/*.c)
+CLIENT_SRC := $(wildcard client/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
-HEADERS := $(wildcard lib/*.h apiserver/*.h processor/*.h cleaner/*.h tests/unit/*.h)
+HEADERS := $(wildcard lib/*.h apiserver/*.h processor/*.h cleaner/*.h client/*.h tests/unit/*.h)
 
-PROGS = jobspool-apiserver jobspool-processor jobspool-cleaner
+PROGS = jobspool-apiserver jobspool-processor jobspool-cleaner jobspool
+MAN1 = $(wildcard man/*.1)
 MAN8 = $(wildcard man/*.8)
 MAN5 = $(wildcard man/*.5)
 MAN7 = $(wildcard man/*.7)
@@ -74,6 +76,13 @@ $(B)/libcleaner.a: $(call obj,$(CLEAN_LIB_SRC))
 $(B)/jobspool-cleaner: $(call obj,cleaner/main.c) $(B)/libcleaner.a \
 		$(B)/libjobspool.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+# jobspool(1), the client: local mode through lib/, remote mode with libcurl
+CLIENT_LIB_SRC := $(filter-out client/main.c,$(CLIENT_SRC))
+$(B)/libclient.a: $(call obj,$(CLIENT_LIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(B)/jobspool: $(call obj,client/main.c) $(B)/libclient.a $(B)/libjobspool.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(PROC_LIBS)
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libjobspool.a
 	@mkdir -p $(dir $@)
@@ -92,6 +101,10 @@ $(B)/tests/test_clean_%: $(B)/obj/tests/unit/test_clean_%.o \
 		$(B)/libcleaner.a $(B)/libjobspool.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+$(B)/tests/test_client_%: $(B)/obj/tests/unit/test_client_%.o \
+		$(B)/libclient.a $(B)/libjobspool.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(PROC_LIBS) -lcmocka
 
 UNIT_BINS = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
@@ -204,9 +217,10 @@ run: deps-run
 	@sh scripts/run.sh $(B)
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(addprefix $(B)/,$(PROGS)) $(DESTDIR)$(BINDIR)/
+	$(if $(MAN1),install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
 	$(if $(MAN5),install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
 	$(if $(MAN7),install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
 	$(if $(MAN8),install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
@@ -219,6 +233,7 @@ install-examples:
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGS))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))

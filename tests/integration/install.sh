@@ -18,14 +18,14 @@ eq "make install exits 0" "$rc" 0
 [ $rc -eq 0 ] || cat "$D.log"
 
 want=""
-for p in jobspool-apiserver jobspool-processor jobspool-cleaner; do
+for p in jobspool-apiserver jobspool-processor jobspool-cleaner jobspool; do
 	f="$D$PREFIX/bin/$p"
 	check "$p installed in \$PREFIX/bin" test -f "$f"
 	eq "$p mode 0755" "$(stat -c %a "$f" 2>/dev/null)" 755
 	check "installed $p runs (--version)" sh -c "'$f' --version | grep -q '^$p '"
 	want="$want $PREFIX/bin/$p"
 done
-pages=$(ls man/*.[578] 2>/dev/null)
+pages=$(ls man/*.[1578] 2>/dev/null)
 check "there are man pages to install" test -n "$pages"
 for m in $pages; do
 	sec=${m##*.}
@@ -34,7 +34,7 @@ for m in $pages; do
 	eq "$(basename "$m") mode 0644" "$(stat -c %a "$f" 2>/dev/null)" 644
 	want="$want $PREFIX/share/man/man$sec/$(basename "$m")"
 done
-for m in jobspool.5 jobspool.7 jobspool-cleaner.8 jobspool-apiserver.8 jobspool-processor.8; do
+for m in jobspool.1 jobspool.5 jobspool.7 jobspool-cleaner.8 jobspool-apiserver.8 jobspool-processor.8; do
 	sec=${m##*.}
 	if [ -f "man/$m" ]; then
 		check "man $sec $m reachable through MANPATH" sh -c \
