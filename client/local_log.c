@@ -51,9 +51,11 @@ watch_wait(int fd, int64_t ms)
 		usleep((useconds_t)(ms > 200 ? 200 : ms) * 1000);
 		return;
 	}
-	if (poll(&p, 1, (int)ms) > 0)
-		while (read(fd, buf, sizeof buf) > 0)
-			;
+	if (poll(&p, 1, (int)ms) <= 0)
+		return;
+	usleep(20000);	/* a busy spool wakes us at most 50 times a second */
+	while (read(fd, buf, sizeof buf) > 0)
+		;
 }
 
 /* Whether job id is final now: 1 yes (or gone: *gone), 0 no, -1 error. */

@@ -251,9 +251,22 @@ r_list(struct cl_ctx *ctx, const struct cl_filter *f, json_t **jobs)
 	}
 }
 
+/* A PUT of status cancelled: a DELETE would remove a job that ended.  A
+ * job already cancelled is refused as the other final ones are (the
+ * server takes it as no change). */
 static int
 r_cancel(struct cl_ctx *ctx, const char *id, json_t **job)
 {
+	if (r_get(ctx, id, job) < 0)
+		return -1;
+	if (cl_job_exit(*job) != CL_EXIT_PENDING) {
+		snprintf(ctx->err, sizeof ctx->err, "job %s already ended (%s); "
+		    "it cannot be cancelled", id, js_job_str(*job, "status"));
+		json_decref(*job);
+		*job = NULL;
+		return -1;
+	}
+	json_decref(*job);
 	return job_rq(ctx, "PUT", id, "", "{\"status\":\"cancelled\"}", job);
 }
 

@@ -34,7 +34,8 @@ PROC_PID=$!; T_PIDS="$T_PIDS $PROC_PID"
 {
 	echo 'set -eu'
 	echo "cd '$W'"
-	echo "export URL='$URL' TOKEN='$TOKEN'"
+	echo "export URL='$URL' TOKEN='$TOKEN' PATH='$JS_BIN':\$PATH"
+	echo "unset JOBSPOOL_URL JOBSPOOL_TOKEN JOBSPOOL_SPOOL"
 	awk -v q="'" '
 		/^#### END$/ { n++; print "echo " q "#### step " n " done" q; next }
 		{ print }
@@ -56,6 +57,14 @@ done
 out=$(cat "$W/out")
 has() { printf '%s\n' "$out" | grep -q -x -e "$1"; }
 ID=$(printf '%s\n' "$out" | sed -n 's/^submitted \([0-9a-f-]\{36\}\)$/\1/p')
+check "client: submit -f printed the arguments exactly" has "hello, world"
+check "... the second one with its quote and -c" has "it's -c, not a flag"
+check "client: submit -w exited with the job's status" has "exit status 3"
+check "client: ls printed its table" has 'ID  *STATE  *EXIT  *CREATED  *TIME  *NAME  *COMMAND'
+check "client: wait --timeout of a job for later: 123" has "wait: 123"
+check "client: cancel said so" has "cancelled [0-9a-f-]\{36\}"
+check "client: wait of the cancelled job: 122" has "wait: 122"
+check "client: local mode ran a job on the spool" has "from local mode"
 check "submit printed a job id" test -n "$ID"
 check "the followed log shows the job's first line" has hello
 check "... and its last line (follow ends when the job ends)" has bye
@@ -83,7 +92,7 @@ check "no file left in tmp/" test -z "$(ls -A "$SPOOL/tmp")"
 
 # Options the README mentions exist: each --flag is in some program's
 # --help (or belongs to curl, useradd or systemctl in the examples).
-helps=$(for p in jobspool-apiserver jobspool-processor jobspool-cleaner; do
+helps=$(for p in jobspool-apiserver jobspool-processor jobspool-cleaner jobspool; do
 	"$JS_BIN/$p" --help 2>/dev/null; done)
 for f in $(grep -o -E -- '--[a-z][a-z0-9-]+' "$README" | sort -u); do
 	case $f in
