@@ -38,12 +38,38 @@ watch_open(struct cl_ctx *ctx)
 	return fd;
 }
 
-/* Sleeps until an event or ms passed; drains what came. */
+/* Whether the n bytes of events in buf say anything about a job's files:
+ * not jobs.lock, which every lock of a job opens and closes (our own
+ * included: waking on it would wake us for ever), nor tmp/. */
+static int
+job_event(const char *buf, ssize_t n)
+{
+	char id[JS_ID_SIZE];
+	const char *side;
+	ssize_t off;
+	int st;
+
+	for (off = 0; off < n; ) {
+		const struct inotify_event *ev =
+		    (const struct inotify_event *)(const void *)(buf + off);
+		if ((ev->mask & IN_Q_OVERFLOW) || (ev->len > 0 &&
+		    js_spool_parse_name(ev->name, id, &st, &side) == 0))
+			return 1;
+		off += (ssize_t)(sizeof *ev + ev->len);
+	}
+	return 0;
+}
+
+/* Sleeps until a job's file changed or ms (at most the safety timeout)
+ * passed; drains what came. */
 static void
 watch_wait(int fd, int64_t ms)
 {
 	char buf[4096] __attribute__((aligned(8)));
 	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int64_t end, left;
+	ssize_t n;
+	int hit = 0;
 
 	if (ms > SAFETY_MS || ms < 0)
 		ms = SAFETY_MS;
@@ -51,11 +77,14 @@ watch_wait(int fd, int64_t ms)
 		usleep((useconds_t)(ms > 200 ? 200 : ms) * 1000);
 		return;
 	}
-	if (poll(&p, 1, (int)ms) <= 0)
-		return;
-	usleep(20000);	/* a busy spool wakes us at most 50 times a second */
-	while (read(fd, buf, sizeof buf) > 0)
-		;
+	end = js_mono_ms() + ms;
+	while (!hit && (left = end - js_mono_ms()) > 0 &&
+	    poll(&p, 1, (int)left) > 0) {
+		while ((n = read(fd, buf, sizeof buf)) > 0)
+			hit |= job_event(buf, n);
+	}
+	if (hit)
+		usleep(20000);	/* a busy spool wakes us at most 50 times a second */
 }
 
 /* Whether job id is final now: 1 yes (or gone: *gone), 0 no, -1 error. */
