@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "api.h"
 #include "conf.h"
@@ -18,6 +19,7 @@
 
 static int check_listen(const char *v, char *why, size_t whylen);
 static int check_token(const char *v, char *why, size_t whylen);
+static int check_access_log(const char *v, char *why, size_t whylen);
 
 static const struct js_opt opts_template[] = {
 	{ .name = "spool", .short_flag = 's', .type = JS_OPT_STR, .def = "./spool",
@@ -60,6 +62,10 @@ static const struct js_opt opts_template[] = {
 	  .check = js_log_level_check },
 	{ .name = "syslog", .type = JS_OPT_BOOL, .def = "no",
 	  .help = "log to syslog instead of stderr" },
+	{ .name = "access-log", .type = JS_OPT_STR, .metavar = "FILE|-",
+	  .help = "log one line per request (method, path, route, status, "
+	  "bytes, time, token name) to FILE, or to stderr with -",
+	  .check = check_access_log },
 };
 #define NOPTS (sizeof opts_template / sizeof opts_template[0])
 
@@ -80,9 +86,6 @@ conf_build(struct js_opt *o, char *err, size_t errlen)
 	size_t i;
 
 	if (cf == NULL) {
-	{ .name = "access-log", .type = JS_OPT_STR, .metavar = "FILE|-",
-	  .help = "log one line per request (method, path, route, status, "
-	  "bytes, time, token name) to FILE, or to stderr with -" },
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -116,6 +119,27 @@ fail:
 	auth_free_tokens(cf->tokens, cf->ntokens);
 	free(cf);
 	return NULL;
+}
+
+/* --access-log: "-", or a file whose directory exists. */
+static int
+check_access_log(const char *v, char *why, size_t whylen)
+{
+	const char *slash = strrchr(v, '/');
+	char dir[4096];
+	struct stat st;
+
+	if (strcmp(v, "-") == 0 || v[0] == '\0')
+		return 0;
+	if (slash == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else
+		snprintf(dir, sizeof dir, "%.*s", slash == v ? 1 :
+		    (int)(slash - v), v);
+	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && slash != v + strlen(v) - 1)
+		return 0;
+	snprintf(why, whylen, "expected - or a file in an existing directory");
+	return -1;
 }
 
 /* Parses all settings into a fresh copy of the option table. */
@@ -349,6 +373,7 @@ settings_load(struct settings *s, int argc, char *argv[], char *err,
 	s->spool = opt(s->o, "spool")->str;
 	s->listen = opt(s->o, "listen")->str;
 	s->max_connections = (unsigned)opt(s->o, "max-connections")->num;
+	s->access_log = opt(s->o, "access-log")->str;
 	if (apply_log(s->o, 1, err, errlen) < 0 ||
 	    parse_listen(s->listen, &s->la, err, errlen) < 0 ||
 	    (s->conf = conf_build(s->o, err, errlen)) == NULL)
@@ -399,4 +424,3 @@ settings_reload(const struct settings *s, char *err, size_t errlen)
 	js_config_free(o, NOPTS);
 	return cf;
 }
-	s->access_log = opt(s->o, "access-log")->str;

@@ -203,10 +203,10 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		if (r == NULL)
 			return MHD_NO;
 		r->bad_path = bad;
+		snprintf(r->verb, sizeof r->verb, "%s", method);
 		*con_cls = r;
 		atomic_fetch_add(&a->active, 1);
 		guard_set(c, GUARD_BUSY);
-		snprintf(r->verb, sizeof r->verb, "%s", method);
 		pthread_rwlock_rdlock(&a->lock);
 		r->max_body = a->conf->max_body;
 		r->read_timeout_s = a->conf->read_timeout_s;
@@ -255,9 +255,6 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 	return dispatch(a, c, r);
 }
 
-void
-http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-    enum MHD_RequestTerminationCode toe)
 /* The path r asked for, from its segments, cleaned for a log line. */
 static void
 req_path(const struct req *r, char *out, size_t size)
@@ -324,19 +321,19 @@ access_line(struct api *a, struct MHD_Connection *c, const struct req *r,
 		js_debug("access log: %s", strerror(errno));
 }
 
+void
+http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
 {
+	const union MHD_ConnectionInfo *ci;
+	struct api_conn *cn = NULL;
 	struct req *r = *con_cls;
 	struct api *a = cls;
 
-	const union MHD_ConnectionInfo *ci;
-	struct api_conn *cn = NULL;
 	(void)toe;
 	guard_set(c, GUARD_WAITING);
 	if (r == NULL || r == (void *)&bad_path_mark)
 		return;	/* the handler never ran */
-	atomic_fetch_sub(&a->active, 1);
-	free(r->segbuf);
-	free(r->body);
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	if (ci != NULL)
 		cn = ci->socket_context;
@@ -347,6 +344,9 @@ access_line(struct api *a, struct MHD_Connection *c, const struct req *r,
 			access_line(a, c, r, cn->status, cn->bytes);
 		cn->status = 0;
 	}
+	atomic_fetch_sub(&a->active, 1);
+	free(r->segbuf);
+	free(r->body);
 	json_decref(r->nd_jobs);
 	free(r->ws_proto);
 	worker_log_free(r);

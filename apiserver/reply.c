@@ -106,13 +106,13 @@ reply_json_response_len(json_t *body, size_t *lenp)
 	text[len++] = '\n';
 	text[len] = '\0';
 	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	*lenp = len;
 	if (resp == NULL) {
 		free(text);
 		return NULL;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "application/json");
+	*lenp = len;
 	return resp;
 }
 
@@ -175,13 +175,13 @@ utf8_clean(char *s)
 	}
 }
 
-	size_t len;
 static enum MHD_Result
 verror(struct MHD_Connection *c, unsigned status, const char *allow,
     const char *fmt, va_list ap)
 {
 	struct MHD_Response *resp;
 	char msg[1024];
+	size_t len;
 	json_t *j;
 
 	vsnprintf(msg, sizeof msg, fmt, ap);

@@ -8,6 +8,9 @@
 # to build the three programs and run them (scripts/run.sh waits with curl)
 RUN_PKGS="gcc make pkg-config libjansson-dev uuid-dev libmicrohttpd-dev
 libgnutls28-dev nettle-dev libcurl4-gnutls-dev curl"
+# the observability suites: promtool and a Prometheus server (api_prom),
+# headless Chromium for the status page (api_ui)
+OBS_PKGS="prometheus chromium"
 # the test suites only: the second compiler, cmocka, JSON checks, man page
 # lint, test certificates, ps/pgrep, network namespaces, the stateful tester
 TEST_PKGS="clang libcmocka-dev jq mandoc gnutls-bin procps iproute2 python3"
@@ -16,7 +19,7 @@ if [ "${1:-}" = --run ]; then
 	PKGS="$RUN_PKGS"
 	what="run"
 else
-	PKGS="$RUN_PKGS $TEST_PKGS"
+	PKGS="$RUN_PKGS $TEST_PKGS $OBS_PKGS"
 	what="build and test"
 fi
 PKGS="$PKGS $*"

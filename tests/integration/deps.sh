@@ -19,7 +19,7 @@ printf 'install ok installed'
 FAKE
 printf '#!/bin/sh\necho 1000\n' >"$W/bin/id"
 chmod +x "$W/bin/dpkg-query" "$W/bin/id"
-TEST_ONLY="clang libcmocka-dev mandoc gnutls-bin iproute2 jq procps python3"
+TEST_ONLY="clang libcmocka-dev mandoc gnutls-bin iproute2 jq procps python3 prometheus chromium"
 
 deps() {	# MISSING ARGS...: runs deps.sh; $RC, $ERR
 	d_m=$1; shift

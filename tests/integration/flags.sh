@@ -34,6 +34,7 @@ apiserver|tls-key|/nonexistent/key.pem|--listen=127.0.0.1:0 --tls-cert=$WORK/fil
 apiserver|tls-client-ca|/nonexistent/ca.pem|--listen=127.0.0.1:0 --tls-cert=$WORK/file.pem --tls-key=$WORK/file.pem
 apiserver|log-level|loud|--listen=127.0.0.1:0
 apiserver|syslog|maybe|--listen=127.0.0.1:0|bool
+apiserver|access-log|/nonexistent/access.log|--listen=127.0.0.1:0
 processor|spool||
 processor|jobs|many|
 processor|lease|5x|
