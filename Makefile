@@ -52,6 +52,8 @@ $(B)/libjobspool.a: $(call obj,$(LIB_SRC))
 # the apiserver's objects but main.o, for its program and the handler-level
 # fuzz harness (tests/fuzz/fuzz_api.c)
 API_LIB_SRC := $(filter-out apiserver/main.c,$(API_SRC))
+# the status page's files are compiled into ui.o (.incbin)
+$(B)/obj/apiserver/ui.o: $(wildcard apiserver/ui/*)
 $(B)/libapiserver.a: $(call obj,$(API_LIB_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^

@@ -40,6 +40,8 @@
  *                     fuzzed)
  *   metrics.c         the counters of /metrics and their text format (a leaf)
  *   routes_metrics.c  GET /metrics
+ *   ui.c              the status page: GET / and /ui/{file}, compiled in
+ *                     from apiserver/ui/ (index.html, app.js, app.css)
  *   guard.c           --read-timeout for request headers (slow loris)
  *   ticker.c          a thread calling a function every N ms (guard.c,
  *                     leases.c)
@@ -627,6 +629,12 @@ char *metrics_text(struct metrics *m, const struct metrics_gauges *g,
  * *out (caller frees) of *n; -1 with errno. */
 enum MHD_Result route_healthz(struct api *a, struct MHD_Connection *c);
 int health_labels(struct api *a, struct metrics_label **out, size_t *n);
+
+/* ui.c: the status page (GET /) and its script and style (/ui/{file}),
+ * compiled in from apiserver/ui/. */
+enum MHD_Result route_ui_index(struct api *a, struct MHD_Connection *c);
+enum MHD_Result route_ui_file(struct api *a, struct MHD_Connection *c,
+    struct req *r, const char *file);
 
 /* routes_metrics.c */
 enum MHD_Result route_metrics(struct api *a, struct MHD_Connection *c);

@@ -22,6 +22,11 @@ const struct route routes_table[] = {
 		{ GET, "", BODY_NONE, .h0 = route_healthz } } },
 	{ "metrics", "/metrics", ROLE_OPEN, {
 		{ GET, "", BODY_NONE, .h0 = route_metrics } } },
+	/* the status page (ui.c): it asks for the token itself */
+	{ "ui", "/", ROLE_OPEN, {
+		{ GET, "", BODY_NONE, .h0 = route_ui_index } } },
+	{ "ui_file", "/ui/{file}", ROLE_OPEN, {
+		{ GET, "", BODY_NONE, .h1 = route_ui_file } } },
 	{ "jobs", "/api/v1/jobs", ROLE_TOKEN, {
 		{ GET, "status,limit,after,batch,name", BODY_NONE,
 		    .h = route_jobs_list },
