@@ -71,8 +71,9 @@ struct cl_ops {
 	/* writes the log from offset to out; follow: until the job ends */
 	int (*log)(struct cl_ctx *, const char *id, long long offset,
 	    int follow, FILE *out);
-	/* the batch's logs merged, each line prefixed by its job id */
-	int (*batch_log)(struct cl_ctx *, const char *cid, FILE *out);
+	/* the logs of a batch (as batch answered it) merged, each line
+	 * prefixed by its job id, until every job of it has ended */
+	int (*batch_log)(struct cl_ctx *, const json_t *batch, FILE *out);
 	int (*list)(struct cl_ctx *, const struct cl_filter *, json_t **jobs);
 	/* cancel: *job as it is after (running: cancel_requested) */
 	int (*cancel)(struct cl_ctx *, const char *id, json_t **job);

@@ -129,7 +129,7 @@ batch_after(struct cl_ctx *ctx, const struct batch_args *b, json_t *res)
 			printf("  %s\n", json_string_value(v));
 	} else if (!ctx->json)
 		fprintf(stderr, "batch %s: %zu jobs\n", cid, json_array_size(ids));
-	if (b->follow && ctx->ops->batch_log(ctx, cid, stdout) < 0)
+	if (b->follow && ctx->ops->batch_log(ctx, res, stdout) < 0)
 		return cl_fail(ctx);
 	if (!b->follow && !b->wait)
 		return 0;

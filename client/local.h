@@ -10,7 +10,7 @@ int cl_local_wait(struct cl_ctx *ctx, const char *id, int64_t timeout_ms,
     json_t **job, int *final);
 int cl_local_log(struct cl_ctx *ctx, const char *id, long long offset,
     int follow, FILE *out);
-int cl_local_batch_log(struct cl_ctx *ctx, const char *cid, FILE *out);
+int cl_local_batch_log(struct cl_ctx *ctx, const json_t *batch, FILE *out);
 int cl_local_list(struct cl_ctx *ctx, const struct cl_filter *f,
     json_t **jobs);
 /* Whether job passes ls's filters (both modes). */

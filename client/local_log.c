@@ -231,6 +231,8 @@ follow_merged(struct cl_ctx *ctx, struct bj *js, size_t n, FILE *out)
 	int wfd = watch_open(ctx), gone;
 	size_t i, ndone = 0;
 
+	for (i = 0; i < n; i++)
+		ndone += js[i].done != 0;
 	while (ndone < n) {
 		for (i = 0; i < n; i++) {
 			int fin;
@@ -251,31 +253,29 @@ follow_merged(struct cl_ctx *ctx, struct bj *js, size_t n, FILE *out)
 }
 
 int
-cl_local_batch_log(struct cl_ctx *ctx, const char *cid, FILE *out)
+cl_local_batch_log(struct cl_ctx *ctx, const json_t *batch, FILE *out)
 {
-	struct cl_filter f = { .batch = cid, .limit = -1 };
-	json_t *jobs;
-	struct bj *js;
-	size_t n, i;
+	json_t *ids = json_object_get(batch, "jobs");
+	size_t n = json_array_size(ids), i;
+	struct bj *js = calloc(n ? n : 1, sizeof *js);
 
-	if (cl_local_list(ctx, &f, &jobs) < 0)
-		return -1;
-	n = json_array_size(jobs);
-	if ((js = calloc(n ? n : 1, sizeof *js)) == NULL) {
-		json_decref(jobs);
+	if (js == NULL) {
 		snprintf(ctx->err, sizeof ctx->err, "out of memory");
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		js[n - 1 - i].id = js_job_str(json_array_get(jobs, i), "id");
-		js[n - 1 - i].fd = -1;
+		js[i].id = json_string_value(json_array_get(ids, i));
+		js[i].fd = -1;
+		if (js[i].id == NULL || !js_id_valid(js[i].id)) {
+			js[i].id = "?";	/* not from our batch: never */
+			js[i].done = 1;
+		}
 	}
 	follow_merged(ctx, js, n, out);
 	for (i = 0; i < n; i++)
 		if (js[i].fd >= 0)
 			close(js[i].fd);
 	free(js);
-	json_decref(jobs);
 	return 0;
 }
 
@@ -346,6 +346,9 @@ cl_local_list(struct cl_ctx *ctx, const struct cl_filter *f, json_t **jobs)
 	for (i = 0; all != NULL && i < n; i++) {
 		json_t *j = js_spool_read_state(cl_local_spool(ctx), v[i].id,
 		    v[i].state);
+		if (j == NULL && errno == ENOENT)	/* it moved on meanwhile */
+			j = js_spool_read_current(cl_local_spool(ctx), v[i].id,
+			    NULL);
 		if (j != NULL && cl_filter_match(f, j))
 			all[k++] = j;
 		else

@@ -184,12 +184,18 @@ r_log(struct cl_ctx *ctx, const char *id, long long offset, int follow,
 }
 
 static int
-r_batch_log(struct cl_ctx *ctx, const char *cid, FILE *out)
+r_batch_log(struct cl_ctx *ctx, const json_t *batch, FILE *out)
 {
+	const char *cid = js_job_str(batch, "correlation_id");
 	char path[256];
 	struct rq rq = { .method = "GET", .path = path, .stream = out };
 	int rc;
 
+	if (cid == NULL || !js_id_valid(cid)) {
+		snprintf(ctx->err, sizeof ctx->err, "the server's answer has no "
+		    "correlation_id");
+		return -1;
+	}
 	snprintf(path, sizeof path, "/api/v1/batches/%s/log?follow=1", cid);
 	rc = cl_http(ctx, &rq);
 	js_buf_free(&rq.body_out);

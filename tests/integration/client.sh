@@ -252,6 +252,9 @@ check "... then the outcome line with log_size 10" sh -c \
 ID=$(jc submit -- sh -c 'echo before; sleep 3; echo after')
 jc log -f "$ID" >"$W/follow.out" 2>"$W/follow.err" &
 FPID=$!
+WID=$(jc submit -- sh -c 'sleep 4; exit 5')
+jc wait "$WID" >"$W/rwait.out" 2>&1 &
+WPID=$!
 wait_until 20 grep -q before "$W/follow.out" || fail "the follow saw no first line"
 kill -TERM "$API_PID"
 wait "$API_PID"
@@ -261,6 +264,8 @@ API_PID=$!
 T_PIDS="$T_PIDS $API_PID"
 wait "$FPID"
 eq "log -f across an apiserver restart exits with the job's status" "$?" 0
+wait "$WPID"
+eq "wait across an apiserver restart exits with the job's status" "$?" 5
 eq "... and printed every line once" "$(cat "$W/follow.out")" "before
 after"
 api_stop
