@@ -252,18 +252,18 @@ test_query(void **state)
 	query_is("/api/v1/jobs", "HEAD", "status,limit,after,batch,name",
 	    "peek");
 	query_is("/api/v1/jobs", "POST", "", "status,limit");
-	query_is("/api/v1/jobs/J1", "GET", "peek", "peak,logs,offset");
-	query_is("/api/v1/jobs/J1", "HEAD", "peek", "logs");
+	query_is("/api/v1/jobs/J1", "GET", "peek,wait", "peak,logs,offset,waits");
+	query_is("/api/v1/jobs/J1", "HEAD", "peek,wait", "logs");
 	query_is("/api/v1/jobs/J1", "PUT", "", "peek");
 	query_is("/api/v1/jobs/J1", "DELETE", "", "peek");
 	query_is("/api/v1/jobs/J1/rerun", "POST", "", "peek");
-	query_is("/api/v1/jobs/J1/log", "GET", "offset,follow,ws,tail",
-	    "folow,peek,token");
+	query_is("/api/v1/jobs/J1/log", "GET", "offset,follow,ws,tail,outcome",
+	    "folow,peek,token,wait");
 	query_is("/api/v1/batches", "POST", "", "peek");
 	query_is("/api/v1/batches/B1", "GET", "peek,logs", "follow,log");
 	query_is("/api/v1/batches/B1/log", "GET", "follow", "offset,tail");
 	query_is("/api/v1/add/1/2", "POST", "", "x");
-	query_is("/api/v1/job/J2", "GET", "peek", "logs");
+	query_is("/api/v1/job/J2", "GET", "peek", "logs,wait");
 	query_is("/api/v1/workers/claim", "POST", "", "token");
 	query_is("/api/v1/workers/jobs/J3/log", "POST", "token,offset",
 	    "follow,tail");
