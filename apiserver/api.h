@@ -619,6 +619,10 @@ struct metrics_gauges {
 	double free_bytes, free_inodes;	/* of the spool's filesystem */
 	const struct metrics_label *labels;	/* none if nlabels is 0 */
 	size_t nlabels;
+	int have_pause;			/* what follows is known */
+	int paused;			/* the whole spool is paused */
+	char (*paused_labels)[JS_LABEL_MAX + 1];	/* lib/pause */
+	size_t npaused;
 };
 /* The whole /metrics text: malloc'ed, its length in *len; NULL/ENOMEM. */
 char *metrics_text(struct metrics *m, const struct metrics_gauges *g,

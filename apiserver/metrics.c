@@ -247,6 +247,26 @@ spool_text(struct js_buf *b, const struct metrics_gauges *g)
 	}
 }
 
+/* What is paused (lib/pause): the spool, and each paused label. */
+static void
+pause_text(struct js_buf *b, const struct metrics_gauges *g)
+{
+	size_t i;
+
+	if (!g->have_pause)
+		return;
+	family(b, "jobspool_spool_paused", "gauge", "1 while claims of every "
+	    "job are paused (SPOOL/paused), else 0.");
+	js_buf_printf(b, "jobspool_spool_paused %d\n", g->paused ? 1 : 0);
+	family(b, "jobspool_label_paused", "gauge", "1 for each label whose "
+	    "jobs' claims are paused (SPOOL/paused.d/LABEL).");
+	for (i = 0; i < g->npaused; i++) {
+		js_buf_puts(b, "jobspool_label_paused{label=\"");
+		label_value(b, g->paused_labels[i]);
+		js_buf_puts(b, "\"} 1\n");
+	}
+}
+
 static void
 http_text(struct js_buf *b, struct metrics *m)
 {
@@ -312,6 +332,7 @@ metrics_text(struct metrics *m, const struct metrics_gauges *g, size_t *len)
 	    "(submission to start) of the jobs seen starting since this server "
 	    "started.", &wait);
 	spool_text(&b, g);
+	pause_text(&b, g);
 	http_text(&b, m);
 	auth_text(&b, m);
 	return js_buf_take(&b, len);	/* NULL (ENOMEM) if any failed */

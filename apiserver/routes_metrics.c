@@ -1,12 +1,14 @@
 /* routes_metrics.c - GET /metrics: the gauges of one scrape (jobs by state
  * from the listing index, the age of the oldest pending job, the spool's
- * free space) and the counters of metrics.c, as Prometheus text. */
+ * free space, the live processors by label, what is paused) and the
+ * counters of metrics.c, as Prometheus text. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
 
 #include "api.h"
+#include "pause.h"
 
 /* The age in seconds of the pending job hit h (its created_at, else the
  * file's mtime), now_ms being the wall clock. */
@@ -66,6 +68,7 @@ route_metrics(struct api *a, struct MHD_Connection *c)
 {
 	struct metrics_gauges g;
 	struct metrics_label *labels = NULL;
+	struct js_pause p = { 0, NULL, 0 };
 	struct MHD_Response *resp;
 	size_t len;
 	char *text;
@@ -77,7 +80,14 @@ route_metrics(struct api *a, struct MHD_Connection *c)
 	g.claims = leases_claims(a->leases);
 	if (health_labels(a, &labels, &g.nlabels) == 0)
 		g.labels = labels;
+	if (js_pause_read(a->sp, &p) == 0) {
+		g.have_pause = 1;
+		g.paused = p.all;
+		g.paused_labels = p.labels;
+		g.npaused = p.nlabels;
+	}
 	text = metrics_text(a->metrics, &g, &len);
+	js_pause_free(&p);
 	free(labels);
 	if (text == NULL)
 		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");

@@ -87,6 +87,22 @@ sleep 1.2
 age=$(curl -s "$URL/metrics" | awk '$1 == "jobspool_oldest_pending_job_age_seconds" { print $2 }')
 check "oldest pending age >= 1 s ($age)" awk -v a="$age" 'BEGIN { exit !(a >= 1 && a < 120) }'
 
+# what is paused (jobspool(5), PAUSE), and the live processor by label
+eq "nothing paused: jobspool_spool_paused 0" \
+	"$(curl -s "$URL/metrics" | awk '$1 == "jobspool_spool_paused" { print $2 }')" 0
+touch "$SPOOL/paused"
+mkdir -p "$SPOOL/paused.d" && touch "$SPOOL/paused.d/gpu"
+curl -s "$URL/metrics" >"$WORK/m2.txt"
+check "spool paused: jobspool_spool_paused 1" grep -q '^jobspool_spool_paused 1$' "$WORK/m2.txt"
+check "label gpu paused: jobspool_label_paused{label=\"gpu\"} 1" \
+	grep -q '^jobspool_label_paused{label="gpu"} 1$' "$WORK/m2.txt"
+check "one live processor takes unlabelled jobs" \
+	grep -q '^jobspool_processors{label=""} 1$' "$WORK/m2.txt"
+check "  with its 2 free slots" grep -q '^jobspool_free_slots{label=""} 2$' "$WORK/m2.txt"
+promtool check metrics <"$WORK/m2.txt" >"$WORK/lint2" 2>&1
+eq "promtool check metrics with pauses and processors: clean" "$?:$(cat "$WORK/lint2")" "0:"
+rm -r "$SPOOL/paused" "$SPOOL/paused.d"
+
 # a real Prometheus server scrapes the apiserver
 PP=$(free_port)
 mkdir "$WORK/prom"
