@@ -31,6 +31,8 @@ static const struct {
 } paths[] = {
 	{ "/healthz", "/healthz", NULL, NULL },
 	{ "/metrics", "/metrics", NULL, NULL },
+	{ "/", "/", NULL, NULL },
+	{ "/ui/app.js", "/ui/{file}", "app.js", NULL },
 	{ "/api/v1/jobs", "/api/v1/jobs", NULL, NULL },
 	{ "/api/v1/jobs/J1", "/api/v1/jobs/{id}", "J1", NULL },
 	{ "/api/v1/jobs/J1/rerun", "/api/v1/jobs/{id}/rerun", "J1", NULL },
@@ -38,6 +40,11 @@ static const struct {
 	{ "/api/v1/batches", "/api/v1/batches", NULL, NULL },
 	{ "/api/v1/batches/B1", "/api/v1/batches/{id}", "B1", NULL },
 	{ "/api/v1/batches/B1/log", "/api/v1/batches/{id}/log", "B1", NULL },
+	{ "/api/v1/processors", "/api/v1/processors", NULL, NULL },
+	{ "/api/v1/pause", "/api/v1/pause", NULL, NULL },
+	{ "/api/v1/pause/gpu", "/api/v1/pause/{label}", "gpu", NULL },
+	{ "/api/v1/tokens", "/api/v1/tokens", NULL, NULL },
+	{ "/api/v1/tokens/T1", "/api/v1/tokens/{jti}", "T1", NULL },
 	{ "/api/v1/add/2/3", "/api/v1/add/{x}/{y}", "2", "3" },
 	{ "/api/v1/job/J2", "/api/v1/job/{id}", "J2", NULL },
 	{ "/api/v1/workers/claim", "/api/v1/workers/claim", NULL, NULL },
@@ -116,7 +123,7 @@ test_route_roles(void **state)
 		if (strncmp(rt->pattern, "/api/", 5) == 0)
 			assert_int_not_equal(rt->role, ROLE_OPEN);
 	}
-	assert_int_equal(open, 2);	/* /healthz and /metrics */
+	assert_int_equal(open, 4);	/* /healthz, /metrics, / and /ui/{file} */
 	assert_int_equal(worker, 4);
 }
 
@@ -124,7 +131,8 @@ static void
 test_route_near_miss(void **state)
 {
 	static const char *none[] = {
-		"", "healthz", "/", "//", "/healthz//", "/healthz/x", "/HEALTHZ",
+		"", "healthz", "/healthz//", "/healthz/x", "/HEALTHZ", "/ui",
+		"/ui/a/b", "/UI/app.js", "/index.html",
 		"/api", "/api/v1", "/api/v2/jobs", "/API/v1/jobs", "/api/v1/job",
 		"/api/v1/jobs/J1/log/x", "/api/v1/jobs/J1/logs",
 		"/api/v1/jobs/J1//", "/api/v1/batches/B1/log/x",
