@@ -32,6 +32,7 @@
 #include "api.h"
 #include "log.h"
 #include "digest.h"
+#include "pause.h"
 
 #define WAIT_DEFAULT_S 30
 #define WAIT_MAX_S 300
@@ -196,14 +197,32 @@ peer_name(struct MHD_Connection *c, char *out, size_t size)
 		snprintf(out, size, "%s", buf);
 }
 
+/* Whether pending job id asks for a label paused in ps (lib/pause's
+ * rule; a job that cannot be read is left to the claim). */
+static int
+label_paused(struct api *a, const struct js_pause *ps, const char *id)
+{
+	json_t *job;
+	int r;
+
+	if (ps->nlabels == 0)
+		return 0;
+	if ((job = js_spool_read_state(a->sp, id, JS_PENDING)) == NULL)
+		return 0;
+	r = js_pause_job(ps, job, NULL);
+	json_decref(job);
+	return r != 0;
+}
+
 /*
  * One pass: claims the first pending job the worker may run.  1 with *out
  * the answer, 0 if none (*next_nb: earliest not_before in the future, or
  * 0), -1 with errno.
  */
 static int
-claim_once(struct api *a, const struct idx_filter *f, uint64_t pgen,
-    const char *worker, int64_t lease, int64_t *next_nb, json_t **out)
+claim_once(struct api *a, const struct idx_filter *f,
+    const struct js_pause *ps, uint64_t pgen, const char *worker,
+    int64_t lease, int64_t *next_nb, json_t **out)
 {
 	struct idx_cand *cands;
 	struct idx_hit h;
@@ -213,6 +232,8 @@ claim_once(struct api *a, const struct idx_filter *f, uint64_t pgen,
 
 	*next_nb = 0;
 	*out = NULL;
+	if (ps->all)
+		return 0;	/* the whole spool is paused (lib/pause) */
 	cands = idx_candidates(a->idx, pgen);
 	if (cands == NULL)
 		return -1;
@@ -236,6 +257,8 @@ claim_once(struct api *a, const struct idx_filter *f, uint64_t pgen,
 				*next_nb = h.not_before_ms;
 			continue;
 		}
+		if (!h.bad && label_paused(a, ps, h.id))
+			continue;
 		if (js_spool_claim(a->sp, h.id, worker, &cl, &job) < 0) {
 			/* EAGAIN: its file holds a later start time than the
 			 * index read; it is pending again, to be read again */
@@ -285,6 +308,7 @@ struct claim_ask {
 	const char *labels[JS_LABELS_MAX];
 	struct idx_filter f;
 	double wait;		/* seconds */
+	int slots;		/* the worker's -j; -1 if not said */
 };
 
 /* The worker's name: "worker" of the body, else token@peer.  0, or -1
@@ -381,6 +405,17 @@ claim_ask_parse(struct MHD_Connection *c, struct req *r, const json_t *body,
 		}
 		q->f.exclusive = json_is_true(v);
 	}
+	q->slots = -1;
+	if ((v = json_object_get(body, "slots")) != NULL && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 1000000) {
+			*rc = reply_error(c, MHD_HTTP_BAD_REQUEST, "slots must be "
+			    "the worker's number of concurrent jobs (-j), an "
+			    "integer from 1 to 1000000");
+			return -1;
+		}
+		q->slots = (int)json_integer_value(v);
+	}
 	q->f.mask = JS_STATE_BIT(JS_PENDING);
 	q->f.by_labels = 1;
 	q->f.labels = q->labels;
@@ -403,6 +438,7 @@ claim_wait(struct api *a, struct MHD_Connection *c, const struct claim_ask *q)
 		sock = ci->connect_fd;
 	deadline = js_mono_ms() + (int64_t)(q->wait * 1000);
 	for (;;) {
+		struct js_pause ps;
 		uint64_t pg;
 		int64_t t;
 
@@ -411,8 +447,16 @@ claim_wait(struct api *a, struct MHD_Connection *c, const struct claim_ask *q)
 		if (follow_peer_gone(sock))
 			return MHD_NO;	/* nobody to hand a job to */
 		leases_recover(a->leases, lease);
+		js_workers_touch(a->workers, q->worker, js_now_ms());
 		pg = bus_pending_gen(a->bus);
-		rc = claim_once(a, &q->f, pg, q->worker, lease, &next_nb, &out);
+		if (js_pause_read(a->sp, &ps) < 0) {
+			js_warn("cannot read what is paused: %s; claiming as "
+			    "if nothing were", strerror(errno));
+			memset(&ps, 0, sizeof ps);
+		}
+		rc = claim_once(a, &q->f, &ps, pg, q->worker, lease, &next_nb,
+		    &out);
+		js_pause_free(&ps);
 		if (rc > 0)
 			return reply_json(c, MHD_HTTP_OK, out);
 		if (rc < 0)
@@ -430,6 +474,31 @@ claim_wait(struct api *a, struct MHD_Connection *c, const struct claim_ask *q)
 	return no_content(c);
 }
 
+/* The worker of a claim is alive (the js_workers table of lib/registry):
+ * its name, address, labels, exclusive and slots. */
+static void
+worker_seen(struct api *a, struct MHD_Connection *c, const struct claim_ask *q)
+{
+	struct js_proc_info p;
+	size_t i;
+
+	memset(&p, 0, sizeof p);
+	snprintf(p.id, sizeof p.id, "%s", q->worker);
+	peer_name(c, p.host, sizeof p.host);
+	for (i = 0; i < q->f.nlabels && i < JS_LABELS_MAX; i++)
+		snprintf(p.labels[p.nlabels++], JS_LABEL_SIZE, "%.64s",
+		    q->labels[i]);
+	p.exclusive = q->f.exclusive;
+	p.slots = q->slots;
+	p.running = -1;
+	p.seen_ms = js_now_ms();
+	p.lease_ms = leases_ms(a);
+	p.remote = 1;
+	if (js_workers_seen(a->workers, &p) < 0)
+		js_warn("worker %s: cannot record it: %s", q->worker,
+		    strerror(errno));
+}
+
 enum MHD_Result
 route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
 {
@@ -439,8 +508,10 @@ route_worker_claim(struct api *a, struct MHD_Connection *c, struct req *r)
 
 	if (r->len > 0 && (body = reply_body_json(c, r)) == NULL)
 		return MHD_YES;
-	if (claim_ask_parse(c, r, body, &q, &rc) == 0)
+	if (claim_ask_parse(c, r, body, &q, &rc) == 0) {
+		worker_seen(a, c, &q);
 		rc = claim_wait(a, c, &q);
+	}
 	json_decref(body);	/* q's labels pointed into it */
 	return rc;
 }
@@ -472,6 +543,18 @@ worker_args(struct MHD_Connection *c, struct req *r, const char *id,
 	return 0;
 }
 
+/* A heartbeat of job id: its worker (the job's "worker") is alive. */
+static void
+worker_touch(struct api *a, const char *id)
+{
+	json_t *job = js_spool_read_state(a->sp, id, JS_WIP);
+	const char *w = js_job_str(job, "worker");
+
+	if (w != NULL)
+		js_workers_touch(a->workers, w, js_now_ms());
+	json_decref(job);
+}
+
 enum MHD_Result
 route_worker_heartbeat(struct api *a, struct MHD_Connection *c,
     struct req *r, const char *id)
@@ -488,6 +571,7 @@ route_worker_heartbeat(struct api *a, struct MHD_Connection *c,
 		return stale(a, c, id, gen, "heartbeat");
 	if (js_spool_heartbeat_gen(a->sp, id, gen) < 0)
 		return fence_failed(a, c, id, gen, "heartbeat");
+	worker_touch(a, id);
 	cancel = js_spool_cancel_requested(a->sp, id);
 	return reply_json(c, MHD_HTTP_OK, json_pack("{s:b,s:I,s:I,s:I}",
 	    "cancel", cancel == 1, "lease_ms", (json_int_t)lease,

@@ -50,6 +50,7 @@ api_open(struct api *a, const char *spool)
 	    (a->idx = idx_new(a->sp)) == NULL ||
 	    (a->bus = bus_new(a->sp, a->metrics)) == NULL ||
 	    (a->leases = leases_new(a)) == NULL ||
+	    (a->workers = js_workers_new()) == NULL ||
 	    (a->guard = guard_new(a)) == NULL) {
 		js_err("cannot set up the server: %s", strerror(errno));
 		return -1;
@@ -205,6 +206,8 @@ api_close(struct api *a)
 	bus_free(a->bus);
 	idx_free(a->idx);
 	metrics_free(a->metrics);
+	js_workers_free(a->workers);
+	a->workers = NULL;
 	a->leases = NULL;
 	a->guard = NULL;
 	a->bus = NULL;

@@ -15,7 +15,8 @@
 #include "remote_link.h"
 
 char *
-claim_body(const char *worker, json_t *labels, int exclusive, int64_t wait_ms)
+claim_body(const char *worker, json_t *labels, int exclusive, int slots,
+    int64_t wait_ms)
 {
 	json_t *req = json_pack("{s:s,s:O}", "worker", worker, "labels", labels);
 	char *body;
@@ -24,12 +25,14 @@ claim_body(const char *worker, json_t *labels, int exclusive, int64_t wait_ms)
 		return NULL;
 	if (exclusive)	/* a dedicated processor (lib/sched) */
 		json_object_set_new(req, "exclusive", json_true());
+	if (slots > 0)	/* for the server's list of processors */
+		json_object_set_new(req, "slots", json_integer(slots));
 	if (wait_ms % 1000 == 0)
 		json_object_set_new(req, "wait", json_integer(wait_ms / 1000));
 	else
 		json_object_set_new(req, "wait",
 		    json_real((double)wait_ms / 1000.0));
-	body = json_dumps(req, JSON_COMPACT);
+	body = js_json_dumps(req, JSON_COMPACT, NULL, NULL);
 	json_decref(req);
 	return body;
 }
@@ -193,7 +196,7 @@ claim_main(void *arg)
 	struct link *lk = arg;
 	CURL *c = curl_easy_init();
 	char *body = claim_body(lk->worker, lk->labels, lk->cfg->exclusive,
-	    lk->cfg->claim_wait_ms);
+	    lk->cfg->jobs, lk->cfg->claim_wait_ms);
 	int fails = 0, refused = 0;
 	unsigned long seen = 0;
 

@@ -98,10 +98,11 @@ char *mirror_finish_body(const json_t *job, long long token, uint64_t base,
 /* ---- remote_claim.c ---- */
 /* The claimer thread (its argument: the link). */
 void *claim_main(void *arg);
-/* The body of POST /api/v1/workers/claim.  Returns a string to free, or
- * NULL when out of memory. */
+/* The body of POST /api/v1/workers/claim (slots: -j, which the server
+ * lists among its processors).  Returns a string to free, or NULL when
+ * out of memory. */
 char *claim_body(const char *worker, json_t *labels, int exclusive,
-    int64_t wait_ms);
+    int slots, int64_t wait_ms);
 /* A claim's answer: the job and its lease. */
 struct claim {
 	const char *id;			/* points into the answer */

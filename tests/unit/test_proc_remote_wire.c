@@ -92,15 +92,17 @@ test_claim_body(void **state)
 	json_t *labels = json_pack("[s,s]", "gpu", "big"), *b;
 
 	(void)state;
-	b = parse_owned(claim_body("host:12", labels, 0, 30000));
+	b = parse_owned(claim_body("host:12", labels, 0, 4, 30000));
 	assert_string_equal(js_job_str(b, "worker"), "host:12");
+	assert_int_equal(js_job_int(b, "slots", 0), 4);
 	assert_true(json_equal(json_object_get(b, "labels"), labels));
 	assert_null(json_object_get(b, "exclusive"));
 	/* whole seconds are an integer, else a real */
 	assert_true(json_is_integer(json_object_get(b, "wait")));
 	assert_int_equal(js_job_int(b, "wait", 0), 30);
 	json_decref(b);
-	b = parse_owned(claim_body("w", labels, 1, 1500));
+	b = parse_owned(claim_body("w", labels, 1, 0, 1500));
+	assert_null(json_object_get(b, "slots"));	/* not said */
 	assert_true(json_is_real(json_object_get(b, "wait")));
 	assert_true(json_real_value(json_object_get(b, "wait")) == 1.5);
 	/* a dedicated processor says so */
