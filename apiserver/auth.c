@@ -1,12 +1,19 @@
 /* auth.c - bearer tokens (jobspool-apiserver(8)): "NAME:SECRET[:admin|:worker]",
- * compared in constant time; a token sees only the jobs it submitted unless
- * admin; only worker tokens may use /api/v1/workers/... (remote
- * processors). */
+ * compared in constant time, and JWTs signed with one of the
+ * --jwt-secret-file secrets (lib/jwt) whose jti is not revoked
+ * (lib/revoke); a refusal says why (auth_refuse).  A token sees only the
+ * jobs it submitted unless admin; only worker tokens may use
+ * /api/v1/workers/... (remote processors). */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api.h"
+#include "log.h"
+#include "revoke.h"
+#include "util.h"
 
 void
 auth_free_tokens(struct api_token *t, size_t n)
@@ -83,36 +90,109 @@ ct_equal(const char *given, size_t glen, const char *secret, size_t slen)
 }
 
 int
-auth_check(struct api *a, struct MHD_Connection *c, struct caller *who)
+auth_configured(const struct api_conf *cf)
 {
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_AUTHORIZATION);
-	struct api_conf *cf;
-	size_t i, glen;
-	int found = -1;
+	return cf->ntokens > 0 || cf->jwt.n > 0;
+}
 
-	memset(who, 0, sizeof *who);
-	pthread_rwlock_rdlock(&a->lock);
-	cf = a->conf;
-	if (cf->ntokens == 0) {
-		pthread_rwlock_unlock(&a->lock);
-		who->admin = 1;
-		who->worker = 1;
-		return 0;
+static const char *const extra_names[] = { "missing", "unknown_token",
+    "error" };
+
+const char *
+auth_reason_name(int reason)
+{
+	if (reason >= AUTH_MISSING && reason < AUTH_NREASONS)
+		return extra_names[reason - AUTH_MISSING];
+	return js_jwt_reason((enum js_jwt_status)reason);
+}
+
+/* Whether the bearer h (glen bytes) looks like a JWT: two dots. */
+static int
+jwt_shaped(const char *h, size_t glen)
+{
+	const char *d = memchr(h, '.', glen);
+
+	return d != NULL && memchr(d + 1, '.', glen - (size_t)(d + 1 - h)) != NULL;
+}
+
+/* The JWT h (glen bytes) against cf's secrets and the spool's
+ * revocations: AUTH_OK with who filled, or the reason. */
+static int
+jwt_check(struct api *a, const struct api_conf *cf, const char *h,
+    size_t glen, struct caller *who, char *why, size_t whylen)
+{
+	struct js_jwt_claims cl;
+	int st, rv;
+
+	st = js_jwt_verify(h, glen, &cf->jwt, js_now_ms() / 1000,
+	    cf->jwt_skew_s, cf->jwt_max_s, &cl, why, whylen);
+	if (st != JS_JWT_OK)
+		return st;
+	if ((rv = js_revoke_has(a->sp, cl.jti)) != 0) {
+		if (rv < 0) {
+			snprintf(why, whylen, "cannot read the spool's revoked "
+			    "tokens: %s", strerror(errno));
+			return AUTH_ERROR;
+		}
+		snprintf(why, whylen, "the token (jti %.64s) was revoked", cl.jti);
+		return JS_JWT_REVOKED;
 	}
-	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
-		pthread_rwlock_unlock(&a->lock);
-		return -1;
-	}
+	who->authed = 1;
+	who->jwt = 1;
+	who->admin = cl.role == JS_JWT_ADMIN;
+	who->worker = cl.role == JS_JWT_WORKER;
+	who->exp = cl.exp;
+	snprintf(who->name, sizeof who->name, "%s", cl.sub);
+	snprintf(who->jti, sizeof who->jti, "%s", cl.jti);
+	js_debug("JWT of %s (role %s, jti %s) accepted", cl.sub,
+	    js_jwt_role_name(cl.role), cl.jti[0] ? cl.jti : "none");
+	return AUTH_OK;
+}
+
+/* The bearer of the Authorization header h (NULL: none) into *glen;
+ * NULL if there is none. */
+static const char *
+bearer(const char *h, size_t *glen)
+{
+	size_t n;
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
 	h += 7;
 	while (*h == ' ')
 		h++;
-	glen = strlen(h);
-	while (glen > 0 && h[glen - 1] == ' ')
-		glen--;
-	if (glen == 0) {
+	n = strlen(h);
+	while (n > 0 && h[n - 1] == ' ')
+		n--;
+	*glen = n;
+	return n > 0 ? h : NULL;
+}
+
+int
+auth_check(struct api *a, struct MHD_Connection *c, struct caller *who,
+    char *why, size_t whylen)
+{
+	const char *h;
+	struct api_conf *cf;
+	size_t i, glen = 0;
+	int found = -1, rc;
+
+	memset(who, 0, sizeof *who);
+	h = bearer(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION), &glen);
+	pthread_rwlock_rdlock(&a->lock);
+	cf = a->conf;
+	if (!auth_configured(cf)) {
 		pthread_rwlock_unlock(&a->lock);
-		return -1;
+		who->admin = 1;
+		who->worker = 1;
+		return AUTH_OK;
+	}
+	if (h == NULL) {
+		pthread_rwlock_unlock(&a->lock);
+		snprintf(why, whylen, "missing token: send 'Authorization: "
+		    "Bearer TOKEN'");
+		return AUTH_MISSING;
 	}
 	/* every token is compared, whatever matched */
 	for (i = 0; i < cf->ntokens; i++)
@@ -123,9 +203,44 @@ auth_check(struct api *a, struct MHD_Connection *c, struct caller *who)
 		who->admin = cf->tokens[found].admin;
 		who->worker = cf->tokens[found].worker;
 		snprintf(who->name, sizeof who->name, "%s", cf->tokens[found].name);
+		rc = AUTH_OK;
+	} else if (cf->jwt.n > 0 && jwt_shaped(h, glen)) {
+		rc = jwt_check(a, cf, h, glen, who, why, whylen);
+	} else {
+		snprintf(why, whylen, "wrong token: it is none of this server's "
+		    "tokens%s", cf->jwt.n > 0 ? ", nor a JWT" : "");
+		rc = AUTH_UNKNOWN;
 	}
 	pthread_rwlock_unlock(&a->lock);
-	return found >= 0 ? 0 : -1;
+	return rc;
+}
+
+enum MHD_Result
+auth_refuse(struct api *a, struct MHD_Connection *c, int reason,
+    const char *why)
+{
+	struct MHD_Response *resp;
+	char hdr[160];
+	size_t len;
+	json_t *j;
+
+	metrics_count_auth_refusal(a->metrics, reason);
+	if (reason == AUTH_ERROR)
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", why);
+	j = json_pack("{s:s,s:s}", "error", why, "reason",
+	    auth_reason_name(reason));
+	resp = j != NULL ? reply_json_response_len(j, &len) : NULL;
+	if (resp == NULL)
+		return MHD_NO;
+	/* RFC 6750 section 3: no error code when no credentials were sent */
+	if (reason == AUTH_MISSING)
+		snprintf(hdr, sizeof hdr, "Bearer realm=\"jobspool\"");
+	else
+		snprintf(hdr, sizeof hdr, "Bearer realm=\"jobspool\", "
+		    "error=\"invalid_token\", error_description=\"%s\"",
+		    auth_reason_name(reason));
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, hdr);
+	return reply_queue_len(c, MHD_HTTP_UNAUTHORIZED, resp, len);
 }
 
 int

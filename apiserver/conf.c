@@ -20,6 +20,7 @@
 static int check_listen(const char *v, char *why, size_t whylen);
 static int check_token(const char *v, char *why, size_t whylen);
 static int check_access_log(const char *v, char *why, size_t whylen);
+static int check_mint(const char *v, char *why, size_t whylen);
 
 static const struct js_opt opts_template[] = {
 	{ .name = "spool", .short_flag = 's', .type = JS_OPT_STR, .def = "./spool",
@@ -33,6 +34,25 @@ static const struct js_opt opts_template[] = {
 	  .metavar = "NAME:SECRET[:admin|:worker]",
 	  .help = "bearer token (repeatable); env JOBSPOOL_TOKENS is comma-separated",
 	  .check = check_token, .secret = 1 },
+	{ .name = "jwt-secret-file", .type = JS_OPT_STR, .metavar = "FILE",
+	  .help = "HS256 secrets for JWT bearer tokens, one per line (32 bytes "
+	  "or more; the first signs, all verify; mode 600)" },
+	{ .name = "jwt-ttl", .type = JS_OPT_DURATION, .def = "24h",
+	  .metavar = "DURATION", .help = "lifetime of a minted JWT when none is "
+	  "asked for", .min = 1000, .max = 3650LL * 86400000 },
+	{ .name = "jwt-max-ttl", .type = JS_OPT_DURATION, .def = "30d",
+	  .metavar = "DURATION", .help = "the longest JWT lifetime minted or "
+	  "accepted (a revocation is kept that long)", .min = 1000,
+	  .max = 3650LL * 86400000 },
+	{ .name = "jwt-skew", .type = JS_OPT_DURATION, .def = "60s",
+	  .metavar = "DURATION", .help = "clock difference allowed when checking "
+	  "a JWT's exp, nbf and iat", .min = 0, .max = 3600000 },
+	{ .name = "mint-token", .type = JS_OPT_STR, .metavar = "NAME[:ROLE]",
+	  .help = "print a JWT for NAME (ROLE admin or worker) signed with the "
+	  "first --jwt-secret-file secret, and exit", .check = check_mint },
+	{ .name = "ttl", .type = JS_OPT_DURATION, .metavar = "DURATION",
+	  .help = "lifetime of the --mint-token JWT (default --jwt-ttl)",
+	  .min = 1000, .max = 3650LL * 86400000 },
 	{ .name = "max-body", .type = JS_OPT_SIZE, .def = "1M", .metavar = "SIZE",
 	  .help = "largest request body (413 beyond)", .min = 64,
 	  .max = 1LL << 30 },
@@ -75,6 +95,27 @@ opt(struct js_opt *o, const char *name)
 	return js_config_get(o, NOPTS, name);
 }
 
+/* The JWT settings of o into cf: the secrets (read again at each
+ * reload: a rotation needs no restart) and the lifetimes.  -1 with err. */
+static int
+jwt_build(struct js_opt *o, struct api_conf *cf, char *err, size_t errlen)
+{
+	struct js_opt *f = opt(o, "jwt-secret-file");
+	char why[512];
+
+	cf->jwt_ttl_s = opt(o, "jwt-ttl")->num / 1000;
+	cf->jwt_max_s = opt(o, "jwt-max-ttl")->num / 1000;
+	cf->jwt_skew_s = opt(o, "jwt-skew")->num / 1000;
+	if (cf->jwt_ttl_s > cf->jwt_max_s)
+		return js_config_bad(opt(o, "jwt-ttl"), err, errlen, "longer than "
+		    "--jwt-max-ttl");
+	if (f->str == NULL || f->str[0] == '\0')
+		return 0;
+	if (js_jwt_keys_load(f->str, &cf->jwt, why, sizeof why) < 0)
+		return js_config_bad(f, err, errlen, "%s", why);
+	return 0;
+}
+
 /* Builds the reloadable settings; NULL with err on a bad value. */
 static struct api_conf *
 conf_build(struct js_opt *o, char *err, size_t errlen)
@@ -109,6 +150,8 @@ conf_build(struct js_opt *o, char *err, size_t errlen)
 				goto fail;
 			}
 	}
+	if (jwt_build(o, cf, err, errlen) < 0)
+		goto fail;
 	/* bounds checked by the table */
 	cf->max_body = (size_t)opt(o, "max-body")->num;
 	cf->lease_ms = opt(o, "lease")->num;
@@ -117,6 +160,7 @@ conf_build(struct js_opt *o, char *err, size_t errlen)
 	return cf;
 fail:
 	auth_free_tokens(cf->tokens, cf->ntokens);
+	js_jwt_keys_free(&cf->jwt);
 	free(cf);
 	return NULL;
 }
@@ -218,6 +262,22 @@ check_listen(const char *v, char *why, size_t whylen)
 	return -1;
 }
 
+/* --mint-token NAME[:admin|:worker|:user] */
+static int
+check_mint(const char *v, char *why, size_t whylen)
+{
+	const char *c = strchr(v, ':');
+	size_t nl = c != NULL ? (size_t)(c - v) : strlen(v);
+
+	if (!js_jwt_sub_valid(v, nl) ||
+	    (c != NULL && js_jwt_role_parse(c + 1) < 0)) {
+		snprintf(why, whylen, "expected NAME, NAME:admin or NAME:worker "
+		    "(NAME of letters, digits, '-', '_', '.')");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 check_token(const char *v, char *why, size_t whylen)
 {
@@ -306,6 +366,7 @@ api_conf_free(struct api_conf *cf)
 	if (cf == NULL)
 		return;
 	auth_free_tokens(cf->tokens, cf->ntokens);
+	js_jwt_keys_free(&cf->jwt);
 	free(cf);
 }
 
@@ -378,13 +439,43 @@ settings_load(struct settings *s, int argc, char *argv[], char *err,
 	    parse_listen(s->listen, &s->la, err, errlen) < 0 ||
 	    (s->conf = conf_build(s->o, err, errlen)) == NULL)
 		return SETTINGS_BAD;
-	if (!s->la.loopback && s->conf->ntokens == 0) {
+	if (opt(s->o, "mint-token")->str != NULL)
+		return s->conf->jwt.n > 0 ? SETTINGS_MINT : (snprintf(err, errlen,
+		    "--mint-token needs --jwt-secret-file"), SETTINGS_BAD);
+	if (!s->la.loopback && !auth_configured(s->conf)) {
 		snprintf(err, errlen, "refusing to listen on %s without tokens: "
-		    "give --token NAME:SECRET (or JOBSPOOL_TOKENS), or listen on "
-		    "127.0.0.1", s->listen);
+		    "give --token NAME:SECRET (or JOBSPOOL_TOKENS) or "
+		    "--jwt-secret-file, or listen on 127.0.0.1", s->listen);
 		return SETTINGS_BAD;
 	}
 	return load_tls(s, err, errlen) < 0 ? SETTINGS_BAD : SETTINGS_RUN;
+}
+
+char *
+settings_mint(const struct settings *s, char *err, size_t errlen)
+{
+	const char *spec = opt(s->o, "mint-token")->str, *c = strchr(spec, ':');
+	struct js_opt *ttl = opt(s->o, "ttl");
+	struct js_jwt_claims cl;
+	char id[JS_ID_SIZE], *tok;
+	int64_t life = ttl->str != NULL ? ttl->num / 1000 : s->conf->jwt_ttl_s;
+
+	if (life > s->conf->jwt_max_s) {
+		js_config_bad(ttl, err, errlen, "longer than --jwt-max-ttl");
+		return NULL;
+	}
+	memset(&cl, 0, sizeof cl);
+	snprintf(cl.sub, sizeof cl.sub, "%.*s", (int)(c != NULL ?
+	    (size_t)(c - spec) : strlen(spec)), spec);
+	cl.role = c != NULL ? (enum js_jwt_role)js_jwt_role_parse(c + 1) :
+	    JS_JWT_USER;	/* checked by check_mint */
+	cl.iat = js_now_ms() / 1000;
+	cl.exp = cl.iat + life;
+	js_id_new(id);
+	snprintf(cl.jti, sizeof cl.jti, "%s", id);
+	if ((tok = js_jwt_sign(&s->conf->jwt.k[0], &cl)) == NULL)
+		snprintf(err, errlen, "out of memory");
+	return tok;
 }
 
 void

@@ -35,15 +35,21 @@ struct settings {
 				 * it sets this to NULL */
 };
 
-enum { SETTINGS_RUN, SETTINGS_HELP, SETTINGS_VERSION, SETTINGS_BAD };
+enum { SETTINGS_RUN, SETTINGS_HELP, SETTINGS_VERSION, SETTINGS_BAD,
+       SETTINGS_MINT };
 
 /* Reads the settings from argv and the environment into s and opens the
  * log: SETTINGS_RUN; SETTINGS_HELP or SETTINGS_VERSION (asked for);
- * SETTINGS_BAD with the reason in err (a usage error: exit status 2).
+ * SETTINGS_BAD with the reason in err (a usage error: exit status 2);
+ * SETTINGS_MINT: --mint-token was given (settings_mint, nothing listens).
  * In every case settings_free(s) afterwards. */
 int settings_load(struct settings *s, int argc, char *argv[], char *err,
     size_t errlen);
 void settings_usage(FILE *fp, const struct settings *s);
+/* SETTINGS_MINT (--mint-token): the JWT asked for, signed with the first
+ * secret of --jwt-secret-file, lifetime --ttl (default --jwt-ttl), a
+ * fresh jti: malloc'ed, or NULL with err. */
+char *settings_mint(const struct settings *s, char *err, size_t errlen);
 void settings_free(struct settings *s);
 /* SIGHUP: the command line and environment read again into new reloadable
  * settings, and the log level applied; NULL with err (nothing changed). */

@@ -103,6 +103,7 @@ first_call(struct api *a, struct MHD_Connection *c, struct req *r,
 	char msg[300], allow[ROUTE_ALLOW_MAX];
 	const char *unknown;
 	unsigned status;
+	int why;
 
 	if (a->mtls && client_cert_ok(c) < 0) {
 		r->failed = 1;
@@ -116,13 +117,15 @@ first_call(struct api *a, struct MHD_Connection *c, struct req *r,
 		    "no route can hold (NUL, a control character, space, a byte "
 		    "over 126, or a '%%' that is not an escape like %%2F)");
 	}
-	routes_match(r, url);
+	if (routes_match(r, url) < 0) {
+		r->failed = 1;
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	}
 	r->head = strcmp(method, "HEAD") == 0;
 	if (r->route != NULL && r->route->role != ROLE_OPEN &&
-	    auth_check(a, c, &r->who) < 0) {
+	    (why = auth_check(a, c, &r->who, msg, sizeof msg)) != AUTH_OK) {
 		r->failed = 1;
-		return reply_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong token: "
-		    "send 'Authorization: Bearer SECRET'");
+		return auth_refuse(a, c, why, msg);
 	}
 	if (r->route != NULL && r->route->role == ROLE_WORKER &&
 	    !r->who.worker) {

@@ -5,10 +5,26 @@
  * api.h for the other pieces.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "api.h"
 #include "conf.h"
 #include "server.h"
+
+/* --mint-token: the token on stdout. */
+static int
+mint(const struct settings *s)
+{
+	char err[512], *tok = settings_mint(s, err, sizeof err);
+
+	if (tok == NULL) {
+		fprintf(stderr, "%s: %s\n", PROG, err);
+		return 2;
+	}
+	printf("%s\n", tok);
+	free(tok);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
 
 int
 main(int argc, char *argv[])
@@ -29,6 +45,9 @@ main(int argc, char *argv[])
 	case SETTINGS_BAD:
 		fprintf(stderr, "%s: %s\n", PROG, err);
 		status = 2;
+		break;
+	case SETTINGS_MINT:
+		status = mint(&s);
 		break;
 	default:
 		status = server_run(&s) < 0 ? 1 : 0;

@@ -24,6 +24,7 @@
 #include "api.h"
 #include "conf.h"
 #include "log.h"
+#include "revoke.h"
 #include "server.h"
 
 int
@@ -277,8 +278,21 @@ reload(struct api *a, const struct settings *s)
 	pthread_rwlock_unlock(&a->lock);
 	api_conf_free(old);
 	js_duration_format(cf->lease_ms, lease);
-	js_info("reloaded: %zu token(s), max body %zu bytes, lease %s",
-	    cf->ntokens, cf->max_body, lease);
+	js_info("reloaded: %zu token(s), %zu JWT secret(s), max body %zu "
+	    "bytes, lease %s", cf->ntokens, cf->jwt.n, cf->max_body, lease);
+}
+
+/* Revocations of tokens that expired since are removed (lib/revoke). */
+static void
+prune_revoked(struct api *a)
+{
+	int n = js_revoke_prune(a->sp, js_now_ms() / 1000);
+
+	if (n < 0)
+		js_warn("cannot prune %s/" JS_REVOKE_DIR ": %s",
+		    js_spool_path(a->sp), strerror(errno));
+	else if (n > 0)
+		js_info("removed %d revocation(s) of expired tokens", n);
 }
 
 /* --access-log: stderr ("-") or FILE opened for appending.  -1 after
@@ -332,7 +346,7 @@ listen_on(struct api *a, const struct settings *s)
 	di = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	js_info("listening on %s://%s:%u", s->tls ? "https" : "http",
 	    s->la.host, di != NULL ? (unsigned)di->port : 0u);
-	if (a->conf->ntokens == 0)
+	if (!auth_configured(a->conf))
 		js_info("no tokens configured: every client on %s may use the API",
 		    s->la.host);
 	return 0;
@@ -358,6 +372,7 @@ server_run(struct settings *s)
 		    "and renames are only safe on a local filesystem of one host; "
 		    "run processors on other hosts with --server instead (see "
 		    "jobspool(5), CAVEATS)", js_spool_path(a.sp), netfs);
+	prune_revoked(&a);
 
 	/* signals are taken by sigwait below; every thread inherits the mask */
 	signal(SIGPIPE, SIG_IGN);

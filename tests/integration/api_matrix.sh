@@ -189,10 +189,13 @@ fi
 new_spool
 API_LOGS=$W/api-logs	# every run's log: the server is restarted if it dies
 : >"$API_LOGS"
+# a JWT secret, so that the token routes mint (R_TOKENS, R_TOKEN)
+head -c 48 /dev/urandom | base64 >"$W/jwt.secret"
+chmod 600 "$W/jwt.secret"
 api_up() {
 	start_api --token "u1:$S_OWNER" --token "u2:$S_OTHER" \
 		--token "adm:$S_ADMIN:admin" --token "wk:$S_WORKER:worker" \
-		--lease 1h --max-body 4K
+		--lease 1h --max-body 4K --jwt-secret-file "$W/jwt.secret"
 }
 api_down_log() { cat "$API_LOG" >>"$API_LOGS"; }
 check "server starts" api_up
@@ -470,6 +473,7 @@ changes() {
 		if (tok == "+" && f ~ ("^" U "\\.pending$") && id != fx)
 			print id > newjobs
 		gsub(fx, "{id}", f); gsub(U, "*", f); sub(/^idem\/[0-9a-f]+$/, "idem/*", f)
+		sub(/^revoked\/[0-9a-f]+$/, "revoked/*", f)
 		out[++n] = tok f
 	}
 	BEGIN {
