@@ -49,6 +49,7 @@ struct ent {
 	size_t nlabels;
 	int bad;		/* not a valid job (claiming fails it) */
 	int labels_bad;		/* "labels" is malformed (so is the job) */
+	int after;		/* names jobs it waits for (lib/deps) */
 };
 
 /* The pending jobs in claim order as of the last scan (under idx.mu): valid
@@ -459,6 +460,7 @@ load(struct idx *x, const struct js_entry *je, int want_bad)
 	e->priority = json_is_integer(prio) ? (long long)json_integer_value(prio) :
 	    json_is_real(prio) ? (long long)json_real_value(prio) : 0;
 	e->not_before_ms = js_sched_start_ms(job, je->mtime_ms);
+	e->after = js_deps_has(job);
 	switch (load_labels(e, job)) {
 	case -1:
 		e->labels_bad = 1;	/* a claim fails it (js_job_normalize) */
@@ -560,6 +562,7 @@ add_hit(struct idx_hit *hits, size_t *n, const struct ent *e)
 	h->priority = e->priority;
 	h->not_before_ms = e->not_before_ms;
 	h->bad = e->bad;
+	h->after = e->after;
 	h->mtime_ms = e->mtime_ms;
 	h->size = e->size;
 }

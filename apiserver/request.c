@@ -6,6 +6,7 @@
  * fuzz harness tests/fuzz/fuzz_http.c drives exactly the code the server
  * runs.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,36 @@ request_check(struct req *r, const char *method, const char *content_type,
 	return 0;
 }
 
+/* One job of a batch, validated, holding the "id" it will get: its "#N"
+ * references to earlier jobs of the batch become their ids (lib/deps).
+ * NULL with err and errno. */
+static json_t *
+batch_job(struct req *r, const json_t *sub, char *err, size_t errlen)
+{
+	char id[JS_ID_SIZE];
+	json_t *res, *v;
+	int e;
+
+	res = js_deps_batch_refs(sub, r->nd_jobs, err, errlen);
+	if (res == NULL)
+		return NULL;
+	v = js_job_validate(res, err, errlen);
+	e = errno;
+	json_decref(res);
+	if (v == NULL) {
+		errno = e;
+		return NULL;
+	}
+	js_id_new(id);
+	if (json_object_set_new(v, "id", json_string(id)) < 0) {
+		json_decref(v);
+		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	return v;
+}
+
 /* Validates one job of a batch and appends it to r->nd_jobs. */
 int
 request_take_job(struct req *r, const json_t *sub, size_t n)
@@ -187,7 +218,7 @@ request_take_job(struct req *r, const json_t *sub, size_t n)
 		    "jobs", BATCH_MAX);
 		return -1;
 	}
-	v = js_job_validate(sub, err, sizeof err);
+	v = batch_job(r, sub, err, sizeof err);
 	if (v == NULL) {
 		snprintf(r->nd_err, sizeof r->nd_err, "job %zu: %s", n, err);
 		return -1;

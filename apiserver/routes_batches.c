@@ -73,7 +73,9 @@ batch_store(struct api *a, struct req *r, size_t n, const char *cid,
 	if (jobs == NULL || ids == NULL)
 		goto nomem;
 	for (i = 0; i < n; i++) {
-		jobs[i] = js_job_new(json_array_get(r->nd_jobs, i), NULL,
+		/* the id request_take_job gave it ("#N" references) */
+		const json_t *v = json_array_get(r->nd_jobs, i);
+		jobs[i] = js_job_new(v, js_job_str(v, "id"),
 		    r->who.authed ? r->who.name : NULL, cid);
 		if (jobs[i] == NULL)
 			goto nomem;
@@ -95,11 +97,35 @@ nomem:
 	return -1;
 }
 
+/* Every job a job of the batch depends on (lib/deps) is one of the batch
+ * or one the caller may see: 0, or -1 after queueing the answer (400, or
+ * the error reading a job) as *rc. */
+static int
+batch_deps_known(struct api *a, struct MHD_Connection *c, struct req *r,
+    enum MHD_Result *rc)
+{
+	char err[300];
+	size_t i;
+
+	for (i = 0; i < json_array_size(r->nd_jobs); i++) {
+		if (jobs_deps_known(a, &r->who, json_array_get(r->nd_jobs, i),
+		    r->nd_jobs, err, sizeof err) == 0)
+			continue;
+		*rc = errno == EINVAL ? reply_error(c, MHD_HTTP_BAD_REQUEST,
+		    "invalid batch: job %zu: %s; nothing was submitted", i + 1,
+		    err) : reply_errno(c, errno, "cannot read the jobs it "
+		    "depends on");
+		return -1;
+	}
+	return 0;
+}
+
 enum MHD_Result
 route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 {
 	struct MHD_Response *resp;
 	char cid[JS_ID_SIZE], loc[128];
+	enum MHD_Result rc;
 	json_t *ids;
 	size_t n;
 
@@ -112,6 +138,8 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 	if (n == 0)
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "a batch needs at least "
 		    "one job");
+	if (batch_deps_known(a, c, r, &rc) < 0)
+		return rc;
 	if (!reply_spool_in_place(a))
 		return reply_store_errno(a, c, ENOENT, "cannot store the batch");
 	js_id_new(cid);

@@ -214,6 +214,33 @@ label_paused(struct api *a, const struct js_pause *ps, const char *id)
 	return r != 0;
 }
 
+/* How soon a claim looks again at a job that waits for another. */
+#define DEPS_RECHECK_MS 1000
+
+/* What the dependencies of pending job id say (lib/deps, the rule the
+ * local processor applies too): 1 if it waits for a job that has not ended
+ * (looked at again within DEPS_RECHECK_MS: *next_nb), 2 if one ended
+ * without success (claimed at once, whatever its start time, so that the
+ * claim fails it), else 0. */
+static int
+deps_gate(struct api *a, const char *id, int64_t now, int64_t *next_nb)
+{
+	struct js_deps_result dr;
+	json_t *job = js_spool_read_state(a->sp, id, JS_PENDING);
+	int rc;
+
+	if (job == NULL)
+		return 0;	/* gone or unreadable: left to the claim */
+	rc = js_spool_deps(a->sp, id, job, &dr);
+	json_decref(job);
+	if (rc < 0 || dr.verdict == JS_DEPS_WAIT) {
+		if (*next_nb == 0 || now + DEPS_RECHECK_MS < *next_nb)
+			*next_nb = now + DEPS_RECHECK_MS;
+		return 1;
+	}
+	return dr.verdict == JS_DEPS_FAILED ? 2 : 0;
+}
+
 /*
  * One pass: claims the first pending job the worker may run.  1 with *out
  * the answer, 0 if none (*next_nb: earliest not_before in the future, or
@@ -228,7 +255,7 @@ claim_once(struct api *a, const struct idx_filter *f,
 	struct idx_hit h;
 	size_t i;
 	int64_t now = js_now_ms();
-	int rc = 0;
+	int rc = 0, dep;
 
 	*next_nb = 0;
 	*out = NULL;
@@ -252,7 +279,10 @@ claim_once(struct api *a, const struct idx_filter *f,
 			js_warn("job %s: %s", h.id, strerror(errno));
 			continue;
 		}
-		if (!h.bad && h.not_before_ms > now) {
+		dep = h.after && !h.bad ? deps_gate(a, h.id, now, next_nb) : 0;
+		if (dep == 1)
+			continue;	/* a job it depends on has not ended */
+		if (dep == 0 && !h.bad && h.not_before_ms > now) {
 			if (*next_nb == 0 || h.not_before_ms < *next_nb)
 				*next_nb = h.not_before_ms;
 			continue;
@@ -263,11 +293,14 @@ claim_once(struct api *a, const struct idx_filter *f,
 			/* EAGAIN: its file holds a later start time than the
 			 * index read; it is pending again, to be read again */
 			if (errno == ENOENT || errno == EBADMSG ||
-			    errno == EAGAIN)
+			    errno == EAGAIN || errno == ENOLINK)
 				idx_forget(a->idx, h.id);
 			if (errno == EBADMSG)
 				js_warn("job %s: not a valid job file; failed it",
 				    h.id);
+			else if (errno == ENOLINK)
+				js_warn("job %s: failed: %s", h.id,
+				    job ? js_job_str(job, "error") : "?");
 			else if (errno != ENOENT && errno != EAGAIN)
 				js_warn("job %s: cannot claim it: %s", h.id,
 				    strerror(errno));

@@ -7,7 +7,8 @@
  *    sidecar with its mtime; the entries are sorted by id so that all the
  *    files of one job sit together.
  * 3. For each job: if any of its files is .pending or .wip, nothing of it
- *    is touched.  Otherwise an old .retrieved (retrieved-age) or an old
+ *    is touched, nor is a job that a pending job waits for (lib/deps:
+ *    "after", "after_any"), whose outcome the dependent has yet to see.  Otherwise an old .retrieved (retrieved-age) or an old
  *    final file (max-age) is removed with its .log and .cancel by
  *    js_clean_purge, which checks again under the job's lock that the file
  *    is still there and still old.  A .log or .cancel whose job file is
@@ -24,6 +25,7 @@
 #include "clean.h"
 #include "cleaner.h"
 #include "idem.h"
+#include "idmap.h"
 #include "log.h"
 #include "util.h"
 
@@ -143,6 +145,44 @@ pace(const struct cleaner_opts *o, int64_t start_ms, long long done)
 		;
 }
 
+static int
+add_waited(const char *id, int any, void *arg)
+{
+	(void)any;
+	if (js_id_valid(id) && js_idmap_put(arg, id, NULL, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+/* The jobs the pending jobs of s wait for (lib/deps) into w (a new map
+ * to free).  A pending job that cannot be read (gone, being written) names
+ * none.  0, or -1 (logged, w freed). */
+static int
+waited_for(struct js_spool *sp, const struct scan *s, struct js_idmap *w)
+{
+	json_t *job;
+	size_t i;
+	int rc;
+
+	js_idmap_init(w);
+	for (i = 0; i < s->n; i++) {
+		if (s->v[i].kind != JS_PENDING)
+			continue;
+		job = js_spool_read_state(sp, s->v[i].id, JS_PENDING);
+		if (job == NULL)
+			continue;
+		rc = js_deps_foreach(job, add_waited, w);
+		json_decref(job);
+		if (rc < 0) {
+			js_err("cannot read the pending jobs of %s: %s",
+			    js_spool_path(sp), strerror(errno));
+			js_idmap_free(w, NULL);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void
 purge_job(struct js_spool *sp, struct ctx *c, const struct ent *e,
     int64_t cutoff, long long *counter)
@@ -182,35 +222,47 @@ purge_orphan(struct js_spool *sp, struct ctx *c, const struct ent *e,
 	    strerror(errno));
 }
 
+/* Step 1: old files in tmp/ and old Idempotency-Key records.  0, or -1
+ * (logged). */
+static int
+clean_aside(struct js_spool *sp, struct ctx *c)
+{
+	const struct cleaner_opts *o = c->o;
+	int n;
+
+	c->dir = "tmp/";
+	n = js_spool_clean_tmp(sp, o->tmp_age_ms, o->dry_run, removed, c);
+	if (n < 0) {
+		js_err("cannot clean %s/tmp: %s", c->spool, strerror(errno));
+		return -1;
+	}
+	c->st->tmp = n;
+	c->dir = "";
+	n = js_idem_expire(sp, o->idem_age_ms, o->dry_run, removed, c);
+	if (n < 0) {
+		js_err("cannot clean %s/%s: %s", c->spool, JS_IDEM_DIR,
+		    strerror(errno));
+		return -1;
+	}
+	c->st->idem = n;
+	return 0;
+}
+
 int
 cleaner_pass(struct js_spool *sp, const struct cleaner_opts *o,
     struct cleaner_stats *st)
 {
 	struct scan s = { .st = st };
 	struct ctx c = { .o = o, .st = st, .spool = js_spool_path(sp) };
+	struct js_idmap waited;
 	int64_t now = js_now_ms(), start = js_mono_ms();
 	int64_t ret_cut = now - o->retrieved_age_ms, max_cut = now - o->max_age_ms;
 	long long jobs_done = 0;
 	size_t i, j;
-	int n;
 
 	memset(st, 0, sizeof *st);
-	c.dir = "tmp/";
-	n = js_spool_clean_tmp(sp, o->tmp_age_ms, o->dry_run, removed, &c);
-	if (n < 0) {
-		js_err("cannot clean %s/tmp: %s", c.spool, strerror(errno));
+	if (clean_aside(sp, &c) < 0)
 		return -1;
-	}
-	st->tmp = n;
-	c.dir = "";
-	n = js_idem_expire(sp, o->idem_age_ms, o->dry_run, removed, &c);
-	if (n < 0) {
-		js_err("cannot clean %s/%s: %s", c.spool, JS_IDEM_DIR,
-		    strerror(errno));
-		return -1;
-	}
-	st->idem = n;
-
 	if (js_clean_scan(sp, collect, &s) < 0) {
 		js_err("cannot read spool directory %s: %s", c.spool,
 		    strerror(errno));
@@ -219,6 +271,10 @@ cleaner_pass(struct js_spool *sp, const struct cleaner_opts *o,
 	}
 	if (s.n > 1)	/* qsort(NULL, 0, ...) is undefined */
 		qsort(s.v, s.n, sizeof *s.v, cmp_ent);
+	if (waited_for(sp, &s, &waited) < 0) {
+		free(s.v);
+		return -1;
+	}
 
 	for (i = 0; i < s.n; i = j) {
 		const struct ent *fin = NULL, *ret = NULL;
@@ -236,8 +292,8 @@ cleaner_pass(struct js_spool *sp, const struct cleaner_opts *o,
 			if (e->kind < JS_NSTATES)
 				has_job = 1;
 		}
-		if (busy)
-			continue;	/* never touch pending or running jobs */
+		if (busy || js_idmap_get(&waited, s.v[i].id, NULL))
+			continue;	/* pending, running, or waited for */
 		if (ret != NULL && ret->mtime_ms <= ret_cut) {
 			purge_job(sp, &c, ret, ret_cut, &st->retrieved);
 			pace(o, start, ++jobs_done);
@@ -255,6 +311,7 @@ cleaner_pass(struct js_spool *sp, const struct cleaner_opts *o,
 		}
 	}
 	free(s.v);
+	js_idmap_free(&waited, NULL);
 	if (!o->dry_run && jobs_done > 0 && js_clean_sync(sp) < 0) {
 		js_err("cannot fsync spool directory %s: %s", c.spool,
 		    strerror(errno));

@@ -68,7 +68,7 @@ static const char *const submit_fields[] = {
 	"name", "description", "command", "shell", "container", "docker",
 	"builtin", "args", "env", "cwd", "stdin", "timeout", "max_attempts",
 	"retries", "limits", "priority", "metadata", "labels", "run_at",
-	"delay", NULL
+	"delay", "after", "after_any", NULL
 };
 /* Fields the server and processor set. */
 static const char *const stored_fields[] = {
@@ -386,6 +386,42 @@ check_labels(const json_t *v, char *err, size_t errlen)
 	return 0;
 }
 
+/* after, after_any (lib/deps): an array of at most JS_AFTER_MAX distinct
+ * job ids.  A batch's "#N" was replaced by an id before (js_deps_batch_refs):
+ * one left here is outside a batch. */
+static int
+check_after(const char *k, const json_t *v, char *err, size_t errlen)
+{
+	size_t i, j, n;
+	const char *s;
+
+	if (!json_is_array(v) || json_array_size(v) > JS_AFTER_MAX) {
+		js_errf(err, errlen, "%s must be an array of at most %d job ids",
+		    k, JS_AFTER_MAX);
+		return -1;
+	}
+	n = json_array_size(v);
+	for (i = 0; i < n; i++) {
+		s = json_string_value(json_array_get(v, i));
+		if (s != NULL && s[0] == '#') {
+			js_errf(err, errlen, "%s[%zu]: \"#N\" names a job of the "
+			    "same batch, only in POST /api/v1/batches", k, i);
+			return -1;
+		}
+		if (s == NULL || !js_id_valid(s)) {
+			js_errf(err, errlen, "%s[%zu] must be a job id (a "
+			    "lowercase UUID)", k, i);
+			return -1;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(s, json_string_value(json_array_get(v, j))) == 0) {
+				js_errf(err, errlen, "%s[%zu] repeats %s", k, i, s);
+				return -1;
+			}
+	}
+	return 0;
+}
+
 /* n decimal digits at *p into *v; -1 if not digits. */
 static int
 digits(const char **p, int n, int *v)
@@ -643,6 +679,9 @@ field_value(const char *k, const json_t *v, char *err, size_t errlen)
 		return run_at_field(v, err, errlen);
 	} else if (strcmp(k, "delay") == 0) {
 		return delay_value(v, js_now_ms(), err, errlen);
+	} else if (strcmp(k, "after") == 0 || strcmp(k, "after_any") == 0) {
+		if (check_after(k, v, err, errlen) < 0)
+			return NULL;
 	}
 	/* "metadata" is any JSON value */
 	n = json_deep_copy(v);

@@ -52,6 +52,7 @@ int js_state_from_status(const char *status);
 #define JS_ATTEMPTS_MAX 100
 #define JS_TIMEOUT_MAX (10LL * 365 * 86400)
 #define JS_DELAY_MAX_MS (10LL * 365 * 86400 * 1000)	/* "delay" */
+#define JS_AFTER_MAX 64			/* ids in "after", "after_any" */
 
 /* Whether s is a label word, as in a job's "labels" and a processor's
  * --label: 1 to JS_LABEL_MAX letters, digits, '-', '_' and '.'. */

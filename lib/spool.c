@@ -835,6 +835,107 @@ out:
 	return rc;
 }
 
+/* lib/deps' lookups in the spool (js_spool_deps): where a dependency is
+ * now, under its lock so that a move is not missed (a retrieved job's
+ * outcome is its status), and a pending one's file (the cycle check). */
+static int
+dep_outcome(const char *id, void *arg)
+{
+	struct js_spool *sp = arg;
+	enum js_state st;
+	const char *status;
+	json_t *job;
+	int o;
+
+	if (js_spool_locate(sp, id, &st) < 0)
+		return errno == ENOENT ? -1 : -2;
+	if (st != JS_RETRIEVED)
+		return (int)st;
+	job = js_spool_read_state(sp, id, JS_RETRIEVED);
+	if (job == NULL)
+		return errno == ENOENT ? -1 : errno == EBADMSG ? JS_FAILED : -2;
+	status = js_job_str(job, "status");
+	o = status != NULL ? js_state_from_status(status) : -1;
+	json_decref(job);
+	return o == JS_COMPLETED || o == JS_CANCELLED ? o : JS_FAILED;
+}
+
+static json_t *
+dep_pending(const char *id, void *arg)
+{
+	return js_spool_read_state(arg, id, JS_PENDING);
+}
+
+int
+js_spool_deps(struct js_spool *sp, const char *id, const json_t *job,
+    struct js_deps_result *r)
+{
+	const struct js_deps_lookup lk = { dep_outcome, dep_pending, sp };
+
+	return js_deps_eval(id, job, &lk, r);
+}
+
+static int
+deps_decide(struct js_spool *sp, const char *id, const json_t *raw,
+    const struct stat *was, json_t **jobp)
+{
+	struct js_deps_result dr;
+	char err[512];
+	json_t *job;
+	int lk, e;
+
+	if (raw == NULL || !js_deps_has(raw))
+		return 0;
+	if (js_spool_deps(sp, id, raw, &dr) < 0) {
+		e = errno;
+		unclaim(sp, id, was);
+		errno = e;
+		return -1;
+	}
+	if (dr.verdict == JS_DEPS_WAIT)
+		return unclaim(sp, id, was);
+	if (dr.verdict == JS_DEPS_READY || dr.id[0] == '\0')
+		return 0;	/* (a malformed list: the validator fails it) */
+	job = js_job_normalize(raw, id, err, sizeof err);
+	if (job == NULL)
+		return 0;	/* not a valid job either: failed as such */
+	lk = js_spool_lock(sp, id);
+	if (lk < 0 || fail_in_place(sp, id, JS_WIP, job, dr.why) < 0) {
+		e = errno;
+		if (lk >= 0)
+			js_spool_unlock(lk);
+		json_decref(job);
+		errno = e;
+		return -1;	/* left as an unstarted .wip: lease recovery */
+	}
+	js_spool_unlock(lk);
+	*jobp = job;
+	errno = ENOLINK;
+	return -1;
+}
+
+/*
+ * The claim's own look at the dependencies (lib/deps) of the job it has
+ * renamed to .wip (raw as read), whatever the claimer saw: 0 to go on;
+ * -1/EAGAIN when one has not ended (put back as unclaim does; ENOENT if a
+ * cancel came meanwhile); -1/ENOLINK when one ended without success: the
+ * job is <id>.failed with an error naming it, *jobp holds it; -1 with
+ * errno if they could not be looked at (put back).  raw is freed when
+ * it returns -1.
+ */
+static int
+claim_deps(struct js_spool *sp, const char *id, json_t *raw,
+    const struct stat *was, json_t **jobp)
+{
+	int rc = deps_decide(sp, id, raw, was, jobp), e = errno;
+
+	if (rc < 0) {
+		json_decref(raw);
+		errno = e;
+	}
+	return rc;
+}
+
 int
 js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
     struct js_claim *c, json_t **jobp)
@@ -871,6 +972,8 @@ js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
 		errno = e;
 		return -1;
 	}
+	if (claim_deps(sp, id, raw, &was, jobp) < 0)
+		return -1;	/* not before its dependencies allow */
 	/* never before its start time (lib/sched), whatever the claimer saw */
 	if (raw != NULL && !js_sched_ready(js_sched_start_ms(raw, written),
 	    js_now_ms())) {

@@ -53,6 +53,7 @@
 #include <dirent.h>
 #include <jansson.h>
 
+#include "deps.h"
 #include "job.h"
 #include "util.h"
 
@@ -153,14 +154,25 @@ struct js_claim {
  * js_spool_start() once the process runs.  -1/ENOENT: another claimer won.
  * -1/EBADMSG: the file was not a valid job; it has been moved to
  * <id>.failed with an error saying why, and *job holds that failed job.
- * -1/EAGAIN: its start time (lib/sched: run_at, not_before) has not come;
- * it is pending again as it was (the claimer read an older file).  Any
+ * -1/EAGAIN: its start time (lib/sched: run_at, not_before) has not come,
+ * or a job it depends on (lib/deps: after, after_any) has not ended; it is
+ * pending again as it was (the claimer read an older file).
+ * -1/ENOLINK: a job it depends on ended without success, is gone, or waits
+ * for it (a cycle): it has been moved to <id>.failed with an error naming
+ * that job, and *job holds that failed job.  Any
  * other errno (EMFILE, ENOMEM, EIO: the file could not be read): the job
  * is pending again as it was, or, if even that failed, left as an
  * unstarted <id>.wip for lease recovery; never failed for it.
  */
 int js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
     struct js_claim *c, json_t **job);
+/* What the dependencies (lib/deps) of the job id (as read: job) say now,
+ * each looked up where it is under its lock (a retrieved job by its
+ * status); *r as js_deps_eval sets it.  Call it holding no job's lock.
+ * 0, or -1 with errno if a dependency could not be looked up. */
+int js_spool_deps(struct js_spool *sp, const char *id, const json_t *job,
+    struct js_deps_result *r);
+
 /* Writes the running job (with pid, pid_start) into <id>.wip if the claim
  * still holds.  -1/ESTALE if it does not. */
 int js_spool_start(struct js_spool *sp, const struct js_claim *c,

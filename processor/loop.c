@@ -91,6 +91,8 @@ struct loop {
 	int killed_all;		/* shutdown grace over: runs were signalled */
 	int64_t next_scan;	/* monotonic */
 	int rescan;		/* scan at the next turn (inotify overflow) */
+	int blocked;		/* a pending job waits for another to end (lib/deps):
+				 * a final file appearing rescans */
 	int reload;		/* SIGHUP seen */
 	int link_died;		/* remote mode: the link exited */
 	struct presence *presence;	/* registry entry, pauses (presence.c) */
@@ -197,6 +199,31 @@ submitted_ns(struct loop *l, const char *id)
 	return (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
 }
 
+/* What the dependencies of a pending job say (lib/deps): 1 if it waits
+ * for a job that has not ended (it is not indexed; a final file appearing
+ * rescans), 2 if one ended without success (it is indexed at once,
+ * whatever its labels and start time, so that the claim fails it), else 0. */
+static int
+deps_gate(struct loop *l, const char *id, const json_t *job)
+{
+	struct js_deps_result dr;
+
+	if (!js_deps_has(job))
+		return 0;
+	if (js_spool_deps(l->sp, id, job, &dr) < 0) {
+		js_warn("job %s: cannot look at the jobs it waits for: %s (the "
+		    "next scan retries)", id, strerror(errno));
+		l->blocked = 1;
+		return 1;
+	}
+	if (dr.verdict == JS_DEPS_WAIT) {
+		js_debug("job %s: waits for job %s", id, dr.id);
+		l->blocked = 1;
+		return 1;
+	}
+	return dr.verdict == JS_DEPS_FAILED ? 2 : 0;
+}
+
 /* Reads <id>.pending once for its place in the queue.  With strict, a file
  * that cannot be parsed is left out (it may still be being written: an
  * IN_CREATE); otherwise it is indexed last so that the claim can fail it.
@@ -221,7 +248,12 @@ index_pending(struct loop *l, const char *id, int strict, int again)
 			return;
 	} else {
 		json_t *p = json_object_get(job, "priority");
-		if (!proc_labels_match(l->cfg, job)) {
+		int dep = deps_gate(l, id, job);
+		if (dep == 1) {
+			json_decref(job);
+			return;
+		}
+		if (dep == 0 && !proc_labels_match(l->cfg, job)) {
 			/* not for this processor: another one has the labels */
 			js_debug("job %s: needs labels this processor lacks",
 			    id);
@@ -238,7 +270,7 @@ index_pending(struct loop *l, const char *id, int strict, int again)
 		if (json_object_get(job, "delay") != NULL &&
 		    js_spool_stat(l->sp, id, JS_PENDING, &mtime, &size) < 0)
 			mtime = 0;
-		nb = js_sched_start_ms(job, mtime);
+		nb = dep == 2 ? 0 : js_sched_start_ms(job, mtime);
 		json_decref(job);
 	}
 	if (js_queue_add(l->q, id, prio, seq, nb) < 0)
@@ -275,6 +307,7 @@ scan(struct loop *l)
 		js_warn("cannot scan the spool: %s", strerror(errno));
 		return;
 	}
+	l->blocked = 0;		/* set again by each job still waiting */
 	for (i = 0; i < n; i++)
 		index_pending(l, v[i].id, 0, 0);
 	free(v);
@@ -699,9 +732,10 @@ claim(struct loop *l, const char *id)
 			 * again as it was */
 			js_debug("job %s: not yet its start time", id);
 			index_pending(l, id, 0, 1);
-		} else if (errno == EBADMSG) {
-			js_warn("job %s: invalid job file, moved to %s.failed: %s",
-			    id, id, job ? js_job_str(job, "error") : "?");
+		} else if (errno == EBADMSG || errno == ENOLINK) {
+			js_warn("job %s: %s, moved to %s.failed: %s", id, errno ==
+			    EBADMSG ? "invalid job file" : "cannot run", id,
+			    job ? js_job_str(job, "error") : "?");
 			if (job != NULL)
 				notify(l, job);
 		} else {
@@ -918,6 +952,8 @@ handle_inotify(struct loop *l)
 					    (ev->mask & IN_MOVED_TO) != 0);
 				continue;
 			}
+			if (state > JS_WIP && l->blocked)
+				l->rescan = 1;	/* a job ended: its dependents? */
 			if (side == NULL || strcmp(side, "cancel") != 0)
 				continue;
 			for (i = 0; i < l->nruns; i++) {
