@@ -71,6 +71,8 @@ claim_local_copy(const json_t *job, const struct claim *cl)
 	json_object_set_new(local, "pid_start", json_null());
 	json_object_del(local, "not_before");
 	json_object_del(local, "run_at");	/* the server's clock decided */
+	json_object_del(local, "after");	/* and its spool's dependencies */
+	json_object_del(local, "after_any");
 	json_object_set_new(local, "remote", json_pack("{s:I,s:I,s:I,s:I,s:I}",
 	    "token", (json_int_t)cl->token, "log_offset", (json_int_t)cl->offset,
 	    "attempts", (json_int_t)cl->attempts,

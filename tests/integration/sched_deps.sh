@@ -122,9 +122,30 @@ check "  naming the job it waited for" has_error "$E" "$D"
 claim '{"wait":0}'
 eq "  and neither was handed to the worker (204)" "$CODE" 204
 
+# ---- a remote-mode processor (claims through the apiserver) ----
+S="date +%s%N >$WORK"
+RW=$(mktemp -d /tmp/jobspool-rw.XXXXXX)
+chmod 0750 "$RW"
+T_DIRS="$T_DIRS $RW"
+"$JS_BIN/jobspool-processor" --spool "$RW" --server "$URL" --token w0rker \
+	-j 4 --claim-wait 1s 2>>"$WORK/proc.remote.log" &
+R_PID=$!
+T_PIDS="$T_PIDS $R_PID"
+batch "{\"jobs\":[{\"shell\":\"sleep 1; $S/r1\"},{\"shell\":\"$S/r2\",\"after\":[\"#0\"]},{\"shell\":\"$S/r3\",\"after_any\":[\"#1\"]}]}"
+eq "remote: pipeline batch 201" "$CODE" 201
+sleep 0.5
+check "  the second waits while the first runs" test -f "$SPOOL/$J1.pending"
+wait_final 20 "$J0" "$J1" "$J2"
+check "  all three completed" test -f "$SPOOL/$J0.completed" -a \
+	-f "$SPOOL/$J1.completed" -a -f "$SPOOL/$J2.completed"
+r1=$(cat "$WORK/r1" 2>/dev/null || echo 0)
+r2=$(cat "$WORK/r2" 2>/dev/null || echo 0)
+r3=$(cat "$WORK/r3" 2>/dev/null || echo 0)
+check "  in order" test "$r1" -gt 0 -a "$r1" -lt "$r2" -a "$r2" -lt "$r3"
+stop_pid "$R_PID"
+
 # ---- a local processor: a pipeline in one batch ----
 start_proc -j 4
-S="date +%s%N >$WORK"
 batch "{\"jobs\":[{\"shell\":\"sleep 0.5; $S/p1\"},{\"shell\":\"$S/p2\",\"after\":[\"#0\"]},{\"shell\":\"$S/p3\",\"after\":[\"#1\"]}]}"
 eq "pipeline batch: 201" "$CODE" 201
 eq "  .pending holds the id, not #0" \
