@@ -590,9 +590,11 @@ void guard_set(struct MHD_Connection *c, int state);
 /* metrics.c: metrics_new: NULL with errno; metrics_free(NULL) is allowed. */
 struct metrics *metrics_new(void);
 void metrics_free(struct metrics *m);
-/* An answer of route (its row in routes_table; routes_count or more: no
- * route) with status, counted once the request is complete (http.c). */
-void metrics_count_request(struct metrics *m, size_t route, unsigned status);
+/* An answer of the route named route (a string that outlives m: the
+ * route table's name, or "none") with status, counted once the request is
+ * complete (http.c). */
+void metrics_count_request(struct metrics *m, const char *route,
+    unsigned status);
 void metrics_count_submitted(struct metrics *m, size_t n);
 /* A request refused for its credentials (auth_refuse), by reason. */
 void metrics_count_auth_refusal(struct metrics *m, int reason);

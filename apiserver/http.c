@@ -342,7 +342,7 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		cn = ci->socket_context;
 	if (cn != NULL && cn->status != 0) {
 		metrics_count_request(a->metrics, r->route != NULL ?
-		    (size_t)(r->route - routes_table) : routes_count, cn->status);
+		    r->route->name : "none", cn->status);
 		if (a->access_on)
 			access_line(a, c, r, cn->status, cn->bytes);
 		cn->status = 0;

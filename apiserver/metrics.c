@@ -22,7 +22,7 @@ static const double bounds[] = { 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600,
     1800, 3600, 21600, 86400 };
 #define NBOUNDS (sizeof bounds / sizeof bounds[0])
 #define NCODES 600
-#define NROUTES 64		/* rows of the route table counted (+ "none") */
+#define NROUTES 64		/* route names counted (the table's and "none") */
 
 static const char *const state_names[] = { "pending", "running",
     "completed", "failed", "cancelled", "retrieved" };
@@ -34,8 +34,10 @@ struct hist {
 };
 
 struct metrics {
-	/* HTTP answers by route (routes_table row; NROUTES: none) and status */
-	atomic_ulong by_route[NROUTES + 1][NCODES];
+	/* HTTP answers by route and status: route_name[k] (set once, in the
+	 * order first seen) names the row by_route[k] */
+	_Atomic(const char *) route_name[NROUTES];
+	atomic_ulong by_route[NROUTES][NCODES];
 	atomic_ulong submitted;
 	atomic_ulong auth_refused[AUTH_NREASONS];	/* by auth_reason */
 	pthread_mutex_t mu;		/* guards what follows */
@@ -127,13 +129,31 @@ metrics_job_started(struct metrics *m, const json_t *job)
 	return 0;
 }
 
-void
-metrics_count_request(struct metrics *m, size_t route, unsigned status)
+/* The slot of route name (taking a free one for a name not seen yet), or
+ * NROUTES if every slot holds another name. */
+static size_t
+route_slot(struct metrics *m, const char *name)
 {
-	if (route > NROUTES)
-		route = NROUTES;
-	if (status < NCODES)
-		atomic_fetch_add(&m->by_route[route][status], 1);
+	size_t k;
+
+	for (k = 0; k < NROUTES; k++) {
+		const char *cur = atomic_load(&m->route_name[k]);
+		if (cur == NULL && atomic_compare_exchange_strong(
+		    &m->route_name[k], &cur, name))
+			return k;
+		if (strcmp(cur, name) == 0)
+			return k;
+	}
+	return NROUTES;
+}
+
+void
+metrics_count_request(struct metrics *m, const char *route, unsigned status)
+{
+	size_t k = route_slot(m, route);
+
+	if (k < NROUTES && status < NCODES)
+		atomic_fetch_add(&m->by_route[k][status], 1);
 }
 
 void
@@ -275,11 +295,10 @@ http_text(struct js_buf *b, struct metrics *m)
 	family(b, "jobspool_http_requests_total", "counter",
 	    "HTTP answers by route (the route table's name, none: no route) "
 	    "and status code.");
-	for (r = 0; r <= NROUTES; r++) {
-		const char *name = r < routes_count && r < NROUTES ?
-		    routes_table[r].name : "none";
-		if (r >= routes_count && r < NROUTES)
-			continue;
+	for (r = 0; r < NROUTES; r++) {
+		const char *name = atomic_load(&m->route_name[r]);
+		if (name == NULL)
+			break;
 		for (i = 100; i < NCODES; i++) {
 			unsigned long v = atomic_load(&m->by_route[r][i]);
 			if (v > 0)
