@@ -14,8 +14,61 @@
 	}
 	function row(cells, classes) {
 		var tr = document.createElement("tr");
-		cells.forEach(function (c, i) { tr.appendChild(el("td", c, classes && classes[i])); });
+		cells.forEach(function (c, i) {
+			if (classes && classes[i] === "id") {
+				/* a job id opens its panel */
+				var td = el("td", null, "id"), a = el("a", c, "job");
+				a.addEventListener("click", function () { openJob(String(c)); });
+				td.appendChild(a);
+				tr.appendChild(td);
+			} else {
+				tr.appendChild(el("td", c, classes && classes[i]));
+			}
+		});
 		return tr;
+	}
+	var current = null;	/* the job whose panel is open */
+	function send(method, path) {
+		var h = {};
+		if (token()) h.Authorization = "Bearer " + token();
+		return fetch(path, { method: method, headers: h }).then(function (r) {
+			return r.json().catch(function () { return {}; }).then(function (b) {
+				if (!r.ok) throw new Error(b.error || ("HTTP " + r.status));
+				return b;
+			});
+		});
+	}
+	function showJob() {
+		if (!current) return Promise.resolve();
+		var id = current, base = "/api/v1/jobs/" + encodeURIComponent(id);
+		return Promise.all([
+			get(base + "?peek=1", true).then(function (r) {
+				if (!r.ok) throw new Error("job " + id + ": HTTP " + r.status);
+				return r.json();
+			}),
+			get(base + "/log?tail=200", true).then(function (r) { return r.ok ? r.text() : ""; })
+		]).then(function (v) {
+			if (current !== id) return;
+			var j = v[0], rows = [];
+			["status", "name", "description", "created_at", "started_at", "finished_at",
+			 "attempts", "exit_code", "signal", "error", "worker", "labels", "owner"].forEach(function (k) {
+				if (j[k] !== undefined && j[k] !== null)
+					rows.push(row([k, typeof j[k] === "object" ? JSON.stringify(j[k]) : j[k]]));
+			});
+			if (j.waiting) rows.push(row(["waiting", j.waiting.message || j.waiting.reason]));
+			fill("jobfields", rows, "");
+			$("joblog").textContent = v[1];
+			var fin = ["completed", "failed", "cancelled", "retrieved"].indexOf(j.status) >= 0;
+			$("jobcancel").hidden = fin;
+			$("jobrerun").hidden = !fin;
+		});
+	}
+	function openJob(id) {
+		current = id;
+		$("jobid").textContent = id;
+		$("jobmsg").textContent = "";
+		$("jobpanel").hidden = false;
+		showJob().catch(function (e) { showError(String(e.message || e)); });
 	}
 	function fill(id, rows, empty) {
 		var tb = $(id);
@@ -67,7 +120,7 @@
 			var list = (h.processors && h.processors.list) || [];
 			fill("procs", list.map(function (x) {
 				return row([x.id, (x.labels || []).join(", ") || "(any)",
-				    x.slots, x.running, ago(x.last_seen || x.updated_at)], ["id"]);
+				    x.slots, x.running, ago(x.last_seen || x.updated_at)], ["mono"]);
 			}), "no live processor: pending jobs will wait");
 		});
 	}
@@ -91,7 +144,8 @@
 	function jobs() {
 		return Promise.all([
 			get("/api/v1/jobs?status=pending&limit=50", true).then(function (r) { return r.json(); }),
-			get("/api/v1/jobs?limit=25", true).then(function (r) { return r.json(); })
+			get("/api/v1/jobs?limit=25" + ($("filter").value ? "&status=" +
+			    encodeURIComponent($("filter").value) : ""), true).then(function (r) { return r.json(); })
 		]).then(function (v) {
 			fill("pending", (v[0].jobs || []).map(function (j) {
 				var w = j.waiting || {};
@@ -106,7 +160,7 @@
 		});
 	}
 	function refresh() {
-		Promise.all([health(), metrics(), jobs()]).then(function () {
+		Promise.all([health(), metrics(), jobs(), showJob()]).then(function () {
 			showError("");
 			$("updated").textContent = "updated " + new Date().toLocaleTimeString();
 		}).catch(function (e) { showError(String(e.message || e)); });
@@ -114,10 +168,33 @@
 	document.addEventListener("DOMContentLoaded", function () {
 		/* a link may carry the token in its fragment (never sent to the
 		 * server): #token=SECRET is kept and taken out of the address */
-		if (location.hash.indexOf("#token=") === 0) {
-			sessionStorage.setItem(KEY, decodeURIComponent(location.hash.slice(7)));
-			history.replaceState(null, "", location.pathname);
-		}
+		var h = location.hash.slice(1).split("&"), job = null;
+		h.forEach(function (kv) {
+			if (kv.indexOf("token=") === 0)
+				sessionStorage.setItem(KEY, decodeURIComponent(kv.slice(6)));
+			if (kv.indexOf("job=") === 0)
+				job = decodeURIComponent(kv.slice(4));
+		});
+		if (location.hash.indexOf("token=") >= 0)
+			history.replaceState(null, "", location.pathname + (job ? "#job=" + encodeURIComponent(job) : ""));
+		if (job) openJob(job);
+		$("jobclose").addEventListener("click", function () {
+			current = null;
+			$("jobpanel").hidden = true;
+		});
+		$("jobcancel").addEventListener("click", function () {
+			send("DELETE", "/api/v1/jobs/" + encodeURIComponent(current)).then(function () {
+				$("jobmsg").textContent = "cancel requested";
+				return showJob();
+			}).catch(function (e) { $("jobmsg").textContent = String(e.message || e); });
+		});
+		$("jobrerun").addEventListener("click", function () {
+			send("POST", "/api/v1/jobs/" + encodeURIComponent(current) + "/rerun").then(function (b) {
+				$("jobmsg").textContent = "re-run as " + (b.id || "?");
+				if (b.id) openJob(b.id);
+			}).catch(function (e) { $("jobmsg").textContent = String(e.message || e); });
+		});
+		$("filter").addEventListener("change", refresh);
 		$("login").addEventListener("submit", function (ev) {
 			ev.preventDefault();
 			sessionStorage.setItem(KEY, $("token").value);

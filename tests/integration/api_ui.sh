@@ -5,7 +5,7 @@
 # the token (here from the address's fragment, as a typed one), lists a job
 # submitted with curl, shows why a pending job waits, and a hostile job
 # name stays text.  Screenshots are saved in the build directory
-# (ui-overview.png, ui-no-processor.png) for a person to look at.  Also
+# (ui-overview.png, ui-job.png, ui-no-processor.png) for a person to look at.  Also
 # /healthz: the live processors, "stalled" jobs, and a processor killed
 # with -9 gone from it within its lease.
 . "$(dirname "$0")/lib.sh"
@@ -91,6 +91,24 @@ else
 	chrome --window-size=1280,1000 --screenshot="$JS_BIN/ui-overview.png" \
 		"$URL/#token=$SECRET" >/dev/null
 	check "screenshot $JS_BIN/ui-overview.png" test -s "$JS_BIN/ui-overview.png"
+	# a job's panel (#job=ID opens it): its fields and its log
+	chrome --dump-dom "$URL/#token=$SECRET&job=$A" >"$WORK/dom4.html"
+	check "job panel: open, with its log" grep -q '<pre id="joblog">hi' "$WORK/dom4.html"
+	check "job panel: its fields (exit_code)" grep -q '<td>exit_code</td><td>0</td>' "$WORK/dom4.html"
+	check "job panel: a final job offers Re-run, not Cancel" \
+		grep -q '<button type="button" id="jobcancel" hidden="">' "$WORK/dom4.html"
+	req POST /api/v1/jobs -H "$AUTH" -d '{"name":"live","shell":"echo live-line; sleep 30"}'
+	R=$(printf '%s' "$BODY" | jq -r .id)
+	check "a running job's first line is in its log" wait_until 20 grep -q live-line "$SPOOL/$R.log"
+	chrome --dump-dom "$URL/#token=$SECRET&job=$R" >"$WORK/dom5.html"
+	check "job panel of a running job: the line it printed" grep -q 'live-line' "$WORK/dom5.html"
+	check "  and a Cancel button" grep -q '<button type="button" id="jobcancel">' "$WORK/dom5.html"
+	chrome --window-size=1280,1200 --screenshot="$JS_BIN/ui-job.png" \
+		"$URL/#token=$SECRET&job=$R" >/dev/null
+	check "screenshot $JS_BIN/ui-job.png" test -s "$JS_BIN/ui-job.png"
+	req DELETE "/api/v1/jobs/$R" -H "$AUTH"
+	eq "the running job is cancelled (202)" "$CODE" 202
+	check "  and ends cancelled" wait_final 20 "$R"
 	# a wrong token: the page says so
 	chrome --dump-dom "$URL/#token=wrong" >"$WORK/dom2.html"
 	check "a wrong token: the page asks for it" grep -q 'token is missing or wrong' "$WORK/dom2.html"
