@@ -86,6 +86,10 @@ check "... its priority changed while it waited" has '{"priority":5}'
 check "... then it ran, and its re-run too" test "$(printf '%s\n' "$out" | grep -c -x later)" -eq 2
 check "... the re-run completed with its rerun_of" has \
 	'{"status":"completed","rerun_of":"[0-9a-f-]\{36\}"}'
+check "a pipeline batch: its last step completed" has \
+	'{"name":"report","status":"completed"}'
+check "... a step after a failed one failed, naming it" has \
+	'failed: dependency [0-9a-f-]\{36\} failed'
 check "a job submitted from the shell ran (uname -r)" has "$(uname -r)"
 check "... and was retrieved (its file is .retrieved)" sh -c "grep -l '\"from-the-shell\"' '$SPOOL'/*.retrieved >/dev/null"
 check "no file left in tmp/" test -z "$(ls -A "$SPOOL/tmp")"
