@@ -218,10 +218,26 @@ run: deps-run
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run.sh $(B)
 
+# make certs: a private CA, a server certificate for CERT_NAMES (default
+# localhost and 127.0.0.1) and client certificates for CERT_CLIENTS, in
+# CERTS_DIR (default ./certs), by scripts/jobspool-certs (installed as
+# jobspool-certs, man 8 jobspool-certs); existing files are kept.
+CERTS_DIR ?= certs
+CERT_NAMES ?= localhost 127.0.0.1 $(shell hostname 2>/dev/null)
+CERT_CLIENTS ?= client
+CERT_WORKERS ?=
+certs:
+	@sh scripts/deps.sh --run gnutls-bin
+	@sh scripts/jobspool-certs -d $(CERTS_DIR) \
+		$(foreach n,$(CERT_NAMES),--server $(n)) \
+		$(foreach n,$(CERT_CLIENTS),--client $(n)) \
+		$(foreach n,$(CERT_WORKERS),--worker $(n))
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(addprefix $(B)/,$(PROGS)) $(DESTDIR)$(BINDIR)/
+	install -m 0755 scripts/jobspool-certs $(DESTDIR)$(BINDIR)/jobspool-certs
 	$(if $(MAN1),install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
 	$(if $(MAN5),install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
 	$(if $(MAN7),install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
@@ -235,6 +251,7 @@ install-examples:
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGS))
+	rm -f $(DESTDIR)$(BINDIR)/jobspool-certs
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
@@ -245,4 +262,4 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all check bench run install uninstall install-examples clean deps deps-run unit-bins fuzz soak soak-stateful valgrind coverage
+.PHONY: certs all check bench run install uninstall install-examples clean deps deps-run unit-bins fuzz soak soak-stateful valgrind coverage

@@ -25,6 +25,11 @@ for p in jobspool-apiserver jobspool-processor jobspool-cleaner jobspool; do
 	check "installed $p runs (--version)" sh -c "'$f' --version | grep -q '^$p '"
 	want="$want $PREFIX/bin/$p"
 done
+# the certificate maker, a script (man 8 jobspool-certs)
+f="$D$PREFIX/bin/jobspool-certs"
+eq "jobspool-certs installed, mode 0755" "$(stat -c %a "$f" 2>/dev/null)" 755
+check "installed jobspool-certs runs (--help)" sh -c "'$f' --help | grep -q '^usage: jobspool-certs'"
+want="$want $PREFIX/bin/jobspool-certs"
 pages=$(ls man/*.[1578] 2>/dev/null)
 check "there are man pages to install" test -n "$pages"
 for m in $pages; do

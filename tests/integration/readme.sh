@@ -97,7 +97,8 @@ check "no file left in tmp/" test -z "$(ls -A "$SPOOL/tmp")"
 # Options the README mentions exist: each --flag is in some program's
 # --help (or belongs to curl, useradd or systemctl in the examples).
 helps=$(for p in jobspool-apiserver jobspool-processor jobspool-cleaner jobspool; do
-	"$JS_BIN/$p" --help 2>/dev/null; done)
+	"$JS_BIN/$p" --help 2>/dev/null; done
+	sh "$(dirname "$0")/../../scripts/jobspool-certs" --help)
 for f in $(grep -o -E -- '--[a-z][a-z0-9-]+' "$README" | sort -u); do
 	case $f in
 	--cacert|--cert|--key|--data-binary|--system|--home-dir|--shell|--now|--fail-with-body) continue ;;
