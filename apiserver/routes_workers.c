@@ -33,6 +33,7 @@
 #include "log.h"
 #include "digest.h"
 #include "pause.h"
+#include "sched.h"
 
 #define WAIT_DEFAULT_S 30
 #define WAIT_MAX_S 300
@@ -209,7 +210,7 @@ label_paused(struct api *a, const struct js_pause *ps, const char *id)
 		return 0;
 	if ((job = js_spool_read_state(a->sp, id, JS_PENDING)) == NULL)
 		return 0;
-	r = js_pause_job(ps, job, NULL);
+	r = js_sched_paused(ps, job, NULL);
 	json_decref(job);
 	return r != 0;
 }

@@ -165,27 +165,6 @@ js_pause_set(struct js_spool *sp, const char *label, int on, const char *by)
 	return r < 0 ? -1 : 1;
 }
 
-int
-js_pause_job(const struct js_pause *p, const json_t *job, const char **label)
-{
-	const json_t *v;
-	size_t i;
-
-	if (p->all)
-		return 1;
-	if (p->nlabels == 0)
-		return 0;
-	json_array_foreach(json_object_get(job, "labels"), i, v) {
-		const char *s = json_string_value(v);
-		if (s != NULL && js_pause_has(p, s)) {
-			if (label != NULL)
-				*label = s;
-			return 2;
-		}
-	}
-	return 0;
-}
-
 json_t *
 js_pause_json(const struct js_pause *p)
 {

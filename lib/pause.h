@@ -9,8 +9,8 @@
  * writes {"paused_at": ..., "by": ...}); removing it resumes.  Processors,
  * local and remote (through the apiserver's claim route), look before
  * each claim and at least once a second while something is paused;
- * running jobs go on.  The rule "may this job be claimed now" is
- * js_pause_job, the one both programs apply.
+ * running jobs go on.  The rule "are claims of this job paused" is
+ * lib/sched's js_sched_paused, the one both programs apply.
  */
 #ifndef JS_PAUSE_H
 #define JS_PAUSE_H
@@ -48,12 +48,6 @@ int js_pause_has(const struct js_pause *p, const char *label);
  * word). */
 int js_pause_set(struct js_spool *sp, const char *label, int on,
     const char *by);
-
-/* The rule: whether claims of job are paused in p.  0 if it may be
- * claimed; 1 if the whole spool is paused; 2 if one of its labels is, that
- * label then in *label (pointing into job). */
-int js_pause_job(const struct js_pause *p, const json_t *job,
-    const char **label);
 
 /* p as JSON: {"spool": bool, "labels": [...]}; NULL/ENOMEM. */
 json_t *js_pause_json(const struct js_pause *p);

@@ -2,6 +2,7 @@
  * pending job waits (sched.h). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sched.h"
@@ -172,6 +173,35 @@ js_sched_final(enum js_state st)
 	    st == JS_RETRIEVED;
 }
 
+static int
+label_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int
+js_sched_paused(const struct js_pause *p, const json_t *job,
+    const char **label)
+{
+	const json_t *v;
+	size_t i;
+
+	if (p->all)
+		return 1;
+	if (p->nlabels == 0)
+		return 0;
+	json_array_foreach(json_object_get(job, "labels"), i, v) {
+		const char *s = json_string_value(v);
+		if (s != NULL && bsearch(s, p->labels, p->nlabels,
+		    sizeof *p->labels, label_cmp) != NULL) {
+			if (label != NULL)
+				*label = s;
+			return 2;
+		}
+	}
+	return 0;
+}
+
 /* Whether the live processor p takes job (lib/sched's label rule). */
 static int
 proc_takes(const struct js_proc_info *p, const json_t *job)
@@ -221,7 +251,7 @@ js_sched_why(const json_t *job, int64_t written_ms,
 	if (!js_sched_ready(r->until, w->now_ms))
 		return r->code = JS_WAIT_TIME;
 	r->until = 0;
-	p = w->pause != NULL ? js_pause_job(w->pause, job, &r->label) : 0;
+	p = w->pause != NULL ? js_sched_paused(w->pause, job, &r->label) : 0;
 	if (p == 1)
 		return r->code = JS_WAIT_PAUSED;
 	if (p == 2)

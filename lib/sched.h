@@ -106,6 +106,13 @@ enum js_sched_wait js_sched_check(const json_t *job, int64_t written_ms,
     const char *const *plabels, size_t np, int exclusive, int64_t now_ms,
     int64_t *until);
 
+/* Whether claims of job are paused in p (lib/pause): 0 if not; 1 if the
+ * whole spool is paused; 2 if one of its labels is, that label then in
+ * *label (if not NULL; pointing into job).  The rule the processor and the
+ * apiserver's worker claim apply before a claim. */
+int js_sched_paused(const struct js_pause *p, const json_t *job,
+    const char **label);
+
 /* What js_sched_why looks at besides the job: what is paused and who is
  * alive, at now_ms. */
 struct js_sched_world {

@@ -15,6 +15,7 @@
 #include "pause.h"
 #include "proc.h"
 #include "registry.h"
+#include "sched.h"
 
 #define RUNNING_REFRESH_MS 1000	/* a changed running count, at most so often */
 
@@ -137,7 +138,7 @@ presence_hold(struct presence *p, const char *id)
 	job = js_spool_read_state(p->sp, id, JS_PENDING);
 	if (job == NULL)
 		return 0;	/* the claim finds out */
-	held = js_pause_job(&p->pause, job, &label) != 0;
+	held = js_sched_paused(&p->pause, job, &label) != 0;
 	if (held) {
 		js_debug("job %s: label %s is paused", id, label ? label : "?");
 		if (p->nheld == p->capheld) {

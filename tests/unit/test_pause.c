@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "pause.h"
+#include "sched.h"
 
 static json_t *
 parse(const char *s)
@@ -28,7 +29,7 @@ test_pause(void **state)
 	/* nothing paused */
 	assert_int_equal(js_pause_read(sp, &p), 0);
 	assert_false(js_pause_any(&p));
-	assert_int_equal(js_pause_job(&p, gpu, NULL), 0);
+	assert_int_equal(js_sched_paused(&p, gpu, NULL), 0);
 	js_pause_free(&p);
 	/* a label */
 	assert_int_equal(js_pause_set(sp, "gpu", 1, "admin"), 1);
@@ -45,9 +46,9 @@ test_pause(void **state)
 	assert_true(js_pause_has(&p, "gpu"));
 	assert_false(js_pause_has(&p, "big"));
 	assert_false(js_pause_has(&p, NULL));
-	assert_int_equal(js_pause_job(&p, gpu, &label), 2);
+	assert_int_equal(js_sched_paused(&p, gpu, &label), 2);
 	assert_string_equal(label, "gpu");
-	assert_int_equal(js_pause_job(&p, plain, NULL), 0);
+	assert_int_equal(js_sched_paused(&p, plain, NULL), 0);
 	j = js_pause_json(&p);
 	assert_true(json_is_false(json_object_get(j, "spool")));
 	assert_string_equal(json_string_value(json_array_get(
@@ -63,8 +64,8 @@ test_pause(void **state)
 	assert_int_equal(js_pause_read(sp, &p), 0);
 	assert_true(p.all);
 	assert_int_equal(p.nlabels, 1);
-	assert_int_equal(js_pause_job(&p, plain, NULL), 1);
-	assert_int_equal(js_pause_job(&p, gpu, NULL), 1);
+	assert_int_equal(js_sched_paused(&p, plain, NULL), 1);
+	assert_int_equal(js_sched_paused(&p, gpu, NULL), 1);
 	js_pause_free(&p);
 	/* resume both */
 	assert_int_equal(js_pause_set(sp, NULL, 0, NULL), 1);
