@@ -242,6 +242,39 @@ deps_gate(struct api *a, const char *id, int64_t now, int64_t *next_nb)
 	return dr.verdict == JS_DEPS_FAILED ? 2 : 0;
 }
 
+/* Whether candidate i of cands may be claimed now (into *h): it passes
+ * the worker's filter f, its file is still the one indexed, the jobs it
+ * depends on have ended (lib/deps), its start time has come (else
+ * *next_nb is lowered to it) and it is not paused (lib/pause). */
+static int
+claim_eligible(struct api *a, const struct idx_filter *f,
+    const struct js_pause *ps, struct idx_cand *cands, size_t i,
+    int64_t now, int64_t *next_nb, struct idx_hit *h)
+{
+	int dep;
+
+	if (!idx_candidate(a->idx, cands, i, f, h))
+		return 0;
+	/* the cache's copy may predate a requeue with a backoff, or a PUT
+	 * of the start time (lib/sched): look at the file */
+	switch (idx_recheck(a->idx, f, h)) {
+	case 0:
+		return 0;	/* gone (forgotten) or changed */
+	case -1:
+		js_warn("job %s: %s", h->id, strerror(errno));
+		return 0;
+	}
+	dep = h->after && !h->bad ? deps_gate(a, h->id, now, next_nb) : 0;
+	if (dep == 1)
+		return 0;	/* a job it depends on has not ended */
+	if (dep == 0 && !h->bad && h->not_before_ms > now) {
+		if (*next_nb == 0 || h->not_before_ms < *next_nb)
+			*next_nb = h->not_before_ms;
+		return 0;
+	}
+	return h->bad || !label_paused(a, ps, h->id);
+}
+
 /*
  * One pass: claims the first pending job the worker may run.  1 with *out
  * the answer, 0 if none (*next_nb: earliest not_before in the future, or
@@ -256,7 +289,7 @@ claim_once(struct api *a, const struct idx_filter *f,
 	struct idx_hit h;
 	size_t i;
 	int64_t now = js_now_ms();
-	int rc = 0, dep;
+	int rc = 0;
 
 	*next_nb = 0;
 	*out = NULL;
@@ -269,26 +302,7 @@ claim_once(struct api *a, const struct idx_filter *f,
 		struct js_claim cl;
 		json_t *job = NULL;
 
-		if (!idx_candidate(a->idx, cands, i, f, &h))
-			continue;
-		/* the cache's copy may predate a requeue with a backoff, or
-		 * a PUT of the start time (lib/sched): look at the file */
-		switch (idx_recheck(a->idx, f, &h)) {
-		case 0:
-			continue;	/* gone (forgotten) or changed */
-		case -1:
-			js_warn("job %s: %s", h.id, strerror(errno));
-			continue;
-		}
-		dep = h.after && !h.bad ? deps_gate(a, h.id, now, next_nb) : 0;
-		if (dep == 1)
-			continue;	/* a job it depends on has not ended */
-		if (dep == 0 && !h.bad && h.not_before_ms > now) {
-			if (*next_nb == 0 || h.not_before_ms < *next_nb)
-				*next_nb = h.not_before_ms;
-			continue;
-		}
-		if (!h.bad && label_paused(a, ps, h.id))
+		if (!claim_eligible(a, f, ps, cands, i, now, next_nb, &h))
 			continue;
 		if (js_spool_claim(a->sp, h.id, worker, &cl, &job) < 0) {
 			/* EAGAIN: its file holds a later start time than the
