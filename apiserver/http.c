@@ -125,6 +125,7 @@ first_call(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (r->route != NULL && r->route->role != ROLE_OPEN &&
 	    (why = auth_check(a, c, &r->who, msg, sizeof msg)) != AUTH_OK) {
 		r->failed = 1;
+		metrics_count_auth_refusal(a->metrics, why);
 		return auth_refuse(a, c, why, msg);
 	}
 	if (r->route != NULL && r->route->role == ROLE_WORKER &&
