@@ -178,6 +178,7 @@ waiting_set(struct api *a, const struct world *wd, json_t *job)
 {
 	const char *st = js_job_str(job, "status"), *id = js_job_str(job, "id");
 	struct js_sched_reason why;
+	struct js_deps_result dr;
 	int64_t written = 0;
 	off_t size;
 
@@ -188,6 +189,14 @@ waiting_set(struct api *a, const struct world *wd, json_t *job)
 	    js_spool_stat(a->sp, id, JS_PENDING, &written, &size) < 0)
 		written = 0;
 	js_sched_why(job, written, &wd->w, &why);
+	/* first of all, it waits for a job that has not ended (lib/deps) */
+	if (id != NULL && js_deps_has(job) &&
+	    js_spool_deps(a->sp, id, job, &dr) == 0 &&
+	    dr.verdict == JS_DEPS_WAIT) {
+		why.code = JS_WAIT_AFTER;
+		why.after = dr.id;
+		why.after_state = dr.outcome;
+	}
 	return json_object_set_new(job, "waiting", js_sched_reason_json(&why));
 }
 

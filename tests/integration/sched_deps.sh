@@ -92,6 +92,10 @@ eq "  not the dependent while it runs (204)" "$CODE" 204
 check "  dependent still pending" test -f "$SPOOL/$B.pending"
 req GET "/api/v1/jobs/$B" -H "$UA"
 jq_eq "  a waiting job is listed as pending" .status pending
+jq_eq "  it says why: after" .waiting.reason after
+jq_eq "  ... naming the job" .waiting.after "$A"
+printf '%s' "$BODY" | jq -r .waiting.message | grep -q "after job $A (running)" &&
+	ok "  ... and its state" || fail "  ... and its state ($BODY)"
 req PUT "/api/v1/jobs/$B" -H "$UA" -d '{"name":"second"}'
 eq "  and can be changed (PUT name)" "$CODE" 200
 fin "$A" "$TA" 0
