@@ -233,6 +233,21 @@ certs:
 		$(foreach n,$(CERT_CLIENTS),--client $(n)) \
 		$(foreach n,$(CERT_WORKERS),--worker $(n))
 
+# make image: an OCI image FROM scratch (Containerfile) with the programs of
+# a release build in build/image, the shared libraries they need, a static
+# busybox for shell jobs (scripts/image.sh, podman or docker); make
+# image-run starts its apiserver and a processor on 127.0.0.1:IMAGE_PORT
+# with the host's IMAGE_SPOOL (scripts/image-run.sh).
+IMAGE ?= localhost/jobspool:$(VERSION)
+IMAGE_SPOOL ?= $(CURDIR)/spool
+IMAGE_PORT ?= 8080
+image:
+	@$(MAKE) --no-print-directory B=build/image CFLAGS="-O2" all
+	@sh scripts/image.sh build/image $(IMAGE)
+image-run: image
+	@sh scripts/image-run.sh $(IMAGE) $(IMAGE_SPOOL) $(IMAGE_PORT)
+run-image: image-run
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
@@ -262,4 +277,4 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: certs all check bench run install uninstall install-examples clean deps deps-run unit-bins fuzz soak soak-stateful valgrind coverage
+.PHONY: image image-run run-image certs all check bench run install uninstall install-examples clean deps deps-run unit-bins fuzz soak soak-stateful valgrind coverage
