@@ -713,6 +713,30 @@ start(struct loop *l, struct run *r)
 	return -1;
 }
 
+/* A claim of job id that did not win (errno as js_spool_claim set it;
+ * job: the failed job of EBADMSG and ENOLINK, freed here). */
+static void
+claim_refused(struct loop *l, const char *id, json_t *job)
+{
+	if (errno == ENOENT) {
+		js_debug("job %s: claimed by another processor", id);
+	} else if (errno == EAGAIN) {
+		/* its file changed: a later start time, or a job it waits for
+		 * has not ended (lib/deps); it is pending again as it was */
+		js_debug("job %s: not yet its start time", id);
+		index_pending(l, id, 0, 1);
+	} else if (errno == EBADMSG || errno == ENOLINK) {
+		js_warn("job %s: %s, moved to %s.failed: %s", id, errno ==
+		    EBADMSG ? "invalid job file" : "cannot run", id,
+		    job ? js_job_str(job, "error") : "?");
+		if (job != NULL)
+			notify(l, job);
+	} else {
+		js_err("job %s: cannot claim it: %s", id, strerror(errno));
+	}
+	json_decref(job);
+}
+
 /* Claims job id and starts it. */
 static void
 claim(struct loop *l, const char *id)
@@ -725,23 +749,7 @@ claim(struct loop *l, const char *id)
 	if (r == NULL)
 		return;
 	if (js_spool_claim(l->sp, id, l->worker, &r->claim, &job) < 0) {
-		if (errno == ENOENT) {
-			js_debug("job %s: claimed by another processor", id);
-		} else if (errno == EAGAIN) {
-			/* its file changed: a later start time; it is pending
-			 * again as it was */
-			js_debug("job %s: not yet its start time", id);
-			index_pending(l, id, 0, 1);
-		} else if (errno == EBADMSG || errno == ENOLINK) {
-			js_warn("job %s: %s, moved to %s.failed: %s", id, errno ==
-			    EBADMSG ? "invalid job file" : "cannot run", id,
-			    job ? js_job_str(job, "error") : "?");
-			if (job != NULL)
-				notify(l, job);
-		} else {
-			js_err("job %s: cannot claim it: %s", id, strerror(errno));
-		}
-		json_decref(job);
+		claim_refused(l, id, job);
 		return;
 	}
 	r->used = 1;
