@@ -1983,7 +1983,8 @@ class Tester:
             ("GET", "/api/v1/jobs/" + jid + "%00zzz", {400}),
             ("GET", "/api/v1/jobs/" + jid + "%00", {400}),
             ("GET", "/api/v1/jobs/" + jid + "/log/extra", {404}),
-            ("GET", "/api/v2/jobs", {404}), ("GET", "/", {404}),
+            ("GET", "/api/v2/jobs", {404}), ("GET", "/", {200}),
+            ("GET", "/ui/nope.js", {404}), ("POST", "/", {405}),
             ("GET", "/api/v1/" + "a/" * 300, {404}),
             ("GET", "/api/v1/batches/" + jid + "/log?follow=x", {200, 404}),
             ("POST", "/api/v1/workers/jobs/../heartbeat", {400, 404}),
@@ -2350,7 +2351,11 @@ class Tester:
     def op_healthz(self):
         rep = self.request("GET", "/healthz")
         self.expect(rep, {200}, "healthz")
-        if rep.json() != {"status": "ok"}:
+        h = rep.json()
+        if h.get("status") != "ok" or h.get("spool", {}).get("writable") \
+                is not True or not isinstance(h.get("stalled"), int) or \
+                not isinstance(h.get("pending"), int) or h["stalled"] > \
+                h["pending"]:
             raise Failure("healthz %r" % rep.short())
         return "healthz -> 200"
 
@@ -2425,7 +2430,10 @@ class Tester:
         byid = self.scan_spool(at_rest=True)
         for name in os.listdir(self.env.spool):
             base, _, ext = name.partition(".")
-            if name in ("tmp", "idem", "jobs.lock", "cleaner.lock") or (
+            # the processor registry, pauses and token revocations are
+            # documented sidecars of the spool (jobspool(5)), not jobs
+            if name in ("tmp", "idem", "jobs.lock", "cleaner.lock",
+                        "processors", "paused", "paused.d", "revoked") or (
                     base in byid and ext in EXT_RANK):
                 continue
             if UUID_RE.match(base) and ext == "log" and base in byid:
