@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +20,25 @@
 #define LOCK_SLOTS 65521	/* bytes of jobs.lock used as per-job locks */
 #define JOB_FILE_MAX (64 << 20)	/* a state file larger than this is refused */
 
+/* Group commit of the directory fsync (js_spool_sync): the callers are
+ * numbered in the order they arrive; an fsync started after caller n
+ * arrived covers n.  One fsync runs at a time; whoever finds none running
+ * starts the next, covering everyone who arrived before it started. */
+struct dirsync {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned long long asked;	/* callers so far */
+	unsigned long long done;	/* callers covered by a good fsync */
+	unsigned long long failed;	/* callers covered by a failed one */
+	int err;			/* that fsync's errno */
+	int busy;			/* an fsync is running */
+};
+
 struct js_spool {
 	int dirfd;
 	int tmpfd;
 	char *path;
+	struct dirsync ds;
 };
 
 struct js_spool *
@@ -38,6 +54,8 @@ js_spool_open(const char *path, int flags, char *err, size_t errlen)
 		return NULL;
 	}
 	sp->tmpfd = -1;
+	sp->ds.mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	sp->ds.cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	sp->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sp->dirfd < 0 && errno == ENOENT && (flags & JS_SPOOL_CREATE)) {
 		if (mkdir(path, 0770) < 0 && errno != EEXIST) {
@@ -95,6 +113,8 @@ js_spool_close(struct js_spool *sp)
 		close(sp->dirfd);
 	if (sp->tmpfd >= 0)
 		close(sp->tmpfd);
+	pthread_cond_destroy(&sp->ds.cv);
+	pthread_mutex_destroy(&sp->ds.mu);
 	free(sp->path);
 	free(sp);
 }
@@ -276,6 +296,56 @@ publish(struct js_spool *sp, const char *tmpname, const char *name, int flags)
 	return 0;
 }
 
+/* One fsync of the directory for every caller numbered up to upto, run
+ * by the caller holding ds->mu (released while it runs). */
+static void
+dirsync_lead(struct js_spool *sp, unsigned long long upto)
+{
+	struct dirsync *ds = &sp->ds;
+	int rc, e;
+
+	ds->busy = 1;
+	pthread_mutex_unlock(&ds->mu);
+	rc = fsync(sp->dirfd);
+	e = errno;
+	pthread_mutex_lock(&ds->mu);
+	ds->busy = 0;
+	if (rc == 0) {
+		ds->done = upto;
+	} else {
+		/* a later fsync may succeed without having written these
+		 * changes (the error is reported once): they failed */
+		ds->failed = upto;
+		ds->err = e;
+	}
+	pthread_cond_broadcast(&ds->cv);
+}
+
+int
+js_spool_sync(struct js_spool *sp)
+{
+	struct dirsync *ds = &sp->ds;
+	unsigned long long mine;
+	int rc, e;
+
+	pthread_mutex_lock(&ds->mu);
+	mine = ++ds->asked;
+	while (ds->done < mine && ds->failed < mine) {
+		if (!ds->busy)
+			dirsync_lead(sp, ds->asked);
+		else
+			pthread_cond_wait(&ds->cv, &ds->mu);
+	}
+	/* covered by a failed fsync (even if a later one succeeded: it need
+	 * not have written these changes again): failed */
+	rc = ds->failed >= mine ? -1 : 0;
+	e = ds->err;
+	pthread_mutex_unlock(&ds->mu);
+	if (rc < 0)
+		errno = e;
+	return rc;
+}
+
 int
 js_spool_write_file(struct js_spool *sp, const char *name, const void *data,
     size_t len, int flags)
@@ -286,7 +356,7 @@ js_spool_write_file(struct js_spool *sp, const char *name, const void *data,
 		return -1;
 	if (publish(sp, tmpname, name, flags) < 0)
 		return -1;
-	return fsync(sp->dirfd);
+	return (flags & JS_RELAXED) ? 0 : js_spool_sync(sp);
 }
 
 static int
@@ -373,7 +443,7 @@ js_spool_submit_many(struct js_spool *sp, json_t *const *jobs, size_t n)
 		published++;
 	}
 	free(tmp);
-	return fsync(sp->dirfd);
+	return js_spool_sync(sp);
 undo:
 	/* take back what was published; a job a processor already claimed
 	 * stays (and runs): rename is the only exclusive step we have */
@@ -385,7 +455,7 @@ undo:
 		if (tmp[i][0] != '\0')
 			unlinkat(sp->tmpfd, tmp[i], 0);
 	free(tmp);
-	fsync(sp->dirfd);
+	js_spool_sync(sp);
 	errno = saved;
 	return -1;
 }
@@ -827,7 +897,7 @@ unclaim(struct js_spool *sp, const char *id, const struct stat *was)
 	ts[1] = was->st_mtim;
 	if (utimensat(sp->dirfd, wip, ts, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    renameat2(sp->dirfd, wip, sp->dirfd, pend, RENAME_NOREPLACE) < 0 ||
-	    fsync(sp->dirfd) < 0)
+	    js_spool_sync(sp) < 0)
 		e = errno;
 out:
 	js_spool_unlock(lk);
@@ -1055,8 +1125,10 @@ js_spool_start(struct js_spool *sp, const struct js_claim *c, json_t *job)
 	lk = js_spool_lock(sp, c->id);
 	if (lk < 0)
 		return -1;
+	/* relaxed: after a power loss no process of this run is alive and
+	 * the job is claimed again (jobspool(5), "Atomicity and durability") */
 	if (check_claim(sp, c->id, c->generation - 1, 0) == 0)
-		rc = write_job(sp, wip, job, 0);
+		rc = write_job(sp, wip, job, JS_RELAXED);
 	js_spool_unlock(lk);
 	return rc;
 }
@@ -1079,7 +1151,7 @@ js_spool_annotate(struct js_spool *sp, const char *id, long long generation,
 	if (check_claim(sp, id, generation, 1) == 0 &&
 	    (cur = read_json(sp, wip)) != NULL) {
 		if (json_object_set(cur, key, value) == 0)
-			rc = write_job(sp, wip, cur, 0);
+			rc = write_job(sp, wip, cur, JS_RELAXED);
 		else
 			errno = ENOMEM;
 		saved = errno;
@@ -1225,11 +1297,12 @@ wip_to_pending(struct js_spool *sp, const char *id, json_t *job)
 	json_object_set_new(job, "pid", json_null());
 	json_object_set_new(job, "pid_start", json_null());
 	js_job_set_time(job, "updated_at", 0);
-	if (write_job(sp, wip, job, 0) < 0)
+	/* the one directory fsync below covers both renames */
+	if (write_job(sp, wip, job, JS_RELAXED) < 0)
 		return -1;
 	if (renameat(sp->dirfd, wip, sp->dirfd, pend) < 0)
 		return -1;
-	return fsync(sp->dirfd);
+	return js_spool_sync(sp);
 }
 
 int
@@ -1437,7 +1510,7 @@ replace_pending(struct js_spool *sp, const char *name, const json_t *job)
 		return -1;
 	}
 	unlinkat(sp->tmpfd, tmpname, 0);	/* the old content */
-	return fsync(sp->dirfd);
+	return js_spool_sync(sp);
 }
 
 /* Cancels a pending job as the edited job: the rename .pending ->
@@ -1682,7 +1755,7 @@ js_spool_remove(struct js_spool *sp, const char *id)
 	js_spool_name(name, id, "cancel");
 	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
 		goto out;
-	rc = fsync(sp->dirfd);
+	rc = js_spool_sync(sp);
 out:
 	js_spool_unlock(lk);
 	return rc;

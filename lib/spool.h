@@ -14,7 +14,12 @@
  *   jobs.lock                 byte-range locks serialising changes of one job
  *
  * Every JSON file appears atomically: written under tmp/, fsync'ed, renamed
- * into place, then the directory is fsync'ed (js_spool_write_file).
+ * into place (js_spool_write_file).  What must survive a power loss (an
+ * accepted submission, a final result: jobspool(5), "Atomicity and
+ * durability") is written
+ * JS_DURABLE: the directory is fsync'ed too, one fsync shared by the
+ * threads that ask at the same time (group commit).  A claim, the pid
+ * record, a heartbeat, an annotation are JS_RELAXED: no directory fsync.
  *
  * Who may do what (so that nothing races a claim):
  *   - claim is a bare rename .pending -> .wip (no lock): one claimer wins,
@@ -91,10 +96,22 @@ int js_spool_parse_name(const char *name, char id[JS_ID_SIZE], int *state,
     const char **sidecar);
 
 /* Atomic write primitive (tmp, fsync, rename, fsync dir), mode 0660.
- * With JS_WRITE_NOREPLACE it fails with EEXIST rather than replace. */
+ * With JS_WRITE_NOREPLACE it fails with EEXIST rather than replace.
+ * The durability mode is JS_DURABLE (0: the rename is on disk when it
+ * returns) or JS_RELAXED (no directory fsync: after a power loss the name
+ * may be the old file or missing, but never a file without its data, so
+ * the file's data is still synced before the rename). */
 #define JS_WRITE_NOREPLACE 0x1
+#define JS_DURABLE 0x0
+#define JS_RELAXED 0x2
 int js_spool_write_file(struct js_spool *sp, const char *name, const void *data,
     size_t len, int flags);
+/* Makes every rename and unlink done so far in the spool directory
+ * durable: one fsync of it, shared by the threads that call at the same
+ * time (a caller waits at most for the fsync running when it arrived and
+ * the one after it).  0, or -1 with the fsync's errno for every caller
+ * whose changes it was to cover. */
+int js_spool_sync(struct js_spool *sp);
 
 /* Publishes a new stored job (from js_job_new) as <id>.pending. */
 int js_spool_submit(struct js_spool *sp, const json_t *job);

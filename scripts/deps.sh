@@ -12,8 +12,10 @@ libgnutls28-dev nettle-dev libcurl4-gnutls-dev curl"
 # headless Chromium for the status page (api_ui)
 OBS_PKGS="prometheus chromium"
 # the test suites only: the second compiler, cmocka, JSON checks, man page
-# lint, test certificates, ps/pgrep, network namespaces, the stateful tester
-TEST_PKGS="clang libcmocka-dev jq mandoc gnutls-bin procps iproute2 python3"
+# lint, test certificates, ps/pgrep, network namespaces, the stateful tester,
+# FUSE for the power-loss suite (fault_power's lossyfs)
+TEST_PKGS="clang libcmocka-dev jq mandoc gnutls-bin procps iproute2 python3
+fuse3 libfuse3-dev"
 if [ "${1:-}" = --run ]; then
 	shift
 	PKGS="$RUN_PKGS"

@@ -1,0 +1,156 @@
+#!/bin/sh
+# Power loss: the spool lives on lossyfs (lossyfs.c, FUSE), which forgets on
+# demand every file's data not fsync'ed and every directory entry not
+# made durable by an fsync of its directory.  What jobspool(5) says must
+# survive ("Atomicity and durability") does: a submission answered 201
+# (one job and a batch), a final result a client was told of; what it
+# says need not (the claim, the running job's record) may be lost, but the
+# job is never lost with it: it runs again.  A control without any fsync
+# shows the filesystem does drop what was not synced.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/proc.inc"
+
+[ -c /dev/fuse ] || skip_suite permission "no /dev/fuse (FUSE not available)"
+command -v fusermount3 >/dev/null 2>&1 ||
+	skip_suite install "fusermount3 missing (package fuse3)"
+pkg-config --exists fuse3 2>/dev/null ||
+	skip_suite install "libfuse3 headers missing (package libfuse3-dev)"
+
+W=$(mktemp -d /tmp/jobspool-power.XXXXXX)
+T_DIRS="$W $T_DIRS"	# cleanup removes it after the mount is gone
+# shellcheck disable=SC2046
+if ! cc -std=c11 -O1 -o "$W/lossyfs" "$(dirname "$0")/lossyfs.c" \
+	$(pkg-config --cflags --libs fuse3) 2>"$W/cc.err"; then
+	cat "$W/cc.err"
+	fail "cannot compile lossyfs.c"
+	finish
+fi
+MNT=$W/mnt
+mkdir "$MNT"
+"$W/lossyfs" "$MNT" 2>"$W/fs.log" &
+FS_PID=$!
+mounted() { grep -q " $MNT fuse" /proc/mounts; }
+if ! wait_until 10 mounted; then
+	cat "$W/fs.log"
+	kill "$FS_PID" 2>/dev/null
+	skip_suite permission "cannot mount a FUSE filesystem here"
+fi
+unmount() {
+	fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
+	kill "$FS_PID" 2>/dev/null
+	wait "$FS_PID" 2>/dev/null
+}
+ok "lossyfs mounted"
+
+# the events of lossyfs, in order; each waits for its line in the log
+N_EV=0
+fs_event() {	# SIGNAL WORD
+	N_EV=$((N_EV + 1))
+	kill "-$1" "$FS_PID"
+	ls "$MNT" >/dev/null	# the next request does the work
+	wait_until 10 sh -c "[ \$(grep -c 'lossyfs: ' '$W/fs.log') -ge $N_EV ]"
+}
+power_loss() { fs_event USR1; }
+checkpoint() { fs_event USR2; }
+
+# ---- control: the filesystem forgets what was not synced ----
+mkdir "$MNT/ctl"
+printf 'kept\n' >"$MNT/ctl/old"
+checkpoint
+python3 -c 'import os,sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
+os.write(fd, b"synced\n"); os.fsync(fd); os.close(fd)
+d = os.open(os.path.dirname(sys.argv[1]), os.O_RDONLY); os.fsync(d); os.close(d)
+' "$MNT/ctl/synced"
+printf 'lost\n' >"$MNT/ctl/new"
+printf 'changed\n' >"$MNT/ctl/old"
+power_loss
+check "control: a file created without any fsync is gone" \
+	test ! -e "$MNT/ctl/new"
+eq "control: unsynced data of an old file is dropped" "$(cat "$MNT/ctl/old")" kept
+eq "control: a file and directory synced survive" \
+	"$(cat "$MNT/ctl/synced" 2>/dev/null)" synced
+
+# ---- the spool on lossyfs ----
+SPOOL=$MNT/spool
+mkdir -m 0750 "$SPOOL" "$SPOOL/tmp"
+WORK=$W/work
+mkdir -m 1777 "$WORK"
+checkpoint
+
+# an accepted submission survives: one job, then a batch
+start_api
+req POST /api/v1/jobs -d '{"name":"durable","command":["true"]}'
+eq "POST 201" "$CODE" 201
+ID=$(printf '%s' "$BODY" | jq -r .id)
+req POST /api/v1/batches -d '{"jobs":[{"command":["true"]},{"command":["true"]}]}'
+eq "batch POST 201" "$CODE" 201
+BIDS=$(printf '%s' "$BODY" | jq -r '.jobs[]' 2>/dev/null)
+kill -9 "$API_PID"
+wait "$API_PID" 2>/dev/null
+power_loss
+eq "after a power loss the job answered 201 is pending" \
+	"$(jq -r .name "$SPOOL/$ID.pending" 2>/dev/null)" durable
+n=0
+for b in $BIDS; do
+	jq -e '.status == "pending"' "$SPOOL/$b.pending" >/dev/null 2>&1 &&
+		n=$((n + 1))
+done
+eq "and both jobs of the batch answered 201" "$n" 2
+
+# a final result survives; so does a job whose run was not on disk yet.
+# The long job waits until $WORK/go exists (its re-run does not wait).
+LONG=$(submit '{"name":"long","command":["sh","-c","while [ ! -e '"$WORK"'/go ]; do sleep 0.1; done"]}')
+checkpoint	# a synced submission: only the claim and the run are unsynced
+start_proc -j 2 --lease 1s --scan-interval 250ms --user root
+check "the processor runs the jobs" wait_final 30 "$ID" $BIDS
+running() { jq -e '.pid > 0' "$SPOOL/$LONG.wip" >/dev/null 2>&1; }
+check "the long job runs" wait_until 30 running
+# a durable write after the start (a new submission's directory sync)
+# puts the claim's names on disk: the .wip must then hold its data
+start_api
+req POST /api/v1/jobs -d '{"name":"after","command":["true"]}'
+eq "POST 201 while the long job runs" "$CODE" 201
+AFTER=$(printf '%s' "$BODY" | jq -r .id)
+kill -9 "$PROC_PID" "$API_PID"
+wait "$PROC_PID" "$API_PID" 2>/dev/null
+power_loss
+eq "after a power loss the final result is there" \
+	"$(jq -r .status "$SPOOL/$ID.completed" 2>/dev/null)" completed
+n=0
+for b in $BIDS; do
+	[ -f "$SPOOL/$b.completed" ] && n=$((n + 1))
+done
+eq "and the batch's results" "$n" 2
+# its state files (not its log)
+states() { (cd "$SPOOL" && ls "$1".* 2>/dev/null | grep -v '\.log$'); }
+st=$(states "$LONG")
+case $st in
+"$LONG.pending" | "$LONG.wip") ok "the running job is still there ($st)" ;;
+*) fail "the running job is still there (found '$st')" ;;
+esac
+eq "  with its whole content" \
+	"$(jq -r .name "$SPOOL/$st" 2>/dev/null)" long
+# (a .wip left beside its final file, whose removal was not synced, is
+# removed by lease recovery: checked below)
+st2=$(states "$AFTER" | grep -v -x "$AFTER.wip" || states "$AFTER")
+case $st2 in
+"$AFTER.pending" | "$AFTER.wip" | "$AFTER.completed")
+	ok "the job answered 201 while the other ran is there ($st2)" ;;
+*) fail "the job answered 201 while the other ran is there (found '$st2')" ;;
+esac
+
+# the lost run is run again (at-least-once), once the lease has expired
+: >"$WORK/go"
+start_proc -j 2 --lease 1s --scan-interval 250ms --user root
+check "after restart the lost run is run again and completes" \
+	wait_final 30 "$LONG" "$AFTER"
+eq "  as completed" "$(jq -r .status "$SPOOL/$LONG.completed" 2>/dev/null)" \
+	completed
+nowip() { [ -z "$(cd "$SPOOL" && ls | grep '\.wip$')" ]; }
+check "no .wip is left (one beside its final file is removed)" \
+	wait_until 10 nowip
+stop_pid "$PROC_PID"
+proc_check_logs
+unmount
+finish
