@@ -104,6 +104,8 @@ for f in $(grep -o -E -- '--[a-z][a-z0-9-]+' "$README" | sort -u); do
 	--cacert|--cert|--key|--data-binary|--system|--home-dir|--shell|--now|--fail-with-body) continue ;;
 	# tests/stateful/stateful.py's and gcc's, in the Tests section
 	--bin|--seed|--steps|--coverage) continue ;;
+	# podman's, in 'A container image'
+	--runtime|--network|--user|--entrypoint) continue ;;
 	esac
 	check "README's $f is an option of a jobspool program" sh -c \
 		"printf '%s\n' \"\$1\" | grep -q -e '$f ' -e '$f\$'" _ "$helps"
