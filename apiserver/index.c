@@ -19,6 +19,10 @@
  * or among those is looked up where it is now (js_spool_locate, under the
  * job's lock).  A job whose file moved before it could be read is read
  * under its next name the same way.  One id, one hit, in its current state.
+ *
+ * A query of pending jobs alone does not read the directory: the same watch
+ * keeps the set of pending ids (struct moved, pending_list), read from the
+ * directory once, so that its cost does not grow with the final jobs.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -73,6 +77,15 @@ struct moved {
 	uint64_t seq;		/* names recorded so far */
 	uint64_t overflows;	/* the kernel's queue overflowed (names lost) */
 	struct js_entry *ring;	/* the last MOVED_RING names (id, state) */
+	/* The ids of the .pending files, from the same watch (pending_list):
+	 * an id is added when its .pending appears; one whose .pending went
+	 * (claimed, cancelled, removed; or replaced by RENAME_EXCHANGE, which
+	 * reports it gone after it came) is a suspect, looked at by the next
+	 * query.  Read from the directory once (seeded), again only if the
+	 * kernel's queue overflowed.  Values are unused (non-NULL). */
+	struct js_idmap pend;
+	struct js_idmap suspects;
+	int pend_valid;
 };
 
 struct idx {
@@ -96,6 +109,23 @@ cand_unref(struct idx_cand *c)	/* under idx.mu */
 
 #define CAND_MAX_AGE_MS 1000
 
+#define PEND_MARK ((void *)1)	/* the value of pend and suspects */
+
+/* Applies one event of a job's file to the pending set; under x->mv.mu.
+ * Returns whether the name appeared (for the ring). */
+static int
+pending_event(struct idx *x, const char *id, int st, uint32_t mask)
+{
+	int appeared = (mask & (IN_MOVED_TO | IN_CREATE)) != 0;
+
+	if (st != JS_PENDING || !x->mv.pend_valid)
+		return appeared;
+	if (js_idmap_put(appeared ? &x->mv.pend : &x->mv.suspects, id,
+	    PEND_MARK, NULL) < 0)
+		x->mv.pend_valid = 0;	/* out of memory: read it again */
+	return appeared;
+}
+
 /* Moves the queued events into the ring; under x->mv.mu. */
 static int
 moved_drain(struct idx *x)
@@ -118,11 +148,12 @@ moved_drain(struct idx *x)
 			const char *side;
 			int st;
 
-			if (ev->mask & IN_Q_OVERFLOW)
+			if (ev->mask & IN_Q_OVERFLOW) {
 				x->mv.overflows++;
-			else if (ev->len > 0 &&
+				x->mv.pend_valid = 0;
+			} else if (ev->len > 0 &&
 			    js_spool_parse_name(ev->name, id, &st, &side) == 0 &&
-			    st >= 0) {
+			    st >= 0 && pending_event(x, id, st, ev->mask)) {
 				struct js_entry *e = &x->mv.ring[x->mv.seq++ % MOVED_RING];
 				memset(e, 0, sizeof *e);
 				memcpy(e->id, id, JS_ID_SIZE);
@@ -149,7 +180,7 @@ moved_mark(struct idx *x, uint64_t *seq, uint64_t *ov)
 		if (x->mv.fd < 0)
 			rc = -1;
 		else if (inotify_add_watch(x->mv.fd, js_spool_path(x->sp),
-		    IN_MOVED_TO | IN_CREATE) < 0) {
+		    IN_MOVED_TO | IN_CREATE | IN_MOVED_FROM | IN_DELETE) < 0) {
 			e = errno;
 			close(x->mv.fd);
 			x->mv.fd = -1;
@@ -223,6 +254,114 @@ seen_cmp(const void *x, const void *y)
 	return strcmp(a->e.id, b->e.id);
 }
 
+/* Reads the pending set from the directory; under x->mv.mu, the events
+ * before it drained.  Events from now on count: those of the readdir's
+ * time are drained after it. */
+static int
+pending_seed(struct idx *x)
+{
+	struct js_entry *es;
+	size_t n, i;
+
+	js_idmap_free(&x->mv.pend, NULL);
+	js_idmap_init(&x->mv.pend);
+	js_idmap_free(&x->mv.suspects, NULL);
+	js_idmap_init(&x->mv.suspects);
+	x->mv.pend_valid = 1;
+	if (js_spool_list(x->sp, JS_STATE_BIT(JS_PENDING), 0, &es, &n) < 0) {
+		x->mv.pend_valid = 0;
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (js_idmap_put(&x->mv.pend, es[i].id, PEND_MARK, NULL) < 0) {
+			x->mv.pend_valid = 0;
+			free(es);
+			errno = ENOMEM;
+			return -1;
+		}
+	free(es);
+	return moved_drain(x);
+}
+
+/* Looks at each suspect's .pending: kept if it is there, dropped if not;
+ * under x->mv.mu, after a drain (so that what it finds is at least as new
+ * as the events). */
+static void
+pending_settle(struct idx *x)
+{
+	size_t pos = 0;
+	const char *id;
+	void *v;
+	int64_t mt;
+	off_t sz;
+
+	while (js_idmap_next(&x->mv.suspects, &pos, &id, &v)) {
+		if (js_spool_stat(x->sp, id, JS_PENDING, &mt, &sz) == 0) {
+			if (js_idmap_put(&x->mv.pend, id, PEND_MARK, NULL) < 0)
+				x->mv.pend_valid = 0;
+		} else if (errno == ENOENT) {
+			js_idmap_del(&x->mv.pend, id, NULL);
+		}	/* else: kept; the query reading it finds out */
+	}
+	js_idmap_free(&x->mv.suspects, NULL);
+	js_idmap_init(&x->mv.suspects);
+}
+
+static int
+entry_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct js_entry *)x)->id,
+	    ((const struct js_entry *)y)->id);
+}
+
+/*
+ * The pending jobs from the pending set (struct moved) instead of the
+ * directory, so that the cost does not grow with the final jobs beside
+ * them; as list_settled gives them (sorted by id, stat'ed with
+ * JS_LIST_STAT, a job that moved on meanwhile left out).  1 if the set
+ * cannot be had (the queue overflowed while it was read): read the
+ * directory instead.
+ */
+static int
+pending_list(struct idx *x, int flags, struct js_entry **out, size_t *np)
+{
+	struct js_entry *es;
+	size_t n = 0, i, k, pos = 0;
+	uint64_t s0, ov0;
+	const char *id;
+	void *v;
+	int rc;
+
+	if (moved_mark(x, &s0, &ov0) < 0)
+		return -1;
+	pthread_mutex_lock(&x->mv.mu);
+	rc = x->mv.pend_valid ? moved_drain(x) : pending_seed(x);
+	if (rc == 0)
+		pending_settle(x);
+	if (rc == 0 && !x->mv.pend_valid)
+		rc = 1;
+	es = rc == 0 ? malloc((js_idmap_len(&x->mv.pend) + 1) * sizeof *es) : NULL;
+	if (rc == 0 && es == NULL) {
+		errno = ENOMEM;
+		rc = -1;
+	}
+	while (es != NULL && js_idmap_next(&x->mv.pend, &pos, &id, &v)) {
+		memset(&es[n], 0, sizeof es[n]);
+		memcpy(es[n].id, id, JS_ID_SIZE);
+		es[n++].state = JS_PENDING;
+	}
+	pthread_mutex_unlock(&x->mv.mu);
+	if (rc != 0)
+		return rc;
+	for (i = 0, k = 0; i < n; i++)
+		if (!(flags & JS_LIST_STAT) || stat_entry(x, &es[i]) == 0)
+			es[k++] = es[i];
+	qsort(es, k, sizeof *es, entry_cmp);
+	*out = es;
+	*np = k;
+	return 0;
+}
+
 /*
  * Lists the jobs of mask: readdir, plus the names that appeared during it;
  * one entry per id.  An id seen once by readdir alone is where readdir saw
@@ -241,6 +380,9 @@ list_settled(struct idx *x, unsigned mask, int flags, struct js_entry **out,
 
 	*out = NULL;
 	*np = 0;
+	if (mask == JS_STATE_BIT(JS_PENDING) &&
+	    (tries = pending_list(x, flags, out, np)) <= 0)
+		return tries;
 	for (tries = 0; ; tries++) {
 		if (moved_mark(x, &s0, &ov0) < 0)
 			return -1;
@@ -337,6 +479,8 @@ idx_new(struct js_spool *sp)
 	x->sp = sp;
 	x->mv.fd = -1;
 	js_idmap_init(&x->map);
+	js_idmap_init(&x->mv.pend);
+	js_idmap_init(&x->mv.suspects);
 	if ((e = pthread_mutex_init(&x->mu, NULL)) != 0) {
 		free(x);
 		errno = e;
@@ -361,6 +505,8 @@ idx_free(struct idx *x)
 	if (x->mv.fd >= 0 && close(x->mv.fd) < 0)
 		js_warn("close inotify: %s", strerror(errno));
 	free(x->mv.ring);
+	js_idmap_free(&x->mv.pend, NULL);
+	js_idmap_free(&x->mv.suspects, NULL);
 	pthread_mutex_destroy(&x->mv.mu);
 	pthread_mutex_destroy(&x->mu);
 	free(x);
