@@ -25,7 +25,11 @@ R=$CTX/image-root
 mkdir -p "$R/usr/bin" "$R/bin" "$R/etc" "$R/spool" "$R/tmp"
 chmod 1777 "$R/tmp"
 for p in jobspool-apiserver jobspool-processor jobspool-cleaner jobspool; do
-	[ -x "$B/$p" ] || continue
+	if [ ! -x "$B/$p" ]; then
+		[ "$p" = jobspool ] && continue	# the client is optional
+		echo "image.sh: $B/$p is missing: build it first (make B=$B)" >&2
+		exit 1
+	fi
 	cp "$B/$p" "$R/usr/bin/"
 	# every library the program loads, at the same path (and the loader)
 	ldd "$B/$p" | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }' |
