@@ -87,24 +87,18 @@ struct MHD_Response *
 reply_json_response_len(json_t *body, size_t *lenp)
 {
 	struct MHD_Response *resp;
-	char *text, *t2;
+	char *text;
 	size_t len;
 
 	reply_public(body);
-	text = json_dumps(body, JSON_COMPACT);
+	/* js_json_dumps, not json_dumps: jansson's drops a key whose
+	 * allocation failed and answers the rest; one trailing newline:
+	 * nicer in a terminal */
+	text = body != NULL ? js_json_dumps(body, JSON_COMPACT, "\n", &len) :
+	    NULL;
 	json_decref(body);
 	if (text == NULL)
 		return NULL;
-	/* one trailing newline: nicer in a terminal */
-	len = strlen(text);
-	t2 = realloc(text, len + 2);
-	if (t2 == NULL) {
-		free(text);
-		return NULL;
-	}
-	text = t2;
-	text[len++] = '\n';
-	text[len] = '\0';
 	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
 		free(text);
@@ -315,7 +309,10 @@ reply_body_json(struct MHD_Connection *c, struct req *r)
 	}
 	j = js_job_parse(r->body, r->len, err, sizeof err);
 	if (j == NULL) {
-		if (strstr(err, "JSON object") != NULL)
+		if (errno == ENOMEM)	/* not the client's fault */
+			reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of "
+			    "memory");
+		else if (strstr(err, "JSON object") != NULL)
 			reply_error(c, MHD_HTTP_BAD_REQUEST, "the body must be a JSON "
 			    "object");
 		else

@@ -211,6 +211,7 @@ request_take_job(struct req *r, const json_t *sub, size_t n)
 
 	if (r->nd_jobs == NULL && (r->nd_jobs = json_array()) == NULL) {
 		snprintf(r->nd_err, sizeof r->nd_err, "out of memory");
+		r->nd_oom = 1;
 		return -1;
 	}
 	if (json_array_size(r->nd_jobs) >= BATCH_MAX) {
@@ -221,9 +222,14 @@ request_take_job(struct req *r, const json_t *sub, size_t n)
 	v = batch_job(r, sub, err, sizeof err);
 	if (v == NULL) {
 		snprintf(r->nd_err, sizeof r->nd_err, "job %zu: %s", n, err);
+		r->nd_oom = errno == ENOMEM;
 		return -1;
 	}
-	json_array_append_new(r->nd_jobs, v);
+	if (json_array_append_new(r->nd_jobs, v) < 0) {
+		snprintf(r->nd_err, sizeof r->nd_err, "out of memory");
+		r->nd_oom = 1;
+		return -1;
+	}
 	return 0;
 }
 
@@ -247,6 +253,7 @@ nd_line(struct req *r, const char *s, size_t len)
 	if (j == NULL) {
 		snprintf(r->nd_err, sizeof r->nd_err, "line %zu: %s", r->nd_line,
 		    err);
+		r->nd_oom = errno == ENOMEM;
 		return;
 	}
 	request_take_job(r, j, r->nd_line);
@@ -269,6 +276,11 @@ request_ndjson_feed(struct req *r, const char *data, size_t len, int last)
 					r->body = nb;
 					r->len += i - start;
 					nd_line(r, r->body, r->len);
+				} else if (r->nd_err[0] == '\0') {
+					/* the line is lost: the batch fails */
+					snprintf(r->nd_err, sizeof r->nd_err,
+					    "out of memory");
+					r->nd_oom = 1;
 				}
 			} else if (r->nd_err[0] == '\0') {
 				snprintf(r->nd_err, sizeof r->nd_err, "line %zu is "
@@ -292,7 +304,11 @@ request_ndjson_feed(struct req *r, const char *data, size_t len, int last)
 		} else {
 			char *nb = realloc(r->body, r->len + rest + 1);
 			if (nb == NULL) {
-				snprintf(r->nd_err, sizeof r->nd_err, "out of memory");
+				if (r->nd_err[0] == '\0') {
+					snprintf(r->nd_err, sizeof r->nd_err,
+					    "out of memory");
+					r->nd_oom = 1;
+				}
 			} else {
 				memcpy(nb + r->len, data + start, rest);
 				r->body = nb;

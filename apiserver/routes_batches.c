@@ -131,6 +131,9 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 
 	if (!r->ndjson && batch_take_json(c, r) < 0)
 		return MHD_YES;
+	if (r->nd_err[0] != '\0' && r->nd_oom)
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory "
+		    "(%s); nothing was submitted", r->nd_err);
 	if (r->nd_err[0] != '\0')
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "invalid batch: %s; "
 		    "nothing was submitted", r->nd_err);
@@ -323,7 +326,7 @@ batch_next(struct batch_out *b)
 	if (b->logs)
 		add_log(b->a, js_job_str(job, "id"), job);
 	reply_public(job);
-	text = json_dumps(job, JSON_COMPACT);
+	text = js_json_dumps(job, JSON_COMPACT, NULL, NULL);
 	json_array_set_new(b->jobs, b->next, json_null());	/* sent: freed */
 	if (text == NULL)
 		return -1;
@@ -392,26 +395,35 @@ batch_find(struct api *a, struct MHD_Connection *c, struct req *r,
 }
 
 /* Reads the n jobs of hits (marking the final ones retrieved unless peek)
- * into *jobs and counts them by status into *counts (NULL: out of
- * memory). */
-static void
+ * into *jobs and counts them by status into *counts.  0, or -1 with errno
+ * (ENOMEM, or the error reading a job that is there) and nothing in *jobs
+ * and *counts: an answer holds every job of the batch, or is an error. */
+static int
 batch_read_jobs(struct api *a, const struct idx_hit *hits, size_t n,
     int peek, json_t **jobs, json_t **counts)
 {
 	static const char *const names[] = { "pending", "running", "completed",
 	    "failed", "cancelled" };
 	size_t i;
+	int e = ENOMEM;
 
 	*jobs = json_array();
 	*counts = json_object();
+	if (*jobs == NULL || *counts == NULL)
+		goto fail;
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)
-		json_object_set_new(*counts, names[i], json_integer(0));
+		if (json_object_set_new(*counts, names[i], json_integer(0)) < 0)
+			goto fail;
 	for (i = 0; i < n; i++) {
 		enum js_state st;
 		json_t *job = js_spool_read(a->sp, hits[i].id, &st), *cnt;
 		const char *s;
-		if (job == NULL)
-			continue;
+		if (job == NULL && (errno == ENOENT || errno == EBADMSG))
+			continue;	/* gone meanwhile, or not a job */
+		if (job == NULL) {
+			e = errno;
+			goto fail;
+		}
 		if (!peek && (JS_FINAL_MASK & JS_STATE_BIT(st))) {
 			json_t *j2 = js_spool_retrieve(a->sp, hits[i].id);
 			if (j2 != NULL) {
@@ -422,8 +434,16 @@ batch_read_jobs(struct api *a, const struct idx_hit *hits, size_t n,
 		s = js_job_str(job, "status");
 		if (s != NULL && (cnt = json_object_get(*counts, s)) != NULL)
 			json_integer_set(cnt, json_integer_value(cnt) + 1);
-		json_array_append_new(*jobs, job);
+		if (json_array_append_new(*jobs, job) < 0)
+			goto fail;
 	}
+	return 0;
+fail:
+	json_decref(*jobs);
+	json_decref(*counts);
+	*jobs = *counts = NULL;
+	errno = e;
+	return -1;
 }
 
 /* The streamed answer's state for jobs (taken), its first piece the head
@@ -439,7 +459,8 @@ batch_out_new(struct api *a, const char *cid, json_t *jobs, json_t *counts,
 
 	head = json_pack("{s:s,s:I,s:o}", "correlation_id", cid, "total",
 	    (json_int_t)json_array_size(jobs), "counts", counts);
-	text = head != NULL ? json_dumps(head, JSON_COMPACT) : NULL;
+	text = head != NULL ? js_json_dumps(head, JSON_COMPACT, NULL, NULL) :
+	    NULL;
 	json_decref(head);
 	b = calloc(1, sizeof *b);
 	if (text == NULL || b == NULL || jobs == NULL) {
@@ -477,8 +498,11 @@ route_batch_get(struct api *a, struct MHD_Connection *c, struct req *r,
 
 	if (batch_find(a, c, r, cid, &hits, &n, &rc) < 0)
 		return rc;
-	batch_read_jobs(a, hits, n, r->head || reply_flag(c, "peek"), &jobs,
-	    &counts);
+	if (batch_read_jobs(a, hits, n, r->head || reply_flag(c, "peek"),
+	    &jobs, &counts) < 0) {
+		free(hits);
+		return reply_errno(c, errno, "cannot read the batch's jobs");
+	}
 	free(hits);
 	b = batch_out_new(a, cid, jobs, counts, reply_flag(c, "logs"));
 	if (b == NULL)

@@ -215,6 +215,17 @@ label_paused(struct api *a, const struct js_pause *ps, const char *id)
 	return r != 0;
 }
 
+/* Whether a claim that failed with e failed for the whole spool (it
+ * cannot be written, memory or descriptors ran out), not for one job: the
+ * worker hears the error instead of "no job" (204). */
+static int
+spool_wide(int e)
+{
+	return e == EROFS || e == EACCES || e == EPERM || e == ENOSPC ||
+	    e == EDQUOT || e == ENOMEM || e == EMFILE || e == ENFILE ||
+	    e == EIO;
+}
+
 /* How soon a claim looks again at a job that waits for another. */
 #define DEPS_RECHECK_MS 1000
 
@@ -278,7 +289,7 @@ claim_eligible(struct api *a, const struct idx_filter *f,
 /*
  * One pass: claims the first pending job the worker may run.  1 with *out
  * the answer, 0 if none (*next_nb: earliest not_before in the future, or
- * 0), -1 with errno.
+ * 0), -1 with errno (a claim that failed for the whole spool, spool_wide).
  */
 static int
 claim_once(struct api *a, const struct idx_filter *f,
@@ -305,6 +316,11 @@ claim_once(struct api *a, const struct idx_filter *f,
 		if (!claim_eligible(a, f, ps, cands, i, now, next_nb, &h))
 			continue;
 		if (js_spool_claim(a->sp, h.id, worker, &cl, &job) < 0) {
+			if (spool_wide(errno)) {
+				json_decref(job);
+				rc = -1;
+				break;
+			}
 			/* EAGAIN: its file holds a later start time than the
 			 * index read; it is pending again, to be read again */
 			if (errno == ENOENT || errno == EBADMSG ||
@@ -508,7 +524,7 @@ claim_wait(struct api *a, struct MHD_Connection *c, const struct claim_ask *q)
 		if (rc > 0)
 			return reply_json(c, MHD_HTTP_OK, out);
 		if (rc < 0)
-			return reply_store_errno(a, c, errno, "cannot scan the spool");
+			return reply_store_errno(a, c, errno, "cannot claim a job");
 		now = js_mono_ms();
 		if (now >= deadline)
 			break;

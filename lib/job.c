@@ -785,10 +785,25 @@ fail:
 	return NULL;
 }
 
+/* errno after a check that failed: ENOMEM if an allocation failed while
+ * it ran (malloc sets ENOMEM; the message may then be anything, e.g. a
+ * type error for a value jansson could not copy), else EINVAL. */
+static void
+failed_errno(void)
+{
+	if (errno != ENOMEM)
+		errno = EINVAL;
+}
+
 json_t *
 js_job_validate(const json_t *submitted, char *err, size_t errlen)
 {
-	return validate(submitted, 0, err, errlen);
+	json_t *v;
+
+	errno = 0;
+	if ((v = validate(submitted, 0, err, errlen)) == NULL)
+		failed_errno();
+	return v;
 }
 
 /* Fields an update may change. */
@@ -887,13 +902,21 @@ update(json_t *job, const json_t *changes, char *err, size_t errlen)
 int
 js_job_check_update(const json_t *changes, char *err, size_t errlen)
 {
-	return update(NULL, changes, err, errlen);
+	errno = 0;
+	if (update(NULL, changes, err, errlen) == 0)
+		return 0;
+	failed_errno();
+	return -1;
 }
 
 int
 js_job_update(json_t *job, const json_t *changes, char *err, size_t errlen)
 {
-	return update(job, changes, err, errlen);
+	errno = 0;
+	if (update(job, changes, err, errlen) == 0)
+		return 0;
+	failed_errno();
+	return -1;
 }
 
 /* Strictly increasing nanosecond sequence within this process. */
@@ -972,11 +995,13 @@ js_job_rerun(const json_t *old, char *err, size_t errlen)
 
 	if (id == NULL || !js_id_valid(id)) {
 		js_errf(err, errlen, "the job has no valid id");
+		errno = EINVAL;
 		return NULL;
 	}
 	spec = json_object();
 	if (spec == NULL) {
 		js_errf(err, errlen, "out of memory");
+		errno = ENOMEM;
 		return NULL;
 	}
 	json_object_foreach((json_t *)old, k, v)
@@ -984,18 +1009,23 @@ js_job_rerun(const json_t *old, char *err, size_t errlen)
 		    json_object_set(spec, k, v) < 0) {
 			json_decref(spec);
 			js_errf(err, errlen, "out of memory");
+			errno = ENOMEM;
 			return NULL;
 		}
+	errno = 0;
 	valid = validate(spec, 0, err, errlen);
 	json_decref(spec);
-	if (valid == NULL)
+	if (valid == NULL) {
+		failed_errno();
 		return NULL;
+	}
 	job = js_job_new(valid, NULL, js_job_str(old, "owner"), NULL);
 	json_decref(valid);
 	if (job == NULL || json_object_set_new(job, "rerun_of",
 	    json_string(id)) < 0) {
 		json_decref(job);
 		js_errf(err, errlen, "out of memory");
+		errno = ENOMEM;
 		return NULL;
 	}
 	return job;
@@ -1123,10 +1153,16 @@ js_job_parse(const char *text, size_t len, char *err, size_t errlen)
 	json_error_t e;
 	json_t *j;
 
+	errno = 0;
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
-	if (j == NULL && ((e.line == -1 && e.text[0] == '\0') ||
-	    json_error_code(&e) == json_error_out_of_memory)) {
-		/* (no text at all: the parser could not even start) */
+	if ((j == NULL && ((e.line == -1 && e.text[0] == '\0') ||
+	    json_error_code(&e) == json_error_out_of_memory)) ||
+	    errno == ENOMEM) {
+		/* (no text at all: the parser could not even start; jansson
+		 * 2.14 reports a failed allocation inside a string token as a
+		 * syntax error, or even drops one character of the string and
+		 * succeeds, but malloc left ENOMEM) */
+		json_decref(j);
 		js_errf(err, errlen, "out of memory");
 		errno = ENOMEM;
 		return NULL;

@@ -65,7 +65,8 @@ int js_label_valid(const char *s);
  * number of seconds, "run_at" RFC 3339 UTC with milliseconds, and "delay"
  * (a duration from now) is stored as that "run_at".  Unknown fields and
  * fields the server sets ("id",
- * "status", ...) are refused.  Returns NULL with err filled when invalid.
+ * "status", ...) are refused.  Returns NULL with err filled when invalid
+ * (errno EINVAL), or when memory ran out while checking (errno ENOMEM).
  */
 json_t *js_job_validate(const json_t *submitted, char *err, size_t errlen);
 
@@ -96,7 +97,7 @@ json_t *js_job_normalize(const json_t *stored, const char *id, char *err,
  * a name is a string, never null; "delay" becomes "run_at", now plus the
  * delay; run_at and delay not both).  A new start time also drops the
  * retry backoff "not_before": the time given is the job's start time.
- * Returns 0, or -1 with err.
+ * Returns 0, or -1 with err and errno EINVAL (ENOMEM: memory ran out).
  */
 int js_job_check_update(const json_t *changes, char *err, size_t errlen);
 /* The first key of changes that may only change while the job is pending
@@ -106,8 +107,8 @@ int js_job_check_update(const json_t *changes, char *err, size_t errlen);
 const char *js_job_pending_only(const json_t *changes);
 /* Checks changes as js_job_check_update does and, if all are valid, sets
  * them (normalised as a submission's) and "updated_at" in job.  Returns 0,
- * or -1 with err and job unchanged (after a failed allocation it may be
- * partly changed: discard it). */
+ * or -1 with err and job unchanged (errno EINVAL; ENOMEM after a failed
+ * allocation, when job may be partly changed: discard it). */
 int js_job_update(json_t *job, const json_t *changes, char *err,
     size_t errlen);
 
@@ -116,8 +117,8 @@ int js_job_update(json_t *job, const json_t *changes, char *err,
  * (js_job_new: fresh id, status pending, attempts 0) with the submitted
  * fields of old (its specification: what runs, how, limits, labels,
  * priority, name, metadata, "run_at"), the same "owner", no batch, and
- * "rerun_of" the old id.  NULL with err if old does not hold a valid
- * specification.
+ * "rerun_of" the old id.  NULL with err and errno EINVAL if old does not
+ * hold a valid specification, ENOMEM if memory ran out.
  */
 json_t *js_job_rerun(const json_t *old, char *err, size_t errlen);
 

@@ -178,7 +178,7 @@ link_main(struct link *lk)
 	m.sigfd = m.infd = -1;
 	if (open_events(&m) < 0)
 		return 1;
-	ls = json_dumps(lk->labels, JSON_COMPACT);
+	ls = js_json_dumps(lk->labels, JSON_COMPACT, NULL, NULL);
 	js_info("remote mode: claiming from %s as %s (-j %d, labels %s)",
 	    lk->cfg->server, lk->worker, lk->cfg->jobs, ls != NULL ? ls : "?");
 	free(ls);

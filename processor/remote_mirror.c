@@ -359,7 +359,7 @@ mirror_finish_body(const json_t *job, long long token, uint64_t base,
 	}
 	req = json_pack("{s:I,s:o,s:b}", "token", (json_int_t)token,
 	    "job", copy, "give_back", give_back);
-	text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	text = req ? js_json_dumps(req, JSON_COMPACT, NULL, NULL) : NULL;
 	json_decref(req);
 	return text;
 }

@@ -8,9 +8,12 @@
 #   1. damaged by hand: an Idempotency-Key record that is another key's
 #      (409), idem/ that is not a directory (503), a job's log that is a
 #      symlink or a directory (500, never followed), a hand-written job
-#      whose delay is no duration (a PUT is 400 and changes nothing);
-#   2. a spool remounted read-only (root, tmpfs): PUT, DELETE, worker
-#      heartbeat, log upload and finish answer 503 "not writable";
+#      whose delay is no duration (a PUT is 400 and changes nothing), a
+#      re-run of a hand-written final job whose specification is not valid
+#      (409) and one while the spool is renamed away (503);
+#   2. a spool remounted read-only (root, tmpfs): PUT, DELETE, re-run,
+#      worker claim (not 204 "no job": the pending job is there), heartbeat,
+#      log upload and finish answer 503 "not writable";
 #   3. a full disk (root, tmpfs): PUT, worker log upload and finish answer
 #      507; the worker's job is still running, and finishes once space
 #      returns.
@@ -114,6 +117,26 @@ mv "$SPOOL/tmp/$JD" "$SPOOL/$JD.pending"
 BEFORE=$(snap)
 req PUT "/api/v1/jobs/$JD" -H "$UA" -d '{"name":"renamed"}'
 refused "PUT of a hand-written job with a bad delay" 400 "delay must be"
+# re-run (POST /api/v1/jobs/{id}/rerun) of a hand-written completed job
+# that names nothing to run: it cannot be re-run, and nothing is written
+read -r JR </proc/sys/kernel/random/uuid
+printf '{"owner":"u","status":"completed","exit_code":0}\n' >"$SPOOL/tmp/$JR"
+mv "$SPOOL/tmp/$JR" "$SPOOL/$JR.completed"
+BEFORE=$(snap)
+req POST "/api/v1/jobs/$JR/rerun" -H "$UA"
+refused "re-run of a final job with no valid specification" 409 \
+	"cannot be re-run"
+# the spool renamed away under the server: the job is still read (the
+# server holds the directory open) but no new job may be stored there
+read -r JV </proc/sys/kernel/random/uuid
+printf '{"shell":"true","owner":"u","status":"completed","exit_code":0}\n' \
+	>"$SPOOL/tmp/$JV"
+mv "$SPOOL/tmp/$JV" "$SPOOL/$JV.completed"
+BEFORE=$(snap)
+mv "$SPOOL" "$SPOOL.away"
+req POST "/api/v1/jobs/$JV/rerun" -H "$UA"
+mv "$SPOOL.away" "$SPOOL"
+refused "re-run while the spool is renamed away" 503 "not usable"
 alive "the damaged files"
 api_stop
 
@@ -159,6 +182,11 @@ else
 	refused "read-only: DELETE of a pending job" 503 "not writable"
 	req DELETE "/api/v1/jobs/$JC" -H "$UA"
 	refused "read-only: DELETE of a completed job" 503 "not writable"
+	req POST "/api/v1/jobs/$JC/rerun" -H "$UA"
+	refused "read-only: re-run of a completed job" 503 "not writable"
+	req POST /api/v1/workers/claim -H "$WA" -d '{"wait":0}'
+	refused "read-only: worker claim with a job pending" 503 \
+		"not writable"
 	req POST "/api/v1/workers/jobs/$JW/heartbeat" -H "$WA" \
 		-d "{\"token\":$GW}"
 	refused "read-only: worker heartbeat" 503 "not writable"

@@ -7,12 +7,16 @@
 # memory" at least once (its error answer is really sent); a request that
 # reads leaves the spool as it was; tmp/ stays empty; every job file in the
 # spool is a whole job (jansson's json_dumps once stored a job with a key
-# left out); once memory is back every request works again.
-# Answers with another status (a 404 "no job" or a 400 for a job that
-# exists, because an allocation failed) are printed as "# wrong status"
-# lines and counted, and fail the suite only with OOM_STRICT=1: the
-# apiserver does not yet tell a failed allocation from a missing job
-# everywhere (issue 15 follow-up).
+# left out); once memory is back every request works again.  With
+# OOM_WHOLE=1 also: a request whose answer cannot change answers, whenever
+# it answers normally, exactly what it answers with nothing failing
+# (jansson's json_dumps answered a job with a key left out; still open:
+# with one allocation failing, a GET can answer a job whose "id" lost a
+# character, so it is printed and counted but not yet a failure).
+# An answer with another status (a 404 "no job", "no such route" or a 400
+# for a request that is fine, because an allocation failed) is printed as
+# a "# wrong status" line and fails the suite: a failed allocation is 503.
+# OOM_STRICT=0 only reports them.
 # AddressSanitizer's runtime aborts when an allocation fails while it
 # starts a thread (pthread_getattr_np), so given a sanitizer build (make
 # check) the suite builds the apiserver again without sanitizers, in its
@@ -48,12 +52,17 @@ snap() {
 
 # sweep DESC OK-STATUSES READS METHOD PATH [curl args]: the request with
 # the 1st, 2nd, ... allocation failing.  OK-STATUSES: the normal answers
-# ("200" or "200|201"); READS: yes if the spool must not change.
+# ("200" or "200|201"); READS: yes if the spool must not change, same if
+# also each normal answer must be the answer with nothing failing.
 WRONG=0
 sweep() {
 	s_desc=$1 s_ok="|$2|" s_reads=$3; shift 3
-	s_n=0 s_good=0 s_oom=0 s_closed=0 s_bad="" s_wrong=0
+	s_n=0 s_good=0 s_oom=0 s_closed=0 s_bad="" s_wrong=0 s_diff=0
 	s_before=$(snap)
+	if [ "$s_reads" = same ]; then
+		req "$@"
+		s_want=$BODY
+	fi
 	while [ "$s_n" -lt 3000 ]; do
 		s_n=$((s_n + 1))
 		arm "$s_n"
@@ -62,7 +71,12 @@ sweep() {
 		fired && s_fired=yes
 		arm 0
 		case $s_ok in
-		*"|$CODE|"*) s_good=$((s_good + 1)) ;;
+		*"|$CODE|"*) s_good=$((s_good + 1))
+			if [ "$s_reads" = same ] && [ "$BODY" != "$s_want" ]; then
+				s_diff=$((s_diff + 1))
+				echo "# other answer: $s_desc, allocation $s_n:" \
+					"$(printf '%s' "$BODY" | head -c 300)"
+			fi ;;
 		*)
 		case $CODE in
 		000) s_closed=$((s_closed + 1)) ;;
@@ -100,7 +114,15 @@ sweep() {
 	fi
 	case $s_ok in *"|$CODE|"*) ok "$s_desc: normal once nothing fails" ;;
 		*) fail "$s_desc: the last try, with nothing failing: $CODE" ;; esac
-	[ "$s_reads" = yes ] && eq "$s_desc: spool unchanged" "$(snap)" \
+	if [ "$s_reads" = same ] && [ "${OOM_WHOLE:-0}" = 1 ]; then
+		eq "$s_desc: every normal answer is the whole answer (none with \
+a part left out)" "$s_diff" 0
+	elif [ "$s_reads" = same ]; then
+		echo "# $s_desc: $s_diff normal answers not the whole answer" \
+			"(OOM_WHOLE=1 fails on them; a known defect: a string of" \
+			"the job loses a character when one allocation fails)"
+	fi
+	[ "$s_reads" != no ] && eq "$s_desc: spool unchanged" "$(snap)" \
 		"$s_before"
 	check "$s_desc: tmp/ is empty" [ -z "$(ls "$SPOOL/tmp")" ]
 	WRONG=$((WRONG + s_wrong))
@@ -148,10 +170,12 @@ if [ "$ASAN" = yes ]; then
 	fail "the allocation sweeps need an apiserver built without \
 AddressSanitizer, and building one failed (see above)"
 else
-	sweep "GET the job list" 200 yes GET "/api/v1/jobs" -H "$UA"
-	sweep "GET a batch" 200 yes GET "/api/v1/batches/$CID?peek=1&logs=1" \
+	sweep "GET a job" 200 same GET "/api/v1/jobs/$J1" -H "$UA"
+	sweep "GET the job list" 200 same GET "/api/v1/jobs" -H "$UA"
+	sweep "GET a batch" 200 same GET "/api/v1/batches/$CID?peek=1&logs=1" \
 		-H "$UA"
-	sweep "GET a batch's log" 200 yes GET "/api/v1/batches/$CID/log" -H "$UA"
+	sweep "GET a batch's log" 200 same GET "/api/v1/batches/$CID/log" \
+		-H "$UA"
 	sweep "GET /metrics" 200 yes GET /metrics
 	sweep "PUT a job's name" 200 no PUT "/api/v1/jobs/$J1" -H "$UA" \
 		-d '{"name":"renamed"}'
@@ -160,12 +184,16 @@ else
 		-d '{"shell":"echo c"}'
 	sweep "POST a batch" 201 no POST /api/v1/batches -H "$UA" \
 		-d '{"jobs":[{"shell":"echo d"}]}'
+	sweep "POST an NDJSON batch" 201 no POST /api/v1/batches -H "$UA" \
+		-H 'Content-Type: application/x-ndjson' \
+		--data-binary "$(printf '{"shell":"echo e"}\n{"shell":"echo f"}')"
 	sweep "POST /api/v1/add" 201 no POST /api/v1/add/2/3 -H "$UA"
-	if [ "$WRONG" -gt 0 ] && [ "${OOM_STRICT:-}" = 1 ]; then
-		fail "$WRONG answers with another status than 503 (see above)"
-	elif [ "$WRONG" -gt 0 ]; then
+	if [ "${OOM_STRICT:-1}" = 0 ]; then
 		echo "# $WRONG answers with another status than 503 under a" \
-			"failed allocation (OOM_STRICT=1 fails on them)"
+			"failed allocation (OOM_STRICT=0: not counted)"
+	else
+		eq "no answer but 503 to a failed allocation (see the" \
+			"'# wrong status' lines above)" "$WRONG" 0
 	fi
 fi
 

@@ -421,8 +421,10 @@ static int alloc_left;
 static void *
 failing_malloc(size_t n)
 {
-	if (alloc_left > 0 && --alloc_left == 0)
+	if (alloc_left > 0 && --alloc_left == 0) {
+		errno = ENOMEM;		/* as malloc does */
 		return NULL;
+	}
 	return malloc(n);
 }
 
@@ -466,11 +468,12 @@ test_dump_out_of_memory(void **state)
 	json_decref(job);
 }
 
-/* Parsing when memory runs out: where jansson says so (its parser could
- * not start, or an error of code json_error_out_of_memory), NULL with
- * ENOMEM and "out of memory", not "malformed" (a claim fails a job whose
- * file is malformed).  jansson 2.14 reports a failed allocation inside a
- * string token as a syntax error, which stays EBADMSG. */
+/* Parsing when memory runs out: NULL with ENOMEM and "out of memory",
+ * never "malformed" (a claim fails a job whose file is malformed, the
+ * apiserver answers 400 to a malformed body), whether jansson says so (its
+ * parser could not start, or json_error_out_of_memory) or not (jansson
+ * 2.14 reports a failed allocation inside a string token as a syntax
+ * error): an allocation that failed is told by the ENOMEM malloc left. */
 static void
 test_parse_out_of_memory(void **state)
 {
@@ -492,12 +495,9 @@ test_parse_out_of_memory(void **state)
 			json_decref(j);
 			continue;
 		}
-		if (errno == ENOMEM) {
-			assert_string_equal(err, "out of memory");
-			oom++;
-		} else {
-			assert_int_equal(errno, EBADMSG);
-		}
+		assert_int_equal(errno, ENOMEM);
+		assert_string_equal(err, "out of memory");
+		oom++;
 	}
 	alloc_left = 1;		/* the parser cannot start */
 	j = js_job_parse(text, strlen(text), err, sizeof err);
@@ -511,6 +511,54 @@ test_parse_out_of_memory(void **state)
 	assert_int_equal(errno, EBADMSG);
 	assert_null(js_job_parse("[1]", 3, err, sizeof err));
 	assert_int_equal(errno, EBADMSG);
+	json_decref(ref);
+}
+
+/* Checks that fail because memory ran out say so by errno (ENOMEM: the
+ * apiserver answers 503), and refusals by EINVAL (400). */
+static void
+test_validate_out_of_memory(void **state)
+{
+	json_t *sub, *ref, *v, *upd;
+	int n, oom = 0;
+
+	(void)state;
+	sub = json_pack("{s:s,s:s,s:{s:s},s:s,s:[s]}", "shell", "true",
+	    "name", "n", "env", "K", "v", "timeout", "1m", "labels", "gpu");
+	upd = json_pack("{s:s,s:s}", "name", "m", "delay", "5m");
+	assert_non_null(sub);
+	assert_non_null(upd);
+	ref = js_job_validate(sub, err, sizeof err);
+	assert_non_null(ref);
+	json_set_alloc_funcs(failing_malloc, free);
+	for (n = 1; n <= 60; n++) {
+		alloc_left = n;
+		v = js_job_validate(sub, err, sizeof err);
+		alloc_left = 0;
+		if (v != NULL) {
+			assert_true(json_equal(v, ref));
+			json_decref(v);
+			continue;
+		}
+		assert_int_equal(errno, ENOMEM);
+		oom++;
+		alloc_left = n;
+		if (js_job_check_update(upd, err, sizeof err) < 0)
+			assert_int_equal(errno, ENOMEM);
+		alloc_left = 0;
+	}
+	json_set_alloc_funcs(malloc, free);
+	assert_true(oom > 1);
+	json_decref(sub);
+	sub = json_pack("{s:i}", "shell", 5);
+	assert_null(js_job_validate(sub, err, sizeof err));
+	assert_int_equal(errno, EINVAL);
+	json_decref(upd);
+	upd = json_pack("{s:i}", "name", 5);
+	assert_int_equal(js_job_check_update(upd, err, sizeof err), -1);
+	assert_int_equal(errno, EINVAL);
+	json_decref(sub);
+	json_decref(upd);
 	json_decref(ref);
 }
 
@@ -530,6 +578,7 @@ main(void)
 		cmocka_unit_test(test_rerun),
 		cmocka_unit_test(test_dump_out_of_memory),
 		cmocka_unit_test(test_parse_out_of_memory),
+		cmocka_unit_test(test_validate_out_of_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
