@@ -86,7 +86,7 @@ if mount --bind -o ro "$MNT" "$RO" 2>/dev/null; then
 	eq "cleaner on a read-only spool exits 1" "$?" 1
 	check "cleaner says why (read-only)" grep -q -i 'read-only' "$WORK/c.err"
 	check "cleaner message starts with its name" \
-		grep -q '^jobspool-cleaner: ' "$WORK/c.err"
+		grep -E -q '^([0-9]{4}-[0-9:.TZ-]+ )?jobspool-cleaner: ' "$WORK/c.err"
 
 	: >"$WORK/p.err"
 	"$JS_BIN/jobspool-processor" --spool "$RO" 2>"$WORK/p.err" &

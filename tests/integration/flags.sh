@@ -35,6 +35,12 @@ apiserver|tls-client-ca|/nonexistent/ca.pem|--listen=127.0.0.1:0 --tls-cert=$WOR
 apiserver|log-level|loud|--listen=127.0.0.1:0
 apiserver|syslog|maybe|--listen=127.0.0.1:0|bool
 apiserver|access-log|/nonexistent/access.log|--listen=127.0.0.1:0
+apiserver|jwt-secret-file|/nonexistent/jwt.key|--listen=127.0.0.1:0
+apiserver|jwt-ttl|forever|--listen=127.0.0.1:0
+apiserver|jwt-max-ttl|soon|--listen=127.0.0.1:0
+apiserver|jwt-skew|1y|--listen=127.0.0.1:0
+apiserver|mint-token|alice:root|--listen=127.0.0.1:0
+apiserver|ttl|long|--listen=127.0.0.1:0
 processor|spool||
 processor|jobs|many|
 processor|lease|5x|
