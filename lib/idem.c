@@ -204,20 +204,11 @@ js_idem_expire(struct js_spool *sp, int64_t age_ms, int dry_run,
 	struct dirent *de;
 	char name[sizeof JS_IDEM_DIR + 34];
 	DIR *d;
-	int fd, count = 0, r, saved;
+	int count = 0, r, saved;
 	off_t size;
 
-	fd = openat(js_spool_fd(sp), JS_IDEM_DIR, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	d = fdopendir(fd);
-	if (d == NULL) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
+	if ((r = js_spool_opensub(sp, JS_IDEM_DIR, &d)) <= 0)
+		return r;
 	for (errno = 0; (de = readdir(d)) != NULL; errno = 0) {
 		if (!record_file(de->d_name))
 			continue;

@@ -74,22 +74,14 @@ int
 js_pause_read(struct js_spool *sp, struct js_pause *p)
 {
 	DIR *d;
-	int fd, r, saved;
+	int r, saved;
 
 	memset(p, 0, sizeof *p);
 	if ((r = present(js_spool_fd(sp), JS_PAUSE_FILE)) < 0)
 		return -1;
 	p->all = r;
-	fd = openat(js_spool_fd(sp), JS_PAUSE_DIR, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		saved = errno;
-		(void)close(fd);	/* a directory */
-		errno = saved;
-		return -1;
-	}
+	if ((r = js_spool_opensub(sp, JS_PAUSE_DIR, &d)) <= 0)
+		return r;
 	if (read_labels(d, p) < 0) {
 		saved = errno;
 		js_pause_free(p);
@@ -127,8 +119,6 @@ js_pause_set(struct js_spool *sp, const char *label, int on, const char *by)
 	char name[sizeof JS_PAUSE_DIR + JS_LABEL_MAX + 2], now[JS_TIME_SIZE];
 	int dfd = js_spool_fd(sp), r;
 	json_t *o;
-	char *text;
-	size_t len;
 
 	if (label != NULL && !js_label_valid(label)) {
 		errno = EINVAL;
@@ -153,15 +143,12 @@ js_pause_set(struct js_spool *sp, const char *label, int on, const char *by)
 	    errno != EEXIST)
 		return -1;
 	js_time_format(js_now_ms(), now);
-	o = json_pack("{s:s,s:s?}", "paused_at", now, "by", by);
-	text = o != NULL ? js_json_dumps(o, JSON_COMPACT, "\n", &len) : NULL;
-	json_decref(o);
-	if (text == NULL) {
+	if ((o = json_pack("{s:s,s:s?}", "paused_at", now, "by", by)) == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
-	r = js_spool_write_file(sp, name, text, len, 0);
-	free(text);
+	r = js_spool_write_json(sp, name, o, 0);
+	json_decref(o);
 	return r < 0 ? -1 : 1;
 }
 

@@ -130,8 +130,6 @@ js_registry_write(struct js_spool *sp, const struct js_proc_info *p)
 {
 	char name[JS_PROC_ID_SIZE + 32];
 	json_t *o;
-	char *text;
-	size_t len;
 	int rc, saved;
 
 	if (!id_ok(p->id)) {
@@ -144,15 +142,9 @@ js_registry_write(struct js_spool *sp, const struct js_proc_info *p)
 	snprintf(name, sizeof name, JS_REGISTRY_DIR "/%s" SUFFIX, p->id);
 	if ((o = info_json(p, 0)) == NULL)
 		return -1;
-	text = js_json_dumps(o, JSON_COMPACT, "\n", &len);
-	json_decref(o);
-	if (text == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
-	rc = js_spool_write_file(sp, name, text, len, 0);
+	rc = js_spool_write_json(sp, name, o, 0);
 	saved = errno;
-	free(text);
+	json_decref(o);
 	errno = saved;
 	return rc;
 }
@@ -327,20 +319,12 @@ js_registry_list(struct js_spool *sp, int64_t now_ms,
     struct js_proc_info **out, size_t *n)
 {
 	DIR *d;
-	int fd, saved;
+	int r;
 
 	*out = NULL;
 	*n = 0;
-	fd = openat(js_spool_fd(sp), JS_REGISTRY_DIR, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		saved = errno;
-		(void)close(fd);	/* a directory */
-		errno = saved;
-		return -1;
-	}
+	if ((r = js_spool_opensub(sp, JS_REGISTRY_DIR, &d)) <= 0)
+		return r;
 	return read_dir(d, now_ms, out, n);
 }
 

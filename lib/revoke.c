@@ -52,9 +52,8 @@ int
 js_revoke_add(struct js_spool *sp, const char *jti, int64_t until_s,
     const char *by)
 {
-	char name[NAME_SIZE], now[JS_TIME_SIZE], *text;
+	char name[NAME_SIZE], now[JS_TIME_SIZE];
 	json_t *o;
-	size_t len;
 	int r;
 
 	if (jti == NULL || jti[0] == '\0') {
@@ -68,14 +67,12 @@ js_revoke_add(struct js_spool *sp, const char *jti, int64_t until_s,
 	js_time_format(js_now_ms(), now);
 	o = json_pack("{s:s,s:I,s:s,s:s?}", "jti", jti, "until",
 	    (json_int_t)until_s, "revoked_at", now, "by", by);
-	text = o != NULL ? js_json_dumps(o, JSON_COMPACT, "\n", &len) : NULL;
-	json_decref(o);
-	if (text == NULL) {
+	if (o == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
-	r = js_spool_write_file(sp, name, text, len, 0);
-	free(text);
+	r = js_spool_write_json(sp, name, o, 0);
+	json_decref(o);
 	return r < 0 ? -1 : sync_dir(sp);
 }
 
@@ -131,20 +128,12 @@ int
 js_revoke_prune(struct js_spool *sp, int64_t now_s)
 {
 	struct dirent *de;
-	int dfd, count = 0, saved;
+	int r, count = 0, saved;
 	int64_t until;
 	DIR *d;
 
-	dfd = openat(js_spool_fd(sp), JS_REVOKE_DIR, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0)
-		return errno == ENOENT ? 0 : -1;
-	if ((d = fdopendir(dfd)) == NULL) {
-		saved = errno;
-		close(dfd);
-		errno = saved;
-		return -1;
-	}
+	if ((r = js_spool_opensub(sp, JS_REVOKE_DIR, &d)) <= 0)
+		return r;
 	for (errno = 0; (de = readdir(d)) != NULL; errno = 0) {
 		if (!hex_name(de->d_name))
 			continue;

@@ -239,6 +239,25 @@ js_spool_opendir(struct js_spool *sp)
 	return opendir_fd(sp->dirfd);
 }
 
+int
+js_spool_opensub(struct js_spool *sp, const char *sub, DIR **d)
+{
+	int fd, saved;
+
+	*d = NULL;
+	fd = openat(sp->dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if ((*d = fdopendir(fd)) == NULL) {
+		saved = errno;
+		(void)close(fd);	/* a directory: nothing to flush */
+		errno = saved;
+		return -1;
+	}
+	return 1;
+}
+
 /* Writes data into a new file tmp/<uuid>.tmp, synced and closed; its name
  * goes into tmpname.  On failure nothing is left behind. */
 static int
@@ -319,6 +338,25 @@ dirsync_lead(struct js_spool *sp, unsigned long long upto)
 		ds->err = e;
 	}
 	pthread_cond_broadcast(&ds->cv);
+}
+
+int
+js_spool_write_json(struct js_spool *sp, const char *name, const json_t *o,
+    int flags)
+{
+	char *text;
+	size_t len;
+	int rc, saved;
+
+	if ((text = js_json_dumps(o, JSON_COMPACT, "\n", &len)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = js_spool_write_file(sp, name, text, len, flags);
+	saved = errno;
+	free(text);
+	errno = saved;
+	return rc;
 }
 
 int

@@ -106,6 +106,11 @@ int js_spool_parse_name(const char *name, char id[JS_ID_SIZE], int *state,
 #define JS_RELAXED 0x2
 int js_spool_write_file(struct js_spool *sp, const char *name, const void *data,
     size_t len, int flags);
+/* js_spool_write_file of o as one line of compact JSON (js_json_dumps):
+ * the sidecar records (registry, pause, revocations).  0, or -1 with errno
+ * (ENOMEM when it cannot be dumped). */
+int js_spool_write_json(struct js_spool *sp, const char *name,
+    const json_t *o, int flags);
 /* Makes every rename and unlink done so far in the spool directory
  * durable: one fsync of it, shared by the threads that call at the same
  * time (a caller waits at most for the fsync running when it arrived and
@@ -151,6 +156,10 @@ struct js_entry {
 /* A directory stream over the spool directory (its own descriptor), for
  * callers that walk every entry; close with closedir().  NULL with errno. */
 DIR *js_spool_opendir(struct js_spool *sp);
+/* A directory stream over the spool's subdirectory sub (idem/, revoked/,
+ * processors/, paused.d/), not following a symlink: 1 with *d set (close
+ * with closedir()), 0 with *d NULL when it does not exist, -1 with errno. */
+int js_spool_opensub(struct js_spool *sp, const char *sub, DIR **d);
 /* Lists the jobs whose state is in mask (JS_STATE_BIT()s): a new array in
  * *out (caller frees) of *n entries, in directory order.  Costs one
  * readdir of the spool, plus one fstatat per listed job with JS_LIST_STAT. */
