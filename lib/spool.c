@@ -571,6 +571,17 @@ set_status_from_state(json_t *job, enum js_state st)
 	}
 }
 
+/* Makes "id" agree with the file's name, which is the job's id: a file
+ * written by hand into the spool may have none (or another one). */
+static void
+set_id_from_name(json_t *job, const char *id)
+{
+	const char *cur = js_job_str(job, "id");
+
+	if (cur == NULL || strcmp(cur, id) != 0)
+		json_object_set_new(job, "id", json_string(id));
+}
+
 json_t *
 js_spool_read_state(struct js_spool *sp, const char *id, enum js_state state)
 {
@@ -580,8 +591,10 @@ js_spool_read_state(struct js_spool *sp, const char *id, enum js_state state)
 	if (js_spool_name(name, id, js_state_ext(state)) < 0)
 		return NULL;
 	job = read_json(sp, name);
-	if (job != NULL)
+	if (job != NULL) {
 		set_status_from_state(job, state);
+		set_id_from_name(job, id);
+	}
 	return job;
 }
 

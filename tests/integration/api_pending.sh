@@ -38,6 +38,13 @@ eq "  removed: no longer listed" "$(pending)" "$A"
 read -r D </proc/sys/kernel/random/uuid
 printf '{"id":"%s","command":["true"]}\n' "$D" >"$SPOOL/tmp/$D" && mv "$SPOOL/tmp/$D" "$SPOOL/$D.pending"
 eq "  written by a shell: listed" "$(pending)" "$(sorted "$A" "$D")"
+# written by a shell without an "id" member: the file's name is its id
+read -r E </proc/sys/kernel/random/uuid
+printf '{"shell":"true"}\n' >"$SPOOL/tmp/$E" && mv "$SPOOL/tmp/$E" "$SPOOL/$E.pending"
+eq "  one without an id member: listed under its file's name" "$(pending)" "$(sorted "$A" "$D" "$E")"
+req GET "/api/v1/jobs/$E"
+eq "  ... and GET of it says its id" "$(printf '%s' "$BODY" | jq -r .id)" "$E"
+rm "$SPOOL/$E.pending"
 
 # 3,000 final jobs beside them
 i=0
