@@ -4,6 +4,9 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/jobspool
+# systemd-sysusers and systemd-tmpfiles read /usr/lib/... and /usr/local/lib/...
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 DESTDIR ?=
 
 CC ?= cc
@@ -257,8 +260,13 @@ install: all
 	$(if $(MAN5),install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
 	$(if $(MAN7),install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
 	$(if $(MAN8),install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
+	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0644 examples/jobspool.sysusers $(DESTDIR)$(SYSUSERSDIR)/jobspool.conf
+	install -m 0644 examples/jobspool.tmpfiles $(DESTDIR)$(TMPFILESDIR)/jobspool.conf
 
-# The systemd units and the crontab line of examples/.
+# The systemd units and timer, the crontab line, the sysusers.d and
+# tmpfiles.d snippets (also installed by make install) and the nginx
+# site of examples/.
 EXAMPLES = $(wildcard examples/*)
 install-examples:
 	install -d $(DESTDIR)$(DOCDIR)/examples
@@ -271,6 +279,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/jobspool.conf $(DESTDIR)$(TMPFILESDIR)/jobspool.conf
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(EXAMPLES)))
 	rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 

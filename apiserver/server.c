@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
@@ -25,6 +26,7 @@
 #include "conf.h"
 #include "log.h"
 #include "revoke.h"
+#include "sdnotify.h"
 #include "server.h"
 
 int
@@ -346,10 +348,43 @@ listen_on(struct api *a, const struct settings *s)
 	di = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	js_info("listening on %s://%s:%u", s->tls ? "https" : "http",
 	    s->la.host, di != NULL ? (unsigned)di->port : 0u);
+	/* the spool is open and the socket bound: a Type=notify unit starts
+	 * what comes After= it now */
+	if (js_sd_notifyf("READY=1\nSTATUS=listening on %s://%s:%u, spool %s",
+	    s->tls ? "https" : "http", s->la.host, di != NULL ?
+	    (unsigned)di->port : 0u, js_spool_path(a->sp)) < 0)
+		js_warn("cannot tell the service manager that the server is "
+		    "ready (NOTIFY_SOCKET): %s", strerror(errno));
 	if (!auth_configured(a->conf))
 		js_info("no tokens configured: every client on %s may use the API",
 		    s->la.host);
 	return 0;
+}
+
+/* The next of the signals of set.  With a watchdog (WatchdogSec=: wd_usec
+ * > 0), WATCHDOG=1 every half interval meanwhile, from this thread.  -1
+ * if waiting fails. */
+static int
+next_signal(const sigset_t *set, uint64_t wd_usec)
+{
+	struct timespec ts;
+	int sig;
+
+	if (wd_usec == 0)
+		return sigwait(set, &sig) == 0 ? sig : -1;
+	ts.tv_sec = (time_t)(wd_usec / 2 / 1000000);
+	ts.tv_nsec = (long)(wd_usec / 2 % 1000000 * 1000);
+	for (;;) {
+		if ((sig = sigtimedwait(set, NULL, &ts)) >= 0)
+			return sig;
+		if (errno == EAGAIN) {
+			if (js_sd_notify("WATCHDOG=1") < 0)
+				js_warn("cannot send the watchdog keep-alive "
+				    "(NOTIFY_SOCKET): %s", strerror(errno));
+		} else if (errno != EINTR) {
+			return -1;
+		}
+	}
 }
 
 int
@@ -358,6 +393,7 @@ server_run(struct settings *s)
 	struct api a;
 	sigset_t set;
 	const char *netfs;
+	uint64_t wd;
 	int sig, rc = -1;
 
 	memset(&a, 0, sizeof a);
@@ -384,8 +420,9 @@ server_run(struct settings *s)
 
 	if (api_start_threads(&a) < 0 || listen_on(&a, s) < 0)
 		goto out;
+	wd = js_sd_watchdog_usec();
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		if ((sig = next_signal(&set, wd)) < 0)
 			continue;
 		if (sig == SIGHUP) {
 			reload(&a, s);
@@ -394,6 +431,10 @@ server_run(struct settings *s)
 		js_info("signal %d: stopping (finishing requests in flight)", sig);
 		break;
 	}
+	if (js_sd_notify("STOPPING=1\nSTATUS=stopping: finishing requests "
+	    "in flight") < 0)
+		js_warn("cannot tell the service manager that the server is "
+		    "stopping (NOTIFY_SOCKET): %s", strerror(errno));
 	api_drain(&a);
 	rc = 0;
 out:

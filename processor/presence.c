@@ -5,9 +5,15 @@
  * count changed, removed at a clean stop), and the pauses of the spool or
  * of labels (lib/pause: looked at before claims; a job held by a paused
  * label is handed back to the loop's index every JS_PAUSE_RECHECK_MS, so
- * a resume is seen within that).
+ * a resume is seen within that).  And what it tells a service manager
+ * (lib/sdnotify, NOTIFY_SOCKET): READY=1 once registered, with the loop's
+ * signals and spool watch in place (presence_new is called right before
+ * the loop's first scan); STATUS= with each registry write; WATCHDOG=1
+ * every half WATCHDOG_USEC (the loop wakes for it through presence_next);
+ * STOPPING=1 when the loop has ended.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +22,7 @@
 #include "proc.h"
 #include "registry.h"
 #include "sched.h"
+#include "sdnotify.h"
 
 #define RUNNING_REFRESH_MS 1000	/* a changed running count, at most so often */
 
@@ -31,7 +38,21 @@ struct presence {
 	int64_t next_recheck;		/* monotonic; 0: none due */
 	char (*held)[JS_ID_SIZE];	/* jobs held back by a label pause */
 	size_t nheld, capheld;
+	int64_t watchdog_ms;		/* half of WATCHDOG_USEC; 0: none */
+	int64_t next_ping;		/* monotonic */
 };
+
+/* Tells the service manager state; on failure a warning (what: what it
+ * was told) if warn, else a debug line, so a STATUS every few seconds
+ * cannot fill the log. */
+static void
+tell_manager(const char *state, const char *what, int warn)
+{
+	if (js_sd_notify(state) < 0)
+		js_log(warn ? JS_LOG_WARN : JS_LOG_DEBUG, "cannot tell the "
+		    "service manager %s (NOTIFY_SOCKET): %s", what,
+		    strerror(errno));
+}
 
 /* Writes the registry entry now. */
 static void
@@ -50,6 +71,12 @@ write_self(struct presence *p, size_t running, int64_t now)
 		    JS_REGISTRY_DIR, p->self.id, strerror(errno));
 	else
 		p->registered = 1;
+	if (getenv("NOTIFY_SOCKET") != NULL) {
+		char st[1024];
+		snprintf(st, sizeof st, "STATUS=processing %s: %zu of %d "
+		    "slots busy", js_spool_path(p->sp), running, cfg->jobs);
+		tell_manager(st, "its status", 0);
+	}
 	p->last_write = now;
 	p->next_write = now + (cfg->lease_ms / 3 > 0 ? cfg->lease_ms / 3 : 1);
 }
@@ -71,6 +98,11 @@ presence_new(struct js_spool *sp, const struct proc_config *cfg)
 		js_info("removed %d registry entr%s of dead processors", r,
 		    r == 1 ? "y" : "ies");
 	write_self(p, 0, js_mono_ms());
+	tell_manager("READY=1", "that the processor is ready", 1);
+	p->watchdog_ms = (int64_t)(js_sd_watchdog_usec() / 2000);
+	if (js_sd_watchdog_usec() > 0 && p->watchdog_ms == 0)
+		p->watchdog_ms = 1;
+	p->next_ping = p->watchdog_ms > 0 ? js_mono_ms() + p->watchdog_ms : 0;
 	return p;
 }
 
@@ -79,6 +111,8 @@ presence_free(struct presence *p)
 {
 	if (p == NULL)
 		return;
+	tell_manager("STOPPING=1\nSTATUS=stopped", "that the processor "
+	    "stops", 1);
 	if (p->registered && js_registry_remove(p->sp, p->self.id) < 0)
 		js_warn("cannot remove %s/%s/%s.json: %s",
 		    js_spool_path(p->sp), JS_REGISTRY_DIR, p->self.id,
@@ -94,6 +128,10 @@ presence_tick(struct presence *p, size_t running, int64_t now)
 	if (now >= p->next_write || ((int)running != p->self.running &&
 	    now >= p->last_write + RUNNING_REFRESH_MS))
 		write_self(p, running, now);
+	if (p->next_ping != 0 && now >= p->next_ping) {
+		tell_manager("WATCHDOG=1", "the watchdog keep-alive", 1);
+		p->next_ping = now + p->watchdog_ms;
+	}
 }
 
 int64_t
@@ -103,6 +141,8 @@ presence_next(const struct presence *p)
 
 	if (p->next_recheck != 0 && p->next_recheck < t)
 		t = p->next_recheck;
+	if (p->next_ping != 0 && p->next_ping < t)
+		t = p->next_ping;
 	return t;
 }
 

@@ -11,6 +11,9 @@ libgnutls28-dev nettle-dev libcurl4-gnutls-dev curl"
 # the observability suites: promtool and a Prometheus server (api_prom),
 # headless Chromium for the status page (api_ui)
 OBS_PKGS="prometheus chromium"
+# running it for real (systemd.sh): systemd-analyze, systemd-sysusers and
+# systemd-tmpfiles on the examples, nginx in front of the apiserver
+SVC_PKGS="systemd nginx-light"
 # the test suites only: the second compiler, cmocka, JSON checks, man page
 # lint, test certificates, ps/pgrep, network namespaces, the stateful tester,
 # FUSE for the power-loss suite (fault_power's lossyfs)
@@ -21,7 +24,7 @@ if [ "${1:-}" = --run ]; then
 	PKGS="$RUN_PKGS"
 	what="run"
 else
-	PKGS="$RUN_PKGS $TEST_PKGS $OBS_PKGS"
+	PKGS="$RUN_PKGS $TEST_PKGS $OBS_PKGS $SVC_PKGS"
 	what="build and test"
 fi
 PKGS="$PKGS $*"

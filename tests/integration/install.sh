@@ -46,8 +46,17 @@ for m in jobspool.1 jobspool.5 jobspool.7 jobspool-cleaner.8 jobspool-apiserver.
 			"MANPATH='$D$PREFIX/share/man' man -w $sec '${m%.*}' >/dev/null 2>&1"
 	fi
 done
+# the sysusers.d and tmpfiles.d snippets, where systemd-sysusers and
+# systemd-tmpfiles read them ($PREFIX/lib/...: /usr/lib or /usr/local/lib)
+for k in sysusers tmpfiles; do
+	f="$D$PREFIX/lib/$k.d/jobspool.conf"
+	check "examples/jobspool.$k installed as lib/$k.d/jobspool.conf" \
+		cmp -s "examples/jobspool.$k" "$f"
+	eq "lib/$k.d/jobspool.conf mode 0644" "$(stat -c %a "$f" 2>/dev/null)" 644
+	want="$want $PREFIX/lib/$k.d/jobspool.conf"
+done
 got=$(cd "$D" && find . -type f | sed 's/^\.//' | sort)
-eq "make install installs exactly the programs and man pages" "$got" \
+eq "make install installs exactly the programs, man pages and systemd snippets" "$got" \
 	"$(printf '%s\n' $want | sort)"
 
 mk install-examples >"$D.log" 2>&1
@@ -57,7 +66,9 @@ for e in examples/*; do
 	check "$e installed" cmp -s "$e" "$f"
 	want="$want $PREFIX/share/doc/jobspool/examples/$(basename "$e")"
 done
-for e in jobspool-apiserver.service jobspool-processor.service jobspool.cron; do
+for e in jobspool-apiserver.service jobspool-processor.service jobspool.cron \
+	jobspool-cleaner.service jobspool-cleaner.timer jobspool.sysusers \
+	jobspool.tmpfiles nginx-jobspool.conf; do
 	check "examples/$e exists" test -f "examples/$e"
 done
 if command -v systemd-analyze >/dev/null 2>&1; then
@@ -80,6 +91,8 @@ PREFIX=/usr
 mk install >"$D.log" 2>&1
 check "PREFIX=/usr installs into /usr/bin" test -x "$D/usr/bin/jobspool-cleaner"
 check "PREFIX=/usr installs into /usr/share/man/man8" test -f "$D/usr/share/man/man8/jobspool-cleaner.8"
+check "PREFIX=/usr installs into /usr/lib/sysusers.d" test -f "$D/usr/lib/sysusers.d/jobspool.conf"
+check "PREFIX=/usr installs into /usr/lib/tmpfiles.d" test -f "$D/usr/lib/tmpfiles.d/jobspool.conf"
 mk uninstall >"$D.log" 2>&1
 eq "uninstall again leaves nothing" "$(cd "$D" && find . -type f)" ""
 finish

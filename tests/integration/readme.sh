@@ -95,13 +95,14 @@ check "... and was retrieved (its file is .retrieved)" sh -c "grep -l '\"from-th
 check "no file left in tmp/" test -z "$(ls -A "$SPOOL/tmp")"
 
 # Options the README mentions exist: each --flag is in some program's
-# --help (or belongs to curl, useradd or systemctl in the examples).
+# --help (or belongs to curl, useradd, systemctl or systemd-tmpfiles in the
+# examples).
 helps=$(for p in jobspool-apiserver jobspool-processor jobspool-cleaner jobspool; do
 	"$JS_BIN/$p" --help 2>/dev/null; done
 	sh "$(dirname "$0")/../../scripts/jobspool-certs" --help)
 for f in $(grep -o -E -- '--[a-z][a-z0-9-]+' "$README" | sort -u); do
 	case $f in
-	--cacert|--cert|--key|--data-binary|--system|--home-dir|--shell|--now|--fail-with-body) continue ;;
+	--cacert|--cert|--key|--data-binary|--system|--home-dir|--shell|--now|--fail-with-body|--create|--root) continue ;;
 	# tests/stateful/stateful.py's and gcc's, in the Tests section
 	--bin|--seed|--steps|--coverage) continue ;;
 	# podman's, in 'A container image'
