@@ -6,11 +6,11 @@
  * of labels (lib/pause: looked at before claims; a job held by a paused
  * label is handed back to the loop's index every JS_PAUSE_RECHECK_MS, so
  * a resume is seen within that).  And what it tells a service manager
- * (lib/sdnotify, NOTIFY_SOCKET): READY=1 once registered, with the loop's
- * signals and spool watch in place (presence_new is called right before
- * the loop's first scan); STATUS= with each registry write; WATCHDOG=1
- * every half WATCHDOG_USEC (the loop wakes for it through presence_next);
- * STOPPING=1 when the loop has ended.
+ * (lib/sdnotify, NOTIFY_SOCKET): READY=1 at the loop's first timer turn,
+ * which presence_next makes due at once: after its set-up (signals, the
+ * spool watch), its first scan and its first claims; STATUS= with each
+ * registry write; WATCHDOG=1 every half WATCHDOG_USEC (the loop wakes for
+ * it through presence_next too); STOPPING=1 when the loop has ended.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +38,7 @@ struct presence {
 	int64_t next_recheck;		/* monotonic; 0: none due */
 	char (*held)[JS_ID_SIZE];	/* jobs held back by a label pause */
 	size_t nheld, capheld;
+	int64_t ready_at;		/* monotonic: READY=1 due; 0: sent */
 	int64_t watchdog_ms;		/* half of WATCHDOG_USEC; 0: none */
 	int64_t next_ping;		/* monotonic */
 };
@@ -98,7 +99,7 @@ presence_new(struct js_spool *sp, const struct proc_config *cfg)
 		js_info("removed %d registry entr%s of dead processors", r,
 		    r == 1 ? "y" : "ies");
 	write_self(p, 0, js_mono_ms());
-	tell_manager("READY=1", "that the processor is ready", 1);
+	p->ready_at = js_mono_ms();
 	p->watchdog_ms = (int64_t)(js_sd_watchdog_usec() / 2000);
 	if (js_sd_watchdog_usec() > 0 && p->watchdog_ms == 0)
 		p->watchdog_ms = 1;
@@ -128,6 +129,10 @@ presence_tick(struct presence *p, size_t running, int64_t now)
 	if (now >= p->next_write || ((int)running != p->self.running &&
 	    now >= p->last_write + RUNNING_REFRESH_MS))
 		write_self(p, running, now);
+	if (p->ready_at != 0) {
+		tell_manager("READY=1", "that the processor is ready", 1);
+		p->ready_at = 0;
+	}
 	if (p->next_ping != 0 && now >= p->next_ping) {
 		tell_manager("WATCHDOG=1", "the watchdog keep-alive", 1);
 		p->next_ping = now + p->watchdog_ms;
@@ -143,6 +148,8 @@ presence_next(const struct presence *p)
 		t = p->next_recheck;
 	if (p->next_ping != 0 && p->next_ping < t)
 		t = p->next_ping;
+	if (p->ready_at != 0 && p->ready_at < t)
+		t = p->ready_at;
 	return t;
 }
 

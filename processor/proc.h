@@ -140,15 +140,15 @@ int proc_loop(struct js_spool *sp, struct proc_config *cfg);
  * pauses it obeys (lib/pause); times are monotonic ms ---- */
 struct presence;
 /* Prunes the registry of this host's dead processors and registers this
- * one; tells a service manager READY=1 (NOTIFY_SOCKET, lib/sdnotify).
- * NULL/ENOMEM. */
+ * one.  NULL/ENOMEM. */
 struct presence *presence_new(struct js_spool *sp,
     const struct proc_config *cfg);
 /* Tells a service manager STOPPING=1, removes the registry entry (a stop)
  * and frees p; NULL: nothing. */
 void presence_free(struct presence *p);
 /* Refreshes the entry if due (every lease/3, or running changed), with a
- * STATUS= to a service manager; WATCHDOG=1 when due. */
+ * STATUS= to a service manager (NOTIFY_SOCKET, lib/sdnotify); at its first
+ * call READY=1 (presence_next makes it due at once); WATCHDOG=1 when due. */
 void presence_tick(struct presence *p, size_t running, int64_t now);
 /* When presence_tick or presence_release is next due. */
 int64_t presence_next(const struct presence *p);
