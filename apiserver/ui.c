@@ -17,9 +17,11 @@
 EMBED(js_ui_index, "apiserver/ui/index.html");
 EMBED(js_ui_js, "apiserver/ui/app.js");
 EMBED(js_ui_css, "apiserver/ui/app.css");
+EMBED(js_ui_icon, "apiserver/ui/icon.svg");
 extern const char js_ui_index[], js_ui_index_end[];
 extern const char js_ui_js[], js_ui_js_end[];
 extern const char js_ui_css[], js_ui_css_end[];
+extern const char js_ui_icon[], js_ui_icon_end[];
 
 #define UI_CSP "default-src 'none'; script-src 'self'; style-src 'self'; " \
 	"connect-src 'self'; img-src 'self'; base-uri 'none'; " \
@@ -63,6 +65,8 @@ route_ui_file(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (strcmp(file, "app.css") == 0)
 		return ui_send(c, js_ui_css, js_ui_css_end,
 		    "text/css; charset=utf-8");
+	if (strcmp(file, "icon.svg") == 0)
+		return ui_send(c, js_ui_icon, js_ui_icon_end, "image/svg+xml");
 	return reply_error(c, MHD_HTTP_NOT_FOUND, "no such file of the status "
-	    "page: it has app.js and app.css");
+	    "page: it has app.js, app.css and icon.svg");
 }
