@@ -9,6 +9,10 @@
 
 #include "clean.h"
 #include "idem.h"
+#include "notify.h"
+#include "pause.h"
+#include "registry.h"
+#include "revoke.h"
 
 static int64_t
 mtime_ms(const struct stat *st)
@@ -50,6 +54,10 @@ js_clean_scan(struct js_spool *sp,
 		} else if (strcmp(de->d_name, "tmp") == 0 ||
 		    strcmp(de->d_name, "jobs.lock") == 0 ||
 		    strcmp(de->d_name, JS_IDEM_DIR) == 0 ||
+		    strcmp(de->d_name, JS_NOTIFY_DIR) == 0 ||
+		    strcmp(de->d_name, JS_REGISTRY_DIR) == 0 ||
+		    strcmp(de->d_name, JS_PAUSE_DIR) == 0 ||
+		    strcmp(de->d_name, JS_REVOKE_DIR) == 0 ||
 		    strcmp(de->d_name, JS_CLEANER_LOCK) == 0)
 			e.kind = JS_ENTRY_INTERNAL;
 		else

@@ -24,7 +24,8 @@ enum js_entry_kind {
 	JS_ENTRY_JOB,		/* <id>.<state>: state is set */
 	JS_ENTRY_LOG,		/* <id>.log */
 	JS_ENTRY_CANCEL,	/* <id>.cancel */
-	JS_ENTRY_INTERNAL,	/* tmp/, idem/, jobs.lock, cleaner.lock */
+	JS_ENTRY_INTERNAL,	/* tmp/, idem/, notify/, processors/,
+				 * paused.d/, revoked/, jobs.lock, cleaner.lock */
 	JS_ENTRY_OTHER,		/* anything else: not ours, left alone */
 };
 

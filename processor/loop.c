@@ -37,6 +37,7 @@
 #include "exec.h"
 #include "log.h"
 #include "loghash.h"
+#include "notifier.h"
 #include "proc.h"
 #include "sched.h"
 
@@ -96,6 +97,7 @@ struct loop {
 	int reload;		/* SIGHUP seen */
 	int link_died;		/* remote mode: the link exited */
 	struct presence *presence;	/* registry entry, pauses (presence.c) */
+	struct notifier *notifier;	/* webhook, Telegram (notifier.h) */
 };
 
 /* ---- helpers we wait for ---- */
@@ -151,7 +153,9 @@ helper_reaped(struct loop *l, pid_t pid, int status)
 	return 0;
 }
 
-/* Runs the notify command with the final job on stdin. */
+/* Tells of a final job whose outcome is one of --notify-on: queues the
+ * notifiers' records (notifier.h) and runs the notify command with the
+ * job on stdin. */
 static void
 notify(struct loop *l, const json_t *job)
 {
@@ -160,7 +164,10 @@ notify(struct loop *l, const json_t *job)
 	size_t len;
 	pid_t pid;
 
-	if (l->cfg->notify_command == NULL || id == NULL)
+	if (id == NULL || !notifier_wanted(l->cfg, job))
+		return;
+	notifier_queue(l->notifier, job);
+	if (l->cfg->notify_command == NULL)
 		return;
 	text = js_job_dump(job, &len);
 	if (text == NULL) {
@@ -1251,6 +1258,7 @@ loop_free(struct loop *l)
 		}
 	free(l->runs);
 	free(l->helpers);
+	notifier_stop(l->notifier);
 	if (l->ex != NULL)
 		l->ex->ops->free(l->ex);
 	js_queue_free(l->q);
@@ -1267,7 +1275,7 @@ int
 proc_loop(struct js_spool *sp, struct proc_config *cfg)
 {
 	struct loop l;
-	char lease[JS_DURATION_SIZE];
+	char lease[JS_DURATION_SIZE], err[512];
 	int rc = 1;
 
 	memset(&l, 0, sizeof l);
@@ -1289,6 +1297,11 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 	if (setup(&l) < 0) {
 		js_err("cannot set up the event loop on %s: %s",
 		    js_spool_path(sp), strerror(errno));
+		goto out;
+	}
+	/* after setup: its thread inherits the blocked signals */
+	if (notifier_start(sp, cfg, &l.notifier, err, sizeof err) < 0) {
+		js_err("cannot start the notifiers: %s", err);
 		goto out;
 	}
 	js_duration_format(cfg->lease_ms, lease);

@@ -7,6 +7,9 @@
  *                 the processor's labels, SIGHUP reload, free
  *   loop.c        the event loop: inotify on the spool, signalfd, timerfd;
  *                 claims, heartbeats, timeouts, cancels, results
+ *   notifier.c    the webhook and Telegram notifiers: records queued in
+ *                 SPOOL/notify (lib/notify), sent by a thread of their own
+ *                 with libcurl, retried with backoff (notifier.h)
  *   loghash.c     the SHA-256 of a finished job's log, in a short-lived
  *                 thread that reports back through a pipe (loghash.h)
  *   presence.c    the processor's entry in the spool's registry of
@@ -71,6 +74,16 @@ struct proc_config {
 	int64_t shutdown_grace_ms;
 	int64_t scan_interval_ms;
 	char *notify_command;		/* NULL: none */
+	/* the built-in notifiers (notify.c; the sinks are read at start) */
+	unsigned notify_on;		/* JS_STATE_BIT()s of the outcomes that
+					 * notify (command, URL, Telegram) */
+	char *notify_url;		/* webhook; NULL: none */
+	char *notify_chat;		/* Telegram chat id; NULL: none */
+	char *notify_bot_token;		/* from --notify-telegram-token-file */
+	char *notify_api;		/* Bot API base URL, no trailing '/' */
+	char *status_url;		/* status page base; NULL: no link */
+	int64_t notify_retry_max_ms;	/* longest wait between two tries */
+	int64_t notify_give_up_ms;	/* a record this old is dropped */
 	char *runtime;			/* container CLI (path or name) */
 	char **runtime_global;		/* words before "run" (e.g. --runtime runc) */
 	char **container_args;		/* words right after "run" */

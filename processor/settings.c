@@ -26,6 +26,9 @@ static int check_slurm_label(const char *v, char *why, size_t whylen);
 static int check_label(const char *v, char *why, size_t whylen);
 static int check_server(const char *v, char *why, size_t whylen);
 static int check_token(const char *v, char *why, size_t whylen);
+static int check_url(const char *v, char *why, size_t whylen);
+static int check_chat(const char *v, char *why, size_t whylen);
+static int check_notify_on(const char *v, char *why, size_t whylen);
 
 static const struct js_opt opt_template[] = {
 	{ .name = "spool", .short_flag = 's', .type = JS_OPT_STR,
@@ -65,6 +68,35 @@ static const struct js_opt opt_template[] = {
 	{ .name = "notify-command", .type = JS_OPT_STR, .def = NULL,
 	  .metavar = "CMD", .help = "run with /bin/sh -c, the final job JSON "
 	  "on stdin, when a job ends" },
+	{ .name = "notify-on", .type = JS_OPT_STR,
+	  .def = "completed,failed,cancelled", .metavar = "LIST",
+	  .help = "the outcomes that notify (command, URL, Telegram): a comma "
+	  "list of completed, failed, cancelled", .check = check_notify_on },
+	{ .name = "notify-url", .type = JS_OPT_STR, .def = NULL,
+	  .metavar = "URL", .help = "POST the final job JSON to this webhook "
+	  "when a job ends (queued in SPOOL/notify, retried; read at start)",
+	  .check = check_url },
+	{ .name = "notify-telegram", .type = JS_OPT_STR, .def = NULL,
+	  .metavar = "CHAT_ID", .help = "send a message to this Telegram chat "
+	  "when a job ends (needs --notify-telegram-token-file; read at "
+	  "start)", .check = check_chat },
+	{ .name = "notify-telegram-token-file", .type = JS_OPT_STR,
+	  .def = NULL, .metavar = "FILE", .help = "the Telegram bot's token: "
+	  "the first line of FILE" },
+	{ .name = "notify-telegram-api", .type = JS_OPT_STR,
+	  .def = "https://api.telegram.org", .metavar = "URL",
+	  .help = "the Telegram Bot API's base URL", .check = check_url },
+	{ .name = "status-url", .type = JS_OPT_STR, .def = NULL,
+	  .metavar = "URL", .help = "the status page (the apiserver's /), "
+	  "linked from messages as URL/#job=ID", .check = check_url },
+	{ .name = "notify-retry-max", .type = JS_OPT_DURATION, .def = "5m",
+	  .metavar = "DURATION", .help = "longest wait between two tries of "
+	  "a notification (from 1s, doubling)", .min = 1000,
+	  .max = 86400000 },
+	{ .name = "notify-give-up", .type = JS_OPT_DURATION, .def = "24h",
+	  .metavar = "DURATION", .help = "a notification not sent for this "
+	  "long is dropped, with a log line", .min = 1000,
+	  .max = 2592000000LL },
 	{ .name = "executor", .type = JS_OPT_STR, .def = "local",
 	  .metavar = "local|slurm", .help = "where command and shell jobs "
 	  "run: here, or on Slurm through sbatch (read at start)",
@@ -226,6 +258,83 @@ check_token(const char *v, char *why, size_t whylen)
 	return -1;
 }
 
+static int
+check_url(const char *v, char *why, size_t whylen)
+{
+	size_t i, skip = strncmp(v, "https://", 8) == 0 ? 8 :
+	    strncmp(v, "http://", 7) == 0 ? 7 : 0;
+
+	for (i = 0; v[i] != '\0'; i++)
+		if ((unsigned char)v[i] <= ' ' || v[i] == 0x7f)
+			break;
+	if (v[0] == '\0' || (skip > 0 && v[skip] != '\0' &&
+	    v[skip] != '/' && v[i] == '\0' && strlen(v) < 1024))
+		return 0;
+	snprintf(why, whylen, "expected an http:// or https:// URL (no "
+	    "blanks, under 1024 bytes)");
+	return -1;
+}
+
+/* A Telegram chat: a number (negative for groups) or @channelname. */
+static int
+check_chat(const char *v, char *why, size_t whylen)
+{
+	size_t i = v[0] == '-' || v[0] == '@' ? 1 : 0;
+	int at = v[0] == '@';
+
+	if (v[0] == '\0')
+		return 0;
+	for (; v[i] != '\0' && i < 64; i++)
+		if (!(v[i] >= '0' && v[i] <= '9') && !(at && ((v[i] >= 'a' &&
+		    v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') || v[i] == '_')))
+			break;
+	if (v[i] == '\0' && i > (size_t)(v[0] == '-' || at))
+		return 0;
+	snprintf(why, whylen, "expected a chat id (digits, '-' first for a "
+	    "group) or @channelname");
+	return -1;
+}
+
+/* "completed,failed" into JS_STATE_BIT()s.  0, or -1 for a word that is
+ * no outcome (or an empty list). */
+static int
+notify_on_parse(const char *v, unsigned *mask)
+{
+	const char *p = v;
+	size_t len;
+	int st;
+	char w[16];
+
+	*mask = 0;
+	while (*p != '\0') {
+		len = strcspn(p, ",");
+		if (len == 0 || len >= sizeof w)
+			return -1;
+		memcpy(w, p, len);
+		w[len] = '\0';
+		st = js_state_from_ext(w);
+		if (st < 0 || (JS_STATE_BIT(st) & JS_FINAL_MASK) == 0)
+			return -1;
+		*mask |= JS_STATE_BIT(st);
+		p += len;
+		if (*p == ',' && *++p == '\0')
+			return -1;
+	}
+	return *mask != 0 ? 0 : -1;
+}
+
+static int
+check_notify_on(const char *v, char *why, size_t whylen)
+{
+	unsigned mask;
+
+	if (v[0] == '\0' || notify_on_parse(v, &mask) == 0)
+		return 0;
+	snprintf(why, whylen, "expected a comma list of completed, failed, "
+	    "cancelled");
+	return -1;
+}
+
 static char *
 dup_or_null(const char *s)
 {
@@ -237,6 +346,14 @@ proc_config_free(struct proc_config *cfg)
 {
 	free(cfg->spool);
 	free(cfg->notify_command);
+	free(cfg->notify_url);
+	free(cfg->notify_chat);
+	if (cfg->notify_bot_token != NULL)
+		explicit_bzero(cfg->notify_bot_token,
+		    strlen(cfg->notify_bot_token));
+	free(cfg->notify_bot_token);
+	free(cfg->notify_api);
+	free(cfg->status_url);
 	free(cfg->runtime);
 	proc_free_words(cfg->runtime_global);
 	proc_free_words(cfg->container_args);
@@ -550,6 +667,75 @@ load_general(struct proc_config *cfg, struct js_opt *o, char *err,
 	return 0;
 }
 
+/* A copy of URL v ("": NULL) without trailing slashes into *dst.  0, or
+ * -1 with err. */
+static int
+dup_url(char **dst, const char *v, char *err, size_t errlen)
+{
+	size_t i;
+
+	*dst = NULL;
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	if ((*dst = strdup(v)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = strlen(*dst); i > 0 && (*dst)[i - 1] == '/'; i--)
+		(*dst)[i - 1] = '\0';
+	return 0;
+}
+
+/* The built-in notifiers: the outcomes that notify, the webhook, the
+ * Telegram chat with its bot token (from a file, only with a chat), the
+ * status page's address and the retry bounds.  0, or -1 with err. */
+static int
+load_notify(struct proc_config *cfg, struct js_opt *o, char *err,
+    size_t errlen)
+{
+	const char *on = str(o, "notify-on"), *chat = str(o, "notify-telegram");
+	struct js_opt *tf = js_config_get(o, NOPTS,
+	    "notify-telegram-token-file");
+	int has_chat = chat != NULL && chat[0] != '\0';
+	int has_file = tf->str != NULL && tf->str[0] != '\0';
+
+	if (on == NULL || on[0] == '\0' ||
+	    notify_on_parse(on, &cfg->notify_on) < 0)	/* checked */
+		cfg->notify_on = JS_FINAL_MASK;
+	cfg->notify_retry_max_ms = num(o, "notify-retry-max");
+	cfg->notify_give_up_ms = num(o, "notify-give-up");
+	if (has_chat != has_file) {
+		snprintf(err, errlen, "--notify-telegram and "
+		    "--notify-telegram-token-file go together");
+		return -1;
+	}
+	if (dup_url(&cfg->notify_url, str(o, "notify-url"), err, errlen) < 0 ||
+	    dup_url(&cfg->notify_api, str(o, "notify-telegram-api"), err,
+	    errlen) < 0 ||
+	    dup_url(&cfg->status_url, str(o, "status-url"), err, errlen) < 0)
+		return -1;
+	if (!has_chat)
+		return 0;
+	if ((cfg->notify_chat = strdup(chat)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((cfg->notify_bot_token = read_token_file(tf, err, errlen)) == NULL)
+		return -1;
+	/* it goes into the path of the Bot API's URL */
+	if (strpbrk(cfg->notify_bot_token, " \t/?#%") != NULL ||
+	    strlen(cfg->notify_bot_token) > 256)
+		return js_config_bad(tf, err, errlen, "its first line is no "
+		    "bot token (at most 256 bytes; no blanks, '/', '?', '#' or "
+		    "'%%')");
+	if (cfg->notify_api == NULL) {
+		snprintf(err, errlen, "--notify-telegram needs "
+		    "--notify-telegram-api");
+		return -1;
+	}
+	return 0;
+}
+
 /* The container runtime (given, or the default found on this host) and
  * the words given to it.  0, or -1 with err. */
 static int
@@ -659,6 +845,7 @@ load(struct proc_config *cfg, char *err, size_t errlen, int print_help)
 	    load_executor(cfg, o, err, errlen) < 0 ||
 	    load_labels(cfg, o, err, errlen) < 0 ||
 	    load_remote(cfg, o, err, errlen) < 0 ||
+	    load_notify(cfg, o, err, errlen) < 0 ||
 	    load_user(cfg, o, err, errlen) < 0 ||
 	    load_claim_labels(cfg, o, err, errlen) < 0) {
 		js_config_free(o, NOPTS);
@@ -667,6 +854,13 @@ load(struct proc_config *cfg, char *err, size_t errlen, int print_help)
 	}
 	js_config_free(o, NOPTS);
 	return JS_CONFIG_OK;
+}
+
+/* Whether two settings (NULL: unset) differ. */
+static int
+differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
 }
 
 int
@@ -689,6 +883,16 @@ proc_reload(struct proc_config *cfg, char *err, size_t errlen)
 	    (n.server != NULL && strcmp(n.server, cfg->server) != 0))
 		js_warn("reload: the remote settings are read at start only "
 		    "(server, token, TLS, claim-wait, log-buffer, retry-max)");
+	if (differ(n.notify_url, cfg->notify_url) ||
+	    differ(n.notify_chat, cfg->notify_chat) ||
+	    differ(n.notify_bot_token, cfg->notify_bot_token) ||
+	    differ(n.notify_api, cfg->notify_api) ||
+	    differ(n.status_url, cfg->status_url) ||
+	    n.notify_retry_max_ms != cfg->notify_retry_max_ms ||
+	    n.notify_give_up_ms != cfg->notify_give_up_ms)
+		js_warn("reload: the notifiers are read at start only "
+		    "(notify-url, notify-telegram*, status-url, notify-retry-max, "
+		    "notify-give-up); notify-on and notify-command apply now");
 	if (cfg->server != NULL) {
 		/* the link claims with the labels it started with: the loop
 		 * must accept what it claims */

@@ -53,6 +53,14 @@ processor|container-global-args|--runtime 'runc'|
 processor|container-args|--env "A=b c"|
 processor|max-log-size|1Gb|
 processor|notify-command|-|
+processor|notify-on|success|
+processor|notify-url|ftp://example.org/hook|
+processor|notify-telegram|chat!|
+processor|notify-telegram-token-file|/nonexistent/token|--notify-telegram=42
+processor|notify-telegram-api|api.telegram.org|
+processor|status-url|status.example.org|
+processor|notify-retry-max|1ms|
+processor|notify-give-up|1ms|
 processor|executor|cloud|
 processor|slurm-bin-dir|bin|
 processor|slurm-output-dir|out|
@@ -252,15 +260,15 @@ startup() {
 	sed -n 's/.*processing [^,]*, //p' "$WORK/proc.log" | head -n 1
 }
 case $(startup -- ) in
-"-j 3, lease 10 s"*) ok "the file's values (-j 3, lease 10 s)" ;;
+"-j 3, lease 10.0s"*) ok "the file's values (-j 3, lease 10.0s)" ;;
 *) fail "file only: $(cat "$WORK/proc.log")" ;;
 esac
 case $(startup JOBSPOOL_JOBS=4 JOBSPOOL_LEASE=1m -- ) in
-"-j 4, lease 60 s"*) ok "the environment beats the file" ;;
+"-j 4, lease 1m00s"*) ok "the environment beats the file" ;;
 *) fail "environment: $(cat "$WORK/proc.log")" ;;
 esac
 case $(startup JOBSPOOL_JOBS=4 JOBSPOOL_LEASE=1m -- -j5 --lease=1h30m) in
-"-j 5, lease 90 min"*) ok "flags beat the environment" ;;
+"-j 5, lease 1h30m"*) ok "flags beat the environment" ;;
 *) fail "flags: $(cat "$WORK/proc.log")" ;;
 esac
 
