@@ -95,4 +95,14 @@ tu_spool_teardown(void **state)
 	return 0;
 }
 
+/* The JSON text s parsed (a test fails if it is not JSON). */
+static inline json_t *
+tu_json(const char *s)
+{
+	json_t *j = json_loads(s, 0, NULL);
+
+	assert_non_null(j);
+	return j;
+}
+
 #endif
