@@ -13,7 +13,9 @@
  *                           --notify-retry-max (for a 429, at least the
  *                           Bot API's "retry_after"), until the record is
  *                           --notify-give-up old: then removed, with a
- *                           warning
+ *                           warning; until that next try the destination
+ *                           counts as down: its other records wait too
+ *                           (one request per wait, not one per record)
  * A crash after a success and before the removal sends the record again
  * at the next start: at least once.  The bot token is only ever in the
  * request's URL: never in a record, a log line or an error message.
@@ -42,10 +44,13 @@
 /* A record the sender knows of. */
 struct entry {
 	char name[JS_NOTIFY_NAME_SIZE];
+	int sink;			/* SINK_URL or SINK_TELEGRAM */
 	int fails;			/* tries that failed so far */
 	int64_t due;			/* next try (monotonic ms) */
+	int64_t queued_at;		/* the record's (wall ms); 0: not read */
 	int seen;			/* found by the last scan */
 };
+enum { SINK_URL, SINK_TELEGRAM, NSINKS };
 
 struct notifier {
 	struct js_spool *sp;
@@ -53,6 +58,9 @@ struct notifier {
 	/* the settings the notifier was started with (its own copies) */
 	char *url, *chat, *token, *api, *status_url;
 	int64_t retry_max_ms, give_up_ms;
+	/* a destination that failed is left alone until its record's next
+	 * try: one request (and one log line) per wait, not one per record */
+	int64_t down_until[NSINKS];	/* monotonic ms; 0: up */
 	/* the sender thread's own */
 	struct rhttp http;
 	CURL *curl;
@@ -260,6 +268,7 @@ failed_try(struct notifier *n, struct entry *e, const char *id,
 	    why, js_log_duration(w, next));
 	js_notify_release(fd);
 	e->due = js_mono_ms() + w;
+	n->down_until[e->sink] = e->due;
 }
 
 /* One try of the record of e: sets e->due to the next try, or -1 when
@@ -291,6 +300,7 @@ try_one(struct notifier *n, struct entry *e)
 		return;
 	}
 	id = js_job_str(rec, "id");
+	e->queued_at = js_job_int(rec, "queued_at", 1);
 	js_notify_parse_name(e->name, sink);
 	if (id == NULL || !json_is_object(json_object_get(rec, "job"))) {
 		js_warn("%s/%s: not a notification record; removed",
@@ -300,6 +310,7 @@ try_one(struct notifier *n, struct entry *e)
 	} else switch (deliver(n, sink, json_object_get(rec, "job"), &status,
 	    &asked, why, sizeof why)) {
 	case T_SENT:
+		n->down_until[e->sink] = 0;
 		js_info("job %s: %s notification sent (HTTP %ld)", id, sink,
 		    status);
 		drop(n, e->name, fd);
@@ -355,6 +366,8 @@ scan(struct notifier *n)
 			n->cap = cap;
 		}
 		memset(&n->v[n->n], 0, sizeof n->v[n->n]);
+		n->v[n->n].sink = strcmp(sink, "url") == 0 ? SINK_URL :
+		    SINK_TELEGRAM;
 		memcpy(n->v[n->n].name, de->d_name, strlen(de->d_name) + 1);
 		n->v[n->n].seen = 1;
 		n->n++;
@@ -378,9 +391,19 @@ send_due(struct notifier *n)
 	int64_t next = js_mono_ms() + RESCAN_MS;
 	size_t i, j;
 
-	for (i = 0; i < n->n && !atomic_load(&n->stop); i++)
-		if (n->v[i].due <= js_mono_ms())
-			try_one(n, &n->v[i]);
+	for (i = 0; i < n->n && !atomic_load(&n->stop); i++) {
+		struct entry *e = &n->v[i];
+		int64_t now = js_mono_ms(), down = n->down_until[e->sink];
+		if (e->due > now)
+			continue;
+		/* its destination is down: wait with it (unless the record
+		 * is due to be given up, which a try does) */
+		if (down > now && e->queued_at != 0 &&
+		    js_now_ms() - e->queued_at < n->give_up_ms)
+			e->due = down;
+		else
+			try_one(n, e);
+	}
 	for (i = j = 0; i < n->n; i++) {
 		if (n->v[i].due < 0)
 			continue;

@@ -121,6 +121,26 @@ eq "only the failure was posted" "$(reqs '[.[].body | fromjson | .id] | tostring
 check "no notify command for the completed job" test ! -e "$WORK/cmd-$ok2.json"
 stop_proc "$PROC_PID"
 
+# ---- SIGHUP: --notify-on applies at once, the sinks stay as started ----
+reset_reqs
+printf 'notify-url = %s\nnotify-on = completed\n' "$HOOK" >"$WORK/notify.conf"
+start_proc --config "$WORK/notify.conf"
+wait_until 10 grep -q 'processing ' "$PROC_LOG"
+printf 'notify-url = %s\nnotify-on = failed\n' "http://127.0.0.1:9/elsewhere" \
+	>"$WORK/notify.conf"
+kill -HUP "$PROC_PID"
+check "the reload says the notifiers stay as started" wait_until 10 grep -q \
+	'reload: the notifiers are read at start only' "$PROC_LOG"
+h_ok=$(submit '{"shell":"true"}')
+h_bad=$(submit '{"shell":"false"}')
+check "two jobs end after the reload" wait_final 30 "$h_ok" "$h_bad"
+check "the failure is posted, to the URL it started with" wait_until 20 has_reqs 1
+check "records gone" wait_until 10 no_records
+eq "only the failure: --notify-on failed applies" \
+	"$(reqs '[.[] | .path + " " + (.body | fromjson | .id)] | tostring')" \
+	"[\"/hook $h_bad\"]"
+stop_proc "$PROC_PID"
+
 # ---- 429, then 500, then 200: sent once, after retries ----
 reset_reqs
 echo "429 500" >"$SRV_DIR/codes"
@@ -154,7 +174,16 @@ reset_reqs
 kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null
 start_proc --notify-url "$HOOK"
 k_id=$(submit '{"name":"survivor","shell":"exit 0"}')
-check "the job ends while the server is down" wait_final 30 "$k_id"
+k2=$(submit '{"shell":"exit 0"}')
+k3=$(submit '{"shell":"exit 0"}')
+check "the jobs end while the server is down" wait_final 30 "$k_id" "$k2" "$k3"
+# each record is tried once; then, the destination being down, only one
+# of them is tried per wait (1s, 2s, ...), not each of them
+notsent() { grep -c 'url notification not sent' "$PROC_LOG"; }
+check "each record tried once, one of them again" wait_until 20 sh -c "[ \$(grep -c 'url notification not sent' '$PROC_LOG') -ge 4 ]"
+sleep 1.5
+n=$(notsent)
+check "a destination that is down is tried once per wait ($n tries, not 6)" [ "$n" -le 5 ]
 check "its record waits in notify/" wait_until 10 test -f "$SPOOL/notify/$k_id.completed.url.json"
 check "a failed try is logged" wait_until 10 grep -q "job $k_id: url notification not sent" "$PROC_LOG"
 kill -9 "$PROC_PID"; wait "$PROC_PID" 2>/dev/null
@@ -164,8 +193,9 @@ eq "the record: sink, status and job" \
 	"url completed $k_id survivor"
 start_server "$SPORT"
 start_proc --notify-url "$HOOK"
-check "sent after the restart" wait_until 20 has_reqs 1
-eq "it is the queued job's" "$(reqs '.[0].body | fromjson | .id')" "$k_id"
+check "sent after the restart" wait_until 20 has_reqs 3
+eq "each queued job's, once" "$(reqs '[.[].body | fromjson | .id] | sort | tostring')" \
+	"$(printf '%s\n' "$k_id" "$k2" "$k3" | sort | jq -R . | jq -s -c .)"
 check "record removed" wait_until 10 no_records
 stop_proc "$PROC_PID"
 
