@@ -112,12 +112,17 @@ start_proc --notify-url "$HOOK" --notify-on failed \
 	--notify-command "cat >$WORK/cmd-\$JOBSPOOL_JOB_ID.json"
 ok2=$(submit '{"shell":"true"}')
 bad2=$(submit '{"shell":"exit 1"}')
-check "two jobs end" wait_final 30 "$ok2" "$bad2"
-check "the failure is posted" wait_until 20 has_reqs 1
+inv2=$(submit '{"no_command":true}')
+check "three jobs end" wait_final 30 "$ok2" "$bad2" "$inv2"
+check "the failures are posted" wait_until 20 has_reqs 2
 check "the notify command ran for the failure" wait_until 10 test -s "$WORK/cmd-$bad2.json"
 check "records gone" wait_until 10 no_records
 sleep 1
-eq "only the failure was posted" "$(reqs '[.[].body | fromjson | .id] | tostring')" "[\"$bad2\"]"
+eq "only the failures were posted (a run's, an invalid file's)" \
+	"$(reqs '[.[].body | fromjson | .id] | sort | tostring')" \
+	"$(printf '%s\n' "$bad2" "$inv2" | sort | jq -R . | jq -s -c .)"
+eq "the invalid file's says why" \
+	"$(reqs ".[] | .body | fromjson | select(.id == \"$inv2\") | .status")" failed
 check "no notify command for the completed job" test ! -e "$WORK/cmd-$ok2.json"
 stop_proc "$PROC_PID"
 
