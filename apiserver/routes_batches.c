@@ -127,7 +127,7 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 	char cid[JS_ID_SIZE], loc[128];
 	enum MHD_Result rc;
 	json_t *ids;
-	size_t n;
+	size_t n, len;
 
 	if (!r->ndjson && batch_take_json(c, r) < 0)
 		return MHD_YES;
@@ -155,13 +155,13 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 	}
 	metrics_count_submitted(a->metrics, n);
 	bus_pending_kick(a->bus);
-	resp = reply_json_response(json_pack("{s:s,s:o}", "correlation_id",
-	    cid, "jobs", ids));
+	resp = reply_json_response_len(json_pack("{s:s,s:o}", "correlation_id",
+	    cid, "jobs", ids), &len);
 	if (resp == NULL)
 		return MHD_NO;
 	snprintf(loc, sizeof loc, "/api/v1/batches/%s", cid);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
-	return reply_queue(c, MHD_HTTP_CREATED, resp);
+	return reply_queue_len(c, MHD_HTTP_CREATED, resp, len);
 }
 
 static int
@@ -214,9 +214,10 @@ utf8_whole(const char *buf, size_t len)
  * Sets the "log" of job (its first INLINE_LOG_MAX bytes, cut between two
  * characters), "log_truncated" (whether bytes were left out) and
  * "log_error" (why the log could not be given: null if it could).  A job
- * that has not written anything has the log "".
+ * that has not written anything has the log "".  0, or -1/ENOMEM when
+ * memory ran out (the job then lacks some of them: not an answer).
  */
-static void
+static int
 add_log(struct api *a, const char *id, json_t *job)
 {
 	char why[160];
@@ -224,12 +225,12 @@ add_log(struct api *a, const char *id, json_t *job)
 	size_t len, got = 0;
 	char *buf = NULL;
 	json_t *s = NULL;
-	int fd, truncated = 0;
+	int fd, truncated = 0, nomem = 0;
 
 	why[0] = '\0';
 	fd = js_spool_log_open(a->sp, id, 0);
 	if (fd < 0 && errno == ENOENT) {
-		s = json_string("");
+		nomem = (s = json_string("")) == NULL;
 		goto out;
 	}
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -239,9 +240,8 @@ add_log(struct api *a, const char *id, json_t *job)
 		goto out;
 	}
 	len = st.st_size > INLINE_LOG_MAX ? INLINE_LOG_MAX : (size_t)st.st_size;
-	buf = malloc(len + 1);
-	if (buf == NULL) {
-		snprintf(why, sizeof why, "cannot read the log: out of memory");
+	if ((buf = malloc(len + 1)) == NULL) {
+		nomem = 1;
 		goto out;
 	}
 	while (got < len) {
@@ -262,18 +262,26 @@ add_log(struct api *a, const char *id, json_t *job)
 		got = utf8_whole(buf, got);
 	}
 	/* a log is text; bytes that are not UTF-8 cannot go into JSON */
+	js_json_nomem();
 	s = json_stringn(buf, got);
-	if (s == NULL)
+	if (s == NULL && js_json_nomem())
+		nomem = 1;
+	else if (s == NULL)
 		snprintf(why, sizeof why, "the log is not UTF-8 text; read its "
 		    "bytes from /api/v1/jobs/%s/log", id);
 out:
 	if (fd >= 0)
 		close(fd);
 	free(buf);
-	json_object_set_new(job, "log", s != NULL ? s : json_null());
-	json_object_set_new(job, "log_truncated", json_boolean(truncated));
-	json_object_set_new(job, "log_error", why[0] != '\0' ?
-	    json_string(why) : json_null());
+	if (nomem ||
+	    json_object_set_new(job, "log", s != NULL ? s : json_null()) < 0 ||
+	    json_object_set_new(job, "log_truncated", json_boolean(truncated)) < 0 ||
+	    json_object_set_new(job, "log_error", why[0] != '\0' ?
+	    json_string(why) : json_null()) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -323,8 +331,8 @@ batch_next(struct batch_out *b)
 		return b->buf != NULL ? 0 : -1;
 	}
 	job = json_array_get(b->jobs, b->next);
-	if (b->logs)
-		add_log(b->a, js_job_str(job, "id"), job);
+	if (b->logs && add_log(b->a, js_job_str(job, "id"), job) < 0)
+		return -1;
 	reply_public(job);
 	text = js_json_dumps(job, JSON_COMPACT, NULL, NULL);
 	json_array_set_new(b->jobs, b->next, json_null());	/* sent: freed */
@@ -514,9 +522,11 @@ route_batch_get(struct api *a, struct MHD_Connection *c, struct req *r,
 		b = NULL;
 		resp = MHD_create_response_from_buffer(0, "",
 		    MHD_RESPMEM_PERSISTENT);
-	} else
-		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
-		    65536, batch_read, b, batch_out_free);
+	} else {
+		/* frees b when it cannot be made */
+		resp = reply_stream(c, 65536, batch_read, b, batch_out_free);
+		b = NULL;
+	}
 	if (resp == NULL) {
 		if (b != NULL)
 			batch_out_free(b);
@@ -553,8 +563,7 @@ route_batch_log(struct api *a, struct MHD_Connection *c, struct req *r,
 		resp = MHD_create_response_from_buffer(0, "",
 		    MHD_RESPMEM_PERSISTENT);
 	else
-		resp = follow_batch_response(a, ids, n, follow,
-		    follow ? follow_untimed(c) : -1);
+		resp = follow_batch_response(a, c, ids, n, follow);
 	free(ids);
 	if (resp == NULL)
 		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");

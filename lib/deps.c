@@ -274,9 +274,10 @@ json_t *
 js_deps_batch_refs(const json_t *sub, const json_t *earlier, char *err,
     size_t errlen)
 {
-	json_t *out = json_copy((json_t *)sub), *list;
+	json_t *out, *list;
 	int k;
 
+	out = js_json_deep_copy(sub);	/* its lists are rewritten in place */
 	if (out == NULL) {
 		js_errf(err, errlen, "out of memory");
 		errno = ENOMEM;
@@ -286,14 +287,6 @@ js_deps_batch_refs(const json_t *sub, const json_t *earlier, char *err,
 		list = json_object_get(out, dep_keys[k]);
 		if (!json_is_array(list))
 			continue;
-		list = json_copy(list);
-		if (list == NULL ||
-		    json_object_set_new(out, dep_keys[k], list) < 0) {
-			js_errf(err, errlen, "out of memory");
-			json_decref(out);
-			errno = ENOMEM;
-			return NULL;
-		}
 		if (refs_in(list, dep_keys[k], earlier, err, errlen) < 0) {
 			int e = errno;
 			json_decref(out);

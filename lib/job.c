@@ -334,7 +334,7 @@ norm_container(const json_t *v, const char *what, char *err, size_t errlen)
 		js_errf(err, errlen, "%s.image is required", what);
 		return NULL;
 	}
-	return json_deep_copy(v);
+	return js_json_deep_copy(v);
 }
 
 int
@@ -583,7 +583,7 @@ timeout_value(const json_t *v, char *err, size_t errlen)
 		    JS_TIMEOUT_MAX);
 		return NULL;
 	}
-	n = json_deep_copy(v);
+	n = js_json_deep_copy(v);
 	if (n == NULL)
 		js_errf(err, errlen, "out of memory");
 	return n;
@@ -684,7 +684,7 @@ field_value(const char *k, const json_t *v, char *err, size_t errlen)
 			return NULL;
 	}
 	/* "metadata" is any JSON value */
-	n = json_deep_copy(v);
+	n = js_json_deep_copy(v);
 	if (n == NULL)
 		js_errf(err, errlen, "out of memory");
 	return n;
@@ -801,7 +801,15 @@ js_job_validate(const json_t *submitted, char *err, size_t errlen)
 	json_t *v;
 
 	errno = 0;
-	if ((v = validate(submitted, 0, err, errlen)) == NULL)
+	js_json_nomem();
+	v = validate(submitted, 0, err, errlen);
+	if (js_json_nomem()) {		/* even if jansson went on without */
+		json_decref(v);
+		js_errf(err, errlen, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (v == NULL)
 		failed_errno();
 	return v;
 }
@@ -955,7 +963,7 @@ js_job_new(const json_t *validated, const char *id, const char *owner,
 	size_t i;
 	int bad = 0;
 
-	job = json_deep_copy(validated);
+	job = js_json_deep_copy(validated);
 	if (job == NULL)
 		return NULL;
 	if (id == NULL) {
@@ -1127,6 +1135,57 @@ dump_add(const char *data, size_t n, void *arg)
 	return js_buf_add(arg, data, n);
 }
 
+/* jansson 2.14 does not report every allocation of its own that fails: a
+ * string token that cannot grow loses a character and the text still
+ * parses, json_copy leaves a member out, and errno cannot tell (its number
+ * parsing clears it).  So its allocations go through json_malloc, which
+ * notes a failure for the calling thread only (js_json_nomem). */
+static _Thread_local int json_failed;
+
+static void *
+json_malloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (p == NULL)
+		json_failed = 1;
+	return p;
+}
+
+/* Before main, while one thread runs: jansson's allocator becomes
+ * json_malloc (malloc underneath, so blocks from before stay valid). */
+__attribute__((constructor)) static void
+json_watch_allocs(void)
+{
+	json_set_alloc_funcs(json_malloc, free);
+}
+
+int
+js_json_nomem(void)
+{
+	int f = json_failed;
+
+	json_failed = 0;
+	return f;
+}
+
+json_t *
+js_json_deep_copy(const json_t *v)
+{
+	json_t *n;
+
+	js_json_nomem();
+	n = json_deep_copy(v);
+	if (js_json_nomem()) {
+		json_decref(n);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (n == NULL)
+		errno = ENOMEM;
+	return n;
+}
+
 char *
 js_json_dumps(const json_t *j, size_t flags, const char *end, size_t *len)
 {
@@ -1153,15 +1212,14 @@ js_job_parse(const char *text, size_t len, char *err, size_t errlen)
 	json_error_t e;
 	json_t *j;
 
-	errno = 0;
+	js_json_nomem();
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
-	if ((j == NULL && ((e.line == -1 && e.text[0] == '\0') ||
-	    json_error_code(&e) == json_error_out_of_memory)) ||
-	    errno == ENOMEM) {
-		/* (no text at all: the parser could not even start; jansson
-		 * 2.14 reports a failed allocation inside a string token as a
-		 * syntax error, or even drops one character of the string and
-		 * succeeds, but malloc left ENOMEM) */
+	if (js_json_nomem() || (j == NULL && ((e.line == -1 &&
+	    e.text[0] == '\0') ||
+	    json_error_code(&e) == json_error_out_of_memory))) {
+		/* (jansson 2.14 reports a failed allocation inside a string
+		 * token as a syntax error, or even drops one character of the
+		 * string and succeeds: json_malloc noted it) */
 		json_decref(j);
 		js_errf(err, errlen, "out of memory");
 		errno = ENOMEM;

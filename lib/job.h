@@ -149,6 +149,17 @@ char *js_job_dump(const json_t *job, size_t *len);
 char *js_json_dumps(const json_t *j, size_t flags, const char *end,
     size_t *len);
 
+/* Whether an allocation of jansson failed in the calling thread since the
+ * last call (1, or 0); clears the note.  Call it once before a jansson
+ * call to start afresh and once after: jansson 2.14 ignores some of its
+ * failed allocations (a string loses a character, json_copy a member) and
+ * succeeds. */
+int js_json_nomem(void);
+
+/* json_deep_copy(v) that fails (NULL/ENOMEM) whenever one of its
+ * allocations failed.  Caller decrefs. */
+json_t *js_json_deep_copy(const json_t *v);
+
 /* Reads a job from a JSON text (at most len bytes).  Returns NULL with err
  * and errno EBADMSG when it is not a JSON object, ENOMEM (err "out of
  * memory") when memory ran out while reading it. */
