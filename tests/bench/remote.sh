@@ -6,6 +6,10 @@
 #   N        jobs per throughput run (default 200)
 #   REPS     repetitions (default 3)
 #   J        -j of either processor (default 2)
+#   RESULTS  where the table goes (default tests/bench/remote-results.md)
+#   RAW      a directory: each measurement also goes there, one value a line,
+#            in files run.sh reads (s8_remote_tput, s8_local_lat, ...,
+#            rss_proc_remote, rss_proc_s8)
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${B:-$ROOT/build}
@@ -13,7 +17,8 @@ case $B in /*) ;; *) B=$ROOT/$B ;; esac
 N=${N:-200}
 REPS=${REPS:-3}
 J=${J:-2}
-OUT=$ROOT/tests/bench/remote-results.md
+OUT=${RESULTS:-$ROOT/tests/bench/remote-results.md}
+RAW=${RAW:-}
 
 W=$(mktemp -d /tmp/jobspool-bench-remote.XXXXXX)
 chmod 0750 "$W"
@@ -102,6 +107,9 @@ run_side() {
 LP=$!
 PIDS="$PIDS $LP"
 run_side local
+# peak resident set (VmHWM, MiB) of a processor before it is stopped
+rss() { awk '/^VmHWM:/ { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
+[ -n "$RAW" ] && rss "$LP" >"$RAW/rss_proc_s8"
 kill "$LP"; wait "$LP" 2>/dev/null
 
 "$B/jobspool-processor" --server "$URL" --token wsecret --spool "$W/work" \
@@ -109,9 +117,17 @@ kill "$LP"; wait "$LP" 2>/dev/null
 RP=$!
 PIDS="$PIDS $RP"
 run_side remote
+[ -n "$RAW" ] && rss "$RP" >"$RAW/rss_proc_remote"
 kill "$RP"; wait "$RP" 2>/dev/null
 failed=$(ls "$W/spool" | grep -c '\.failed$')
 
+if [ -n "$RAW" ]; then
+	for side in local remote; do
+		for m in tput lat follow; do
+			cp "$W/$side.$m" "$RAW/s8_${side}_$m"
+		done
+	done
+fi
 lt=$(stats <"$W/local.tput"); rt=$(stats <"$W/remote.tput")
 ll=$(stats <"$W/local.lat"); rl=$(stats <"$W/remote.lat")
 lf=$(stats <"$W/local.follow"); rf=$(stats <"$W/remote.follow")

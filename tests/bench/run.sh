@@ -14,7 +14,23 @@
 # nq), BENCH_WRK_SECS (4), BENCH_LAT_JOBS
 # (40, 100 ms apart: BENCH_LAT_INTERVAL_US), BENCH_SCALE ("0 10000 100000"), BENCH_CLEAN_JOBS (100000),
 # BENCH_BUDGET_CLEAN (seconds for the cleaner reps, 150), BENCH_BUDGET_S1
-# (seconds after which scenario 1 stops repeating, once it has 2 runs; 300).
+# (seconds after which scenario 1 stops repeating, once it has 2 runs; 300),
+# BENCH_REMOTE (1: a remote processor against a local one, tests/bench/remote.sh;
+# 0 skips it), BENCH_REMOTE_JOBS (200), BENCH_REMOTE_REPS (3), BENCH_SLURM (1:
+# the Slurm executor against sbatch alone, tests/bench/slurm.sh; 0 skips it),
+# BENCH_SLURM_JOBS (30), BENCH_SLURM_REPS (3).
+#
+# Where it writes: BENCH_OUT (tests/bench/last-results.md).  The table shows,
+# beside each ratio, the ratio of the previous table, read from BENCH_PREV
+# (default: tests/bench/last-results.md as it was before this run, and for
+# the remote and Slurm rows, when that table has none, remote-results.md and
+# slurm-results.md), and the targets of issue 21 with whether this run met
+# them.  With the default BENCH_OUT the previous table is kept in
+# tests/bench/previous-results.md, the remote and Slurm tables go to
+# remote-results.md and slurm-results.md, and the README's Performance
+# section (between <!-- bench:begin --> and <!-- bench:end -->) gets the new
+# table; with another BENCH_OUT none of those files is touched (BENCH_README=1
+# updates the README anyway).
 set -u
 LC_ALL=C
 export LC_ALL
@@ -33,7 +49,10 @@ S1_BUDGET=${BENCH_BUDGET_S1:-300}
 S1_REPS=0
 CLEAN_REPS=0
 NFOLLOW=200
-OUT=$ROOT/tests/bench/last-results.md
+DEF_OUT=$ROOT/tests/bench/last-results.md
+OUT=${BENCH_OUT:-$DEF_OUT}
+PREV=${BENCH_PREV:-$DEF_OUT}
+README_UPDATE=${BENCH_README:-$([ "$OUT" = "$DEF_OUT" ] && echo 1 || echo 0)}
 
 W=$(mktemp -d /var/tmp/jobspool-bench.XXXXXX) || exit 1
 R=$W/res
@@ -41,6 +60,13 @@ mkdir -p "$R" "$W/why"
 T=$BIN/tools
 PIDS=""
 T0=$(date +%s)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+# the previous tables, as they were before this run writes any of them
+mkdir -p "$W/prev"
+[ -f "$PREV" ] && cp "$PREV" "$W/prev/last.md"
+for f in remote slurm; do
+	[ -f "$ROOT/tests/bench/$f-results.md" ] && cp "$ROOT/tests/bench/$f-results.md" "$W/prev/$f.md"
+done
 
 say() { echo "bench [$(($(date +%s) - T0))s]: $*" >&2; }
 
@@ -168,8 +194,9 @@ start_proc() {
 		mv "$S/tmp/$wid.json" "$S/$wid.pending" || return 1
 	i=0
 	while [ ! -e "$S/$wid.completed" ]; do
-		if [ $i -ge 6000 ] || ! kill -0 $PP 2>/dev/null; then
-			say "processor did not run the warm-up job"
+		if [ $i -ge 1200 ] || ! kill -0 $PP 2>/dev/null; then
+			say "processor did not run the warm-up job within 60 s; its log ends: $(tail -n 3 "$W/processor.log" | tr '\n' ' ')"
+			stop $PP
 			return 1
 		fi
 		sleep 0.05
@@ -631,11 +658,37 @@ scenario7() {
 	say "  all $NFOLLOW received: $(medv s7_js) ms; one tail -f: $(medv s7_lim) ms"
 }
 
+# --- scenarios 8 and 9: a remote processor, the Slurm executor -------------------
+# sub_results NAME: where remote.sh / slurm.sh write their own table
+sub_results() {
+	if [ "$OUT" = "$DEF_OUT" ]; then echo "$ROOT/tests/bench/$1-results.md"; else echo "$W/$1-results.md"; fi
+}
+scenario8() {
+	[ "${BENCH_REMOTE:-1}" = 0 ] && { why s8_remote_tput "skipped (BENCH_REMOTE=0)"; return 0; }
+	say "scenario 8: a remote processor against a local one (tests/bench/remote.sh)"
+	B=$BIN N=${BENCH_REMOTE_JOBS:-200} REPS=${BENCH_REMOTE_REPS:-3} RAW=$R \
+	    RESULTS=$(sub_results remote) sh "$ROOT/tests/bench/remote.sh" >"$W/remote.out" 2>&1 ||
+		{ why s8_remote_tput "remote.sh failed: $(tail -n 1 "$W/remote.out" | cut -c1-80)"; say "remote.sh failed"; }
+	say "  jobs/s: remote $(medv s8_remote_tput) local $(medv s8_local_tput)"
+}
+scenario9() {
+	[ "${BENCH_SLURM:-1}" = 0 ] && { why s9_js_tput "skipped (BENCH_SLURM=0)"; return 0; }
+	say "scenario 9: the Slurm executor against sbatch alone (tests/bench/slurm.sh)"
+	B=$BIN N=${BENCH_SLURM_JOBS:-${SLURM_BENCH_JOBS:-30}} REPS=${BENCH_SLURM_REPS:-${SLURM_BENCH_REPS:-3}} \
+	    RAW=$R RESULTS=$(sub_results slurm) sh "$ROOT/tests/bench/slurm.sh" >"$W/slurm.out" 2>&1 ||
+		{ why s9_js_tput "slurm.sh failed: $(tail -n 1 "$W/slurm.out" | cut -c1-80)"; say "slurm.sh failed"; }
+	[ -s "$R/s9_why" ] && why s9_js_tput "Slurm cannot run here: $(head -n 1 "$R/s9_why" | cut -c1-80)"
+	say "  jobs/s: jobspool --executor slurm $(medv s9_js_tput) sbatch $(medv s9_sb_tput)"
+}
+
 scenario1
 scenario3
 scenario4
 scenario5
 scenario7
+scenario8
+scenario9
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- the table -----------------------------------------------------------------
 # stat KEY: "median min max" of the values, or nothing
@@ -661,20 +714,98 @@ cell() {
 	fi
 }
 med() { s=$(stat "$1"); [ -n "$s" ] && echo "${s%% *}"; }
-# ratio A B: med(A)/med(B) as "x.xx×", or "–"
-ratio() {
+# rnum A B: med(A)/med(B) rounded as the table shows it, or nothing
+rnum() {
 	a=$(med "$1") b=$(med "$2")
-	if [ -n "$a" ] && [ -n "$b" ]; then
-		awk -v a="$a" -v b="$b" 'BEGIN { if (b == 0) print "–"; else printf "%.2f×\n", a / b }'
-	else
-		echo "–"
-	fi
+	[ -n "$a" ] && [ -n "$b" ] &&
+		awk -v a="$a" -v b="$b" 'BEGIN { if (b != 0) printf "%.2f\n", a / b }'
 }
+# ratio A B: med(A)/med(B) as "x.xx×", or "–"
+ratio() { v=$(rnum "$1" "$2"); if [ -n "$v" ]; then echo "$v×"; else echo "–"; fi; }
 one() { s=$(stat "$1"); [ -n "$s" ] && fmt "${s%% *}"; }
+
+# The previous table: $W/prev.tab holds lines "KEY COL VALUE".  KEY is the
+# row's number (1a, 2b, 6c, ...), or claim_N, list_N, clean for the rows of
+# scenario 5 that tables before issue 21 all numbered "5."; COL is js (the
+# jobspool cell) or tsp, nq, bs, lim (its ratio columns); VALUE the first
+# number of the cell.
+prev_parse() {
+	awk -F'|' '
+	function num(c) {
+		sub(/^ +/, "", c)
+		if (!match(c, /^[0-9]+(\.[0-9]+)?/)) return ""
+		return substr(c, RSTART, RLENGTH)
+	}
+	NF >= 12 && $2 !~ /^ *(scenario|---) *$/ {
+		l = $2
+		sub(/^ +/, "", l)
+		if (l ~ /claim latency/ || (l ~ /status=pending/ && l !~ /÷/)) {
+			match(l, /[0-9]+ finished/)
+			n = substr(l, RSTART, RLENGTH)
+			sub(/ .*/, "", n)
+			k = (l ~ /claim latency/ ? "claim_" : "list_") n
+		} else if (l ~ /cleaner pass/) {
+			k = "clean"
+		} else {
+			k = l
+			sub(/\..*/, "", k)
+		}
+		nc = split("js:3 tsp:8 nq:9 bs:10 lim:11", cols, " ")
+		for (i = 1; i <= nc; i++) {
+			split(cols[i], kc, ":")
+			v = num($(kc[2]))
+			if (v != "") print k, kc[1], v
+		}
+		if (k == "6a" && match($3, /s7 [0-9.]+/))
+			print "6a_s7", "js", substr($3, RSTART + 3, RLENGTH - 3)
+	}' "$1"
+}
+# prev_sub FILE KEY...: the rows of remote-results.md or slurm-results.md
+# (throughput, submission to start, follower) as KEY js / KEY lim
+prev_sub() {
+	f=$1
+	shift
+	awk -F'|' -v keys="$*" '
+	function num(c) {
+		sub(/^ +/, "", c)
+		if (!match(c, /^[0-9]+(\.[0-9]+)?/)) return ""
+		return substr(c, RSTART, RLENGTH)
+	}
+	BEGIN { split(keys, k, " ") }
+	$2 ~ /throughput/ { i = 1 } $2 ~ /submission to start/ { i = 2 } $2 ~ /follower/ { i = 3 }
+	i && k[i] != "" {
+		if (num($3) != "") print k[i], "js", num($3)
+		if (num($5) != "") print k[i], "lim", num($5)
+		i = 0
+	}' "$f"
+}
+prev() { awk -v k="$1" -v c="$2" '$1 == k && $2 == c { v = $3 } END { if (v != "") print v }' "$W/prev.tab"; }
+NMIN=$(echo $SCALE | awk '{ print $1 }')
+NMAX=$(echo $SCALE | awk '{ print $NF }')
+: >"$W/prev.tab"
+PREV_DATE=""
+if [ -s "$W/prev/last.md" ]; then
+	prev_parse "$W/prev/last.md" >>"$W/prev.tab"
+	PREV_DATE=$(sed -n '1s/^## jobspool benchmark — //p' "$W/prev/last.md")
+fi
+# rows the previous table may not have had
+[ -z "$(prev 8a lim)" ] && [ -s "$W/prev/remote.md" ] && prev_sub "$W/prev/remote.md" 8a 8b 8c >>"$W/prev.tab"
+[ -z "$(prev 9a lim)" ] && [ -s "$W/prev/slurm.md" ] && prev_sub "$W/prev/slurm.md" 9a 9b >>"$W/prev.tab"
+if [ -z "$(prev 5c lim)" ] && [ -n "$(prev "list_$NMAX" js)" ] && [ -n "$(prev "list_$NMIN" js)" ]; then
+	awk -v a="$(prev "list_$NMAX" js)" -v b="$(prev "list_$NMIN" js)" \
+	    'BEGIN { if (b > 0) printf "5c lim %.2f\n", a / b }' >>"$W/prev.tab"
+fi
+[ -z "$(prev 6c js)" ] && [ -n "$(prev 6a_s7 js)" ] && echo "6c js $(prev 6a_s7 js)" >>"$W/prev.tab"
+
+# rc A B KEY COL: the ratio of A to B, the previous table's beside it
+rc() {
+	p=$(prev "$3" "$4")
+	echo "$(ratio "$1" "$2")${p:+ (prev ${p}×)}"
+}
 peercell() {	# peer-command key
 	if have "$1"; then cell "$2"; else echo "n/a: $(cat "$W/why/$1" 2>/dev/null || echo "not installed")"; fi
 }
-peerratio() { if have "$1"; then ratio "$2" "$3"; else echo "–"; fi; }
+peerrc() { if have "$1"; then shift; rc "$@"; else echo "–"; fi; }
 row() { printf '| %s |' "$1"; shift; for c in "$@"; do printf ' %s |' "$c"; done; printf '\n'; }
 rss_cell() {	# keys...: max of them, and each
 	out="" max=0
@@ -686,103 +817,205 @@ rss_cell() {	# keys...: max of them, and each
 	done
 	echo "$max MiB ($out)"
 }
+rss_max() { for k in "$@"; do cat "$R/$k" 2>/dev/null; done | sort -g | tail -n 1; }
+# tgt ROW KEY COL VALUE OP BOUND UNIT WHAT: one target of issue 21.  VALUE is
+# this run's (a ratio as the table rounds it, or MiB), OP ge or le, UNIT "×"
+# or " MiB", WHAT what the bound is relative to.  Prints the verdict for the
+# row's last cell and adds a line to the targets table.
+tgt() {
+	p=$(prev "$2" "$3")
+	sym=$([ "$5" = ge ] && echo "≥" || echo "≤")
+	if [ -z "$4" ]; then
+		verdict="not measured"
+	elif awk -v v="$4" -v t="$6" -v op="$5" 'BEGIN { exit !(op == "ge" ? v >= t : v <= t) }'; then
+		verdict="met"
+	else
+		verdict="**not met**"
+	fi
+	row "$1" "$sym $6$7${8:+ $8}" "$([ -n "$4" ] && echo "$4$7" || echo "–")" "$([ -n "$p" ] && echo "$p$7" || echo "–")" "$verdict" >>"$W/targets"
+	echo "$sym $6$7${8:+ $8}: $verdict"
+}
 NA_HTTP="n/a (no HTTP API)"
 NA="n/a (no equivalent)"
+NA_REM="n/a (no remote workers)"
+LIST="GET /api/v1/jobs?status=pending&limit=100 (100 pending)"
+RSS_PROC_LOCAL="rss_proc_s1 rss_proc_s3 rss_proc_s5_0 rss_proc_s5_10000 rss_proc_s5_100000 rss_proc_s7 rss_proc_s8"
+: >"$W/targets"
 
 {
-	echo "## jobspool benchmark — $(date -u +%Y-%m-%dT%H:%MZ)"
-	echo
-	echo "\`make bench\` on $(uname -srm), $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, spool on $(df -PT "$W" | awk 'NR == 2 { print $2 }'); $JSV (gcc -O2);"
-	echo "task-spooler $(version task-spooler), nq $(version nq), beanstalkd $(version beanstalkd) (binlog on, default fsync), wrk $(version wrk)."
-	echo "Cells: median [min–max] of $REPS runs (scenario 1: $S1_REPS, the cleaner: $CLEAN_REPS) unless noted. ↑ = higher is better, ↓ = lower is better; ratios are of medians."
-	echo
-	row "scenario" "jobspool" "tsp" "nq" "beanstalkd" "physical limit / reference" "jobspool/tsp" "jobspool/nq" "jobspool/beanstalkd" "jobspool/limit"
-	row "---" "---" "---" "---" "---" "---" "---" "---" "---" "---"
+	row "scenario" "jobspool" "tsp" "nq" "beanstalkd" "physical limit / reference" "jobspool/tsp" "jobspool/nq" "jobspool/beanstalkd" "jobspool/limit" "issue 21 target: this run"
+	row "---" "---" "---" "---" "---" "---" "---" "---" "---" "---" "---"
 	row "1a. throughput, /bin/true, 2 at once, jobs/s ↑ — jobspool via HTTP API" \
 	    "$(cell s1_js_http)" "$(peercell tsp s1_tsp)" "$(peercell nq s1_nq)" "$(peercell beanstalkd s1_bs)" \
 	    "$(cell lim_spawn) (posix_spawn+wait, 2 at once)" \
-	    "$(peerratio tsp s1_js_http s1_tsp)" "$(peerratio nq s1_js_http s1_nq)" "$(peerratio beanstalkd s1_js_http s1_bs)" "$(ratio s1_js_http lim_spawn)"
+	    "$(peerrc tsp s1_js_http s1_tsp 1a tsp)" "$(peerrc nq s1_js_http s1_nq 1a nq)" "$(peerrc beanstalkd s1_js_http s1_bs 1a bs)" "$(rc s1_js_http lim_spawn 1a lim)" \
+	    "$(tgt "1a. throughput via HTTP" 1a bs "$(rnum s1_js_http s1_bs)" ge 1.0 × beanstalkd); $(tgt "1a. throughput via HTTP" 1a lim "$(rnum s1_js_http lim_spawn)" ge 0.6 × "the posix_spawn limit")"
 	row "1b. throughput, same, jobspool via direct spool submission (tmp + rename), jobs/s ↑" \
 	    "$(cell s1_js_spool)" "$(peercell tsp s1_tsp)" "$(peercell nq s1_nq)" "$(peercell beanstalkd s1_bs)" \
 	    "$(cell lim_spawn) (posix_spawn+wait, 2 at once)" \
-	    "$(peerratio tsp s1_js_spool s1_tsp)" "$(peerratio nq s1_js_spool s1_nq)" "$(peerratio beanstalkd s1_js_spool s1_bs)" "$(ratio s1_js_spool lim_spawn)"
+	    "$(peerrc tsp s1_js_spool s1_tsp 1b tsp)" "$(peerrc nq s1_js_spool s1_nq 1b nq)" "$(peerrc beanstalkd s1_js_spool s1_bs 1b bs)" "$(rc s1_js_spool lim_spawn 1b lim)" \
+	    "$(tgt "1b. throughput via the spool" 1b bs "$(rnum s1_js_spool s1_bs)" ge 1.0 × beanstalkd); $(tgt "1b. throughput via the spool" 1b lim "$(rnum s1_js_spool lim_spawn)" ge 0.6 × "the posix_spawn limit")"
 	row "2a. submission rate, 1 client one job after another, jobs/s ↑ — jobspool: durable HTTP POST" \
 	    "$(cell s2_js_http)" "$(peercell tsp s2_tsp)" "$(peercell nq s2_nq)" "$(peercell beanstalkd s2_bs)" \
 	    "$(cell lim_fsync) (tmp write+fsync+rename+dir fsync, 1 writer)" \
-	    "$(peerratio tsp s2_js_http s2_tsp)" "$(peerratio nq s2_js_http s2_nq)" "$(peerratio beanstalkd s2_js_http s2_bs)" "$(ratio s2_js_http lim_fsync)"
+	    "$(peerrc tsp s2_js_http s2_tsp 2a tsp)" "$(peerrc nq s2_js_http s2_nq 2a nq)" "$(peerrc beanstalkd s2_js_http s2_bs 2a bs)" "$(rc s2_js_http lim_fsync 2a lim)" \
+	    "$(tgt "2a. single-client durable POST" 2a lim "$(rnum s2_js_http lim_fsync)" ge 0.8 × "the single durable write")"
 	row "2b. submission rate, jobspool direct spool (write+rename, no fsync, like printf+mv), jobs/s ↑" \
 	    "$(cell s2_js_spool)" "$(peercell tsp s2_tsp)" "$(peercell nq s2_nq)" "$(peercell beanstalkd s2_bs)" \
 	    "$(cell lim_fsync) (durable write, for scale)" \
-	    "$(peerratio tsp s2_js_spool s2_tsp)" "$(peerratio nq s2_js_spool s2_nq)" "$(peerratio beanstalkd s2_js_spool s2_bs)" "$(ratio s2_js_spool lim_fsync)"
+	    "$(peerrc tsp s2_js_spool s2_tsp 2b tsp)" "$(peerrc nq s2_js_spool s2_nq 2b nq)" "$(peerrc beanstalkd s2_js_spool s2_bs 2b bs)" "$(rc s2_js_spool lim_fsync 2b lim)" "–"
 	row "3a. submit→start latency, median, ms ↓ — jobspool via spool" \
 	    "$(cell s3_js_spool_med)" "$(peercell tsp s3_tsp_med)" "$(peercell nq s3_nq_med)" "$(peercell beanstalkd s3_bs_med)" \
 	    "$(cell s3_lim_med) (posix_spawn → process start)" \
-	    "$(peerratio tsp s3_js_spool_med s3_tsp_med)" "$(peerratio nq s3_js_spool_med s3_nq_med)" "$(peerratio beanstalkd s3_js_spool_med s3_bs_med)" "$(ratio s3_js_spool_med s3_lim_med)"
+	    "$(peerrc tsp s3_js_spool_med s3_tsp_med 3a tsp)" "$(peerrc nq s3_js_spool_med s3_nq_med 3a nq)" "$(peerrc beanstalkd s3_js_spool_med s3_bs_med 3a bs)" "$(rc s3_js_spool_med s3_lim_med 3a lim)" \
+	    "$(tgt "3a. submit→start median via the spool" 3a bs "$(rnum s3_js_spool_med s3_bs_med)" le 1.2 × beanstalkd)"
 	row "3b. submit→start latency, median, ms ↓ — jobspool via HTTP (incl. the durable POST)" \
 	    "$(cell s3_js_http_med)" "$(peercell tsp s3_tsp_med)" "$(peercell nq s3_nq_med)" "$(peercell beanstalkd s3_bs_med)" \
 	    "$(cell s3_lim_med) (posix_spawn → process start)" \
-	    "$(peerratio tsp s3_js_http_med s3_tsp_med)" "$(peerratio nq s3_js_http_med s3_nq_med)" "$(peerratio beanstalkd s3_js_http_med s3_bs_med)" "$(ratio s3_js_http_med s3_lim_med)"
+	    "$(peerrc tsp s3_js_http_med s3_tsp_med 3b tsp)" "$(peerrc nq s3_js_http_med s3_nq_med 3b nq)" "$(peerrc beanstalkd s3_js_http_med s3_bs_med 3b bs)" "$(rc s3_js_http_med s3_lim_med 3b lim)" \
+	    "$(tgt "3b. submit→start median via HTTP" 3b bs "$(rnum s3_js_http_med s3_bs_med)" le 1.2 × beanstalkd)"
 	row "3c. submit→start latency, p99, ms ↓ — jobspool via spool" \
 	    "$(cell s3_js_spool_p99)" "$(peercell tsp s3_tsp_p99)" "$(peercell nq s3_nq_p99)" "$(peercell beanstalkd s3_bs_p99)" \
 	    "$(cell s3_lim_p99)" \
-	    "$(peerratio tsp s3_js_spool_p99 s3_tsp_p99)" "$(peerratio nq s3_js_spool_p99 s3_nq_p99)" "$(peerratio beanstalkd s3_js_spool_p99 s3_bs_p99)" "$(ratio s3_js_spool_p99 s3_lim_p99)"
+	    "$(peerrc tsp s3_js_spool_p99 s3_tsp_p99 3c tsp)" "$(peerrc nq s3_js_spool_p99 s3_nq_p99 3c nq)" "$(peerrc beanstalkd s3_js_spool_p99 s3_bs_p99 3c bs)" "$(rc s3_js_spool_p99 s3_lim_p99 3c lim)" "–"
 	row "3d. submit→start latency, p99, ms ↓ — jobspool via HTTP" \
 	    "$(cell s3_js_http_p99)" "$(peercell tsp s3_tsp_p99)" "$(peercell nq s3_nq_p99)" "$(peercell beanstalkd s3_bs_p99)" \
 	    "$(cell s3_lim_p99)" \
-	    "$(peerratio tsp s3_js_http_p99 s3_tsp_p99)" "$(peerratio nq s3_js_http_p99 s3_nq_p99)" "$(peerratio beanstalkd s3_js_http_p99 s3_bs_p99)" "$(ratio s3_js_http_p99 s3_lim_p99)"
+	    "$(peerrc tsp s3_js_http_p99 s3_tsp_p99 3d tsp)" "$(peerrc nq s3_js_http_p99 s3_nq_p99 3d nq)" "$(peerrc beanstalkd s3_js_http_p99 s3_bs_p99 3d bs)" "$(rc s3_js_http_p99 s3_lim_p99 3d lim)" "–"
 	if have wrk; then
 		row "4a. HTTP GET /api/v1/jobs/{id}?peek=1, wrk -t2 -c32 -d${WRK_SECS}s, req/s ↑" \
 		    "$(cell s4_js_get)" "$NA_HTTP" "$NA_HTTP" "$NA_HTTP" \
 		    "$(cell s4_min_get) (minimal libmicrohttpd, thread per connection, fixed 200-byte JSON)" \
-		    "–" "–" "–" "$(ratio s4_js_get s4_min_get)"
+		    "–" "–" "–" "$(rc s4_js_get s4_min_get 4a lim)" \
+		    "$(tgt "4a. GET, 32 clients" 4a lim "$(rnum s4_js_get s4_min_get)" ge 0.7 × "the minimal server")"
 		row "4b. HTTP durable POST /api/v1/jobs, wrk -t2 -c32 -d${WRK_SECS}s, req/s ↑" \
 		    "$(cell s4_js_post)" "$NA_HTTP" "$NA_HTTP" "$NA_HTTP" \
 		    "$(cell s4_min_post) (same server, one durable write per request)" \
-		    "–" "–" "–" "$(ratio s4_js_post s4_min_post)"
+		    "–" "–" "–" "$(rc s4_js_post s4_min_post 4b lim)" \
+		    "$(tgt "4b. durable POST, 32 clients" 4b lim "$(rnum s4_js_post s4_min_post)" ge 1.0 × "the one-write-per-request server")"
 	else
-		row "4. HTTP under wrk" "n/a: $(cat "$W/why/wrk" 2>/dev/null || echo "wrk not installed")" "$NA_HTTP" "$NA_HTTP" "$NA_HTTP" "n/a (needs wrk)" "–" "–" "–" "–"
+		row "4. HTTP under wrk" "n/a: $(cat "$W/why/wrk" 2>/dev/null || echo "wrk not installed")" "$NA_HTTP" "$NA_HTTP" "$NA_HTTP" "n/a (needs wrk)" "–" "–" "–" "–" \
+		    "$(tgt "4a. GET, 32 clients" 4a lim "" ge 0.7 × "the minimal server"); $(tgt "4b. durable POST, 32 clients" 4b lim "" ge 1.0 × "the one-write-per-request server")"
 	fi
 	for n in $SCALE; do
-		row "5. claim latency (submit→start, median of 20 jobs $((LAT_US / 1000)) ms apart), $n finished jobs in the spool, ms ↓" \
+		row "5a. claim latency (submit→start, median of 20 jobs $((LAT_US / 1000)) ms apart), $n finished jobs in the spool, ms ↓" \
 		    "$(cell "s5_claim_${n}_med")" "$NA" "$NA" "$NA" \
-		    "$(cell s3_lim_med) (posix_spawn → start)" "–" "–" "–" "$(ratio "s5_claim_${n}_med" s3_lim_med)"
+		    "$(cell s3_lim_med) (posix_spawn → start)" "–" "–" "–" "$(rc "s5_claim_${n}_med" s3_lim_med "claim_$n" lim)" "–"
 	done
 	for n in $SCALE; do
-		row "5. GET /api/v1/jobs?status=pending&limit=100 (100 pending), $n finished jobs, ms ↓" \
+		row "5b. $LIST, $n finished jobs, ms ↓" \
 		    "$(cell "s5_list_$n")" "$NA_HTTP" "$NA_HTTP" "$NA_HTTP" \
-		    "$(cell "s5_lscan_$n") (one readdir pass of the spool)" "–" "–" "–" "$(ratio "s5_list_$n" "s5_lscan_$n")"
+		    "$(cell "s5_lscan_$n") (one readdir pass of the spool)" "–" "–" "–" "$(rc "s5_list_$n" "s5_lscan_$n" "list_$n" lim)" "–"
 	done
-	row "5. one jobspool-cleaner pass over $NCLEAN retrieved jobs + logs, s ↓ ($CLEAN_REPS runs)" \
+	if [ "$NMIN" != "$NMAX" ]; then
+		row "5c. $LIST at $NMAX finished jobs ÷ the same at $NMIN, ms ↓" \
+		    "$(cell "s5_list_$NMAX")" "$NA_HTTP" "$NA_HTTP" "$NA_HTTP" \
+		    "$(cell "s5_list_$NMIN") (the same list at $NMIN finished)" "–" "–" "–" "$(rc "s5_list_$NMAX" "s5_list_$NMIN" 5c lim)" \
+		    "$(tgt "5c. pending list at $NMAX finished" 5c lim "$(rnum "s5_list_$NMAX" "s5_list_$NMIN")" le 1.5 × "its cost at $NMIN")"
+	fi
+	row "5d. one jobspool-cleaner pass over $NCLEAN retrieved jobs + logs, s ↓ ($CLEAN_REPS runs)" \
 	    "$(cell s5_clean)" "$NA" "$NA" "$NA" \
-	    "$(cell s5_unlink) (readdir + unlink of the same files, one dir fsync)" "–" "–" "–" "$(ratio s5_clean s5_unlink)"
+	    "$(cell s5_unlink) (readdir + unlink of the same files, one dir fsync)" "–" "–" "–" "$(rc s5_clean s5_unlink clean lim)" "–"
 	row "6a. peak RSS (VmHWM) of jobspool-apiserver, MiB ↓, max over scenarios" \
 	    "$(rss_cell rss_api_s1 rss_api_s3 rss_api_s4 rss_api_s5_0 rss_api_s5_10000 rss_api_s5_100000 rss_api_s7)" \
 	    "n/a (no server)" "n/a (no server)" "n/a (no HTTP)" \
 	    "$(cat "$R/rss_min" 2>/dev/null || echo "?") MiB (minimal libmicrohttpd under wrk)" "–" "–" "–" \
-	    "$(awk -v a="$(cat "$R/rss_api_s4" 2>/dev/null || echo 0)" -v b="$(cat "$R/rss_min" 2>/dev/null || echo 0)" 'BEGIN { if (b > 0) printf "%.2f× (under wrk)", a / b; else print "–" }')"
-	row "6b. peak RSS (VmHWM) of jobspool-processor, MiB ↓, max over scenarios" \
-	    "$(rss_cell rss_proc_s1 rss_proc_s3 rss_proc_s5_0 rss_proc_s5_10000 rss_proc_s5_100000 rss_proc_s7)" \
+	    "$(awk -v a="$(cat "$R/rss_api_s4" 2>/dev/null || echo 0)" -v b="$(cat "$R/rss_min" 2>/dev/null || echo 0)" 'BEGIN { if (b > 0) printf "%.2f× (under wrk)", a / b; else print "–" }')" "–"
+	row "6b. peak RSS (VmHWM) of jobspool-processor in local mode, MiB ↓, max over scenarios" \
+	    "$(rss_cell $RSS_PROC_LOCAL)" \
 	    "$(if have tsp; then echo "$(cat "$R/rss_tsp" 2>/dev/null || echo "?") MiB (tsp server)"; else peercell tsp x; fi)" \
 	    "n/a (no daemon; one waiting process per queued job)" \
 	    "$(if have beanstalkd; then echo "$(cat "$R/rss_bs" 2>/dev/null || echo "?") MiB (beanstalkd; + workers)"; else peercell beanstalkd x; fi)" \
 	    "–" \
 	    "$(awk -v a="$(cat "$R/rss_proc_s1" 2>/dev/null || echo 0)" -v b="$(cat "$R/rss_tsp" 2>/dev/null || echo 0)" 'BEGIN { if (b > 0) printf "%.2f× (scenario 1)", a / b; else print "–" }')" \
 	    "–" \
-	    "$(awk -v a="$(cat "$R/rss_proc_s1" 2>/dev/null || echo 0)" -v b="$(cat "$R/rss_bs" 2>/dev/null || echo 0)" 'BEGIN { if (b > 0) printf "%.2f× (scenario 1)", a / b; else print "–" }')" "–"
+	    "$(awk -v a="$(cat "$R/rss_proc_s1" 2>/dev/null || echo 0)" -v b="$(cat "$R/rss_bs" 2>/dev/null || echo 0)" 'BEGIN { if (b > 0) printf "%.2f× (scenario 1)", a / b; else print "–" }')" "–" \
+	    "$(tgt "6b. processor RSS, local mode" 6b js "$(rss_max $RSS_PROC_LOCAL)" le 3 " MiB" "")"
+	v=$(cat "$R/rss_api_s7" 2>/dev/null)
+	row "6c. peak RSS (VmHWM) of jobspool-apiserver with $NFOLLOW log followers (scenario 7), MiB ↓" \
+	    "${v:-?} MiB" "$NA_HTTP" "$NA_HTTP" "$NA_HTTP" "–" "–" "–" "–" "–" \
+	    "$(tgt "6c. apiserver RSS, $NFOLLOW followers" 6c js "$v" le 12 " MiB" "")"
+	v=$(cat "$R/rss_proc_remote" 2>/dev/null)
+	row "6d. peak RSS (VmHWM) of a remote jobspool-processor (--server, scenario 8), MiB ↓" \
+	    "${v:-?} MiB" "$NA_REM" "$NA_REM" "$NA_REM" "$(cat "$R/rss_proc_s8" 2>/dev/null || echo "?") MiB (the local processor of scenario 8)" \
+	    "–" "–" "–" "$(awk -v a="${v:-0}" -v b="$(cat "$R/rss_proc_s8" 2>/dev/null || echo 0)" 'BEGIN { if (a > 0 && b > 0) printf "%.2f×", a / b; else print "–" }')" "–"
 	row "7. log follow: $NFOLLOW HTTP followers of one job, line written → all received, ms ↓" \
 	    "$(cell s7_js)" "$NA_HTTP" "$NA_HTTP" "$NA_HTTP" \
-	    "$(cell s7_lim) (one local tail -f)" "–" "–" "–" "$(ratio s7_js s7_lim)"
+	    "$(cell s7_lim) (one local tail -f)" "–" "–" "–" "$(rc s7_js s7_lim 7 lim)" "–"
+	row "8a. remote processor (--server, loopback HTTP, -j 2) throughput, /bin/true, jobs/s ↑" \
+	    "$(cell s8_remote_tput)" "$NA_REM" "$NA_REM" "$NA_REM" \
+	    "$(cell s8_local_tput s8_remote_tput) (a local processor on the same spool, -j 2)" "–" "–" "–" "$(rc s8_remote_tput s8_local_tput 8a lim)" \
+	    "$(tgt "8a. remote processor throughput" 8a lim "$(rnum s8_remote_tput s8_local_tput)" ge 0.9 × "a local processor")"
+	row "8b. remote processor: submission → start, ms ↓" \
+	    "$(cell s8_remote_lat s8_remote_tput)" "$NA_REM" "$NA_REM" "$NA_REM" \
+	    "$(cell s8_local_lat s8_remote_tput) (local processor)" "–" "–" "–" "$(rc s8_remote_lat s8_local_lat 8b lim)" "–"
+	row "8c. remote processor: a job's log line → a follower on the apiserver, ms ↓" \
+	    "$(cell s8_remote_follow s8_remote_tput)" "$NA_REM" "$NA_REM" "$NA_REM" \
+	    "$(cell s8_local_follow s8_remote_tput) (local processor)" "–" "–" "–" "$(rc s8_remote_follow s8_local_follow 8c lim)" "–"
+	row "9a. Slurm executor (--executor slurm, -j 16, single-node Slurm) throughput, /bin/true, jobs/s ↑" \
+	    "$(cell s9_js_tput)" "$NA" "$NA" "$NA" \
+	    "$(cell s9_sb_tput s9_js_tput) (sbatch alone, one job after another)" "–" "–" "–" "$(rc s9_js_tput s9_sb_tput 9a lim)" \
+	    "$(tgt "9a. Slurm executor throughput" 9a lim "$(rnum s9_js_tput s9_sb_tput)" ge 0.8 × "sbatch alone")"
+	row "9b. Slurm executor: submission → start, ms ↓" \
+	    "$(cell s9_js_lat s9_js_tput)" "$NA" "$NA" "$NA" \
+	    "$(cell s9_sb_lat s9_js_tput) (sbatch alone)" "–" "–" "–" "$(rc s9_js_lat s9_sb_lat 9b lim)" "–"
+} >"$W/main.md"
+
+NMET=$(grep -c '| met |$' "$W/targets")
+NTGT=$(wc -l <"$W/targets")
+{
+	echo "\`make bench\` on $(uname -srm), $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, spool on $(df -PT "$W" | awk 'NR == 2 { print $2 }'); $JSV (gcc -O2);"
+	echo "task-spooler $(version task-spooler), nq $(version nq), beanstalkd $(version beanstalkd) (binlog on, default fsync), wrk $(version wrk). Load average (1, 5, 15 min) $LOAD0 at the start, $LOAD1 at the end; whole run $(($(date +%s) - T0)) s."
+	echo "Cells: median [min–max] of $REPS runs (scenario 1: $S1_REPS, the cleaner: $CLEAN_REPS, scenario 8: ${BENCH_REMOTE_REPS:-3}, scenario 9: ${BENCH_SLURM_REPS:-${SLURM_BENCH_REPS:-3}}) unless noted. ↑ = higher is better, ↓ = lower is better; ratios are of medians. \"prev\" is the same ratio in the previous table${PREV_DATE:+ ($PREV_DATE)}."
+	echo
+	echo "Targets of issue 21 met by this run: $NMET of $NTGT."
+	echo
+	row "row" "target (issue 21)" "this run" "previous table" "verdict"
+	row "---" "---" "---" "---" "---"
+	cat "$W/targets"
+	echo
+	cat "$W/main.md"
 	echo
 	echo "Notes:"
 	echo "- Scenario 1: the time from the first submission to the last job's final state (jobspool: its .completed file; tsp: \`tsp -l\` shows none queued or running; nq: \`nq -w\` on both queues; beanstalkd: both workers have deleted their last job). $NJ jobs per run for jobspool and beanstalkd, $NCLI for tsp and nq (the issue asks 2,000: at the 30–150 jobs/s of this 2-CPU machine, 2,000 × 5 runs × 5 systems alone would take over 15 minutes; the rates are per second, so they compare; \`BENCH_JOBS=2000 make bench\` for the full size). jobspool: \`jobspool-processor -j 2 --user root\`; tsp: \`tsp -S 2\`; nq: two queues (NQDIR) used alternately; beanstalkd: two minimal C workers (reserve, posix_spawn, delete). Every job's output is captured to a file except beanstalkd's."
 	echo "- 2a/2b: the submission phase of scenario 1 on its own (one client, one job after another; jobspool HTTP over one keep-alive connection). The physical limit is one writer doing the full durable write."
 	echo "- Scenario 3: $LATN jobs $((LAT_US / 1000)) ms apart per run; the job is a static program that records its start time (CLOCK_REALTIME), compared with the time taken just before the submission. Low load means one job at a time: the interval is longer than a job takes. p99 is per run (nearest rank; with $LATN samples it is the slowest one); the table shows the median of the $REPS runs' p99."
 	echo "- Scenario 4: wrk runs ${WRK_SECS}s instead of 10s ($REPS runs × 4 servers must fit the 15-minute budget); wrk uses one connection per -c, keep-alive.$( [ -s "$W/wrk.bad" ] && echo " Runs with non-2xx answers or socket errors: $(sort -u "$W/wrk.bad" | tr '\n' ' ')")"
-	echo "- Scenario 5: finished jobs are ~600-byte .completed files each with a .log (made by genspool, not timed). Claim latency is submit→start as in 3 with 20 jobs per run; the processor started in $(for n in $SCALE; do printf '%s ms (%s) ' "$(one "s5_pstart_$n")" "$n"; done)including its warm-up job. The cleaner runs are as many as fit ${CLEAN_BUDGET}s (at least 1, at most $REPS)."
-	echo "- Scenario 6: VmHWM from /proc/PID/status just before each process is stopped; the cell lists the scenario each came from (s1, s3, s4, s5 at 0/10000/100000 finished jobs, s7)."
+	echo "- Scenario 5: finished jobs are ~600-byte .completed files each with a .log (made by genspool, not timed). Claim latency is submit→start as in 3 with 20 jobs per run; the processor started in $(for n in $SCALE; do printf '%s ms (%s) ' "$(one "s5_pstart_$n")" "$n"; done)including its warm-up job. 5c is the list of 5b with $NMAX finished jobs against the same list with $NMIN (the target: the pending list costs the same whatever the finished jobs). The cleaner runs are as many as fit ${CLEAN_BUDGET}s (at least 1, at most $REPS)."
+	echo "- Scenario 6: VmHWM from /proc/PID/status just before each process is stopped; the cell lists the scenario each came from (s1, s3, s4, s5 at 0/10000/100000 finished jobs, s7, s8: the local processor of scenario 8). 6c is the apiserver of scenario 7 alone."
 	echo "- Scenario 7: each run opens $NFOLLOW connections to /log?follow=1 of one running job, appends 5 lines to its log as the job would, and times each line until the last follower has it; the cell is the median over runs of the per-run median.$( [ -s "$R/s7_timeouts" ] && echo " Lines some follower did not get within 5 s: $(awk "{ s += \$1 } END { print s }" "$R/s7_timeouts") (not counted).") The limit is one local \`tail -f\` (200 local tails hit the inotify instance limit)."
-	echo "- The machine was shared with other work during the run: absolute numbers are noisy; the ratios within one run are what matter. Whole run: $(($(date +%s) - T0)) s."
+	echo "- Scenario 8 (tests/bench/remote.sh): a processor with \`--server\` over loopback HTTP through the apiserver's worker routes against a local processor on the same spool, both \`-j 2\`; ${BENCH_REMOTE_JOBS:-200} jobs of /bin/true per run written into the spool by a shell loop (tmp + mv), timed to the last .completed; submission → start and the follower's delay are one job per run, in whole ms."
+	echo "- Scenario 9 (tests/bench/slurm.sh): a single-node Slurm ($(sed -n 's/^Slurm executor (\([^,]*\),.*/\1/p' "$W/slurm.out" 2>/dev/null | head -n 1)) started in a temporary directory; ${BENCH_SLURM_JOBS:-${SLURM_BENCH_JOBS:-30}} jobs of /bin/true per run, by \`sbatch --wrap true\` one after another against \`jobspool-processor --executor slurm -j 16\` fed through the spool; submission → start is one job per run."
+	echo "- The machine was shared with other work during the run: absolute numbers are noisy; the ratios within one run are what matter."
+} >"$W/body.md"
+{
+	echo "## jobspool benchmark — $(date -u +%Y-%m-%dT%H:%MZ)"
+	echo
+	cat "$W/body.md"
 } >"$W/table.md"
+if [ "$OUT" = "$DEF_OUT" ] && [ -f "$OUT" ]; then
+	cp "$OUT" "$ROOT/tests/bench/previous-results.md"
+fi
 cp "$W/table.md" "$OUT"
 cat "$W/table.md"
+# the README's Performance section: the table between its two markers
+if [ "$README_UPDATE" = 1 ]; then
+	RM=$ROOT/README.md
+	if [ "$(grep -c '^<!-- bench:begin -->$' "$RM")" = 1 ] && [ "$(grep -c '^<!-- bench:end -->$' "$RM")" = 1 ]; then
+		{
+			echo
+			echo "The latest run, $(date -u +%Y-%m-%dT%H:%MZ) (also in \`tests/bench/last-results.md\`; the one before it in \`tests/bench/previous-results.md\`):"
+			echo
+			cat "$W/body.md"
+			echo
+		} >"$W/readme.block"
+		awk -v f="$W/readme.block" '
+			/^<!-- bench:begin -->$/ { print; while ((getline l < f) > 0) print l; skip = 1; next }
+			/^<!-- bench:end -->$/ { skip = 0 }
+			!skip { print }' "$RM" >"$W/README.new" && cat "$W/README.new" >"$RM"
+		say "README.md: Performance table updated"
+	else
+		say "README.md has no single <!-- bench:begin --> / <!-- bench:end --> pair: not updated"
+	fi
+fi
 say "done in $(($(date +%s) - T0)) s; table in $OUT"

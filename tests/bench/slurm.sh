@@ -5,13 +5,18 @@
 #   B        build directory holding jobspool-processor (default build)
 #   N        jobs per throughput run (default 50)
 #   REPS     repetitions (default 5)
+#   RESULTS  where the table goes (default tests/bench/slurm-results.md)
+#   RAW      a directory: each measurement also goes there, one value a line
+#            (s9_js_tput, s9_sb_tput, s9_js_lat, s9_sb_lat), for run.sh;
+#            when Slurm cannot run, the reason goes to RAW/s9_why
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${B:-$ROOT/build}
 case $B in /*) ;; *) B=$ROOT/$B ;; esac
 N=${N:-50}
 REPS=${REPS:-5}
-OUT=$ROOT/tests/bench/slurm-results.md
+OUT=${RESULTS:-$ROOT/tests/bench/slurm-results.md}
+RAW=${RAW:-}
 . "$ROOT/tests/integration/slurm.inc"
 
 W=$(mktemp -d /tmp/jobspool-bench-slurm.XXXXXX)
@@ -27,6 +32,7 @@ trap cleanup EXIT INT TERM
 if ! slurm_start "$W/slurm"; then
 	msg="Slurm cannot run here: $SLURM_WHY"
 	printf '| Slurm | %s |\n' "$msg" | tee "$OUT"
+	[ -n "$RAW" ] && echo "$SLURM_WHY" >"$RAW/s9_why"
 	exit 0
 fi
 VERSION=$(sinfo --version 2>/dev/null)
@@ -91,6 +97,11 @@ for r in $(seq "$REPS"); do
 	while [ "$(ndone)" -lt "$base" ]; do sleep 0.05; done
 done
 failed=$(ls "$W/spool" | grep -c '\.failed$')
+if [ -n "$RAW" ]; then
+	for m in js.tput sb.tput js.lat sb.lat; do
+		cp "$W/$m" "$RAW/s9_$(echo $m | tr . _)"
+	done
+fi
 
 sb_t=$(stats <"$W/sb.tput"); js_t=$(stats <"$W/js.tput")
 sb_l=$(stats <"$W/sb.lat"); js_l=$(stats <"$W/js.lat")
