@@ -246,7 +246,10 @@ kill "$LPID"
 proc_check_logs
 
 # ---- (c) systemd-sysusers and systemd-tmpfiles on the installed snippets --
-if command -v systemd-sysusers >/dev/null 2>&1 &&
+if [ "$(id -u)" -ne 0 ]; then
+	skip permission "not root: systemd-tmpfiles cannot give the spool to jobspool" \
+		"sysusers.d and tmpfiles.d snippets applied with --root"
+elif command -v systemd-sysusers >/dev/null 2>&1 &&
     command -v systemd-tmpfiles >/dev/null 2>&1; then
 	R="$WORK/root"
 	mkdir -p "$R/etc"
