@@ -258,11 +258,12 @@ js_spool_opensub(struct js_spool *sp, const char *sub, DIR **d)
 	return 1;
 }
 
-/* Writes data into a new file tmp/<uuid>.tmp, synced and closed; its name
- * goes into tmpname.  On failure nothing is left behind. */
+/* Writes data into a new file tmp/<uuid>.tmp, synced (unless nosync)
+ * and closed, or kept open with its descriptor in *keep (keep not NULL);
+ * its name goes into tmpname.  On failure nothing is left behind. */
 static int
-write_tmp(struct js_spool *sp, const void *data, size_t len,
-    char tmpname[JS_NAME_SIZE])
+write_tmp_fd(struct js_spool *sp, const void *data, size_t len,
+    char tmpname[JS_NAME_SIZE], int nosync, int *keep)
 {
 	char id[JS_ID_SIZE];
 	int fd, saved;
@@ -274,12 +275,16 @@ write_tmp(struct js_spool *sp, const void *data, size_t len,
 	if (fd < 0)
 		return -1;
 	if (fchmod(fd, 0660) < 0 || js_write_all(fd, data, len) < 0 ||
-	    fsync(fd) < 0) {
+	    (!nosync && fsync(fd) < 0)) {
 		saved = errno;
 		close(fd);
 		unlinkat(sp->tmpfd, tmpname, 0);
 		errno = saved;
 		return -1;
+	}
+	if (keep != NULL) {
+		*keep = fd;
+		return 0;
 	}
 	if (close(fd) < 0) {
 		saved = errno;
@@ -288,6 +293,13 @@ write_tmp(struct js_spool *sp, const void *data, size_t len,
 		return -1;
 	}
 	return 0;
+}
+
+static int
+write_tmp(struct js_spool *sp, const void *data, size_t len,
+    char tmpname[JS_NAME_SIZE])
+{
+	return write_tmp_fd(sp, data, len, tmpname, 0, NULL);
 }
 
 static int
@@ -499,9 +511,10 @@ undo:
 }
 
 /* Reads and parses SPOOL/name.  -1/ENOENT if missing, EBADMSG if it is not
- * a regular file holding a JSON object. */
+ * a regular file holding a JSON object.  With keep (not NULL), on success
+ * the file stays open, its descriptor in *keep (see struct js_pin). */
 static json_t *
-read_json(struct js_spool *sp, const char *name)
+read_json_fd(struct js_spool *sp, const char *name, int *keep)
 {
 	struct stat st;
 	char *buf, err[160];
@@ -545,13 +558,22 @@ read_json(struct js_spool *sp, const char *name)
 		}
 		got += (size_t)n;
 	}
-	close(fd);
 	j = js_job_parse(buf, got, err, sizeof err);
 	saved = errno;
 	free(buf);
+	if (j != NULL && keep != NULL)
+		*keep = fd;
+	else
+		close(fd);
 	if (j == NULL)	/* ENOMEM is no fault of the file */
 		errno = saved == ENOMEM ? ENOMEM : EBADMSG;
 	return j;
+}
+
+static json_t *
+read_json(struct js_spool *sp, const char *name)
+{
+	return read_json_fd(sp, name, NULL);
 }
 
 /* Makes "status" agree with the file's extension. */
@@ -1057,9 +1079,12 @@ claim_deps(struct js_spool *sp, const char *id, json_t *raw,
 	return rc;
 }
 
-int
-js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
-    struct js_claim *c, json_t **jobp)
+/* js_spool_claim; with keep (not NULL) the claimed <id>.wip it read stays
+ * open, *keep its descriptor, when it returns 0 and when it returns -1
+ * having read a job (the caller closes it then). */
+static int
+claim_body(struct js_spool *sp, const char *id, const char *worker,
+    struct js_claim *c, json_t **jobp, int *keep)
 {
 	char pend[JS_NAME_SIZE], wip[JS_NAME_SIZE], err[512];
 	json_t *raw, *job;
@@ -1081,7 +1106,7 @@ js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
 		return -1;
 	if (renameat(sp->dirfd, pend, sp->dirfd, wip) < 0)
 		return -1;	/* ENOENT: another processor won */
-	raw = read_json(sp, wip);
+	raw = read_json_fd(sp, wip, keep);
 	if (raw == NULL && errno == ENOENT)
 		return -1;
 	if (raw == NULL && errno != EBADMSG) {
@@ -1135,6 +1160,43 @@ js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
 	return 0;
 }
 
+int
+js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
+    struct js_claim *c, json_t **jobp)
+{
+	return claim_body(sp, id, worker, c, jobp, NULL);
+}
+
+int
+js_spool_claim_pin(struct js_spool *sp, const char *id, const char *worker,
+    struct js_claim *c, json_t **jobp, struct js_pin *pin)
+{
+	int fd = -1, rc, saved;
+
+	pin->wip = -1;
+	rc = claim_body(sp, id, worker, c, jobp, &fd);
+	saved = errno;
+	if (rc == 0)
+		pin->wip = fd;
+	else if (fd >= 0)
+		close(fd);
+	errno = saved;
+	return rc;
+}
+
+/* Whether SPOOL/<name> (in the directory dfd) is the file open as fd: the
+ * same inode, which cannot name another file while fd holds it open. */
+static int
+same_file(int dfd, const char *name, int fd)
+{
+	struct stat a, b;
+
+	if (fd < 0 || fstat(fd, &a) < 0 ||
+	    fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* Under the job's lock: reads <id>.wip and checks the claim still holds:
  * its generation is want and, if running is set, its own status field says
  * "running" (a recovered job waiting in a new claimer's .wip says
@@ -1182,6 +1244,69 @@ js_spool_start(struct js_spool *sp, const struct js_claim *c, json_t *job)
 		rc = write_job(sp, wip, job, JS_RELAXED);
 	js_spool_unlock(lk);
 	return rc;
+}
+
+/* check_claim, done by one fstatat when <id>.wip is still the file open
+ * as pin (the one the caller wrote or claimed: nobody changes a job file in
+ * place, every change replaces it). */
+static int
+check_claim_pin(struct js_spool *sp, const char *id, long long want,
+    int running, int pin)
+{
+	char name[JS_NAME_SIZE];
+
+	js_spool_name(name, id, "wip");
+	if (same_file(sp->dirfd, name, pin))
+		return 0;
+	return check_claim(sp, id, want, running);
+}
+
+int
+js_spool_start_pin(struct js_spool *sp, const struct js_claim *c, json_t *job,
+    struct js_pin *pin)
+{
+	char wip[JS_NAME_SIZE], tmpname[JS_NAME_SIZE], *text;
+	size_t len;
+	int lk, fd = -1, rc = -1, saved;
+
+	if (!js_id_valid(c->id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((text = js_job_dump(job, &len)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	js_spool_name(wip, c->id, "wip");
+	lk = js_spool_lock(sp, c->id);
+	/* relaxed: its data synced (it holds the only copy of the job), the
+	 * directory not */
+	if (lk >= 0 && check_claim_pin(sp, c->id, c->generation - 1, 0,
+	    pin->wip) == 0 &&
+	    write_tmp_fd(sp, text, len, tmpname, 0, &fd) == 0) {
+		if (publish(sp, tmpname, wip, 0) == 0)
+			rc = 0;
+		else
+			close(fd);
+	}
+	saved = errno;
+	js_spool_unlock(lk);
+	free(text);
+	if (rc == 0) {
+		if (pin->wip >= 0)
+			close(pin->wip);
+		pin->wip = fd;
+	}
+	errno = saved;
+	return rc;
+}
+
+void
+js_spool_unpin(struct js_pin *pin)
+{
+	if (pin->wip >= 0)
+		close(pin->wip);	/* read-only use: nothing to flush */
+	pin->wip = -1;
 }
 
 int
@@ -1298,9 +1423,12 @@ out:
 	return rc;
 }
 
-int
-js_spool_finish(struct js_spool *sp, const struct js_claim *c, json_t *job,
-    enum js_state state)
+/* js_spool_finish, checking the claim by pin (check_claim_pin), with the
+ * durability of flags (JS_RELAXED: the file's data synced, the directory
+ * not). */
+static int
+finish_at(struct js_spool *sp, const struct js_claim *c, json_t *job,
+    enum js_state state, int pin, int flags)
 {
 	char name[JS_NAME_SIZE];
 	int lk, rc = -1;
@@ -1312,14 +1440,14 @@ js_spool_finish(struct js_spool *sp, const struct js_claim *c, json_t *job,
 	lk = js_spool_lock_id(sp, c->id);
 	if (lk < 0)
 		return -1;
-	if (check_claim(sp, c->id, c->generation, 1) < 0)
+	if (check_claim_pin(sp, c->id, c->generation, 1, pin) < 0)
 		goto out;
 	json_object_set_new(job, "status", json_string(js_state_status(state)));
 	json_object_set_new(job, "generation", json_integer(c->generation));
 	js_job_set_time(job, "finished_at", 0);
 	js_job_set_time(job, "updated_at", 0);
 	js_spool_name(name, c->id, js_state_ext(state));
-	if (write_job(sp, name, job, 0) < 0)
+	if (write_job(sp, name, job, flags & JS_RELAXED) < 0)
 		goto out;
 	js_spool_name(name, c->id, "wip");
 	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
@@ -1331,6 +1459,20 @@ js_spool_finish(struct js_spool *sp, const struct js_claim *c, json_t *job,
 out:
 	js_spool_unlock(lk);
 	return rc;
+}
+
+int
+js_spool_finish(struct js_spool *sp, const struct js_claim *c, json_t *job,
+    enum js_state state)
+{
+	return finish_at(sp, c, job, state, -1, JS_DURABLE);
+}
+
+int
+js_spool_finish_pin(struct js_spool *sp, const struct js_claim *c,
+    json_t *job, enum js_state state, const struct js_pin *pin, int flags)
+{
+	return finish_at(sp, c, job, state, pin->wip, flags);
 }
 
 /* Rewrites <id>.wip as pending content and renames it to <id>.pending;

@@ -192,6 +192,34 @@ struct js_claim {
  */
 int js_spool_claim(struct js_spool *sp, const char *id, const char *worker,
     struct js_claim *c, json_t **job);
+/*
+ * A processor's hold on the <id>.wip of one of its runs, so that it does
+ * not read back and parse what it claimed or wrote itself: the file open
+ * (wip; -1: none).  While <id>.wip is that file (one fstatat: same inode,
+ * and an inode held open is never reused for another file) the claim
+ * holds, as nobody changes a job file in place; otherwise (replaced by an
+ * annotation, a recovery) the file is read and checked as before.
+ */
+struct js_pin {
+	int wip;
+};
+/* js_spool_claim that leaves *pin holding the claimed <id>.wip (on
+ * failure: none). */
+int js_spool_claim_pin(struct js_spool *sp, const char *id,
+    const char *worker, struct js_claim *c, json_t **job, struct js_pin *pin);
+/* js_spool_start checking the claim by pin; pin then holds the new
+ * <id>.wip. */
+int js_spool_start_pin(struct js_spool *sp, const struct js_claim *c,
+    json_t *job, struct js_pin *pin);
+/* js_spool_finish checking the claim by pin; flags JS_DURABLE, or
+ * JS_RELAXED: the final file's data is synced before its rename but the
+ * directory is not, for the caller to share one js_spool_sync among
+ * several results before it tells anyone of them. */
+int js_spool_finish_pin(struct js_spool *sp, const struct js_claim *c,
+    json_t *job, enum js_state state, const struct js_pin *pin, int flags);
+/* Closes what pin holds (none: nothing). */
+void js_spool_unpin(struct js_pin *pin);
+
 /* What the dependencies (lib/deps) of the job id (as read: job) say now,
  * each looked up where it is under its lock (a retrieved job by its
  * status); *r as js_deps_eval sets it.  Call it holding no job's lock.

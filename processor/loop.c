@@ -34,6 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "commit.h"
 #include "exec.h"
 #include "log.h"
 #include "loghash.h"
@@ -64,6 +65,8 @@ struct run {
 	 * heartbeats go on; then the result is recorded as result says */
 	struct loghash *hashing;
 	enum js_state result;
+	/* its files as this processor claimed and wrote them (js_pin) */
+	struct js_pin pin;
 };
 
 /* Background processes we wait for: notify commands, container stops. */
@@ -84,6 +87,9 @@ struct loop {
 	size_t nhelpers, caphelpers;
 	int epfd, infd, sigfd, tfd;
 	int hashr, hashw;	/* pipe: hashings of logs that are done */
+	int commitr, commitw;	/* pipe: results recorded (commit.h) */
+	struct commit *commit;	/* the committer; NULL: results in the loop */
+	size_t commits;		/* results handed to it, not yet reported */
 	char host[256];
 	char worker[320];
 	struct executor *ex;	/* starts, watches and stops runs */
@@ -99,6 +105,14 @@ struct loop {
 	struct presence *presence;	/* registry entry, pauses (presence.c) */
 	struct notifier *notifier;	/* webhook, Telegram (notifier.h) */
 };
+
+/* Whether the run has ended (its log being hashed): no more signals,
+ * timeouts or cancels for it. */
+static int
+ended(const struct run *r)
+{
+	return r->hashing != NULL;
+}
 
 /* ---- helpers we wait for ---- */
 
@@ -321,7 +335,7 @@ scan(struct loop *l)
 	/* cancel requests whose inotify event we may have missed */
 	for (i = 0; i < l->nruns; i++) {
 		struct run *rn = &l->runs[i];
-		if (rn->used && rn->hashing == NULL && rn->stop == STOP_NONE &&
+		if (rn->used && !ended(rn) && rn->stop == STOP_NONE &&
 		    js_spool_cancel_requested(l->sp, rn->id) == 1) {
 			js_info("job %s: cancel requested", rn->id);
 			rn->stop = STOP_CANCEL;
@@ -410,22 +424,25 @@ static void
 release(struct loop *l, struct run *r)
 {
 	unwatch_output(l, r);
+	js_spool_unpin(&r->pin);
 	json_decref(r->job);
 	memset(r, 0, sizeof *r);
+	r->pin.wip = -1;
 	l->active--;
 }
+
 
 /* The line for a finished job: outcome, exit code or signal, duration and
  * attempt, e.g. "job ID: failed (exit code 3) after 2.5s, attempt 2 of 4"
  * (durations in log.c's human units: 850ms, 12.3s, 4m05s, 2h03m). */
 static void
-log_finished(struct run *r, enum js_state state)
+log_finished(const char *id, const json_t *job, enum js_state state)
 {
-	const json_t *ec = json_object_get(r->job, "exit_code");
-	const json_t *sig = json_object_get(r->job, "signal");
-	long long attempts = js_job_int(r->job, "attempts", 1);
-	long long retries = js_job_int(r->job, "retries", 0);
-	const char *why = js_job_str(r->job, "error");
+	const json_t *ec = json_object_get(job, "exit_code");
+	const json_t *sig = json_object_get(job, "signal");
+	long long attempts = js_job_int(job, "attempts", 1);
+	long long retries = js_job_int(job, "retries", 0);
+	const char *why = js_job_str(job, "error");
 	char how[96] = "", dur[JS_HDUR_SIZE] = "", tries[64];
 
 	if (json_is_integer(sig))
@@ -435,34 +452,65 @@ log_finished(struct run *r, enum js_state state)
 	else if (json_is_integer(ec))
 		snprintf(how, sizeof how, " (exit code %lld)",
 		    (long long)json_integer_value(ec));
-	if (json_is_integer(json_object_get(r->job, "duration_ms")))
-		js_log_duration(js_job_int(r->job, "duration_ms", 0), dur);
+	if (json_is_integer(json_object_get(job, "duration_ms")))
+		js_log_duration(js_job_int(job, "duration_ms", 0), dur);
 	if (retries > 0)
 		snprintf(tries, sizeof tries, "attempt %lld of %lld", attempts,
 		    retries + 1);
 	else
 		snprintf(tries, sizeof tries, "attempt %lld", attempts);
-	js_info("job %s: %s%s%s%s, %s%s%s", r->id, js_state_status(state), how,
+	js_info("job %s: %s%s%s%s, %s%s%s", id, js_state_status(state), how,
 	    dur[0] ? " after " : "", dur, tries,
 	    why != NULL && state != JS_COMPLETED ? ": " : "",
 	    why != NULL && state != JS_COMPLETED ? why : "");
 }
 
-/* Writes the final state of a claimed job and runs the notify command. */
+/* The final state of a claimed job is recorded as j says: the log line
+ * and the notify command (only now: the result is durable). */
+static void
+finished(struct loop *l, const struct commit_job *j)
+{
+	const char *id = j->claim.id;
+
+	if (j->rc < 0) {
+		if (j->err == ESTALE)
+			js_warn("job %s: lease lost; result discarded", id);
+		else
+			js_err("job %s: cannot record its result: %s (the lease "
+			    "will expire and the job run again)", id,
+			    strerror(j->err));
+		return;
+	}
+	log_finished(id, j->job, j->state);
+	notify(l, j->job);
+}
+
+/* Records the final state of a claimed job: by the committer (commit.h),
+ * which is handed the job, its claim and pin, so that the slot is free
+ * for another run at once; here when there is none or no memory for its
+ * record.  Then finished(). */
 static void
 finish(struct loop *l, struct run *r, enum js_state state)
 {
-	if (js_spool_finish(l->sp, &r->claim, r->job, state) < 0) {
-		if (errno == ESTALE)
-			js_warn("job %s: lease lost; result discarded", r->id);
-		else
-			js_err("job %s: cannot record its result: %s (the lease "
-			    "will expire and the job run again)", r->id,
-			    strerror(errno));
+	struct commit_job *j, local;
+
+	j = l->commit != NULL ? calloc(1, sizeof *j) : NULL;
+	if (j == NULL)
+		j = memset(&local, 0, sizeof local);
+	j->claim = r->claim;
+	j->pin = r->pin;
+	r->pin.wip = -1;
+	j->job = r->job;
+	r->job = NULL;		/* (release leaves it alone) */
+	j->state = state;
+	if (j != &local) {
+		l->commits++;
+		commit_submit(l->commit, j);
 		return;
 	}
-	log_finished(r, state);
-	notify(l, r->job);
+	commit_now(l->sp, j);
+	finished(l, j);
+	json_decref(j->job);
 }
 
 static void
@@ -674,6 +722,22 @@ handle_hashed(struct loop *l)
 		js_err("cannot read the hashings of logs: %s", strerror(errno));
 }
 
+/* Results the committer has recorded: told, their slots freed. */
+static void
+handle_committed(struct loop *l)
+{
+	struct commit_job *j;
+
+	while ((j = commit_read(l->commitr)) != NULL) {
+		l->commits--;
+		finished(l, j);
+		json_decref(j->job);
+		free(j);
+	}
+	if (errno != EAGAIN)
+		js_err("cannot read the recorded results: %s", strerror(errno));
+}
+
 static struct run *
 free_slot(struct loop *l)
 {
@@ -710,7 +774,7 @@ run_builtin(struct loop *l, struct run *r)
 static int
 start(struct loop *l, struct run *r)
 {
-	if (js_spool_start(l->sp, &r->claim, r->job) == 0)
+	if (js_spool_start_pin(l->sp, &r->claim, r->job, &r->pin) == 0)
 		return 0;
 	if (errno == ESTALE)
 		js_warn("job %s: claim lost before it started; dropped", r->id);
@@ -755,7 +819,8 @@ claim(struct loop *l, const char *id)
 
 	if (r == NULL)
 		return;
-	if (js_spool_claim(l->sp, id, l->worker, &r->claim, &job) < 0) {
+	if (js_spool_claim_pin(l->sp, id, l->worker, &r->claim, &job,
+	    &r->pin) < 0) {
 		claim_refused(l, id, job);
 		return;
 	}
@@ -859,7 +924,7 @@ reap(struct loop *l)
 		if (!WIFEXITED(status) && !WIFSIGNALED(status))
 			continue;
 		for (i = 0; i < l->nruns; i++)
-			if (l->runs[i].used && l->runs[i].hashing == NULL &&
+			if (l->runs[i].used && !ended(&l->runs[i]) &&
 			    l->ex->ops->reaped(l->ex,
 			    &l->runs[i].x, pid, status, &res))
 				break;
@@ -974,7 +1039,7 @@ handle_inotify(struct loop *l)
 			for (i = 0; i < l->nruns; i++) {
 				struct run *r = &l->runs[i];
 				if (r->used && strcmp(r->id, id) == 0 &&
-				    r->hashing == NULL && r->stop == STOP_NONE) {
+				    !ended(r) && r->stop == STOP_NONE) {
 					js_info("job %s: cancel requested", id);
 					stop_run(l, r, STOP_CANCEL);
 				}
@@ -1031,7 +1096,7 @@ handle_timers(struct loop *l)
 			js_info("shutdown grace over: stopping %zu job%s",
 			    l->active, l->active == 1 ? "" : "s");
 		for (i = 0; i < l->nruns; i++)
-			if (l->runs[i].used && l->runs[i].hashing == NULL) {
+			if (l->runs[i].used && !ended(&l->runs[i])) {
 				l->runs[i].stop = l->runs[i].stop == STOP_NONE ?
 				    STOP_SHUTDOWN : l->runs[i].stop;
 				stop_run(l, &l->runs[i], STOP_SHUTDOWN);
@@ -1134,7 +1199,7 @@ setup(struct loop *l)
 	struct epoll_event ev;
 	sigset_t set;
 	struct sigaction sa;
-	int fds[4], hp[2], i;
+	int fds[5], hp[2], i;
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
@@ -1161,6 +1226,13 @@ setup(struct loop *l)
 	l->hashw = hp[1];
 	if (fcntl(l->hashr, F_SETFL, O_NONBLOCK) < 0)
 		return -1;
+	/* the same for the committer's reports */
+	if (pipe2(hp, O_CLOEXEC) < 0)
+		return -1;
+	l->commitr = hp[0];
+	l->commitw = hp[1];
+	if (fcntl(l->commitr, F_SETFL, O_NONBLOCK) < 0)
+		return -1;
 	/* watched before the first scan, so that nothing falls in between */
 	if (inotify_add_watch(l->infd, js_spool_path(l->sp),
 	    IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR) < 0)
@@ -1169,7 +1241,8 @@ setup(struct loop *l)
 	fds[1] = l->infd;
 	fds[2] = l->tfd;
 	fds[3] = l->hashr;
-	for (i = 0; i < 4; i++) {
+	fds[4] = l->commitr;
+	for (i = 0; i < 5; i++) {
 		memset(&ev, 0, sizeof ev);
 		ev.events = EPOLLIN;
 		ev.data.fd = fds[i];
@@ -1193,6 +1266,8 @@ dispatch(struct loop *l, const struct epoll_event *evs, int n)
 			handle_inotify(l);
 		else if (evs[i].data.fd == l->hashr)
 			handle_hashed(l);
+		else if (evs[i].data.fd == l->commitr)
+			handle_committed(l);
 		else if (evs[i].data.fd == l->tfd) {
 			if (read(l->tfd, &ticks, sizeof ticks) < 0 &&
 			    errno != EAGAIN)
@@ -1215,7 +1290,7 @@ run_loop(struct loop *l)
 		if (l->reload)
 			do_reload(l);
 		claim_ready(l);
-		if (l->stopping && l->active == 0)
+		if (l->stopping && l->active == 0 && l->commits == 0)
 			return 0;
 		if (arm_timer(l, next_wakeup(l)) < 0) {
 			js_err("timerfd_settime: %s", strerror(errno));
@@ -1247,13 +1322,24 @@ loop_free(struct loop *l)
 {
 	size_t k;
 
+	struct commit_job *j;
+
+	/* what the committer holds is recorded first (not told: the loop
+	 * failed) */
+	commit_free(l->commit);
+	while (l->commitr >= 0 && (j = commit_read(l->commitr)) != NULL) {
+		json_decref(j->job);
+		free(j);
+	}
 	for (k = 0; l->runs != NULL && k < l->nruns; k++)
 		if (l->runs[k].used && l->runs[k].hashing != NULL) {
 			loghash_free(l->runs[k].hashing);	/* waits for it */
+			js_spool_unpin(&l->runs[k].pin);
 			json_decref(l->runs[k].job);
 		} else if (l->runs[k].used) {
 			l->ex->ops->stop(l->ex, l->runs[k].id, &l->runs[k].x, 1, 0);
 			unwatch_output(l, &l->runs[k]);
+			js_spool_unpin(&l->runs[k].pin);
 			json_decref(l->runs[k].job);
 		}
 	free(l->runs);
@@ -1269,6 +1355,8 @@ loop_free(struct loop *l)
 	close_fd(l->epfd);
 	close_fd(l->hashr);
 	close_fd(l->hashw);
+	close_fd(l->commitr);
+	close_fd(l->commitw);
 }
 
 int
@@ -1282,6 +1370,7 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 	l.sp = sp;
 	l.cfg = cfg;
 	l.sigfd = l.infd = l.tfd = l.epfd = l.hashr = l.hashw = -1;
+	l.commitr = l.commitw = -1;
 	js_hostname(l.host, sizeof l.host);
 	snprintf(l.worker, sizeof l.worker, "%s:%d", l.host, (int)getpid());
 	l.ex = cfg->executor == PROC_EXEC_SLURM ?
@@ -1299,6 +1388,10 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 		    js_spool_path(sp), strerror(errno));
 		goto out;
 	}
+	/* results are recorded in the loop without it (commit.h) */
+	if ((l.commit = commit_new(sp, l.commitw)) == NULL)
+		js_warn("cannot start the committer: %s; results are "
+		    "recorded in the event loop", strerror(errno));
 	/* after setup: its thread inherits the blocked signals */
 	if (notifier_start(sp, cfg, &l.notifier, err, sizeof err) < 0) {
 		js_err("cannot start the notifiers: %s", err);

@@ -151,6 +151,54 @@ nowip() { [ -z "$(cd "$SPOOL" && ls | grep '\.wip$')" ]; }
 check "no .wip is left (one beside its final file is removed)" \
 	wait_until 10 nowip
 stop_pid "$PROC_PID"
+
+# a result the processor told of (its notify command ran: after the final
+# file's data sync, its rename and the directory's sync, shared by the
+# results that ended together) survives; the others may be lost, never
+# the job: every job is there and runs again.  Many short jobs at once,
+# so that results end close together and share a directory sync.
+TOLD=$W/told
+: >"$TOLD"
+B=""
+i=0
+while [ $i -lt 24 ]; do
+	B="$B $(submit '{"command":["true"]}')"
+	i=$((i + 1))
+done
+checkpoint	# synced submissions, as a 201 or sync+mv makes them
+start_proc -j 4 --lease 1s --scan-interval 250ms --user root \
+	--notify-command "printf '%s\\n' \"\$JOBSPOOL_JOB_ID\" >>'$TOLD'"
+told() { [ "$(wc -l <"$TOLD")" -ge 12 ]; }
+check "the processor tells of results" wait_until 30 told
+kill -9 "$PROC_PID"
+wait "$PROC_PID" 2>/dev/null
+power_loss
+n=0
+bad=""
+for t in $(sort -u "$TOLD"); do
+	if jq -e '.status == "completed"' "$SPOOL/$t.completed" >/dev/null 2>&1
+	then
+		n=$((n + 1))
+	else
+		bad="$bad $t"
+	fi
+done
+eq "every result told of ($(sort -u "$TOLD" | wc -l)) is still final after a power loss" \
+	"${bad:-none}" none
+lost=""
+for b in $B; do
+	[ -n "$(states "$b")" ] || lost="$lost $b"
+done
+eq "no job is lost" "${lost:-none}" none
+start_proc -j 4 --lease 1s --scan-interval 250ms --user root
+# shellcheck disable=SC2086
+check "after restart every job ends completed" wait_final 60 $B
+n=0
+for b in $B; do
+	[ -f "$SPOOL/$b.completed" ] && n=$((n + 1))
+done
+eq "  all $(echo $B | wc -w) of them" "$n" 24
+stop_pid "$PROC_PID"
 proc_check_logs
 unmount
 finish

@@ -1,0 +1,171 @@
+/* commit.c - final results written off the event loop, one directory sync
+ * per batch (see commit.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commit.h"
+
+struct commit {
+	struct js_spool *sp;
+	int notify_fd;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct commit_job *head, *tail;	/* queued, oldest first */
+	int stop;
+};
+
+/* Writes j's result; with JS_RELAXED the caller syncs the directory. */
+static void
+record(struct js_spool *sp, struct commit_job *j, int flags)
+{
+	j->rc = js_spool_finish_pin(sp, &j->claim, j->job, j->state, &j->pin,
+	    flags);
+	j->err = j->rc < 0 ? errno : 0;
+}
+
+void
+commit_now(struct js_spool *sp, struct commit_job *j)
+{
+	record(sp, j, JS_DURABLE);
+	js_spool_unpin(&j->pin);
+}
+
+/* Reports j to the loop: its address, one write (atomic on a pipe). */
+static void
+report(struct commit *c, struct commit_job *j)
+{
+	ssize_t n;
+
+	do
+		n = write(c->notify_fd, &j, sizeof j);
+	while (n < 0 && errno == EINTR);
+	/* a pipe holding fewer addresses than the loop has runs cannot be
+	 * full; a failed write leaves the run's slot in use, so that its
+	 * job is never freed under us (and the loop's end waits) */
+}
+
+/* Records one batch: every result, one directory sync, the reports. */
+static void
+batch(struct commit *c, struct commit_job *b)
+{
+	struct commit_job *j, *next;
+	int any = 0, e;
+
+	for (j = b; j != NULL; j = j->next) {
+		record(c->sp, j, JS_RELAXED);
+		any |= j->rc == 0;
+	}
+	if (any && js_spool_sync(c->sp) < 0) {
+		e = errno;
+		for (j = b; j != NULL; j = j->next)
+			if (j->rc == 0) {
+				j->rc = -1;
+				j->err = e;
+			}
+	}
+	for (j = b; j != NULL; j = next) {
+		next = j->next;
+		js_spool_unpin(&j->pin);
+		report(c, j);
+	}
+}
+
+static void *
+committer(void *arg)
+{
+	struct commit *c = arg;
+	struct commit_job *b;
+
+	for (;;) {
+		pthread_mutex_lock(&c->mu);
+		while (c->head == NULL && !c->stop)
+			pthread_cond_wait(&c->cv, &c->mu);
+		b = c->head;
+		c->head = c->tail = NULL;
+		pthread_mutex_unlock(&c->mu);
+		if (b == NULL)
+			return NULL;	/* stopped, nothing left */
+		batch(c, b);
+	}
+}
+
+struct commit *
+commit_new(struct js_spool *sp, int notify_fd)
+{
+	struct commit *c = calloc(1, sizeof *c);
+	sigset_t all, old;
+	int e;
+
+	if (c == NULL)
+		return NULL;
+	c->sp = sp;
+	c->notify_fd = notify_fd;
+	if ((e = pthread_mutex_init(&c->mu, NULL)) != 0)
+		goto fail;
+	if ((e = pthread_cond_init(&c->cv, NULL)) != 0) {
+		pthread_mutex_destroy(&c->mu);
+		goto fail;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&c->thread, NULL, committer, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e == 0)
+		return c;
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+fail:
+	free(c);
+	errno = e;
+	return NULL;
+}
+
+void
+commit_submit(struct commit *c, struct commit_job *j)
+{
+	j->next = NULL;
+	pthread_mutex_lock(&c->mu);
+	if (c->tail != NULL)
+		c->tail->next = j;
+	else
+		c->head = j;
+	c->tail = j;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+struct commit_job *
+commit_read(int readfd)
+{
+	struct commit_job *j;
+	ssize_t n;
+
+	do
+		n = read(readfd, &j, sizeof j);
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof j)
+		return j;
+	if (n >= 0)
+		errno = n == 0 ? EPIPE : EIO;	/* (writes are whole) */
+	return NULL;
+}
+
+void
+commit_free(struct commit *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->stop = 1;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}

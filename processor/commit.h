@@ -1,0 +1,59 @@
+/*
+ * commit.h - writing the final results of jobs off the event loop, with
+ * one directory sync for the results that end close together (group
+ * commit; jobspool(5), "Atomicity and durability").
+ *
+ * The loop hands a finished run's result (struct commit_job: the job, its
+ * claim and pin, which the loop no longer touches) to the committer's
+ * thread, and its slot takes the next job at once.  The thread takes everything queued at once: for
+ * each, js_spool_finish_pin with JS_RELAXED (under the job's lock: the
+ * claim checked by its pin, the final file written and its data synced,
+ * renamed into place, <id>.wip and <id>.cancel removed); then one
+ * js_spool_sync of the spool directory for all of them.  Only then does
+ * it write each job's address into a pipe the loop watches, and only then
+ * does the loop tell anyone (log line, notify command): the processor
+ * tells of no result a power loss could take back.  Results queued while
+ * the thread syncs wait for that sync and the next one, no longer.
+ *
+ * The thread uses lib/spool and jansson on the jobs handed to it only; it
+ * blocks every signal, so the loop's signalfd keeps receiving them.
+ */
+#ifndef JS_COMMIT_H
+#define JS_COMMIT_H
+
+#include <jansson.h>
+
+#include "spool.h"
+
+/* One result to record (allocated by the loop, which fills claim, pin,
+ * job and state, and frees its run's slot at once); the committer sets rc
+ * and err (0, or -1 and the errno of js_spool_finish_pin or of the
+ * directory sync) and closes pin. */
+struct commit_job {
+	struct js_claim claim;
+	struct js_pin pin;	/* the run's, handed over */
+	json_t *job;		/* the run's job, handed over: the committer's
+				 * until it reports */
+	enum js_state state;
+	int rc, err;
+	struct commit_job *next;	/* the committer's */
+};
+
+struct commit;
+
+/* Starts the committer's thread; finished jobs are reported on
+ * notify_fd, a pipe's write end.  NULL with errno (ENOMEM, EAGAIN: no
+ * thread now; the caller then records results itself, commit_now). */
+struct commit *commit_new(struct js_spool *sp, int notify_fd);
+/* Queues j.  Always succeeds. */
+void commit_submit(struct commit *c, struct commit_job *j);
+/* Reads the next recorded job from readfd, the pipe's non-blocking read
+ * end.  NULL when none is waiting (errno EAGAIN) or on a read error. */
+struct commit_job *commit_read(int readfd);
+/* Records j here and now, durably (without a committer). */
+void commit_now(struct js_spool *sp, struct commit_job *j);
+/* Stops the thread once the queue is empty, and frees c (NULL: nothing).
+ * The loop reads the pipe before it relies on the jobs it handed over. */
+void commit_free(struct commit *c);
+
+#endif

@@ -1,0 +1,214 @@
+/* Unit tests for the processor's pinned claims (lib/spool.h, struct
+ * js_pin): the claim checked by the file's inode instead of reading it
+ * back, and a final result whose directory sync is the caller's. */
+#include <errno.h>
+#include <fcntl.h>
+#include <time.h>
+
+#include "testutil.h"
+#include "spool.h"
+
+static char err[512];
+
+static void
+new_job(struct js_spool *sp, char id[JS_ID_SIZE])
+{
+	json_t *in, *v, *job;
+	const char *text = "{\"command\":[\"true\"]}";
+
+	in = js_job_parse(text, strlen(text), err, sizeof err);
+	assert_non_null(in);
+	v = js_job_validate(in, err, sizeof err);
+	assert_non_null(v);
+	job = js_job_new(v, NULL, "owner", NULL);
+	assert_non_null(job);
+	assert_int_equal(js_spool_submit(sp, job), 0);
+	snprintf(id, JS_ID_SIZE, "%s", js_job_str(job, "id"));
+	json_decref(in);
+	json_decref(v);
+	json_decref(job);
+}
+
+static void
+path_of(struct tu_spool *f, const char *id, const char *ext, char *out,
+    size_t len)
+{
+	snprintf(out, len, "%s/%s.%s", f->dir, id, ext);
+}
+
+/* Overwrites <id>.wip in place (same inode) with text. */
+static void
+scribble(struct tu_spool *f, const char *id, const char *text)
+{
+	char p[600];
+	int fd;
+
+	path_of(f, id, "wip", p, sizeof p);
+	fd = open(p, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (int)strlen(text));
+	assert_int_equal(close(fd), 0);
+}
+
+/* Claim, start and a relaxed finish, the directory synced by the caller;
+ * the pin follows the files and is closed by js_spool_unpin. */
+static void
+test_pin_life(void **state)
+{
+	struct tu_spool *f = *state;
+	struct js_pin pin = { 123456 };
+	struct js_claim c;
+	char id[JS_ID_SIZE], p[600];
+	json_t *job, *done;
+	int first;
+
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
+	assert_true(pin.wip >= 0);
+	first = pin.wip;
+	json_object_set_new(job, "pid", json_integer(42));
+	assert_int_equal(js_spool_start_pin(f->sp, &c, job, &pin), 0);
+	assert_true(pin.wip >= 0);
+	/* the claimed file's descriptor was closed (and may be reused) */
+	assert_true(pin.wip == first || fcntl(first, F_GETFD) < 0);
+	assert_int_equal(js_spool_finish_pin(f->sp, &c, job, JS_COMPLETED, &pin,
+	    JS_RELAXED), 0);
+	assert_int_equal(js_spool_sync(f->sp), 0);
+	path_of(f, id, "wip", p, sizeof p);
+	assert_int_not_equal(access(p, F_OK), 0);
+	done = js_spool_read(f->sp, id, NULL);
+	assert_non_null(done);
+	assert_string_equal(js_job_str(done, "status"), "completed");
+	assert_int_equal(js_job_int(done, "pid", 0), 42);
+	js_spool_unpin(&pin);
+	assert_int_equal(pin.wip, -1);
+	js_spool_unpin(&pin);	/* twice: nothing */
+	json_decref(done);
+	json_decref(job);
+}
+
+/* While <id>.wip is the file the processor wrote, it is not read back:
+ * a file changed in place (which no program does) goes unnoticed by the
+ * pinned finish, and is refused by the unpinned one, which reads it. */
+static void
+test_pin_no_reread(void **state)
+{
+	struct tu_spool *f = *state;
+	struct js_pin pin;
+	struct js_claim c;
+	char id[JS_ID_SIZE];
+	json_t *job;
+
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
+	assert_int_equal(js_spool_start_pin(f->sp, &c, job, &pin), 0);
+	scribble(f, id, "{\"generation\": 99}\n");
+	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_COMPLETED), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_int_equal(js_spool_finish_pin(f->sp, &c, job, JS_COMPLETED, &pin,
+	    JS_DURABLE), 0);
+	js_spool_unpin(&pin);
+	json_decref(job);
+}
+
+/* A replaced <id>.wip is read and checked as before: an annotation (same
+ * generation) passes, a newer claim after a lease recovery is fenced. */
+static void
+test_pin_replaced(void **state)
+{
+	struct tu_spool *f = *state;
+	struct js_pin pin, pin2;
+	struct js_claim c, c2;
+	char id[JS_ID_SIZE], p[600];
+	struct timespec ts[2];
+	json_t *job, *job2, *v;
+
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
+	assert_int_equal(js_spool_start_pin(f->sp, &c, job, &pin), 0);
+	v = json_string("x");
+	assert_int_equal(js_spool_annotate(f->sp, id, c.generation, "note", v), 0);
+	json_decref(v);
+	/* the lease expires; another processor recovers, claims and starts */
+	path_of(f, id, "wip", p, sizeof p);
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= 3600;
+	ts[1] = ts[0];
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	assert_int_equal(js_spool_recover(f->sp, 1000, NULL, NULL), 1);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:2", &c2, &job2, &pin2),
+	    0);
+	assert_int_equal(js_spool_start_pin(f->sp, &c2, job2, &pin2), 0);
+	/* the first processor's result is discarded */
+	assert_int_equal(js_spool_finish_pin(f->sp, &c, job, JS_COMPLETED, &pin,
+	    JS_DURABLE), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_int_equal(js_spool_finish_pin(f->sp, &c2, job2, JS_FAILED, &pin2,
+	    JS_DURABLE), 0);
+	js_spool_unpin(&pin);
+	js_spool_unpin(&pin2);
+	json_decref(job);
+	json_decref(job2);
+}
+
+/* The annotated file (replaced, same generation) still finishes. */
+static void
+test_pin_annotated(void **state)
+{
+	struct tu_spool *f = *state;
+	struct js_pin pin;
+	struct js_claim c;
+	char id[JS_ID_SIZE];
+	json_t *job, *v, *done;
+
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
+	assert_int_equal(js_spool_start_pin(f->sp, &c, job, &pin), 0);
+	v = json_string("x");
+	assert_int_equal(js_spool_annotate(f->sp, id, c.generation, "note", v), 0);
+	json_decref(v);
+	assert_int_equal(js_spool_finish_pin(f->sp, &c, job, JS_COMPLETED, &pin,
+	    JS_DURABLE), 0);
+	done = js_spool_read(f->sp, id, NULL);
+	assert_string_equal(js_job_str(done, "status"), "completed");
+	js_spool_unpin(&pin);
+	json_decref(done);
+	json_decref(job);
+}
+
+/* A lost claim leaves no pin. */
+static void
+test_pin_lost_claim(void **state)
+{
+	struct tu_spool *f = *state;
+	struct js_pin pin, pin2;
+	struct js_claim c, c2;
+	char id[JS_ID_SIZE];
+	json_t *job, *job2;
+
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
+	pin2.wip = 77;
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:2", &c2, &job2, &pin2),
+	    -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(pin2.wip, -1);
+	js_spool_unpin(&pin);
+	json_decref(job);
+}
+
+int
+main(void)
+{
+#define T(fn) \
+	cmocka_unit_test_setup_teardown(fn, tu_spool_setup, tu_spool_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_pin_life),
+		T(test_pin_no_reread),
+		T(test_pin_replaced),
+		T(test_pin_annotated),
+		T(test_pin_lost_claim),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
