@@ -1,7 +1,7 @@
 /*
  * loop.c - the processor's event loop (see proc.h, jobspool-processor(8)).
  *
- * One epoll set, six kinds of wake-up and no polling:
+ * One epoll set, seven kinds of wake-up and no polling:
  *   inotify   <id>.pending appearing (index it), <id>.cancel (kill the run)
  *   pipes     a run's output (stdout and stderr), copied into <id>.log up
  *             to --max-log-size and dropped past it (exec_output_drain)
@@ -12,11 +12,15 @@
  *             end of the shutdown grace period
  *   a pipe    a finished job's log has been hashed (loghash.h): its result
  *             is recorded (the slot is kept, heartbeats go on, until then)
+ *   a pipe    the committer has made results durable (commit.h): they are
+ *             told (log line, notify)
  * A job's life: js_spool_claim (rename) -> fork, the child waiting at a
  * gate -> js_spool_start (attempt, pid and process start time recorded in
  * <id>.wip) -> the child is released and execs -> js_spool_heartbeat every
- * lease/3 -> exit -> its log hashed off the loop -> js_spool_finish, or
- * js_spool_requeue for a retry or a shutdown.  Nothing of a job runs before its attempt is on disk, so a
+ * lease/3 -> exit -> its log hashed off the loop -> its result recorded
+ * off the loop by the committer (commit.h: js_spool_finish_pin, one
+ * directory sync per batch) and only then told, or js_spool_requeue for a
+ * retry or a shutdown.  Nothing of a job runs before its attempt is on disk, so a
  * processor killed at any instant leaves a run counted in "attempts".
  */
 #include <errno.h>

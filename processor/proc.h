@@ -12,6 +12,9 @@
  *                 with libcurl, retried with backoff (notifier.h)
  *   loghash.c     the SHA-256 of a finished job's log, in a short-lived
  *                 thread that reports back through a pipe (loghash.h)
+ *   commit.c      the committer: a thread writing final results, one
+ *                 directory sync per batch, reporting through a pipe
+ *                 before anyone is told (commit.h)
  *   presence.c    the processor's entry in the spool's registry of
  *                 processors, and the pauses of the spool or of labels
  *   queue.c       in-memory index of pending jobs (priority, submission
@@ -44,13 +47,16 @@
  *
  * Single-threaded: everything runs in the event loop, so no locking (but
  * the remote link, a process of its own, has threads: remote_link.h).
- * The one exception is hashing a finished job's log, which would hold the
+ * One exception is hashing a finished job's log, which would hold the
  * loop for as long as a big log takes to read: loop.c gives the log's
  * descriptor to a loghash.c thread that shares nothing else (it reads,
  * hashes, writes its own address into a pipe and ends), keeps the job's
  * slot and heartbeats meanwhile, and records the result (log_size,
  * log_sha256, then the final state, written once) when the loop reads the
  * pipe and joins the thread.  A shutdown waits for it like for a run.
+ * The other is the committer (commit.h), which is handed the final result
+ * (the job, its claim and pin) and syncs it off the loop; the loop tells
+ * of the job when it reports, and a shutdown waits for that too.
  */
 #ifndef JS_PROC_H
 #define JS_PROC_H
