@@ -128,7 +128,9 @@ struct api_conn {
 	struct api *a;
 	struct gconn *guard;	/* guard.c's record; NULL: unguarded */
 	unsigned status;	/* of the request's answer (reply_queue); 0: none */
-	long long bytes;	/* its body's length, -1 if unknown (streamed) */
+	long long bytes;	/* its body's length, -1 if unknown */
+	int streamed;		/* a reply_stream answer: bytes counts what its
+				 * content reader produced so far */
 };
 
 /* Who is calling: filled by the auth check of each request. */
@@ -315,6 +317,13 @@ enum MHD_Result reply_queue(struct MHD_Connection *c, unsigned status,
     struct MHD_Response *resp);
 enum MHD_Result reply_queue_len(struct MHD_Connection *c, unsigned status,
     struct MHD_Response *resp, size_t len);
+/* A chunked answer read from crc(cls) in blocks of block bytes (as
+ * MHD_create_response_from_callback), whose bytes are counted as they are
+ * produced, so the access log has the real count at the end; crfc(cls)
+ * is called when it is freed, or at once if it cannot be made (NULL). */
+struct MHD_Response *reply_stream(struct MHD_Connection *c, size_t block,
+    MHD_ContentReaderCallback crc, void *cls,
+    MHD_ContentReaderFreeCallback crfc);
 /* A JSON response (compact, one trailing newline, Content-Type set) of
  * body, which it steals; NULL if out of memory.  The _len form gives the
  * body's length in *len. */
@@ -327,6 +336,10 @@ struct MHD_Response *reply_json_response_len(json_t *body, size_t *len);
 void reply_public(json_t *body);
 enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status,
     json_t *body);	/* steals body */
+/* The client's address as text (IPv4 or IPv6) in out, else unknown;
+ * returns out.  The access log's and a worker's default name. */
+const char *reply_peer(struct MHD_Connection *c, char *out, size_t size,
+    const char *unknown);
 enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The same with an Allow header (405) when allow is not NULL. */
@@ -463,6 +476,7 @@ struct idx_filter {
 	const char *owner;	/* NULL: any */
 	const char *batch;	/* NULL: any */
 	const char *name;	/* NULL: any */
+	const char *label;	/* only jobs asking for it (NULL: any) */
 	int by_labels;		/* only jobs whose labels are all in labels[] */
 	int exclusive;		/* and (a dedicated worker) ask for one of them */
 	const char *const *labels;
@@ -536,15 +550,15 @@ int bus_add_efd(struct bus *b, int efd);
 void bus_del_efd(struct bus *b, int efd);
 
 /* follow.c */
-/* A chunked response following one job's log from offset; NULL on ENOMEM.
- * sock is the client's socket (-1 if unknown): a stream whose client hung
- * up ends, since follow streams run without an inactivity timeout. */
-struct MHD_Response *follow_job_response(struct api *a, const char *id,
-    uint64_t offset, int sock, int outcome);
-/* A chunked response merging the logs of ids (n of them), each line
- * prefixed with the job id. */
-struct MHD_Response *follow_batch_response(struct api *a, char (*ids)[JS_ID_SIZE],
-    size_t n, int follow, int sock);
+/* A chunked response to c following one job's log from offset; NULL on
+ * ENOMEM.  c loses its inactivity timeout (follow_untimed): a stream whose
+ * client hung up ends instead. */
+struct MHD_Response *follow_job_response(struct api *a,
+    struct MHD_Connection *c, const char *id, uint64_t offset, int outcome);
+/* A chunked response to c merging the logs of ids (n of them), each line
+ * prefixed with the job id; following them (untimed, as above) if follow. */
+struct MHD_Response *follow_batch_response(struct api *a,
+    struct MHD_Connection *c, char (*ids)[JS_ID_SIZE], size_t n, int follow);
 /* For a follow response on c: no inactivity timeout (a job may stay
  * pending longer than --idle-timeout); returns c's socket or -1. */
 int follow_untimed(struct MHD_Connection *c);

@@ -19,6 +19,9 @@
 #include "log.h"
 
 #define SAFETY_MS 1000
+/* libmicrohttpd's buffer for one follow stream's reads: a follower holds it
+ * for as long as it follows, and log lines are short */
+#define FOLLOW_BLOCK 4096
 
 /* A follow stream has no libmicrohttpd timeout (it may wait for hours for
  * a job to start); it checks its client is still there each time it would
@@ -163,25 +166,20 @@ jfollow_free(void *cls)
 }
 
 struct MHD_Response *
-follow_job_response(struct api *a, const char *id, uint64_t offset, int sock,
-    int outcome)
+follow_job_response(struct api *a, struct MHD_Connection *c, const char *id,
+    uint64_t offset, int outcome)
 {
 	struct jfollow *f = calloc(1, sizeof *f);
-	struct MHD_Response *r;
 
 	if (f == NULL)
 		return NULL;
 	f->a = a;
-	f->sock = sock;
+	f->sock = follow_untimed(c);
 	memcpy(f->id, id, JS_ID_SIZE);
 	f->fd = -1;
 	f->off = offset;
 	f->outcome = outcome;
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
-	    jfollow_read, f, jfollow_free);
-	if (r == NULL)
-		jfollow_free(f);
-	return r;
+	return reply_stream(c, FOLLOW_BLOCK, jfollow_read, f, jfollow_free);
 }
 
 /* ---- a batch's logs merged, each line prefixed with its job id ---- */
@@ -345,17 +343,16 @@ bfollow_free(void *cls)
 }
 
 struct MHD_Response *
-follow_batch_response(struct api *a, char (*ids)[JS_ID_SIZE], size_t n,
-    int follow, int sock)
+follow_batch_response(struct api *a, struct MHD_Connection *c,
+    char (*ids)[JS_ID_SIZE], size_t n, int follow)
 {
 	struct bfollow *b = calloc(1, sizeof *b);
-	struct MHD_Response *r;
 	size_t i;
 
 	if (b == NULL)
 		return NULL;
 	b->a = a;
-	b->sock = sock;
+	b->sock = follow ? follow_untimed(c) : -1;
 	b->jobs = calloc(n ? n : 1, sizeof *b->jobs);
 	if (b->jobs == NULL) {
 		free(b);
@@ -367,11 +364,7 @@ follow_batch_response(struct api *a, char (*ids)[JS_ID_SIZE], size_t n,
 		memcpy(b->jobs[i].id, ids[i], JS_ID_SIZE);
 		b->jobs[i].fd = -1;
 	}
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
-	    bfollow_read, b, bfollow_free);
-	if (r == NULL)
-		bfollow_free(b);
-	return r;
+	return reply_stream(c, FOLLOW_BLOCK, bfollow_read, b, bfollow_free);
 }
 
 int

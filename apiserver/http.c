@@ -279,21 +279,6 @@ req_path(const struct req *r, char *out, size_t size)
 	js_log_clean(path, out, size);
 }
 
-/* The client's address as text ("-" if not IPv4 or IPv6). */
-static void
-peer_text(const struct sockaddr *sa, char *out, size_t size)
-{
-	const void *ad = NULL;
-
-	if (sa->sa_family == AF_INET)
-		ad = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-	else if (sa->sa_family == AF_INET6)
-		ad = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-	if (ad == NULL || inet_ntop(sa->sa_family, ad, out, (socklen_t)size) ==
-	    NULL)
-		snprintf(out, size, "-");
-}
-
 /* One line of the access log (--access-log) for the request r answered
  * with status: time, client address, method, path, route, status, body
  * bytes, duration and token name; never the secret. */
@@ -301,15 +286,11 @@ static void
 access_line(struct api *a, struct MHD_Connection *c, const struct req *r,
     unsigned status, long long bytes)
 {
-	char ts[JS_STAMP_SIZE], dur[JS_HDUR_SIZE], path[ROUTE_PATH_MAX * 2];
+	char ts[JS_STAMP_SIZE], dur[JS_DURATION_SIZE], path[ROUTE_PATH_MAX * 2];
 	char who[140], peer[INET6_ADDRSTRLEN + 8], line[2048], nb[24];
-	const union MHD_ConnectionInfo *ci;
 	int n;
 
-	snprintf(peer, sizeof peer, "-");
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci != NULL && ci->client_addr != NULL)
-		peer_text(ci->client_addr, peer, sizeof peer);
+	reply_peer(c, peer, sizeof peer, "-");
 	req_path(r, path, sizeof path);
 	js_log_clean(r->who.name[0] != '\0' ? r->who.name : "-", who, sizeof who);
 	if (bytes >= 0)
@@ -319,7 +300,7 @@ access_line(struct api *a, struct MHD_Connection *c, const struct req *r,
 	n = snprintf(line, sizeof line, "%s %s %s %s route=%s status=%u "
 	    "bytes=%s time=%s token=%s\n", js_log_stamp(ts), peer, r->verb, path,
 	    r->route != NULL ? r->route->name : "none", status, nb,
-	    js_log_duration(js_mono_ms() - r->start_ms, dur), who);
+	    js_duration_format(js_mono_ms() - r->start_ms, dur), who);
 	if (n > 0 && write(a->access_fd, line, (size_t)n < sizeof line ?
 	    (size_t)n : sizeof line - 1) < 0)
 		js_debug("access log: %s", strerror(errno));

@@ -216,8 +216,8 @@ jobs_text(struct js_buf *b, struct metrics *m, const struct metrics_gauges *g,
 		js_buf_printf(b, "jobspool_jobs{state=\"%s\"} %lu\n",
 		    state_names[i], g->jobs[i]);
 	family(b, "jobspool_oldest_pending_job_age_seconds", "gauge",
-	    "Time since the oldest pending job was submitted (0 when none is "
-	    "pending).");
+	    "Time the longest-waiting pending job has waited, from its "
+	    "submission or its later start time (0 when none waits).");
 	js_buf_printf(b, "jobspool_oldest_pending_job_age_seconds %.3f\n",
 	    g->oldest_pending_s);
 	family(b, "jobspool_jobs_submitted_total", "counter",

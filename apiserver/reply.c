@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "api.h"
 #include "log.h"
@@ -28,7 +30,8 @@ queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp,
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	if (ci != NULL && (cn = ci->socket_context) != NULL) {
 		cn->status = status;
-		cn->bytes = len;
+		/* a stream's bytes are counted as its reader makes them */
+		cn->bytes = len >= 0 ? len : cn->streamed ? 0 : -1;
 	}
 	rc = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
@@ -46,6 +49,65 @@ reply_queue_len(struct MHD_Connection *c, unsigned status,
     struct MHD_Response *resp, size_t len)
 {
 	return queue(c, status, resp, (long long)len);
+}
+
+/* reply_stream's content reader around the route's. */
+struct counted {
+	MHD_ContentReaderCallback crc;
+	MHD_ContentReaderFreeCallback crfc;
+	void *cls;
+	struct api_conn *cn;	/* NULL: not counted */
+};
+
+static ssize_t
+counted_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct counted *k = cls;
+	ssize_t n = k->crc(k->cls, pos, buf, max);
+
+	if (n > 0 && k->cn != NULL)
+		k->cn->bytes += n;
+	return n;
+}
+
+static void
+counted_free(void *cls)
+{
+	struct counted *k = cls;
+
+	if (k->crfc != NULL)
+		k->crfc(k->cls);
+	free(k);
+}
+
+struct MHD_Response *
+reply_stream(struct MHD_Connection *c, size_t block,
+    MHD_ContentReaderCallback crc, void *cls,
+    MHD_ContentReaderFreeCallback crfc)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct MHD_Response *resp;
+	struct counted *k = malloc(sizeof *k);
+
+	if (k == NULL) {
+		if (crfc != NULL)
+			crfc(cls);
+		return NULL;
+	}
+	k->crc = crc;
+	k->crfc = crfc;
+	k->cls = cls;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	k->cn = ci != NULL ? ci->socket_context : NULL;
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, block,
+	    counted_read, k, counted_free);
+	if (resp == NULL) {
+		counted_free(k);
+		return NULL;
+	}
+	if (k->cn != NULL)
+		k->cn->streamed = 1;
+	return resp;
 }
 
 static void
@@ -319,4 +381,24 @@ reply_body_json(struct MHD_Connection *c, struct req *r)
 			reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
 	}
 	return j;
+}
+
+const char *
+reply_peer(struct MHD_Connection *c, char *out, size_t size,
+    const char *unknown)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+	const void *ad = NULL;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	sa = ci != NULL ? ci->client_addr : NULL;
+	if (sa != NULL && sa->sa_family == AF_INET)
+		ad = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		ad = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	if (ad == NULL || inet_ntop(sa->sa_family, ad, out, (socklen_t)size) ==
+	    NULL)
+		snprintf(out, size, "%s", unknown);
+	return out;
 }

@@ -127,7 +127,7 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 	char cid[JS_ID_SIZE], loc[128];
 	enum MHD_Result rc;
 	json_t *ids;
-	size_t n;
+	size_t n, len;
 
 	if (!r->ndjson && batch_take_json(c, r) < 0)
 		return MHD_YES;
@@ -155,13 +155,13 @@ route_batches_post(struct api *a, struct MHD_Connection *c, struct req *r)
 	}
 	metrics_count_submitted(a->metrics, n);
 	bus_pending_kick(a->bus);
-	resp = reply_json_response(json_pack("{s:s,s:o}", "correlation_id",
-	    cid, "jobs", ids));
+	resp = reply_json_response_len(json_pack("{s:s,s:o}", "correlation_id",
+	    cid, "jobs", ids), &len);
 	if (resp == NULL)
 		return MHD_NO;
 	snprintf(loc, sizeof loc, "/api/v1/batches/%s", cid);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
-	return reply_queue(c, MHD_HTTP_CREATED, resp);
+	return reply_queue_len(c, MHD_HTTP_CREATED, resp, len);
 }
 
 static int
@@ -522,9 +522,11 @@ route_batch_get(struct api *a, struct MHD_Connection *c, struct req *r,
 		b = NULL;
 		resp = MHD_create_response_from_buffer(0, "",
 		    MHD_RESPMEM_PERSISTENT);
-	} else
-		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
-		    65536, batch_read, b, batch_out_free);
+	} else {
+		/* frees b when it cannot be made */
+		resp = reply_stream(c, 65536, batch_read, b, batch_out_free);
+		b = NULL;
+	}
 	if (resp == NULL) {
 		if (b != NULL)
 			batch_out_free(b);
@@ -561,8 +563,7 @@ route_batch_log(struct api *a, struct MHD_Connection *c, struct req *r,
 		resp = MHD_create_response_from_buffer(0, "",
 		    MHD_RESPMEM_PERSISTENT);
 	else
-		resp = follow_batch_response(a, ids, n, follow,
-		    follow ? follow_untimed(c) : -1);
+		resp = follow_batch_response(a, c, ids, n, follow);
 	free(ids);
 	if (resp == NULL)
 		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");

@@ -7,7 +7,11 @@
  * paused, and "stalled": how many pending jobs no live processor can take
  * (lib/sched's js_sched_why says no processor, none with the job's label,
  * or none that takes it) - the field to alert on.  A job that waits for
- * its start time, a dependency or a pause is not stalled.
+ * its start time, a dependency or a pause is not stalled.  Jobs whose
+ * start time is still to come are told from the index without reading
+ * their files; of the others at most HEALTH_SCAN_MAX are read, and
+ * "stalled_exact" says whether that was all of them (else "stalled" is a
+ * lower bound).
  * Also the per-label processor gauges of /metrics (health_labels).
  */
 #include <errno.h>
@@ -57,11 +61,19 @@ is_stalled(enum js_sched_wait w)
 	    w == JS_WAIT_NO_MATCH;
 }
 
-/* Counts the pending jobs (*pending) and, among the first HEALTH_SCAN_MAX
- * in submission order, those no live processor of w can take (*stalled). */
+/* What count_stalled found among the pending jobs. */
+struct stall {
+	size_t pending;		/* all of them */
+	size_t scheduled;	/* their start time is still to come */
+	size_t stalled;		/* no live processor can take them */
+	int exact;		/* every one that could be stalled was read */
+};
+
+/* Counts the pending jobs and, among the first HEALTH_SCAN_MAX in
+ * submission order whose start time has come, those no live processor of
+ * w can take. */
 static int
-count_stalled(struct api *a, const struct js_sched_world *w, size_t *pending,
-    size_t *stalled)
+count_stalled(struct api *a, const struct js_sched_world *w, struct stall *s)
 {
 	struct idx_filter f;
 	struct idx_hit *hits = NULL;
@@ -71,18 +83,27 @@ count_stalled(struct api *a, const struct js_sched_world *w, size_t *pending,
 	f.mask = JS_STATE_BIT(JS_PENDING);
 	if (idx_query(a->idx, &f, &hits, &n) < 0)
 		return -1;
-	*pending = n;
-	*stalled = 0;
-	for (i = 0; i < n && looked < HEALTH_SCAN_MAX; i++) {
+	memset(s, 0, sizeof *s);
+	s->pending = n;
+	s->exact = 1;
+	for (i = 0; i < n; i++) {
 		json_t *job;
+		if (!js_sched_ready(hits[i].not_before_ms, w->now_ms)) {
+			s->scheduled++;	/* waits for its time: not stalled */
+			continue;
+		}
 		if (hits[i].bad)
 			continue;
+		if (looked == HEALTH_SCAN_MAX) {
+			s->exact = 0;
+			continue;
+		}
 		job = js_spool_read_state(a->sp, hits[i].id, JS_PENDING);
 		if (job == NULL)
 			continue;	/* claimed meanwhile */
 		looked++;
 		if (is_stalled(js_sched_why(job, hits[i].mtime_ms, w, NULL)))
-			(*stalled)++;
+			s->stalled++;
 		json_decref(job);
 	}
 	free(hits);
@@ -117,7 +138,8 @@ world_json(struct api *a, json_t *doc)
 	struct js_sched_world w;
 	struct js_pause p;
 	struct js_proc_info *v = NULL;
-	size_t n = 0, pending = 0, stalled = 0;
+	struct stall s;
+	size_t n = 0;
 	int rc = 0;
 
 	memset(&w, 0, sizeof w);
@@ -131,13 +153,17 @@ world_json(struct api *a, json_t *doc)
 	w.pause = &p;
 	w.procs = v;
 	w.nprocs = n;
-	if (count_stalled(a, &w, &pending, &stalled) < 0)
+	if (count_stalled(a, &w, &s) < 0)
 		rc = -1;
 	else if (json_object_set_new(doc, "processors", procs_json(v, n)) < 0 ||
 	    json_object_set_new(doc, "paused", js_pause_json(&p)) < 0 ||
 	    json_object_set_new(doc, "pending", json_integer((json_int_t)
-	    pending)) < 0 || json_object_set_new(doc, "stalled",
-	    json_integer((json_int_t)stalled)) < 0) {
+	    s.pending)) < 0 || json_object_set_new(doc, "scheduled",
+	    json_integer((json_int_t)s.scheduled)) < 0 ||
+	    json_object_set_new(doc, "stalled",
+	    json_integer((json_int_t)s.stalled)) < 0 ||
+	    json_object_set_new(doc, "stalled_exact",
+	    json_boolean(s.exact)) < 0) {
 		rc = -1;
 		errno = ENOMEM;
 	}

@@ -377,11 +377,36 @@ list_read(struct api *a, const struct idx_filter *f, const struct idx_hit *h)
 	return job;
 }
 
+/* The first of hits (in hit_cmp order) after the cursor seq-id. */
+static size_t
+hits_after(const struct idx_hit *hits, size_t n, long long seq,
+    const char id[JS_ID_SIZE])
+{
+	struct idx_hit key;
+	size_t i = 0;
+
+	memset(&key, 0, sizeof key);
+	key.seq = seq;
+	memcpy(key.id, id, JS_ID_SIZE);
+	while (i < n && hit_cmp(&hits[i], &key) <= 0)
+		i++;
+	return i;
+}
+
+/* A query argument, NULL when absent or empty. */
+static const char *
+arg_set(struct MHD_Connection *c, const char *key)
+{
+	const char *v = reply_arg(c, key);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
 enum MHD_Result
 route_jobs_list(struct api *a, struct MHD_Connection *c, struct req *r)
 {
-	const char *status = reply_arg(c, "status"), *lim = reply_arg(c, "limit");
-	const char *after = reply_arg(c, "after");
+	const char *status = arg_set(c, "status"), *lim = reply_arg(c, "limit");
+	const char *after = arg_set(c, "after");
 	struct idx_filter f;
 	struct idx_hit *hits = NULL;
 	size_t n = 0, i, start = 0, taken = 0;
@@ -392,35 +417,29 @@ route_jobs_list(struct api *a, struct MHD_Connection *c, struct req *r)
 	memset(&f, 0, sizeof f);
 	f.mask = (1u << JS_NSTATES) - 1;
 	f.status_mask = JS_FINAL_MASK;
-	if (status != NULL && *status != '\0' &&
-	    parse_status(status, &f.mask, &f.status_mask) < 0)
+	if (status != NULL && parse_status(status, &f.mask, &f.status_mask) < 0)
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "unknown status '%.64s': "
 		    "use pending, running, completed, failed, cancelled or "
 		    "retrieved (comma-separated)", status);
 	if (lim != NULL && js_parse_int(lim, 1, 1000, &limit) < 0)
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "limit must be an "
 		    "integer from 1 to 1000");
-	if (after != NULL && *after != '\0' && parse_cursor(after, &cseq, cid) < 0)
+	if (after != NULL && parse_cursor(after, &cseq, cid) < 0)
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "bad cursor in after: "
 		    "use the \"next\" value of the previous page");
-	f.batch = reply_arg(c, "batch");
-	f.name = reply_arg(c, "name");
-	if (f.batch != NULL && *f.batch == '\0')
-		f.batch = NULL;
-	if (f.name != NULL && *f.name == '\0')
-		f.name = NULL;
+	f.batch = arg_set(c, "batch");
+	f.name = arg_set(c, "name");
+	f.label = arg_set(c, "label");
+	if (f.label != NULL && !js_label_valid(f.label))
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "bad label '%.64s': "
+		    "a label is 1 to %d letters, digits, '-', '_' or '.'",
+		    f.label, JS_LABEL_MAX);
 	f.owner = r->who.admin ? NULL : r->who.name;
 	if (idx_query(a->idx, &f, &hits, &n) < 0)
 		return reply_store_errno(a, c, errno, "cannot list the spool");
 	qsort(hits, n, sizeof *hits, hit_cmp);
-	if (after != NULL && *after != '\0') {
-		struct idx_hit key;
-		memset(&key, 0, sizeof key);
-		key.seq = cseq;
-		memcpy(key.id, cid, JS_ID_SIZE);
-		while (start < n && hit_cmp(&hits[start], &key) <= 0)
-			start++;
-	}
+	if (after != NULL)
+		start = hits_after(hits, n, cseq, cid);
 	out = json_object();
 	arr = json_array();
 	if (out == NULL || arr == NULL) {
@@ -504,15 +523,16 @@ job_answer(struct MHD_Connection *c, json_t *job, enum js_state st,
     int waited)
 {
 	struct MHD_Response *resp;
+	size_t len;
 
 	if (!waited)
 		return reply_json(c, MHD_HTTP_OK, job);
-	resp = reply_json_response(job);
+	resp = reply_json_response_len(job, &len);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Jobspool-Final",
 	    js_sched_final(st) ? "true" : "false");
-	return reply_queue(c, MHD_HTTP_OK, resp);
+	return reply_queue_len(c, MHD_HTTP_OK, resp, len);
 }
 
 enum MHD_Result
@@ -781,8 +801,8 @@ route_job_delete(struct api *a, struct MHD_Connection *c, struct req *r,
 		return errno == ENOENT ? no_job(c, id) :
 		    reply_errno(c, errno, "cannot remove the job");
 	}
-	return reply_queue(c, MHD_HTTP_NO_CONTENT,
-	    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT));
+	return reply_queue_len(c, MHD_HTTP_NO_CONTENT,
+	    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT), 0);
 }
 
 /* Where the last n lines of a log of size bytes start (a last line without
@@ -894,15 +914,16 @@ range_unsatisfiable(struct MHD_Connection *c, const char *range,
 {
 	struct MHD_Response *resp;
 	char cr[64];
+	size_t len;
 
-	resp = reply_json_response(json_pack("{s:s++}", "error",
+	resp = reply_json_response_len(json_pack("{s:s++}", "error",
 	    "Range '", range, "' is past the end of the log; see Content-Range "
-	    "for its size"));
+	    "for its size"), &len);
 	if (resp == NULL)
 		return MHD_NO;
 	snprintf(cr, sizeof cr, "bytes */%lld", size);
 	MHD_add_response_header(resp, "Content-Range", cr);
-	return reply_queue(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp);
+	return reply_queue_len(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp, len);
 }
 
 /* What GET /api/v1/jobs/{id}/log asks for: ?offset=, ?tail=, a Range
@@ -988,11 +1009,11 @@ unreadable:
 }
 
 /* The bytes of the log from offset (or of the one range rr == 1 asks for,
- * as 206 with its Content-Range in cr) as a plain answer; takes fd.
- * NULL: out of memory. */
+ * as 206 with its Content-Range in cr) as a plain answer of *len bytes;
+ * takes fd.  NULL: out of memory. */
 static struct MHD_Response *
 log_bytes_response(int fd, long long size, long long offset, int rr,
-    long long first, long long last, unsigned *status)
+    long long first, long long last, unsigned *status, size_t *len)
 {
 	struct MHD_Response *resp;
 	char cr[96];
@@ -1004,12 +1025,14 @@ log_bytes_response(int fd, long long size, long long offset, int rr,
 	} else {
 		last = size - 1;
 	}
+	*len = 0;
 	if (fd < 0 || size <= offset) {
 		if (fd >= 0)
 			close(fd);
 		resp = MHD_create_response_from_buffer(0, NULL,
 		    MHD_RESPMEM_PERSISTENT);
 	} else {
+		*len = (size_t)(last + 1 - offset);
 		resp = MHD_create_response_from_fd_at_offset64(
 		    (uint64_t)(last + 1 - offset), fd, (uint64_t)offset);
 		if (resp == NULL)
@@ -1033,6 +1056,7 @@ route_job_log(struct api *a, struct MHD_Connection *c, struct req *r,
 	struct MHD_Response *resp;
 	enum MHD_Result rc;
 	json_t *job;
+	size_t len = 0;
 	int fd, rr = 0;
 
 	job = job_for_caller(a, c, r, id, NULL, &rc);
@@ -1059,14 +1083,14 @@ route_job_log(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (q.follow && !r->head) {
 		if (fd >= 0)
 			close(fd);
-		resp = follow_job_response(a, id, (uint64_t)q.offset,
-		    follow_untimed(c), reply_flag(c, "outcome"));
+		resp = follow_job_response(a, c, id, (uint64_t)q.offset,
+		    reply_flag(c, "outcome"));
 		if (resp == NULL)
 			return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 			    "out of memory");
 	} else {
 		resp = log_bytes_response(fd, size, q.offset, rr, first, last,
-		    &status);
+		    &status, &len);
 		if (resp == NULL)
 			return MHD_NO;
 	}
@@ -1074,6 +1098,8 @@ route_job_log(struct api *a, struct MHD_Connection *c, struct req *r,
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "text/plain");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	return reply_queue(c, status, resp);
+	/* a follow's bytes are counted as they are sent (reply_stream) */
+	return q.follow && !r->head ? reply_queue(c, status, resp) :
+	    reply_queue_len(c, status, resp, len);
 }
 

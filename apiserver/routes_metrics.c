@@ -9,20 +9,24 @@
 
 #include "api.h"
 #include "pause.h"
+#include "sched.h"
 
-/* The age in seconds of the pending job hit h (its created_at, else the
- * file's mtime), now_ms being the wall clock. */
-static double
-pending_age(struct api *a, const struct idx_hit *h, int64_t now_ms)
+/* Since when the pending job hit h has waited: the later of its
+ * submission (the file's mtime; with read, its created_at) and its start
+ * time (run_at, delay, not_before), so that a job asked to run later
+ * waits from then. */
+static int64_t
+waiting_since(struct api *a, const struct idx_hit *h, int read)
 {
-	json_t *job = js_spool_read_state(a->sp, h->id, JS_PENDING);
+	json_t *job = read ? js_spool_read_state(a->sp, h->id, JS_PENDING) :
+	    NULL;
 	const char *c = job != NULL ? js_job_str(job, "created_at") : NULL;
 	int64_t t = h->mtime_ms;
 
 	if (c != NULL && js_time_parse(c, &t) < 0)
 		t = h->mtime_ms;
 	json_decref(job);
-	return t > 0 && now_ms > t ? (double)(now_ms - t) / 1000.0 : 0;
+	return h->not_before_ms > t ? h->not_before_ms : t;
 }
 
 /* Jobs by state and the oldest pending one, from the listing index. */
@@ -32,6 +36,7 @@ gauges_jobs(struct api *a, struct metrics_gauges *g)
 	struct idx_filter f;
 	struct idx_hit *hits = NULL;
 	size_t n = 0, i, old = (size_t)-1;
+	int64_t now = js_now_ms(), t;
 
 	memset(&f, 0, sizeof f);
 	f.mask = (1u << JS_NSTATES) - 1;
@@ -40,12 +45,16 @@ gauges_jobs(struct api *a, struct metrics_gauges *g)
 		return -1;
 	for (i = 0; i < n; i++) {
 		g->jobs[hits[i].state]++;
+		/* a job whose start time is still to come is not waiting */
 		if (hits[i].state == JS_PENDING && !hits[i].bad &&
-		    (old == (size_t)-1 || hits[i].seq < hits[old].seq))
+		    js_sched_ready(hits[i].not_before_ms, now) &&
+		    (old == (size_t)-1 || waiting_since(a, &hits[i], 0) <
+		    waiting_since(a, &hits[old], 0)))
 			old = i;
 	}
-	if (old != (size_t)-1)
-		g->oldest_pending_s = pending_age(a, &hits[old], js_now_ms());
+	if (old != (size_t)-1 && (t = waiting_since(a, &hits[old], 1)) > 0 &&
+	    now > t)
+		g->oldest_pending_s = (double)(now - t) / 1000.0;
 	free(hits);
 	return 0;
 }

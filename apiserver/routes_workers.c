@@ -89,8 +89,8 @@ log_digest(struct api *a, const char *id, json_t *job)
 static enum MHD_Result
 no_content(struct MHD_Connection *c)
 {
-	return reply_queue(c, MHD_HTTP_NO_CONTENT,
-	    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT));
+	return reply_queue_len(c, MHD_HTTP_NO_CONTENT,
+	    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT), 0);
 }
 
 /* 409 for a fencing token that no longer holds, with the log's size. */
@@ -174,28 +174,6 @@ holds_lease(const json_t *wip, long long gen)
 
 	return wip != NULL && js_job_int(wip, "generation", 0) == gen &&
 	    cur != NULL && strcmp(cur, "running") == 0 && !has_local_run(wip);
-}
-
-/* The peer's address for the default worker name. */
-static void
-peer_name(struct MHD_Connection *c, char *out, size_t size)
-{
-	const union MHD_ConnectionInfo *ci;
-	const struct sockaddr *sa;
-	char buf[INET6_ADDRSTRLEN];
-
-	snprintf(out, size, "unknown");
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci == NULL || (sa = ci->client_addr) == NULL)
-		return;
-	if (sa->sa_family == AF_INET &&
-	    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-	    buf, sizeof buf) != NULL)
-		snprintf(out, size, "%s", buf);
-	else if (sa->sa_family == AF_INET6 &&
-	    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-	    buf, sizeof buf) != NULL)
-		snprintf(out, size, "%s", buf);
 }
 
 /* Whether pending job id asks for a label paused in ps (lib/pause's
@@ -386,7 +364,7 @@ claim_worker(struct MHD_Connection *c, struct req *r, const json_t *body,
 	const char *s;
 	size_t k;
 
-	peer_name(c, peer, sizeof peer);
+	reply_peer(c, peer, sizeof peer, "unknown");
 	snprintf(worker, size, "%s@%s",
 	    r->who.name[0] ? r->who.name : "anonymous", peer);
 	if (v == NULL || json_is_null(v))
@@ -548,7 +526,7 @@ worker_seen(struct api *a, struct MHD_Connection *c, const struct claim_ask *q)
 
 	memset(&p, 0, sizeof p);
 	snprintf(p.id, sizeof p.id, "%s", q->worker);
-	peer_name(c, p.host, sizeof p.host);
+	reply_peer(c, p.host, sizeof p.host, "unknown");
 	for (i = 0; i < q->f.nlabels && i < JS_LABELS_MAX; i++)
 		snprintf(p.labels[p.nlabels++], JS_LABEL_SIZE, "%.64s",
 		    q->labels[i]);

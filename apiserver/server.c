@@ -165,7 +165,10 @@ api_start_daemon(struct api *a, const struct api_listen *l)
 	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, NULL,
 	    MHD_OPTION_NOTIFY_CONNECTION, notify_conn, a,
 	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+	    /* a connection's buffer for its request line and headers (and
+	     * upload chunks): all of it gets touched, so it is most of a
+	     * connection's memory (200 log followers: 3 MiB) */
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
 	    MHD_OPTION_ARRAY, tls ? tlsopts : none,
 	    MHD_OPTION_END);
 }

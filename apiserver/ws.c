@@ -349,7 +349,8 @@ ws_upgrade(struct api *a, struct MHD_Connection *c, struct req *r,
 	 * itself: adding it here sent it twice */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
 	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
-	rc = reply_queue(c, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+	/* the answer itself has no body; the frames after it are not HTTP */
+	rc = reply_queue_len(c, MHD_HTTP_SWITCHING_PROTOCOLS, resp, 0);
 	/* upgraded() copies the prototype; the request closure frees it */
 	r->ws_proto = proto;
 	return rc;

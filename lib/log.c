@@ -1,5 +1,4 @@
 /* log.c - see log.h */
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -81,30 +80,6 @@ js_log(enum js_log_level level, const char *fmt, ...)
 	} else {
 		fprintf(stderr, "%s: %s: %s\n", log_prog, level_names[level], buf);
 	}
-}
-
-const char *
-js_log_duration(int64_t ms, char out[JS_HDUR_SIZE])
-{
-	int64_t s = ms / 1000;
-
-	if (ms < 0)
-		ms = s = 0;
-	if (ms < 1000)
-		snprintf(out, JS_HDUR_SIZE, "%" PRId64 "ms", ms);
-	else if (ms < 60000)	/* tenths, rounded down: 59.96 s is "59.9s" */
-		snprintf(out, JS_HDUR_SIZE, "%" PRId64 ".%" PRId64 "s", s,
-		    ms % 1000 / 100);
-	else if (s < 3600)
-		snprintf(out, JS_HDUR_SIZE, "%" PRId64 "m%02" PRId64 "s", s / 60,
-		    s % 60);
-	else if (s < 86400)
-		snprintf(out, JS_HDUR_SIZE, "%" PRId64 "h%02" PRId64 "m", s / 3600,
-		    s % 3600 / 60);
-	else
-		snprintf(out, JS_HDUR_SIZE, "%" PRId64 "d%02" PRId64 "h", s / 86400,
-		    s % 86400 / 3600);
-	return out;
 }
 
 const char *

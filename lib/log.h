@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 enum js_log_level { JS_LOG_ERR = 0, JS_LOG_WARN, JS_LOG_INFO, JS_LOG_DEBUG };
 
 /* Set program name (not copied: must outlive the program), level, and
@@ -29,10 +31,11 @@ void js_log(enum js_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* The formatting helpers every program's log lines use (one home). */
-#define JS_HDUR_SIZE 24
-/* A duration of ms milliseconds in human units: "850ms", "12.3s",
- * "4m05s", "2h03m", "3d04h" (negative: "0ms"); returns out. */
-const char *js_log_duration(int64_t ms, char out[JS_HDUR_SIZE]);
+/* Durations: js_duration_format (util.h), the only formatter.  The two
+ * names below are the old ones of the same function, left for code not
+ * yet switched over; do not use them in new code. */
+#define JS_HDUR_SIZE JS_DURATION_SIZE
+#define js_log_duration js_duration_format
 #define JS_STAMP_SIZE 32
 /* The wall-clock time now as "2026-01-02T03:04:05.678Z" (UTC); out. */
 const char *js_log_stamp(char out[JS_STAMP_SIZE]);

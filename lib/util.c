@@ -187,33 +187,28 @@ js_parse_duration_ms(const char *s, int64_t *ms)
 	return 0;
 }
 
-void
+const char *
 js_duration_format(int64_t ms, char out[JS_DURATION_SIZE])
 {
 	const char *sign = ms < 0 ? "-" : "";
-	uint64_t v = ms < 0 ? -(uint64_t)ms : (uint64_t)ms;
+	unsigned long long v = ms < 0 ? -(uint64_t)ms : (uint64_t)ms;
+	unsigned long long s = v / 1000;
 
 	if (v < 1000)
-		snprintf(out, JS_DURATION_SIZE, "%s%llu ms", sign,
-		    (unsigned long long)v);
-	else if (v < 10000 && v % 1000 != 0)
-		snprintf(out, JS_DURATION_SIZE, "%s%.1f s", sign,
-		    (double)v / 1000.0);
-	else if (v < 120000)
-		snprintf(out, JS_DURATION_SIZE, "%s%llu s", sign,
-		    (unsigned long long)((v + 500) / 1000));
-	else if (v < 7200000)
-		snprintf(out, JS_DURATION_SIZE, v / 1000 % 60 ? "%s%llu min %llu s"
-		    : "%s%llu min", sign, (unsigned long long)(v / 60000),
-		    (unsigned long long)(v / 1000 % 60));
-	else if (v < 172800000)
-		snprintf(out, JS_DURATION_SIZE, v / 60000 % 60 ? "%s%llu h %llu min"
-		    : "%s%llu h", sign, (unsigned long long)(v / 3600000),
-		    (unsigned long long)(v / 60000 % 60));
+		snprintf(out, JS_DURATION_SIZE, "%s%llums", sign, v);
+	else if (v < 60000)	/* tenths, rounded down: 59.96 s is "59.9s" */
+		snprintf(out, JS_DURATION_SIZE, "%s%llu.%llus", sign, s,
+		    v % 1000 / 100);
+	else if (s < 3600)
+		snprintf(out, JS_DURATION_SIZE, "%s%llum%02llus", sign, s / 60,
+		    s % 60);
+	else if (s < 86400)
+		snprintf(out, JS_DURATION_SIZE, "%s%lluh%02llum", sign, s / 3600,
+		    s % 3600 / 60);
 	else
-		snprintf(out, JS_DURATION_SIZE, v / 3600000 % 24 ? "%s%llu d %llu h"
-		    : "%s%llu d", sign, (unsigned long long)(v / 86400000),
-		    (unsigned long long)(v / 3600000 % 24));
+		snprintf(out, JS_DURATION_SIZE, "%s%llud%02lluh", sign, s / 86400,
+		    s % 86400 / 3600);
+	return out;
 }
 
 int

@@ -38,10 +38,13 @@ int js_time_parse(const char *s, int64_t *ms);
  * "250ms".  Returns 0 and sets *ms (milliseconds), or -1 on bad syntax,
  * negative or overflowing value. */
 int js_parse_duration_ms(const char *s, int64_t *ms);
-/* Writes a duration for people: "250 ms", "2.5 s", "60 s", "2 min 5 s",
- * "1 h 30 min", "7 d" (at most two units; the smaller ones dropped). */
+/* Writes a duration for people, the one format of every program's logs
+ * and output: "850ms", "12.3s" (tenths, rounded down), "4m05s", "2h03m",
+ * "3d04h" (two units at most; the smaller ones dropped; negative: a "-"
+ * before).  One word, so that key=value log lines stay parseable.
+ * Returns out. */
 #define JS_DURATION_SIZE 32
-void js_duration_format(int64_t ms, char out[JS_DURATION_SIZE]);
+const char *js_duration_format(int64_t ms, char out[JS_DURATION_SIZE]);
 /* Parses a size: "512", "512B", "64K", "512M", "2G", "1T" (powers of 1024;
  * also "64KiB", and "64k").  Ambiguous units are refused: "64KB" (1000 or
  * 1024?), "1Gb" (bits?), "1m" (milli?).  Returns 0 and sets *bytes, or -1. */

@@ -591,7 +591,7 @@ req POST /api/v1/workers/claim -d '{"wait":2}'
 jq_eq "  lease 9 s" .lease.lease_ms 9000
 printf 'lease = 4s\n' >"$W/conf"
 kill -HUP "$API_PID"
-check "  SIGHUP reloads it" wait_until 10 grep -q 'lease 4 s' "$API_LOG"
+check "  SIGHUP reloads it" wait_until 10 grep -q 'lease 4.0s' "$API_LOG"
 hb "$(printf '%s' "$BODY" | jq -r .job.id)" "$(printf '%s' "$BODY" | jq -r .lease.token)"
 jq_eq "  heartbeats answer the new lease" .lease_ms 4000
 api_stop

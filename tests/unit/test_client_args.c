@@ -238,7 +238,7 @@ test_ago_duration(void **state)
 	j = job("{\"started_at\":\"2026-01-01T00:00:00.000Z\","
 	    "\"finished_at\":\"2026-01-01T00:00:02.500Z\"}");
 	cl_job_duration(j, 0, d);
-	assert_string_equal(d, "2.5 s");
+	assert_string_equal(d, "2.5s");
 	json_decref(j);
 	j = job("{\"started_at\":null}");
 	cl_job_duration(j, 0, d);

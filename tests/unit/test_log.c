@@ -1,4 +1,4 @@
-/* Unit tests for lib/log.c's formatting helpers: human durations, the
+/* Unit tests for lib/log.c's formatting helpers (durations: test_util): the
  * time stamp, cleaning a string for one log line, the journal test. */
 #include <stdlib.h>
 #include <string.h>
@@ -7,27 +7,6 @@
 
 #include "testutil.h"
 #include "log.h"
-
-static void
-test_duration(void **state)
-{
-	static const struct { long long ms; const char *want; } cases[] = {
-		{ -5, "0ms" }, { 0, "0ms" }, { 850, "850ms" }, { 999, "999ms" },
-		{ 1000, "1.0s" }, { 12345, "12.3s" }, { 59999, "59.9s" },
-		{ 60000, "1m00s" }, { 245000, "4m05s" }, { 3599999, "59m59s" },
-		{ 3600000, "1h00m" }, { 7380000, "2h03m" }, { 86399999, "23h59m" },
-		{ 86400000, "1d00h" }, { 277200000, "3d05h" },
-		{ 9223372036854775807LL, "106751991167d07h" },
-	};
-	char out[JS_HDUR_SIZE];
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		assert_ptr_equal(js_log_duration(cases[i].ms, out), out);
-		assert_string_equal(out, cases[i].want);
-	}
-}
 
 static void
 test_stamp(void **state)
@@ -100,7 +79,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_stamp),
 		cmocka_unit_test(test_clean),
 		cmocka_unit_test(test_journal),
