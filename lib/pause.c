@@ -117,7 +117,7 @@ int
 js_pause_set(struct js_spool *sp, const char *label, int on, const char *by)
 {
 	char name[sizeof JS_PAUSE_DIR + JS_LABEL_MAX + 2], now[JS_TIME_SIZE];
-	int dfd = js_spool_fd(sp), r;
+	int dfd = js_spool_fd(sp), r, made;
 	json_t *o;
 
 	if (label != NULL && !js_label_valid(label)) {
@@ -139,16 +139,20 @@ js_pause_set(struct js_spool *sp, const char *label, int on, const char *by)
 	}
 	if (r == 1)
 		return 0;
-	if (label != NULL && mkdirat(dfd, JS_PAUSE_DIR, 0770) < 0 &&
-	    errno != EEXIST)
+	made = label != NULL && mkdirat(dfd, JS_PAUSE_DIR, 0770) == 0;
+	if (label != NULL && !made && errno != EEXIST)
 		return -1;
 	js_time_format(js_now_ms(), now);
-	if ((o = json_pack("{s:s,s:s?}", "paused_at", now, "by", by)) == NULL) {
+	o = json_pack("{s:s,s:s?}", "paused_at", now, "by", by);
+	if (o == NULL)
 		errno = ENOMEM;
-		return -1;
-	}
-	r = js_spool_write_json(sp, name, o, 0);
+	r = o != NULL ? js_spool_write_json(sp, name, o, 0) : -1;
 	json_decref(o);
+	if (r < 0 && made) {	/* a refusal leaves the spool as it was */
+		int e = errno;
+		(void)unlinkat(dfd, JS_PAUSE_DIR, AT_REMOVEDIR);	/* empty */
+		errno = e;
+	}
 	return r < 0 ? -1 : 1;
 }
 

@@ -17,6 +17,10 @@
 #   3. a full disk (root, tmpfs): PUT, worker log upload and finish answer
 #      507; the worker's job is still running, and finishes once space
 #      returns.
+# Also: paused.d/ or processors/ a file (GET /api/v1/pause, .../processors
+# 500, not "nothing"), minting with no --jwt-secret-file (409), a jti too
+# long to revoke (400); read-only: pause, pause of a label and revocation
+# 503; full: pause of a label 507.
 . "$(dirname "$0")/lib.sh"
 
 T_MOUNTS=""
@@ -68,7 +72,8 @@ claim() {	# -> $ID $G
 	ID=$(printf '%s' "$BODY" | jq -r '.job.id // empty')
 	G=$(printf '%s' "$BODY" | jq -r '.lease.token // empty')
 }
-TOKENS="--token u:us3r --token w:w0rker:worker"
+AA="Authorization: Bearer adm1n"
+TOKENS="--token u:us3r --token w:w0rker:worker --token a:adm1n:admin"
 
 # ---- 1. damaged by hand ----
 new_spool
@@ -137,6 +142,29 @@ mv "$SPOOL" "$SPOOL.away"
 req POST "/api/v1/jobs/$JV/rerun" -H "$UA"
 mv "$SPOOL.away" "$SPOOL"
 refused "re-run while the spool is renamed away" 503 "not usable"
+# what is paused, and the processor registry, damaged: a file where
+# their directory belongs is an error answer, never "nothing paused" or
+# "no processor"
+: >"$SPOOL/paused.d"
+BEFORE=$(snap)
+req GET /api/v1/pause -H "$AA"
+refused "paused.d/ not a directory: GET /api/v1/pause" 500 \
+	"cannot read what is paused"
+rm "$SPOOL/paused.d"
+: >"$SPOOL/processors"
+BEFORE=$(snap)
+req GET /api/v1/processors -H "$AA"
+refused "processors/ not a directory: GET /api/v1/processors" 500 \
+	"cannot read the processor registry"
+rm "$SPOOL/processors"
+# tokens on a server started without --jwt-secret-file: none is minted;
+# a revocation needs a jti the token format can hold
+BEFORE=$(snap)
+req POST /api/v1/tokens -H "$AA" -d '{"sub":"bob","role":"user"}'
+refused "no --jwt-secret-file: minting a token" 409 "mints no tokens"
+req DELETE "/api/v1/tokens/$(printf '%0129d' 0)" -H "$AA"
+refused "revoking a jti of 129 characters" 400 "bad token id"
+check "nothing under revoked/" test ! -e "$SPOOL/revoked"
 alive "the damaged files"
 api_stop
 
@@ -195,6 +223,12 @@ else
 	refused "read-only: worker log upload" 503 "not writable"
 	req POST "/api/v1/workers/jobs/$JW/finish" -H "$WA" -d "$FIN"
 	refused "read-only: worker finish" 503 "not writable"
+	req PUT /api/v1/pause -H "$AA"
+	refused "read-only: pausing the spool" 503 "not writable"
+	req PUT /api/v1/pause/gpu -H "$AA"
+	refused "read-only: pausing a label" 503 "not writable"
+	req DELETE /api/v1/tokens/some-jti -H "$AA"
+	refused "read-only: revoking a token" 503 "not writable"
 	alive "a read-only spool"
 fi
 mount -o remount,rw "$MNT"
@@ -211,6 +245,9 @@ req POST "/api/v1/workers/jobs/$JW/log?token=$GW&offset=0" -H "$WA" \
 jerr "full disk: worker log upload: 507 JSON" 507
 req POST "/api/v1/workers/jobs/$JW/finish" -H "$WA" -d "$FIN"
 jerr "full disk: worker finish: 507 JSON" 507
+BEFORE=$(snap)
+req PUT /api/v1/pause/gpu -H "$AA"
+refused "full disk: pausing a label" 507 "disk is full"
 check "the worker's job is still running" test -f "$SPOOL/$JW.wip"
 alive "a full disk"
 rm -f "$MNT/filler"
