@@ -50,6 +50,23 @@ scribble(struct tu_spool *f, const char *id, const char *text)
 	assert_int_equal(close(fd), 0);
 }
 
+/* Claims and starts a new job, then annotates its <id>.wip (which
+ * replaces the file: the pin no longer matches it). */
+static void
+started_annotated(struct tu_spool *f, char id[JS_ID_SIZE], struct js_claim *c,
+    json_t **job, struct js_pin *pin)
+{
+	json_t *v;
+
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", c, job, pin), 0);
+	assert_int_equal(js_spool_start_pin(f->sp, c, *job, pin), 0);
+	v = json_string("x");
+	assert_int_equal(js_spool_annotate(f->sp, id, c->generation, "note", v),
+	    0);
+	json_decref(v);
+}
+
 /* Claim, start and a relaxed finish, the directory synced by the caller;
  * the pin follows the files and is closed by js_spool_unpin. */
 static void
@@ -121,14 +138,9 @@ test_pin_replaced(void **state)
 	struct js_claim c, c2;
 	char id[JS_ID_SIZE], p[600];
 	struct timespec ts[2];
-	json_t *job, *job2, *v;
+	json_t *job, *job2;
 
-	new_job(f->sp, id);
-	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
-	assert_int_equal(js_spool_start_pin(f->sp, &c, job, &pin), 0);
-	v = json_string("x");
-	assert_int_equal(js_spool_annotate(f->sp, id, c.generation, "note", v), 0);
-	json_decref(v);
+	started_annotated(f, id, &c, &job, &pin);
 	/* the lease expires; another processor recovers, claims and starts */
 	path_of(f, id, "wip", p, sizeof p);
 	clock_gettime(CLOCK_REALTIME, &ts[0]);
@@ -159,14 +171,9 @@ test_pin_annotated(void **state)
 	struct js_pin pin;
 	struct js_claim c;
 	char id[JS_ID_SIZE];
-	json_t *job, *v, *done;
+	json_t *job, *done;
 
-	new_job(f->sp, id);
-	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
-	assert_int_equal(js_spool_start_pin(f->sp, &c, job, &pin), 0);
-	v = json_string("x");
-	assert_int_equal(js_spool_annotate(f->sp, id, c.generation, "note", v), 0);
-	json_decref(v);
+	started_annotated(f, id, &c, &job, &pin);
 	assert_int_equal(js_spool_finish_pin(f->sp, &c, job, JS_COMPLETED, &pin,
 	    JS_DURABLE), 0);
 	done = js_spool_read(f->sp, id, NULL);
