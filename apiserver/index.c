@@ -666,6 +666,18 @@ str_eq(const char *x, const char *y)
 	return x != NULL && y != NULL && strcmp(x, y) == 0;
 }
 
+/* Whether job e asks for label l. */
+static int
+has_label(const struct ent *e, const char *l)
+{
+	size_t i;
+
+	for (i = 0; i < e->nlabels; i++)
+		if (strcmp(e->labels[i], l) == 0)
+			return 1;
+	return 0;
+}
+
 /* Whether the worker of f may take e (lib/sched's label rule). */
 static int
 labels_ok(const struct ent *e, const struct idx_filter *f)
@@ -691,6 +703,8 @@ matches(const struct ent *e, const struct idx_filter *f)
 	if (f->batch != NULL && !str_eq(e->batch, f->batch))
 		return 0;
 	if (f->name != NULL && !str_eq(e->name, f->name))
+		return 0;
+	if (f->label != NULL && !has_label(e, f->label))
 		return 0;
 	return 1;
 }

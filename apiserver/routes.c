@@ -28,7 +28,7 @@ const struct route routes_table[] = {
 	{ "ui_file", "/ui/{file}", ROLE_OPEN, {
 		{ GET, "", BODY_NONE, .h1 = route_ui_file } } },
 	{ "jobs", "/api/v1/jobs", ROLE_TOKEN, {
-		{ GET, "status,limit,after,batch,name", BODY_NONE,
+		{ GET, "status,limit,after,batch,name,label", BODY_NONE,
 		    .h = route_jobs_list },
 		{ "POST", "", BODY_JSON, .h = route_jobs_post } } },
 	{ "job", "/api/v1/jobs/{id}", ROLE_TOKEN, {

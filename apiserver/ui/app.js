@@ -2,7 +2,8 @@
  * JSON API with the token typed in (kept in sessionStorage for this
  * browser session, sent as "Authorization: Bearer").  The view lives in
  * the address's fragment, so reload and Back work:
- *   #status=failed&name=N&limit=25&after=CURSOR&prev=C1,C2   the job list
+ *   #status=failed&name=N&label=L&limit=25&after=CURSOR&prev=C1,C2
+ *                                                  the job list
  *   #job=ID                                                  a job's page
  * A job's log is followed with a streaming fetch (?follow=1&outcome=1),
  * read as it arrives and stopped when the job ends or the page is left.
@@ -92,6 +93,7 @@
 		v.job = p.get("job") || "";
 		v.status = p.get("status") || "";
 		v.name = p.get("name") || "";
+		v.label = p.get("label") || "";
 		v.limit = /^[0-9]+$/.test(p.get("limit") || "") ? p.get("limit") : "25";
 		v.after = p.get("after") || "";
 		v.prev = p.get("prev") ? p.get("prev").split(",") : [];
@@ -101,6 +103,7 @@
 		var p = new URLSearchParams();
 		if (v.status) p.set("status", v.status);
 		if (v.name) p.set("name", v.name);
+		if (v.label) p.set("label", v.label);
 		if (v.limit !== "25") p.set("limit", v.limit);
 		if (v.after) p.set("after", v.after);
 		if (v.prev.length) p.set("prev", v.prev.join(","));
@@ -146,7 +149,8 @@
 				var m = /^jobspool_jobs\{state="([a-z]+)"\} ([0-9]+)/.exec(l);
 				if (m) {
 					var d = el("a", null, "card st-" + m[1]);
-					d.href = listHash({ status: m[1], name: "", limit: view.limit || "25", after: "", prev: [] });
+					d.href = listHash({ status: m[1], name: "", label: "",
+					    limit: view.limit || "25", after: "", prev: [] });
 					d.appendChild(el("b", m[2]));
 					d.appendChild(el("span", m[1]));
 					c.appendChild(d);
@@ -202,6 +206,7 @@
 		q.set("limit", view.limit);
 		if (view.status) q.set("status", view.status);
 		if (view.name) q.set("name", view.name);
+		if (view.label) q.set("label", view.label);
 		if (view.after) q.set("after", view.after);
 		var want = location.hash;
 		return get("/api/v1/jobs?" + q.toString(), true).then(json).then(function (b) {
@@ -228,6 +233,7 @@
 			$("f-status").value = view.status;
 		}
 		if (document.activeElement !== $("f-name")) $("f-name").value = view.name;
+		if (document.activeElement !== $("f-label")) $("f-label").value = view.label;
 		$("f-limit").value = view.limit;
 		if ($("f-limit").value !== view.limit) {
 			$("f-limit").appendChild(el("option", view.limit));
@@ -454,7 +460,8 @@
 		$("filters").addEventListener("submit", function (ev) {
 			ev.preventDefault();
 			go(listHash({ status: $("f-status").value, name: $("f-name").value.trim(),
-			    limit: $("f-limit").value, after: "", prev: [] }));
+			    label: $("f-label").value.trim(), limit: $("f-limit").value,
+			    after: "", prev: [] }));
 		});
 		$("f-status").addEventListener("change", function () { $("filters").requestSubmit(); });
 		$("f-limit").addEventListener("change", function () { $("filters").requestSubmit(); });

@@ -21,7 +21,8 @@ CHROME=$(command -v chromium || command -v chromium-browser || true)
 
 proc_setup
 SECRET=ui-s3cret-TOKEN
-check "server starts" start_api --token "alice:$SECRET:admin"
+ALOG=$WORK/access.log
+check "server starts" start_api --token "alice:$SECRET:admin" --access-log "$ALOG"
 AUTH="Authorization: Bearer $SECRET"
 start_proc -j 2 --lease 2s
 PP=$PROC_PID
@@ -72,6 +73,10 @@ jq_eq "healthz: free bytes given" '.spool.free_bytes > 0' true
 jq_eq "healthz: one pending" .pending 1
 jq_eq "healthz: the gpu job is stalled (no live processor has gpu)" .stalled 1
 jq_eq "healthz: the processor's slots" .processors.slots 2
+req GET "/api/v1/jobs?label=gpu" -H "$AUTH"
+jq_eq "?label=gpu lists the gpu job only" '[.jobs[].id] | join(" ")' "$G"
+req GET "/api/v1/jobs?label=not%20a%20word" -H "$AUTH"
+eq "?label= with no label word is 400" "$CODE" 400
 m=$(curl -s "$URL/metrics")
 check "metrics: processors{label=\"\"} 1" sh -c "printf '%s\n' \"\$1\" | grep -q '^jobspool_processors{label=\"\"} 1\$'" _ "$m"
 
@@ -147,6 +152,13 @@ if [ "$HAVE_BROWSER" = 1 ]; then
 	check "#status=pending lists only the pending job" b wait 10 \
 		"document.querySelectorAll('#joblist a').length === 1 && $J('joblist').textContent.includes('$G')"
 	eq "  and the filter shows it" "$(bv "$J('f-status').value")" '"pending"'
+	b open "$URL/#"
+	b wait 10 "$J('joblist').textContent.includes('$A')"
+	b type '#f-label' gpu
+	b click '#filters button[type=submit]'
+	check "the label filter (gpu) shows only the gpu job" b wait 10 \
+		"document.querySelectorAll('#joblist a').length === 1 && $J('joblist').textContent.includes('$G')"
+	eq "  and is kept in the address" "$(bv "location.hash")" '"#label=gpu"'
 
 	# paging: 7 jobs, 3 a page, walked with Next, each job once
 	PG=""
@@ -198,20 +210,59 @@ if [ "$HAVE_BROWSER" = 1 ]; then
 	eq "  no element made from them" "$(bv "document.querySelectorAll('img').length")" 0
 	eq "  the page title is text too" "$(bv "document.title")" "\"jobspool: $HOSTILE\""
 
-	# the live log: the second line appears while the job still runs
-	req POST /api/v1/jobs -H "$AUTH" -d '{"name":"live","shell":"echo first-line; sleep 2; echo second-line; sleep 8; echo last-line"}'
+	# the live log: the second line appears while the job still runs (the
+	# job prints a line, waits for the test's gate file, prints another)
+	gate() { printf 'while [ ! -e %s ]; do sleep 0.1; done' "$WORK/$1"; }
+	req POST /api/v1/jobs -H "$AUTH" -d "$(jq -nc --arg s \
+		"echo first-line; $(gate g1); echo second-line; $(gate g2); echo last-line" \
+		'{name: "live", shell: $s}')"
 	L=$(printf '%s' "$BODY" | jq -r .id)
 	b open "$URL/#job=$L"
-	check "live log: the first line appears" b wait 20 "$J('joblog').textContent.includes('first-line')"
-	check "  the second line appears" b wait 15 "$J('joblog').textContent.includes('second-line')"
+	check "live log: the first line appears" b wait 20 "$J('joblog').textContent === 'first-line\\n'"
+	touch "$WORK/g1"
+	check "  the second line appears when the job prints it" \
+		b wait 15 "$J('joblog').textContent === 'first-line\\nsecond-line\\n'"
 	check "  while the job still runs (spool: .wip)" test -f "$SPOOL/$L.wip"
 	eq "  appended, not reloaded (two pieces at least)" "$(bv "$J('joblog').childNodes.length >= 2")" true
 	eq "  Cancel is offered, Re-run is not" "$(bv "[$J('jobcancel').hidden, $J('jobrerun').hidden]")" "[false, true]"
 	check "screenshot $JS_BIN/ui-job.png" b shot "$JS_BIN/ui-job.png"
+	# leaving the page ends the stream (the access log's line for a
+	# request is written when it ends)
+	b open "$URL/#"
+	check "leaving the job's page ends its log stream (the job still runs)" \
+		wait_until 10 grep -q " GET /api/v1/jobs/$L/log route=job_log" "$ALOG"
+	check "  (still .wip)" test -f "$SPOOL/$L.wip"
+	b open "$URL/#job=$L"
+	check "  coming back follows it again" b wait 10 "$J('joblog').textContent.includes('second-line')"
+	touch "$WORK/g2"
 	check "  the last line when the job ends, then the outcome" b wait 20 \
 		"/ended: completed, exit 0/.test($J('loginfo').textContent)"
 	eq "  the log is the job's log (no outcome line)" "$(bv "$J('joblog').textContent")" '"first-line\nsecond-line\nlast-line\n"'
 	check "  the page shows it completed" b wait 10 "$J('jobstatus').textContent === 'completed'"
+
+	# a long log: the last 500 lines, more on demand; the view follows the
+	# end unless scrolled up
+	req POST /api/v1/jobs -H "$AUTH" -d "$(jq -nc --arg s \
+		"seq 1 2000; $(gate g3); seq 2001 2100; $(gate g4); seq 2101 2200" \
+		'{name: "long", shell: $s}')"
+	LL=$(printf '%s' "$BODY" | jq -r .id)
+	b open "$URL/#job=$LL"
+	check "long log: the page shows the last 500 lines" b wait 20 \
+		"/^1501\\n[^]*\\n2000\\n$/.test($J('joblog').textContent)"
+	eq "  and offers more" "$(bv "$J('logmore').hidden")" false
+	eq "  its end in view" "$(bv "(e => e.scrollHeight - e.scrollTop - e.clientHeight < 40)($J('joblog'))")" true
+	b eval "$J('joblog').scrollTop = 0"
+	touch "$WORK/g3"
+	b wait 15 "$J('joblog').textContent.endsWith('\\n2100\\n')"
+	eq "  scrolled up: new lines do not move the view" "$(bv "$J('joblog').scrollTop")" 0
+	b eval "(e => e.scrollTop = e.scrollHeight)($J('joblog'))"
+	touch "$WORK/g4"
+	b wait 15 "$J('joblog').textContent.endsWith('\\n2200\\n')"
+	eq "  scrolled back down: it follows the end again" \
+		"$(bv "(e => e.scrollHeight - e.scrollTop - e.clientHeight < 40)($J('joblog'))")" true
+	b click '#logmore'
+	check "  Show more lines: the whole log" b wait 15 \
+		"/^1\\n2\\n[^]*\\n2200\\n$/.test($J('joblog').textContent)"
 
 	# Cancel, with a confirmation
 	req POST /api/v1/jobs -H "$AUTH" -d '{"name":"to-cancel","shell":"echo started; sleep 60"}'
