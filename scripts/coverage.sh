@@ -26,6 +26,13 @@ if [ "${2:-}" != --report ]; then
 	rc=$?
 	echo
 fi
+# a program relinked during the run (a suite's make, in a tree whose
+# sources changed meanwhile) counts nothing from then on: say so
+for p in jobspool-apiserver jobspool-processor jobspool-cleaner; do
+	nm "$B/$p" 2>/dev/null | grep -q __gcov_ ||
+		echo "coverage: warning: $B/$p is not a gcov build (relinked" \
+			"during the run?): the suites after that count nothing" >&2
+done
 rm -rf "$B/coverage"
 mkdir -p "$B/coverage" || exit 1
 echo "== coverage (gcovr, $B): lines and branches of lib/ apiserver/ processor/ cleaner/"

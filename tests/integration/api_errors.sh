@@ -145,18 +145,16 @@ refused "re-run while the spool is renamed away" 503 "not usable"
 # what is paused, and the processor registry, damaged: a file where
 # their directory belongs is an error answer, never "nothing paused" or
 # "no processor"
-: >"$SPOOL/paused.d"
-BEFORE=$(snap)
-req GET /api/v1/pause -H "$AA"
-refused "paused.d/ not a directory: GET /api/v1/pause" 500 \
-	"cannot read what is paused"
-rm "$SPOOL/paused.d"
-: >"$SPOOL/processors"
-BEFORE=$(snap)
-req GET /api/v1/processors -H "$AA"
-refused "processors/ not a directory: GET /api/v1/processors" 500 \
-	"cannot read the processor registry"
-rm "$SPOOL/processors"
+for d in "paused.d pause what is paused" \
+    "processors processors the processor registry"; do
+	set -- $d
+	f=$1 route=$2; shift 2
+	: >"$SPOOL/$f"
+	BEFORE=$(snap)
+	req GET "/api/v1/$route" -H "$AA"
+	refused "$f/ not a directory: GET /api/v1/$route" 500 "cannot read $*"
+	rm "$SPOOL/$f"
+done
 # tokens on a server started without --jwt-secret-file: none is minted;
 # a revocation needs a jti the token format can hold
 BEFORE=$(snap)
