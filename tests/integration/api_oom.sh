@@ -43,6 +43,7 @@ arm() {
 fired() { IFS= read -r f_l <"$CTL"; [ "${f_l#*.}" != "$f_l" ] && return 1
 	[ "${f_l%F}" != "$f_l" ]; }
 UA="Authorization: Bearer us3r"
+AA="Authorization: Bearer adm1n"
 WA="Authorization: Bearer w0rker"
 # snap: the spool's files (but the lock file) with their contents' hashes
 snap() {
@@ -175,7 +176,8 @@ if ldd "$JS_BIN/jobspool-apiserver" 2>/dev/null | grep -q libasan ||
 fi
 LD_PRELOAD=$W/failalloc.so FAILALLOC_CTL=$CTL
 export LD_PRELOAD FAILALLOC_CTL
-start_api --token u:us3r --token w:w0rker:worker --lease 1h
+start_api --token u:us3r --token w:w0rker:worker --token a:adm1n:admin \
+	--lease 1h
 st=$?
 unset LD_PRELOAD FAILALLOC_CTL
 [ "$st" -eq 0 ] || { fail "the apiserver starts with failalloc.so"; finish; }
@@ -214,6 +216,13 @@ else
 		-H 'Content-Type: application/x-ndjson' \
 		--data-binary "$(printf '{"shell":"echo e"}\n{"shell":"echo f"}')"
 	sweep "POST /api/v1/add" 201 no POST /api/v1/add/2/3 -H "$UA"
+	sweep "GET a job's log" 200 same GET "/api/v1/jobs/$J1/log" -H "$UA"
+	sweep "GET /api/v1/pause" 200 same GET /api/v1/pause -H "$AA"
+	sweep "PUT /api/v1/pause/gpu" 200 no PUT /api/v1/pause/gpu -H "$AA"
+	sweep "GET /api/v1/processors" 200 same GET /api/v1/processors -H "$AA"
+	sweep "GET /healthz" 200 yes GET /healthz
+	sweep "a worker's heartbeat" 200 no POST \
+		"/api/v1/workers/jobs/$JW/heartbeat" -H "$WA" -d "{\"token\":$GW}"
 	if [ "${OOM_STRICT:-1}" = 1 ]; then
 		eq "no answer but 503 to a failed allocation (see the '# wrong \
 status' lines above)" "$WRONG" 0
