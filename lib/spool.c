@@ -697,10 +697,29 @@ read_following(struct js_spool *sp, const char *id, enum js_state *state,
 	return NULL;
 }
 
+/* js_spool_read: opening each name in the order jobs move is the probe (a
+ * stat before the open cost one more path lookup per request); a second
+ * pass covers a job that moved backwards (requeue) meanwhile. */
 json_t *
 js_spool_read(struct js_spool *sp, const char *id, enum js_state *state)
 {
-	return read_following(sp, id, state, 0);
+	json_t *job;
+	int pass, s;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (s = 0; s < JS_NSTATES; s++) {
+			job = js_spool_read_state(sp, id, (enum js_state)s);
+			if (job != NULL) {
+				if (state != NULL)
+					*state = (enum js_state)s;
+				return job;
+			}
+			if (errno != ENOENT)
+				return NULL;
+		}
+	}
+	errno = ENOENT;
+	return NULL;
 }
 
 int
