@@ -31,11 +31,7 @@ void js_log(enum js_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* The formatting helpers every program's log lines use (one home). */
-/* Durations: js_duration_format (util.h), the only formatter.  The two
- * names below are the old ones of the same function, left for code not
- * yet switched over; do not use them in new code. */
-#define JS_HDUR_SIZE JS_DURATION_SIZE
-#define js_log_duration js_duration_format
+/* Durations: js_duration_format (util.h), the only formatter. */
 #define JS_STAMP_SIZE 32
 /* The wall-clock time now as "2026-01-02T03:04:05.678Z" (UTC); out. */
 const char *js_log_stamp(char out[JS_STAMP_SIZE]);

@@ -447,7 +447,7 @@ log_finished(const char *id, const json_t *job, enum js_state state)
 	long long attempts = js_job_int(job, "attempts", 1);
 	long long retries = js_job_int(job, "retries", 0);
 	const char *why = js_job_str(job, "error");
-	char how[96] = "", dur[JS_HDUR_SIZE] = "", tries[64];
+	char how[96] = "", dur[JS_DURATION_SIZE] = "", tries[64];
 
 	if (json_is_integer(sig))
 		snprintf(how, sizeof how, " (killed by signal %lld, %s)",
@@ -457,7 +457,7 @@ log_finished(const char *id, const json_t *job, enum js_state state)
 		snprintf(how, sizeof how, " (exit code %lld)",
 		    (long long)json_integer_value(ec));
 	if (json_is_integer(json_object_get(job, "duration_ms")))
-		js_log_duration(js_job_int(job, "duration_ms", 0), dur);
+		js_duration_format(js_job_int(job, "duration_ms", 0), dur);
 	if (retries > 0)
 		snprintf(tries, sizeof tries, "attempt %lld of %lld", attempts,
 		    retries + 1);

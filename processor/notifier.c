@@ -102,7 +102,7 @@ notifier_message(const json_t *job, const char *status_url)
 	const char *st = js_job_str(job, "status"), *why = js_job_str(job, "error");
 	const json_t *ec = json_object_get(job, "exit_code");
 	const json_t *sig = json_object_get(job, "signal");
-	char how[96] = "", dur[JS_HDUR_SIZE] = "", *out;
+	char how[96] = "", dur[JS_DURATION_SIZE] = "", *out;
 	const char *abbrev;
 	int len;
 
@@ -116,7 +116,7 @@ notifier_message(const json_t *job, const char *status_url)
 		    (long long)json_integer_value(ec));
 	}
 	if (json_is_integer(json_object_get(job, "duration_ms")))
-		js_log_duration(js_job_int(job, "duration_ms", 0), dur);
+		js_duration_format(js_job_int(job, "duration_ms", 0), dur);
 	if (why == NULL || how[0] != '\0' || (st != NULL &&
 	    strcmp(st, "completed") == 0))
 		why = "";
@@ -249,13 +249,13 @@ failed_try(struct notifier *n, struct entry *e, const char *id,
     const char *sink, int64_t queued_at, int fd, long status,
     int64_t asked_ms, const char *why)
 {
-	char after[JS_HDUR_SIZE], next[JS_HDUR_SIZE];
+	char after[JS_DURATION_SIZE], next[JS_DURATION_SIZE];
 	int64_t age = js_now_ms() - queued_at, w;
 
 	e->fails++;
 	if (age >= n->give_up_ms) {
 		js_warn("job %s: %s notification given up after %s and %d "
-		    "tries: %s%.0ld%s%s", id, sink, js_log_duration(age, after),
+		    "tries: %s%.0ld%s%s", id, sink, js_duration_format(age, after),
 		    e->fails, status ? "HTTP " : "", status, status ? ": " : "",
 		    why);
 		drop(n, e->name, fd);
@@ -265,7 +265,7 @@ failed_try(struct notifier *n, struct entry *e, const char *id,
 	w = backoff(n, e->fails, asked_ms);
 	js_warn("job %s: %s notification not sent: %s%.0ld%s%s (next try in "
 	    "%s)", id, sink, status ? "HTTP " : "", status, status ? ": " : "",
-	    why, js_log_duration(w, next));
+	    why, js_duration_format(w, next));
 	js_notify_release(fd);
 	e->due = js_mono_ms() + w;
 	n->down_until[e->sink] = e->due;

@@ -105,10 +105,10 @@ check "log line: failed (killed by signal 10, User defined signal 1)" grep -Eq \
 check "no duration in raw milliseconds" sh -c "! grep -Eq 'lease [0-9]+ ms|[0-9]{4,} ms' '$PROC_LOG'"
 if [ "$(id -u)" -eq 0 ]; then
 	check "start-up line: jobs run as nobody (started as root)" grep -q \
-		"processing .*, lease 60 s, jobs run as nobody\$" "$PROC_LOG"
+		"processing .*, lease 1m00s, jobs run as nobody\$" "$PROC_LOG"
 else
 	check "start-up line: jobs run as this user" grep -q \
-		"processing .*, lease 60 s, jobs run as $(id -un)\$" "$PROC_LOG"
+		"processing .*, lease 1m00s, jobs run as $(id -un)\$" "$PROC_LOG"
 fi
 
 envlog="$SPOOL/$env_id.log"
