@@ -27,8 +27,21 @@ cleanup() {
 	slurm_stop
 	rm -rf "$W"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
+# free_port: a TCP port nobody listens on right now (best effort); the
+# defaults of slurm.inc are fixed, and a concurrent test's Slurm may hold them
+free_port() {
+	while :; do
+		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000))
+		grep -qi ":$(printf %04X $p) " /proc/net/tcp /proc/net/tcp6 2>/dev/null || break
+	done
+	echo $p
+}
+SLURM_CTLD_PORT=${SLURM_CTLD_PORT:-$(free_port)}
+SLURM_D_PORT=${SLURM_D_PORT:-$(free_port)}
+export SLURM_CTLD_PORT SLURM_D_PORT
 if ! slurm_start "$W/slurm"; then
 	msg="Slurm cannot run here: $SLURM_WHY"
 	printf '| Slurm | %s |\n' "$msg" | tee "$OUT"
@@ -42,7 +55,15 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 stats() { sort -n | awk '{v[NR]=$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2;
 	printf "%.1f (%.1f-%.1f)", m, v[1], v[NR]}'; }
 slurm_idle() { [ -z "$(squeue -h 2>/dev/null)" ]; }
-wait_idle() { while ! slurm_idle; do sleep 0.05; done; }
+# gave_up WHAT: a wait that passed its 300 s
+DEADLINE=0
+arm() { DEADLINE=$(( $(date +%s) + 300 )); }
+gave_up() {
+	[ "$(date +%s)" -lt "$DEADLINE" ] && return 1
+	echo "slurm bench: gave up waiting for $1 after 300 s" >&2
+	exit 1
+}
+wait_idle() { arm; while ! slurm_idle; do gave_up "Slurm to be idle"; sleep 0.05; done; }
 
 mkdir -p "$W/out" "$W/spool"
 chmod 1777 "$W/out"
@@ -62,7 +83,8 @@ for r in $(seq "$REPS"); do
 	# latency: submission to the job's first instruction
 	t0=$(now_ms)
 	sbatch --parsable -o /dev/null --wrap "echo \$((\$(date +%s%N)/1000000)) > $W/out/sb.$r" >/dev/null
-	while [ ! -s "$W/out/sb.$r" ]; do sleep 0.01; done
+	arm
+	while [ ! -s "$W/out/sb.$r" ]; do gave_up "an sbatch job to start"; sleep 0.01; done
 	echo $(( $(cat "$W/out/sb.$r") - t0 )) >>"$W/sb.lat"
 	wait_idle
 done
@@ -77,8 +99,9 @@ submit() {
 		mv "$W/spool/tmp/$s_id.json" "$W/spool/$s_id.pending"
 	echo "$s_id"
 }
-while [ ! -d "$W/spool/tmp" ]; do sleep 0.01; done
-ndone() { ls "$W/spool" | grep -c '\.completed$'; }
+arm
+while [ ! -d "$W/spool/tmp" ]; do gave_up "the processor's spool"; sleep 0.01; done
+ndone() { ls "$W/spool" | grep -c '\.\(completed\|failed\)$'; }
 : >"$W/js.tput"
 : >"$W/js.lat"
 base=0
@@ -86,15 +109,18 @@ for r in $(seq "$REPS"); do
 	t0=$(now_ms)
 	for i in $(seq "$N"); do submit '{"command":["/bin/true"]}' >/dev/null; done
 	base=$((base + N))
-	while [ "$(ndone)" -lt "$base" ]; do sleep 0.05; done
+	arm
+	while [ "$(ndone)" -lt "$base" ]; do gave_up "the jobs to end"; sleep 0.05; done
 	t1=$(now_ms)
 	echo "$N $t0 $t1" | awk '{printf "%.2f\n", $1 * 1000 / ($3 - $2)}' >>"$W/js.tput"
 	t0=$(now_ms)
 	submit "{\"shell\":\"echo \$((\$(date +%s%N)/1000000)) > $W/out/js.$r\"}" >/dev/null
-	while [ ! -s "$W/out/js.$r" ]; do sleep 0.01; done
+	arm
+	while [ ! -s "$W/out/js.$r" ]; do gave_up "a job to start"; sleep 0.01; done
 	echo $(( $(cat "$W/out/js.$r") - t0 )) >>"$W/js.lat"
 	base=$((base + 1))
-	while [ "$(ndone)" -lt "$base" ]; do sleep 0.05; done
+	arm
+	while [ "$(ndone)" -lt "$base" ]; do gave_up "a job to end"; sleep 0.05; done
 done
 failed=$(ls "$W/spool" | grep -c '\.failed$')
 if [ -n "$RAW" ]; then
