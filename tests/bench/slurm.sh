@@ -30,17 +30,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port: a TCP port nobody listens on right now (best effort); the
+# two free TCP ports, as the kernel gives them to a bind to port 0: the
 # defaults of slurm.inc are fixed, and a concurrent test's Slurm may hold them
-free_port() {
-	while :; do
-		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000))
-		grep -qi ":$(printf %04X $p) " /proc/net/tcp /proc/net/tcp6 2>/dev/null || break
-	done
-	echo $p
-}
-SLURM_CTLD_PORT=${SLURM_CTLD_PORT:-$(free_port)}
-SLURM_D_PORT=${SLURM_D_PORT:-$(free_port)}
+# shellcheck disable=SC2046
+set -- $(python3 -c 'import socket
+a = socket.socket(); b = socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])')
+SLURM_CTLD_PORT=${SLURM_CTLD_PORT:-${1:-16817}}
+SLURM_D_PORT=${SLURM_D_PORT:-${2:-16818}}
 export SLURM_CTLD_PORT SLURM_D_PORT
 if ! slurm_start "$W/slurm"; then
 	msg="Slurm cannot run here: $SLURM_WHY"
