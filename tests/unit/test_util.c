@@ -23,6 +23,7 @@ static void
 test_id_new(void **state)
 {
 	char a[JS_ID_SIZE], b[JS_ID_SIZE];
+	int i;
 
 	(void)state;
 	js_id_new(a);
@@ -31,6 +32,12 @@ test_id_new(void **state)
 	assert_true(js_id_valid(b));
 	assert_string_not_equal(a, b);
 	assert_int_equal(a[14], '4');	/* version 4 */
+	for (i = 0; i < 200; i++) {	/* every one: version 4, RFC 4122 variant */
+		js_id_new(a);
+		assert_true(js_id_valid(a));
+		assert_int_equal(a[14], '4');
+		assert_non_null(strchr("89ab", a[19]));
+	}
 }
 
 static void
