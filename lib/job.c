@@ -1213,13 +1213,16 @@ js_job_parse(const char *text, size_t len, char *err, size_t errlen)
 	json_t *j;
 
 	js_json_nomem();
+	errno = 0;
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
-	if (js_json_nomem() || (j == NULL && ((e.line == -1 &&
-	    e.text[0] == '\0') ||
+	if (js_json_nomem() || errno == ENOMEM || (j == NULL &&
+	    ((e.line == -1 && e.text[0] == '\0') ||
 	    json_error_code(&e) == json_error_out_of_memory))) {
 		/* (jansson 2.14 reports a failed allocation inside a string
 		 * token as a syntax error, or even drops one character of the
-		 * string and succeeds: json_malloc noted it) */
+		 * string and succeeds: json_malloc noted it, or, under another
+		 * allocator set with json_set_alloc_funcs, the ENOMEM it left
+		 * when no number came after it) */
 		json_decref(j);
 		js_errf(err, errlen, "out of memory");
 		errno = ENOMEM;
