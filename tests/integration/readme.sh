@@ -107,6 +107,8 @@ for f in $(grep -o -E -- '--[a-z][a-z0-9-]+' "$README" | sort -u); do
 	--bin|--seed|--steps|--coverage) continue ;;
 	# podman's, in 'A container image'
 	--runtime|--network|--user|--entrypoint) continue ;;
+	# sbatch's, in the Performance notes
+	--wrap) continue ;;
 	esac
 	check "README's $f is an option of a jobspool program" sh -c \
 		"printf '%s\n' \"\$1\" | grep -q -e '$f ' -e '$f\$'" _ "$helps"

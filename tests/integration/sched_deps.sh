@@ -154,6 +154,7 @@ batch "{\"jobs\":[{\"shell\":\"sleep 0.5; $S/p1\"},{\"shell\":\"$S/p2\",\"after\
 eq "pipeline batch: 201" "$CODE" 201
 eq "  .pending holds the id, not #0" \
 	"$(jq -r '.after[0]' "$SPOOL/$J1.pending" 2>/dev/null ||
+	jq -r '.after[0]' "$SPOOL/$J1.wip" 2>/dev/null ||
 	jq -r '.after[0]' "$(final "$J1")")" "$J0"
 wait_final 20 "$J0" "$J1" "$J2"
 check "  all three completed" test -f "$SPOOL/$J0.completed" -a \
