@@ -255,9 +255,9 @@ test_query(void **state)
 	(void)state;
 	query_is("/healthz", "GET", "", "x,peek");
 	query_is("/metrics", "GET", "", "x");
-	query_is("/api/v1/jobs", "GET", "status,limit,after,batch,name",
+	query_is("/api/v1/jobs", "GET", "status,limit,after,batch,name,label",
 	    "peek,stat,statuss,Status,offset");
-	query_is("/api/v1/jobs", "HEAD", "status,limit,after,batch,name",
+	query_is("/api/v1/jobs", "HEAD", "status,limit,after,batch,name,label",
 	    "peek");
 	query_is("/api/v1/jobs", "POST", "", "status,limit");
 	query_is("/api/v1/jobs/J1", "GET", "peek,wait", "peak,logs,offset,waits");
