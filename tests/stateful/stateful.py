@@ -2418,8 +2418,12 @@ class Tester:
                     busy.append(j)
             if not busy:
                 break
+            self.env.alive()
             if time.monotonic() > deadline:
-                raise Failure("the spool does not settle: %s" % busy[:5])
+                raise Failure("the spool does not settle: %s\n"
+                              "the processor's log:\n%s" % (
+                                  busy[:5],
+                                  self.env.tail(self.env.proc_log, 25)))
             time.sleep(0.1)
         for j in self.jobs.values():
             if j.rank != RUNNING:
