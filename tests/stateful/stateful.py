@@ -308,6 +308,44 @@ class Env:
             return "(no log)"
         return "\n".join(lines[-n:])
 
+    def proc_state(self):
+        """Where the processor and its children wait (/proc): threads'
+        wchan and syscall, children's state, /proc/locks; for a failure
+        that cannot be replayed."""
+        if self.proc is None:
+            return ""
+
+        def rd(path):
+            try:
+                with open(path, "rb") as f:
+                    return f.read().decode("utf-8", "replace").strip()
+            except OSError as e:
+                return "(%s)" % e.strerror
+        out = ["the processor (pid %d), where its threads wait:" %
+               self.proc.pid]
+        task = "/proc/%d/task" % self.proc.pid
+        try:
+            tids = sorted(os.listdir(task))
+        except OSError:
+            tids = []
+        for t in tids:
+            d = os.path.join(task, t)
+            out.append("  %s %s wchan=%s syscall=%s" % (
+                t, rd(d + "/comm"), rd(d + "/wchan"),
+                rd(d + "/syscall").split(" ")[0]))
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            st = rd("/proc/%s/stat" % pid)
+            fields = st.rsplit(")", 1)[-1].split()
+            if len(fields) > 2 and fields[1] == str(self.proc.pid):
+                out.append("  child %s state=%s wchan=%s syscall=%s: %s" % (
+                    pid, fields[0], rd("/proc/%s/wchan" % pid),
+                    rd("/proc/%s/syscall" % pid).split(" ")[0],
+                    rd("/proc/%s/cmdline" % pid).replace("\0", " ")[:120]))
+        out.append("/proc/locks:\n" + rd("/proc/locks"))
+        return "\n".join(out)
+
     def alive(self):
         if self.api.poll() is not None:
             raise Failure("the apiserver died (status %s):\n%s" % (
@@ -2421,9 +2459,10 @@ class Tester:
             self.env.alive()
             if time.monotonic() > deadline:
                 raise Failure("the spool does not settle: %s\n"
-                              "the processor's log:\n%s" % (
+                              "the processor's log:\n%s\n%s" % (
                                   busy[:5],
-                                  self.env.tail(self.env.proc_log, 25)))
+                                  self.env.tail(self.env.proc_log, 25),
+                                  self.env.proc_state()))
             time.sleep(0.1)
         for j in self.jobs.values():
             if j.rank != RUNNING:
