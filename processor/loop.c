@@ -965,6 +965,7 @@ begin_shutdown(struct loop *l, int sig)
 		return;
 	}
 	l->stopping = 1;
+	presence_stopping(l->presence);
 	l->stop_deadline = js_mono_ms() + l->cfg->shutdown_grace_ms;
 	if (l->cfg->link_pid > 0)
 		kill(l->cfg->link_pid, SIGUSR1);	/* remote: claim no more */

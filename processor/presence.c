@@ -10,7 +10,8 @@
  * which presence_next makes due at once: after its set-up (signals, the
  * spool watch), its first scan and its first claims; STATUS= with each
  * registry write; WATCHDOG=1 every half WATCHDOG_USEC (the loop wakes for
- * it through presence_next too); STOPPING=1 when the loop has ended.
+ * it through presence_next too); STOPPING=1 when a shutdown begins
+ * (SIGTERM, before the running jobs' grace period), or at the loop's end.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@ struct presence {
 	const struct proc_config *cfg;
 	struct js_proc_info self;
 	int registered;
+	int stopping_sent;		/* STOPPING=1 told */
 	int64_t next_write;		/* monotonic */
 	int64_t last_write;		/* monotonic */
 	struct js_pause pause;		/* as read by presence_pause_read */
@@ -112,8 +114,7 @@ presence_free(struct presence *p)
 {
 	if (p == NULL)
 		return;
-	tell_manager("STOPPING=1\nSTATUS=stopped", "that the processor "
-	    "stops", 1);
+	presence_stopping(p);
 	if (p->registered && js_registry_remove(p->sp, p->self.id) < 0)
 		js_warn("cannot remove %s/%s/%s.json: %s",
 		    js_spool_path(p->sp), JS_REGISTRY_DIR, p->self.id,
@@ -121,6 +122,16 @@ presence_free(struct presence *p)
 	js_pause_free(&p->pause);
 	free(p->held);
 	free(p);
+}
+
+void
+presence_stopping(struct presence *p)
+{
+	if (p == NULL || p->stopping_sent)
+		return;
+	p->stopping_sent = 1;
+	tell_manager("STOPPING=1\nSTATUS=stopping", "that the processor "
+	    "stops", 1);
 }
 
 void

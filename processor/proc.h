@@ -162,9 +162,13 @@ struct presence;
  * one.  NULL/ENOMEM. */
 struct presence *presence_new(struct js_spool *sp,
     const struct proc_config *cfg);
-/* Tells a service manager STOPPING=1, removes the registry entry (a stop)
- * and frees p; NULL: nothing. */
+/* Tells a service manager STOPPING=1 (once: at the shutdown's start, when
+ * the loop calls it, else here), removes the registry entry (a stop) and
+ * frees p; NULL: nothing. */
 void presence_free(struct presence *p);
+/* Tells a service manager STOPPING=1 now, the first time only: a shutdown
+ * has begun (the running jobs get their grace period after it). */
+void presence_stopping(struct presence *p);
 /* Refreshes the entry if due (every lease/3, or running changed), with a
  * STATUS= to a service manager (NOTIFY_SOCKET, lib/sdnotify); at its first
  * call READY=1 (presence_next makes it due at once); WATCHDOG=1 when due. */

@@ -227,9 +227,18 @@ check "a job submitted after READY=1 completes" wait_final 30 "$J2"
 n=$(pings "$WORK/proc.msgs")
 check "WATCHDOG=1 from the event loop every half WATCHDOG_USEC of 0.4 s ($n in 1 s)" \
 	test "$n" -ge 3 -a "$n" -le 6
+# a job still running at SIGTERM: STOPPING=1 comes at the signal, before
+# the job's grace period ends (systemd then knows the stop has begun)
+J3=$(submit '{"name":"long","shell":"sleep 3; echo done"}')
+check "a job runs at SIGTERM" wait_until 20 test -f "$SPOOL/$J3.wip"
 kill -TERM "$PROC_PID"
+check "STOPPING=1 at SIGTERM, while the job still runs" wait_until 2 \
+	got "$WORK/proc.msgs" '^STOPPING=1'
+check "... the processor is still there, in its grace period" \
+	kill -0 "$PROC_PID"
 wait "$PROC_PID"
 eq "the processor exits 0 on SIGTERM" "$?" 0
+check "the job finished in the grace period" test -f "$SPOOL/$J3.completed"
 check "STOPPING=1 on SIGTERM" got "$WORK/proc.msgs" '^STOPPING=1'
 eq "... once, after READY=1" "$(order "$WORK/proc.msgs")" "READY=1 STOPPING=1 "
 check "no warning about the notifications" sh -c "! grep -q 'service manager' '$PROC_LOG'"
