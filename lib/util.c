@@ -345,6 +345,22 @@ js_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+void *
+js_read_ptr(int fd)
+{
+	void *ptr;
+	ssize_t n;
+
+	do
+		n = read(fd, &ptr, sizeof ptr);
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof ptr)
+		return ptr;
+	if (n >= 0)
+		errno = n == 0 ? EPIPE : EIO;
+	return NULL;
+}
+
 void
 js_errf(char *err, size_t errlen, const char *fmt, ...)
 {

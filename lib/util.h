@@ -75,4 +75,11 @@ void js_errf(char *err, size_t errlen, const char *fmt, ...)
  * with errno set. */
 int js_write_all(int fd, const void *data, size_t len);
 
+/* Reads one pointer from a pipe on which every write is one whole pointer
+ * (atomic: less than PIPE_BUF), retrying EINTR: a thread's way of handing
+ * an object to an event loop.  The pointer, or NULL with errno: EAGAIN
+ * (none waiting, non-blocking), EPIPE (every writer gone), EIO (a short
+ * read, which whole writes cannot cause), or read's. */
+void *js_read_ptr(int fd);
+
 #endif

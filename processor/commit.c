@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commit.h"
+#include "util.h"
 
 struct commit {
 	struct js_spool *sp;
@@ -39,14 +40,10 @@ commit_now(struct js_spool *sp, struct commit_job *j)
 static void
 report(struct commit *c, struct commit_job *j)
 {
-	ssize_t n;
-
-	do
-		n = write(c->notify_fd, &j, sizeof j);
-	while (n < 0 && errno == EINTR);
 	/* a pipe holding fewer addresses than the loop has runs cannot be
 	 * full; a failed write leaves the run's slot in use, so that its
 	 * job is never freed under us (and the loop's end waits) */
+	(void)js_write_all(c->notify_fd, &j, sizeof j);
 }
 
 /* Records one batch: every result, one directory sync, the reports. */
@@ -142,17 +139,7 @@ commit_submit(struct commit *c, struct commit_job *j)
 struct commit_job *
 commit_read(int readfd)
 {
-	struct commit_job *j;
-	ssize_t n;
-
-	do
-		n = read(readfd, &j, sizeof j);
-	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)sizeof j)
-		return j;
-	if (n >= 0)
-		errno = n == 0 ? EPIPE : EIO;	/* (writes are whole) */
-	return NULL;
+	return js_read_ptr(readfd);
 }
 
 void

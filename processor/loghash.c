@@ -27,15 +27,11 @@ static void *
 hash_main(void *arg)
 {
 	struct loghash *h = arg;
-	ssize_t k;
-
 	h->rc = js_sha256_fd(h->fd, h->hex, &h->size);
 	h->err = h->rc < 0 ? errno : 0;
-	/* a pipe's write end: only EINTR can stop it, and the read end is
-	 * the loop's for as long as a hashing runs */
-	do
-		k = write(h->notify_fd, &h, sizeof h);
-	while (k < 0 && errno == EINTR);
+	/* a pipe's write end, the read end the loop's for as long as a
+	 * hashing runs: one whole pointer (js_read_ptr) */
+	(void)js_write_all(h->notify_fd, &h, sizeof h);
 	return NULL;
 }
 
@@ -72,20 +68,13 @@ loghash_start(int fd, int notify_fd)
 struct loghash *
 loghash_read(int readfd)
 {
-	struct loghash *h;
-	ssize_t k;
+	struct loghash *h = js_read_ptr(readfd);
+	int e;
 
-	do
-		k = read(readfd, &h, sizeof h);
-	while (k < 0 && errno == EINTR);
-	if (k < 0)
+	if (h == NULL)
 		return NULL;
-	if (k != (ssize_t)sizeof h) {
-		errno = EIO;	/* cannot happen: writes of a pointer */
-		return NULL;
-	}
-	if ((k = pthread_join(h->thread, NULL)) != 0) {
-		errno = (int)k;
+	if ((e = pthread_join(h->thread, NULL)) != 0) {
+		errno = e;
 		return NULL;
 	}
 	h->joined = 1;

@@ -1,4 +1,8 @@
 /* Unit tests for lib/util.c: ids, times, durations, sizes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "testutil.h"
 #include "util.h"
 
@@ -207,6 +211,33 @@ test_proc_start_time(void **state)
 	assert_int_equal(js_proc_start_time(-5, &a), -1);
 }
 
+/* js_read_ptr: whole pointers back in order; EAGAIN on an empty
+ * non-blocking pipe, EIO on a short read, EPIPE once the writers are gone */
+static void
+test_read_ptr(void **state)
+{
+	int p[2], a = 1, b = 2;
+	int *pa = &a, *pb = &b;
+	char half[sizeof pa / 2] = { 0 };
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	assert_int_equal(js_write_all(p[1], &pa, sizeof pa), 0);
+	assert_int_equal(js_write_all(p[1], &pb, sizeof pb), 0);
+	assert_ptr_equal(js_read_ptr(p[0]), &a);
+	assert_ptr_equal(js_read_ptr(p[0]), &b);
+	errno = 0;
+	assert_null(js_read_ptr(p[0]));
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(js_write_all(p[1], half, sizeof half), 0);
+	assert_null(js_read_ptr(p[0]));
+	assert_int_equal(errno, EIO);
+	close(p[1]);
+	assert_null(js_read_ptr(p[0]));
+	assert_int_equal(errno, EPIPE);
+	close(p[0]);
+}
+
 int
 main(void)
 {
@@ -220,6 +251,7 @@ main(void)
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_parse_int),
 		cmocka_unit_test(test_proc_start_time),
+		cmocka_unit_test(test_read_ptr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
