@@ -416,8 +416,12 @@ test_rerun(void **state)
 	json_decref(old);
 }
 
-/* jansson allocations fail from the n-th on (0: none). */
+/* jansson allocations fail from the n-th on (0: none); the allocator
+ * that was set (lib/job.c's, which notes failures) is kept underneath and
+ * put back by failing_end, so later tests see it unchanged. */
 static int alloc_left;
+static json_malloc_t saved_malloc;
+static json_free_t saved_free;
 static void *
 failing_malloc(size_t n)
 {
@@ -425,7 +429,19 @@ failing_malloc(size_t n)
 		errno = ENOMEM;		/* as malloc does */
 		return NULL;
 	}
-	return malloc(n);
+	return saved_malloc(n);
+}
+static void
+failing_begin(void)
+{
+	json_get_alloc_funcs(&saved_malloc, &saved_free);
+	json_set_alloc_funcs(failing_malloc, saved_free);
+}
+static void
+failing_end(void)
+{
+	json_set_alloc_funcs(saved_malloc, saved_free);
+	(void)js_json_nomem();	/* (failures of the set one only) */
 }
 
 /* A job file is written whole or not at all: with each one of jansson's
@@ -444,7 +460,7 @@ test_dump_out_of_memory(void **state)
 	    "builtin", "add", "args", 2, 3, "env", "K", "v", "id",
 	    "11111111-1111-4111-8111-111111111111");
 	assert_non_null(job);
-	json_set_alloc_funcs(failing_malloc, free);
+	failing_begin();
 	for (n = 1; n <= 100; n++) {
 		alloc_left = n;
 		text = js_job_dump(job, &len);
@@ -462,7 +478,7 @@ test_dump_out_of_memory(void **state)
 		json_decref(back);
 		free(text);
 	}
-	json_set_alloc_funcs(malloc, free);
+	failing_end();
 	assert_true(whole > 0);
 	assert_true(none > 0);
 	json_decref(job);
@@ -484,7 +500,7 @@ test_parse_out_of_memory(void **state)
 	(void)state;
 	ref = js_job_parse(text, strlen(text), err, sizeof err);
 	assert_non_null(ref);
-	json_set_alloc_funcs(failing_malloc, free);
+	failing_begin();
 	for (n = 1; n <= 60; n++) {
 		alloc_left = n;
 		errno = 0;
@@ -504,7 +520,7 @@ test_parse_out_of_memory(void **state)
 	alloc_left = 0;
 	assert_null(j);
 	assert_int_equal(errno, ENOMEM);
-	json_set_alloc_funcs(malloc, free);
+	failing_end();
 	assert_true(oom > 1);
 	/* and text that is no job is still EBADMSG */
 	assert_null(js_job_parse("{\"a\":", 6, err, sizeof err));
@@ -530,7 +546,7 @@ test_validate_out_of_memory(void **state)
 	assert_non_null(upd);
 	ref = js_job_validate(sub, err, sizeof err);
 	assert_non_null(ref);
-	json_set_alloc_funcs(failing_malloc, free);
+	failing_begin();
 	for (n = 1; n <= 60; n++) {
 		alloc_left = n;
 		v = js_job_validate(sub, err, sizeof err);
@@ -547,7 +563,7 @@ test_validate_out_of_memory(void **state)
 			assert_int_equal(errno, ENOMEM);
 		alloc_left = 0;
 	}
-	json_set_alloc_funcs(malloc, free);
+	failing_end();
 	assert_true(oom > 1);
 	json_decref(sub);
 	sub = json_pack("{s:i}", "shell", 5);
