@@ -1,0 +1,501 @@
+/* Unit tests for lib/spool.c: error returns and rarely taken branches
+ * (issue 15, coverage): a spool that cannot be created or written (a
+ * read-only bind mount, a full tmpfs: as root only), files that are not
+ * what their name says, dependencies on retrieved jobs, bad arguments. */
+#include <errno.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "testutil.h"
+#include "spool.h"
+#include "job.h"
+
+static char err[512];
+
+/* Submits a job made from JSON text; returns its id (static buffer). */
+static const char *
+submit(struct js_spool *sp, const char *text)
+{
+	static char id[JS_ID_SIZE];
+	json_t *in, *v, *job;
+
+	in = js_job_parse(text, strlen(text), err, sizeof err);
+	assert_non_null(in);
+	v = js_job_validate(in, err, sizeof err);
+	if (v == NULL)
+		fail_msg("validate: %s", err);
+	job = js_job_new(v, NULL, "owner", NULL);
+	assert_non_null(job);
+	assert_int_equal(js_spool_submit(sp, job), 0);
+	snprintf(id, sizeof id, "%s", js_job_str(job, "id"));
+	json_decref(in);
+	json_decref(v);
+	json_decref(job);
+	return id;
+}
+
+static void
+path_of(char *out, size_t len, struct tu_spool *f, const char *id,
+    const char *ext)
+{
+	snprintf(out, len, "%s/%s.%s", f->dir, id, ext);
+}
+
+/* Sets the mtime of path age_s seconds into the past. */
+static void
+age_path(const char *path, int age_s)
+{
+	struct timespec ts[2];
+
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= age_s;
+	ts[1] = ts[0];
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+static void
+write_text(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(close(fd), 0);
+}
+
+/* Makes dir a read-only bind mount of itself: 0, or -1 when this process
+ * may not mount (not root, no CAP_SYS_ADMIN): the caller skips. */
+static int
+ro_mount(const char *dir)
+{
+	if (mount(dir, dir, NULL, MS_BIND, NULL) < 0)
+		return -1;
+	if (mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0) {
+		assert_int_equal(umount(dir), 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* A claimed, finished (state) and then retrieved job whose status is
+ * status; its id in out. */
+static void
+retrieved_job(struct tu_spool *f, const char *status, char out[JS_ID_SIZE])
+{
+	struct js_claim c;
+	json_t *job, *r;
+
+	snprintf(out, JS_ID_SIZE, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	assert_int_equal(js_spool_claim(f->sp, out, "w", &c, &job), 0);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	json_object_set_new(job, "status", json_string(status));
+	assert_int_equal(js_spool_finish(f->sp, &c, job,
+	    strcmp(status, "completed") == 0 ? JS_COMPLETED : JS_FAILED), 0);
+	json_decref(job);
+	r = js_spool_retrieve(f->sp, out);
+	assert_non_null(r);
+	json_decref(r);
+}
+
+static void
+test_open_errors(void **state)
+{
+	struct tu_spool *f = *state;
+	char path[600];
+
+	/* CREATE cannot make a directory whose parent is missing */
+	snprintf(path, sizeof path, "%s/no/such", f->dir);
+	assert_null(js_spool_open(path, JS_SPOOL_CREATE, err, sizeof err));
+	assert_non_null(strstr(err, "cannot create spool directory"));
+	assert_non_null(strstr(err, path));
+	/* tmp/ writable by others is refused like the spool itself */
+	snprintf(path, sizeof path, "%s/tmp", f->dir);
+	assert_int_equal(chmod(path, 0777), 0);
+	assert_null(js_spool_open(f->dir, 0, err, sizeof err));
+	assert_non_null(strstr(err, "tmp is writable by other users"));
+	assert_int_equal(chmod(path, 0770), 0);
+	assert_non_null(strstr(err, f->dir));
+	/* a regular file as tmp/ */
+	snprintf(path, sizeof path, "%s/s2", f->dir);
+	assert_int_equal(mkdir(path, 0750), 0);
+	snprintf(path, sizeof path, "%s/s2/tmp", f->dir);
+	write_text(path, "x", 0640);
+	snprintf(path, sizeof path, "%s/s2", f->dir);
+	assert_null(js_spool_open(path, 0, err, sizeof err));
+	assert_non_null(strstr(err, "not a symlink"));
+}
+
+static void
+test_open_readonly(void **state)
+{
+	struct tu_spool *f = *state;
+	char path[600];
+	struct js_spool *sp;
+
+	snprintf(path, sizeof path, "%s/ro", f->dir);
+	assert_int_equal(mkdir(path, 0750), 0);
+	if (ro_mount(path) < 0)
+		skip();
+	/* no tmp/ yet, and none can be made */
+	sp = js_spool_open(path, 0, err, sizeof err);
+	assert_int_equal(umount(path), 0);
+	assert_null(sp);
+	assert_non_null(strstr(err, "cannot create"));
+	assert_non_null(strstr(err, "/tmp: Read-only file system"));
+}
+
+static void
+test_check_readonly_and_moved(void **state)
+{
+	struct tu_spool *f = *state;
+	char path[600], moved[600];
+	struct js_spool *sp;
+	const char *id;
+	enum js_state st;
+	int rc, e;
+
+	snprintf(path, sizeof path, "%s/sp", f->dir);
+	sp = js_spool_open(path, JS_SPOOL_CREATE, err, sizeof err);
+	assert_non_null(sp);
+	id = submit(sp, "{\"command\":[\"true\"]}");
+	assert_int_equal(js_spool_check(sp, err, sizeof err), 0);
+	if (ro_mount(path) < 0) {
+		js_spool_close(sp);
+		skip();
+	}
+	/* the descriptors opened before the mount still write: a new
+	 * spool on the read-only mount cannot */
+	js_spool_close(sp);
+	sp = js_spool_open(path, 0, err, sizeof err);
+	assert_non_null(sp);
+	rc = js_spool_check(sp, err, sizeof err);
+	/* and a job cannot be removed (its lock file cannot be opened) */
+	assert_int_equal(js_spool_find(sp, id, &st), 0);
+	assert_int_equal(js_spool_remove(sp, id), -1);
+	e = errno;
+	js_spool_close(sp);
+	assert_int_equal(umount(path), 0);
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(err, "read-only filesystem"));
+	assert_int_equal(e, EROFS);
+
+	/* the path now names another directory than the one opened */
+	sp = js_spool_open(path, 0, err, sizeof err);
+	assert_non_null(sp);
+	snprintf(moved, sizeof moved, "%s/moved", f->dir);
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(mkdir(path, 0750), 0);
+	assert_int_equal(js_spool_check(sp, err, sizeof err), -1);
+	assert_non_null(strstr(err, path));
+	js_spool_close(sp);
+}
+
+static void
+test_check_full(void **state)
+{
+	struct tu_spool *f = *state;
+	char path[600], fill[700], block[4096];
+	struct js_spool *sp;
+	int fd, rc;
+
+	snprintf(path, sizeof path, "%s/full", f->dir);
+	assert_int_equal(mkdir(path, 0750), 0);
+	if (mount("tmpfs", path, "tmpfs", 0, "size=64k,mode=0750") < 0)
+		skip();
+	sp = js_spool_open(path, 0, err, sizeof err);
+	assert_non_null(sp);
+	assert_int_equal(js_spool_check(sp, err, sizeof err), 0);
+	snprintf(fill, sizeof fill, "%s/fill", path);
+	fd = open(fill, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	memset(block, 'x', sizeof block);
+	while (write(fd, block, sizeof block) > 0)
+		;
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(close(fd), 0);
+	rc = js_spool_check(sp, err, sizeof err);
+	js_spool_close(sp);
+	assert_int_equal(umount(path), 0);
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(err, "no space left on device"));
+}
+
+static void
+test_read_not_a_job_file(void **state)
+{
+	struct tu_spool *f = *state;
+	char id[JS_ID_SIZE], path[600];
+	enum js_state st;
+	int fd;
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	/* a directory planted under the job's name */
+	path_of(path, sizeof path, f, id, "pending");
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkdir(path, 0750), 0);
+	assert_int_equal(js_spool_find(f->sp, id, &st), 0);
+	assert_int_equal(st, JS_PENDING);
+	errno = 0;
+	assert_null(js_spool_read_state(f->sp, id, JS_PENDING));
+	assert_int_equal(errno, EBADMSG);
+	assert_int_equal(rmdir(path), 0);
+	/* a final file larger than any job (sparse) */
+	path_of(path, sizeof path, f, id, "completed");
+	fd = open(path, O_WRONLY | O_CREAT, 0640);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)65 << 20), 0);
+	assert_int_equal(close(fd), 0);
+	errno = 0;
+	assert_null(js_spool_read_state(f->sp, id, JS_COMPLETED));
+	assert_int_equal(errno, EBADMSG);
+	/* an id that is not one */
+	errno = 0;
+	assert_null(js_spool_read_state(f->sp, "nope", JS_COMPLETED));
+	assert_int_equal(errno, EINVAL);
+}
+
+/* A dependency that was retrieved counts by its status: completed lets
+ * the dependent start, failed or unreadable fails it (ENOLINK). */
+static void
+test_deps_on_retrieved(void **state)
+{
+	struct tu_spool *f = *state;
+	char ok[JS_ID_SIZE], bad[JS_ID_SIZE], junk[JS_ID_SIZE], dep[JS_ID_SIZE];
+	char text[300], path[600];
+	struct js_claim c;
+	json_t *job = NULL;
+
+	retrieved_job(f, "completed", ok);
+	retrieved_job(f, "failed", bad);
+	retrieved_job(f, "completed", junk);
+	path_of(path, sizeof path, f, junk, "retrieved");
+	write_text(path, "not json", 0640);
+
+	snprintf(text, sizeof text,
+	    "{\"command\":[\"true\"],\"after\":[\"%s\"]}", ok);
+	snprintf(dep, sizeof dep, "%s", submit(f->sp, text));
+	assert_int_equal(js_spool_claim(f->sp, dep, "w", &c, &job), 0);
+	assert_string_equal(js_job_str(job, "status"), "running");
+	json_decref(job);
+
+	snprintf(text, sizeof text,
+	    "{\"command\":[\"true\"],\"after\":[\"%s\"]}", bad);
+	snprintf(dep, sizeof dep, "%s", submit(f->sp, text));
+	job = NULL;
+	assert_int_equal(js_spool_claim(f->sp, dep, "w", &c, &job), -1);
+	assert_int_equal(errno, ENOLINK);
+	assert_non_null(job);
+	assert_string_equal(js_job_str(job, "status"), "failed");
+	assert_non_null(strstr(js_job_str(job, "error"), bad));
+	json_decref(job);
+	path_of(path, sizeof path, f, dep, "failed");
+	assert_int_equal(access(path, F_OK), 0);
+
+	snprintf(text, sizeof text,
+	    "{\"command\":[\"true\"],\"after\":[\"%s\"]}", junk);
+	snprintf(dep, sizeof dep, "%s", submit(f->sp, text));
+	job = NULL;
+	assert_int_equal(js_spool_claim(f->sp, dep, "w", &c, &job), -1);
+	assert_int_equal(errno, ENOLINK);
+	assert_non_null(strstr(js_job_str(job, "error"), junk));
+	json_decref(job);
+}
+
+static void
+test_log_open_edge(void **state)
+{
+	struct tu_spool *f = *state;
+	char id[JS_ID_SIZE], path[600];
+	struct stat st;
+	int fd;
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	path_of(path, sizeof path, f, id, "log");
+	/* a directory as the log: refused for reading and writing */
+	assert_int_equal(mkdir(path, 0750), 0);
+	errno = 0;
+	assert_int_equal(js_spool_log_open(f->sp, id, 0), -1);
+	assert_int_equal(errno, EBADMSG);
+	assert_int_equal(rmdir(path), 0);
+	/* a FIFO: never blocks the writer */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	errno = 0;
+	assert_int_equal(js_spool_log_open(f->sp, id, 1), -1);
+	assert_int_equal(errno, ENXIO);
+	assert_int_equal(unlink(path), 0);
+	/* a private log is made group-readable when opened for writing */
+	write_text(path, "x\n", 0600);
+	assert_int_equal(chmod(path, 0600), 0);
+	fd = js_spool_log_open(f->sp, id, 1);
+	assert_true(fd >= 0);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	/* a bad id */
+	errno = 0;
+	assert_int_equal(js_spool_log_open(f->sp, "../x", 0), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
+static int removed_n;
+
+static void
+count_removed(const char *name, off_t size, void *arg)
+{
+	(void)name;
+	(void)size;
+	(void)arg;
+	removed_n++;
+}
+
+static void
+test_clean_tmp_edge(void **state)
+{
+	struct tu_spool *f = *state;
+	char dir[600], file[600];
+
+	snprintf(dir, sizeof dir, "%s/tmp/olddir", f->dir);
+	assert_int_equal(mkdir(dir, 0750), 0);
+	age_path(dir, 7200);
+	snprintf(file, sizeof file, "%s/tmp/oldfile", f->dir);
+	write_text(file, "left", 0640);
+	age_path(file, 7200);
+	/* dry run: counted, kept */
+	removed_n = 0;
+	assert_int_equal(js_spool_clean_tmp(f->sp, 3600000, 1, count_removed,
+	    NULL), 1);
+	assert_int_equal(removed_n, 1);
+	assert_int_equal(access(file, F_OK), 0);
+	/* young enough: nothing */
+	assert_int_equal(js_spool_clean_tmp(f->sp, 8000000, 0, NULL, NULL), 0);
+	assert_int_equal(access(file, F_OK), 0);
+	/* cannot be removed (a spool opened on a read-only mount): not
+	 * counted */
+	if (ro_mount(f->dir) == 0) {
+		struct js_spool *ro = js_spool_open(f->dir, 0, err, sizeof err);
+		int n = ro ? js_spool_clean_tmp(ro, 3600000, 0, NULL, NULL) : -2;
+		js_spool_close(ro);
+		assert_int_equal(umount(f->dir), 0);
+		assert_int_equal(n, 0);
+	}
+	snprintf(file, sizeof file, "%s/tmp/oldfile", f->dir);
+	assert_int_equal(access(file, F_OK), 0);
+	/* the directory is never removed, the file is */
+	assert_int_equal(js_spool_clean_tmp(f->sp, 3600000, 0, NULL, NULL), 1);
+	assert_int_equal(access(file, F_OK), -1);
+	assert_int_equal(access(dir, F_OK), 0);
+}
+
+static void
+test_recover_unreadable_wip(void **state)
+{
+	struct tu_spool *f = *state;
+	char id[JS_ID_SIZE], path[600], young[JS_ID_SIZE];
+	json_t *job;
+	enum js_state st;
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(young, sizeof young, "%s",
+	    submit(f->sp, "{\"command\":[\"true\"]}"));
+	path_of(path, sizeof path, f, id, "pending");
+	assert_int_equal(unlink(path), 0);
+	path_of(path, sizeof path, f, id, "wip");
+	write_text(path, "{\"truncated", 0660);
+	age_path(path, 3600);
+	/* a young .wip (its processor lives) is left */
+	path_of(path, sizeof path, f, young, "pending");
+	assert_int_equal(unlink(path), 0);
+	path_of(path, sizeof path, f, young, "wip");
+	write_text(path, "{\"truncated", 0660);
+	assert_int_equal(js_spool_recover_job(f->sp, young, 60000, NULL, NULL), 0);
+	assert_int_equal(access(path, F_OK), 0);
+	/* the old one becomes failed, saying why */
+	assert_int_equal(js_spool_recover(f->sp, 60000, NULL, NULL), 1);
+	job = js_spool_read(f->sp, id, &st);
+	assert_non_null(job);
+	assert_int_equal(st, JS_FAILED);
+	assert_non_null(strstr(js_job_str(job, "error"),
+	    "unreadable after its processor was lost"));
+	json_decref(job);
+	errno = 0;
+	assert_int_equal(js_spool_recover_job(f->sp, "bad", 60000, NULL, NULL),
+	    -1);
+	assert_int_equal(errno, EINVAL);
+}
+
+static int
+edit_bogus(json_t *job, enum js_state st, void *arg)
+{
+	(void)job;
+	(void)st;
+	(void)arg;
+	return 42;	/* no such action */
+}
+
+static void
+test_bad_arguments(void **state)
+{
+	struct tu_spool *f = *state;
+	char id[JS_ID_SIZE], path[600];
+	struct js_claim c;
+	json_t *job, *v, *none;
+
+	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	/* no jobs: nothing to do; a job without an id: refused */
+	assert_int_equal(js_spool_submit_many(f->sp, NULL, 0), 0);
+	none = json_pack("{s:s}", "status", "pending");
+	assert_non_null(none);
+	errno = 0;
+	assert_int_equal(js_spool_submit(f->sp, none), -1);
+	assert_int_equal(errno, EINVAL);
+	json_decref(none);
+	assert_int_equal(js_spool_cancel_requested(f->sp, "x"), -1);
+	assert_int_equal(js_spool_cancel_requested(f->sp, id), 0);
+	/* an edit answering no known action writes nothing */
+	errno = 0;
+	assert_int_equal(js_spool_edit(f->sp, id, edit_bogus, NULL, &job, NULL),
+	    -1);
+	assert_int_equal(errno, EINVAL);
+	assert_null(job);
+	/* annotate: a bad id or a missing key or value */
+	assert_int_equal(js_spool_claim(f->sp, id, "w", &c, &job), 0);
+	v = json_string("x");
+	errno = 0;
+	assert_int_equal(js_spool_annotate(f->sp, "bad", c.generation, "k", v),
+	    -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(js_spool_annotate(f->sp, id, c.generation, NULL, v), -1);
+	assert_int_equal(errno, EINVAL);
+	json_decref(v);
+	/* finish in a state that is not final */
+	errno = 0;
+	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_PENDING), -1);
+	assert_int_equal(errno, EINVAL);
+	path_of(path, sizeof path, f, id, "wip");
+	assert_int_equal(access(path, F_OK), 0);
+	json_decref(job);
+}
+
+#define T(fn) \
+	cmocka_unit_test_setup_teardown(fn, tu_spool_setup, tu_spool_teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_open_errors),
+		T(test_open_readonly),
+		T(test_check_readonly_and_moved),
+		T(test_check_full),
+		T(test_read_not_a_job_file),
+		T(test_deps_on_retrieved),
+		T(test_log_open_edge),
+		T(test_clean_tmp_edge),
+		T(test_recover_unreadable_wip),
+		T(test_bad_arguments),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
