@@ -1,0 +1,518 @@
+/* Unit tests for processor/run.c: splitting words, a job's argv, and a
+ * job's process from fork to exec: its environment, cwd, stdin (a pipe, or
+ * a memfd when it does not fit), limits, credentials, the gate it waits
+ * at, and each way it can fail to start (the message the job records). */
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "testutil.h"
+#include "util.h"
+#include "../../processor/proc.h"
+
+static char err[512];
+
+/* The whole of file fd (from its start) as a string (static buffer). */
+static const char *
+slurp(int fd)
+{
+	static char buf[4096];
+	ssize_t n;
+
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	n = read(fd, buf, sizeof buf - 1);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* A log file for a run: an unlinked temporary file. */
+static int
+logfile(void)
+{
+	char path[] = "/tmp/jobspool-unit-log.XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(unlink(path), 0);
+	return fd;
+}
+
+/* Spawns job (its argv from run_job_argv) with output to logfd and
+ * releases it; the result of run_release (err set on -1), the child
+ * reaped, its exit status in *status (-1 when it never ran). */
+static int
+run_job(const char *json, int logfd, int watcher, int *status)
+{
+	json_error_t je;
+	json_t *job = json_loads(json, 0, &je);
+	struct run_spec rs;
+	struct run_child rc;
+	char **argv;
+	int r;
+
+	assert_non_null(job);
+	argv = run_job_argv(job, err, sizeof err);
+	assert_non_null(argv);
+	memset(&rs, 0, sizeof rs);
+	rs.id = "00000000-0000-4000-8000-000000000001";
+	rs.argv = argv;
+	rs.job = job;
+	rs.logfd = logfd;
+	rs.user = "someone";
+	rs.home = "/home/someone";
+	rs.watcher = watcher;
+	assert_int_equal(run_spawn(&rs, &rc, err, sizeof err), 0);
+	assert_true(rc.pid > 0);
+	r = run_release(&rc, argv[0], err, sizeof err);
+	*status = -1;
+	if (r == 0) {
+		assert_int_equal(waitpid(rc.pid, status, 0), rc.pid);
+	} else {
+		/* reaped by run_release */
+		assert_int_equal(rc.pid, -1);
+		assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+		assert_int_equal(errno, ECHILD);
+	}
+	proc_free_words(argv);
+	json_decref(job);
+	return r;
+}
+
+static void
+test_split_words(void **state)
+{
+	char **w;
+
+	(void)state;
+	w = proc_split_words("  --runtime\trunc   --log-level debug ");
+	assert_non_null(w);
+	assert_string_equal(w[0], "--runtime");
+	assert_string_equal(w[1], "runc");
+	assert_string_equal(w[2], "--log-level");
+	assert_string_equal(w[3], "debug");
+	assert_null(w[4]);
+	proc_free_words(w);
+	w = proc_split_words(" \t ");
+	assert_non_null(w);
+	assert_null(w[0]);
+	proc_free_words(w);
+	w = proc_split_words(NULL);
+	assert_non_null(w);
+	assert_null(w[0]);
+	proc_free_words(w);
+	proc_free_words(NULL);
+}
+
+static void
+test_job_argv(void **state)
+{
+	json_t *cmd = json_pack("{s:[s,i,s]}", "command", "echo", 5, "x");
+	json_t *sh = json_pack("{s:s}", "shell", "echo hi");
+	json_t *none = json_pack("{s:[]}", "command");
+	char **a;
+
+	(void)state;
+	a = run_job_argv(cmd, err, sizeof err);
+	assert_non_null(a);
+	assert_string_equal(a[0], "echo");
+	assert_string_equal(a[1], "");		/* not a string: empty */
+	assert_string_equal(a[2], "x");
+	assert_null(a[3]);
+	proc_free_words(a);
+	a = run_job_argv(sh, err, sizeof err);
+	assert_non_null(a);
+	assert_string_equal(a[0], "/bin/sh");
+	assert_string_equal(a[1], "-c");
+	assert_string_equal(a[2], "echo hi");
+	assert_null(a[3]);
+	proc_free_words(a);
+	err[0] = '\0';
+	assert_null(run_job_argv(none, err, sizeof err));
+	assert_string_equal(err, "job has no command, shell or container");
+	json_decref(cmd);
+	json_decref(sh);
+	json_decref(none);
+}
+
+/* What a job sees: a clean environment plus its env, its cwd, its stdin. */
+static void
+test_environment(void **state)
+{
+	char *dir = tu_tempdir(), json[1024];
+	int fd = logfile(), status;
+
+	(void)state;
+	setenv("JOBSPOOL_UNIT_LEAK", "leaked", 1);
+	snprintf(json, sizeof json, "{\"shell\": \"echo $USER $LOGNAME $HOME "
+	    "$JOBSPOOL_JOB_ID ${JOBSPOOL_UNIT_LEAK:-clean} $FOO; pwd; cat; "
+	    "echo $PATH\", \"cwd\": \"%s\", \"env\": {\"FOO\": \"bar\", "
+	    "\"HOME\": \"/elsewhere\", \"N\": 3}, \"stdin\": \"in\\n\"}", dir);
+	assert_int_equal(run_job(json, fd, 0, &status), 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	{
+		char want[1024];
+		snprintf(want, sizeof want, "someone someone /elsewhere "
+		    "00000000-0000-4000-8000-000000000001 clean bar\n%s\nin\n"
+		    "%s\n", dir, geteuid() == 0 ?
+		    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" :
+		    "/usr/local/bin:/usr/bin:/bin");
+		assert_string_equal(slurp(fd), want);
+	}
+	unsetenv("JOBSPOOL_UNIT_LEAK");
+	close(fd);
+	tu_rm_tree(dir);
+}
+
+/* stdin larger than a pipe holds: a memfd, read in full. */
+static void
+test_large_stdin(void **state)
+{
+	size_t n = 300000, i;
+	char *json = malloc(n + 64);
+	int fd = logfile(), status;
+
+	(void)state;
+	assert_non_null(json);
+	i = (size_t)sprintf(json, "{\"command\": [\"wc\", \"-c\"], \"stdin\": \"");
+	memset(json + i, 'x', n);
+	strcpy(json + i + n, "\"}");
+	assert_int_equal(run_job(json, fd, 0, &status), 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(atoi(slurp(fd)), (int)n);
+	free(json);
+	close(fd);
+}
+
+/* Each way the child can fail before exec, and the message for it. */
+static void
+test_start_failures(void **state)
+{
+	int fd = logfile(), status;
+
+	(void)state;
+	assert_int_equal(run_job("{\"command\": [\"true\"], \"cwd\": "
+	    "\"/nonexistent/jobspool-cwd\"}", fd, 0, &status), -1);
+	assert_string_equal(err, "cannot start the job: chdir(cwd): No such "
+	    "file or directory");
+	assert_int_equal(run_job("{\"command\": [\"no-such-program-jobspool\"]}",
+	    fd, 0, &status), -1);
+	assert_string_equal(err, "cannot execute no-such-program-jobspool: No "
+	    "such file or directory");
+	assert_int_equal(run_job("{\"command\": [\"/etc/passwd\"]}", fd, 0,
+	    &status), -1);
+	assert_string_equal(err, "cannot execute /etc/passwd: Permission "
+	    "denied");
+	/* above the kernel's nr_open: refused even to root */
+	assert_int_equal(run_job("{\"command\": [\"true\"], \"limits\": "
+	    "{\"nofile\": 1099511627776}}", fd, 0, &status), -1);
+	assert_string_equal(err, "cannot start the job: "
+	    "setrlimit(limits.nofile): Operation not permitted");
+	assert_string_equal(slurp(fd), "");	/* nothing ran */
+	close(fd);
+}
+
+/* Limits apply to the job (CPU: SIGXCPU at the limit, hard one later),
+ * not to a watcher, which also ignores the job's cwd and stdin. */
+static void
+test_limits(void **state)
+{
+	int fd = logfile(), status;
+
+	(void)state;
+	assert_int_equal(run_job("{\"shell\": \"ulimit -St; ulimit -Ht; "
+	    "ulimit -n\", \"limits\": {\"cpu\": 7, \"nofile\": 99, "
+	    "\"other\": 3, \"nproc\": \"x\"}}", fd, 0, &status), 0);
+	assert_string_equal(slurp(fd), "7\n8\n99\n");
+	close(fd);
+	fd = logfile();
+	assert_int_equal(run_job("{\"shell\": \"ulimit -n; pwd; cat\", "
+	    "\"limits\": {\"nofile\": 1099511627776}, \"cwd\": "
+	    "\"/nonexistent/jobspool-cwd\", \"stdin\": \"secret\"}", fd, 1,
+	    &status), 0);
+	assert_true(WIFEXITED(status));
+	assert_non_null(strstr(slurp(fd), "\n/\n"));	/* cwd "/", no stdin */
+	assert_null(strstr(slurp(fd), "secret"));
+	close(fd);
+}
+
+/* The processor raises its own open-file limit; jobs get the old one. */
+static void
+test_nofile(void **state)
+{
+	struct rlimit before, after;
+	char want[64];
+	int fd = logfile(), status;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &before), 0);
+	if (before.rlim_cur == before.rlim_max && before.rlim_max > 64) {
+		/* lower the soft limit so that there is something to raise */
+		before.rlim_cur = 64;
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &before), 0);
+	}
+	run_raise_nofile();
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &after), 0);
+	assert_true(after.rlim_cur == after.rlim_max);
+	assert_int_equal(run_job("{\"shell\": \"ulimit -n\"}", fd, 0, &status),
+	    0);
+	if (before.rlim_cur == RLIM_INFINITY)
+		snprintf(want, sizeof want, "unlimited\n");
+	else
+		snprintf(want, sizeof want, "%llu\n",
+		    (unsigned long long)before.rlim_cur);
+	assert_string_equal(slurp(fd), want);
+	close(fd);
+}
+
+/* As root, with drop: the job runs as the given uid and gid. */
+static void
+test_credentials(void **state)
+{
+	json_t *job = json_pack("{s:[s,s]}", "command", "id", "-u");
+	struct passwd *pw = getpwnam("nobody");
+	struct run_spec rs;
+	struct run_child rc;
+	char want[32], **av;
+	int fd = logfile(), status;
+
+	(void)state;
+	if (geteuid() != 0 || pw == NULL) {
+		json_decref(job);
+		close(fd);
+		skip();
+	}
+	memset(&rs, 0, sizeof rs);
+	rs.id = "00000000-0000-4000-8000-000000000002";
+	av = run_job_argv(job, err, sizeof err);
+	assert_non_null(av);
+	rs.argv = av;
+	rs.job = job;
+	rs.logfd = fd;
+	rs.drop = 1;
+	rs.uid = pw->pw_uid;
+	rs.gid = pw->pw_gid;
+	rs.user = "nobody";
+	rs.home = "/";
+	assert_int_equal(run_spawn(&rs, &rc, err, sizeof err), 0);
+	assert_int_equal(run_release(&rc, av[0], err, sizeof err), 0);
+	assert_int_equal(waitpid(rc.pid, &status, 0), rc.pid);
+	snprintf(want, sizeof want, "%u\n", (unsigned)pw->pw_uid);
+	assert_string_equal(slurp(fd), want);
+	proc_free_words(av);
+	json_decref(job);
+	close(fd);
+}
+
+/* A child never released runs nothing: run_abort kills and reaps it. */
+static void
+test_abort(void **state)
+{
+	char *dir = tu_tempdir(), json[512], mark[300];
+	json_t *job;
+	struct run_spec rs;
+	struct run_child rc;
+	char **av;
+	int fd = logfile();
+
+	(void)state;
+	snprintf(mark, sizeof mark, "%s/ran", dir);
+	snprintf(json, sizeof json, "{\"command\": [\"touch\", \"%s\"]}", mark);
+	job = json_loads(json, 0, NULL);
+	assert_non_null(job);
+	memset(&rs, 0, sizeof rs);
+	rs.id = "00000000-0000-4000-8000-000000000003";
+	av = run_job_argv(job, err, sizeof err);
+	assert_non_null(av);
+	rs.argv = av;
+	rs.job = job;
+	rs.logfd = fd;
+	assert_int_equal(run_spawn(&rs, &rc, err, sizeof err), 0);
+	run_abort(&rc);
+	assert_int_equal(rc.pid, -1);
+	assert_int_equal(rc.gate, -1);
+	assert_int_equal(rc.errfd, -1);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);	/* reaped */
+	assert_int_equal(errno, ECHILD);
+	assert_int_equal(access(mark, F_OK), -1);
+	run_abort(&rc);			/* twice: nothing left to do */
+	proc_free_words(av);
+	json_decref(job);
+	close(fd);
+	tu_rm_tree(dir);
+}
+
+/* The child died at its gate (killed): the release says so. */
+static void
+test_release_dead(void **state)
+{
+	json_t *job = json_pack("{s:[s]}", "command", "true");
+	struct run_spec rs;
+	struct run_child rc;
+	char path[64], stat[512], **av;
+	int fd = logfile(), i;
+	struct sigaction sa, old;
+
+	(void)state;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	assert_int_equal(sigaction(SIGPIPE, &sa, &old), 0);
+	memset(&rs, 0, sizeof rs);
+	rs.id = "00000000-0000-4000-8000-000000000004";
+	av = run_job_argv(job, err, sizeof err);
+	assert_non_null(av);
+	rs.argv = av;
+	rs.job = job;
+	rs.logfd = fd;
+	assert_int_equal(run_spawn(&rs, &rc, err, sizeof err), 0);
+	assert_int_equal(kill(rc.pid, SIGKILL), 0);
+	/* a zombie (not reaped: run_release does that) */
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)rc.pid);
+	for (i = 0; i < 500; i++) {
+		FILE *f = fopen(path, "r");
+		assert_non_null(f);
+		assert_non_null(fgets(stat, sizeof stat, f));
+		fclose(f);
+		if (strstr(stat, ") Z ") != NULL)
+			break;
+		usleep(10000);
+	}
+	assert_int_not_equal(i, 500);
+	assert_int_equal(run_release(&rc, av[0], err, sizeof err), -1);
+	assert_string_equal(err, "cannot start the job: cannot release the "
+	    "child: Broken pipe");
+	assert_int_equal(errno, EIO);
+	assert_int_equal(rc.pid, -1);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(sigaction(SIGPIPE, &old, NULL), 0);
+	proc_free_words(av);
+	json_decref(job);
+	close(fd);
+}
+
+/* Whether the recorded pid and start time still name the run. */
+static void
+test_recorded_group(void **state)
+{
+	unsigned long long st;
+	pid_t dead;
+	json_t *job;
+	int status;
+
+	(void)state;
+	assert_int_equal(js_proc_start_time((int)getpid(), &st), 0);
+	job = json_pack("{s:I,s:I}", "pid", (json_int_t)getpid(), "pid_start",
+	    (json_int_t)st);
+	assert_int_equal(run_recorded_group(job, 1), getpid());
+	json_object_set_new(job, "pid_start", json_integer((json_int_t)st + 1));
+	assert_int_equal(run_recorded_group(job, 0), 0);	/* reused */
+	json_object_set_new(job, "pid", json_integer(1));
+	assert_int_equal(run_recorded_group(job, 0), 0);	/* never init */
+	json_object_set_new(job, "pid", json_integer((json_int_t)INT_MAX + 1));
+	assert_int_equal(run_recorded_group(job, 0), 0);
+	json_object_del(job, "pid_start");
+	json_object_set_new(job, "pid", json_integer(getpid()));
+	assert_int_equal(run_recorded_group(job, 0), 0);	/* no start */
+	/* a pid no process has: stragglers may remain, unless the leader
+	 * had to be alive */
+	dead = fork();
+	assert_true(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	assert_int_equal(waitpid(dead, &status, 0), dead);
+	json_object_set_new(job, "pid", json_integer(dead));
+	json_object_set_new(job, "pid_start", json_integer(5));
+	assert_int_equal(run_recorded_group(job, 0), dead);
+	assert_int_equal(run_recorded_group(job, 1), 0);
+	json_decref(job);
+}
+
+/* Reads file path once it holds want (helpers run detached). */
+static void
+wait_file(const char *path, const char *want)
+{
+	char buf[512];
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		FILE *f = fopen(path, "r");
+		if (f != NULL) {
+			size_t n = fread(buf, 1, sizeof buf - 1, f);
+			fclose(f);
+			buf[n] = '\0';
+			if (strcmp(buf, want) == 0)
+				return;
+		}
+		usleep(10000);
+	}
+	fail_msg("%s never held '%s' (it holds '%s')", path, want, buf);
+}
+
+static void
+test_helpers(void **state)
+{
+	char *dir = tu_tempdir(), cmd[1200], out[300], out2[300];
+	char *extra[] = { "X=from-extra", NULL };
+	char *argv[] = { "/bin/sh", "-c", NULL, NULL };
+	char *missing[] = { "no-such-program-jobspool", NULL };
+	char script[700];
+	pid_t pid;
+	int status;
+
+	(void)state;
+	snprintf(out, sizeof out, "%s/helper", dir);
+	snprintf(cmd, sizeof cmd, "{ cat; echo \"$X $JOBSPOOL_UNIT_LEAK\"; "
+	    "pwd; } > %s.tmp && mv %s.tmp %s", out, out, out);
+	setenv("JOBSPOOL_UNIT_LEAK", "leaked", 1);
+	pid = run_helper_sh(cmd, "data\n", 5, extra);
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	wait_file(out, "data\nfrom-extra \n/\n");
+	unsetenv("JOBSPOOL_UNIT_LEAK");
+
+	/* argv helpers keep the processor's environment */
+	snprintf(out2, sizeof out2, "%s/argv", dir);
+	snprintf(script, sizeof script, "echo \"$JOBSPOOL_UNIT_KEEP\" > %s",
+	    out2);
+	argv[2] = script;
+	setenv("JOBSPOOL_UNIT_KEEP", "kept", 1);
+	pid = run_helper_argv(argv);
+	unsetenv("JOBSPOOL_UNIT_KEEP");
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	wait_file(out2, "kept\n");
+	pid = run_helper_argv(missing);
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 127);
+	tu_rm_tree(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_split_words),
+		cmocka_unit_test(test_job_argv),
+		cmocka_unit_test(test_environment),
+		cmocka_unit_test(test_large_stdin),
+		cmocka_unit_test(test_start_failures),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_nofile),
+		cmocka_unit_test(test_credentials),
+		cmocka_unit_test(test_abort),
+		cmocka_unit_test(test_release_dead),
+		cmocka_unit_test(test_recorded_group),
+		cmocka_unit_test(test_helpers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
