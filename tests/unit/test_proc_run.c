@@ -356,12 +356,8 @@ test_release_dead(void **state)
 	struct run_child rc;
 	char path[64], stat[512], **av;
 	int fd = logfile(), i;
-	struct sigaction sa, old;
 
 	(void)state;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_IGN;
-	assert_int_equal(sigaction(SIGPIPE, &sa, &old), 0);
 	memset(&rs, 0, sizeof rs);
 	rs.id = "00000000-0000-4000-8000-000000000004";
 	av = run_job_argv(job, err, sizeof err);
@@ -389,7 +385,6 @@ test_release_dead(void **state)
 	assert_int_equal(errno, EIO);
 	assert_int_equal(rc.pid, -1);
 	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
-	assert_int_equal(sigaction(SIGPIPE, &old, NULL), 0);
 	proc_free_words(av);
 	json_decref(job);
 	close(fd);
@@ -514,5 +509,8 @@ main(void)
 		cmocka_unit_test(test_helpers),
 	};
 
+	/* as in the processor (loop.c): a child that failed before its gate
+	 * has closed it, and releasing it must not kill us */
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
