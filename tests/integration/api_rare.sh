@@ -1,0 +1,83 @@
+#!/bin/sh
+# jobspool-apiserver: answers and streams the other suites rarely produce
+# (issue 15, coverage of apiserver/reply.c and follow.c): error messages
+# quoting bytes that are not UTF-8 (cut by the message's precision too),
+# a follow that asks for the outcome from an offset of a log that does not
+# exist, a job removed while it is followed, and a batch's merged log with
+# lines written in pieces, a line over 64 KiB and unterminated last lines
+# (followed and not).
+. "$(dirname "$0")/lib.sh"
+
+new_spool
+check "server starts" start_api
+W=$(mktemp -d /tmp/jobspool-rare.XXXXXX)
+T_DIRS="$T_DIRS $W"
+gone() { ! kill -0 "$1" 2>/dev/null; }
+has_line() { grep -q -x "$2" "$1" 2>/dev/null; }
+
+# ---- error messages are UTF-8 whatever the client sent ----
+# é € 😀 (2, 3, 4 bytes) are kept; a lone 0xff, an overlong 3-byte (e0 80
+# 80), a surrogate (ed a0 80), a code point past U+10FFFF (f4 90 80 80)
+# and a truncated sequence (c3 then ASCII) become '?' byte by byte (12)
+req GET '/api/v1/jobs?status=%C3%A9%E2%82%AC%F0%9F%98%80%FF%E0%80%80%ED%A0%80%F4%90%80%80%C3x'
+jerr "unknown status: 400" 400
+jq_eq "  the message keeps UTF-8 and marks each bad byte" .error \
+	"unknown status 'é€😀????????????x': $(printf '%s' "$BODY" | jq -r .error | sed 's/^[^:]*: //')"
+utf8() { printf '%s' "$BODY" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1; }
+check "  the answer is valid UTF-8" utf8
+long=$(printf '%063d' 0)
+req GET "/api/v1/jobs?status=${long}%C3%A9"
+jerr "a value cut inside a character: 400" 400
+jq_eq "  the half character becomes '?'" '.error | split("'"'"'")[1]' "${long}?"
+
+# ---- ?follow=1&outcome=1 edges ----
+req POST /api/v1/jobs -d '{"shell":"true"}'
+ID=$(printf '%s' "$BODY" | jq -r .id)
+jq '.status = "completed" | .exit_code = 0' "$SPOOL/$ID.pending" >"$SPOOL/$ID.completed"
+rm "$SPOOL/$ID.pending"
+req GET "/api/v1/jobs/$ID/log?follow=1&outcome=1&offset=5"
+eq "outcome from an offset of a missing log: no newline added, log_size is the offset" \
+	"$CODE:$BODY" \
+	"200:jobspool-outcome: {\"id\":\"$ID\",\"status\":\"completed\",\"exit_code\":0,\"signal\":null,\"error\":null,\"log_size\":5}"
+req POST /api/v1/jobs -d '{"shell":"true"}'
+ID=$(printf '%s' "$BODY" | jq -r .id)
+printf 'x\n' >"$SPOOL/$ID.log"
+curl -s -N --max-time 30 "$URL/api/v1/jobs/$ID/log?follow=1&outcome=1" >"$W/o" &
+F=$!
+check "following" wait_until 10 has_line "$W/o" x
+rm "$SPOOL/$ID.pending" "$SPOOL/$ID.log"
+check "a follow ends when its job is removed" wait_until 10 gone "$F"
+eq "  and says so in the outcome" "$(sed -n 2p "$W/o")" \
+	"jobspool-outcome: {\"id\":\"$ID\",\"status\":null,\"exit_code\":null,\"signal\":null,\"error\":\"the job was removed\",\"log_size\":2}"
+
+# ---- a batch's merged log: pieces, long lines, unterminated ends ----
+req POST /api/v1/batches -d '{"jobs":[{"shell":"true"},{"shell":"true"}]}'
+CID=$(printf '%s' "$BODY" | jq -r .correlation_id)
+B1=$(printf '%s' "$BODY" | jq -r '.jobs[0]')
+B2=$(printf '%s' "$BODY" | jq -r '.jobs[1]')
+printf 'one-' >"$SPOOL/$B1.log"
+printf 'two' >"$SPOOL/$B2.log"
+curl -s -N --max-time 60 "$URL/api/v1/batches/$CID/log?follow=1" >"$W/b" &
+BF=$!
+sleep 0.5
+printf 'piece\n' >>"$SPOOL/$B1.log"
+check "a line written in two pieces comes whole" wait_until 10 has_line "$W/b" "$B1 one-piece"
+head -c 70000 /dev/zero | tr '\0' a >>"$SPOOL/$B1.log"
+printf 'z\nend' >>"$SPOOL/$B1.log"
+sleep 0.3
+mv "$SPOOL/$B1.pending" "$SPOOL/$B1.completed"
+mv "$SPOOL/$B2.pending" "$SPOOL/$B2.failed"
+check "the merged log ends when all are final" wait_until 10 gone "$BF"
+want=$(printf '%s\n' "$B1 3" "$B1 4465" "$B1 65536" "$B1 9" "$B2 3" | sort |
+	tr '\n' '|')
+eq "a 70001-byte line is cut at 65536; unterminated last lines come at the end" \
+	"$(awk '{ print $1, length($2) }' "$W/b" | sort | tr '\n' '|')" \
+	"$want"
+req GET "/api/v1/batches/$CID/log"
+eq "not followed: the same lines" \
+	"$(printf '%s\n' "$BODY" | awk '{ print $1, length($2) }' | sort | tr '\n' '|')" \
+	"$want"
+eq "  the unterminated ones have their id" \
+	"$(printf '%s\n' "$BODY" | grep -c -e "^$B1 end\$" -e "^$B2 two\$")" 2
+api_stop
+finish
