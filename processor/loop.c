@@ -970,9 +970,9 @@ begin_shutdown(struct loop *l, int sig)
 	if (l->cfg->link_pid > 0)
 		kill(l->cfg->link_pid, SIGUSR1);	/* remote: claim no more */
 	js_duration_format(l->cfg->shutdown_grace_ms, grace);
-	js_info("%s: claiming no more jobs; %zu running job%s get %s to "
-	    "finish", strsignal(sig), l->active, l->active == 1 ? "" : "s",
-	    grace);
+	js_info("%s: claiming no more jobs; %zu running job%s %s to "
+	    "finish", strsignal(sig), l->active, l->active == 1 ? " gets" :
+	    "s get", grace);
 }
 
 static void

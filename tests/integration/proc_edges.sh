@@ -1,0 +1,191 @@
+#!/bin/sh
+# jobspool-processor at its edges: jobs that cannot start (cwd, limits,
+# program, log) and the error each records, a large stdin, a cancel already
+# there at the claim, a fractional timeout, a notify command killed by a
+# signal, a lease lost while the job runs, SIGTERM twice, SIGHUP with a bad
+# and then a good configuration, and a spool that is (or becomes) read-only.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/proc.inc"
+P="$JS_BIN/jobspool-processor"
+
+proc_setup
+# as root, jobs run as root here: what runs in the job's process between
+# fork and exec is then the processor's own code, unchanged by a switch
+ROOT=""
+[ "$(id -u)" -eq 0 ] && ROOT="--user root"
+
+# ---- jobs that cannot start, and what they record ----
+cat >"$WORK/conf" <<EOF
+jobs = 3
+lease = 3s
+scan-interval = 200ms
+EOF
+# shellcheck disable=SC2086  # $ROOT: zero or two words
+start_proc --config "$WORK/conf" $ROOT --notify-command 'kill -9 $$'
+if [ -n "$ROOT" ]; then
+	check "--user root: a warning that jobs run as root" \
+		wait_until 10 grep -q 'running as root with --user root: jobs run as root' "$PROC_LOG"
+	check "--user root: the start-up line says so" \
+		wait_until 10 grep -q 'jobs run as root (root: --user root)' "$PROC_LOG"
+fi
+nocwd=$(submit '{"command":["true"],"cwd":"/nonexistent/jobspool-edges"}')
+nolim=$(submit '{"command":["true"],"limits":{"nofile":1099511627776}}')
+noprog=$(submit '{"command":["no-such-program-jobspool"]}')
+noexec=$(submit '{"command":["/etc/passwd"]}')
+read -r logdir </proc/sys/kernel/random/uuid
+mkdir "$SPOOL/$logdir.log"	# its log cannot be opened
+printf '%s\n' '{"shell":"echo never"}' >"$SPOOL/tmp/$logdir.json"
+mv "$SPOOL/tmp/$logdir.json" "$SPOOL/$logdir.pending"
+check "jobs that cannot start end" wait_final 30 "$nocwd" "$nolim" "$noprog" \
+	"$noexec" "$logdir"
+for j in "$nocwd" "$nolim" "$noprog" "$noexec" "$logdir"; do
+	eq "  job that cannot start: failed" "$(field "$j" .status)" failed
+	eq "  job that cannot start: no pid left" "$(field "$j" '.pid')" null
+done
+eq "bad cwd: error" "$(field "$nocwd" .error)" \
+	"cannot start the job: chdir(cwd): No such file or directory"
+eq "nofile above nr_open: error" "$(field "$nolim" .error)" \
+	"cannot start the job: setrlimit(limits.nofile): Operation not permitted"
+eq "missing program: error" "$(field "$noprog" .error)" \
+	"cannot execute no-such-program-jobspool: No such file or directory"
+eq "not executable: error" "$(field "$noexec" .error)" \
+	"cannot execute /etc/passwd: Permission denied"
+eq "log that is a directory: error" "$(field "$logdir" .error)" \
+	"cannot open the log: Is a directory"
+eq "bad cwd: one attempt" "$(field "$nocwd" .attempts)" 1
+check "the notify command killed by a signal is logged" \
+	wait_until 10 grep -q "job $nocwd: notify command killed by signal 9" "$PROC_LOG"
+
+# ---- stdin past a pipe's 64 KiB; a fractional timeout ----
+big=$(head -c 100000 /dev/zero | tr '\0' 'y')
+bigin=$(submit "{\"command\":[\"wc\",\"-c\"],\"stdin\":\"$big\"}")
+tmo=$(submit '{"shell":"sleep 30","timeout":0.5}')
+check "big stdin and timeout jobs end" wait_final 30 "$bigin" "$tmo"
+eq "stdin of 100000 bytes read in full" "$(tr -d ' \n' <"$SPOOL/$bigin.log")" 100000
+eq "timeout 0.5: failed" "$(field "$tmo" .status)" failed
+eq "timeout 0.5: error says 0.5s" "$(field "$tmo" .error)" "timeout: killed after 0.5s"
+
+# ---- a cancel request already there when the job is claimed ----
+read -r early </proc/sys/kernel/random/uuid
+: >"$SPOOL/$early.cancel"
+printf '%s\n' "{\"shell\":\"touch $WORK/early-ran\"}" >"$SPOOL/tmp/$early.json"
+mv "$SPOOL/tmp/$early.json" "$SPOOL/$early.pending"
+check "cancelled before start: final" wait_final 30 "$early"
+eq "cancelled before start: cancelled" "$(field "$early" .status)" cancelled
+eq "cancelled before start: error" "$(field "$early" .error)" \
+	"cancelled before it started"
+check "cancelled before start: it never ran" test ! -e "$WORK/early-ran"
+
+# ---- the lease lost while the job runs (its .wip taken away) ----
+lost=$(submit '{"shell":"sleep 60"}')
+check "lease: the job runs" wait_until 20 sh -c "jq -e '.pid > 0' '$SPOOL/$lost.wip' >/dev/null 2>&1"
+lpid=$(jq -r .pid "$SPOOL/$lost.wip")
+mv "$SPOOL/$lost.wip" "$WORK/stash.wip"
+check "lease: the failed heartbeat is logged" wait_until 10 \
+	grep -q "job $lost: heartbeat failed: No such file or directory; the lease is lost, stopping the job" "$PROC_LOG"
+check "lease: the job's process group is killed" wait_until 10 \
+	sh -c "! kill -0 -$lpid 2>/dev/null"
+check "lease: its result is discarded" wait_until 10 \
+	grep -q "job $lost: lease lost; result discarded" "$PROC_LOG"
+eq "lease: no file of the job but its log is written" \
+	"$(ls "$SPOOL" | grep "^$lost\\." | grep -v '\.log$')" ""
+after=$(submit '{"command":["true"]}')
+check "lease: the processor goes on" wait_final 20 "$after"
+
+# ---- SIGHUP: a bad configuration is refused, a good one applies ----
+printf 'jobs = many\n' >>"$WORK/conf"
+kill -HUP "$PROC_PID"
+check "SIGHUP with a bad value: not reloaded, said why" wait_until 10 \
+	grep -q "SIGHUP: configuration not reloaded: .*jobs" "$PROC_LOG"
+check "  the processor still runs" kill -0 "$PROC_PID"
+hup1=$(submit '{"command":["true"]}')
+check "  and still takes jobs" wait_final 20 "$hup1"
+printf 'jobs = 5\nlease = 6s\n' >"$WORK/conf"
+kill -HUP "$PROC_PID"
+check "SIGHUP with a good file: reloaded" wait_until 10 \
+	grep -q 'SIGHUP: configuration reloaded (-j 5, lease 6.0s)' "$PROC_LOG"
+# five at once now: each job waits (up to 30s) until all five have started
+cat >"$WORK/par.sh" <<'EOF2'
+touch "$1.$2"
+i=0
+while [ "$(ls "$1".* | wc -l)" -lt 5 ]; do
+	i=$((i + 1))
+	[ "$i" -gt 300 ] && exit 1
+	sleep 0.1
+done
+EOF2
+mkdir -m 0777 "$WORK/par"
+for i in 1 2 3 4 5; do
+	eval "par$i=\$(submit '{\"command\":[\"sh\",\"$WORK/par.sh\",\"$WORK/par/p\",\"$i\"]}')"
+done
+check "  -j 5: five jobs end" wait_final 60 "$par1" "$par2" "$par3" "$par4" "$par5"
+n=0
+for j in "$par1" "$par2" "$par3" "$par4" "$par5"; do
+	[ "$(field "$j" .status)" = completed ] && n=$((n + 1))
+done
+eq "  -j 5: all five completed together" "$n" 5
+
+# ---- SIGTERM twice: the second stops the running jobs at once ----
+term=$(submit '{"shell":"sleep 60"}')
+check "twice: the job runs" wait_until 20 sh -c "jq -e '.pid > 0' '$SPOOL/$term.wip' >/dev/null 2>&1"
+kill -TERM "$PROC_PID"
+check "twice: first SIGTERM logged" wait_until 10 grep -q 'Terminated: claiming no more jobs; 1 running job gets 30.0s to finish' "$PROC_LOG"
+kill -TERM "$PROC_PID"
+t0=$(date +%s)
+wait "$PROC_PID"
+eq "twice: exit status 0" "$?" 0
+check "twice: it did not wait for the 30s grace" test $(( $(date +%s) - t0 )) -lt 15
+check "twice: second SIGTERM logged" grep -q 'again: stopping the running jobs now' "$PROC_LOG"
+check "twice: the job is pending again" test -f "$SPOOL/$term.pending"
+eq "twice: it says why" "$(jq -r .error "$SPOOL/$term.pending")" \
+	"interrupted by a processor shutdown; requeued"
+proc_check_logs
+
+# ---- a read-only spool: fatal at start; when it becomes so, jobs wait ----
+if [ "$(id -u)" -ne 0 ]; then
+	skip permission "not root (needs a read-only bind mount)" "read-only spool"
+	finish
+fi
+RO_SRC=$(mktemp -d /tmp/jobspool-rosrc.XXXXXX)
+RO=$(mktemp -d /tmp/jobspool-ro.XXXXXX)
+chmod 0750 "$RO_SRC"
+mkdir -m 0770 "$RO_SRC/tmp"
+T_DIRS="$T_DIRS $RO_SRC $RO"
+if ! mount --bind "$RO_SRC" "$RO" 2>/dev/null; then
+	skip permission "no bind mount (root without CAP_SYS_ADMIN)" "read-only spool"
+	finish
+fi
+umount_ro() { umount -l "$RO" 2>/dev/null; }
+trap 'umount_ro; cleanup' EXIT
+mount -o remount,bind,ro "$RO"
+"$P" --spool "$RO" $ROOT 2>"$WORK/ro.err"
+eq "read-only spool at start: exit status 1" "$?" 1
+check "  the error says read-only" grep -q "spool $RO is on a read-only filesystem" "$WORK/ro.err"
+mount -o remount,bind,rw "$RO"
+PROC_LOG="$WORK/proc.ro.log"
+"$P" --spool "$RO" --scan-interval 200ms $ROOT 2>>"$PROC_LOG" &
+RO_PID=$!
+T_PIDS="$T_PIDS $RO_PID"
+check "ro: the processor registers" wait_until 10 sh -c "ls '$RO_SRC/processors' 2>/dev/null | grep -q json"
+if mount -o remount,bind,ro "$RO"; then
+	# written through the other path, which stays writable
+	read -r roj </proc/sys/kernel/random/uuid
+	printf '%s\n' '{"command":["echo","ro-done"]}' >"$RO_SRC/tmp/$roj.json"
+	mv "$RO_SRC/tmp/$roj.json" "$RO_SRC/$roj.pending"
+	check "ro: the claim fails, said why" wait_until 10 \
+		grep -q "job $roj: cannot claim it: Read-only file system" "$PROC_LOG"
+	check "ro: the job stays pending" test -f "$RO_SRC/$roj.pending"
+	check "ro: the processor still runs" kill -0 "$RO_PID"
+	mount -o remount,bind,rw "$RO"
+	check "rw again: the job runs at the next scan" wait_until 20 test -f "$RO_SRC/$roj.completed"
+	eq "rw again: its output" "$(cat "$RO_SRC/$roj.log")" ro-done
+else
+	skip permission "the bind mount cannot be made read-only while the processor runs" \
+		"spool becoming read-only"
+fi
+kill -TERM "$RO_PID"
+wait "$RO_PID"
+eq "ro: the processor exits 0" "$?" 0
+umount_ro
+proc_check_logs
+finish
