@@ -79,5 +79,41 @@ eq "not followed: the same lines" \
 	"$want"
 eq "  the unterminated ones have their id" \
 	"$(printf '%s\n' "$BODY" | grep -c -e "^$B1 end\$" -e "^$B2 two\$")" 2
+# ---- lost inotify events: the kernel's queue overflowed ----
+# The server is stopped (SIGSTOP) while more events than the queue holds
+# (fs.inotify.max_queued_events) happen, then a job finishes and another
+# starts: their events are lost.  The overflow makes the server look again:
+# the finish is counted once in /metrics, the started job is still known
+# and its finish later counted too.
+metric() {	# NAME -> $M
+	req GET /metrics
+	M=$(printf '%s\n' "$BODY" | sed -n "s/^$1 //p")
+}
+metric_is() { metric "$1"; [ "$M" = "$2" ]; }
+req POST /api/v1/jobs -d '{"shell":"true"}'
+J1=$(printf '%s' "$BODY" | jq -r .id)
+req POST /api/v1/jobs -d '{"shell":"true"}'
+J2=$(printf '%s' "$BODY" | jq -r .id)
+metric 'jobspool_jobs_finished_total{state="completed"}'; c0=$M
+metric 'jobspool_jobs_finished_total{state="failed"}'; f0=$M
+before=$(spool_files)
+q=$(cat /proc/sys/fs/inotify/max_queued_events 2>/dev/null || echo 16384)
+n=$((q / 2 + 100))	# each file: at least create and delete
+kill -STOP "$API_PID"
+(cd "$SPOOL" && seq 1 "$n" | sed 's/^/junk./' | xargs touch &&
+	seq 1 "$n" | sed 's/^/junk./' | xargs rm -f)
+jq '.status = "completed" | .exit_code = 0' "$SPOOL/$J1.pending" >"$SPOOL/$J1.completed"
+rm "$SPOOL/$J1.pending"
+mv "$SPOOL/$J2.pending" "$SPOOL/$J2.wip"
+kill -CONT "$API_PID"
+check "after the overflow the lost finish is counted once" \
+	wait_until 20 metric_is 'jobspool_jobs_finished_total{state="completed"}' $((c0 + 1))
+jq '.status = "failed" | .exit_code = 1' "$SPOOL/$J2.wip" >"$SPOOL/$J2.failed"
+rm "$SPOOL/$J2.wip"
+check "  and the job that started meanwhile is known: its finish counted" \
+	wait_until 20 metric_is 'jobspool_jobs_finished_total{state="failed"}' $((f0 + 1))
+metric 'jobspool_jobs_finished_total{state="completed"}'
+eq "  the completed one still once" "$M" $((c0 + 1))
+eq "  the junk is gone" "$(spool_files | grep -c junk)" 0
 api_stop
 finish
