@@ -257,7 +257,7 @@ test_labels(void **state)
 	    "big=--mem=1G", NULL };
 	char *badform[] = { "p", "--slurm-label", "gpu", NULL };
 	char *badname[] = { "p", "--slurm-label", "g!pu=--mem=1G", NULL };
-	char *many[2 * JS_LABELS_MAX + 4], names[JS_LABELS_MAX + 1][8];
+	char *many[2 * JS_LABELS_MAX + 4], names[JS_LABELS_MAX + 1][16];
 	int i, n = 0;
 
 	(void)state;
