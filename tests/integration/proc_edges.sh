@@ -3,7 +3,9 @@
 # program, log) and the error each records, a large stdin, a cancel already
 # there at the claim, a fractional timeout, a notify command killed by a
 # signal, a lease lost while the job runs, SIGTERM twice, SIGHUP with a bad
-# and then a good configuration, and a spool that is (or becomes) read-only.
+# and then a good configuration, notification records the sender refuses,
+# what an earlier run left in a remote work directory, and a spool that is
+# (or becomes) read-only.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proc.inc"
 P="$JS_BIN/jobspool-processor"
@@ -139,6 +141,74 @@ check "twice: second SIGTERM logged" grep -q 'again: stopping the running jobs n
 check "twice: the job is pending again" test -f "$SPOOL/$term.pending"
 eq "twice: it says why" "$(jq -r .error "$SPOOL/$term.pending")" \
 	"interrupted by a processor shutdown; requeued"
+proc_check_logs
+
+# ---- notification records the sender must refuse ----
+# (SPOOL/notify/<id>.<outcome>.<sink>.json, jobspool(5)): not JSON, JSON
+# without a job, a directory; the webhook itself is never reached
+proc_setup
+mkdir -m 0750 "$SPOOL/notify"
+read -r n1 </proc/sys/kernel/random/uuid
+read -r n2 </proc/sys/kernel/random/uuid
+read -r n3 </proc/sys/kernel/random/uuid
+printf 'not json\n' >"$SPOOL/notify/$n1.completed.url.json"
+printf '{"id":"%s","sink":"url"}\n' "$n2" >"$SPOOL/notify/$n2.failed.url.json"
+mkdir "$SPOOL/notify/$n3.completed.url.json"
+start_proc --notify-url http://127.0.0.1:9/hook --notify-retry-max 1s
+check "notify: a record that is not JSON is removed, said so" wait_until 20 \
+	grep -q "notify/$n1.completed.url.json: not a notification record; removed" "$PROC_LOG"
+check "notify: a record without a job is removed, said so" wait_until 20 \
+	grep -q "notify/$n2.failed.url.json: not a notification record; removed" "$PROC_LOG"
+check "  both files are gone" sh -c "! ls '$SPOOL/notify' | grep -q -e '$n1' -e '$n2'"
+check "notify: a directory is not opened, said why" wait_until 20 \
+	grep -q "notify/$n3.completed.url.json: Is a directory" "$PROC_LOG"
+check "  and left alone" test -d "$SPOOL/notify/$n3.completed.url.json"
+stop_proc "$PROC_PID"
+
+# ---- remote mode: what an earlier run left in the work directory ----
+proc_setup
+RW=$(mktemp -d /tmp/jobspool-rwork.XXXXXX)
+chmod 0750 "$RW"
+mkdir -m 0770 "$RW/tmp"
+T_DIRS="$T_DIRS $RW"
+printf 'wsecret\n' >"$WORK/wtoken"
+if check "remote: apiserver starts" start_api --token w:wsecret:worker; then
+	# a run left running (its process still there), one left pending, and
+	# a final job that never came from a server
+	setsid sleep 120 </dev/null >/dev/null 2>&1 &
+	spid=$!
+	T_PIDS="$T_PIDS $spid"
+	wait_until 5 test -e "/proc/$spid/stat"
+	sst=$(sed 's/.*) //' "/proc/$spid/stat" | cut -d' ' -f20)
+	read -r lw </proc/sys/kernel/random/uuid
+	read -r lp </proc/sys/kernel/random/uuid
+	read -r lf </proc/sys/kernel/random/uuid
+	printf '{"id":"%s","command":["sleep","120"],"status":"running","attempts":1,"generation":1,"pid":%s,"pid_start":%s}\n' \
+		"$lw" "$spid" "$sst" >"$RW/$lw.wip"
+	printf '{"id":"%s","command":["true"],"status":"pending"}\n' "$lp" >"$RW/$lp.pending"
+	printf '{"id":"%s","command":["true"],"status":"completed","exit_code":0}\n' \
+		"$lf" >"$RW/$lf.completed"
+	PROC_LOG="$WORK/remote.log"
+	"$P" --spool "$RW" --server "$URL" --token-file "$WORK/wtoken" \
+		--claim-wait 1s 2>>"$PROC_LOG" &
+	RPID=$!
+	T_PIDS="$T_PIDS $RPID"
+	check "remote: the running leftover is dropped, said so" wait_until 20 \
+		grep -q "job $lw: left running by an earlier run; dropped here" "$PROC_LOG"
+	check "remote: the pending leftover is dropped, said so" \
+		grep -q "job $lp: left pending by an earlier run; dropped here" "$PROC_LOG"
+	check "remote: the old run's process is killed" wait_until 10 \
+		sh -c "! kill -0 $spid 2>/dev/null || grep -q '^State:.*Z' /proc/$spid/status"
+	check "remote: a final job not from a server is removed, said so" wait_until 20 \
+		grep -q "job $lf: not from a server; removed from the work directory" "$PROC_LOG"
+	check "remote: nothing of them is left" wait_until 10 sh -c \
+		"! ls '$RW' | grep -q -e '$lw' -e '$lp' -e '$lf'"
+	rj=$(submit '{"command":["echo","remote-ok"]}')
+	check "remote: a job still runs" wait_final 30 "$rj"
+	eq "  its log" "$(cat "$SPOOL/$rj.log")" remote-ok
+	stop_proc "$RPID"
+fi
+stop_pid "$API_PID"
 proc_check_logs
 
 # ---- a read-only spool: fatal at start; when it becomes so, jobs wait ----
