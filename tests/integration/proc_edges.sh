@@ -143,6 +143,33 @@ eq "twice: it says why" "$(jq -r .error "$SPOOL/$term.pending")" \
 	"interrupted by a processor shutdown; requeued"
 proc_check_logs
 
+# ---- a log gone when the run ends; pauses that cannot be read; a
+# shutdown's requeue that finds its lease lost ----
+proc_setup
+# shellcheck disable=SC2086
+start_proc $ROOT
+gone=$(submit "{\"shell\":\"echo some output; rm -f $SPOOL/\$JOBSPOOL_JOB_ID.log\"}")
+# (the job runs as root or as the processor's user: it may remove it)
+check "log removed by the job: it ends" wait_final 20 "$gone"
+eq "  completed" "$(field "$gone" .status)" completed
+eq "  no digest recorded" "$(field "$gone" .log_sha256)" null
+check "  said why" grep -q "job $gone: cannot read its log: No such file or directory" "$PROC_LOG"
+: >"$SPOOL/paused.d"		# a file where a directory belongs
+unp=$(submit '{"command":["true"]}')
+check "paused.d unreadable: claims go on" wait_final 20 "$unp"
+check "  said why" grep -q "cannot read what is paused in $SPOOL: Not a directory; claiming as if nothing were" "$PROC_LOG"
+rm -f "$SPOOL/paused.d"
+req=$(submit '{"shell":"sleep 60"}')
+check "requeue: the job runs" wait_until 20 sh -c "jq -e '.pid > 0' '$SPOOL/$req.wip' >/dev/null 2>&1"
+mv "$SPOOL/$req.wip" "$WORK/stash2.wip"
+kill -TERM "$PROC_PID"
+kill -TERM "$PROC_PID"
+wait "$PROC_PID"
+eq "requeue: exit status 0" "$?" 0
+check "requeue: its lease was lost, said so" grep -q "job $req: lease lost; result discarded" "$PROC_LOG"
+eq "requeue: no file of the job but its log is written" \
+	"$(ls "$SPOOL" | grep "^$req\\." | grep -v '\.log$')" ""
+
 # ---- notification records the sender must refuse ----
 # (SPOOL/notify/<id>.<outcome>.<sink>.json, jobspool(5)): not JSON, JSON
 # without a job, a directory; the webhook itself is never reached
