@@ -63,7 +63,12 @@ $(B)/libapiserver.a: $(call obj,$(API_LIB_SRC))
 $(B)/jobspool-apiserver: $(call obj,apiserver/main.c) $(B)/libapiserver.a \
 		$(B)/libjobspool.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(API_LIBS)
-# remote mode (processor/remote_*.c) talks HTTP with libcurl
+# remote mode (processor/remote_*.c) and the notifiers talk HTTP with
+# libcurl, which the processor loads when it needs it (processor/curlfn.h:
+# not linked, so a local processor does not map it); the client links it.
+# The processor and the cleaner are linked --as-needed: nothing of
+# libmicrohttpd (the apiserver's) or GnuTLS under it, whatever the toolchain
+# defaults to
 PROC_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 # each program is its main.c over an archive of its other modules, which
 # the unit tests link too (tests/unit/test_api_*, test_proc_*, test_clean_*)
@@ -73,14 +78,14 @@ $(B)/libprocessor.a: $(call obj,$(PROC_LIB_SRC))
 	rm -f $@ && ar rcs $@ $^
 $(B)/jobspool-processor: $(call obj,processor/main.c) $(B)/libprocessor.a \
 		$(B)/libjobspool.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(PROC_LIBS)
+	$(CC) $(ALL_CFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS) -ldl
 CLEAN_LIB_SRC := $(filter-out cleaner/main.c,$(CLEAN_SRC))
 $(B)/libcleaner.a: $(call obj,$(CLEAN_LIB_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 $(B)/jobspool-cleaner: $(call obj,cleaner/main.c) $(B)/libcleaner.a \
 		$(B)/libjobspool.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)
 # jobspool(1), the client: local mode through lib/, remote mode with libcurl
 CLIENT_LIB_SRC := $(filter-out client/main.c,$(CLIENT_SRC))
 $(B)/libclient.a: $(call obj,$(CLIENT_LIB_SRC))

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "curlfn.h"
 #include "log.h"
 #include "proc.h"
 #include "remote.h"
@@ -35,6 +36,28 @@ std_fds(void)
 		if (fd > 2)
 			return close(fd);
 	}
+}
+
+/* Remote mode: --spool is our work directory; the link process talks to
+ * the server (remote.h), with libcurl.  0, or -1 having said why. */
+static int
+start_remote(struct proc_config *cfg, struct js_spool *sp)
+{
+	char err[512];
+
+	if (curlfn_load(err, sizeof err) < 0) {
+		js_err("remote mode: %s", err);
+		return -1;
+	}
+	if (remote_prepare(sp) < 0)
+		js_warn("cannot clean %s: %s", js_spool_path(sp),
+		    strerror(errno));
+	cfg->link_pid = remote_start(cfg, sp);
+	if (cfg->link_pid < 0) {
+		js_err("cannot start the remote link: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -94,20 +117,10 @@ main(int argc, char *argv[])
 			return 1;
 		}
 	}
-	if (cfg.server != NULL) {
-		/* remote mode: --spool is our work directory; the link
-		 * process talks to the server (remote.h) */
-		if (remote_prepare(sp) < 0)
-			js_warn("cannot clean %s: %s", js_spool_path(sp),
-			    strerror(errno));
-		cfg.link_pid = remote_start(&cfg, sp);
-		if (cfg.link_pid < 0) {
-			js_err("cannot start the remote link: %s",
-			    strerror(errno));
-			js_spool_close(sp);
-			proc_config_free(&cfg);
-			return 1;
-		}
+	if (cfg.server != NULL && start_remote(&cfg, sp) < 0) {
+		js_spool_close(sp);
+		proc_config_free(&cfg);
+		return 1;
 	}
 	rc = proc_loop(sp, &cfg);
 	if (cfg.link_pid > 0 && remote_stop(cfg.link_pid, 25000) < 0 && rc == 0)

@@ -539,6 +539,8 @@ notifier_start(struct js_spool *sp, const struct proc_config *cfg,
 	*out = NULL;
 	if (cfg->notify_url == NULL && cfg->notify_chat == NULL)
 		return 0;
+	if (curlfn_load(err, errlen) < 0)
+		return -1;
 	if (curl_global_init(CURL_GLOBAL_ALL) != 0) {
 		snprintf(err, errlen, "cannot initialise libcurl");
 		return -1;

@@ -14,7 +14,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <curl/curl.h>
+#include "curlfn.h"
 #include <jansson.h>
 
 #include "proc.h"

@@ -31,7 +31,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <curl/curl.h>
+#include "curlfn.h"
 #include <jansson.h>
 
 #include "proc.h"

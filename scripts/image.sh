@@ -39,6 +39,19 @@ for p in jobspool-apiserver jobspool-processor jobspool-cleaner jobspool; do
 		cp -L "$lib" "$R$lib"
 	done
 done
+# and libcurl, which the processor loads only for remote mode and the
+# notifiers (processor/curlfn.h: not in its ldd), with what it loads
+curl=$(ldconfig -p | awk '$1 == "libcurl-gnutls.so.4" { print $NF; exit }')
+if [ -z "$curl" ]; then
+	echo "image.sh: libcurl-gnutls.so.4 not found (apt-get install libcurl3-gnutls)" >&2
+	exit 1
+fi
+{ echo "$curl"; ldd "$curl" | awk '/=> \// { print $3 }'; } |
+while read -r lib; do
+	[ -e "$R$lib" ] && continue
+	mkdir -p "$R$(dirname "$lib")"
+	cp -L "$lib" "$R$lib"
+done
 cp /bin/busybox "$R/bin/busybox"
 for a in sh echo cat sleep env true false ls; do ln -s busybox "$R/bin/$a"; done
 printf '%s\n' 'root:x:0:0:root:/:/bin/sh' 'jobspool:x:65532:65532:jobspool:/spool:/bin/sh' \

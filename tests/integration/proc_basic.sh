@@ -176,6 +176,12 @@ done
 future=$(( $(date +%s) * 1000 + 600000 ))
 late_id=$(submit "{\"shell\":\"echo late >> $WORK/order\",\"priority\":100,\"not_before\":$future}")
 start_proc -j 1
+wait_until 20 grep -q 'processing' "$PROC_LOG"
+# a local processor talks no HTTP: libcurl (and GnuTLS under it) is not
+# mapped (processor/curlfn.h loads it for remote mode and the notifiers)
+check "a local processor has not loaded libcurl" \
+	sh -c "! grep -q 'libcurl' /proc/$PROC_PID/maps"
+check "... nor GnuTLS" sh -c "! grep -q 'libgnutls' /proc/$PROC_PID/maps"
 check "five jobs ran" wait_until 30 sh -c "[ -f '$WORK/order' ] && [ \$(wc -l < '$WORK/order') -ge 5 ]"
 eq "priority desc, then submission order" "$(tr '\n' ' ' <"$WORK/order")" "d b e a c "
 check "a job with not_before in the future waits" test -f "$SPOOL/$late_id.pending"

@@ -65,6 +65,8 @@ start_proc -j 2 --notify-url "$HOOK" --notify-telegram 4242 \
 	--notify-telegram-token-file "$WORK/bot.token" \
 	--notify-telegram-api "http://127.0.0.1:$SPORT/" \
 	--status-url "http://status.example:8080/"
+check "with a notifier the processor has loaded libcurl" \
+	wait_until 20 grep -q 'libcurl' "/proc/$PROC_PID/maps"
 ok_id=$(submit '{"name":"nightly-backup","shell":"sleep 0.3"}')
 bad_id=$(submit '{"name":"broken-job","shell":"exit 3"}')
 sig_id=$(submit '{"shell":"kill -TERM $$"}')
