@@ -170,6 +170,27 @@ check "requeue: its lease was lost, said so" grep -q "job $req: lease lost; resu
 eq "requeue: no file of the job but its log is written" \
 	"$(ls "$SPOOL" | grep "^$req\\." | grep -v '\.log$')" ""
 
+# ---- inotify's queue overflows: a cancel whose event was lost still
+# arrives (the overflow makes the processor read the whole spool) ----
+qmax=$(cat /proc/sys/fs/inotify/max_queued_events 2>/dev/null || echo 0)
+if [ "$qmax" -gt 0 ] && [ "$qmax" -le 100000 ]; then
+	proc_setup
+	start_proc --scan-interval 1h
+	ovf=$(submit '{"shell":"sleep 60"}')
+	check "overflow: the job runs" wait_until 20 sh -c "jq -e '.pid > 0' '$SPOOL/$ovf.wip' >/dev/null 2>&1"
+	kill -STOP "$PROC_PID"
+	(cd "$SPOOL" && seq -f 'junk%g' 1 $((qmax + 100)) | xargs touch)
+	: >"$SPOOL/$ovf.cancel"		# its event does not fit
+	kill -CONT "$PROC_PID"
+	check "overflow: the cancel is found by the rescan" wait_final 20 "$ovf"
+	eq "  cancelled" "$(field "$ovf" .status)" cancelled
+	eq "  while running" "$(field "$ovf" .error)" "cancelled while running"
+	(cd "$SPOOL" && seq -f 'junk%g' 1 $((qmax + 100)) | xargs rm -f)
+	stop_proc "$PROC_PID"
+else
+	skip permission "fs.inotify.max_queued_events is $qmax" "inotify overflow"
+fi
+
 # ---- notification records the sender must refuse ----
 # (SPOOL/notify/<id>.<outcome>.<sink>.json, jobspool(5)): not JSON, JSON
 # without a job, a directory; the webhook itself is never reached
