@@ -191,6 +191,28 @@ else
 	skip permission "fs.inotify.max_queued_events is $qmax" "inotify overflow"
 fi
 
+# ---- a registry that cannot be written, a service manager that cannot
+# be told: warnings, and the jobs run all the same ----
+proc_setup
+: >"$SPOOL/processors"		# a file where the registry directory belongs
+NOTIFY_SOCKET=$WORK/no-manager.sock WATCHDOG_USEC=300000
+export NOTIFY_SOCKET WATCHDOG_USEC
+start_proc --lease 3s
+unset NOTIFY_SOCKET WATCHDOG_USEC
+reg=$(submit '{"command":["true"]}')
+check "no registry: jobs run" wait_final 20 "$reg"
+check "  the prune failure is logged" wait_until 10 \
+	grep -q 'cannot prune the processor registry: Not a directory' "$PROC_LOG"
+check "  the failed write is logged" \
+	grep -q "cannot write $SPOOL/processors/.*\.json: Not a directory" "$PROC_LOG"
+check "no manager: READY=1 not told, said why" grep -q \
+	'cannot tell the service manager that the processor is ready (NOTIFY_SOCKET): No such file or directory' "$PROC_LOG"
+check "no manager: the watchdog keep-alive not told, said why" wait_until 10 \
+	grep -q 'cannot tell the service manager the watchdog keep-alive (NOTIFY_SOCKET)' "$PROC_LOG"
+stop_proc "$PROC_PID"
+check "no manager: STOPPING=1 not told, said why" grep -q \
+	'cannot tell the service manager that the processor stops (NOTIFY_SOCKET)' "$PROC_LOG"
+
 # ---- notification records the sender must refuse ----
 # (SPOOL/notify/<id>.<outcome>.<sink>.json, jobspool(5)): not JSON, JSON
 # without a job, a directory; the webhook itself is never reached
