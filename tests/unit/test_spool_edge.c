@@ -478,6 +478,46 @@ test_bad_arguments(void **state)
 	json_decref(job);
 }
 
+/* A batch is all or nothing: a job that cannot be published (its id is
+ * taken) or has no id takes back the ones before it, and tmp/ is left
+ * empty. */
+static void
+test_submit_many_undo(void **state)
+{
+	struct tu_spool *f = *state;
+	char taken[JS_ID_SIZE], tmpdir[600];
+	json_t *jobs[3], *v, *in = tu_json("{\"command\":[\"true\"]}");
+	int i;
+
+	snprintf(taken, sizeof taken, "%s",
+	    submit(f->sp, "{\"command\":[\"true\"]}"));
+	v = js_job_validate(in, err, sizeof err);
+	assert_non_null(v);
+	for (i = 0; i < 3; i++) {
+		jobs[i] = js_job_new(v, NULL, "owner", NULL);
+		assert_non_null(jobs[i]);
+	}
+	json_object_set_new(jobs[2], "id", json_string(taken));
+	errno = 0;
+	assert_int_equal(js_spool_submit_many(f->sp, jobs, 3), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(tu_count(f->dir, ".pending"), 1);	/* the taken one */
+	snprintf(tmpdir, sizeof tmpdir, "%s/tmp", f->dir);
+	assert_int_equal(tu_count(tmpdir, NULL), 0);
+	/* no id in the middle: nothing written at all */
+	json_object_del(jobs[1], "id");
+	json_object_set_new(jobs[2], "id", json_string("0000000a-0000-4000-8000-000000000000"));
+	errno = 0;
+	assert_int_equal(js_spool_submit_many(f->sp, jobs, 3), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(tu_count(f->dir, ".pending"), 1);
+	assert_int_equal(tu_count(tmpdir, NULL), 0);
+	for (i = 0; i < 3; i++)
+		json_decref(jobs[i]);
+	json_decref(v);
+	json_decref(in);
+}
+
 #define T(fn) \
 	cmocka_unit_test_setup_teardown(fn, tu_spool_setup, tu_spool_teardown)
 
@@ -495,6 +535,7 @@ main(void)
 		T(test_clean_tmp_edge),
 		T(test_recover_unreadable_wip),
 		T(test_bad_arguments),
+		T(test_submit_many_undo),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
