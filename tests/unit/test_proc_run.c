@@ -491,6 +491,96 @@ test_helpers(void **state)
 	tu_rm_tree(dir);
 }
 
+/* Open descriptors of this process. */
+static int
+nfds(void)
+{
+	return tu_count("/proc/self/fd", NULL);
+}
+
+/* Out of descriptors at each step of a spawn (the soft limit just above
+ * what is open, then one more each time): it fails with a message and
+ * leaks nothing, or it works. */
+static void
+test_fd_exhaustion(void **state)
+{
+	static const char *const jobs[] = {
+		"{\"command\": [\"true\"]}",
+		"{\"command\": [\"cat\"], \"stdin\": \"small\"}",
+		NULL,		/* stdin past 64 KiB: a memfd */
+	};
+	struct rlimit saved, rl;
+	char *big = malloc(70000 + 64);
+	size_t j, i;
+	int lim, worked, failed, fd = logfile(), before, status;
+
+	(void)state;
+	assert_non_null(big);
+	i = (size_t)sprintf(big, "{\"command\": [\"true\"], \"stdin\": \"");
+	memset(big + i, 'z', 70000);
+	strcpy(big + i + 70000, "\"}");
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	for (j = 0; j < 3; j++) {
+		json_t *job = json_loads(jobs[j] ? jobs[j] : big, 0, NULL);
+		struct run_spec rs;
+		struct run_child rc;
+		char **av = run_job_argv(job, err, sizeof err);
+
+		assert_non_null(av);
+		memset(&rs, 0, sizeof rs);
+		rs.id = "00000000-0000-4000-8000-000000000005";
+		rs.argv = av;
+		rs.job = job;
+		rs.logfd = fd;
+		worked = failed = 0;
+		for (lim = 0; lim < 12; lim++) {
+			int hi = -1, k, holes[1024], nholes = 0, nholes_was;
+			/* descriptors go to the lowest free number: fill the
+			 * holes below the highest open one, so that the next
+			 * ones come right above it */
+			for (k = 0; k < 1024; k++)
+				if (fcntl(k, F_GETFD) >= 0)
+					hi = k;
+			for (k = 0; k < hi; k++)
+				if (fcntl(k, F_GETFD) < 0) {
+					assert_int_equal(dup2(fd, k), k);
+					holes[nholes++] = k;
+				}
+			before = nfds();
+			rl = saved;
+			rl.rlim_cur = (rlim_t)(hi + 1 + lim);
+			assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+			err[0] = '\0';
+			k = run_spawn(&rs, &rc, err, sizeof err);
+			assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+			if (k < 0)
+				assert_int_equal(nfds(), before);
+			nholes_was = nholes;
+			while (nholes > 0)
+				close(holes[--nholes]);
+			if (k < 0) {
+				failed++;
+				if (strncmp(err, "cannot ", 7) != 0 ||
+				    strstr(err, "Too many open files") == NULL)
+					fail_msg("limit +%d: error '%s'", lim, err);
+				continue;
+			}
+			worked++;
+			assert_int_equal(run_release(&rc, av[0], err, sizeof err),
+			    0);
+			assert_int_equal(waitpid(rc.pid, &status, 0), rc.pid);
+			assert_int_equal(nfds(), before - nholes_was);
+		}
+		/* the first tries fail, the last ones work */
+		assert_true(failed > 0);
+		assert_true(worked > 0);
+		proc_free_words(av);
+		json_decref(job);
+	}
+	free(big);
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -507,6 +597,7 @@ main(void)
 		cmocka_unit_test(test_release_dead),
 		cmocka_unit_test(test_recorded_group),
 		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_fd_exhaustion),
 	};
 
 	/* as in the processor (loop.c): a child that failed before its gate
