@@ -873,8 +873,6 @@ clear_run_fields(json_t *job)
 			json_object_set_new(job, fields[i], json_null());
 }
 
-/* Writes job as <id>.failed with error msg and removes <id>.<from>; caller
- * holds the lock. */
 /* Ends a job in place: writes <id>.<to> (failed or cancelled) with msg as
  * its error, then removes its <from> file; caller holds the lock. */
 static int
