@@ -40,6 +40,8 @@ struct ws {
 	size_t plen;
 	unsigned char in[WS_IN_MAX];
 	size_t inlen;
+	unsigned char *early;	/* what came with the upgrade request */
+	size_t early_len;
 	int closing;		/* we sent our close frame */
 	int peer_closed;	/* the client closed, or the socket failed */
 };
@@ -118,19 +120,11 @@ pump(struct ws *w, int flush)
 	return 0;
 }
 
-/* Reads and handles client frames (masked, small); -1 when closed. */
+/* Handles the whole client frames (masked, small) in w->in; -1 when
+ * closed. */
 static int
-read_client(struct ws *w)
+take_frames(struct ws *w)
 {
-	ssize_t n = recv(w->sock, w->in + w->inlen, sizeof w->in - w->inlen, 0);
-
-	if (n <= 0) {
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			return 0;
-		w->peer_closed = 1;
-		return -1;
-	}
-	w->inlen += (size_t)n;
 	for (;;) {
 		unsigned char *p;
 		size_t len;
@@ -160,6 +154,45 @@ read_client(struct ws *w)
 	}
 }
 
+/* Reads and handles client frames; -1 when closed. */
+static int
+read_client(struct ws *w)
+{
+	ssize_t n = recv(w->sock, w->in + w->inlen, sizeof w->in - w->inlen, 0);
+
+	if (n <= 0) {
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			return 0;
+		w->peer_closed = 1;
+		return -1;
+	}
+	w->inlen += (size_t)n;
+	return take_frames(w);
+}
+
+/* Handles the frames that came with the upgrade request (a ping, a
+ * close) now, not once the client sends more; in pieces as big as w->in. */
+static void
+take_early(struct ws *w)
+{
+	size_t off = 0, n;
+
+	while (off < w->early_len && !w->peer_closed) {
+		n = w->early_len - off;
+		if (n > sizeof w->in - w->inlen)
+			n = sizeof w->in - w->inlen;
+		if (n == 0)
+			break;	/* cannot be: a frame that fits is taken */
+		memcpy(w->in + w->inlen, w->early + off, n);
+		w->inlen += n;
+		off += n;
+		if (take_frames(w) < 0)
+			break;
+	}
+	free(w->early);
+	w->early = NULL;
+}
+
 static void *
 ws_thread(void *arg)
 {
@@ -179,6 +212,7 @@ ws_thread(void *arg)
 	pf[0].events = POLLIN;
 	pf[1].fd = w->efd;
 	pf[1].events = POLLIN;
+	take_early(w);
 	while (!w->peer_closed) {
 		if (pump(w, final) < 0)
 			break;
@@ -247,17 +281,25 @@ upgraded(void *cls, struct MHD_Connection *c, void *con_cls,
 	w->part = NULL;
 	w->plen = 0;
 	w->inlen = 0;
-	if (extra_in_size > 0 && extra_in_size <= sizeof w->in) {
-		memcpy(w->in, extra_in, extra_in_size);
-		w->inlen = extra_in_size;
+	w->early = NULL;
+	w->early_len = 0;
+	if (extra_in_size > 0) {	/* handled by the thread (take_early) */
+		if ((w->early = malloc(extra_in_size)) == NULL) {
+			free(w);
+			goto fail;
+		}
+		memcpy(w->early, extra_in, extra_in_size);
+		w->early_len = extra_in_size;
 	}
 	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->efd < 0) {
+		free(w->early);
 		free(w);
 		goto fail;
 	}
 	if (bus_add_efd(w->a->bus, w->efd) < 0) {
 		close(w->efd);
+		free(w->early);
 		free(w);
 		goto fail;
 	}
@@ -270,6 +312,7 @@ upgraded(void *cls, struct MHD_Connection *c, void *con_cls,
 		atomic_fetch_sub(&w->a->ws_active, 1);
 		bus_del_efd(w->a->bus, w->efd);
 		close(w->efd);
+		free(w->early);
 		free(w);
 		goto fail;
 	}

@@ -20,9 +20,18 @@ cat >"$W/wsx.py" <<'PY'
 import os, socket, struct, sys, time
 port, path = int(sys.argv[1]), sys.argv[2]
 s = socket.create_connection(("127.0.0.1", port), timeout=15)
+early = b""
+if len(sys.argv) > 3 and sys.argv[3].startswith("early"):
+    # pings sent in the same segment as the handshake: early:PAYLOAD, or
+    # earlyn:COUNT pings of payload "p"
+    a, _, v = sys.argv.pop(3).partition(":")
+    payload, count = (v, 1) if a == "early" else ("p", int(v))
+    k = b"\x01\x02\x03\x04"
+    early = (bytes([0x89, 0x80 | len(payload)]) + k +
+             bytes(b ^ k[i % 4] for i, b in enumerate(payload.encode()))) * count
 s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-           "Sec-WebSocket-Version: 13\r\n\r\n" % path).encode())
+           "Sec-WebSocket-Version: 13\r\n\r\n" % path).encode() + early)
 buf = b""
 while b"\r\n\r\n" not in buf:
     d = s.recv(4096)
@@ -114,6 +123,26 @@ for a in sys.argv[3:]:
         until(lambda op, p: arg.encode() in p)
     elif cmd == "wait":			# until the server closes
         until(lambda op, p: False)
+    elif cmd == "pongs":		# count the next arg pongs
+        got = 0
+        while got < int(arg):
+            try:
+                op, p = read_frame()
+            except (EOFError, socket.timeout, ConnectionError):
+                break
+            if op != 10:
+                show(op, p)
+                break
+            got += 1
+        print("PONGS", got, flush=True)
+    elif cmd == "pongwithin":		# a pong within arg ms, sending nothing
+        s.settimeout(int(arg) / 1000)
+        try:
+            op, p = read_frame()
+            show(op, p)
+        except socket.timeout:
+            print("TIMEOUT", flush=True)
+        s.settimeout(15)
     elif cmd == "sleep":
         time.sleep(int(arg) / 1000)
     elif cmd == "drop":
@@ -150,6 +179,12 @@ wsx "$PORT" "$LOG" msg:one huge wait >"$W/e" 2>&1
 eq "a 64-bit length: close 1009" "$(frames "$W/e")" "MSG 2 one|CLOSE 1009|"
 wsx "$PORT" "$LOG" msg:one drop >"$W/f" 2>&1
 eq "a client that vanishes" "$(frames "$W/f")" "MSG 2 one|"
+wsx "$PORT" "$LOG" early:first pongwithin:1500 msg:one close:1000 wait >"$W/p" 2>&1
+eq "a ping sent with the handshake is answered at once" "$(frames "$W/p")" \
+	"PONG first|MSG 2 one|CLOSE 1000|"
+wsx "$PORT" "$LOG" earlyn:700 pongs:700 msg:one close:1000 wait >"$W/q" 2>&1
+eq "700 pings (4900 bytes, more than one buffer) with the handshake: 700 pongs" \
+	"$(frames "$W/q")" "PONGS 700|MSG 2 one|CLOSE 1000|"
 req GET /healthz
 eq "the server still answers after all that" "$CODE" 200
 
