@@ -31,7 +31,7 @@ W=$(mktemp -d /tmp/jobspool-image.XXXXXX)
 T_DIRS="$T_DIRS $W"
 N=jobspool-test-$$
 cleanup_image() {
-	$P rm -f -t 1 "$N-api" "$N-proc" >/dev/null 2>&1
+	$P rm -f -t 1 "$N-api" "$N-proc" "$N-notify" >/dev/null 2>&1
 	$P rmi -f "$TAG" >/dev/null 2>&1
 }
 
@@ -101,6 +101,17 @@ eq "... and <id>.log beside it" "$(cat "$SPOOL/$ID.log")" "from the image
 Linux"
 eq "... owned by the host user" "$(stat -c %u "$SPOOL/$ID.retrieved")" "$(id -u)"
 check "... tmp/ is empty" test -z "$(ls -A "$SPOOL/tmp")"
+# a processor with a notifier loads libcurl (processor/curlfn.h; not in its
+# ldd): scripts/image.sh must have put it in the image
+# shellcheck disable=SC2086
+$P run -d --name "$N-notify" --network host $LIM --user "$U" \
+	--entrypoint /usr/bin/jobspool-processor "$TAG" --spool /tmp/s \
+	--notify-url "http://127.0.0.1:$PORT/nowhere" >/dev/null
+check "a processor with --notify-url runs in the image" wait_until 20 \
+	sh -c "$P logs '$N-notify' 2>&1 | grep -q 'processing /tmp/s'"
+$P logs "$N-notify" >"$W/notify.log" 2>&1
+check "... having loaded libcurl" sh -c "! grep -q 'libcurl' '$W/notify.log'"
+$P rm -f -t 1 "$N-notify" >/dev/null 2>&1
 $P logs "$N-api" >"$W/api.log" 2>&1
 check "no sanitizer report from the apiserver" sh -c "! grep -q 'Sanitizer' '$W/api.log'"
 cleanup_image
