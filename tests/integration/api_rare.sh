@@ -5,7 +5,8 @@
 # a follow that asks for the outcome from an offset of a log that does not
 # exist, a job removed while it is followed, and a batch's merged log with
 # lines written in pieces, a line over 64 KiB and unterminated last lines
-# (followed and not).
+# (followed and not), lost inotify events, the server on IPv6 (its access
+# log), a worker's finish when the server cannot read the job's log.
 . "$(dirname "$0")/lib.sh"
 
 new_spool
@@ -116,4 +117,31 @@ metric 'jobspool_jobs_finished_total{state="completed"}'
 eq "  the completed one still once" "$M" $((c0 + 1))
 eq "  the junk is gone" "$(spool_files | grep -c junk)" 0
 api_stop
+
+# ---- over IPv6, with tokens: the access log, a worker's unreadable log ----
+if ip -6 addr show lo 2>/dev/null | grep -q '::1'; then
+	new_spool
+	check "server starts on [::1]" start_api --listen '[::1]:0' \
+		--token w:w0rker:worker --token u:us3r --access-log "$W/access"
+	req GET /healthz
+	eq "healthz over IPv6" "$CODE" 200
+	check "  the access log names the client ::1" \
+		grep -q ' ::1 GET /healthz route=healthz status=200' "$W/access"
+	req POST /api/v1/jobs -H 'Authorization: Bearer us3r' -d '{"shell":"true"}'
+	ID=$(printf '%s' "$BODY" | jq -r .id)
+	req POST /api/v1/workers/claim -H 'Authorization: Bearer w0rker' -d '{"wait":0}'
+	G=$(printf '%s' "$BODY" | jq -r '.lease.token')
+	eq "a worker claims it" "$(printf '%s' "$BODY" | jq -r .job.id)" "$ID"
+	mkdir "$SPOOL/$ID.log"	# a log that cannot be read
+	req POST "/api/v1/workers/jobs/$ID/finish" -H 'Authorization: Bearer w0rker' \
+		-d "{\"token\":$G,\"job\":{\"status\":\"completed\",\"exit_code\":0}}"
+	eq "finish with an unreadable log: 200" "$CODE" 200
+	jq_eq "  log_size and log_sha256 unknown (null), not made up" \
+		'[.log_size, .log_sha256] | map(tostring) | join(" ")' "null null"
+	check "  the server says why" grep -q "job $ID: cannot read its log" "$API_LOG"
+	check "  the job is completed" test -f "$SPOOL/$ID.completed"
+	api_stop
+else
+	skip permission "no IPv6 loopback" "the server over IPv6"
+fi
 finish
