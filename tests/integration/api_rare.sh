@@ -118,6 +118,23 @@ eq "  the completed one still once" "$M" $((c0 + 1))
 eq "  the junk is gone" "$(spool_files | grep -c junk)" 0
 api_stop
 
+# ---- a low soft limit of open files is raised to the hard one ----
+hard=$(ulimit -H -n)
+if [ "$hard" != unlimited ] && [ "$hard" -gt 512 ]; then
+	new_spool
+	(ulimit -S -n 512 && exec "$JS_BIN/jobspool-apiserver" --spool "$SPOOL" \
+		--listen 127.0.0.1:0) 2>"$W/nofile.log" &
+	NP=$!
+	T_PIDS="$T_PIDS $NP"
+	check "server starts with a soft open file limit of 512" \
+		wait_until 20 grep -q 'listening on' "$W/nofile.log"
+	eq "  and raises it to the hard limit ($hard)" \
+		"$(awk '/^Max open files/ { print $4 }' "/proc/$NP/limits")" "$hard"
+	stop_pid "$NP"
+else
+	skip permission "hard open file limit $hard" "raising the soft limit"
+fi
+
 # ---- over IPv6, with tokens: the access log, a worker's unreadable log ----
 if ip -6 addr show lo 2>/dev/null | grep -q '::1'; then
 	new_spool
