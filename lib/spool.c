@@ -1723,28 +1723,52 @@ replace_pending(struct js_spool *sp, const char *name, const json_t *job)
 	return js_spool_sync(sp);
 }
 
-/* Cancels a pending job as the edited job: the rename .pending ->
- * .cancelled is the same race as a claim (one wins; -1/ENOENT if the claim
- * did), then the file gets the edited content.  Caller holds the lock. */
+/* Cancels a pending job as the edited job: its content is written to
+ * tmp/ first (a full disk refuses the cancel with the job still pending),
+ * then the rename .pending -> .cancelled is the same race as a claim (one
+ * wins; -1/ENOENT if the claim did), then the edited content replaces the
+ * file (failing that, the job is put back pending).  Caller holds the
+ * lock. */
 static int
 cancel_pending(struct js_spool *sp, const char *id, json_t *job)
 {
-	char pend[JS_NAME_SIZE], canc[JS_NAME_SIZE];
+	char pend[JS_NAME_SIZE], canc[JS_NAME_SIZE], tmpname[JS_NAME_SIZE];
+	char *text = NULL;
+	size_t len;
+	int rc, saved;
 
 	js_spool_name(pend, id, "pending");
 	js_spool_name(canc, id, "cancelled");
-	if (renameat2(sp->dirfd, pend, sp->dirfd, canc, RENAME_NOREPLACE) < 0 &&
-	    (errno != EINVAL || renameat(sp->dirfd, pend, sp->dirfd, canc) < 0))
-		return -1;
 	if (json_object_set_new(job, "status", json_string("cancelled")) < 0 ||
 	    (!json_is_string(json_object_get(job, "error")) &&
 	    json_object_set_new(job, "error", json_string("cancelled")) < 0) ||
 	    js_job_set_time(job, "finished_at", 0) < 0 ||
-	    js_job_set_time(job, "updated_at", 0) < 0) {
+	    js_job_set_time(job, "updated_at", 0) < 0 ||
+	    (text = js_job_dump(job, &len)) == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
-	return write_job(sp, canc, job, 0);
+	rc = write_tmp(sp, text, len, tmpname);
+	saved = errno;
+	free(text);
+	if (rc < 0) {
+		errno = saved;
+		return -1;
+	}
+	if (renameat2(sp->dirfd, pend, sp->dirfd, canc, RENAME_NOREPLACE) < 0 &&
+	    (errno != EINVAL || renameat(sp->dirfd, pend, sp->dirfd, canc) < 0)) {
+		saved = errno;
+		unlinkat(sp->tmpfd, tmpname, 0);
+		errno = saved;
+		return -1;
+	}
+	if (publish(sp, tmpname, canc, 0) < 0) {
+		saved = errno;
+		(void)renameat(sp->dirfd, canc, sp->dirfd, pend);
+		errno = saved == ENOENT ? EIO : saved;	/* not "claimed" */
+		return -1;
+	}
+	return js_spool_sync(sp);
 }
 
 /* Carries out act (JS_EDIT_*, not NONE) on job, read in state *st under

@@ -518,6 +518,151 @@ test_submit_many_undo(void **state)
 	json_decref(in);
 }
 
+/* Submits a fresh job; js_spool_submit's result (errno kept). */
+static int
+submit_quiet(struct js_spool *sp)
+{
+	json_t *in = tu_json("{\"command\":[\"true\"]}"), *v, *job;
+	int rc, e;
+
+	v = js_job_validate(in, err, sizeof err);
+	assert_non_null(v);
+	job = js_job_new(v, NULL, "owner", NULL);
+	assert_non_null(job);
+	rc = js_spool_submit(sp, job);
+	e = errno;
+	json_decref(job);
+	json_decref(v);
+	json_decref(in);
+	errno = e;
+	return rc;
+}
+
+/* Content of path (static buffer; "" if none). */
+static const char *
+slurp(const char *path)
+{
+	static char buf[8192];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return buf;
+	n = read(fd, buf, sizeof buf - 1);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* A full disk refuses every change with ENOSPC and leaves the spool as it
+ * was (no half-written file, nothing in tmp/); once there is room the same
+ * calls succeed. */
+static void
+test_full_disk_leaves_spool(void **state)
+{
+	struct tu_spool *f = *state;
+	char dir[600], fill[700], path[700], before[8192], pend[JS_ID_SIZE],
+	    done[JS_ID_SIZE], run[JS_ID_SIZE], run2[JS_ID_SIZE], block[4096];
+	struct js_spool *sp;
+	struct js_claim c, rc, rc2;
+	json_t *job, *rjob, *rjob2, *ch, *r;
+	int fd, e[6];
+
+	snprintf(dir, sizeof dir, "%s/full", f->dir);
+	assert_int_equal(mkdir(dir, 0750), 0);
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=128k,mode=0750") < 0)
+		skip();
+	sp = js_spool_open(dir, 0, err, sizeof err);
+	assert_non_null(sp);
+	snprintf(pend, sizeof pend, "%s", submit(sp, "{\"command\":[\"true\"]}"));
+	snprintf(run, sizeof run, "%s", submit(sp, "{\"command\":[\"true\"]}"));
+	assert_int_equal(js_spool_claim(sp, run, "w", &rc, &rjob), 0);
+	assert_int_equal(js_spool_start(sp, &rc, rjob), 0);
+	snprintf(run2, sizeof run2, "%s",
+	    submit(sp, "{\"command\":[\"true\"]}"));
+	assert_int_equal(js_spool_claim(sp, run2, "w", &rc2, &rjob2), 0);
+	snprintf(done, sizeof done, "%s", submit(sp, "{\"command\":[\"true\"]}"));
+	assert_int_equal(js_spool_claim(sp, done, "w", &c, &job), 0);
+	assert_int_equal(js_spool_start(sp, &c, job), 0);
+	assert_int_equal(js_spool_finish(sp, &c, job, JS_COMPLETED), 0);
+	json_decref(job);
+	snprintf(path, sizeof path, "%s/%s.pending", dir, pend);
+	snprintf(before, sizeof before, "%s", slurp(path));
+
+	snprintf(fill, sizeof fill, "%s/fill", dir);
+	fd = open(fill, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	memset(block, 'x', sizeof block);
+	while (write(fd, block, sizeof block) > 0)
+		;
+	assert_int_equal(close(fd), 0);
+
+	ch = json_pack("{s:s}", "name", "renamed");
+	errno = 0;
+	r = js_spool_retrieve(sp, done);
+	e[0] = errno;
+	assert_null(r);
+	errno = 0;
+	assert_int_equal(js_spool_cancel(sp, pend, "stop", NULL), -1);
+	e[1] = errno;
+	errno = 0;
+	r = js_spool_update(sp, pend, ch);
+	e[2] = errno;
+	assert_null(r);
+	errno = 0;
+	assert_int_equal(js_spool_start(sp, &rc2, rjob2), -1);
+	e[3] = errno;
+	errno = 0;
+	assert_int_equal(submit_quiet(sp), -1);
+	e[4] = errno;
+	errno = 0;
+	assert_int_equal(js_spool_finish(sp, &rc, rjob, JS_FAILED), -1);
+	e[5] = errno;
+	/* the spool as it was */
+	snprintf(fill, sizeof fill, "%s/tmp", dir);
+	snprintf(block, sizeof block, "completed %d retrieved %d pending %d "
+	    "cancelled %d wip %d failed %d tmp %d same %d errno %d %d %d %d "
+	    "%d %d", tu_count(dir, ".completed"), tu_count(dir, ".retrieved"),
+	    tu_count(dir, ".pending"), tu_count(dir, ".cancelled"),
+	    tu_count(dir, ".wip"), tu_count(dir, ".failed"),
+	    tu_count(fill, NULL), strcmp(slurp(path), before) == 0,
+	    e[0], e[1], e[2], e[3], e[4], e[5]);
+	snprintf(fill, sizeof fill, "completed 1 retrieved 0 pending 1 "
+	    "cancelled 0 wip 2 failed 0 tmp 0 same 1 errno %d %d %d %d %d %d",
+	    ENOSPC, ENOSPC, ENOSPC, ENOSPC, ENOSPC, ENOSPC);
+	if (strcmp(block, fill) != 0) {
+		snprintf(fill, sizeof fill, "%s/fill", dir);
+		unlink(fill);
+		js_spool_close(sp);
+		umount(dir);
+		fail_msg("after the refusals: %s", block);
+	}
+
+	/* room again: the same calls succeed */
+	snprintf(fill, sizeof fill, "%s/fill", dir);
+	assert_int_equal(unlink(fill), 0);
+	r = js_spool_update(sp, pend, ch);
+	assert_non_null(r);
+	assert_string_equal(js_job_str(r, "name"), "renamed");
+	json_decref(r);
+	r = js_spool_retrieve(sp, done);
+	assert_non_null(r);
+	json_decref(r);
+	assert_int_equal(js_spool_start(sp, &rc2, rjob2), 0);
+	assert_int_equal(js_spool_finish(sp, &rc, rjob, JS_FAILED), 0);
+	assert_int_equal(js_spool_cancel(sp, pend, "stop", NULL), 0);
+	assert_int_equal(tu_count(dir, ".cancelled"), 1);
+	assert_int_equal(tu_count(dir, ".failed"), 1);
+	assert_int_equal(tu_count(dir, ".retrieved"), 1);
+	json_decref(rjob);
+	json_decref(rjob2);
+	json_decref(ch);
+	js_spool_close(sp);
+	assert_int_equal(umount(dir), 0);
+}
+
 #define T(fn) \
 	cmocka_unit_test_setup_teardown(fn, tu_spool_setup, tu_spool_teardown)
 
@@ -536,6 +681,7 @@ main(void)
 		T(test_recover_unreadable_wip),
 		T(test_bad_arguments),
 		T(test_submit_many_undo),
+		T(test_full_disk_leaves_spool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
