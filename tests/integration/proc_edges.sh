@@ -4,7 +4,8 @@
 # there at the claim, a fractional timeout, a notify command killed by a
 # signal, a lease lost while the job runs, SIGTERM twice, SIGHUP with a bad
 # and then a good configuration, notification records the sender refuses,
-# what an earlier run left in a remote work directory, and a spool that is
+# what an earlier run left in a remote work directory, running out of file
+# descriptors, and a spool that is
 # (or becomes) read-only.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proc.inc"
@@ -212,6 +213,43 @@ check "no manager: the watchdog keep-alive not told, said why" wait_until 10 \
 stop_proc "$PROC_PID"
 check "no manager: STOPPING=1 not told, said why" grep -q \
 	'cannot tell the service manager that the processor stops (NOTIFY_SOCKET)' "$PROC_LOG"
+
+# ---- out of descriptors: a processor whose hard limit is too low for
+# its -j; the jobs that cannot start fail saying why, the others run ----
+proc_setup
+PROC_N=$((PROC_N + 1))
+PROC_LOG="$WORK/proc.$PROC_N.log"
+# shellcheck disable=SC2086
+# (a run whose start or result cannot be recorded stays claimed until its
+# lease expires and it runs again: a short lease)
+(ulimit -n 30 && exec "$P" --spool "$SPOOL" -j 12 --scan-interval 300ms \
+	--lease 3s $ROOT \
+	2>>"$PROC_LOG") &
+PROC_PID=$!
+T_PIDS="$T_PIDS $PROC_PID"
+emf=""
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	emf="$emf $(submit "{\"shell\":\"sleep 0.3; echo $i\"}")"
+done
+# shellcheck disable=SC2086
+check "EMFILE: every job ends" wait_final 60 $emf ||
+	{ ls -l "$SPOOL"; cat "$PROC_LOG"; }
+nc=0 nf=0 other=""
+for j in $emf; do
+	case "$(field "$j" .status)" in
+	completed) nc=$((nc + 1)) ;;
+	failed)	nf=$((nf + 1))
+		field "$j" .error | grep -q 'Too many open files' ||
+			other="$other $(field "$j" .error)" ;;
+	*) other="$other $(field "$j" .status)" ;;
+	esac
+done
+check "EMFILE: some jobs ran ($nc)" test "$nc" -gt 0
+check "EMFILE: some could not start ($nf)" test "$nf" -gt 0
+eq "EMFILE: each failed one says Too many open files" "$other" ""
+check "EMFILE: the processor still runs" kill -0 "$PROC_PID"
+stop_proc "$PROC_PID"
+proc_check_logs
 
 # ---- notification records the sender must refuse ----
 # (SPOOL/notify/<id>.<outcome>.<sink>.json, jobspool(5)): not JSON, JSON
