@@ -42,6 +42,22 @@ logfile(void)
 	return fd;
 }
 
+/* A spec for job (its argv from run_job_argv, which the caller frees)
+ * with output to logfd; the rest zero. */
+static char **
+spec(struct run_spec *rs, const char *id, const json_t *job, int logfd)
+{
+	char **av = run_job_argv(job, err, sizeof err);
+
+	assert_non_null(av);
+	memset(rs, 0, sizeof *rs);
+	rs->id = id;
+	rs->argv = av;
+	rs->job = job;
+	rs->logfd = logfd;
+	return av;
+}
+
 /* Spawns job (its argv from run_job_argv) with output to logfd and
  * releases it; the result of run_release (err set on -1), the child
  * reaped, its exit status in *status (-1 when it never ran). */
@@ -56,13 +72,7 @@ run_job(const char *json, int logfd, int watcher, int *status)
 	int r;
 
 	assert_non_null(job);
-	argv = run_job_argv(job, err, sizeof err);
-	assert_non_null(argv);
-	memset(&rs, 0, sizeof rs);
-	rs.id = "00000000-0000-4000-8000-000000000001";
-	rs.argv = argv;
-	rs.job = job;
-	rs.logfd = logfd;
+	argv = spec(&rs, "00000000-0000-4000-8000-000000000001", job, logfd);
 	rs.user = "someone";
 	rs.home = "/home/someone";
 	rs.watcher = watcher;
@@ -287,13 +297,7 @@ test_credentials(void **state)
 		close(fd);
 		skip();
 	}
-	memset(&rs, 0, sizeof rs);
-	rs.id = "00000000-0000-4000-8000-000000000002";
-	av = run_job_argv(job, err, sizeof err);
-	assert_non_null(av);
-	rs.argv = av;
-	rs.job = job;
-	rs.logfd = fd;
+	av = spec(&rs, "00000000-0000-4000-8000-000000000002", job, fd);
 	rs.drop = 1;
 	rs.uid = pw->pw_uid;
 	rs.gid = pw->pw_gid;
@@ -325,13 +329,7 @@ test_abort(void **state)
 	snprintf(json, sizeof json, "{\"command\": [\"touch\", \"%s\"]}", mark);
 	job = json_loads(json, 0, NULL);
 	assert_non_null(job);
-	memset(&rs, 0, sizeof rs);
-	rs.id = "00000000-0000-4000-8000-000000000003";
-	av = run_job_argv(job, err, sizeof err);
-	assert_non_null(av);
-	rs.argv = av;
-	rs.job = job;
-	rs.logfd = fd;
+	av = spec(&rs, "00000000-0000-4000-8000-000000000003", job, fd);
 	assert_int_equal(run_spawn(&rs, &rc, err, sizeof err), 0);
 	run_abort(&rc);
 	assert_int_equal(rc.pid, -1);
@@ -358,13 +356,7 @@ test_release_dead(void **state)
 	int fd = logfile(), i;
 
 	(void)state;
-	memset(&rs, 0, sizeof rs);
-	rs.id = "00000000-0000-4000-8000-000000000004";
-	av = run_job_argv(job, err, sizeof err);
-	assert_non_null(av);
-	rs.argv = av;
-	rs.job = job;
-	rs.logfd = fd;
+	av = spec(&rs, "00000000-0000-4000-8000-000000000004", job, fd);
 	assert_int_equal(run_spawn(&rs, &rc, err, sizeof err), 0);
 	assert_int_equal(kill(rc.pid, SIGKILL), 0);
 	/* a zombie (not reaped: run_release does that) */
@@ -524,14 +516,9 @@ test_fd_exhaustion(void **state)
 		json_t *job = json_loads(jobs[j] ? jobs[j] : big, 0, NULL);
 		struct run_spec rs;
 		struct run_child rc;
-		char **av = run_job_argv(job, err, sizeof err);
+		char **av = spec(&rs, "00000000-0000-4000-8000-000000000005",
+		    job, fd);
 
-		assert_non_null(av);
-		memset(&rs, 0, sizeof rs);
-		rs.id = "00000000-0000-4000-8000-000000000005";
-		rs.argv = av;
-		rs.job = job;
-		rs.logfd = fd;
 		worked = failed = 0;
 		for (lim = 0; lim < 12; lim++) {
 			int hi = -1, k, holes[1024], nholes = 0, nholes_was;
