@@ -1416,6 +1416,7 @@ js_spool_log_append(struct js_spool *sp, const char *id, long long generation,
 	}
 	skip = cur - offset;	/* already stored: a resumed upload */
 	if (skip < len) {
+		int created = fd < 0;
 		if (fd >= 0)
 			close(fd);
 		/* O_APPEND, O_NOFOLLOW, 0640; under the job's lock and claim
@@ -1424,8 +1425,18 @@ js_spool_log_append(struct js_spool *sp, const char *id, long long generation,
 		if (fd < 0)
 			goto out;
 		if (js_write_all(fd, (const char *)buf + skip,
-		    len - (size_t)skip) < 0)
+		    len - (size_t)skip) < 0) {
+			/* a log this call created holds nothing it stored
+			 * (a full disk): it goes again */
+			if (created) {
+				char name[JS_NAME_SIZE];
+				saved = errno;
+				js_spool_name(name, id, "log");
+				(void)unlinkat(sp->dirfd, name, 0);
+				errno = saved;
+			}
 			goto out;
+		}
 		cur += len - (size_t)skip;
 		if (size != NULL)
 			*size = cur;
