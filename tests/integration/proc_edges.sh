@@ -2,11 +2,12 @@
 # jobspool-processor at its edges: jobs that cannot start (cwd, limits,
 # program, log) and the error each records, a large stdin, a cancel already
 # there at the claim, a fractional timeout, a notify command killed by a
-# signal, a lease lost while the job runs, SIGTERM twice, SIGHUP with a bad
-# and then a good configuration, notification records the sender refuses,
-# what an earlier run left in a remote work directory, running out of file
-# descriptors, and a spool that is
-# (or becomes) read-only.
+# signal, a lease lost while the job runs or at shutdown, SIGHUP with a bad
+# and then a good configuration, SIGTERM twice, a log removed by its job,
+# unreadable pauses, an inotify overflow, an unwritable registry and an
+# absent service manager, running out of file descriptors, notification
+# records the sender refuses, what an earlier run left in a remote work
+# directory, and a spool that is (or becomes) read-only.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proc.inc"
 P="$JS_BIN/jobspool-processor"
@@ -145,7 +146,7 @@ eq "twice: it says why" "$(jq -r .error "$SPOOL/$term.pending")" \
 proc_check_logs
 
 # ---- a log gone when the run ends; pauses that cannot be read; a
-# shutdown's requeue that finds its lease lost ----
+# shutdown of a run whose lease is lost (its .wip gone) ----
 proc_setup
 # shellcheck disable=SC2086
 start_proc $ROOT
@@ -161,14 +162,14 @@ check "paused.d unreadable: claims go on" wait_final 20 "$unp"
 check "  said why" grep -q "cannot read what is paused in $SPOOL: Not a directory; claiming as if nothing were" "$PROC_LOG"
 rm -f "$SPOOL/paused.d"
 req=$(submit '{"shell":"sleep 60"}')
-check "requeue: the job runs" wait_until 20 sh -c "jq -e '.pid > 0' '$SPOOL/$req.wip' >/dev/null 2>&1"
+check "lost at shutdown: the job runs" wait_until 20 sh -c "jq -e '.pid > 0' '$SPOOL/$req.wip' >/dev/null 2>&1"
 mv "$SPOOL/$req.wip" "$WORK/stash2.wip"
 kill -TERM "$PROC_PID"
 kill -TERM "$PROC_PID"
 wait "$PROC_PID"
-eq "requeue: exit status 0" "$?" 0
-check "requeue: its lease was lost, said so" grep -q "job $req: lease lost; result discarded" "$PROC_LOG"
-eq "requeue: no file of the job but its log is written" \
+eq "lost at shutdown: exit status 0" "$?" 0
+check "lost at shutdown: its lease was lost, said so" grep -q "job $req: lease lost; result discarded" "$PROC_LOG"
+eq "lost at shutdown: no file of the job but its log is written" \
 	"$(ls "$SPOOL" | grep "^$req\\." | grep -v '\.log$')" ""
 
 # ---- inotify's queue overflows: a cancel whose event was lost still
