@@ -6,8 +6,9 @@
 # and then a good configuration, SIGTERM twice, a log removed by its job,
 # unreadable pauses, an inotify overflow, an unwritable registry and an
 # absent service manager, running out of file descriptors, notification
-# records the sender refuses, what an earlier run left in a remote work
-# directory, and a spool that is (or becomes) read-only.
+# records the sender refuses, a notification queue that is no directory,
+# what an earlier run left in a remote work directory, and a spool that is
+# (or becomes) read-only.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proc.inc"
 P="$JS_BIN/jobspool-processor"
@@ -272,6 +273,25 @@ check "  both files are gone" sh -c "! ls '$SPOOL/notify' | grep -q -e '$n1' -e 
 check "notify: a directory is not opened, said why" wait_until 20 \
 	grep -q "notify/$n3.completed.url.json: Is a directory" "$PROC_LOG"
 check "  and left alone" test -d "$SPOOL/notify/$n3.completed.url.json"
+stop_proc "$PROC_PID"
+
+# the notification queue is not a directory: at start, fatal; later, the
+# job's result stands and the notification is lost, said why
+proc_setup
+: >"$SPOOL/notify"
+"$P" --spool "$SPOOL" --notify-url http://127.0.0.1:9/hook 2>"$WORK/nf.err"
+eq "notify dir a file at start: exit status 1" "$?" 1
+check "  said why" grep -q "cannot start the notifiers: cannot open $SPOOL/notify: Not a directory" "$WORK/nf.err"
+rm -f "$SPOOL/notify"
+start_proc --notify-url http://127.0.0.1:9/hook
+check "notify dir made by the processor" wait_until 10 test -d "$SPOOL/notify"
+rm -rf "$SPOOL/notify"
+: >"$SPOOL/notify"
+nq=$(submit '{"command":["true"]}')
+check "notify dir a file later: the job completes" wait_final 20 "$nq"
+eq "  completed" "$(field "$nq" .status)" completed
+check "  the lost notification is logged" wait_until 10 \
+	grep -q "job $nq: cannot queue its url notification: Not a directory" "$PROC_LOG"
 stop_proc "$PROC_PID"
 
 # ---- remote mode: what an earlier run left in the work directory ----
