@@ -1210,6 +1210,12 @@ setup(struct loop *l)
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) < 0)
 		return -1;
+	/* a log growing past our own file size limit (RLIMIT_FSIZE): the
+	 * write fails with EFBIG and the output is dropped, as on a full
+	 * disk (exec_output_drain), instead of SIGXFSZ killing us (jobs get
+	 * the default back: run.c) */
+	if (sigaction(SIGXFSZ, &sa, NULL) < 0)
+		return -1;
 	run_raise_nofile();
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);

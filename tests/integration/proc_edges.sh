@@ -5,10 +5,10 @@
 # signal, a lease lost while the job runs or at shutdown, SIGHUP with a bad
 # and then a good configuration, SIGTERM twice, a log removed by its job,
 # unreadable pauses, an inotify overflow, an unwritable registry and an
-# absent service manager, running out of file descriptors, notification
-# records the sender refuses, a notification queue that is no directory,
-# what an earlier run left in a remote work directory, and a spool that is
-# (or becomes) read-only.
+# absent service manager, running out of file descriptors, a log past the
+# processor's file size limit, notification records the sender refuses, a
+# notification queue that is no directory, what an earlier run left in a
+# remote work directory, and a spool that is (or becomes) read-only.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proc.inc"
 P="$JS_BIN/jobspool-processor"
@@ -252,6 +252,27 @@ eq "EMFILE: each failed one says Too many open files" "$other" ""
 check "EMFILE: the processor still runs" kill -0 "$PROC_PID"
 stop_proc "$PROC_PID"
 proc_check_logs
+
+# ---- a log past the processor's own file size limit (RLIMIT_FSIZE):
+# the output is dropped, the job runs to its end (SIGXFSZ killed the
+# processor once) ----
+proc_setup
+PROC_N=$((PROC_N + 1))
+PROC_LOG="$WORK/proc.$PROC_N.log"
+# shellcheck disable=SC2086
+(ulimit -f 200 && exec "$P" --spool "$SPOOL" $ROOT 2>>"$PROC_LOG") &
+PROC_PID=$!
+T_PIDS="$T_PIDS $PROC_PID"
+fsz=$(submit '{"shell":"head -c 1000000 /dev/zero; echo done >&2"}')
+check "RLIMIT_FSIZE: the job ends" wait_final 20 "$fsz"
+eq "  completed" "$(field "$fsz" .status)" completed
+lsz=$(wc -c <"$SPOOL/$fsz.log" | tr -d ' ')
+eq "  its log stops at the limit (200 blocks of 512 bytes)" "$lsz" 102400
+eq "  log_size says so" "$(field "$fsz" .log_size)" 102400
+check "  the dropped output is logged" grep -q \
+	"job $fsz: cannot write its log: File too large; its output is dropped" "$PROC_LOG"
+check "  the processor still runs" kill -0 "$PROC_PID"
+stop_proc "$PROC_PID"
 
 # ---- notification records the sender must refuse ----
 # (SPOOL/notify/<id>.<outcome>.<sink>.json, jobspool(5)): not JSON, JSON
