@@ -58,12 +58,15 @@ refused(char **argv, const char *want)
 		fail_msg("error '%s' lacks '%s'", err, want);
 }
 
-/* Writes text into the file path. */
+/* Writes text into the file dir/name, whose path goes into path. */
 static void
-write_file(const char *path, const char *text)
+put(char *path, size_t len, const char *dir, const char *name,
+    const char *text)
 {
-	FILE *f = fopen(path, "w");
+	FILE *f;
 
+	snprintf(path, len, "%s/%s", dir, name);
+	f = fopen(path, "w");
 	assert_non_null(f);
 	assert_int_equal(fputs(text, f) >= 0, 1);
 	assert_int_equal(fclose(f), 0);
@@ -144,14 +147,10 @@ test_remote(void **state)
 	    "--tls-cert", cert, "--tls-key", cert, NULL };
 
 	(void)state;
-	snprintf(tf, sizeof tf, "%s/token", dir);
-	snprintf(blank, sizeof blank, "%s/blank", dir);
-	snprintf(empty, sizeof empty, "%s/empty", dir);
-	snprintf(cert, sizeof cert, "%s/cert.pem", dir);
-	write_file(tf, "tok-123\nsecond line ignored\n");
-	write_file(blank, "tok 123\n");
-	write_file(empty, "\nsecond\n");
-	write_file(cert, "not checked here\n");
+	put(tf, sizeof tf, dir, "token", "tok-123\nsecond line ignored\n");
+	put(blank, sizeof blank, dir, "blank", "tok 123\n");
+	put(empty, sizeof empty, dir, "empty", "\nsecond\n");
+	put(cert, sizeof cert, dir, "cert.pem", "not checked here\n");
 
 	refused(tok_only, "--token and --token-file need --server");
 	refused(both, "give --token or --token-file, not both");
@@ -202,12 +201,9 @@ test_notify(void **state)
 	size_t i;
 
 	(void)state;
-	snprintf(tf, sizeof tf, "%s/bot", dir);
-	snprintf(bad, sizeof bad, "%s/bad", dir);
-	snprintf(empty, sizeof empty, "%s/empty", dir);
-	write_file(tf, "123:abc\n");
-	write_file(bad, "123/abc\n");
-	write_file(empty, "");
+	put(tf, sizeof tf, dir, "bot", "123:abc\n");
+	put(bad, sizeof bad, dir, "bad", "123/abc\n");
+	put(empty, sizeof empty, dir, "empty", "");
 
 	refused(chat_only, "--notify-telegram and "
 	    "--notify-telegram-token-file go together");
