@@ -11,21 +11,13 @@
 # succeed.  Needs root (mount -t tmpfs); skipped otherwise.
 . "$(dirname "$0")/lib.sh"
 
-T_MOUNTS=""
-cleanup() {
-	for p in $T_PIDS; do kill -9 "$p" 2>/dev/null; done
-	for p in $T_PIDS; do wait "$p" 2>/dev/null; done
-	for m in $T_MOUNTS; do umount -l "$m" 2>/dev/null; done
-	for d in $T_DIRS; do rm -rf "$d"; done
-}
-
 MNT=$(mktemp -d /tmp/jobspool-edits.XXXXXX)
 T_DIRS="$T_DIRS $MNT"
 if [ "$(id -u)" -ne 0 ] ||
     ! mount -t tmpfs -o size=1m,mode=0750 jobspool-test "$MNT" 2>/dev/null; then
 	skip_suite permission "needs root and tmpfs mounts (not root, or mount -t tmpfs refused)"
 fi
-T_MOUNTS="$MNT"
+T_MOUNTS="$MNT"	# unmounted by lib.sh's cleanup
 SPOOL=$MNT
 FILLER=$SPOOL/filler
 fill() {

@@ -43,8 +43,14 @@ eq() {
 	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1 (got '$2', want '$3')"; fi
 }
 
+# T_MOUNTS: mount points a suite made (tmpfs, bind); unmounted (lazily)
+# before the directories are removed
 cleanup() {
 	for p in $T_PIDS; do kill -9 "$p" 2>/dev/null; done
+	for m in ${T_MOUNTS:-}; do
+		for p in $T_PIDS; do wait "$p" 2>/dev/null; done
+		umount -l "$m" 2>/dev/null
+	done
 	for d in $T_DIRS; do rm -rf "$d"; done
 }
 trap cleanup EXIT

@@ -11,29 +11,13 @@
 
 #define ALL_STATES ((1u << JS_NSTATES) - 1)
 
-static char err[512];
-
 /* Submits a job made from JSON text (owner, batch may be NULL); its id
  * into id. */
 static void
 submit(struct js_spool *sp, const char *text, const char *owner,
     const char *batch, char id[JS_ID_SIZE])
 {
-	json_t *in, *v, *job;
-
-	in = js_job_parse(text, strlen(text), err, sizeof err);
-	if (in == NULL)
-		fail_msg("parse: %s", err);
-	v = js_job_validate(in, err, sizeof err);
-	if (v == NULL)
-		fail_msg("validate: %s", err);
-	job = js_job_new(v, NULL, owner, batch);
-	assert_non_null(job);
-	assert_int_equal(js_spool_submit(sp, job), 0);
-	snprintf(id, JS_ID_SIZE, "%s", js_job_str(job, "id"));
-	json_decref(in);
-	json_decref(v);
-	json_decref(job);
+	tu_submit(sp, text, owner, batch, id);
 }
 
 /* Claims job id (pending) as worker "w" and records the claim (as a

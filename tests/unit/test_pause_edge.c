@@ -72,10 +72,10 @@ static void
 test_set_full_disk(void **state)
 {
 	struct tu_spool *f = *state;
-	char path[600], fill[700], block[4096], err[512];
+	char path[600], fill[700], err[512];
 	struct js_spool *sp;
 	struct js_pause p;
-	int fd, rc, e, made;
+	int rc, e, made;
 
 	snprintf(path, sizeof path, "%s/full", f->dir);
 	assert_int_equal(mkdir(path, 0750), 0);
@@ -83,13 +83,7 @@ test_set_full_disk(void **state)
 		skip();
 	sp = js_spool_open(path, 0, err, sizeof err);
 	assert_non_null(sp);
-	snprintf(fill, sizeof fill, "%s/fill", path);
-	fd = open(fill, O_WRONLY | O_CREAT, 0600);
-	assert_true(fd >= 0);
-	memset(block, 'x', sizeof block);
-	while (write(fd, block, sizeof block) > 0)
-		;
-	assert_int_equal(close(fd), 0);
+	tu_fill(path);
 	errno = 0;
 	rc = js_pause_set(sp, "gpu", 1, "admin");
 	e = errno;

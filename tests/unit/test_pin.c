@@ -8,25 +8,10 @@
 #include "testutil.h"
 #include "spool.h"
 
-static char err[512];
-
 static void
 new_job(struct js_spool *sp, char id[JS_ID_SIZE])
 {
-	json_t *in, *v, *job;
-	const char *text = "{\"command\":[\"true\"]}";
-
-	in = js_job_parse(text, strlen(text), err, sizeof err);
-	assert_non_null(in);
-	v = js_job_validate(in, err, sizeof err);
-	assert_non_null(v);
-	job = js_job_new(v, NULL, "owner", NULL);
-	assert_non_null(job);
-	assert_int_equal(js_spool_submit(sp, job), 0);
-	snprintf(id, JS_ID_SIZE, "%s", js_job_str(job, "id"));
-	json_decref(in);
-	json_decref(v);
-	json_decref(job);
+	tu_submit(sp, "{\"command\":[\"true\"]}", "owner", NULL, id);
 }
 
 static void

@@ -10,28 +10,6 @@
 
 static char err[512];
 
-/* Submits a job made from JSON text; returns its id (static buffer). */
-static const char *
-submit(struct js_spool *sp, const char *text)
-{
-	static char id[JS_ID_SIZE];
-	json_t *in, *v, *job;
-
-	in = js_job_parse(text, strlen(text), err, sizeof err);
-	assert_non_null(in);
-	v = js_job_validate(in, err, sizeof err);
-	if (v == NULL)
-		fail_msg("validate: %s", err);
-	job = js_job_new(v, NULL, "owner", NULL);
-	assert_non_null(job);
-	assert_int_equal(js_spool_submit(sp, job), 0);
-	snprintf(id, sizeof id, "%s", js_job_str(job, "id"));
-	json_decref(in);
-	json_decref(v);
-	json_decref(job);
-	return id;
-}
-
 static int
 exists(struct tu_spool *f, const char *id, const char *ext)
 {
@@ -114,7 +92,7 @@ test_submit_read(void **state)
 	struct stat st;
 	enum js_state s;
 	json_t *job;
-	const char *id = submit(f->sp, "{\"shell\":\"echo hi\",\"name\":\"n\"}");
+	const char *id = tu_submit_text(f->sp, "{\"shell\":\"echo hi\",\"name\":\"n\"}");
 
 	assert_true(exists(f, id, "pending"));
 	snprintf(path, sizeof path, "%s/%s.pending", f->dir, id);
@@ -190,7 +168,7 @@ test_claim_finish(void **state)
 	json_t *job, *job2, *done;
 	char id[JS_ID_SIZE];
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	assert_int_equal(js_spool_claim(f->sp, id, "host:1", &c, &job), 0);
 	assert_false(exists(f, id, "pending"));
 	assert_true(exists(f, id, "wip"));
@@ -234,7 +212,7 @@ test_fencing(void **state)
 	json_t *ja, *jb, *done;
 	char id[JS_ID_SIZE];
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	assert_int_equal(js_spool_claim(f->sp, id, "A:1", &a, &ja), 0);
 	assert_int_equal(js_spool_start(f->sp, &a, ja), 0);
 	/* A stops heartbeating; a fresh lease is not recovered... */
@@ -281,7 +259,7 @@ test_annotate(void **state)
 	json_t *ja, *jb, *note, *cur;
 	char id[JS_ID_SIZE];
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	assert_int_equal(js_spool_claim(f->sp, id, "A:1", &a, &ja), 0);
 	note = json_pack("{s:i}", "job_id", 42);
 	/* not started yet: the .wip is not this claim's */
@@ -336,7 +314,7 @@ test_max_attempts(void **state)
 	int calls = 0, i;
 
 	snprintf(id, sizeof id, "%s",
-	    submit(f->sp, "{\"command\":[\"true\"],\"max_attempts\":2}"));
+	    tu_submit_text(f->sp, "{\"command\":[\"true\"],\"max_attempts\":2}"));
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(js_spool_claim(f->sp, id, "A:1", &c, &job), 0);
 		assert_int_equal(js_spool_start(f->sp, &c, job), 0);
@@ -362,7 +340,7 @@ test_recover_after_finish_crash(void **state)
 {
 	struct tu_spool *f = *state;
 	char path[600];
-	const char *id = submit(f->sp, "{\"command\":[\"true\"]}");
+	const char *id = tu_submit_text(f->sp, "{\"command\":[\"true\"]}");
 	int fd;
 
 	/* crash between writing .completed and removing .wip */
@@ -391,7 +369,7 @@ test_requeue(void **state)
 	char id[JS_ID_SIZE];
 	int64_t later = js_now_ms() + 400;
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	assert_int_equal(js_spool_claim(f->sp, id, "A:1", &c, &job), 0);
 	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
 	assert_int_equal(js_spool_requeue(f->sp, &c, job, 1, later), 0);
@@ -437,8 +415,8 @@ test_cancel(void **state)
 	json_t *job, *out;
 	char a[JS_ID_SIZE], b[JS_ID_SIZE];
 
-	snprintf(a, sizeof a, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
-	snprintf(b, sizeof b, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(a, sizeof a, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(b, sizeof b, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	/* pending: cancelled at once */
 	assert_int_equal(js_spool_cancel(f->sp, a, "cancelled by alice", &out), 0);
 	assert_string_equal(js_job_str(out, "status"), "cancelled");
@@ -473,7 +451,7 @@ test_retrieve(void **state)
 	json_t *job, *r, *r2;
 	char id[JS_ID_SIZE];
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"false\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"false\"]}"));
 	assert_null(js_spool_retrieve(f->sp, id));
 	assert_int_equal(errno, EBUSY);
 	assert_true(exists(f, id, "pending"));
@@ -505,7 +483,7 @@ test_update(void **state)
 	json_t *job, *u, *ch, *bad;
 	char id[JS_ID_SIZE];
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	ch = json_pack("{s:s,s:{s:i}}", "name", "renamed", "metadata", "k", 7);
 	u = js_spool_update(f->sp, id, ch);
 	assert_non_null(u);
@@ -598,7 +576,7 @@ test_edit(void **state)
 	int fd;
 	ssize_t n1, n2;
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	/* a refusal writes nothing */
 	snprintf(path, sizeof path, "%s/%s.pending", f->dir, id);
 	fd = open(path, O_RDONLY);
@@ -655,7 +633,7 @@ test_edit(void **state)
 	    -1);
 	assert_int_equal(errno, EBUSY);
 	/* cancel with an edit of a pending job: one .cancelled with both */
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	memset(&e, 0, sizeof e);
 	assert_int_equal(js_spool_edit(f->sp, id, edit_rename_cancel, &e, &job,
 	    &st), 0);
@@ -694,7 +672,7 @@ test_remove_and_log(void **state)
 	char id[JS_ID_SIZE], buf[16];
 	int fd;
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	assert_int_equal(js_spool_remove(f->sp, id), -1);
 	assert_int_equal(errno, EBUSY);
 	assert_int_equal(js_spool_claim(f->sp, id, "A:1", &c, &job), 0);
@@ -813,8 +791,8 @@ test_list_and_clean_tmp(void **state)
 	int fd;
 	struct timespec ts[2] = { { 1000, 0 }, { 1000, 0 } };
 
-	submit(f->sp, "{\"command\":[\"true\"]}");
-	submit(f->sp, "{\"command\":[\"true\"]}");
+	tu_submit_text(f->sp, "{\"command\":[\"true\"]}");
+	tu_submit_text(f->sp, "{\"command\":[\"true\"]}");
 	snprintf(path, sizeof path, "%s/README", f->dir);
 	fd = open(path, O_WRONLY | O_CREAT, 0600);
 	close(fd);
@@ -1084,7 +1062,7 @@ test_log_append(void **state)
 	uint64_t size = 99;
 	struct stat st;
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	/* pending: no claim holds */
 	assert_int_equal(js_spool_log_append(f->sp, id, 1, 0, "x", 1, &size), -1);
 	assert_int_equal(errno, ESTALE);
@@ -1166,7 +1144,7 @@ test_log_append_symlink(void **state)
 	uint64_t size;
 	struct stat st;
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	assert_int_equal(js_spool_claim(f->sp, id, "remote:1", &c, &job), 0);
 	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
 	snprintf(target, sizeof target, "%s/target", f->dir);
@@ -1188,7 +1166,7 @@ test_stat(void **state)
 	off_t size = 0;
 	struct stat st;
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	age(f, id, "pending", 100);
 	assert_int_equal(js_spool_stat(f->sp, id, JS_PENDING, &m, &size), 0);
 	snprintf(path, sizeof path, "%s/%s.pending", f->dir, id);
@@ -1215,7 +1193,7 @@ test_recover_cancel_requested(void **state)
 	json_t *job, *p;
 	char id[JS_ID_SIZE];
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	assert_int_equal(js_spool_claim(f->sp, id, "remote:1", &c, &job), 0);
 	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
 	assert_int_equal(js_spool_cancel(f->sp, id, "by a test", NULL), -1);
@@ -1244,7 +1222,7 @@ test_recover_job(void **state)
 	json_t *job;
 	char id[JS_ID_SIZE];
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	assert_int_equal(js_spool_recover_job(f->sp, id, 60000, NULL, NULL), 0);
 	assert_int_equal(js_spool_claim(f->sp, id, "remote:1", &c, &job), 0);
 	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
@@ -1268,7 +1246,7 @@ test_heartbeat_gen(void **state)
 	json_t *job;
 	char id[JS_ID_SIZE];
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	assert_int_equal(js_spool_heartbeat_gen(f->sp, id, 1), -1);
 	assert_int_equal(errno, ESTALE);
 	assert_int_equal(js_spool_claim(f->sp, id, "remote:1", &c, &job), 0);
@@ -1302,7 +1280,7 @@ test_locate(void **state)
 	json_t *job, *cur;
 	char id[JS_ID_SIZE];
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	assert_int_equal(js_spool_locate(f->sp, id, &st), 0);
 	assert_int_equal(st, JS_PENDING);
 	assert_int_equal(js_spool_claim(f->sp, id, "host:1", &c, &job), 0);
@@ -1368,10 +1346,10 @@ test_no_fds(void **state)
 	size_t n;
 	int lowest;
 
-	snprintf(run, sizeof run, "%s", submit(f->sp, "{\"shell\":\"true\"}"));
+	snprintf(run, sizeof run, "%s", tu_submit_text(f->sp, "{\"shell\":\"true\"}"));
 	assert_int_equal(js_spool_claim(f->sp, run, "host:1", &c, &job), 0);
 	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
-	snprintf(pend, sizeof pend, "%s", submit(f->sp, "{\"shell\":\"true\"}"));
+	snprintf(pend, sizeof pend, "%s", tu_submit_text(f->sp, "{\"shell\":\"true\"}"));
 	assert_int_equal(js_spool_log_append(f->sp, run, c.generation, 0, "ab",
 	    2, &size), 0);
 	in = json_pack("{s:s}", "shell", "echo new");

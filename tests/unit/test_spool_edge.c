@@ -13,28 +13,6 @@
 
 static char err[512];
 
-/* Submits a job made from JSON text; returns its id (static buffer). */
-static const char *
-submit(struct js_spool *sp, const char *text)
-{
-	static char id[JS_ID_SIZE];
-	json_t *in, *v, *job;
-
-	in = js_job_parse(text, strlen(text), err, sizeof err);
-	assert_non_null(in);
-	v = js_job_validate(in, err, sizeof err);
-	if (v == NULL)
-		fail_msg("validate: %s", err);
-	job = js_job_new(v, NULL, "owner", NULL);
-	assert_non_null(job);
-	assert_int_equal(js_spool_submit(sp, job), 0);
-	snprintf(id, sizeof id, "%s", js_job_str(job, "id"));
-	json_decref(in);
-	json_decref(v);
-	json_decref(job);
-	return id;
-}
-
 static void
 path_of(char *out, size_t len, struct tu_spool *f, const char *id,
     const char *ext)
@@ -86,7 +64,7 @@ retrieved_job(struct tu_spool *f, const char *status, char out[JS_ID_SIZE])
 	struct js_claim c;
 	json_t *job, *r;
 
-	snprintf(out, JS_ID_SIZE, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(out, JS_ID_SIZE, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	assert_int_equal(js_spool_claim(f->sp, out, "w", &c, &job), 0);
 	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
 	json_object_set_new(job, "status", json_string(status));
@@ -158,7 +136,7 @@ test_check_readonly_and_moved(void **state)
 	snprintf(path, sizeof path, "%s/sp", f->dir);
 	sp = js_spool_open(path, JS_SPOOL_CREATE, err, sizeof err);
 	assert_non_null(sp);
-	id = submit(sp, "{\"command\":[\"true\"]}");
+	id = tu_submit_text(sp, "{\"command\":[\"true\"]}");
 	assert_int_equal(js_spool_check(sp, err, sizeof err), 0);
 	if (ro_mount(path) < 0) {
 		js_spool_close(sp);
@@ -195,9 +173,9 @@ static void
 test_check_full(void **state)
 {
 	struct tu_spool *f = *state;
-	char path[600], fill[700], block[4096];
+	char path[600];
 	struct js_spool *sp;
-	int fd, rc;
+	int rc;
 
 	snprintf(path, sizeof path, "%s/full", f->dir);
 	assert_int_equal(mkdir(path, 0750), 0);
@@ -206,14 +184,7 @@ test_check_full(void **state)
 	sp = js_spool_open(path, 0, err, sizeof err);
 	assert_non_null(sp);
 	assert_int_equal(js_spool_check(sp, err, sizeof err), 0);
-	snprintf(fill, sizeof fill, "%s/fill", path);
-	fd = open(fill, O_WRONLY | O_CREAT, 0600);
-	assert_true(fd >= 0);
-	memset(block, 'x', sizeof block);
-	while (write(fd, block, sizeof block) > 0)
-		;
-	assert_int_equal(errno, ENOSPC);
-	assert_int_equal(close(fd), 0);
+	tu_fill(path);
 	rc = js_spool_check(sp, err, sizeof err);
 	js_spool_close(sp);
 	assert_int_equal(umount(path), 0);
@@ -229,7 +200,7 @@ test_read_not_a_job_file(void **state)
 	enum js_state st;
 	int fd;
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	/* a directory planted under the job's name */
 	path_of(path, sizeof path, f, id, "pending");
 	assert_int_equal(unlink(path), 0);
@@ -274,14 +245,14 @@ test_deps_on_retrieved(void **state)
 
 	snprintf(text, sizeof text,
 	    "{\"command\":[\"true\"],\"after\":[\"%s\"]}", ok);
-	snprintf(dep, sizeof dep, "%s", submit(f->sp, text));
+	snprintf(dep, sizeof dep, "%s", tu_submit_text(f->sp, text));
 	assert_int_equal(js_spool_claim(f->sp, dep, "w", &c, &job), 0);
 	assert_string_equal(js_job_str(job, "status"), "running");
 	json_decref(job);
 
 	snprintf(text, sizeof text,
 	    "{\"command\":[\"true\"],\"after\":[\"%s\"]}", bad);
-	snprintf(dep, sizeof dep, "%s", submit(f->sp, text));
+	snprintf(dep, sizeof dep, "%s", tu_submit_text(f->sp, text));
 	job = NULL;
 	assert_int_equal(js_spool_claim(f->sp, dep, "w", &c, &job), -1);
 	assert_int_equal(errno, ENOLINK);
@@ -294,7 +265,7 @@ test_deps_on_retrieved(void **state)
 
 	snprintf(text, sizeof text,
 	    "{\"command\":[\"true\"],\"after\":[\"%s\"]}", junk);
-	snprintf(dep, sizeof dep, "%s", submit(f->sp, text));
+	snprintf(dep, sizeof dep, "%s", tu_submit_text(f->sp, text));
 	job = NULL;
 	assert_int_equal(js_spool_claim(f->sp, dep, "w", &c, &job), -1);
 	assert_int_equal(errno, ENOLINK);
@@ -310,7 +281,7 @@ test_log_open_edge(void **state)
 	struct stat st;
 	int fd;
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	path_of(path, sizeof path, f, id, "log");
 	/* a directory as the log: refused for reading and writing */
 	assert_int_equal(mkdir(path, 0750), 0);
@@ -395,9 +366,9 @@ test_recover_unreadable_wip(void **state)
 	json_t *job;
 	enum js_state st;
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	snprintf(young, sizeof young, "%s",
-	    submit(f->sp, "{\"command\":[\"true\"]}"));
+	    tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	path_of(path, sizeof path, f, id, "pending");
 	assert_int_equal(unlink(path), 0);
 	path_of(path, sizeof path, f, id, "wip");
@@ -441,7 +412,7 @@ test_bad_arguments(void **state)
 	struct js_claim c;
 	json_t *job, *v, *none;
 
-	snprintf(id, sizeof id, "%s", submit(f->sp, "{\"command\":[\"true\"]}"));
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	/* no jobs: nothing to do; a job without an id: refused */
 	assert_int_equal(js_spool_submit_many(f->sp, NULL, 0), 0);
 	none = json_pack("{s:s}", "status", "pending");
@@ -490,7 +461,7 @@ test_submit_many_undo(void **state)
 	int i;
 
 	snprintf(taken, sizeof taken, "%s",
-	    submit(f->sp, "{\"command\":[\"true\"]}"));
+	    tu_submit_text(f->sp, "{\"command\":[\"true\"]}"));
 	v = js_job_validate(in, err, sizeof err);
 	assert_non_null(v);
 	for (i = 0; i < 3; i++) {
@@ -568,7 +539,7 @@ test_full_disk_leaves_spool(void **state)
 	struct js_spool *sp;
 	struct js_claim c, rc, rc2;
 	json_t *job, *rjob, *rjob2, *ch, *r;
-	int fd, e[6];
+	int e[6];
 
 	snprintf(dir, sizeof dir, "%s/full", f->dir);
 	assert_int_equal(mkdir(dir, 0750), 0);
@@ -576,14 +547,14 @@ test_full_disk_leaves_spool(void **state)
 		skip();
 	sp = js_spool_open(dir, 0, err, sizeof err);
 	assert_non_null(sp);
-	snprintf(pend, sizeof pend, "%s", submit(sp, "{\"command\":[\"true\"]}"));
-	snprintf(run, sizeof run, "%s", submit(sp, "{\"command\":[\"true\"]}"));
+	snprintf(pend, sizeof pend, "%s", tu_submit_text(sp, "{\"command\":[\"true\"]}"));
+	snprintf(run, sizeof run, "%s", tu_submit_text(sp, "{\"command\":[\"true\"]}"));
 	assert_int_equal(js_spool_claim(sp, run, "w", &rc, &rjob), 0);
 	assert_int_equal(js_spool_start(sp, &rc, rjob), 0);
 	snprintf(run2, sizeof run2, "%s",
-	    submit(sp, "{\"command\":[\"true\"]}"));
+	    tu_submit_text(sp, "{\"command\":[\"true\"]}"));
 	assert_int_equal(js_spool_claim(sp, run2, "w", &rc2, &rjob2), 0);
-	snprintf(done, sizeof done, "%s", submit(sp, "{\"command\":[\"true\"]}"));
+	snprintf(done, sizeof done, "%s", tu_submit_text(sp, "{\"command\":[\"true\"]}"));
 	assert_int_equal(js_spool_claim(sp, done, "w", &c, &job), 0);
 	assert_int_equal(js_spool_start(sp, &c, job), 0);
 	assert_int_equal(js_spool_finish(sp, &c, job, JS_COMPLETED), 0);
@@ -591,13 +562,7 @@ test_full_disk_leaves_spool(void **state)
 	snprintf(path, sizeof path, "%s/%s.pending", dir, pend);
 	snprintf(before, sizeof before, "%s", slurp(path));
 
-	snprintf(fill, sizeof fill, "%s/fill", dir);
-	fd = open(fill, O_WRONLY | O_CREAT, 0600);
-	assert_true(fd >= 0);
-	memset(block, 'x', sizeof block);
-	while (write(fd, block, sizeof block) > 0)
-		;
-	assert_int_equal(close(fd), 0);
+	tu_fill(dir);
 
 	ch = json_pack("{s:s}", "name", "renamed");
 	errno = 0;

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,59 @@ tu_spool_teardown(void **state)
 	tu_rm_tree(f->dir);
 	free(f);
 	return 0;
+}
+
+/* Submits a job made from JSON text into sp for owner (in batch, NULL:
+ * none); its id into id.  A test fails if the text is not a valid job or
+ * the submit fails. */
+static inline void
+tu_submit(struct js_spool *sp, const char *text, const char *owner,
+    const char *batch, char id[JS_ID_SIZE])
+{
+	char err[512];
+	json_t *in, *v, *job;
+
+	in = js_job_parse(text, strlen(text), err, sizeof err);
+	if (in == NULL)
+		fail_msg("parse: %s", err);
+	v = js_job_validate(in, err, sizeof err);
+	if (v == NULL)
+		fail_msg("validate: %s", err);
+	job = js_job_new(v, NULL, owner, batch);
+	assert_non_null(job);
+	assert_int_equal(js_spool_submit(sp, job), 0);
+	snprintf(id, JS_ID_SIZE, "%s", js_job_str(job, "id"));
+	json_decref(in);
+	json_decref(v);
+	json_decref(job);
+}
+
+/* tu_submit for owner "owner"; returns the id (a static buffer). */
+static inline const char *
+tu_submit_text(struct js_spool *sp, const char *text)
+{
+	static char id[JS_ID_SIZE];
+
+	tu_submit(sp, text, "owner", NULL, id);
+	return id;
+}
+
+/* Fills the filesystem of directory dir (a small tmpfs) with dir/fill
+ * until a write fails with ENOSPC. */
+static inline void
+tu_fill(const char *dir)
+{
+	char path[700], block[4096];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/fill", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	memset(block, 'x', sizeof block);
+	while (write(fd, block, sizeof block) > 0)
+		;
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(close(fd), 0);
 }
 
 /* The JSON text s parsed (a test fails if it is not JSON). */
