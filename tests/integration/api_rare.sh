@@ -31,6 +31,23 @@ req GET "/api/v1/jobs?status=${long}%C3%A9"
 jerr "a value cut inside a character: 400" 400
 jq_eq "  the half character becomes '?'" '.error | split("'"'"'")[1]' "${long}?"
 
+# ---- Idempotency-Key: bad keys, a key whose job is gone ----
+before=$(spool_files)
+req POST /api/v1/jobs -H "Idempotency-Key: $(printf '%0256d' 0)" -d '{"shell":"true"}'
+jerr "an Idempotency-Key of 256 characters: 400" 400
+req POST /api/v1/jobs -H 'Idempotency-Key;' -d '{"shell":"true"}'
+jerr "an empty Idempotency-Key: 400" 400
+eq "  nothing stored" "$(spool_files)" "$before"
+req POST /api/v1/jobs -H 'Idempotency-Key: rare-1' -d '{"shell":"true"}'
+K=$(printf '%s' "$BODY" | jq -r .id)
+eq "a job with a key: 201" "$CODE" 201
+req DELETE "/api/v1/jobs/$K"
+req DELETE "/api/v1/jobs/$K"
+eq "  cancelled then removed" "$CODE:$(spool_files | grep -c "$K")" "204:0"
+req POST /api/v1/jobs -H 'Idempotency-Key: rare-1' -d '{"shell":"true"}'
+jerr "the key again, its job removed: 409" 409
+jq_eq "  names the job" '.error | contains("'"$K"'")' true
+
 # ---- ?follow=1&outcome=1 edges ----
 req POST /api/v1/jobs -d '{"shell":"true"}'
 ID=$(printf '%s' "$BODY" | jq -r .id)
