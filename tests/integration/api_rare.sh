@@ -140,13 +140,17 @@ hard=$(ulimit -H -n)
 if [ "$hard" != unlimited ] && [ "$hard" -gt 512 ]; then
 	new_spool
 	(ulimit -S -n 512 && exec "$JS_BIN/jobspool-apiserver" --spool "$SPOOL" \
-		--listen 127.0.0.1:0) 2>"$W/nofile.log" &
+		--listen 127.0.0.1:0 --access-log -) 2>"$W/nofile.log" &
 	NP=$!
 	T_PIDS="$T_PIDS $NP"
 	check "server starts with a soft open file limit of 512" \
 		wait_until 20 grep -q 'listening on' "$W/nofile.log"
 	eq "  and raises it to the hard limit ($hard)" \
 		"$(awk '/^Max open files/ { print $4 }' "/proc/$NP/limits")" "$hard"
+	u=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$W/nofile.log")
+	curl -s -o /dev/null "$u/healthz"
+	check "  --access-log - writes the access log to stderr" \
+		wait_until 10 grep -q ' GET /healthz route=healthz status=200' "$W/nofile.log"
 	stop_pid "$NP"
 else
 	skip permission "hard open file limit $hard" "raising the soft limit"
