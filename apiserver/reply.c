@@ -289,6 +289,10 @@ reply_errno(struct MHD_Connection *c, int e, const char *what)
 	case EDQUOT:
 		return reply_error(c, MHD_HTTP_INSUFFICIENT_STORAGE,
 		    "%s: the spool's disk is full; try again later", what);
+	case EFBIG:
+		return reply_error(c, MHD_HTTP_INSUFFICIENT_STORAGE,
+		    "%s: the file would pass the server's file size limit "
+		    "(RLIMIT_FSIZE)", what);
 	case EROFS:
 	case EACCES:
 	case EPERM:

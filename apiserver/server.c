@@ -415,6 +415,10 @@ server_run(struct settings *s)
 
 	/* signals are taken by sigwait below; every thread inherits the mask */
 	signal(SIGPIPE, SIG_IGN);
+	/* a file past our own size limit (RLIMIT_FSIZE, e.g. systemd's
+	 * LimitFSIZE=) fails with EFBIG, answered 507, instead of SIGXFSZ
+	 * killing the server */
+	signal(SIGXFSZ, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);

@@ -313,5 +313,25 @@ else
 fi
 [ "$(id -u)" = 0 ] && umount -l "$SPOOL" 2>/dev/null
 
+# ---- a file past the server's own size limit (RLIMIT_FSIZE) ----
+# SIGXFSZ would kill the server: it is ignored, the write fails with
+# EFBIG and the answer is 507 (dash's ulimit -f counts 512-byte blocks)
+api_stop
+new_spool
+ulimit -S -f 32
+start_api
+ulimit -S -f unlimited
+before=$(spool_snapshot)
+big=$(head -c 40000 /dev/zero | tr '\0' x)
+req POST /api/v1/jobs -d "{\"shell\":\"true\",\"description\":\"$big\"}"
+jerr "a job file past the server's file size limit: 507" 507
+case $BODY in *RLIMIT_FSIZE*) ok "... the error names the limit" ;;
+	*) fail "... the error names the limit: $BODY" ;; esac
+check "... the server lives on" kill -0 "$API_PID"
+eq "... nothing written, tmp/ empty" "$(spool_snapshot)" "$before"
+req POST /api/v1/jobs -d '{"shell":"true"}'
+eq "a small job still gets 201" "$CODE" 201
+
+
 api_stop
 finish
