@@ -290,7 +290,7 @@ if [ "$HAVE_BROWSER" = 1 ]; then
 	check "pressing Re-run and Yes" b click '#jobyes'
 	check "  opens the new job's page" b wait 10 "/^#job=/.test(location.hash) && location.hash !== '#job=$A'"
 	N=$(bv "location.hash.slice(5)" | tr -d '"')
-	check "  a new job in the spool" sh -c "ls '$SPOOL' | grep -q -E '^$N\\.(pending|running|completed)\$'"
+	check "  a new job in the spool" sh -c "ls '$SPOOL' | grep -q -E '^$N\\.(pending|wip|completed)\$'"
 	eq "  a re-run of the old one" "$(curl -s -H "$AUTH" "$URL/api/v1/jobs/$N?peek=1" | jq -r .rerun_of)" "$A"
 	check "  the page says so" b wait 5 "$J('jobmsg').textContent === 'a re-run of $A'"
 	check "  and it runs: its log" b wait 20 "$J('joblog').textContent === 'hi\\n'"
