@@ -1,0 +1,183 @@
+/* Unit tests for processor/commit.c: final results recorded by the
+ * committer's thread, reported back over a pipe only once durable, a lost
+ * claim reported with its error, and the queue drained by commit_free. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "../../processor/commit.h"
+
+/* A claimed and started job of f's spool as a commit_job (heap, as the
+ * loop makes them) to end in state. */
+static struct commit_job *
+started(struct tu_spool *f, enum js_state state, char id[JS_ID_SIZE])
+{
+	struct commit_job *j = calloc(1, sizeof *j);
+
+	assert_non_null(j);
+	tu_submit(f->sp, "{\"command\":[\"true\"]}", "owner", NULL, id);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &j->claim,
+	    &j->job, &j->pin), 0);
+	assert_int_equal(js_spool_start_pin(f->sp, &j->claim, j->job,
+	    &j->pin), 0);
+	json_object_set_new(j->job, "exit_code", json_integer(0));
+	j->state = state;
+	return j;
+}
+
+/* The next report on the pipe, waiting up to 10 s. */
+static struct commit_job *
+next_report(int rfd)
+{
+	struct pollfd p = { .fd = rfd, .events = POLLIN };
+
+	assert_int_equal(poll(&p, 1, 10000), 1);
+	return commit_read(rfd);
+}
+
+static void
+done(struct commit_job *j)
+{
+	assert_int_equal(j->pin.wip, -1);	/* the committer closed it */
+	json_decref(j->job);
+	free(j);
+}
+
+/* Three results queued at once: each reported once, all recorded (final
+ * file, no .wip), and nothing more on the pipe. */
+static void
+test_commit_batch(void **state)
+{
+	struct tu_spool *f = *state;
+	enum js_state states[3] = { JS_COMPLETED, JS_FAILED, JS_CANCELLED };
+	const char *ext[3] = { "completed", "failed", "cancelled" };
+	char ids[3][JS_ID_SIZE], path[600];
+	struct commit_job *j[3], *r;
+	struct commit *c;
+	int p[2], i, seen = 0;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	c = commit_new(f->sp, p[1]);
+	assert_non_null(c);
+	for (i = 0; i < 3; i++)
+		j[i] = started(f, states[i], ids[i]);
+	for (i = 0; i < 3; i++)
+		commit_submit(c, j[i]);
+	for (i = 0; i < 3; i++) {
+		int k;
+		r = next_report(p[0]);
+		assert_non_null(r);
+		for (k = 0; k < 3 && j[k] != r; k++)
+			;
+		assert_true(k < 3);
+		assert_false(seen & (1 << k));	/* once each */
+		seen |= 1 << k;
+		assert_int_equal(r->rc, 0);
+		snprintf(path, sizeof path, "%s/%s.%s", f->dir, ids[k], ext[k]);
+		assert_int_equal(access(path, F_OK), 0);
+		snprintf(path, sizeof path, "%s/%s.wip", f->dir, ids[k]);
+		assert_int_equal(access(path, F_OK), -1);
+	}
+	assert_int_equal(seen, 7);
+	errno = 0;
+	assert_null(commit_read(p[0]));
+	assert_int_equal(errno, EAGAIN);
+	commit_free(c);
+	for (i = 0; i < 3; i++)
+		done(j[i]);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A claim lost before its result is recorded (the job was recovered and
+ * claimed again): reported with rc -1 and ESTALE; the other owner's .wip
+ * stays, no final file appears. */
+static void
+test_commit_lost_claim(void **state)
+{
+	struct tu_spool *f = *state;
+	char id[JS_ID_SIZE], wip[600], fin[600];
+	struct commit_job *j, *r;
+	struct commit *c;
+	int p[2], fd;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	c = commit_new(f->sp, p[1]);
+	assert_non_null(c);
+	j = started(f, JS_COMPLETED, id);
+	/* another run's file in its place: a new inode */
+	snprintf(wip, sizeof wip, "%s/%s.wip", f->dir, id);
+	assert_int_equal(unlink(wip), 0);
+	fd = open(wip, O_WRONLY | O_CREAT | O_EXCL, 0660);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "{}", 2), 2);
+	assert_int_equal(close(fd), 0);
+	commit_submit(c, j);
+	r = next_report(p[0]);
+	assert_ptr_equal(r, j);
+	assert_int_equal(r->rc, -1);
+	assert_int_equal(r->err, ESTALE);
+	assert_int_equal(access(wip, F_OK), 0);
+	snprintf(fin, sizeof fin, "%s/%s.completed", f->dir, id);
+	assert_int_equal(access(fin, F_OK), -1);
+	commit_free(c);
+	done(j);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* commit_free with results still queued records and reports them first;
+ * commit_now records one in the caller's thread, durable. */
+static void
+test_commit_free_drains(void **state)
+{
+	struct tu_spool *f = *state;
+	char ids[5][JS_ID_SIZE], path[600];
+	struct commit_job *j[5], *now;
+	struct commit *c;
+	int p[2], i, n = 0;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	c = commit_new(f->sp, p[1]);
+	assert_non_null(c);
+	for (i = 0; i < 5; i++)
+		j[i] = started(f, JS_COMPLETED, ids[i]);
+	for (i = 0; i < 5; i++)
+		commit_submit(c, j[i]);
+	commit_free(c);		/* joins: everything is reported by now */
+	while (commit_read(p[0]) != NULL)
+		n++;
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(n, 5);
+	for (i = 0; i < 5; i++) {
+		snprintf(path, sizeof path, "%s/%s.completed", f->dir, ids[i]);
+		assert_int_equal(access(path, F_OK), 0);
+		done(j[i]);
+	}
+	now = started(f, JS_FAILED, ids[0]);
+	commit_now(f->sp, now);
+	assert_int_equal(now->rc, 0);
+	snprintf(path, sizeof path, "%s/%s.failed", f->dir, ids[0]);
+	assert_int_equal(access(path, F_OK), 0);
+	done(now);
+	close(p[0]);
+	close(p[1]);
+}
+
+int
+main(void)
+{
+#define T(fn) \
+	cmocka_unit_test_setup_teardown(fn, tu_spool_setup, tu_spool_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_commit_batch),
+		T(test_commit_lost_claim),
+		T(test_commit_free_drains),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
