@@ -656,20 +656,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(t) cmocka_unit_test_setup_teardown(t, tu_spool_setup, \
-	tu_spool_teardown)
-		T(test_claim_order),
-		T(test_candidates_cached),
-		T(test_labels),
-		T(test_not_before),
-		T(test_recheck),
-		T(test_bad_file),
-		T(test_listing),
-		T(test_paging),
-		T(test_removal),
-		T(test_sweep),
-		T(test_moving_once),
-#undef T
+		TU_SPOOL_TEST(test_claim_order),
+		TU_SPOOL_TEST(test_candidates_cached),
+		TU_SPOOL_TEST(test_labels),
+		TU_SPOOL_TEST(test_not_before),
+		TU_SPOOL_TEST(test_recheck),
+		TU_SPOOL_TEST(test_bad_file),
+		TU_SPOOL_TEST(test_listing),
+		TU_SPOOL_TEST(test_paging),
+		TU_SPOOL_TEST(test_removal),
+		TU_SPOOL_TEST(test_sweep),
+		TU_SPOOL_TEST(test_moving_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -421,17 +421,15 @@ test_lock(void **state)
 int
 main(void)
 {
-#define T(fn) \
-	cmocka_unit_test_setup_teardown(fn, tu_spool_setup, tu_spool_teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_scan_kinds),
-		T(test_scan_stops),
-		T(test_purge),
-		T(test_purge_refuses),
-		T(test_purge_orphan),
-		T(test_purge_unlink_fails),
-		T(test_no_fds),
-		T(test_lock),
+		TU_SPOOL_TEST(test_scan_kinds),
+		TU_SPOOL_TEST(test_scan_stops),
+		TU_SPOOL_TEST(test_purge),
+		TU_SPOOL_TEST(test_purge_refuses),
+		TU_SPOOL_TEST(test_purge_orphan),
+		TU_SPOOL_TEST(test_purge_unlink_fails),
+		TU_SPOOL_TEST(test_no_fds),
+		TU_SPOOL_TEST(test_lock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

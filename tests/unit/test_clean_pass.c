@@ -228,17 +228,14 @@ test_summary_units(void **state)
 	assert_non_null(strstr(buf, "freed 1023 B;"));
 }
 
-#define T(fn) \
-	cmocka_unit_test_setup_teardown(fn, tu_spool_setup, tu_spool_teardown)
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_waited_for_kept),
-		T(test_changed_meanwhile),
-		T(test_readonly_errors),
-		T(test_paced),
+		TU_SPOOL_TEST(test_waited_for_kept),
+		TU_SPOOL_TEST(test_changed_meanwhile),
+		TU_SPOOL_TEST(test_readonly_errors),
+		TU_SPOOL_TEST(test_paced),
 		cmocka_unit_test(test_summary_units),
 	};
 

@@ -375,19 +375,17 @@ test_expire_no_fds(void **state)
 int
 main(void)
 {
-#define T(fn) \
-	cmocka_unit_test_setup_teardown(fn, tu_spool_setup, tu_spool_teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_same_and_other_body),
-		T(test_old_record_matches),
-		T(test_stale_replaced),
-		T(test_expire),
-		T(test_bad_input),
-		T(test_collision_and_damage),
-		T(test_release),
-		T(test_idem_not_a_dir),
-		T(test_expire_skips_dirs),
-		T(test_expire_no_fds),
+		TU_SPOOL_TEST(test_same_and_other_body),
+		TU_SPOOL_TEST(test_old_record_matches),
+		TU_SPOOL_TEST(test_stale_replaced),
+		TU_SPOOL_TEST(test_expire),
+		TU_SPOOL_TEST(test_bad_input),
+		TU_SPOOL_TEST(test_collision_and_damage),
+		TU_SPOOL_TEST(test_release),
+		TU_SPOOL_TEST(test_idem_not_a_dir),
+		TU_SPOOL_TEST(test_expire_skips_dirs),
+		TU_SPOOL_TEST(test_expire_no_fds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -100,15 +100,12 @@ test_set_full_disk(void **state)
 	js_pause_free(&p);
 }
 
-#define T(fn) \
-	cmocka_unit_test_setup_teardown(fn, tu_spool_setup, tu_spool_teardown)
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_read_hand_made),
-		T(test_set_full_disk),
+		TU_SPOOL_TEST(test_read_hand_made),
+		TU_SPOOL_TEST(test_set_full_disk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -192,15 +192,12 @@ test_pin_lost_claim(void **state)
 int
 main(void)
 {
-#define T(fn) \
-	cmocka_unit_test_setup_teardown(fn, tu_spool_setup, tu_spool_teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_pin_life),
-		T(test_pin_no_reread),
-		T(test_pin_replaced),
-		T(test_pin_annotated),
-		T(test_pin_lost_claim),
+		TU_SPOOL_TEST(test_pin_life),
+		TU_SPOOL_TEST(test_pin_no_reread),
+		TU_SPOOL_TEST(test_pin_replaced),
+		TU_SPOOL_TEST(test_pin_annotated),
+		TU_SPOOL_TEST(test_pin_lost_claim),
 	};
-#undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,20 @@ started(struct tu_spool *f, enum js_state state, char id[JS_ID_SIZE])
 	return j;
 }
 
+/* A committer of f's spool reporting on a new pipe p (its read end
+ * non-blocking: commit_read says EAGAIN when nothing is waiting). */
+static struct commit *
+committer(struct tu_spool *f, int p[2])
+{
+	struct commit *c;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	c = commit_new(f->sp, p[1]);
+	assert_non_null(c);
+	return c;
+}
+
 /* The next report on the pipe, waiting up to 10 s. */
 static struct commit_job *
 next_report(int rfd)
@@ -58,10 +72,7 @@ test_commit_batch(void **state)
 	struct commit *c;
 	int p[2], i, seen = 0;
 
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
-	c = commit_new(f->sp, p[1]);
-	assert_non_null(c);
+	c = committer(f, p);
 	for (i = 0; i < 3; i++)
 		j[i] = started(f, states[i], ids[i]);
 	for (i = 0; i < 3; i++)
@@ -104,9 +115,7 @@ test_commit_lost_claim(void **state)
 	struct commit *c;
 	int p[2], fd;
 
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	c = commit_new(f->sp, p[1]);
-	assert_non_null(c);
+	c = committer(f, p);
 	j = started(f, JS_COMPLETED, id);
 	/* another run's file in its place: a new inode */
 	snprintf(wip, sizeof wip, "%s/%s.wip", f->dir, id);
@@ -140,10 +149,7 @@ test_commit_free_drains(void **state)
 	struct commit *c;
 	int p[2], i, n = 0;
 
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
-	c = commit_new(f->sp, p[1]);
-	assert_non_null(c);
+	c = committer(f, p);
 	for (i = 0; i < 5; i++)
 		j[i] = started(f, JS_COMPLETED, ids[i]);
 	for (i = 0; i < 5; i++)
@@ -171,13 +177,10 @@ test_commit_free_drains(void **state)
 int
 main(void)
 {
-#define T(fn) \
-	cmocka_unit_test_setup_teardown(fn, tu_spool_setup, tu_spool_teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_commit_batch),
-		T(test_commit_lost_claim),
-		T(test_commit_free_drains),
+		TU_SPOOL_TEST(test_commit_batch),
+		TU_SPOOL_TEST(test_commit_lost_claim),
+		TU_SPOOL_TEST(test_commit_free_drains),
 	};
-#undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -198,15 +198,12 @@ test_workers_table(void **state)
 	js_workers_free(NULL);
 }
 
-#define T(fn) \
-	cmocka_unit_test_setup_teardown(fn, tu_spool_setup, tu_spool_teardown)
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_list_skips_and_alive),
-		T(test_workers_table),
+		TU_SPOOL_TEST(test_list_skips_and_alive),
+		TU_SPOOL_TEST(test_workers_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -628,25 +628,22 @@ test_full_disk_leaves_spool(void **state)
 	assert_int_equal(umount(dir), 0);
 }
 
-#define T(fn) \
-	cmocka_unit_test_setup_teardown(fn, tu_spool_setup, tu_spool_teardown)
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_open_errors),
-		T(test_open_readonly),
-		T(test_check_readonly_and_moved),
-		T(test_check_full),
-		T(test_read_not_a_job_file),
-		T(test_deps_on_retrieved),
-		T(test_log_open_edge),
-		T(test_clean_tmp_edge),
-		T(test_recover_unreadable_wip),
-		T(test_bad_arguments),
-		T(test_submit_many_undo),
-		T(test_full_disk_leaves_spool),
+		TU_SPOOL_TEST(test_open_errors),
+		TU_SPOOL_TEST(test_open_readonly),
+		TU_SPOOL_TEST(test_check_readonly_and_moved),
+		TU_SPOOL_TEST(test_check_full),
+		TU_SPOOL_TEST(test_read_not_a_job_file),
+		TU_SPOOL_TEST(test_deps_on_retrieved),
+		TU_SPOOL_TEST(test_log_open_edge),
+		TU_SPOOL_TEST(test_clean_tmp_edge),
+		TU_SPOOL_TEST(test_recover_unreadable_wip),
+		TU_SPOOL_TEST(test_bad_arguments),
+		TU_SPOOL_TEST(test_submit_many_undo),
+		TU_SPOOL_TEST(test_full_disk_leaves_spool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,8 +63,10 @@ tu_count(const char *dir, const char *suffix)
 }
 
 /* A fixture: a fresh spool in its own temporary directory
- * (cmocka_unit_test_setup_teardown(test, tu_spool_setup, tu_spool_teardown);
- * a test gets it as *state). */
+ * (TU_SPOOL_TEST(test) in a test list: cmocka_unit_test_setup_teardown with
+ * tu_spool_setup and tu_spool_teardown; a test gets it as *state). */
+#define TU_SPOOL_TEST(fn) \
+	cmocka_unit_test_setup_teardown(fn, tu_spool_setup, tu_spool_teardown)
 struct tu_spool {
 	char *dir;
 	struct js_spool *sp;
