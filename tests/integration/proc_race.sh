@@ -41,6 +41,9 @@ proc_setup
 start_proc -j 1; a=$PROC_PID
 k_id=$(submit "{\"shell\":\"echo run >> $WORK/k; sleep 3.987661\"}")
 check "kill -9: job is running" wait_until 20 running "$k_id"
+# .wip names the pid once the child is spawned, which can be before the
+# shell has written its line; kill only after the first run has shown
+check "kill -9: the first run wrote its line" wait_until 20 test -s "$WORK/k"
 kill -9 "$a"
 wait "$a" 2>/dev/null
 check "kill -9: the orphaned job dies with its processor" wait_until 10 no_proc 'sleep 3.987661'
