@@ -27,7 +27,8 @@ struct cleaner_stats {
 	long long idem;		/* Idempotency-Key records removed */
 	long long bytes;	/* bytes freed */
 	long long unexpected;	/* entries that are not ours, left alone */
-	long long errors;	/* files we failed to remove */
+	long long errors;	/* files we failed to remove, and a tmp/ or
+				 * idem/ that could not be cleaned */
 };
 
 /* Runs one pass.  Returns 0 (errors on single files are counted in

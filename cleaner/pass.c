@@ -222,9 +222,11 @@ purge_orphan(struct js_spool *sp, struct ctx *c, const struct ent *e,
 	    strerror(errno));
 }
 
-/* Step 1: old files in tmp/ and old Idempotency-Key records.  0, or -1
- * (logged). */
-static int
+/* Step 1: old files in tmp/ and old Idempotency-Key records.  A step
+ * that fails is logged and counted as an error; the other step and the
+ * jobs are still cleaned (a damaged idem/ must not keep the spool from
+ * being cleaned). */
+static void
 clean_aside(struct js_spool *sp, struct ctx *c)
 {
 	const struct cleaner_opts *o = c->o;
@@ -234,18 +236,19 @@ clean_aside(struct js_spool *sp, struct ctx *c)
 	n = js_spool_clean_tmp(sp, o->tmp_age_ms, o->dry_run, removed, c);
 	if (n < 0) {
 		js_err("cannot clean %s/tmp: %s", c->spool, strerror(errno));
-		return -1;
+		c->st->errors++;
+	} else {
+		c->st->tmp = n;
 	}
-	c->st->tmp = n;
 	c->dir = "";
 	n = js_idem_expire(sp, o->idem_age_ms, o->dry_run, removed, c);
 	if (n < 0) {
 		js_err("cannot clean %s/%s: %s", c->spool, JS_IDEM_DIR,
 		    strerror(errno));
-		return -1;
+		c->st->errors++;
+	} else {
+		c->st->idem = n;
 	}
-	c->st->idem = n;
-	return 0;
 }
 
 int
@@ -261,8 +264,7 @@ cleaner_pass(struct js_spool *sp, const struct cleaner_opts *o,
 	size_t i, j;
 
 	memset(st, 0, sizeof *st);
-	if (clean_aside(sp, &c) < 0)
-		return -1;
+	clean_aside(sp, &c);
 	if (js_clean_scan(sp, collect, &s) < 0) {
 		js_err("cannot read spool directory %s: %s", c.spool,
 		    strerror(errno));

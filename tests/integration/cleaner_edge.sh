@@ -2,7 +2,7 @@
 # jobspool-cleaner: the failures of a whole run (issue 15, coverage of
 # cleaner/main.c and the pass's error returns): a summary that cannot be
 # written (/dev/full), --syslog (logging to syslog, not stderr), a spool whose
-# idem/ is not a directory, a read-only spool (as root: a read-only bind
+# idem/ is not a directory (logged, exit 1, the jobs still cleaned), a read-only spool (as root: a read-only bind
 # mount), each with its exit status and message, the spool unchanged.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cleaner.inc"
@@ -30,17 +30,24 @@ case $OUT in
 esac
 eq "  and nothing on stderr" "$ERR" ""
 
-# ---- idem/ that is not a directory ----
+# ---- idem/ that is not a directory: logged, the jobs still cleaned ----
 echo planted >"$SPOOL/idem"
-before=$(ls "$SPOOL")
 cleaner
 eq "idem/ is a file: exit 1" "$RC" 1
 case $ERR in
 *"cannot clean $SPOOL/idem: Not a directory"*) ok "  the error names idem/" ;;
 *) fail "  the error names idem/ (stderr: $ERR)" ;;
 esac
-eq "  nothing removed" "$(ls "$SPOOL")" "$before"
+case $OUT in
+*"removed 0 retrieved, 1 expired"*"errors: see above"*)
+	ok "  the summary is printed, with the error" ;;
+*) fail "  the summary is printed, with the error (stdout: $OUT)" ;;
+esac
+check "  the expired job is still removed" gone "$E.completed"
+check "  the recent job is kept" present "$K.completed"
+check "  idem is left as it was" grep -qx planted "$SPOOL/idem"
 rm "$SPOOL/idem"
+mkjob completed "8 days ago"; E=$ID	# an old job again, for the cases below
 
 # ---- a read-only spool ----
 if [ "$(id -u)" -eq 0 ] && mount --bind "$SPOOL" "$SPOOL" 2>/dev/null; then
