@@ -1639,7 +1639,7 @@ recover_one(struct js_spool *sp, const char *id, int64_t lease_ms,
 		return 1;
 	}
 	if (fn != NULL)
-		fn(job, arg);
+		fn(id, job, arg);
 	rc = recover_end(sp, id, job);
 	json_decref(job);
 out:

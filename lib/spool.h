@@ -274,10 +274,11 @@ int js_spool_finish(struct js_spool *sp, const struct js_claim *c, json_t *job,
 int js_spool_requeue(struct js_spool *sp, const struct js_claim *c, json_t *job,
     int give_back_attempt, int64_t not_before_ms);
 
-/* Called for each lease recovered, before the job is requeued or failed:
+/* Called for each lease recovered, before the job is requeued or failed,
+ * with the id of its file name (a hand-written job may have no "id" field):
  * the callback may kill what is left of the old run (see the job's
  * "worker", "pid" and "pid_start").  */
-typedef void (*js_recover_fn)(const json_t *job, void *arg);
+typedef void (*js_recover_fn)(const char *id, const json_t *job, void *arg);
 /*
  * Recovers every <id>.wip whose heartbeat is older than lease_ms: back to
  * .pending (generation + 1) while attempts < max_attempts, else .failed

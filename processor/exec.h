@@ -91,7 +91,8 @@ struct exec_ops {
 	    const struct exec_result *res, int stopped);
 	/* Kills what is left of a dead processor's run of job (lease
 	 * recovery), if this executor can reach it. */
-	void (*recover)(struct executor *ex, const json_t *job);
+	void (*recover)(struct executor *ex, const char *id,
+	    const json_t *job);
 	/* Optional: before the result is written, adds to job what the
 	 * executor recorded about the run (Slurm: its job id, state and
 	 * reason, and an error in its words when the run failed). */

@@ -269,10 +269,10 @@ local_ended(struct executor *ex, const char *id, struct exec_run *run,
 /* Kills what is left of a dead processor's run of a job (jobspool-processor(8)): only on
  * this host, and only if the recorded pid was not reused. */
 static void
-local_recover(struct executor *ex, const json_t *job)
+local_recover(struct executor *ex, const char *id, const json_t *job)
 {
 	struct local *lo = ex->priv;
-	const char *worker = js_job_str(job, "worker"), *id = js_job_str(job, "id");
+	const char *worker = js_job_str(job, "worker");
 	size_t hl = strlen(lo->host);
 	pid_t pg;
 
@@ -281,11 +281,11 @@ local_recover(struct executor *ex, const json_t *job)
 		return;
 	if (kill(-pg, SIGKILL) == 0)
 		js_info("job %s: killed the old run's process group %d",
-		    id ? id : "?", (int)pg);
+		    id, (int)pg);
 	else if (errno != ESRCH)
 		js_warn("job %s: cannot kill process group %d: %s",
-		    id ? id : "?", (int)pg, strerror(errno));
-	if (json_object_get(job, "container") != NULL && id != NULL)
+		    id, (int)pg, strerror(errno));
+	if (json_object_get(job, "container") != NULL)
 		container_stop(ex, id, 1, 0);
 }
 

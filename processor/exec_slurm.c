@@ -122,11 +122,11 @@ slurm_collect(struct executor *ex, const char *id, json_t *job,
 }
 
 static void
-slurm_recover(struct executor *ex, const json_t *job)
+slurm_recover(struct executor *ex, const char *id, const json_t *job)
 {
 	/* the old watcher's process group, if it is left on this host; the
 	 * Slurm job itself stays, for the next claim to re-attach to */
-	local_of(ex)->ops->recover(local_of(ex), job);
+	local_of(ex)->ops->recover(local_of(ex), id, job);
 }
 
 static void

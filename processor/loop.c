@@ -306,14 +306,14 @@ index_pending(struct loop *l, const char *id, int strict, int again)
 /* A dead processor's run of a job is being recovered (jobspool-processor(8)): the
  * executor kills what is left of it. */
 static void
-recover_cb(const json_t *job, void *arg)
+recover_cb(const char *id, const json_t *job, void *arg)
 {
 	struct loop *l = arg;
-	const char *worker = js_job_str(job, "worker"), *id = js_job_str(job, "id");
+	const char *worker = js_job_str(job, "worker");
 
-	js_info("job %s: lease expired (worker %s); recovering it",
-	    id ? id : "?", worker ? worker : "unknown");
-	l->ex->ops->recover(l->ex, job);
+	js_info("job %s: lease expired (worker %s); recovering it", id,
+	    worker ? worker : "unknown");
+	l->ex->ops->recover(l->ex, id, job);
 }
 
 static void

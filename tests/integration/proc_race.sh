@@ -65,6 +65,17 @@ start_proc -j 1 --lease 2s --scan-interval 500ms; c=$PROC_PID
 check "max_attempts: job ends" wait_final 40 "$m_id"
 eq "max_attempts: failed" "$(field "$m_id" .status)" failed
 check "max_attempts: error says the lease expired" sh -c "jq -r .error '$(final "$m_id")' | grep -q 'lease expired'"
+
+# a hand-written .wip without an "id" field (a job moved by hand from a
+# crashed machine): the recovery names it by its file name
+read -r h_id </proc/sys/kernel/random/uuid
+printf '{"command":["true"],"worker":"elsewhere:1","attempts":1}\n' \
+	>"$SPOOL/$h_id.wip"
+touch -d '1 hour ago' "$SPOOL/$h_id.wip"
+check "no id: the hand-written job is recovered and runs" wait_final 20 "$h_id"
+check "no id: the recovery names the job by its file name" \
+	grep -q "job $h_id: lease expired (worker elsewhere:1)" "$PROC_LOG"
+check "no id: never 'job ?'" sh -c "! grep -q 'job ?' '$PROC_LOG'"
 stop_proc "$c"
 
 # ---- kill -9: a grandchild left in the old run's process group is killed

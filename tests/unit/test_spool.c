@@ -296,11 +296,12 @@ test_annotate(void **state)
 }
 
 static void
-recovered_cb(const json_t *job, void *arg)
+recovered_cb(const char *id, const json_t *job, void *arg)
 {
 	int *n = arg;
 
-	assert_non_null(js_job_str(job, "id"));
+	assert_true(js_id_valid(id));
+	assert_string_equal(js_job_str(job, "id"), id);
 	(*n)++;
 }
 
