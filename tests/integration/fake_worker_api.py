@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""A stand-in for jobspool-apiserver's worker routes (proc_remote_err.sh).
+
+It gives the answers the real server gives rarely or never: a claim that
+fails (500), a claim answered with text that is not JSON, a claim without
+a job, and one job per case whose heartbeat, log upload or finish is
+refused or fails.  Usage: fake_worker_api.py PORTFILE EVENTFILE
+Every finish and log body it takes is written to EVENTFILE, one line each:
+  finish ID STATUS EXIT_CODE GIVE_BACK
+  log ID BYTES
+"""
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PORTFILE, EVENTS = sys.argv[1], sys.argv[2]
+J = {
+    "hb409": "00000000-0000-4000-8000-000000000001",
+    "log400": "00000000-0000-4000-8000-000000000002",
+    "fin500": "00000000-0000-4000-8000-000000000003",
+    "cancel": "00000000-0000-4000-8000-000000000004",
+    "short": "00000000-0000-4000-8000-000000000005",
+    "log503": "00000000-0000-4000-8000-000000000006",
+}
+CASE = {v: k for k, v in J.items()}
+SHELL = {
+    "hb409": "echo started; sleep 30",
+    "log400": "echo refused log",
+    "fin500": "echo x; exit 3",
+    "cancel": "echo waiting; sleep 30",
+    "short": "echo short",
+    "log503": "echo five-oh-three; sleep 1",
+}
+OFFSET = {"short": 100}
+ORDER = ["hb409", "log400", "fin500", "cancel", "short", "log503"]
+lock = threading.Lock()
+state = {"claims": 0, "next": 0, "fin500": 0, "hb_cancel": 0, "log503": 0}
+
+
+def event(line):
+    with lock:
+        with open(EVENTS, "a") as f:
+            f.write(line + "\n")
+
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                n = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if n == 0:
+                    self.rfile.readline()
+                    return data
+                data += self.rfile.read(n)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length", "0"))
+        return self.rfile.read(n)
+
+    def answer(self, code, obj=None, raw=None):
+        data = raw if raw is not None else (
+            json.dumps(obj).encode() if obj is not None else b"")
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self):
+        data = self.body()
+        p = self.path
+        if p == "/api/v1/workers/claim":
+            return self.claim()
+        parts = p.split("?")[0].split("/")
+        jid = parts[5] if len(parts) > 6 else ""
+        case = CASE.get(jid, "")
+        what = parts[6] if len(parts) > 6 else ""
+        if what == "heartbeat":
+            if case == "hb409":
+                return self.answer(409, {"error": "lease lost"})
+            if case == "cancel":
+                with lock:
+                    state["hb_cancel"] += 1
+                    n = state["hb_cancel"]
+                if n == 1:
+                    return self.answer(503, {"error": "busy"})
+                return self.answer(200, {"cancel": True, "lease_ms": 4000,
+                                         "heartbeat_ms": 300})
+            return self.answer(200, {"cancel": False})
+        if what == "log":
+            event("log %s %d" % (case, len(data)))
+            if case == "log400":
+                return self.answer(400, {"error": "bad log"})
+            if case == "short":
+                return self.answer(200, {"size": 10})
+            if case == "log503":
+                with lock:
+                    state["log503"] += 1
+                    n = state["log503"]
+                if n == 1:
+                    return self.answer(503, raw=b"<html>busy</html>")
+            off = int(p.split("offset=")[1].split("&")[0])
+            return self.answer(200, {"size": off + len(data)})
+        if what == "finish":
+            req = json.loads(data)
+            job = req.get("job", {})
+            if case == "fin500":
+                with lock:
+                    state["fin500"] += 1
+                    n = state["fin500"]
+                if n == 1:
+                    return self.answer(500, {"error": "disk on fire"})
+            event("finish %s %s %s %s" % (case, job.get("status"),
+                                          job.get("exit_code"),
+                                          req.get("give_back")))
+            if case == "hb409":
+                return self.answer(409, {"error": "not yours"})
+            return self.answer(200, {})
+        return self.answer(404, {"error": "no route"})
+
+    def claim(self):
+        with lock:
+            state["claims"] += 1
+            n = state["claims"]
+        if n == 1:
+            return self.answer(500, {"error": "claim broke"})
+        if n == 2:
+            return self.answer(200, raw=b"this is not json{")
+        if n == 3:
+            return self.answer(200, {"job": {"shell": "true"}})
+        with lock:
+            i = state["next"]
+            state["next"] += 1
+        if i >= len(ORDER):
+            time.sleep(0.3)
+            return self.answer(204)
+        case = ORDER[i]
+        job = {"id": J[case], "shell": SHELL[case], "status": "running",
+               "attempts": 1, "submitted_at": "2026-12-06T00:00:00Z"}
+        return self.answer(200, {"job": job,
+                                 "lease": {"token": 7, "lease_ms": 4000,
+                                           "heartbeat_ms": 300},
+                                 "log_offset": OFFSET.get(case, 0)})
+
+
+srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+srv.daemon_threads = True
+with open(PORTFILE + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+import os
+os.rename(PORTFILE + ".tmp", PORTFILE)
+srv.serve_forever()
