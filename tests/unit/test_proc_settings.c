@@ -353,6 +353,51 @@ test_reload(void **state)
 	proc_config_free(&cfg);
 }
 
+/* Values at the edges of their checks: container words that pass and one
+ * that is refused, empty values meaning "unset", token files that cannot
+ * be read (a directory, a missing file), named in the message. */
+static void
+test_edges(void **state)
+{
+	char *words[] = { "p", "--container-runtime", "docker",
+	    "--container-global-args", "--runtime runc",
+	    "--container-args", " --network=none  --init ", NULL };
+	char *quoted[] = { "p", "--container-args", "--name 'x y'", NULL };
+	char *empty[] = { "p", "--container-runtime=", "--notify-telegram=",
+	    "--notify-on=", NULL };
+	char *tokdir[] = { "p", "--server", "http://s", "--token-file", "/tmp",
+	    NULL };
+	char *tgmissing[] = { "p", "--notify-telegram", "@chan_1",
+	    "--notify-telegram-token-file", "/nonexistent/jobspool-token", NULL };
+
+	(void)state;
+	assert_int_equal(load(words), JS_CONFIG_OK);
+	assert_string_equal(cfg.runtime, "docker");
+	assert_string_equal(cfg.runtime_global[0], "--runtime");
+	assert_string_equal(cfg.runtime_global[1], "runc");
+	assert_null(cfg.runtime_global[2]);
+	assert_string_equal(cfg.container_args[0], "--network=none");
+	assert_string_equal(cfg.container_args[1], "--init");
+	assert_null(cfg.container_args[2]);
+	proc_config_free(&cfg);
+	refused(quoted, "quotes and backslashes");
+
+	/* empty: the default runtime, no Telegram, every outcome notifies */
+	assert_int_equal(load(empty), JS_CONFIG_OK);
+	assert_non_null(cfg.runtime);
+	assert_true(container_runtime_ok(cfg.runtime));
+	assert_null(cfg.notify_chat);
+	assert_null(cfg.notify_bot_token);
+	assert_int_equal(cfg.notify_on, JS_FINAL_MASK);
+	assert_null(cfg.runtime_global[0]);
+	proc_config_free(&cfg);
+
+	refused(tokdir, "token-file");
+	assert_non_null(strstr(err, strerror(EISDIR)));
+	refused(tgmissing, "notify-telegram-token-file");
+	assert_non_null(strstr(err, strerror(ENOENT)));
+}
+
 int
 main(void)
 {
@@ -363,6 +408,7 @@ main(void)
 		cmocka_unit_test(test_notify),
 		cmocka_unit_test(test_labels),
 		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_edges),
 	};
 
 	return cmocka_run_group_tests(tests, clean_env, NULL);
