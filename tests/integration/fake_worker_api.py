@@ -23,6 +23,8 @@ J = {
     "cancel": "00000000-0000-4000-8000-000000000004",
     "short": "00000000-0000-4000-8000-000000000005",
     "log503": "00000000-0000-4000-8000-000000000006",
+    "hang": "00000000-0000-4000-8000-000000000007",
+    "left": "00000000-0000-4000-8000-000000000008",
 }
 CASE = {v: k for k, v in J.items()}
 SHELL = {
@@ -32,9 +34,11 @@ SHELL = {
     "cancel": "echo waiting; sleep 30",
     "short": "echo short",
     "log503": "echo five-oh-three; sleep 1",
+    "hang": "echo hanging; sleep 30",
 }
 OFFSET = {"short": 100}
-ORDER = ["hb409", "log400", "fin500", "cancel", "short", "log503"]
+LEASE = {"hang": 1500}
+ORDER = ["hb409", "log400", "fin500", "cancel", "short", "log503", "hang"]
 lock = threading.Lock()
 state = {"claims": 0, "next": 0, "fin500": 0, "hb_cancel": 0, "log503": 0}
 
@@ -83,6 +87,13 @@ class H(BaseHTTPRequestHandler):
         case = CASE.get(jid, "")
         what = parts[6] if len(parts) > 6 else ""
         if what == "heartbeat":
+            if case == "hang":
+                # no answer in time for 3 s: the processor's lease watchdog
+                # stops the run; then the job is someone else's
+                if time.monotonic() < state["hang_until"]:
+                    time.sleep(5)
+                    return self.answer(200, {"cancel": False})
+                return self.answer(409, {"error": "recovered"})
             if case == "hb409":
                 return self.answer(409, {"error": "lease lost"})
             if case == "cancel":
@@ -120,7 +131,7 @@ class H(BaseHTTPRequestHandler):
             event("finish %s %s %s %s" % (case, job.get("status"),
                                           job.get("exit_code"),
                                           req.get("give_back")))
-            if case == "hb409":
+            if case in ("hb409", "hang"):
                 return self.answer(409, {"error": "not yours"})
             return self.answer(200, {})
         return self.answer(404, {"error": "no route"})
@@ -142,15 +153,23 @@ class H(BaseHTTPRequestHandler):
             time.sleep(0.3)
             return self.answer(204)
         case = ORDER[i]
+        if case == "hang":
+            state["hang_until"] = time.monotonic() + 3
         job = {"id": J[case], "shell": SHELL[case], "status": "running",
                "attempts": 1, "submitted_at": "2026-12-06T00:00:00Z"}
         return self.answer(200, {"job": job,
-                                 "lease": {"token": 7, "lease_ms": 4000,
+                                 "lease": {"token": 7,
+                                           "lease_ms": LEASE.get(case, 4000),
                                            "heartbeat_ms": 300},
                                  "log_offset": OFFSET.get(case, 0)})
 
 
-srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+class Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass	# a client that gave up waiting (hung heartbeats)
+
+
+srv = Server(("127.0.0.1", 0), H)
 srv.daemon_threads = True
 with open(PORTFILE + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))

@@ -8,8 +8,13 @@
 # is cancelled and reported so); a log upload refused 400 and one whose
 # size is shorter than the claim's offset (lease lost); a log upload
 # answered 503 with HTML (retried from the start, whole); a finish
-# answered 500 (retried, reported once).  The work directory holds no job
-# afterwards; SIGTERM ends the processor with status 0.
+# answered 500 (retried, reported once); heartbeats that do not answer in
+# time for 3 s, then 409 (the lease watchdog stops the run, which is
+# offered back pending).  The work
+# directory holds no job afterwards; SIGTERM ends the processor with
+# status 0.  A restart on a work directory with leftovers: a pending and a
+# running copy are dropped, a final job from the server is delivered (log
+# and finish), a final job not from a server is removed.
 . "$(dirname "$0")/lib.sh"
 PROC=$JS_BIN/jobspool-processor
 W=$(mktemp -d /tmp/jobspool-rerr.XXXXXX)
@@ -32,8 +37,10 @@ T_PIDS="$T_PIDS $PID"
 id() { printf '00000000-0000-4000-8000-00000000000%s' "$1"; }
 in_log() { grep -q -- "$1" "$LOG"; }
 ev() { grep -c -x -- "$1" "$W/events"; }
-jobs_left() { ls "$W/work" | grep -c -E '^[0-9a-f-]{36}\.'; }
-all_finished() { [ "$(grep -c '^finish ' "$W/events")" -ge 6 ]; }
+jobs_left() { ls "$1" | grep -c -E '^[0-9a-f-]{36}\.'; }
+no_jobs_in() { [ "$(jobs_left "$1")" -eq 0 ]; }
+has_event() { [ "$(ev "$1")" -eq 1 ]; }
+all_finished() { [ "$(grep -c '^finish ' "$W/events")" -ge 7 ]; }
 
 check "every case's job finished at the stand-in" wait_until 40 all_finished
 check "claim 500 logged, claiming goes on" \
@@ -85,8 +92,15 @@ eq "log 503: the retry sends the whole log (14 bytes)" \
 eq "log 503: reported completed once" \
 	"$(ev 'finish log503 completed 0 False')" 1
 
-check "no job left in the work directory" wait_until 10 \
-	test "$(jobs_left)" -eq 0
+# heartbeats that do not answer in time: the watchdog stops the run
+check "hung heartbeats: the watchdog declares the lease lost" in_log \
+	"job $(id 7): lease lost: no successful heartbeat for"
+check "hung heartbeats: the run is stopped" in_log \
+	"job $(id 7): cancelled (killed by signal"
+eq "hung heartbeats: handed back once as pending" \
+	"$(ev 'finish hang pending None False')" 1
+
+check "no job left in the work directory" wait_until 10 no_jobs_in "$W/work"
 check "processor still running" kill -0 "$PID"
 kill -TERM "$PID"
 wait "$PID"
@@ -94,6 +108,47 @@ eq "SIGTERM: exit status 0" $? 0
 check "shut down logged" in_log "shut down"
 check "no sanitizer report" sh -c \
 	"! grep -q -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' '$LOG'"
-[ "$T_FAIL" -eq 0 ] || cat "$LOG"
+[ "$T_FAIL" -eq 0 ] || cat "$LOG" "$W/events"
+
+# ---- a restart on leftovers ----
+W2=$W/work2
+mkdir -m 0750 "$W2"
+rem='"remote":{"token":7,"log_offset":0,"attempts":1,"lease_ms":4000,"heartbeat_ms":300}'
+leftover() {	# ID STATE JSON-FIELDS
+	printf '{"id":"%s","shell":"true","attempts":1,"submitted_at":"2026-12-06T00:00:00Z",%s}\n' \
+		"$1" "$3" >"$W2/$1.$2"
+}
+leftover "$(id 8)" completed "\"status\":\"completed\",\"exit_code\":0,$rem"
+printf 'leftover\n' >"$W2/$(id 8).log"
+leftover "$(id 9)" completed '"status":"completed","exit_code":0'
+leftover 00000000-0000-4000-8000-00000000000a pending "\"status\":\"pending\",$rem"
+leftover 00000000-0000-4000-8000-00000000000b wip \
+	"\"status\":\"running\",\"started_at\":\"2026-12-06T00:00:01Z\",$rem"
+LOG=$W/proc2.log
+"$PROC" --spool "$W2" --server "$URL" --token x --kill-grace 1s 2>"$LOG" &
+PID=$!
+T_PIDS="$T_PIDS $PID"
+check "leftover from the server: delivered" wait_until 20 \
+	has_event 'finish left completed 0 False'
+eq "leftover from the server: its log sent (9 bytes)" \
+	"$(grep '^log left ' "$W/events" | tail -n 1)" "log left 9"
+check "leftover from the server: logged" in_log \
+	"job $(id 8): completed here before a restart; delivering it"
+check "leftover not from a server: logged" in_log \
+	"job $(id 9): not from a server; removed from the work directory"
+check "leftover pending: dropped" in_log \
+	"job 00000000-0000-4000-8000-00000000000a: left pending by an earlier run; dropped"
+check "leftover running: dropped" in_log \
+	"job 00000000-0000-4000-8000-00000000000b: left running by an earlier run; dropped"
+check "leftovers: none left in the work directory" wait_until 10 \
+	no_jobs_in "$W2"
+eq "leftovers: nothing else reached the server" \
+	"$(grep -c -e ' pending ' -e '^finish $' "$W/events")" 2
+kill -TERM "$PID"
+wait "$PID"
+eq "restart: SIGTERM exit status 0" $? 0
+check "restart: no sanitizer report" sh -c \
+	"! grep -q -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' '$LOG'"
+[ "$T_FAIL" -eq 0 ] || cat "$LOG" "$W/events"
 kill "$FPID" 2>/dev/null
 finish
