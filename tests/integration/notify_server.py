@@ -4,10 +4,11 @@
 notify_server.py DIR [PORT]: listens on 127.0.0.1 (PORT, or any free one
 written into DIR/port once listening).  Each POST is answered with the
 next code of DIR/codes (whitespace-separated, consumed one per request;
-200 when the file is empty or missing) and recorded as one JSON line in
+200 when the file is empty or missing; "429:N" is a 429 asking for a
+retry after N seconds) and recorded as one JSON line in
 DIR/requests: {"n", "path", "content_type", "code", "body"}, appended
 after the answer is sent.  A 429 carries the Bot API's
-{"parameters": {"retry_after": 1}}.
+{"parameters": {"retry_after": 1}} (or N).
 """
 import json
 import os
@@ -17,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 DIR = sys.argv[1]
 PORT = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 COUNT = [0]
+RETRY_AFTER = [1]
 
 
 def next_code():
@@ -31,7 +33,9 @@ def next_code():
     with open(path + ".tmp", "w") as f:
         f.write(" ".join(codes[1:]))
     os.rename(path + ".tmp", path)
-    return int(codes[0])
+    code, _, after = codes[0].partition(":")
+    RETRY_AFTER[0] = int(after) if after else 1
+    return int(code)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -41,8 +45,9 @@ class Handler(BaseHTTPRequestHandler):
         code = next_code()
         if code == 429:
             answer = {"ok": False, "error_code": 429,
-                      "description": "Too Many Requests: retry after 1",
-                      "parameters": {"retry_after": 1}}
+                      "description": "Too Many Requests: retry after %d"
+                      % RETRY_AFTER[0],
+                      "parameters": {"retry_after": RETRY_AFTER[0]}}
         elif code >= 300:
             answer = {"ok": False, "error_code": code,
                       "description": "stand-in says %d" % code}
