@@ -632,7 +632,7 @@ copy_output(struct watch *w)
 	ssize_t k;
 	uid_t owner = w->sc.drop ? w->sc.uid : geteuid();
 
-	if (w->out_fd < 0) {
+	if (w->out_fd == -1) {	/* -2: refused once, never again */
 		w->out_fd = open(w->out_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
 		    O_NONBLOCK);
 		if (w->out_fd < 0)
