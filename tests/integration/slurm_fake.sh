@@ -13,6 +13,7 @@
 #   4. a job Slurm ends FAILED by a signal, TIMEOUT: failed, error names it
 #   5. scontrol forgets the job, sacct has it CANCELLED (not by us)
 #   6. cancel: scancel run once with the Slurm job id; scancel failing
+#   6b. scontrol missing for a while: logged, then the job completes
 #   7. --slurm-watch is for the processor's own use (exit 2)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proc.inc"
@@ -203,6 +204,19 @@ check "6: scancel failing: cancelled all the same" wait_final 20 "$id"
 eq "6: scancel failing: status" "$(field "$id" .status)" cancelled
 check "6: scancel's message in the log" grep -qF "jobspool: scancel $n: scancel: error: Kill job error on job id $n" "$SPOOL/$id.log"
 rm -f "$FS/scancel.fail"
+
+# ---- 6b. scontrol cannot run for a while: logged, the job followed on ----
+id=$(submit '{"shell":"true"}')
+check "6b: submitted" wait_until 20 has_sjid "$id"
+n=$(sjid "$id")
+mv "$FB/scontrol" "$FB/scontrol.away"
+check "6b: the failure is in the log" wait_until 20 grep -qF "jobspool: cannot ask Slurm about job $n: cannot run $FB/scontrol: No such file or directory" "$SPOOL/$id.log"
+check "6b: the job still runs" test -f "$SPOOL/$id.wip"
+set_job "$n" "JobState=COMPLETED Reason=None ExitCode=0:0"
+mv "$FB/scontrol.away" "$FB/scontrol"
+check "6b: Slurm back: completes" wait_final 20 "$id"
+eq "6b: status" "$(field "$id" .status)" completed
+
 check "6: the processor still runs" kill -0 "$P"
 stop_proc "$P"
 
