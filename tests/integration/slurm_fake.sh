@@ -14,6 +14,8 @@
 #   5. scontrol forgets the job, sacct has it CANCELLED (not by us)
 #   6. cancel: scancel run once with the Slurm job id; scancel failing
 #   6b. scontrol missing for a while: logged, then the job completes
+#   8. after a kill -9 of the processor: a job Slurm does not know is
+#      submitted again, a re-attached one Slurm forgets is LOST
 #   7. --slurm-watch is for the processor's own use (exit 2)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proc.inc"
@@ -218,6 +220,34 @@ check "6b: Slurm back: completes" wait_final 20 "$id"
 eq "6b: status" "$(field "$id" .status)" completed
 
 check "6: the processor still runs" kill -0 "$P"
+stop_proc "$P"
+
+# ---- 8. a processor killed (-9) with two Slurm jobs; on restart one is
+# unknown to Slurm (submitted again), the other re-attached, then
+# forgotten by Slurm (LOST at once: no grace for a re-attached job)
+SF2="--executor slurm --slurm-bin-dir $FB --slurm-poll 250ms --slurm-output-dir $WORK -j 4 --lease 2s --scan-interval 200ms"
+# shellcheck disable=SC2086
+start_proc $SF2
+P=$PROC_PID
+ida=$(submit '{"shell":"true"}')
+idb=$(submit '{"shell":"true"}')
+check "8: both submitted" wait_until 20 sh -c "[ -n \"\$(jq -r '.slurm.job_id // empty' '$SPOOL/$ida.wip' 2>/dev/null)\" ] && [ -n \"\$(jq -r '.slurm.job_id // empty' '$SPOOL/$idb.wip' 2>/dev/null)\" ]"
+na=$(sjid "$ida") nb=$(sjid "$idb")
+kill -9 "$P"
+wait "$P" 2>/dev/null
+rm -f "$FS/jobs/$na"
+# shellcheck disable=SC2086
+start_proc $SF2
+P=$PROC_PID
+check "8: unknown job submitted again" wait_until 30 grep -qF "Slurm job $na is unknown to Slurm; submitting again" "$SPOOL/$ida.log"
+check "8: the other re-attached" wait_until 30 grep -qF "re-attached to Slurm job $nb (RUNNING)" "$SPOOL/$idb.log"
+check "8: a new Slurm job for the first" wait_until 20 sh -c "n=\$(jq -r '.slurm.job_id // empty' '$SPOOL/$ida.wip' 2>/dev/null); [ -n \"\$n\" ] && [ \"\$n\" != $na ]"
+set_job "$(sjid "$ida")" "JobState=COMPLETED Reason=None ExitCode=0:0"
+rm -f "$FS/jobs/$nb"
+check "8: both end" wait_final 30 "$ida" "$idb"
+eq "8: resubmitted: completed" "$(field "$ida" .status)" completed
+eq "8: forgotten: failed" "$(field "$idb" .status)" failed
+eq "8: forgotten: error" "$(field "$idb" .error)" "Slurm job $nb ended LOST (Slurm no longer knows the job)"
 stop_proc "$P"
 
 # ---- 7. the watcher's own flag ----
