@@ -258,5 +258,16 @@ check "7: says it is internal" sh -c "printf '%s' \"\$1\" | grep -q 'for the pro
 eq "7: an unknown word: exit 2" "$?" 2
 "$JS_BIN/jobspool-processor" --slurm-watch "$SPOOL" "$id" 1 bindir=/x >/dev/null 2>&1
 eq "7: a job that is not claimed: exit 1" "$?" 1
+out=$("$JS_BIN/jobspool-processor" --slurm-watch "$SPOOL" "$id" 1 bindir=/x outdir=/tmp \
+	conf=/nonexistent/slurm.conf poll=1 uid=65534 gid=65534 label=a=--b 2>&1); rc=$?
+eq "7: every word known, the claim lost: exit 1" "$rc" 1
+check "7: says the claim is lost" sh -c "printf '%s' \"\$1\" | grep -qF 'the claim of job $id is lost'" _ "$out"
+"$JS_BIN/jobspool-processor" --slurm-watch "$WORK/no-such-spool" "$id" 1 >/dev/null 2>&1
+eq "7: a spool that cannot be opened: exit 1" "$?" 1
+"$JS_BIN/jobspool-processor" --slurm-watch "$SPOOL" "../x" 1 >/dev/null 2>&1
+eq "7: an id that is not one: exit 2" "$?" 2
+out=$("$JS_BIN/jobspool-processor" -s "$SPOOL" --slurm-label 'a b=--x' 2>&1); rc=$?
+eq "7: a --slurm-label with a blank in the label: exit 2" "$rc" 2
+check "7: says what a label holds" sh -c "printf '%s' \"\$1\" | grep -qF \"a label holds only letters\"" _ "$out"
 proc_check_logs
 finish
