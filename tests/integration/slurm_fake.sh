@@ -16,6 +16,7 @@
 #   6b. scontrol missing for a while: logged, then the job completes
 #   8. after a kill -9 of the processor: a job Slurm does not know is
 #      submitted again, a re-attached one Slurm forgets is LOST
+#   9. a container job under the Slurm executor: the local container CLI
 #   7. --slurm-watch is for the processor's own use (exit 2)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proc.inc"
@@ -225,7 +226,14 @@ stop_proc "$P"
 # ---- 8. a processor killed (-9) with two Slurm jobs; on restart one is
 # unknown to Slurm (submitted again), the other re-attached, then
 # forgotten by Slurm (LOST at once: no grace for a re-attached job)
-SF2="--executor slurm --slurm-bin-dir $FB --slurm-poll 250ms --slurm-output-dir $WORK -j 4 --lease 2s --scan-interval 200ms"
+cat >"$FB/podman" <<EOF
+#!/bin/sh
+echo "\$*" >>$FS/podman.args
+echo "container ran"
+exit 3
+EOF
+chmod 0755 "$FB/podman"
+SF2="--container-runtime $FB/podman --executor slurm --slurm-bin-dir $FB --slurm-poll 250ms --slurm-output-dir $WORK -j 4 --lease 2s --scan-interval 200ms"
 # shellcheck disable=SC2086
 start_proc $SF2
 P=$PROC_PID
@@ -248,6 +256,17 @@ check "8: both end" wait_final 30 "$ida" "$idb"
 eq "8: resubmitted: completed" "$(field "$ida" .status)" completed
 eq "8: forgotten: failed" "$(field "$idb" .status)" failed
 eq "8: forgotten: error" "$(field "$idb" .error)" "Slurm job $nb ended LOST (Slurm no longer knows the job)"
+
+# ---- 9. a container job under the Slurm executor runs here, through the
+# container CLI, never through sbatch
+before=$(cat "$FS/next")
+id=$(submit '{"container":{"image":"img","command":["x"]}}')
+check "9: container job ends" wait_final 20 "$id"
+eq "9: its exit code" "$(field "$id" .exit_code)" 3
+eq "9: the CLI's output in the log" "$(cat "$SPOOL/$id.log")" "container ran"
+check "9: the CLI ran it" grep -qxF "run --rm --name jobspool-$id img x" "$FS/podman.args"
+eq "9: no Slurm record" "$(field "$id" .slurm)" null
+eq "9: sbatch not run" "$(cat "$FS/next")" "$before"
 stop_proc "$P"
 
 # ---- 7. the watcher's own flag ----
