@@ -25,6 +25,7 @@ J = {
     "log503": "00000000-0000-4000-8000-000000000006",
     "hang": "00000000-0000-4000-8000-000000000007",
     "left": "00000000-0000-4000-8000-000000000008",
+    "unwritable": "00000000-0000-4000-8000-00000000000c",
 }
 CASE = {v: k for k, v in J.items()}
 SHELL = {
@@ -35,10 +36,12 @@ SHELL = {
     "short": "echo short",
     "log503": "echo five-oh-three; sleep 1",
     "hang": "echo hanging; sleep 30",
+    "unwritable": 5,	# not a job the processor's spool takes
 }
 OFFSET = {"short": 100}
 LEASE = {"hang": 1500}
-ORDER = ["hb409", "log400", "fin500", "cancel", "short", "log503", "hang"]
+ORDER = ["hb409", "log400", "fin500", "cancel", "short", "log503", "hang",
+         "unwritable"]
 lock = threading.Lock()
 state = {"claims": 0, "next": 0, "fin500": 0, "hb_cancel": 0, "log503": 0}
 
@@ -131,6 +134,8 @@ class H(BaseHTTPRequestHandler):
             event("finish %s %s %s %s" % (case, job.get("status"),
                                           job.get("exit_code"),
                                           req.get("give_back")))
+            if case == "unwritable" and req.get("token") != 7:
+                return self.answer(409, {"error": "wrong token"})
             if case in ("hb409", "hang"):
                 return self.answer(409, {"error": "not yours"})
             return self.answer(200, {})

@@ -10,7 +10,8 @@
 # answered 503 with HTML (retried from the start, whole); a finish
 # answered 500 (retried, reported once); heartbeats that do not answer in
 # time for 3 s, then 409 (the lease watchdog stops the run, which is
-# offered back pending).  The work
+# offered back pending); a claimed job the processor cannot run (shell
+# not a string: failed locally, reported failed).  The work
 # directory holds no job afterwards; SIGTERM ends the processor with
 # status 0.  A restart on a work directory with leftovers: a pending and a
 # running copy are dropped, a final job from the server is delivered (log
@@ -34,13 +35,13 @@ LOG=$W/proc.log
 PID=$!
 T_PIDS="$T_PIDS $PID"
 
-id() { printf '00000000-0000-4000-8000-00000000000%s' "$1"; }
+id() { printf "00000000-0000-4000-8000-00000000000%s" "$1"; }
 in_log() { grep -q -- "$1" "$LOG"; }
 ev() { grep -c -x -- "$1" "$W/events"; }
 jobs_left() { ls "$1" | grep -c -E '^[0-9a-f-]{36}\.'; }
 no_jobs_in() { [ "$(jobs_left "$1")" -eq 0 ]; }
 has_event() { [ "$(ev "$1")" -eq 1 ]; }
-all_finished() { [ "$(grep -c '^finish ' "$W/events")" -ge 7 ]; }
+all_finished() { [ "$(grep -c '^finish ' "$W/events")" -ge 8 ]; }
 
 check "every case's job finished at the stand-in" wait_until 40 all_finished
 check "claim 500 logged, claiming goes on" \
@@ -99,6 +100,12 @@ check "hung heartbeats: the run is stopped" in_log \
 	"job $(id 7): cancelled (killed by signal"
 eq "hung heartbeats: handed back once as pending" \
 	"$(ev 'finish hang pending None False')" 1
+
+# a job the processor cannot run
+check "invalid claimed job: failed locally, said why" in_log \
+	"job $(id c): invalid job file.*shell must be a string"
+eq "invalid claimed job: reported failed once" \
+	"$(ev 'finish unwritable failed None False')" 1
 
 check "no job left in the work directory" wait_until 10 no_jobs_in "$W/work"
 check "processor still running" kill -0 "$PID"
