@@ -31,11 +31,11 @@
 
 #define UNEXPECTED_NAMES 20	/* named in the log; the rest only counted */
 
-enum { K_LOG = JS_NSTATES, K_CANCEL };	/* kinds after the job states */
+enum { K_LOG = JS_NSTATES, K_CANCEL, K_HELD };	/* after the job states */
 
 struct ent {
 	char id[JS_ID_SIZE];
-	unsigned char kind;	/* enum js_state, K_LOG or K_CANCEL */
+	unsigned char kind;	/* enum js_state, K_LOG, K_CANCEL or K_HELD */
 	int64_t mtime_ms;
 };
 
@@ -63,6 +63,9 @@ collect(const struct js_scan_entry *e, void *arg)
 		break;
 	case JS_ENTRY_CANCEL:
 		kind = K_CANCEL;
+		break;
+	case JS_ENTRY_HELD:
+		kind = K_HELD;
 		break;
 	default:
 		kind = 0xff;

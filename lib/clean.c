@@ -49,8 +49,10 @@ js_clean_scan(struct js_spool *sp,
 				e.state = (enum js_state)state;
 			} else if (strcmp(side, "log") == 0)
 				e.kind = JS_ENTRY_LOG;
-			else
+			else if (strcmp(side, "cancel") == 0)
 				e.kind = JS_ENTRY_CANCEL;
+			else
+				e.kind = JS_ENTRY_HELD;
 		} else if (strcmp(de->d_name, "tmp") == 0 ||
 		    strcmp(de->d_name, "jobs.lock") == 0 ||
 		    strcmp(de->d_name, JS_IDEM_DIR) == 0 ||
@@ -137,7 +139,8 @@ js_clean_purge(struct js_spool *sp, const char *id, enum js_state state,
 	}
 	if (purge_one(sp, id, js_state_ext(state), -1, flags, fn, arg) < 0 ||
 	    purge_one(sp, id, "log", -1, flags, fn, arg) < 0 ||
-	    purge_one(sp, id, "cancel", -1, flags, fn, arg) < 0)
+	    purge_one(sp, id, "cancel", -1, flags, fn, arg) < 0 ||
+	    purge_one(sp, id, "held", -1, flags, fn, arg) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -152,7 +155,7 @@ js_clean_purge_orphan(struct js_spool *sp, const char *id,
     int64_t not_after_ms, int flags, js_purge_fn fn, void *arg)
 {
 	enum js_state st;
-	int lk, rc = -1, a, b, saved;
+	int lk, rc = -1, a, b, h, saved;
 
 	lk = js_spool_lock_id(sp, id);
 	if (lk < 0)
@@ -164,9 +167,10 @@ js_clean_purge_orphan(struct js_spool *sp, const char *id,
 	if (errno != ENOENT)
 		goto out;
 	if ((a = purge_one(sp, id, "log", not_after_ms, flags, fn, arg)) < 0 ||
-	    (b = purge_one(sp, id, "cancel", not_after_ms, flags, fn, arg)) < 0)
+	    (b = purge_one(sp, id, "cancel", not_after_ms, flags, fn, arg)) < 0 ||
+	    (h = purge_one(sp, id, "held", not_after_ms, flags, fn, arg)) < 0)
 		goto out;
-	rc = a + b;
+	rc = a + b + h;
 out:
 	saved = errno;
 	js_spool_unlock(lk);

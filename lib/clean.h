@@ -24,6 +24,7 @@ enum js_entry_kind {
 	JS_ENTRY_JOB,		/* <id>.<state>: state is set */
 	JS_ENTRY_LOG,		/* <id>.log */
 	JS_ENTRY_CANCEL,	/* <id>.cancel */
+	JS_ENTRY_HELD,		/* <id>.held (the claimed file of a run) */
 	JS_ENTRY_INTERNAL,	/* tmp/, idem/, notify/, processors/,
 				 * paused.d/, revoked/, jobs.lock, cleaner.lock */
 	JS_ENTRY_OTHER,		/* anything else: not ours, left alone */
@@ -54,8 +55,8 @@ typedef void (*js_purge_fn)(const char *name, off_t size, void *arg);
 #define JS_PURGE_DRY_RUN 0x1
 
 /*
- * Removes one finished job under its job lock: <id>.<state>, then <id>.log
- * and <id>.cancel, but only if <id>.<state> still exists, is a regular
+ * Removes one finished job under its job lock: <id>.<state>, then <id>.log,
+ * <id>.cancel and a leftover <id>.held, but only if <id>.<state> still exists, is a regular
  * file, and its mtime is at or before not_after_ms (a job retrieved or
  * updated since the caller looked is left alone).  state must be final or
  * JS_RETRIEVED (EINVAL otherwise: pending and running jobs are never
@@ -67,7 +68,8 @@ int js_clean_purge(struct js_spool *sp, const char *id, enum js_state state,
     int64_t not_after_ms, int flags, js_purge_fn fn, void *arg);
 
 /*
- * Removes <id>.log and <id>.cancel of a job that has no state file at all
+ * Removes <id>.log, <id>.cancel and <id>.held of a job that has no state
+ * file at all
  * (checked under the job lock), each only if its own mtime is at or before
  * not_after_ms.  Returns the number of files removed (>= 0), -1/EEXIST if
  * the job exists after all, or -1.

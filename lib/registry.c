@@ -142,7 +142,8 @@ js_registry_write(struct js_spool *sp, const struct js_proc_info *p)
 	snprintf(name, sizeof name, JS_REGISTRY_DIR "/%s" SUFFIX, p->id);
 	if ((o = info_json(p, 0)) == NULL)
 		return -1;
-	rc = js_spool_write_json(sp, name, o, 0);
+	/* not owed to survive a power loss: no processor is alive then */
+	rc = js_spool_write_json(sp, name, o, JS_VOLATILE);
 	saved = errno;
 	json_decref(o);
 	errno = saved;

@@ -205,7 +205,8 @@ js_spool_parse_name(const char *name, char id[JS_ID_SIZE], int *state,
 		*sidecar = NULL;
 	if (*state >= 0)
 		return 0;
-	if (strcmp(ext, "log") == 0 || strcmp(ext, "cancel") == 0) {
+	if (strcmp(ext, "log") == 0 || strcmp(ext, "cancel") == 0 ||
+	    strcmp(ext, "held") == 0) {
 		if (sidecar != NULL)
 			*sidecar = ext;
 		return 0;
@@ -402,11 +403,12 @@ js_spool_write_file(struct js_spool *sp, const char *name, const void *data,
 {
 	char tmpname[JS_NAME_SIZE];
 
-	if (write_tmp(sp, data, len, tmpname) < 0)
+	if (write_tmp_fd(sp, data, len, tmpname, (flags & JS_VOLATILE) != 0,
+	    NULL) < 0)
 		return -1;
 	if (publish(sp, tmpname, name, flags) < 0)
 		return -1;
-	return (flags & JS_RELAXED) ? 0 : js_spool_sync(sp);
+	return (flags & (JS_RELAXED | JS_VOLATILE)) ? 0 : js_spool_sync(sp);
 }
 
 static int
@@ -512,9 +514,12 @@ undo:
 
 /* Reads and parses SPOOL/name.  -1/ENOENT if missing, EBADMSG if it is not
  * a regular file holding a JSON object.  With keep (not NULL), on success
- * the file stays open, its descriptor in *keep (see struct js_pin). */
+ * the file stays open, its descriptor in *keep (see struct js_pin).  With
+ * held, a bad <id>.wip is read from its <id>.held (read_held). */
+static json_t *read_held(struct js_spool *sp, const char *name);
+
 static json_t *
-read_json_fd(struct js_spool *sp, const char *name, int *keep)
+read_json_fd(struct js_spool *sp, const char *name, int *keep, int held)
 {
 	struct stat st;
 	char *buf, err[160];
@@ -567,13 +572,35 @@ read_json_fd(struct js_spool *sp, const char *name, int *keep)
 		close(fd);
 	if (j == NULL)	/* ENOMEM is no fault of the file */
 		errno = saved == ENOMEM ? ENOMEM : EBADMSG;
+	if (j == NULL && errno == EBADMSG && held)
+		j = read_held(sp, name);
+	return j;
+}
+
+/* A running job's <id>.wip whose data a power loss took (its start record
+ * is written without a data sync) is read from <id>.held, the claimed
+ * file kept under a second name until the run ends (jobspool(5),
+ * "Atomicity and durability").  NULL/EBADMSG when there is none. */
+static json_t *
+read_held(struct js_spool *sp, const char *name)
+{
+	char held[JS_NAME_SIZE];
+	size_t n = strlen(name);
+	json_t *j;
+
+	if (n != JS_ID_LEN + 4 || strcmp(name + JS_ID_LEN, ".wip") != 0)
+		return NULL;
+	snprintf(held, sizeof held, "%.*s.held", JS_ID_LEN, name);
+	j = read_json_fd(sp, held, NULL, 0);
+	if (j == NULL)
+		errno = EBADMSG;	/* it is the .wip that is bad */
 	return j;
 }
 
 static json_t *
 read_json(struct js_spool *sp, const char *name)
 {
-	return read_json_fd(sp, name, NULL);
+	return read_json_fd(sp, name, NULL, 1);
 }
 
 /* Makes "status" agree with the file's extension. */
@@ -873,6 +900,55 @@ clear_run_fields(json_t *job)
 			json_object_set_new(job, fields[i], json_null());
 }
 
+/* <id>.held: the claimed file of a running job under a second name, made
+ * by js_spool_start_pin before it replaces <id>.wip with a start record
+ * whose data is not synced; it goes when the run ends.  Links <id>.wip
+ * there (a leftover of a crash is replaced): 0, or -1 with errno. */
+static int
+hold(struct js_spool *sp, const char *id)
+{
+	char wip[JS_NAME_SIZE], held[JS_NAME_SIZE];
+
+	js_spool_name(wip, id, "wip");
+	js_spool_name(held, id, "held");
+	if (linkat(sp->dirfd, wip, sp->dirfd, held, 0) == 0)
+		return 0;
+	if (errno != EEXIST || unlinkat(sp->dirfd, held, 0) < 0)
+		return -1;
+	return linkat(sp->dirfd, wip, sp->dirfd, held, 0);
+}
+
+/* Removes <id>.held once the run has ended (the job's file is no longer
+ * <id>.wip); caller holds the lock.  A failure leaves it for the next
+ * claim (replaced) or the cleaner (removed with the job). */
+static void
+drop_held(struct js_spool *sp, const char *id)
+{
+	char held[JS_NAME_SIZE];
+
+	js_spool_name(held, id, "held");
+	(void)unlinkat(sp->dirfd, held, 0);
+}
+
+/* A claim found lost (check_claim: ESTALE) by its own run, caller holding
+ * the lock: when no <id>.wip is left (taken away, not claimed again) its
+ * <id>.held is nobody's and goes; a new claimer's is left alone.  errno
+ * is kept. */
+static void
+lost_held(struct js_spool *sp, const char *id)
+{
+	char wip[JS_NAME_SIZE];
+	struct stat st;
+	int saved = errno;
+
+	js_spool_name(wip, id, "wip");
+	if (saved == ESTALE &&
+	    fstatat(sp->dirfd, wip, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT)
+		drop_held(sp, id);
+	errno = saved;
+}
+
 /* Ends a job in place: writes <id>.<to> (failed or cancelled) with msg as
  * its error, then removes its <from> file; caller holds the lock. */
 static int
@@ -893,6 +969,8 @@ end_in_place(struct js_spool *sp, const char *id, enum js_state from,
 	    (errno != EISDIR ||	/* an (empty) directory planted as a job */
 	    unlinkat(sp->dirfd, name, AT_REMOVEDIR) < 0))
 		return -1;
+	if (from == JS_WIP)
+		drop_held(sp, id);
 	return 0;
 }
 
@@ -1123,7 +1201,8 @@ claim_body(struct js_spool *sp, const char *id, const char *worker,
 		return -1;
 	if (renameat(sp->dirfd, pend, sp->dirfd, wip) < 0)
 		return -1;	/* ENOENT: another processor won */
-	raw = read_json_fd(sp, wip, keep);
+	/* (what was pending: a crash's leftover .held is not the job) */
+	raw = read_json_fd(sp, wip, keep, 0);
 	if (raw == NULL && errno == ENOENT)
 		return -1;
 	if (raw == NULL && errno != EBADMSG) {
@@ -1296,11 +1375,15 @@ js_spool_start_pin(struct js_spool *sp, const struct js_claim *c, json_t *job,
 	}
 	js_spool_name(wip, c->id, "wip");
 	lk = js_spool_lock(sp, c->id);
-	/* relaxed: its data synced (it holds the only copy of the job), the
-	 * directory not */
+	/* relaxed: the directory is not synced; nor is the file's data when
+	 * the claimed file (whose data is on disk) is kept as <id>.held: it
+	 * stands in for a start record a power loss emptied (read_held).
+	 * Without it (a filesystem without hard links) the data is synced,
+	 * the new .wip holding the only copy of the job. */
 	if (lk >= 0 && check_claim_pin(sp, c->id, c->generation - 1, 0,
 	    pin->wip) == 0 &&
-	    write_tmp_fd(sp, text, len, tmpname, 0, &fd) == 0) {
+	    write_tmp_fd(sp, text, len, tmpname, hold(sp, c->id) == 0,
+	    &fd) == 0) {
 		if (publish(sp, tmpname, wip, 0) == 0)
 			rc = 0;
 		else
@@ -1468,8 +1551,10 @@ finish_at(struct js_spool *sp, const struct js_claim *c, json_t *job,
 	lk = js_spool_lock_id(sp, c->id);
 	if (lk < 0)
 		return -1;
-	if (check_claim_pin(sp, c->id, c->generation, 1, pin) < 0)
+	if (check_claim_pin(sp, c->id, c->generation, 1, pin) < 0) {
+		lost_held(sp, c->id);
 		goto out;
+	}
 	json_object_set_new(job, "status", json_string(js_state_status(state)));
 	json_object_set_new(job, "generation", json_integer(c->generation));
 	js_job_set_time(job, "finished_at", 0);
@@ -1480,6 +1565,7 @@ finish_at(struct js_spool *sp, const struct js_claim *c, json_t *job,
 	js_spool_name(name, c->id, "wip");
 	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
 		goto out;
+	drop_held(sp, c->id);
 	js_spool_name(name, c->id, "cancel");
 	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
 		goto out;
@@ -1523,6 +1609,7 @@ wip_to_pending(struct js_spool *sp, const char *id, json_t *job)
 		return -1;
 	if (renameat(sp->dirfd, wip, sp->dirfd, pend) < 0)
 		return -1;
+	drop_held(sp, id);
 	return js_spool_sync(sp);
 }
 
@@ -1535,8 +1622,10 @@ js_spool_requeue(struct js_spool *sp, const struct js_claim *c, json_t *job,
 	lk = js_spool_lock_id(sp, c->id);
 	if (lk < 0)
 		return -1;
-	if (check_claim(sp, c->id, c->generation, 0) < 0)
+	if (check_claim(sp, c->id, c->generation, 0) < 0) {
+		lost_held(sp, c->id);
 		goto out;
+	}
 	if (give_back_attempt) {
 		long long a = js_job_int(job, "attempts", 1);
 		json_object_set_new(job, "attempts", json_integer(a > 0 ? a - 1 : 0));
@@ -1621,10 +1710,12 @@ recover_one(struct js_spool *sp, const char *id, int64_t lease_ms,
 		char fin[JS_NAME_SIZE];
 		js_spool_name(fin, id, js_state_ext((enum js_state)s));
 		if (fstatat(sp->dirfd, fin, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+			if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT) {
 				rc = -1;
-			else
+			} else {
+				drop_held(sp, id);
 				rc = 1;
+			}
 			goto out;
 		}
 	}
@@ -2000,6 +2091,7 @@ js_spool_remove(struct js_spool *sp, const char *id)
 	js_spool_name(name, id, "cancel");
 	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
 		goto out;
+	drop_held(sp, id);	/* a crash's leftover */
 	rc = js_spool_sync(sp);
 out:
 	js_spool_unlock(lk);

@@ -89,8 +89,8 @@ int js_spool_name(char out[JS_NAME_SIZE], const char *id, const char *ext);
 
 /*
  * Classifies a directory entry: "<id>.<ext>" with a valid id.  Sets id and
- * *state (a job state, or -1 for sidecars "log" and "cancel", whose name is
- * returned in *sidecar).  Returns 0, or -1 if the name is not ours.
+ * *state (a job state, or -1 for sidecars "log", "cancel" and "held", whose
+ * name is returned in *sidecar).  Returns 0, or -1 if the name is not ours.
  */
 int js_spool_parse_name(const char *name, char id[JS_ID_SIZE], int *state,
     const char **sidecar);
@@ -104,6 +104,11 @@ int js_spool_parse_name(const char *name, char id[JS_ID_SIZE], int *state,
 #define JS_WRITE_NOREPLACE 0x1
 #define JS_DURABLE 0x0
 #define JS_RELAXED 0x2
+/* JS_VOLATILE: nothing synced, neither the file's data nor the directory:
+ * for a record nobody needs after a power loss (a processor's registry
+ * entry: no processor is alive then), whose readers skip a file a power
+ * loss emptied. */
+#define JS_VOLATILE 0x4
 int js_spool_write_file(struct js_spool *sp, const char *name, const void *data,
     size_t len, int flags);
 /* js_spool_write_file of o as one line of compact JSON (js_json_dumps):
@@ -208,7 +213,10 @@ struct js_pin {
 int js_spool_claim_pin(struct js_spool *sp, const char *id,
     const char *worker, struct js_claim *c, json_t **job, struct js_pin *pin);
 /* js_spool_start checking the claim by pin; pin then holds the new
- * <id>.wip. */
+ * <id>.wip.  The claimed file is kept as <id>.held until the run ends, and
+ * the new <id>.wip's data is then not synced (jobspool(5), "Atomicity and
+ * durability"): a reader of an <id>.wip that is not valid JSON reads
+ * <id>.held instead. */
 int js_spool_start_pin(struct js_spool *sp, const struct js_claim *c,
     json_t *job, struct js_pin *pin);
 /* js_spool_finish checking the claim by pin; flags JS_DURABLE, or

@@ -469,6 +469,25 @@ fs_rename(const char *from, const char *to, unsigned int flags)
 	return 0;
 }
 
+/* A hard link: a second name for the node (the claimed file a running
+ * job keeps as <id>.held) */
+static int
+fs_link(const char *from, const char *to)
+{
+	const char *tname;
+	struct node *nd = lookup(from), *tdir = parent(to, &tname);
+
+	if (nd == NULL || tdir == NULL)
+		return -errno;
+	if (S_ISDIR(nd->mode))
+		return -EPERM;
+	if (ent_find(tdir, tname, strlen(tname)) != NULL)
+		return -EEXIST;
+	clock_gettime(CLOCK_REALTIME, &nd->ctime);
+	ent_add(tdir, tname, nd);
+	return 0;
+}
+
 static int
 fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
@@ -587,6 +606,7 @@ static const struct fuse_operations ops = {
 	.unlink = fs_unlink,
 	.rmdir = fs_rmdir,
 	.rename = fs_rename,
+	.link = fs_link,
 	.chmod = fs_chmod,
 	.chown = fs_chown,
 	.utimens = fs_utimens,

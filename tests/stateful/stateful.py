@@ -1189,7 +1189,7 @@ class Tester:
                 raise Failure("DELETE 204 with a body")
             j.deleted = True
             j.held = None
-            for e in EXTS + ("log", "cancel"):
+            for e in EXTS + ("log", "cancel", "held"):
                 if os.path.exists(os.path.join(self.env.spool,
                                                jid + "." + e)):
                     raise Failure("DELETE 204 left %s.%s" % (jid, e))
@@ -2352,7 +2352,7 @@ class Tester:
                 err[-6000:]))
         for j in gone:
             j.deleted = True
-            for e in EXTS + ("log", "cancel"):
+            for e in EXTS + ("log", "cancel", "held"):
                 if os.path.exists(os.path.join(self.env.spool,
                                                j.id + "." + e)):
                     raise Failure("the cleaner left %s.%s of retrieved %r"
@@ -2485,8 +2485,10 @@ class Tester:
                 continue
             if UUID_RE.match(base) and ext == "log" and base in byid:
                 continue
-            if UUID_RE.match(base) and ext == "cancel" and base in byid and \
-                    "wip" in byid[base]:
+            # a running job's claimed file under a second name (<id>.held,
+            # jobspool(5)): only beside its .wip
+            if UUID_RE.match(base) and ext in ("cancel", "held") and \
+                    base in byid and "wip" in byid[base]:
                 continue
             raise Failure("at rest, the spool holds %s, which is no job's "
                           "file" % name)

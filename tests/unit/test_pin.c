@@ -3,6 +3,7 @@
  * back, and a final result whose directory sync is the caller's. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "testutil.h"
@@ -189,6 +190,170 @@ test_pin_lost_claim(void **state)
 	json_decref(job);
 }
 
+
+static int
+exists(struct tu_spool *f, const char *id, const char *ext)
+{
+	char p[600];
+
+	path_of(f, id, ext, p, sizeof p);
+	return access(p, F_OK) == 0;
+}
+
+static ino_t
+inode(struct tu_spool *f, const char *id, const char *ext)
+{
+	char p[600];
+	struct stat st;
+
+	path_of(f, id, ext, p, sizeof p);
+	assert_int_equal(stat(p, &st), 0);
+	return st.st_ino;
+}
+
+/* The start record is written without a data sync; the claimed file is
+ * kept as <id>.held until the run ends, and read in place of a .wip that
+ * a power loss emptied. */
+static void
+test_pin_held(void **state)
+{
+	struct tu_spool *f = *state;
+	struct js_pin pin;
+	struct js_claim c;
+	char id[JS_ID_SIZE];
+	enum js_state st;
+	json_t *job, *got;
+	ino_t claimed;
+
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
+	claimed = inode(f, id, "wip");
+	assert_false(exists(f, id, "held"));
+	json_object_set_new(job, "pid", json_integer(4242));
+	assert_int_equal(js_spool_start_pin(f->sp, &c, job, &pin), 0);
+	assert_true(exists(f, id, "held"));
+	assert_true(inode(f, id, "held") == claimed);
+	assert_true(inode(f, id, "wip") != claimed);
+	/* the start record is what a reader sees */
+	got = js_spool_read(f->sp, id, &st);
+	assert_non_null(got);
+	assert_int_equal(js_job_int(got, "pid", 0), 4242);
+	json_decref(got);
+	/* a power loss took its data: the job is read from .held */
+	scribble(f, id, "");
+	got = js_spool_read(f->sp, id, &st);
+	assert_non_null(got);
+	assert_int_equal(st, JS_WIP);
+	assert_string_equal(js_job_str(got, "id"), id);
+	assert_int_equal(js_job_int(got, "pid", 0), 0);
+	json_decref(got);
+	/* half a record is no better */
+	scribble(f, id, "{\"id\":");
+	got = js_spool_read(f->sp, id, &st);
+	assert_non_null(got);
+	assert_string_equal(js_job_str(got, "id"), id);
+	json_decref(got);
+	js_spool_unpin(&pin);
+	json_decref(job);
+}
+
+/* .held goes when the run ends: finished, requeued, or its claim found
+ * lost with no .wip left; a new claimer's .held is left alone. */
+static void
+test_pin_held_dropped(void **state)
+{
+	struct tu_spool *f = *state;
+	struct js_pin pin, pin2;
+	struct js_claim c, c2;
+	char id[JS_ID_SIZE], wip[600], pend[600];
+	json_t *job, *job2;
+
+	/* finished */
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
+	assert_int_equal(js_spool_start_pin(f->sp, &c, job, &pin), 0);
+	assert_true(exists(f, id, "held"));
+	assert_int_equal(js_spool_finish_pin(f->sp, &c, job, JS_FAILED, &pin,
+	    JS_DURABLE), 0);
+	assert_false(exists(f, id, "held"));
+	assert_true(exists(f, id, "failed"));
+	js_spool_unpin(&pin);
+	json_decref(job);
+
+	/* requeued */
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
+	assert_int_equal(js_spool_start_pin(f->sp, &c, job, &pin), 0);
+	assert_int_equal(js_spool_requeue(f->sp, &c, job, 0, 0), 0);
+	assert_false(exists(f, id, "held"));
+	assert_true(exists(f, id, "pending"));
+	js_spool_unpin(&pin);
+	json_decref(job);
+
+	/* claimed again (a crash left .held beside it): the new claimer's
+	 * hold replaces it; the first run, its claim lost, leaves it */
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
+	assert_int_equal(js_spool_start_pin(f->sp, &c, job, &pin), 0);
+	path_of(f, id, "wip", wip, sizeof wip);
+	path_of(f, id, "pending", pend, sizeof pend);
+	assert_int_equal(rename(wip, pend), 0);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:2", &c2, &job2, &pin2),
+	    0);
+	assert_int_equal(js_spool_start_pin(f->sp, &c2, job2, &pin2), 0);
+	assert_true(inode(f, id, "held") != inode(f, id, "wip"));
+	assert_int_equal(js_spool_finish_pin(f->sp, &c, job, JS_COMPLETED, &pin,
+	    JS_DURABLE), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_true(exists(f, id, "held"));
+	/* the second claim's run is lost too: its .wip taken away */
+	assert_int_equal(unlink(wip), 0);
+	assert_int_equal(js_spool_finish_pin(f->sp, &c2, job2, JS_COMPLETED,
+	    &pin2, JS_DURABLE), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_false(exists(f, id, "held"));
+	js_spool_unpin(&pin);
+	js_spool_unpin(&pin2);
+	json_decref(job);
+	json_decref(job2);
+}
+
+/* A claim reads what was pending, never a crash's leftover .held: a
+ * pending file that is not JSON fails as such. */
+static void
+test_pin_held_not_claimed(void **state)
+{
+	struct tu_spool *f = *state;
+	struct js_pin pin;
+	struct js_claim c;
+	char id[JS_ID_SIZE], p[600], q[600];
+	json_t *job, *got;
+	enum js_state st;
+	FILE *fp;
+
+	new_job(f->sp, id);
+	path_of(f, id, "pending", p, sizeof p);
+	path_of(f, id, "held", q, sizeof q);
+	assert_int_equal(link(p, q), 0);	/* a good copy, left over */
+	fp = fopen(p, "w");
+	assert_non_null(fp);
+	fputs("{not json", fp);
+	assert_int_equal(fclose(fp), 0);	/* (the same inode: both bad) */
+	assert_int_equal(unlink(q), 0);
+	fp = fopen(q, "w");
+	assert_non_null(fp);
+	fprintf(fp, "{\"id\":\"%s\",\"command\":[\"true\"]}", id);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin),
+	    -1);
+	assert_int_equal(errno, EBADMSG);
+	json_decref(job);
+	got = js_spool_read(f->sp, id, &st);
+	assert_non_null(got);
+	assert_int_equal(st, JS_FAILED);
+	json_decref(got);
+	assert_false(exists(f, id, "held"));
+}
+
 int
 main(void)
 {
@@ -198,6 +363,9 @@ main(void)
 		TU_SPOOL_TEST(test_pin_replaced),
 		TU_SPOOL_TEST(test_pin_annotated),
 		TU_SPOOL_TEST(test_pin_lost_claim),
+		TU_SPOOL_TEST(test_pin_held),
+		TU_SPOOL_TEST(test_pin_held_dropped),
+		TU_SPOOL_TEST(test_pin_held_not_claimed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
