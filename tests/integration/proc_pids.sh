@@ -121,7 +121,7 @@ check "  the processor is still there" kill -0 "$PROC_PID"
 pids_max 2
 hashed=$(submit "{\"shell\":\"echo before; read -r x <$WORK/fifo; echo after \$x\"}")
 check "a job runs with room for one process" \
-	wait_until 20 grep -q '^before$' "$SPOOL/$hashed.log"
+	wait_until 20 grep -qs '^before$' "$SPOOL/$hashed.log"
 eq "  two processes in the cgroup" "$(pids_now)" 2
 pids_max 1
 echo go >"$WORK/fifo"
@@ -141,7 +141,7 @@ check "  the notify command could not be run, said so" wait_until 10 \
 pids_max 2
 cont=$(submit '{"container":{"image":"localhost/none:latest","command":["true"]}}')
 check "a container job runs (stand-in CLI)" \
-	wait_until 20 grep -q "^stand-in run .* --name jobspool-$cont localhost/none:latest true\$" "$SPOOL/$cont.log"
+	wait_until 20 grep -qs "^stand-in run .* --name jobspool-$cont localhost/none:latest true\$" "$SPOOL/$cont.log"
 pids_max 1
 : >"$SPOOL/$cont.cancel"
 check "  cancelled with no room for a process: it ends" wait_final 20 "$cont"
