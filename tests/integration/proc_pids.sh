@@ -3,13 +3,14 @@
 # thread: the processor runs in a pids cgroup whose pids.max the suite
 # lowers and raises.  At start without room for a thread: the committer is
 # not started (results are recorded in the event loop, said so), the
-# notifiers' thread is fatal (exit 1), the remote link cannot be forked
-# (exit 1).  While it runs: a job that cannot be forked fails saying so,
-# and the processor goes on; a log whose hashing thread cannot be made is
-# hashed in the loop (digest and size right); a notify command that
-# cannot be started is said; a container whose stand-in CLI is cancelled
-# when no "stop" or "kill" can be run says both; with room again, jobs and
-# the notify command run.  Root only, with a pids cgroup (v1 or v2).
+# notifiers' thread is fatal (exit 1), the remote link cannot be forked or
+# cannot start its claimer thread (exit 1).  While it runs: a job that
+# cannot be forked fails saying so, and the processor goes on; a log whose
+# hashing thread cannot be made is hashed in the loop (digest and size
+# right); a notify command that cannot be started is said; a container
+# whose stand-in CLI is cancelled when no "stop" or "kill" can be run says
+# both; with room again, jobs and the notify command run.  Root only, with
+# a pids cgroup (v1 or v2).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proc.inc"
 
@@ -75,6 +76,17 @@ wait "$PROC_PID"
 eq "remote mode, no process for the link: exit status 1" "$?" 1
 check "  said why" grep -q \
 	"cannot start the remote link: Resource temporarily unavailable" "$PROC_LOG"
+
+# ---- at start, room for the remote link's process but not its thread ----
+proc_setup
+pids_max 2
+ASAN_OPTIONS=$NOLEAK start_cg --server http://127.0.0.1:9 --token t0k
+wait "$PROC_PID"
+eq "remote mode, no thread for the link's claimer: exit status 1" "$?" 1
+check "  the link says why" grep -q "remote link: cannot start the claimer" "$PROC_LOG"
+check "  the processor sees the link end" grep -q \
+	"the remote link exited (status 1); shutting down" "$PROC_LOG"
+check "  no clean shut-down claimed" sh -c "! grep -q 'shut down\$' '$PROC_LOG'"
 
 # ---- while it runs ----
 proc_setup
