@@ -4,7 +4,9 @@
  * POST /api/v1/workers/claim, writes each job it gets into the local spool
  * as <id>.pending (with a "remote" object holding the lease) and starts
  * the job's thread (remote_mirror.c).  An unreachable or refusing server
- * is retried with backoff.
+ * is retried with backoff; so is a claimed job that cannot be kept here
+ * (a full work directory): it is handed back, and claiming again at once
+ * would only take it back from the server in a busy loop.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -82,8 +84,9 @@ claim_local_copy(const json_t *job, const struct claim *cl)
 }
 
 /* Mirrors a claimed job into the local spool and starts its thread
- * (granted: when the claim was answered, mono ms). */
-static void
+ * (granted: when the claim was answered, mono ms).  Returns 0, or -1 when
+ * the job could not be kept here (handed back, or left to its lease). */
+static int
 take(struct link *lk, CURL *c, const json_t *ans, int64_t granted)
 {
 	const json_t *job = json_object_get(ans, "job");
@@ -94,7 +97,7 @@ take(struct link *lk, CURL *c, const json_t *ans, int64_t granted)
 	if (claim_parse(ans, &cl) < 0) {
 		js_err("claim: the server's answer is not a job with a lease; "
 		    "ignored");
-		return;
+		return 0;
 	}
 	js_duration_format(cl.lease_ms, dur);
 	js_info("job %s: claimed from the server (token %lld, lease %s, "
@@ -103,25 +106,28 @@ take(struct link *lk, CURL *c, const json_t *ans, int64_t granted)
 		js_warn("job %s: an earlier copy is still being dropped here; "
 		    "handing the job back", cl.id);
 		mirror_give_back(lk, c, cl.id, cl.token, job);
-		return;
+		return -1;
 	}
 	link_drop_local(lk->sp, cl.id);	/* a leftover of an earlier claim */
 	local = claim_local_copy(job, &cl);
 	if (local == NULL) {
 		mirror_give_back(lk, c, cl.id, cl.token, job);
-		return;
+		return -1;
 	}
 	if (js_spool_submit(lk->sp, local) < 0) {
 		js_err("job %s: cannot write it into %s: %s; handing it back",
 		    cl.id, js_spool_path(lk->sp), strerror(errno));
 		json_decref(local);
 		mirror_give_back(lk, c, cl.id, cl.token, job);
-		return;
+		return -1;
 	}
 	json_decref(local);
 	if (mirror_start(lk, cl.id, cl.token, (uint64_t)cl.offset, cl.attempts,
-	    cl.lease_ms, cl.hb_ms, granted) < 0)
+	    cl.lease_ms, cl.hb_ms, granted) < 0) {
 		link_drop_local(lk->sp, cl.id);	/* its lease expires there */
+		return -1;
+	}
+	return 0;
 }
 
 /* Blocks while -j jobs are in flight.  Returns whether to go on claiming. */
@@ -137,10 +143,11 @@ wait_for_room(struct link *lk)
 }
 
 /* One claim.  Returns how long to wait before the next (0: at once); *fails
- * and *refused count the failures in a row. */
+ * and *refused count the failures in a row, *handed the claimed jobs in a
+ * row that could not be kept here. */
 static int64_t
 claim_once(struct link *lk, CURL *c, const char *body, int *fails,
-    int *refused)
+    int *refused, int *handed)
 {
 	struct proc_config *cfg = lk->cfg;
 	struct rhttp_req rq;
@@ -170,10 +177,12 @@ claim_once(struct link *lk, CURL *c, const char *body, int *fails,
 		if (*fails > 0 || *refused)
 			js_info("claim: connected to %s again", cfg->server);
 		*fails = *refused = 0;
-		if (st == 200)
-			/* (not from the sending: a long poll may have waited
-			 * long before the claim) */
-			take(lk, c, ans, js_mono_ms());
+		/* (granted: not from the sending, a long poll may have
+		 * waited long before the claim) */
+		if (st == 200 && take(lk, c, ans, js_mono_ms()) < 0)
+			delay = rhttp_backoff_ms(++*handed, cfg->retry_max_ms);
+		else if (st == 200)
+			*handed = 0;
 	} else {
 		++*fails;
 		if (st == 401 || st == 403) {
@@ -199,13 +208,14 @@ claim_main(void *arg)
 	CURL *c = curl_easy_init();
 	char *body = claim_body(lk->worker, lk->labels, lk->cfg->exclusive,
 	    lk->cfg->jobs, lk->cfg->claim_wait_ms);
-	int fails = 0, refused = 0;
+	int fails = 0, refused = 0, handed = 0;
 	unsigned long seen = 0;
 
 	if (c == NULL || body == NULL)
 		js_err("claimer: out of memory; claiming nothing");
 	while (c != NULL && body != NULL && wait_for_room(lk)) {
-		int64_t delay = claim_once(lk, c, body, &fails, &refused);
+		int64_t delay = claim_once(lk, c, body, &fails, &refused,
+		    &handed);
 		int64_t end = js_mono_ms() + delay;
 
 		while (delay > 0 && !atomic_load(&lk->no_claim) &&
