@@ -614,6 +614,7 @@ job_main(void *arg)
 	unsigned long seen = 0;
 	int64_t next_net = 0;
 	int missing = 0, end = 0;
+	json_t *last = NULL;	/* the last local copy read (its run's pid) */
 
 	memset(&s, 0, sizeof s);
 	s.j = j;
@@ -632,17 +633,25 @@ job_main(void *arg)
 			if (errno == ENOENT && ++missing >= 3) {
 				js_warn("job %s: the local copy vanished; the "
 				    "server's lease will expire", j->id);
+				/* nothing watches the run any more: it must
+				 * not outlive the lease (the server may then
+				 * start the job again elsewhere) */
+				if (last != NULL)
+					link_kill_run_group(last);
 				break;
 			}
 			link_wait(j->lk, &seen, 100);
 			continue;
 		}
 		missing = 0;
+		json_decref(last);
+		last = json_incref(job);
 		r = turn(&s, job, st, &next_net, &end);
 		json_decref(job);
 		if (r == 0 && !end)
 			idle(&s, &seen, next_net);
 	}
+	json_decref(last);
 	if (s.m.paused)
 		resume_run(&s);
 	if (s.logfd >= 0)
