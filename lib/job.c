@@ -1077,9 +1077,21 @@ js_job_normalize(const json_t *stored, const char *id, char *err, size_t errlen)
 				continue;
 			break;
 		case 'i':
-			if (json_is_integer(v))
-				continue;
-			break;
+			if (!json_is_integer(v))
+				break;
+			/* counters a claim adds one to: never negative (runs
+			 * beyond "retries"), never near overflow */
+			if ((strcmp(stored_types[i].name, "attempts") == 0 ||
+			    strcmp(stored_types[i].name, "generation") == 0) &&
+			    (json_integer_value(v) < 0 ||
+			    json_integer_value(v) > JS_COUNTER_MAX)) {
+				js_errf(err, errlen, "stored field '%s' must be "
+				    "from 0 to %lld", stored_types[i].name,
+				    (long long)JS_COUNTER_MAX);
+				json_decref(valid);
+				return NULL;
+			}
+			continue;
 		case 't':
 			if (json_is_string(v) &&
 			    js_time_parse(json_string_value(v), &ms) == 0)

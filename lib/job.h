@@ -50,6 +50,8 @@ int js_state_from_status(const char *status);
 #define JS_ENV_MAX 1024
 #define JS_PRIORITY_MAX 1000000
 #define JS_ATTEMPTS_MAX 100
+/* stored "attempts" and "generation" of a job file (js_job_normalize) */
+#define JS_COUNTER_MAX ((1LL << 53) - 1)
 #define JS_TIMEOUT_MAX (10LL * 365 * 86400)
 #define JS_DELAY_MAX_MS (10LL * 365 * 86400 * 1000)	/* "delay" */
 #define JS_AFTER_MAX 64			/* ids in "after", "after_any" */

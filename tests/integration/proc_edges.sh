@@ -1,6 +1,7 @@
 #!/bin/sh
 # jobspool-processor at its edges: jobs that cannot start (cwd, limits,
-# program, log) and the error each records, a large stdin, a cancel already
+# program, log) and the error each records, hand-written counters out of
+# range, a large stdin, a cancel already
 # there at the claim, a fractional timeout, a notify command killed by a
 # signal, a lease lost while the job runs or at shutdown, SIGHUP with a bad
 # and then a good configuration, SIGTERM twice, a log removed by its job,
@@ -58,6 +59,24 @@ eq "not executable: error" "$(field "$noexec" .error)" \
 eq "log that is a directory: error" "$(field "$logdir" .error)" \
 	"cannot open the log: Is a directory"
 eq "bad cwd: one attempt" "$(field "$nocwd" .attempts)" 1
+
+# ---- hand-written counters out of range: a negative "attempts" gave
+# runs beyond "retries" (retry -2 of 5), a huge one wrapped at the claim ----
+neg="" big=""
+for a in -3 9223372036854775807; do
+	read -r h </proc/sys/kernel/random/uuid
+	printf '{"command":["false"],"retries":5,"attempts":%s}\n' "$a" \
+		>"$SPOOL/tmp/$h.json"
+	mv "$SPOOL/tmp/$h.json" "$SPOOL/$h.pending"
+	if [ "$a" = -3 ]; then neg=$h; else big=$h; fi
+done
+check "counters out of range: both end" wait_final 20 "$neg" "$big"
+for h in "$neg" "$big"; do
+	eq "  failed as invalid" "$(field "$h" .status)" failed
+	eq "  saying why" "$(field "$h" .error)" \
+		"invalid job file: stored field 'attempts' must be from 0 to 9007199254740991"
+	check "  never ran" test ! -s "$SPOOL/$h.log"
+done
 check "the notify command killed by a signal is logged" \
 	wait_until 10 grep -q "job $nocwd: notify command killed by signal 9" "$PROC_LOG"
 

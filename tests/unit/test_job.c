@@ -228,6 +228,26 @@ test_new_and_normalize(void **state)
 	assert_null(js_job_normalize(hand, "0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
 	    err, sizeof err));
 	assert_non_null(strstr(err, "attempts"));
+	/* counters out of range: a negative one would give runs beyond
+	 * "retries", a huge one overflow at the next claim */
+	json_object_set_new(hand, "attempts", json_integer(-3));
+	assert_null(js_job_normalize(hand, "0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+	    err, sizeof err));
+	assert_non_null(strstr(err, "'attempts' must be from 0"));
+	json_object_set_new(hand, "attempts", json_integer(JS_COUNTER_MAX + 1));
+	assert_null(js_job_normalize(hand, "0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+	    err, sizeof err));
+	json_object_set_new(hand, "attempts", json_integer(JS_COUNTER_MAX));
+	json_object_set_new(hand, "generation", json_integer(-1));
+	assert_null(js_job_normalize(hand, "0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+	    err, sizeof err));
+	assert_non_null(strstr(err, "'generation'"));
+	json_object_set_new(hand, "generation", json_integer(7));
+	norm = js_job_normalize(hand, "0b1e6f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+	    err, sizeof err);
+	assert_non_null(norm);
+	assert_int_equal(js_job_int(norm, "attempts", 0), JS_COUNTER_MAX);
+	json_decref(norm);
 	json_decref(hand);
 	/* seq increases strictly */
 	norm = js_job_new(v, NULL, NULL, NULL);
