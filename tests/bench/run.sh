@@ -366,12 +366,27 @@ s1_bs() {
 	stop $BSP
 }
 
+# s2_alone: the single client's durable POSTs with no processor running
+# (row 2c): 2a is measured while the processor runs the jobs on the same
+# disk and CPUs, the durable-write limit on its own
+s2_alone() {
+	new_spool s2
+	start_api || return 1
+	t0=$(now_ns)
+	"$T/submit" http "$HP" "$NJ" 0 - /bin/true || { stop $AP; return 1; }
+	t1=$(now_ns)
+	rec s2_js_http_alone "$(awk -v n="$NJ" -v a="$t0" -v b="$t1" 'BEGIN { print n * 1e9 / (b - a) }')"
+	stop $AP
+	rm -rf "$S"
+}
+
 scenario1() {
 	say "scenario 1/2: throughput of $NJ x /bin/true (tsp, nq: $NCLI), $REPS reps"
 	r=1
 	while [ $r -le "$REPS" ]; do
 		s1_jobspool spool || why s1_js_spool "run failed (see stderr)"
 		s1_jobspool http || why s1_js_http "run failed (see stderr)"
+		s2_alone || why s2_js_http_alone "run failed (see stderr)"
 		if have tsp; then s1_tsp || say "tsp run failed"; fi
 		if have nq; then s1_nq || say "nq run failed"; fi
 		if have beanstalkd; then s1_bs || say "beanstalkd run failed"; fi
@@ -864,6 +879,11 @@ RSS_PROC_LOCAL="rss_proc_s1 rss_proc_s3 rss_proc_s5_0 rss_proc_s5_10000 rss_proc
 	    "$(cell s2_js_spool)" "$(peercell tsp s2_tsp)" "$(peercell nq s2_nq)" "$(peercell beanstalkd s2_bs)" \
 	    "$(cell lim_fsync) (durable write, for scale)" \
 	    "$(peerrc tsp s2_js_spool s2_tsp 2b tsp)" "$(peerrc nq s2_js_spool s2_nq 2b nq)" "$(peerrc beanstalkd s2_js_spool s2_bs 2b bs)" "$(rc s2_js_spool lim_fsync 2b lim)" "–"
+	row "2c. submission rate, 1 client one job after another, jobs/s ↑ — jobspool: durable HTTP POST with no processor running" \
+	    "$(cell s2_js_http_alone)" "$(peercell tsp s2_tsp)" "$(peercell nq s2_nq)" "$(peercell beanstalkd s2_bs)" \
+	    "$(cell lim_fsync) (tmp write+fsync+rename+dir fsync, 1 writer)" \
+	    "$(peerrc tsp s2_js_http_alone s2_tsp 2c tsp)" "$(peerrc nq s2_js_http_alone s2_nq 2c nq)" "$(peerrc beanstalkd s2_js_http_alone s2_bs 2c bs)" "$(rc s2_js_http_alone lim_fsync 2c lim)" \
+	    "$(tgt "2c. single-client durable POST, no processor" 2c lim "$(rnum s2_js_http_alone lim_fsync)" ge 0.8 × "the single durable write")"
 	row "3a. submit→start latency, median, ms ↓ — jobspool via spool" \
 	    "$(cell s3_js_spool_med)" "$(peercell tsp s3_tsp_med)" "$(peercell nq s3_nq_med)" "$(peercell beanstalkd s3_bs_med)" \
 	    "$(cell s3_lim_med) (posix_spawn → process start)" \
@@ -978,7 +998,7 @@ NTGT=$(wc -l <"$W/targets")
 	echo
 	echo "Notes:"
 	echo "- Scenario 1: the time from the first submission to the last job's final state (jobspool: its .completed file; tsp: \`tsp -l\` shows none queued or running; nq: \`nq -w\` on both queues; beanstalkd: both workers have deleted their last job). $NJ jobs per run for jobspool and beanstalkd, $NCLI for tsp and nq (the issue asks 2,000: at the 30–150 jobs/s of this 2-CPU machine, 2,000 × 5 runs × 5 systems alone would take over 15 minutes; the rates are per second, so they compare; \`BENCH_JOBS=2000 make bench\` for the full size). jobspool: \`jobspool-processor -j 2 --user root\`; tsp: \`tsp -S 2\`; nq: two queues (NQDIR) used alternately; beanstalkd: two minimal C workers (reserve, posix_spawn, delete). Every job's output is captured to a file except beanstalkd's."
-	echo "- 2a/2b: the submission phase of scenario 1 on its own (one client, one job after another; jobspool HTTP over one keep-alive connection). The physical limit is one writer doing the full durable write."
+	echo "- 2a/2b: the submission phase of scenario 1 on its own (one client, one job after another; jobspool HTTP over one keep-alive connection), timed while the processor runs the jobs already submitted. 2c: the same POSTs to an apiserver on a spool no processor works on (the durable POST alone, as the limit is measured alone); 2a stays as the issue's row. The physical limit is one writer doing the full durable write."
 	echo "- Scenario 3: $LATN jobs $((LAT_US / 1000)) ms apart per run; the job is a static program that records its start time (CLOCK_REALTIME), compared with the time taken just before the submission. Low load means one job at a time: the interval is longer than a job takes. p99 is per run (nearest rank; with $LATN samples it is the slowest one); the table shows the median of the $REPS runs' p99."
 	echo "- Scenario 4: wrk runs ${WRK_SECS}s instead of 10s ($REPS runs × 4 servers must fit the 15-minute budget); wrk uses one connection per -c, keep-alive.$( [ -s "$W/wrk.bad" ] && echo " Runs with non-2xx answers or socket errors: $(sort -u "$W/wrk.bad" | tr '\n' ' ')")"
 	echo "- Scenario 5: finished jobs are ~600-byte .completed files each with a .log (made by genspool, not timed). Claim latency is submit→start as in 3 with 20 jobs per run; the processor started in $(for n in $SCALE; do printf '%s ms (%s) ' "$(one "s5_pstart_$n")" "$n"; done)including its warm-up job. 5c is the list of 5b with $NMAX finished jobs against the same list with $NMIN (the target: the pending list costs the same whatever the finished jobs). The cleaner runs are as many as fit ${CLEAN_BUDGET}s (at least 1, at most $REPS)."
