@@ -49,6 +49,13 @@
  * is single-threaded: this is its only state shared with a handler. */
 static volatile sig_atomic_t got_term;
 
+#ifdef JS_COVERAGE
+void __gcov_dump(void);
+#define COV_FLUSH() __gcov_dump()
+#else
+#define COV_FLUSH() do { } while (0)
+#endif
+
 static void
 on_term(int sig)
 {
@@ -686,6 +693,7 @@ exit_as_job(struct watch *w)
 	    sig != SIGCONT && sig != SIGURG && sig != SIGWINCH) {
 		setrlimit(RLIMIT_CORE, &none);
 		signal(sig, SIG_DFL);
+		COV_FLUSH();
 		raise(sig);
 	}
 	return code > 0 ? code : 1;
@@ -908,6 +916,7 @@ slurm_watch_main(int argc, char *argv[])
 		if (got_term) {
 			status = 128 + SIGTERM;
 			signal(SIGTERM, SIG_DFL);
+			COV_FLUSH();
 			raise(SIGTERM);
 			goto out;
 		}
