@@ -316,6 +316,8 @@ recover_cb(const char *id, const json_t *job, void *arg)
 	l->ex->ops->recover(l->ex, id, job);
 }
 
+static void stop_run(struct loop *l, struct run *r, enum stop_reason why);
+
 static void
 scan(struct loop *l)
 {
@@ -339,10 +341,12 @@ scan(struct loop *l)
 	/* cancel requests whose inotify event we may have missed */
 	for (i = 0; i < l->nruns; i++) {
 		struct run *rn = &l->runs[i];
-		if (rn->used && !ended(rn) && rn->stop == STOP_NONE &&
+		if (rn->used && !ended(rn) && (rn->stop == STOP_NONE ||
+		    rn->stop == STOP_TIMEOUT) &&
 		    js_spool_cancel_requested(l->sp, rn->id) == 1) {
 			js_info("job %s: cancel requested", rn->id);
-			rn->stop = STOP_CANCEL;
+			stop_run(l, rn, STOP_CANCEL);	/* now, not at the
+							 * next timer turn */
 		}
 	}
 }
@@ -367,10 +371,18 @@ stop_run(struct loop *l, struct run *r, enum stop_reason why)
 {
 	int64_t grace = l->cfg->kill_grace_ms;
 
-	if (r->stop == STOP_NONE || why == STOP_LOST)
-		r->stop = why;
-	if (r->kill_at != 0)
-		return;		/* already being stopped */
+	if (r->stop == STOP_NONE || why == STOP_LOST ||
+	    (why == STOP_CANCEL && r->stop == STOP_TIMEOUT))
+		r->stop = why;	/* a cancel outranks a timeout under way */
+	if (r->kill_at != 0) {
+		/* already being stopped: a cancel still ends it within a
+		 * second, whatever grace the timeout gave it */
+		int64_t by = js_mono_ms() + CANCEL_GRACE_MS;
+		if (why == STOP_CANCEL && r->stop == STOP_CANCEL &&
+		    r->kill_at != INT64_MAX && r->kill_at > by)
+			r->kill_at = by;
+		return;
+	}
 	if (why == STOP_CANCEL && grace > CANCEL_GRACE_MS)
 		grace = CANCEL_GRACE_MS;
 	signal_run(l, r, SIGTERM, grace);
@@ -1044,7 +1056,8 @@ handle_inotify(struct loop *l)
 			for (i = 0; i < l->nruns; i++) {
 				struct run *r = &l->runs[i];
 				if (r->used && strcmp(r->id, id) == 0 &&
-				    !ended(r) && r->stop == STOP_NONE) {
+				    !ended(r) && (r->stop == STOP_NONE ||
+				    r->stop == STOP_TIMEOUT)) {
 					js_info("job %s: cancel requested", id);
 					stop_run(l, r, STOP_CANCEL);
 				}
@@ -1132,6 +1145,8 @@ next_wakeup(struct loop *l)
 	size_t i;
 
 #define EARLIER(x) do { if ((x) != 0 && (x) < t) t = (x); } while (0)
+	if (l->rescan)		/* inotify lost events: scan at once */
+		EARLIER(js_mono_ms());
 	if (l->stopping && !l->killed_all)
 		EARLIER(l->stop_deadline);
 	EARLIER(presence_next(l->presence));

@@ -89,6 +89,20 @@ eq "stdin of 100000 bytes read in full" "$(tr -d ' \n' <"$SPOOL/$bigin.log")" 10
 eq "timeout 0.5: failed" "$(field "$tmo" .status)" failed
 eq "timeout 0.5: error says 0.5s" "$(field "$tmo" .error)" "timeout: killed after 0.5s"
 
+# ---- a cancel while a timeout is stopping the job (which ignores SIGTERM,
+# so the timeout's 5 s kill grace runs): the cancel wins and the job is
+# killed within a second, not at the end of that grace ----
+tc=$(submit '{"shell":"trap \"\" TERM; sleep 30","timeout":0.5}')
+check "cancel during a timeout: the timeout stops it" wait_until 20 \
+	grep -q "job $tc: timeout; stopping it" "$PROC_LOG"
+t0=$(date +%s)
+: >"$SPOOL/$tc.cancel"
+check "  it ends" wait_final 20 "$tc"
+t1=$(date +%s)
+eq "  cancelled" "$(field "$tc" .status)" cancelled
+eq "  while running" "$(field "$tc" .error)" "cancelled while running"
+check "  well before the 5 s grace ($((t1 - t0)) s)" test $((t1 - t0)) -le 4
+
 # ---- a cancel request already there when the job is claimed ----
 read -r early </proc/sys/kernel/random/uuid
 : >"$SPOOL/$early.cancel"
@@ -203,8 +217,14 @@ if [ "$qmax" -gt 0 ] && [ "$qmax" -le 100000 ]; then
 	kill -STOP "$PROC_PID"
 	(cd "$SPOOL" && seq -f 'junk%g' 1 $((qmax + 100)) | xargs touch)
 	: >"$SPOOL/$ovf.cancel"		# its event does not fit
+	t0=$(date +%s)
 	kill -CONT "$PROC_PID"
 	check "overflow: the cancel is found by the rescan" wait_final 20 "$ovf"
+	t1=$(date +%s)
+	# (the rescan's cancel waited for the next timer turn, here the next
+	# heartbeat: up to 20 s with the default lease)
+	check "  at once, not at the next heartbeat ($((t1 - t0)) s)" \
+		test $((t1 - t0)) -le 8
 	eq "  cancelled" "$(field "$ovf" .status)" cancelled
 	eq "  while running" "$(field "$ovf" .error)" "cancelled while running"
 	(cd "$SPOOL" && seq -f 'junk%g' 1 $((qmax + 100)) | xargs rm -f)
