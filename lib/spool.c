@@ -2082,9 +2082,8 @@ js_spool_remove(struct js_spool *sp, const char *id)
 		errno = EBUSY;
 		goto out;
 	}
-	js_spool_name(name, id, js_state_ext(st));
-	if (unlinkat(sp->dirfd, name, 0) < 0)
-		goto out;
+	/* the sidecars first: a removal that fails there (a log that is a
+	 * directory) leaves the job as it was, not a log without its job */
 	js_spool_name(name, id, "log");
 	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
 		goto out;
@@ -2092,6 +2091,9 @@ js_spool_remove(struct js_spool *sp, const char *id)
 	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
 		goto out;
 	drop_held(sp, id);	/* a crash's leftover */
+	js_spool_name(name, id, js_state_ext(st));
+	if (unlinkat(sp->dirfd, name, 0) < 0)
+		goto out;
 	rc = js_spool_sync(sp);
 out:
 	js_spool_unlock(lk);

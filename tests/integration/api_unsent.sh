@@ -140,7 +140,8 @@ jq_eq "  the answer gives the log's size now" .size 0
 eq "  the upload wrote nothing" "$(wc -c <"$SPOOL/$ID.log")" 0
 check "  the job is still running" test -f "$SPOOL/$ID.wip"
 
-# DELETE of a final job whose log is a directory: its removal stops there
+# DELETE of a final job whose log is a directory: its removal stops there,
+# before the job's own file (the job is left as it was)
 submit '{"shell":"true"}'
 finished_by_hand "$ID"
 mkdir "$SPOOL/$ID.log"
@@ -148,6 +149,7 @@ req DELETE "/api/v1/jobs/$ID" -H "$UA"
 answer "DELETE of a completed job whose log is a directory" 500 \
 	"cannot remove the job: Is a directory"
 check "  the log directory is left" test -d "$SPOOL/$ID.log"
+check "  so is the job" test -f "$SPOOL/$ID.completed"
 check "  the server is running" kill -0 "$API_PID"
 api_stop
 
