@@ -1040,13 +1040,15 @@ js_job_rerun(const json_t *old, char *err, size_t errlen)
 }
 
 /* Type of each stored field: 's' string or null, 'i' integer or null,
- * 'n' number or null, 't' timestamp or null. */
+ * 'c' a counter a claim adds one to, 0 to JS_COUNTER_MAX, or null (never
+ * negative: runs beyond "retries"; never near overflow), 'n' number or
+ * null, 't' timestamp or null. */
 static const struct { const char *name; char type; } stored_types[] = {
 	{ "status", 's' }, { "created_at", 't' }, { "updated_at", 't' },
 	{ "started_at", 't' }, { "finished_at", 't' }, { "retrieved_at", 't' },
-	{ "attempts", 'i' }, { "exit_code", 'i' }, { "signal", 'i' },
+	{ "attempts", 'c' }, { "exit_code", 'i' }, { "signal", 'i' },
 	{ "error", 's' }, { "batch", 's' }, { "owner", 's' }, { "worker", 's' },
-	{ "seq", 'i' }, { "generation", 'i' }, { "not_before", 'i' },
+	{ "seq", 'i' }, { "generation", 'c' }, { "not_before", 'i' },
 	{ "pid", 'i' }, { "pid_start", 'i' }, { "rerun_of", 's' },
 };
 
@@ -1077,14 +1079,14 @@ js_job_normalize(const json_t *stored, const char *id, char *err, size_t errlen)
 				continue;
 			break;
 		case 'i':
+			if (json_is_integer(v))
+				continue;
+			break;
+		case 'c':
 			if (!json_is_integer(v))
 				break;
-			/* counters a claim adds one to: never negative (runs
-			 * beyond "retries"), never near overflow */
-			if ((strcmp(stored_types[i].name, "attempts") == 0 ||
-			    strcmp(stored_types[i].name, "generation") == 0) &&
-			    (json_integer_value(v) < 0 ||
-			    json_integer_value(v) > JS_COUNTER_MAX)) {
+			if (json_integer_value(v) < 0 ||
+			    json_integer_value(v) > JS_COUNTER_MAX) {
 				js_errf(err, errlen, "stored field '%s' must be "
 				    "from 0 to %lld", stored_types[i].name,
 				    (long long)JS_COUNTER_MAX);
