@@ -34,18 +34,6 @@ cleanup() {
 UA="Authorization: Bearer us3r"
 WA="Authorization: Bearer w0rker"
 alive() { check "server alive after $1" kill -0 "$API_PID"; }
-# snap: every file of the spool (but the lock file) with its content's hash
-snap() {
-	(cd "$SPOOL" && find . \( -type f -o -type l -o -type d \) \
-		! -name jobs.lock ! -name . -print | LC_ALL=C sort |
-		while read -r s_f; do
-			if [ -f "$s_f" ] && [ ! -L "$s_f" ]; then
-				echo "$s_f $(sha256sum <"$s_f" | cut -c1-16)"
-			else
-				echo "$s_f $(stat -c %F "$s_f")"
-			fi
-		done)
-}
 # refused DESC STATUS WORD: the last answer was STATUS with a JSON error
 # containing WORD, and the spool is as $BEFORE
 refused() {
@@ -54,7 +42,7 @@ refused() {
 	*"$3"*) ok "$1: the error says '$3'" ;;
 	*) fail "$1: the error does not say '$3' ($BODY)" ;;
 	esac
-	s_now=$(snap)
+	s_now=$(spool_hashes)
 	if [ "$s_now" = "$BEFORE" ]; then
 		ok "$1: spool unchanged"
 	else
@@ -87,13 +75,13 @@ check "its record is idem/<32 hex digits>" \
 	sh -c "echo '$REC' | grep -qx '[0-9a-f]\{32\}'"
 # the record under this key's name says another owner: a hash collision
 sed -i '2s/.*/mallory/' "$SPOOL/idem/$REC"
-BEFORE=$(snap)
+BEFORE=$(spool_hashes)
 submit -H 'Idempotency-Key: k1' -d '{"shell":"echo one"}'
 refused "a key whose record is another owner's" 409 "pick another"
 # idem/ is a file: no record can be written, and no job is made without one
 rm -r "$SPOOL/idem"
 : >"$SPOOL/idem"
-BEFORE=$(snap)
+BEFORE=$(spool_hashes)
 submit -H 'Idempotency-Key: k2' -d '{"shell":"echo two"}'
 refused "idem/ not a directory" 503 "Idempotency-Key"
 rm "$SPOOL/idem"
@@ -101,14 +89,14 @@ submit -H 'Idempotency-Key: k2' -d '{"shell":"echo two"}'
 eq "with idem/ removed the key works again: 201" "$CODE" 201
 # the log a symlink: never followed
 ln -s /etc/passwd "$SPOOL/$J1.log"
-BEFORE=$(snap)
+BEFORE=$(spool_hashes)
 req GET "/api/v1/jobs/$J1/log" -H "$UA"
 refused "a log that is a symlink" 500 "cannot open the log"
 case $BODY in *root:*) fail "the symlink was followed" ;;
 	*) ok "the symlink's target is not sent" ;; esac
 rm "$SPOOL/$J1.log"
 mkdir "$SPOOL/$J1.log"
-BEFORE=$(snap)
+BEFORE=$(spool_hashes)
 req GET "/api/v1/jobs/$J1/log?tail=5" -H "$UA"
 refused "a log that is a directory" 500 "cannot open the log"
 rmdir "$SPOOL/$J1.log"
@@ -119,7 +107,7 @@ eq "no log file: the empty log, 200" "$CODE:$BODY" "200:"
 read -r JD </proc/sys/kernel/random/uuid
 printf '{"shell":"true","owner":"u","delay":"soon"}\n' >"$SPOOL/tmp/$JD"
 mv "$SPOOL/tmp/$JD" "$SPOOL/$JD.pending"
-BEFORE=$(snap)
+BEFORE=$(spool_hashes)
 req PUT "/api/v1/jobs/$JD" -H "$UA" -d '{"name":"renamed"}'
 refused "PUT of a hand-written job with a bad delay" 400 "delay must be"
 # re-run (POST /api/v1/jobs/{id}/rerun) of a hand-written completed job
@@ -127,7 +115,7 @@ refused "PUT of a hand-written job with a bad delay" 400 "delay must be"
 read -r JR </proc/sys/kernel/random/uuid
 printf '{"owner":"u","status":"completed","exit_code":0}\n' >"$SPOOL/tmp/$JR"
 mv "$SPOOL/tmp/$JR" "$SPOOL/$JR.completed"
-BEFORE=$(snap)
+BEFORE=$(spool_hashes)
 req POST "/api/v1/jobs/$JR/rerun" -H "$UA"
 refused "re-run of a final job with no valid specification" 409 \
 	"cannot be re-run"
@@ -137,7 +125,7 @@ read -r JV </proc/sys/kernel/random/uuid
 printf '{"shell":"true","owner":"u","status":"completed","exit_code":0}\n' \
 	>"$SPOOL/tmp/$JV"
 mv "$SPOOL/tmp/$JV" "$SPOOL/$JV.completed"
-BEFORE=$(snap)
+BEFORE=$(spool_hashes)
 mv "$SPOOL" "$SPOOL.away"
 req POST "/api/v1/jobs/$JV/rerun" -H "$UA"
 mv "$SPOOL.away" "$SPOOL"
@@ -150,14 +138,14 @@ for d in "paused.d pause what is paused" \
 	set -- $d
 	f=$1 route=$2; shift 2
 	: >"$SPOOL/$f"
-	BEFORE=$(snap)
+	BEFORE=$(spool_hashes)
 	req GET "/api/v1/$route" -H "$AA"
 	refused "$f/ not a directory: GET /api/v1/$route" 500 "cannot read $*"
 	rm "$SPOOL/$f"
 done
 # tokens on a server started without --jwt-secret-file: none is minted;
 # a revocation needs a jti the token format can hold
-BEFORE=$(snap)
+BEFORE=$(spool_hashes)
 req POST /api/v1/tokens -H "$AA" -d '{"sub":"bob","role":"user"}'
 refused "no --jwt-secret-file: minting a token" 409 "mints no tokens"
 req DELETE "/api/v1/tokens/$(printf '%0129d' 0)" -H "$AA"
@@ -201,7 +189,7 @@ mount -o remount,ro "$MNT"
 if touch "$MNT/x" 2>/dev/null; then
 	fail "the spool could not be remounted read-only"
 else
-	BEFORE=$(snap)
+	BEFORE=$(spool_hashes)
 	req PUT "/api/v1/jobs/$JP" -H "$UA" -d '{"name":"renamed"}'
 	refused "read-only: PUT of a pending job" 503 "not writable"
 	req DELETE "/api/v1/jobs/$JP" -H "$UA"
@@ -235,7 +223,7 @@ mount -o remount,rw "$MNT"
 dd if=/dev/zero of="$MNT/filler" bs=4k 2>/dev/null
 check "the spool's disk is full" sh -c "! echo x 2>/dev/null >'$MNT/probe'"
 rm -f "$MNT/probe"
-BEFORE=$(snap)
+BEFORE=$(spool_hashes)
 req PUT "/api/v1/jobs/$JP" -H "$UA" -d '{"name":"renamed"}'
 refused "full disk: PUT of a pending job" 507 "disk is full"
 req POST "/api/v1/workers/jobs/$JW/log?token=$GW&offset=0" -H "$WA" \
@@ -243,7 +231,7 @@ req POST "/api/v1/workers/jobs/$JW/log?token=$GW&offset=0" -H "$WA" \
 jerr "full disk: worker log upload: 507 JSON" 507
 req POST "/api/v1/workers/jobs/$JW/finish" -H "$WA" -d "$FIN"
 jerr "full disk: worker finish: 507 JSON" 507
-BEFORE=$(snap)
+BEFORE=$(spool_hashes)
 req PUT /api/v1/pause/gpu -H "$AA"
 refused "full disk: pausing a label" 507 "disk is full"
 check "the worker's job is still running" test -f "$SPOOL/$JW.wip"

@@ -34,27 +34,16 @@ T_DIRS="$T_DIRS $W"
 UA="Authorization: Bearer us3r"
 WA="Authorization: Bearer w0rker"
 TOKENS="--token u:us3r --token w:w0rker:worker"
-# snap: every file of the spool (but the lock file) with its content's hash
-snap() {
-	(cd "$SPOOL" && find . \( -type f -o -type l -o -type d \) \
-		! -name jobs.lock ! -name . -print | LC_ALL=C sort |
-		while read -r s_f; do
-			if [ -f "$s_f" ] && [ ! -L "$s_f" ]; then
-				echo "$s_f $(sha256sum <"$s_f" | cut -c1-16)"
-			else
-				echo "$s_f $(stat -c %F "$s_f")"
-			fi
-		done)
-}
 # answer DESC STATUS ERROR: the last answer was STATUS with the JSON error
 # ERROR exactly
 answer() {
 	jerr "$1: $2 with a JSON error" "$2"
 	jq_eq "$1: the error" .error "$3"
 }
-unchanged() { eq "$1: spool unchanged" "$(snap)" "$BEFORE"; }
-# fsnap: the same, cheaper (per try of a sweep): each entry's name, type,
-# size and modification time (a file written again counts as changed)
+unchanged() { eq "$1: spool unchanged" "$(spool_hashes)" "$BEFORE"; }
+# fsnap: as spool_hashes (lib.sh), cheaper (per try of a sweep): each
+# entry's name, type, size and modification time (a file written again
+# counts as changed)
 fsnap() {
 	(cd "$SPOOL" && find . ! -name jobs.lock ! -name . \
 		-printf '%p %y %s %T@\n' | LC_ALL=C sort)
@@ -86,7 +75,7 @@ claim
 check "a worker claims a job" test -n "$ID" -a -n "$G"
 jq '.created_at = "not a time"' "$SPOOL/$ID.wip" >"$W/wip" &&
 	cat "$W/wip" >"$SPOOL/$ID.wip"
-BEFORE=$(snap)
+BEFORE=$(spool_hashes)
 req POST "/api/v1/workers/jobs/$ID/finish" -H "$WA" \
 	-d "{\"token\":$G,\"job\":{\"status\":\"completed\",\"exit_code\":0}}"
 answer "finish of a .wip with a field of the wrong type" 400 \

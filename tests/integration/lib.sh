@@ -154,6 +154,19 @@ api_stop() {
 }
 # spool_snapshot: the spool's job files plus tmp/ content, for "unchanged"
 spool_snapshot() { spool_files; ls -1 "$SPOOL/tmp" | sed 's/^/tmp\//'; }
+# spool_hashes: every entry of the spool (but the lock file) with its
+# content's hash (a file) or its type, for "unchanged" down to the bytes
+spool_hashes() {
+	(cd "$SPOOL" && find . \( -type f -o -type l -o -type d \) \
+		! -name jobs.lock ! -name . -print | LC_ALL=C sort |
+		while read -r s_f; do
+			if [ -f "$s_f" ] && [ ! -L "$s_f" ]; then
+				echo "$s_f $(sha256sum <"$s_f" | cut -c1-16)"
+			else
+				echo "$s_f $(stat -c %F "$s_f")"
+			fi
+		done)
+}
 
 # Test certificates, made with certtool in the directory $PKI (set by the
 # suite).  mkkey NAME; mkcert NAME TEMPLATE-LINES CA (CA "" = self-signed):
