@@ -899,9 +899,10 @@ worker_log_end(struct api *a, struct MHD_Connection *c, struct req *r)
 {
 	struct wlog *w = r->wlog;
 
+	/* http.c calls this only after worker_log_begin succeeded, which set
+	 * r->wlog; without it there is no upload to answer for */
 	if (w == NULL)
-		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "log: no "
-		    "upload");
+		return MHD_NO;
 	if (lease_lost(w->err))
 		return stale_or_gone(a, c, w->id, w->gen, "log");
 	if (w->err == ERANGE)

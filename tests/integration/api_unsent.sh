@@ -27,6 +27,12 @@
 #        (after a "log: ..." answer), from a minted token's answer (its
 #        "token minted" line logged) and from signing it (past where a
 #        mint request refused just before signing stops).
+#   3. a disk error and a race (failsys.c preloaded) when a route looks for
+#      a job (js_spool_find): a stale heartbeat whose lookup of where the
+#      job went fails with EIO (500 "heartbeat: Input/output error",
+#      routes_workers stale_or_gone), and DELETE of a final job moved back
+#      to pending between the check that it is final and its removal (409
+#      "requeued meanwhile", routes_jobs route_job_delete).
 . "$(dirname "$0")/lib.sh"
 
 W=$(mktemp -d /tmp/jobspool-unsent.XXXXXX)
@@ -333,5 +339,57 @@ unchanged" POST /api/v1/tokens -H "$UA" -d '{"ttl":"10m"}'
 
 req GET "/api/v1/jobs/$C" -H "$UA"
 eq "memory back: GET answers the job" "$CODE" 200
+api_stop
+
+# ---- 3. a disk error and a race, at the moment a route looks for a job ----
+if ! cc -O1 -shared -fPIC -o "$W/failsys.so" \
+    "$(dirname "$0")/failsys.c" -ldl 2>"$W/cc.err"; then
+	cat "$W/cc.err"
+	fail "building the failsys.c shim (cc)"
+	finish
+fi
+FCTL=$W/fctl
+: >"$FCTL"
+new_spool
+mkdir -m 0770 "$SPOOL/tmp"
+LD_PRELOAD=$W/failsys.so FAILSYS_CTL=$FCTL
+export LD_PRELOAD FAILSYS_CTL
+start_api $TOKENS --lease 1h
+st=$?
+unset LD_PRELOAD FAILSYS_CTL
+[ "$st" -eq 0 ] || { fail "the apiserver starts with failsys.so"; finish; }
+ok "the apiserver starts with failsys.so"
+
+# a heartbeat with a stale token: the lease is lost, and looking for where
+# the job went (404 or 409) meets a disk error: 500 with the error
+submit '{"shell":"true"}'
+claim
+check "a worker claims a job" test -n "$ID" -a -n "$G"
+req POST "/api/v1/workers/jobs/$ID/heartbeat" -H "$WA" -d "{\"token\":$((G + 1))}"
+eq "  a stale heartbeat is refused as stale (409)" "$CODE" 409
+printf 'eio %s.pending\n' "$ID" >"$FCTL"
+BEFORE=$(spool_hashes)
+req POST "/api/v1/workers/jobs/$ID/heartbeat" -H "$WA" -d "{\"token\":$((G + 1))}"
+answer "a stale heartbeat, the job's lookup fails with EIO" 500 \
+	"heartbeat: Input/output error"
+unchanged "a stale heartbeat, the job's lookup fails with EIO"
+: >"$FCTL"
+req POST "/api/v1/workers/jobs/$ID/heartbeat" -H "$WA" -d "{\"token\":$G}"
+eq "  the disk back, the right token's heartbeat holds the lease" "$CODE" 200
+
+# DELETE of a final job that is moved back to pending between the check
+# that it is final and its removal: 409, and the job is left pending
+submit '{"shell":"true"}'
+finished_by_hand "$ID"
+printf 'requeue %s\n' "$ID" >"$FCTL"
+req DELETE "/api/v1/jobs/$ID" -H "$UA"
+answer "DELETE of a final job requeued meanwhile" 409 \
+	"job $ID was requeued meanwhile; try again"
+eq "  the race happened (the shim's command was used)" "$(cat "$FCTL")" ""
+check "  the job is left pending" test -f "$SPOOL/$ID.pending"
+check "  and not completed" test ! -e "$SPOOL/$ID.completed"
+req GET "/api/v1/jobs/$ID" -H "$UA"
+jq_eq "  GET answers it pending" .status pending
+check "  the server is running" kill -0 "$API_PID"
 api_stop
 finish
