@@ -91,6 +91,7 @@ struct loop {
 	size_t nhelpers, caphelpers;
 	int epfd, infd, sigfd, tfd;
 	int hashr, hashw;	/* pipe: hashings of logs that are done */
+	struct loghasher *hasher;	/* NULL: logs are hashed in the loop */
 	int commitr, commitw;	/* pipe: results recorded (commit.h) */
 	struct commit *commit;	/* the committer; NULL: results in the loop */
 	size_t commits;		/* results handed to it, not yet reported */
@@ -674,13 +675,14 @@ hash_log(struct loop *l, struct run *r)
 		js_warn("job %s: cannot read its log: %s", r->id, strerror(errno));
 		return 0;
 	}
-	r->hashing = loghash_start(fd, l->hashw);
+	r->hashing = l->hasher != NULL ? loghash_start(l->hasher, fd) : NULL;
 	if (r->hashing != NULL) {
 		r->deadline = r->kill_at = 0;	/* it has ended */
 		return 1;
 	}
-	js_debug("job %s: hashing its log in the loop: %s", r->id,
-	    strerror(errno));
+	js_debug("job %s: hashing its log in the loop%s%s", r->id,
+	    l->hasher != NULL ? ": " : "", l->hasher != NULL ?
+	    strerror(errno) : "");
 	if (js_sha256_fd(fd, hex, &size) == 0)
 		set_digest(r, hex, size);
 	else
@@ -1368,6 +1370,7 @@ loop_free(struct loop *l)
 			js_spool_unpin(&l->runs[k].pin);
 			json_decref(l->runs[k].job);
 		}
+	loghasher_free(l->hasher);	/* after its hashings */
 	free(l->runs);
 	free(l->helpers);
 	notifier_stop(l->notifier);
@@ -1418,6 +1421,9 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 	if ((l.commit = commit_new(sp, l.commitw)) == NULL)
 		js_warn("cannot start the committer: %s; results are "
 		    "recorded in the event loop", strerror(errno));
+	if ((l.hasher = loghasher_new(l.hashw)) == NULL)
+		js_warn("cannot start the log hasher: %s; logs are hashed in "
+		    "the event loop", strerror(errno));
 	/* after setup: its thread inherits the blocked signals */
 	if (notifier_start(sp, cfg, &l.notifier, err, sizeof err) < 0) {
 		js_err("cannot start the notifiers: %s", err);
