@@ -5,9 +5,9 @@
 # not started (results are recorded in the event loop, said so), the
 # notifiers' thread is fatal (exit 1), the remote link cannot be forked or
 # cannot start its claimer thread (exit 1).  While it runs: a job that
-# cannot be forked fails saying so, and the processor goes on; a log whose
-# hashing thread cannot be made is hashed in the loop (digest and size
-# right); a notify command that cannot be started is said; a container
+# cannot be forked fails saying so, and the processor goes on; logs are
+# hashed in the loop when the log hasher's thread could not be started
+# (said; digest and size right); a notify command that cannot be started is said; a container
 # whose stand-in CLI is cancelled when no "stop" or "kill" can be run says
 # both; with room again, jobs and the notify command run.  Root only, with
 # a pids cgroup (v1 or v2).
@@ -113,6 +113,9 @@ check "no thread for the committer: the processor runs all the same" \
 check "  said that results are recorded in the loop" grep -q \
 	"cannot start the committer: Resource temporarily unavailable; results are recorded in the event loop" \
 	"$PROC_LOG"
+check "  said that logs are hashed in the loop" grep -q \
+	"cannot start the log hasher: Resource temporarily unavailable; logs are hashed in the event loop" \
+	"$PROC_LOG"
 
 # a job that cannot be forked
 nofork=$(submit '{"command":["true"]}')
@@ -128,8 +131,8 @@ check "  its notify command could not be run either, said so" wait_until 10 \
 check "  and did not run" test ! -e "$WORK/notified.$nofork"
 check "  the processor is still there" kill -0 "$PROC_PID"
 
-# a job whose log cannot be hashed in a thread: room for the job only,
-# then none once it runs
+# a job whose log is hashed in the loop (no hasher): room for the job
+# only, then none once it runs
 pids_max 2
 hashed=$(submit "{\"shell\":\"echo before; read -r x <$WORK/fifo; echo after \$x\"}")
 check "a job runs with room for one process" \
@@ -145,7 +148,7 @@ eq "  log_sha256 of the log, hashed in the loop" "$(field "$hashed" .log_sha256)
 	"$(sha256sum <"$SPOOL/$hashed.log" | cut -d ' ' -f 1)"
 eq "  log_size" "$(field "$hashed" .log_size)" "$(wc -c <"$SPOOL/$hashed.log" | tr -d ' ')"
 check "  the hashing in the loop is said (debug)" grep -q \
-	"job $hashed: hashing its log in the loop: Resource temporarily unavailable" "$PROC_LOG"
+	"job $hashed: hashing its log in the loop\$" "$PROC_LOG"
 check "  the notify command could not be run, said so" wait_until 10 \
 	grep -q "job $hashed: cannot run the notify command: Resource temporarily unavailable" "$PROC_LOG"
 
