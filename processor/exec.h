@@ -38,6 +38,7 @@ struct exec_run {
 	int container;		/* local: run through the container CLI */
 	struct run_child child;	/* local: forked, waiting at its gate */
 	char **argv;		/* local: what it executes (until start) */
+	char argv0[512];	/* local: its program, for a failed exec */
 	void *priv;		/* for other executors */
 	/* its output (stdout and stderr of whatever exec_spawn started): a
 	 * pipe the loop drains into <id>.log up to a cap (exec_output_*) */
@@ -55,6 +56,10 @@ struct exec_result {
 	int exited;		/* 1: exit_code is set; 0: killed by signal */
 	int exit_code;
 	int signal;
+	/* 1: it never executed: it failed before exec (start_err says
+	 * why: a cwd, a limit, a program that cannot be executed) */
+	int start_failed;
+	char start_err[640];
 };
 
 /* Registers a background process (runtime stop/kill) for the loop to reap
@@ -72,7 +77,9 @@ struct exec_ops {
 	int (*prepare)(struct executor *ex, const char *id, json_t *job,
 	    struct exec_run *run, char *err, size_t errlen);
 	/* Lets a prepared run execute.  0, or -1 with err (it did not start
-	 * and nothing of it is left). */
+	 * and nothing of it is left).  0 does not wait for the exec itself:
+	 * a run that fails before it executes is reported by reaped() with
+	 * start_failed set. */
 	int (*start)(struct executor *ex, struct exec_run *run, char *err,
 	    size_t errlen);
 	/* Drops a prepared run that must not execute. */

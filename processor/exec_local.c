@@ -202,7 +202,10 @@ local_start(struct executor *ex, struct exec_run *run, char *err,
 	int rc;
 
 	(void)ex;
-	rc = run_release(&run->child, run->argv[0], err, errlen);
+	/* not waiting for the exec: whether the child got that far is read
+	 * when it is reaped (local_reaped), the loop goes on meanwhile */
+	snprintf(run->argv0, sizeof run->argv0, "%s", run->argv[0]);
+	rc = run_go(&run->child, run->argv0, err, errlen);
 	if (rc == 0)
 		run->pid = run->child.pid;
 	proc_free_words(run->argv);
@@ -248,6 +251,9 @@ local_reaped(struct executor *ex, struct exec_run *run, pid_t pid, int status,
 	} else {
 		res->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	}
+	if (run_outcome(&run->child, run->argv0, res->start_err,
+	    sizeof res->start_err) < 0)
+		res->start_failed = 1;
 	return 1;
 }
 
@@ -255,6 +261,10 @@ static void
 local_ended(struct executor *ex, const char *id, struct exec_run *run,
     const struct exec_result *res, int stopped)
 {
+	if (run->child.errfd >= 0) {	/* (not read when not reaped) */
+		close(run->child.errfd);
+		run->child.errfd = -1;
+	}
 	/* nothing of the job may outlive it: its group's stragglers go too */
 	if (run->pid > 0 && kill(-run->pid, SIGKILL) < 0 && errno != ESRCH)
 		js_warn("job %s: cannot kill process group %d: %s", id,

@@ -691,10 +691,19 @@ hash_log(struct loop *l, struct run *r)
 	return 0;
 }
 
+static void not_started(struct loop *l, struct run *r, const char *err,
+    int recorded);
+
 /* The job's run ended as res says. */
 static void
 job_exited(struct loop *l, struct run *r, const struct exec_result *res)
 {
+	if (res->start_failed) {	/* it never executed */
+		l->ex->ops->ended(l->ex, r->id, &r->x, res,
+		    r->stop != STOP_NONE);
+		not_started(l, r, res->start_err, 1);
+		return;
+	}
 	r->result = record_exit(l, r, res);
 	/* what the run wrote before it ended is in the pipe (at most its
 	 * size): copy it, drop whatever strays outside its process group may
@@ -802,6 +811,23 @@ start(struct loop *l, struct run *r)
 	return -1;
 }
 
+/* A run that could not start (err): the job fails, saying why (no
+ * retry: it would fail the same way).  recorded: its start is in <id>.wip
+ * already.  The slot is then free. */
+static void
+not_started(struct loop *l, struct run *r, const char *err, int recorded)
+{
+	js_warn("job %s: %s", r->id, err);
+	json_object_set_new(r->job, "pid", json_null());
+	json_object_set_new(r->job, "pid_start", json_null());
+	if (recorded || start(l, r) == 0) {
+		json_object_set_new(r->job, "error", json_string(err));
+		json_object_set_new(r->job, "duration_ms", json_integer(0));
+		finish(l, r, JS_FAILED);
+	}
+	release(l, r);
+}
+
 /* A claim of job id that did not win (errno as js_spool_claim set it;
  * job: the failed job of EBADMSG and ENOLINK, freed here). */
 static void
@@ -883,16 +909,7 @@ claim(struct loop *l, const char *id)
 			return;
 		}
 	}
-	/* it could not be started: the job fails, saying why */
-	js_warn("job %s: %s", id, err);
-	json_object_set_new(job, "pid", json_null());
-	json_object_set_new(job, "pid_start", json_null());
-	if (started || start(l, r) == 0) {
-		json_object_set_new(job, "error", json_string(err));
-		json_object_set_new(job, "duration_ms", json_integer(0));
-		finish(l, r, JS_FAILED);
-	}
-	release(l, r);
+	not_started(l, r, err, started);
 }
 
 static void

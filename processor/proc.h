@@ -234,14 +234,22 @@ struct run_child {
 void run_raise_nofile(void);
 /* Forks the job: own session and process group, tied to this process's
  * life, clean environment plus the job's env, cwd, stdin, limits,
- * credentials; the child then blocks until run_release() or run_abort(),
+ * credentials; the child then blocks until run_go() or run_abort(),
  * so that nothing runs before the caller has recorded the pid.  Returns 0
  * with rc filled, or -1 with a message in err (nothing forked). */
 int run_spawn(const struct run_spec *rs, struct run_child *rc, char *err,
     size_t errlen);
-/* Lets the child exec.  Returns 0 once exec has succeeded, or -1 with a
- * message in err saying what failed (the child has then been reaped). */
-int run_release(struct run_child *rc, const char *argv0, char *err,
+/* Lets the child exec without waiting for it: 0, or -1 with a message in
+ * err when the gate could not be opened (a child that failed before its
+ * gate: its report, read then; the child has then been reaped).  Whether the child got as far as exec is known once it has
+ * exited and been reaped: run_outcome. */
+int run_go(struct run_child *rc, const char *argv0, char *err,
+    size_t errlen);
+/* After run_go, once the child was reaped (by the caller's waitpid): 0 if
+ * it had executed argv0 (or was killed before it could say otherwise), or
+ * -1 with the message of what failed before exec in err.  Closes errfd;
+ * 0 when already read. */
+int run_outcome(struct run_child *rc, const char *argv0, char *err,
     size_t errlen);
 /* Kills and reaps a child that was never released. */
 void run_abort(struct run_child *rc);

@@ -8,8 +8,10 @@
  * (after the credential change, which would clear it) and a check that the
  * processor is still its parent, resource limits, cwd, a clean environment,
  * then it waits on a "gate" pipe until the processor has recorded the run
- * (pid and process start time) in <id>.wip, and only then execvp.  Any failure is written as "<step>\0<errno>" into a
- * close-on-exec pipe the parent reads: EOF there means exec succeeded.
+ * (pid and process start time) in <id>.wip, and only then execvp.  Any
+ * failure is written as "<step>\0<errno>" into a close-on-exec pipe; the
+ * parent does not wait for the exec (run_go): it reads that pipe once the
+ * child has exited (run_outcome), where EOF means exec succeeded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -468,35 +470,20 @@ reap_child(pid_t pid)
 		;
 }
 
-int
-run_release(struct run_child *rc, const char *argv0, char *err,
-    size_t errlen)
+/* The message of a child's report ("<step>\0<errno>", n bytes), or of
+ * its end before exec (n 0) or a release that failed (werr). */
+static void
+child_report(const char *buf, ssize_t n, int werr, const char *argv0,
+    char *err, size_t errlen)
 {
-	char buf[160 + sizeof(int)];
-	ssize_t n;
-	int werr = 0;
-
-	do
-		n = write(rc->gate, "g", 1);
-	while (n < 0 && errno == EINTR);
-	if (n != 1)
-		werr = n < 0 ? errno : EIO;
-	close(rc->gate);
-	rc->gate = -1;
-	do
-		n = read(rc->errfd, buf, sizeof buf);
-	while (n < 0 && errno == EINTR);
-	close(rc->errfd);
-	rc->errfd = -1;
-	if (n == 0 && werr == 0)
-		return 0;	/* exec succeeded */
-	/* the child failed before exec (or was not released): it exits */
-	if (n <= 0)
-		kill(rc->pid, SIGKILL);
-	reap_child(rc->pid);
 	if (n > 0 && (size_t)n > sizeof(int)) {
 		int e;
 		size_t slen = strnlen(buf, (size_t)n);
+		if (slen + 1 + sizeof e > (size_t)n) {
+			snprintf(err, errlen, "cannot start the job: the child "
+			    "exited before exec");
+			return;
+		}
 		memcpy(&e, buf + slen + 1, sizeof e);
 		if (strcmp(buf, "exec") == 0)
 			snprintf(err, errlen, "cannot execute %s: %s", argv0,
@@ -511,8 +498,82 @@ run_release(struct run_child *rc, const char *argv0, char *err,
 		snprintf(err, errlen, "cannot start the job: the child exited "
 		    "before exec");
 	}
+}
+
+/* Writes the gate's 'g' and closes it: 0, or the write's errno. */
+static int
+open_gate(struct run_child *rc)
+{
+	ssize_t n;
+	int werr = 0;
+
+	do
+		n = write(rc->gate, "g", 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		werr = n < 0 ? errno : EIO;
+	close(rc->gate);
+	rc->gate = -1;
+	return werr;
+}
+
+/* After the gate was opened (werr: 0, or why that failed): waits for the
+ * child's exec or its report.  0 once it executed, else -1 with err (the
+ * child reaped). */
+static int
+wait_exec(struct run_child *rc, int werr, const char *argv0, char *err,
+    size_t errlen)
+{
+	char buf[160 + sizeof(int)];
+	ssize_t n;
+
+	do
+		n = read(rc->errfd, buf, sizeof buf);
+	while (n < 0 && errno == EINTR);
+	close(rc->errfd);
+	rc->errfd = -1;
+	if (n == 0 && werr == 0)
+		return 0;	/* exec succeeded */
+	/* the child failed before exec (or was not released): it exits */
+	if (n <= 0)
+		kill(rc->pid, SIGKILL);
+	reap_child(rc->pid);
+	child_report(buf, n, werr, argv0, err, errlen);
 	rc->pid = -1;
 	errno = EIO;
+	return -1;
+}
+
+int
+run_go(struct run_child *rc, const char *argv0, char *err, size_t errlen)
+{
+	int werr = open_gate(rc);
+
+	if (werr == 0)
+		return 0;
+	/* not released: a child that failed before its gate (a cwd, a
+	 * limit) closed it; its report says why */
+	return wait_exec(rc, werr, argv0, err, errlen);
+}
+
+int
+run_outcome(struct run_child *rc, const char *argv0, char *err,
+    size_t errlen)
+{
+	char buf[160 + sizeof(int)];
+	ssize_t n;
+
+	if (rc->errfd < 0)
+		return 0;
+	/* the child is gone: its end of the pipe is closed, nothing waits */
+	do
+		n = read(rc->errfd, buf, sizeof buf);
+	while (n < 0 && errno == EINTR);
+	close(rc->errfd);
+	rc->errfd = -1;
+	if (n <= 0)
+		return 0;	/* exec succeeded (or it was killed first) */
+	child_report(buf, n, 0, argv0, err, errlen);
 	return -1;
 }
 

@@ -36,7 +36,7 @@ if [ -n "$ROOT" ]; then
 fi
 nocwd=$(submit '{"command":["true"],"cwd":"/nonexistent/jobspool-edges"}')
 nolim=$(submit '{"command":["true"],"limits":{"nofile":1099511627776}}')
-noprog=$(submit '{"command":["no-such-program-jobspool"]}')
+noprog=$(submit '{"command":["no-such-program-jobspool"],"retries":2}')
 noexec=$(submit '{"command":["/etc/passwd"]}')
 read -r logdir </proc/sys/kernel/random/uuid
 mkdir "$SPOOL/$logdir.log"	# its log cannot be opened
@@ -59,6 +59,13 @@ eq "not executable: error" "$(field "$noexec" .error)" \
 eq "log that is a directory: error" "$(field "$logdir" .error)" \
 	"cannot open the log: Is a directory"
 eq "bad cwd: one attempt" "$(field "$nocwd" .attempts)" 1
+# the exec is not waited for: its failure is read when the child is
+# reaped, and the job is still failed at once, not retried
+eq "missing program with retries: one attempt, not retried" \
+	"$(field "$noprog" .attempts)" 1
+eq "  no duration" "$(field "$noprog" .duration_ms)" 0
+eq "  no exit code" "$(field "$noprog" .exit_code)" null
+check "  said once" test "$(grep -c "job $noprog: cannot execute" "$PROC_LOG")" -eq 1
 
 # ---- hand-written counters out of range: a negative "attempts" gave
 # runs beyond "retries" (retry -2 of 5), a huge one wrapped at the claim ----

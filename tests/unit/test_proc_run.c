@@ -59,8 +59,9 @@ spec(struct run_spec *rs, const char *id, const json_t *job, int logfd)
 }
 
 /* Spawns job (its argv from run_job_argv) with output to logfd and
- * releases it; the result of run_release (err set on -1), the child
- * reaped, its exit status in *status (-1 when it never ran). */
+ * releases it (run_go); reaps it and reads its report (run_outcome): 0,
+ * or -1 with err when it never executed; its exit status in *status (-1
+ * when it never ran). */
 static int
 run_job(const char *json, int logfd, int watcher, int *status)
 {
@@ -78,12 +79,20 @@ run_job(const char *json, int logfd, int watcher, int *status)
 	rs.watcher = watcher;
 	assert_int_equal(run_spawn(&rs, &rc, err, sizeof err), 0);
 	assert_true(rc.pid > 0);
-	r = run_release(&rc, argv[0], err, sizeof err);
+	r = run_go(&rc, argv[0], err, sizeof err);
 	*status = -1;
 	if (r == 0) {
+		/* reaped here, as the loop does; then its report is read */
 		assert_int_equal(waitpid(rc.pid, status, 0), rc.pid);
+		r = run_outcome(&rc, argv[0], err, sizeof err);
+		assert_int_equal(rc.errfd, -1);
+		if (r < 0) {	/* it never executed: exit 127 */
+			assert_true(WIFEXITED(*status));
+			assert_int_equal(WEXITSTATUS(*status), 127);
+			*status = -1;
+		}
 	} else {
-		/* reaped by run_release */
+		/* its gate was closed (it had failed): reaped by run_go */
 		assert_int_equal(rc.pid, -1);
 		assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
 		assert_int_equal(errno, ECHILD);
@@ -304,8 +313,9 @@ test_credentials(void **state)
 	rs.user = "nobody";
 	rs.home = "/";
 	assert_int_equal(run_spawn(&rs, &rc, err, sizeof err), 0);
-	assert_int_equal(run_release(&rc, av[0], err, sizeof err), 0);
+	assert_int_equal(run_go(&rc, av[0], err, sizeof err), 0);
 	assert_int_equal(waitpid(rc.pid, &status, 0), rc.pid);
+	assert_int_equal(run_outcome(&rc, av[0], err, sizeof err), 0);
 	snprintf(want, sizeof want, "%u\n", (unsigned)pw->pw_uid);
 	assert_string_equal(slurp(fd), want);
 	proc_free_words(av);
@@ -359,7 +369,7 @@ test_release_dead(void **state)
 	av = spec(&rs, "00000000-0000-4000-8000-000000000004", job, fd);
 	assert_int_equal(run_spawn(&rs, &rc, err, sizeof err), 0);
 	assert_int_equal(kill(rc.pid, SIGKILL), 0);
-	/* a zombie (not reaped: run_release does that) */
+	/* a zombie (not reaped: run_go does that) */
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)rc.pid);
 	for (i = 0; i < 500; i++) {
 		FILE *f = fopen(path, "r");
@@ -371,7 +381,7 @@ test_release_dead(void **state)
 		usleep(10000);
 	}
 	assert_int_not_equal(i, 500);
-	assert_int_equal(run_release(&rc, av[0], err, sizeof err), -1);
+	assert_int_equal(run_go(&rc, av[0], err, sizeof err), -1);
 	assert_string_equal(err, "cannot start the job: cannot release the "
 	    "child: Broken pipe");
 	assert_int_equal(errno, EIO);
@@ -553,9 +563,10 @@ test_fd_exhaustion(void **state)
 				continue;
 			}
 			worked++;
-			assert_int_equal(run_release(&rc, av[0], err, sizeof err),
-			    0);
+			assert_int_equal(run_go(&rc, av[0], err, sizeof err), 0);
 			assert_int_equal(waitpid(rc.pid, &status, 0), rc.pid);
+			assert_int_equal(run_outcome(&rc, av[0], err,
+			    sizeof err), 0);
 			assert_int_equal(nfds(), before - nholes_was);
 		}
 		/* the first tries fail, the last ones work */
