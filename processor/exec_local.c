@@ -230,7 +230,12 @@ local_stop(struct executor *ex, const char *id, struct exec_run *run,
 
 	if (run->pid <= 0)
 		return;
-	if (kill(-run->pid, sig) < 0 && errno != ESRCH)
+	/* ESRCH: no such group yet.  The loop does not wait for the child's
+	 * exec, so it may not have reached setsid: then it is alone (nothing
+	 * executed yet) and gets the signal itself, held while its mask
+	 * (the processor's) blocks it, delivered when it clears the mask */
+	if (kill(-run->pid, sig) < 0 && (errno != ESRCH ||
+	    (kill(run->pid, sig) < 0 && errno != ESRCH)))
 		js_warn("job %s: cannot signal process group %d: %s", id,
 		    (int)run->pid, strerror(errno));
 	if (run->container)
