@@ -266,10 +266,6 @@ static void
 local_ended(struct executor *ex, const char *id, struct exec_run *run,
     const struct exec_result *res, int stopped)
 {
-	if (run->child.errfd >= 0) {	/* (not read when not reaped) */
-		close(run->child.errfd);
-		run->child.errfd = -1;
-	}
 	/* nothing of the job may outlive it: its group's stragglers go too */
 	if (run->pid > 0 && kill(-run->pid, SIGKILL) < 0 && errno != ESRCH)
 		js_warn("job %s: cannot kill process group %d: %s", id,

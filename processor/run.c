@@ -520,18 +520,30 @@ open_gate(struct run_child *rc)
 /* After the gate was opened (werr: 0, or why that failed): waits for the
  * child's exec or its report.  0 once it executed, else -1 with err (the
  * child reaped). */
+/* The child's report (what child_fail writes: at most 160 bytes) or EOF,
+ * read into buf (REPORT_MAX bytes); errfd is then closed.  The byte
+ * count: 0 at EOF (it executed), -1 on a read error. */
+#define REPORT_MAX (160 + sizeof(int))
+static ssize_t
+take_report(struct run_child *rc, char *buf)
+{
+	ssize_t n;
+
+	do
+		n = read(rc->errfd, buf, REPORT_MAX);
+	while (n < 0 && errno == EINTR);
+	close(rc->errfd);
+	rc->errfd = -1;
+	return n;
+}
+
 static int
 wait_exec(struct run_child *rc, int werr, const char *argv0, char *err,
     size_t errlen)
 {
-	char buf[160 + sizeof(int)];
-	ssize_t n;
+	char buf[REPORT_MAX];
+	ssize_t n = take_report(rc, buf);
 
-	do
-		n = read(rc->errfd, buf, sizeof buf);
-	while (n < 0 && errno == EINTR);
-	close(rc->errfd);
-	rc->errfd = -1;
 	if (n == 0 && werr == 0)
 		return 0;	/* exec succeeded */
 	/* the child failed before exec (or was not released): it exits */
@@ -560,17 +572,13 @@ int
 run_outcome(struct run_child *rc, const char *argv0, char *err,
     size_t errlen)
 {
-	char buf[160 + sizeof(int)];
+	char buf[REPORT_MAX];
 	ssize_t n;
 
 	if (rc->errfd < 0)
 		return 0;
 	/* the child is gone: its end of the pipe is closed, nothing waits */
-	do
-		n = read(rc->errfd, buf, sizeof buf);
-	while (n < 0 && errno == EINTR);
-	close(rc->errfd);
-	rc->errfd = -1;
+	n = take_report(rc, buf);
 	if (n <= 0)
 		return 0;	/* exec succeeded (or it was killed first) */
 	child_report(buf, n, 0, argv0, err, errlen);
