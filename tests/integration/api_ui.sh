@@ -282,9 +282,10 @@ if [ "$HAVE_BROWSER" = 1 ]; then
 	check "  the page says so" b wait 10 "$J('jobstatus').textContent === 'cancelled'"
 	check "  and its log ends: cancelled" b wait 10 "/ended: cancelled/.test($J('loginfo').textContent)"
 
-	# Re-run of a finished job: a new job, and its page
+	# Re-run of a finished job: a new job, and its page (the page still
+	# showing the cancelled job, which offers Re-run too, is not A's)
 	b open "$URL/#job=$A"
-	b wait 10 "!$J('jobrerun').hidden"
+	b wait 10 "$J('jobid').textContent === '$A' && !$J('jobrerun').hidden"
 	b click '#jobrerun'
 	b wait 5 "!$J('jobconfirm').hidden"
 	check "pressing Re-run and Yes" b click '#jobyes'
