@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "idmap.h"
@@ -1399,6 +1400,163 @@ js_spool_start_pin(struct js_spool *sp, const struct js_claim *c, json_t *job,
 	}
 	errno = saved;
 	return rc;
+}
+
+int
+js_spool_start_open(struct js_spool *sp, const struct js_claim *c,
+    json_t *job, const struct js_pin *pin, struct js_start *st)
+{
+	char id[JS_ID_SIZE];
+	int saved;
+
+	memset(st, 0, sizeof *st);
+	st->lock = st->fd = -1;
+	if (!js_id_valid(c->id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* the child adds them at the end, after the text */
+	json_object_del(job, "pid");
+	json_object_del(job, "pid_start");
+	if ((st->text = js_job_dump(job, &st->len)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	/* the text up to (not including) the closing brace */
+	while (st->len > 0 && st->text[st->len - 1] != '}')
+		st->len--;
+	if (st->len < 2 || st->text[0] != '{') {
+		free(st->text);
+		errno = EINVAL;
+		return -1;
+	}
+	st->len--;
+	st->tmpdir = sp->tmpfd;
+	st->dir = sp->dirfd;
+	js_spool_name(st->wip, c->id, "wip");
+	js_id_new(id);
+	snprintf(st->tmpname, sizeof st->tmpname, "%s.tmp", id);
+	st->lock = js_spool_lock(sp, c->id);
+	/* as js_spool_start_pin: the data is synced only when the claimed
+	 * file cannot be kept as <id>.held */
+	if (st->lock >= 0 && check_claim_pin(sp, c->id, c->generation - 1, 0,
+	    pin->wip) == 0) {
+		st->sync = hold(sp, c->id) != 0;
+		st->fd = openat(sp->tmpfd, st->tmpname, O_WRONLY | O_CREAT |
+		    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0660);
+		if (st->fd >= 0 && fchmod(st->fd, 0660) == 0)
+			return 0;
+	}
+	saved = errno;
+	if (st->fd >= 0) {
+		close(st->fd);
+		unlinkat(sp->tmpfd, st->tmpname, 0);
+	}
+	js_spool_unlock(st->lock);
+	free(st->text);
+	st->text = NULL;
+	st->lock = st->fd = -1;
+	errno = saved;
+	return -1;
+}
+
+/* Writes the decimal digits of v just before end: where they start
+ * (20 bytes at most). */
+static char *
+put_digits(char *end, unsigned long long v)
+{
+	do
+		*--end = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	return end;
+}
+
+int
+js_spool_start_write(struct js_start *st, int pid, long long pid_start)
+{
+	/* ,"pid":<int>,"pid_start":<int>}\n */
+	char tail[96], num[24], *p;
+	struct iovec iov[2];
+	size_t n = 0, k, off = 0, total;
+	ssize_t w;
+
+	if (st->len > 1)
+		tail[n++] = ',';
+	memcpy(tail + n, "\"pid\":", 6);
+	n += 6;
+	p = put_digits(num + sizeof num, (unsigned long long)pid);
+	k = (size_t)(num + sizeof num - p);
+	memcpy(tail + n, p, k);
+	n += k;
+	if (pid_start >= 0) {
+		memcpy(tail + n, ",\"pid_start\":", 13);
+		n += 13;
+		p = put_digits(num + sizeof num, (unsigned long long)pid_start);
+		k = (size_t)(num + sizeof num - p);
+		memcpy(tail + n, p, k);
+		n += k;
+	}
+	tail[n++] = '}';
+	tail[n++] = '\n';
+	total = st->len + n;
+	while (off < total) {
+		int i = 0;
+		if (off < st->len) {
+			iov[i].iov_base = st->text + off;
+			iov[i++].iov_len = st->len - off;
+			iov[i].iov_base = tail;
+			iov[i++].iov_len = n;
+		} else {
+			iov[i].iov_base = tail + (off - st->len);
+			iov[i++].iov_len = total - off;
+		}
+		w = writev(st->fd, iov, i);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	if ((st->sync && fsync(st->fd) < 0) ||
+	    renameat(st->tmpdir, st->tmpname, st->dir, st->wip) < 0)
+		return -1;
+	st->pid = pid;
+	st->pid_start = pid_start;
+	st->written = 1;
+	return 0;
+}
+
+int
+js_spool_start_close(struct js_start *st, json_t *job, struct js_pin *pin)
+{
+	int saved = errno;
+
+	js_spool_unlock(st->lock);
+	st->lock = -1;
+	free(st->text);
+	st->text = NULL;
+	if (!st->written) {
+		if (st->fd >= 0) {
+			close(st->fd);
+			unlinkat(st->tmpdir, st->tmpname, 0);
+		}
+		st->fd = -1;
+		errno = saved;
+		return -1;
+	}
+	json_object_set_new(job, "pid", json_integer(st->pid));
+	if (st->pid_start >= 0)
+		json_object_set_new(job, "pid_start",
+		    json_integer((json_int_t)st->pid_start));
+	if (pin->wip >= 0)
+		close(pin->wip);
+	pin->wip = st->fd;
+	st->fd = -1;
+	errno = saved;
+	return 0;
 }
 
 void

@@ -219,6 +219,40 @@ int js_spool_claim_pin(struct js_spool *sp, const char *id,
  * <id>.held instead. */
 int js_spool_start_pin(struct js_spool *sp, const struct js_claim *c,
     json_t *job, struct js_pin *pin);
+/* A start record written by the job's own process between vfork and exec
+ * (jobspool(5), "Atomicity and durability"; jobspool-processor(8)): what
+ * js_spool_start_pin does, cut in three.  js_spool_start_open takes the
+ * job's lock, checks the claim by pin, keeps the claimed file as
+ * <id>.held, creates the new file in tmp/ and renders the job (without
+ * "pid" and "pid_start") into text.  js_spool_start_write, which is
+ * async-signal-safe (no allocation, no lock: write, fsync, rename), adds
+ * pid and pid_start, writes it and renames it to <id>.wip; the child calls
+ * it before it executes the job.  js_spool_start_close releases the lock
+ * and, when the record was written, sets "pid" and "pid_start" in job and
+ * leaves pin holding the new <id>.wip; otherwise the file in tmp/ goes. */
+struct js_start {
+	int lock;		/* the job's lock (js_spool_lock) */
+	int fd;			/* the new file, in tmp/ until written */
+	int sync;		/* no <id>.held: the data is synced */
+	int tmpdir, dir;	/* the spool's tmp/ and its directory */
+	char tmpname[JS_NAME_SIZE], wip[JS_NAME_SIZE];
+	char *text;		/* the job up to its closing brace */
+	size_t len;
+	/* set by js_spool_start_write (in the child: shared memory) */
+	int written;
+	int pid;
+	long long pid_start;
+};
+/* 0, or -1 with errno (-1/ESTALE: the claim no longer holds); nothing to
+ * close then. */
+int js_spool_start_open(struct js_spool *sp, const struct js_claim *c,
+    json_t *job, const struct js_pin *pin, struct js_start *st);
+/* 0, or -1 with errno (nothing renamed).  pid_start -1: not known (left
+ * out). */
+int js_spool_start_write(struct js_start *st, int pid, long long pid_start);
+/* 0 when the record was written, else -1 (errno kept). */
+int js_spool_start_close(struct js_start *st, json_t *job,
+    struct js_pin *pin);
 /* js_spool_finish checking the claim by pin; flags JS_DURABLE, or
  * JS_RELAXED: the final file's data is synced before its rename but the
  * directory is not, for the caller to share one js_spool_sync among

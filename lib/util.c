@@ -251,39 +251,60 @@ js_parse_size(const char *s, uint64_t *bytes)
 	return 0;
 }
 
-int
-js_proc_start_time(int pid, unsigned long long *start)
+/* Reads the start time out of a /proc/<pid>/stat at path: only open,
+ * read and close, no allocation and no locale (js_proc_self_start_time
+ * runs between vfork and exec). */
+static int
+stat_start_time(const char *path, unsigned long long *start)
 {
-	char path[64], buf[1024], *p;
-	ssize_t n;
-	int fd, field;
+	char buf[1024];
+	unsigned long long v;
+	ssize_t n, i;
+	int fd, field, rc;
 
-	snprintf(path, sizeof path, "/proc/%d/stat", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	n = read(fd, buf, sizeof buf - 1);
-	if (close(fd) < 0 || n <= 0) {
-		if (n == 0)
-			errno = EIO;
+	do
+		n = read(fd, buf, sizeof buf);
+	while (n < 0 && errno == EINTR);
+	rc = close(fd);
+	if (n < 0 || rc < 0)
+		return -1;
+	/* the command name may contain spaces and ')': after the last ')'
+	 * come " " and field 3 (state); start time is field 22 */
+	for (i = n - 1; i >= 0 && buf[i] != ')'; i--)
+		;
+	if (i < 0) {
+		errno = n == 0 ? EIO : EINVAL;
 		return -1;
 	}
-	buf[n] = '\0';
-	/* the command name may contain spaces and ')': skip to the last ')' */
-	p = strrchr(buf, ')');
-	if (p == NULL) {
+	for (field = 2; field < 22 && i < n; i++)
+		if (buf[i] == ' ')
+			field++;
+	if (field < 22 || i >= n || buf[i] < '0' || buf[i] > '9') {
 		errno = EINVAL;
 		return -1;
 	}
-	/* after ") " comes field 3 (state); start time is field 22 */
-	for (field = 2; field < 22 && p != NULL; field++)
-		p = strchr(p + 1, ' ');
-	if (p == NULL) {
-		errno = EINVAL;
-		return -1;
-	}
-	*start = strtoull(p + 1, NULL, 10);
+	for (v = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		v = v * 10 + (unsigned long long)(buf[i] - '0');
+	*start = v;
 	return 0;
+}
+
+int
+js_proc_start_time(int pid, unsigned long long *start)
+{
+	char path[64];
+
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	return stat_start_time(path, start);
+}
+
+int
+js_proc_self_start_time(unsigned long long *start)
+{
+	return stat_start_time("/proc/self/stat", start);
 }
 
 const char *

@@ -56,6 +56,9 @@ int js_parse_int(const char *s, long long min, long long max, long long *out);
  * Returns 0 and sets *start, or -1 with errno set.  Used to recognise a
  * process group left by a dead processor before killing it. */
 int js_proc_start_time(int pid, unsigned long long *start);
+/* The same for the calling process; async-signal-safe (open, read and
+ * close only): what a job's process calls between vfork and exec. */
+int js_proc_self_start_time(unsigned long long *start);
 
 /* The name of a network or cluster filesystem type (statfs f_type): "nfs",
  * "cifs", "smb2", "fuse", "ceph"...; NULL for any other (local) type. */

@@ -6,10 +6,11 @@
  *
  * The life of a run, as loop.c drives it:
  *
- *   prepare()   makes the run ready without letting it execute, and puts
- *               into the job what identifies it (local: "pid", "pid_start")
- *   (loop.c records the run in <id>.wip: js_spool_start)
- *   start()     lets it execute; or abort() if the record failed
+ *   prepare()   makes the run ready without letting it execute
+ *   (loop.c opens the run's record: js_spool_start_open)
+ *   start()     starts it: its process records the run in <id>.wip (pid,
+ *               pid_start: the run_record loop.c hands over), then
+ *               executes; or abort() if the record could not be opened
  *   stop()      asks it to end: soft (SIGTERM, "stop") or hard (SIGKILL)
  *   reaped()    loop.c's waitpid() hands over each exited child; the
  *               executor says whether it ended one of its runs, and how
@@ -36,9 +37,11 @@
 struct exec_run {
 	pid_t pid;		/* local: its process group; 0 once it ended */
 	int container;		/* local: run through the container CLI */
-	struct run_child child;	/* local: forked, waiting at its gate */
+	struct run_child child;	/* local: prepared, until started */
+	struct run_spec spec;	/* local: what start runs */
+	int wfd;		/* local: the output pipe's write end, until
+				 * started */
 	char **argv;		/* local: what it executes (until start) */
-	char argv0[512];	/* local: its program, for a failed exec */
 	void *priv;		/* for other executors */
 	/* its output (stdout and stderr of whatever exec_spawn started): a
 	 * pipe the loop drains into <id>.log up to a cap (exec_output_*) */
@@ -56,10 +59,6 @@ struct exec_result {
 	int exited;		/* 1: exit_code is set; 0: killed by signal */
 	int exit_code;
 	int signal;
-	/* 1: it never executed: it failed before exec (start_err says
-	 * why: a cwd, a limit, a program that cannot be executed) */
-	int start_failed;
-	char start_err[640];
 };
 
 /* Registers a background process (runtime stop/kill) for the loop to reap
@@ -76,12 +75,11 @@ struct exec_ops {
 	 * then fails with err). */
 	int (*prepare)(struct executor *ex, const char *id, json_t *job,
 	    struct exec_run *run, char *err, size_t errlen);
-	/* Lets a prepared run execute.  0, or -1 with err (it did not start
-	 * and nothing of it is left).  0 does not wait for the exec itself:
-	 * a run that fails before it executes is reported by reaped() with
-	 * start_failed set. */
-	int (*start)(struct executor *ex, struct exec_run *run, char *err,
-	    size_t errlen);
+	/* Starts a prepared run; its process calls rec before it executes
+	 * anything.  0 once it executes, or -1 with err (it did not start,
+	 * nothing of it is left; whether rec was called is rec's to say). */
+	int (*start)(struct executor *ex, struct exec_run *run,
+	    const struct run_record *rec, char *err, size_t errlen);
 	/* Drops a prepared run that must not execute. */
 	void (*abort)(struct executor *ex, struct exec_run *run);
 	/* Asks a running run to end: hard kills at once, else gracefully
@@ -122,9 +120,9 @@ struct executor {
  * for container CLIs.  Returns NULL on allocation failure. */
 struct executor *exec_local_new(struct js_spool *sp, struct proc_config *cfg,
     const char *proc_home, exec_helper_fn helper, void *helper_arg);
-/* exec_local.c: forks argv (owned from now on, freed on failure) for job
- * id, output on the job's log, held at its gate until ops->start; puts its
- * "pid" and "pid_start" into job.  keep_creds: the processor's credentials;
+/* exec_local.c: prepares argv (owned from now on, freed on failure) for
+ * job id to run as a child process, output on the job's log, started by
+ * the local ops->start.  keep_creds: the processor's credentials;
  * watcher: an executor's helper (none of the job's cwd, stdin, limits).
  * 0, or -1 with err.  Shared by the executors whose runs are children. */
 int exec_spawn(struct executor *ex, const char *id, json_t *job, char **argv,

@@ -111,13 +111,13 @@ exec_spawn(struct executor *ex, const char *id, json_t *job, char **argv,
     char *err, size_t errlen)
 {
 	struct proc_config *cfg = ex->cfg;
-	struct run_spec rs;
-	unsigned long long st;
+	struct run_spec *rs = &run->spec;
 	struct stat lst;
 	long long remote_base;
-	int logfd, rc, p[2];
+	int logfd, p[2];
 
 	run->argv = argv;
+	run->wfd = -1;
 	p[0] = p[1] = -1;
 	logfd = js_spool_log_open(ex->sp, id, 1);
 	if (logfd < 0 || fstat(logfd, &lst) < 0) {
@@ -132,23 +132,21 @@ exec_spawn(struct executor *ex, const char *id, json_t *job, char **argv,
 	/* a larger buffer than the default 64 KiB means fewer wake-ups of
 	 * the loop for a chatty job (a smaller one only costs wake-ups) */
 	(void)fcntl(p[0], F_SETPIPE_SZ, EXEC_PIPE_SIZE);
-	memset(&rs, 0, sizeof rs);
-	rs.id = id;
-	rs.argv = run->argv;
-	rs.job = job;
-	rs.logfd = p[1];
-	rs.drop = cfg->run_as;
-	rs.uid = cfg->uid;
-	rs.gid = cfg->gid;
-	rs.user = cfg->user;
-	rs.home = home;
-	rs.keep_creds = keep_creds;
-	rs.watcher = watcher;
-	rc = run_spawn(&rs, &run->child, err, errlen);
-	close(p[1]);
-	p[1] = -1;
-	if (rc < 0)
+	memset(rs, 0, sizeof *rs);
+	rs->id = id;
+	rs->argv = run->argv;
+	rs->job = job;
+	rs->logfd = p[1];
+	rs->drop = cfg->run_as;
+	rs->uid = cfg->uid;
+	rs->gid = cfg->gid;
+	rs->user = cfg->user;
+	rs->home = home;
+	rs->keep_creds = keep_creds;
+	rs->watcher = watcher;
+	if (run_prepare(rs, &run->child, err, errlen) < 0)
 		goto fail;
+	run->wfd = p[1];
 	run->out_open = 1;
 	run->outfd = p[0];
 	run->logfd = logfd;
@@ -161,9 +159,6 @@ exec_spawn(struct executor *ex, const char *id, json_t *job, char **argv,
 	run->log_cap = cfg->max_log_size;
 	run->truncated = 0;
 	run->log_failed = 0;
-	json_object_set_new(job, "pid", json_integer(run->child.pid));
-	if (js_proc_start_time(run->child.pid, &st) == 0)
-		json_object_set_new(job, "pid_start", json_integer((json_int_t)st));
 	return 0;
 fail:
 	if (p[0] >= 0)
@@ -175,6 +170,19 @@ fail:
 	proc_free_words(run->argv);
 	run->argv = NULL;
 	return -1;
+}
+
+/* What start and abort leave of a prepared run: the output pipe's write
+ * end (the child has its own copy) and argv. */
+static void
+spawn_done(struct exec_run *run)
+{
+	if (run->wfd >= 0)
+		close(run->wfd);
+	run->wfd = -1;
+	proc_free_words(run->argv);
+	run->argv = NULL;
+	run->spec.argv = NULL;
 }
 
 static int
@@ -196,20 +204,16 @@ local_prepare(struct executor *ex, const char *id, json_t *job,
 }
 
 static int
-local_start(struct executor *ex, struct exec_run *run, char *err,
-    size_t errlen)
+local_start(struct executor *ex, struct exec_run *run,
+    const struct run_record *rec, char *err, size_t errlen)
 {
 	int rc;
 
 	(void)ex;
-	/* not waiting for the exec: whether the child got that far is read
-	 * when it is reaped (local_reaped), the loop goes on meanwhile */
-	snprintf(run->argv0, sizeof run->argv0, "%s", run->argv[0]);
-	rc = run_go(&run->child, run->argv0, err, errlen);
+	rc = run_start(&run->spec, &run->child, rec, err, errlen);
 	if (rc == 0)
 		run->pid = run->child.pid;
-	proc_free_words(run->argv);
-	run->argv = NULL;
+	spawn_done(run);
 	return rc;
 }
 
@@ -218,8 +222,7 @@ local_abort(struct executor *ex, struct exec_run *run)
 {
 	(void)ex;
 	run_abort(&run->child);
-	proc_free_words(run->argv);
-	run->argv = NULL;
+	spawn_done(run);
 }
 
 static void
@@ -230,12 +233,7 @@ local_stop(struct executor *ex, const char *id, struct exec_run *run,
 
 	if (run->pid <= 0)
 		return;
-	/* ESRCH: no such group yet.  The loop does not wait for the child's
-	 * exec, so it may not have reached setsid: then it is alone (nothing
-	 * executed yet) and gets the signal itself, held while its mask
-	 * (the processor's) blocks it, delivered when it clears the mask */
-	if (kill(-run->pid, sig) < 0 && (errno != ESRCH ||
-	    (kill(run->pid, sig) < 0 && errno != ESRCH)))
+	if (kill(-run->pid, sig) < 0 && errno != ESRCH)
 		js_warn("job %s: cannot signal process group %d: %s", id,
 		    (int)run->pid, strerror(errno));
 	if (run->container)
@@ -256,9 +254,6 @@ local_reaped(struct executor *ex, struct exec_run *run, pid_t pid, int status,
 	} else {
 		res->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	}
-	if (run_outcome(&run->child, run->argv0, res->start_err,
-	    sizeof res->start_err) < 0)
-		res->start_failed = 1;
 	return 1;
 }
 

@@ -1,7 +1,8 @@
 /*
  * exec_slurm.c - the Slurm executor (see exec.h, slurm.h): a command or
  * shell job runs on Slurm, followed by a watcher process that the loop
- * treats exactly as a local job's process (pid, gate, SIGTERM to stop it,
+ * treats exactly as a local job's process (pid, start record written by
+ * the process itself before it executes, SIGTERM to stop it,
  * SIGCHLD when it ends).  Container jobs run locally, through the local
  * executor: the container runtime is this machine's.
  */
@@ -64,9 +65,10 @@ slurm_prepare(struct executor *ex, const char *id, json_t *job,
 
 /* The watcher is a child like a local job: the rest is the local code. */
 static int
-slurm_start(struct executor *ex, struct exec_run *run, char *err, size_t errlen)
+slurm_start(struct executor *ex, struct exec_run *run,
+    const struct run_record *rec, char *err, size_t errlen)
 {
-	return local_of(ex)->ops->start(local_of(ex), run, err, errlen);
+	return local_of(ex)->ops->start(local_of(ex), run, rec, err, errlen);
 }
 
 static void

@@ -14,9 +14,9 @@
  *             is recorded (the slot is kept, heartbeats go on, until then)
  *   a pipe    the committer has made results durable (commit.h): they are
  *             told (log line, notify)
- * A job's life: js_spool_claim (rename) -> fork, the child waiting at a
- * gate -> js_spool_start (attempt, pid and process start time recorded in
- * <id>.wip) -> the child is released and execs -> js_spool_heartbeat every
+ * A job's life: js_spool_claim (rename) -> js_spool_start_open -> vfork,
+ * the child records the run (js_spool_start_write: attempt, pid and
+ * process start time in <id>.wip) and execs -> js_spool_heartbeat every
  * lease/3 -> exit -> its log hashed off the loop -> its result recorded
  * off the loop by the committer (commit.h: js_spool_finish_pin, one
  * directory sync per batch) and only then told, or js_spool_requeue for a
@@ -691,19 +691,10 @@ hash_log(struct loop *l, struct run *r)
 	return 0;
 }
 
-static void not_started(struct loop *l, struct run *r, const char *err,
-    int recorded);
-
 /* The job's run ended as res says. */
 static void
 job_exited(struct loop *l, struct run *r, const struct exec_result *res)
 {
-	if (res->start_failed) {	/* it never executed */
-		l->ex->ops->ended(l->ex, r->id, &r->x, res,
-		    r->stop != STOP_NONE);
-		not_started(l, r, res->start_err, 1);
-		return;
-	}
 	r->result = record_exit(l, r, res);
 	/* what the run wrote before it ended is in the pipe (at most its
 	 * size): copy it, drop whatever strays outside its process group may
@@ -797,18 +788,34 @@ run_builtin(struct loop *l, struct run *r)
 	finish(l, r, JS_COMPLETED);
 }
 
-/* Records the run in <id>.wip; -1 if the claim was lost meanwhile. */
-static int
-start(struct loop *l, struct run *r)
+/* Says why a run could not be recorded (errno; ESTALE: the claim was
+ * lost meanwhile). */
+static void
+start_refused(const struct run *r)
 {
-	if (js_spool_start_pin(l->sp, &r->claim, r->job, &r->pin) == 0)
-		return 0;
 	if (errno == ESTALE)
 		js_warn("job %s: claim lost before it started; dropped", r->id);
 	else
 		js_err("job %s: cannot record its start: %s", r->id,
 		    strerror(errno));
+}
+
+/* Records the run (no process: a builtin, a cancelled or failed start)
+ * in <id>.wip; -1 if that failed. */
+static int
+start(struct loop *l, struct run *r)
+{
+	if (js_spool_start_pin(l->sp, &r->claim, r->job, &r->pin) == 0)
+		return 0;
+	start_refused(r);
 	return -1;
+}
+
+/* The run_record of a process: its start record, written by the child. */
+static int
+record_write(void *arg, int pid, long long pid_start)
+{
+	return js_spool_start_write(arg, pid, pid_start);
 }
 
 /* A run that could not start (err): the job fails, saying why (no
@@ -892,14 +899,22 @@ claim(struct loop *l, const char *id)
 	started = 0;
 	if (l->ex->ops->prepare(l->ex, id, job, &r->x, err, sizeof err) == 0 &&
 	    watch_output(l, r, err, sizeof err) == 0) {
-		/* nothing of the run executes before it is recorded */
-		if (start(l, r) < 0) {
+		struct js_start st;
+		struct run_record rec = { record_write, &st };
+		int rc;
+
+		/* nothing of the run executes before it is recorded: its
+		 * process writes the record, then executes */
+		if (js_spool_start_open(l->sp, &r->claim, job, &r->pin,
+		    &st) < 0) {
+			start_refused(r);
 			l->ex->ops->abort(l->ex, &r->x);
 			release(l, r);
 			return;
 		}
-		started = 1;
-		if (l->ex->ops->start(l->ex, &r->x, err, sizeof err) == 0) {
+		rc = l->ex->ops->start(l->ex, &r->x, &rec, err, sizeof err);
+		started = js_spool_start_close(&st, job, &r->pin) == 0;
+		if (rc == 0) {
 			js_debug("job %s: started, pid %d", id, (int)r->x.pid);
 			r->next_hb = r->t0 + l->cfg->lease_ms / 3;
 			to = json_object_get(job, "timeout");

@@ -63,6 +63,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <jansson.h>
 
@@ -222,36 +223,51 @@ struct run_spec {
 					 * (not the job): no job cwd, limits
 					 * or stdin */
 };
-/* A forked job process waiting at its gate. */
+#define RUN_LIMITS 5		/* "limits" a job may set (run.c) */
+/* A job's process: prepared (run_prepare), then started (run_start) or
+ * dropped (run_abort).  The child of run_start shares it (vfork) and
+ * leaves its report in it. */
 struct run_child {
-	pid_t pid;
-	int gate;			/* write 'g' to let it exec */
-	int errfd;			/* its errors before exec; EOF: exec'd */
+	pid_t pid;			/* once started */
+	char **env;			/* the job's environment */
+	const char *path;		/* its PATH, searched for argv[0] */
+	char **shargv;			/* /bin/sh FILE ARGS: exec's ENOEXEC */
+	int in;				/* its stdin */
+	const char *cwd;		/* the job's (in its json_t), or NULL */
+	int lim_set[RUN_LIMITS];
+	struct rlimit lim[RUN_LIMITS];
+	/* the child's report */
+	char step[64];			/* what failed ("" if nothing) */
+	int err;			/* its errno */
+	int recorded;			/* the run was recorded */
+	int reached;			/* it got as far as exec */
+};
+/* Records a run from its child before it executes (js_spool_start_write
+ * with the caller's struct js_start as arg): 0, or -1 with errno.  Called
+ * between vfork and exec, so async-signal-safe.  pid_start: -1 if not
+ * known. */
+struct run_record {
+	int (*write)(void *arg, int pid, long long pid_start);
+	void *arg;
 };
 /* Raises the processor's soft limit of open files to its hard limit (each
  * running job holds two: its output pipe and its log); jobs are given the
  * limit it had before.  Called once, before any job. */
 void run_raise_nofile(void);
-/* Forks the job: own session and process group, tied to this process's
- * life, clean environment plus the job's env, cwd, stdin, limits,
- * credentials; the child then blocks until run_go() or run_abort(),
- * so that nothing runs before the caller has recorded the pid.  Returns 0
- * with rc filled, or -1 with a message in err (nothing forked). */
-int run_spawn(const struct run_spec *rs, struct run_child *rc, char *err,
+/* Makes what a job's process needs (its environment, stdin, limits, cwd);
+ * nothing runs yet.  0, or -1 with a message in err (nothing to free). */
+int run_prepare(const struct run_spec *rs, struct run_child *rc, char *err,
     size_t errlen);
-/* Lets the child exec without waiting for it: 0, or -1 with a message in
- * err when the gate could not be opened (a child that failed before its
- * gate: its report, read then; the child has then been reaped).  Whether the child got as far as exec is known once it has
- * exited and been reaped: run_outcome. */
-int run_go(struct run_child *rc, const char *argv0, char *err,
-    size_t errlen);
-/* After run_go, once the child was reaped (by the caller's waitpid): 0 if
- * it had executed argv0 (or was killed before it could say otherwise), or
- * -1 with the message of what failed before exec in err.  Closes errfd;
- * 0 when already read. */
-int run_outcome(struct run_child *rc, const char *argv0, char *err,
-    size_t errlen);
-/* Kills and reaps a child that was never released. */
+/* Starts the prepared job: own session and process group, tied to this
+ * process's life, clean environment plus the job's env, cwd, stdin,
+ * limits, credentials; then rec (if not NULL) records it, and only then
+ * it executes argv[0] (searched in the job's PATH).  Returns once it has
+ * executed: 0 with rc->pid set; or -1 with the message of what failed in
+ * err (the child reaped; rc->recorded says whether rec had recorded it).
+ * Either way rc's prepared resources are released. */
+int run_start(const struct run_spec *rs, struct run_child *rc,
+    const struct run_record *rec, char *err, size_t errlen);
+/* Releases a prepared job's resources (started or not; twice is fine). */
 void run_abort(struct run_child *rc);
 /* The process group of the run a job file records ("pid", "pid_start"),
  * if it is still that run's: its leader alive with the recorded start

@@ -2,21 +2,25 @@
  * run.c - starting a job's process (see proc.h and jobspool-processor(8),
  * "EXECUTION ENVIRONMENT").
  *
- * The child, between fork and exec: new session (so its pid is the process
- * group to kill), default signal mask and dispositions, stdin, stdout and
- * stderr, credentials (setgroups, setresgid, setresuid), PR_SET_PDEATHSIG
- * (after the credential change, which would clear it) and a check that the
- * processor is still its parent, resource limits, cwd, a clean environment,
- * then it waits on a "gate" pipe until the processor has recorded the run
- * (pid and process start time) in <id>.wip, and only then execvp.  Any
- * failure is written as "<step>\0<errno>" into a close-on-exec pipe; the
- * parent does not wait for the exec (run_go): it reads that pipe once the
- * child has exited (run_outcome), where EOF means exec succeeded.
+ * The job's process is made by vfork: no copy of the processor (whose
+ * calling thread waits until the child executes or exits), so a start
+ * costs about what posix_spawn costs.  The child, between vfork and exec:
+ * new session (so its pid is the process group to kill), default signal
+ * dispositions, then the run's record (its pid and process start time in
+ * <id>.wip: the caller's run_record, written with the processor's
+ * credentials and limits, before anything of the job can execute), an
+ * empty signal mask, stdin, stdout and stderr, credentials (setgroups,
+ * setresgid, setresuid), PR_SET_PDEATHSIG (after the credential change,
+ * which would clear it) and a check that the processor is still its
+ * parent, resource limits, cwd; then it executes the program, searched in
+ * the job's PATH, with a clean environment.  A failure is left in the
+ * run_child (step and errno), which the child shares with the processor
+ * until it executes: when run_start returns, the outcome is known.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,27 +28,25 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 #include "proc.h"
 
 /* Coverage builds only (make coverage adds -DJS_COVERAGE to gcc
- * --coverage): exec and _exit discard a child's gcov counters, so the child
- * writes them out first (and zeroes them, so that a later flush adds only
- * what ran since); a child that will run as another user, before it
- * switches. */
+ * --coverage): exec discards a forked helper's gcov counters, so it writes
+ * them out first (and zeroes them, so that a later flush adds only what
+ * ran since).  A job's process needs none of this: until it executes it
+ * shares the processor's memory, counters included (vfork). */
 #ifdef JS_COVERAGE
 void __gcov_dump(void);
 void __gcov_reset(void);
-static int cov_dropped;	/* the child's credentials changed: .gcda unwritable */
-#define COV_FLUSH() do { if (!cov_dropped) { __gcov_dump(); \
-	__gcov_reset(); } } while (0)
-#define COV_DROP() do { COV_FLUSH(); cov_dropped = 1; } while (0)
+#define COV_FLUSH() do { __gcov_dump(); __gcov_reset(); } while (0)
 #else
 #define COV_FLUSH() do { } while (0)
-#define COV_DROP() do { } while (0)
 #endif
 
 extern char **environ;
@@ -268,22 +270,18 @@ stdin_fd(const char *text, size_t len)
 	return fd;
 }
 
-/* Reports a failure from the child and exits: "step" text then errno. */
+/* Reports a failure from the child and exits: into rc, which it shares
+ * with the processor until it executes or exits (vfork). */
 static void __attribute__((noreturn))
-child_fail(int efd, const char *step, int err)
+child_fail(struct run_child *rc, const char *step, int err)
 {
-	char buf[160];
 	size_t len = strlen(step);
 
-	if (len > sizeof buf - 1 - sizeof err)
-		len = sizeof buf - 1 - sizeof err;
-	memcpy(buf, step, len);
-	buf[len] = '\0';
-	memcpy(buf + len + 1, &err, sizeof err);
-	if (write(efd, buf, len + 1 + sizeof err) < 0) {
-		/* nothing more we can do: the exit status says it */
-	}
-	COV_FLUSH();
+	if (len > sizeof rc->step - 1)
+		len = sizeof rc->step - 1;
+	memcpy(rc->step, step, len);
+	rc->step[len] = '\0';
+	rc->err = err;
 	_exit(127);
 }
 
@@ -313,291 +311,257 @@ run_raise_nofile(void)
 static const struct {
 	const char *name;
 	int resource;
-} limit_names[] = {
-	{ "cpu", RLIMIT_CPU }, { "memory", RLIMIT_AS }, { "nofile", RLIMIT_NOFILE },
-	{ "nproc", RLIMIT_NPROC }, { "fsize", RLIMIT_FSIZE },
+	const char *step;	/* what the child reports when it fails */
+} limit_names[RUN_LIMITS] = {
+	{ "cpu", RLIMIT_CPU, "setrlimit(limits.cpu)" },
+	{ "memory", RLIMIT_AS, "setrlimit(limits.memory)" },
+	{ "nofile", RLIMIT_NOFILE, "setrlimit(limits.nofile)" },
+	{ "nproc", RLIMIT_NPROC, "setrlimit(limits.nproc)" },
+	{ "fsize", RLIMIT_FSIZE, "setrlimit(limits.fsize)" },
 };
 
-/* Everything between fork and exec; never returns. */
-static void __attribute__((noreturn))
-child(const struct run_spec *rs, int efd, int gate, int in, char **env,
-    pid_t parent)
+/* execve of path, or of /bin/sh with it when the kernel does not know its
+ * format (as execvp does: a script without "#!"); returns with errno. */
+static void
+try_exec(const struct run_spec *rs, struct run_child *rc, const char *path)
 {
-	json_t *limits = json_object_get(rs->job, "limits");
-	const char *cwd = js_job_str(rs->job, "cwd");
+	execve(path, rs->argv, rc->env);
+	if (errno == ENOEXEC) {
+		rc->shargv[1] = (char *)path;
+		execve(rc->shargv[0], rc->shargv, rc->env);
+		errno = ENOEXEC;
+	}
+}
+
+/* execvp with the job's PATH (not the processor's environ, which the
+ * child shares): each directory in turn; never returns. */
+static void __attribute__((noreturn))
+child_exec(const struct run_spec *rs, struct run_child *rc)
+{
+	const char *file = rs->argv[0], *p, *end;
+	size_t fl = strlen(file), dl;
+	char path[PATH_MAX];
+	int eacces = 0;
+
+	rc->reached = 1;
+	if (strchr(file, '/') != NULL) {
+		try_exec(rs, rc, file);
+		child_fail(rc, "exec", errno);
+	}
+	if (fl == 0)
+		child_fail(rc, "exec", ENOENT);
+	for (p = rc->path; ; p = end + 1) {
+		end = strchrnul(p, ':');
+		dl = (size_t)(end - p);
+		if (dl + 1 + fl < sizeof path) {
+			memcpy(path, p, dl);
+			if (dl > 0)	/* an empty entry: the current directory */
+				path[dl++] = '/';
+			memcpy(path + dl, file, fl + 1);
+			try_exec(rs, rc, path);
+			switch (errno) {
+			case EACCES:
+				eacces = 1;
+				break;
+			case ENOENT: case ENOTDIR: case ESTALE: case ENODEV:
+			case ETIMEDOUT: case ELOOP: case ENAMETOOLONG:
+				break;
+			default:
+				child_fail(rc, "exec", errno);
+			}
+		}
+		if (*end == '\0')
+			break;
+	}
+	child_fail(rc, "exec", eacces ? EACCES : ENOENT);
+}
+
+/* Everything between vfork and exec; never returns.  The child shares the
+ * processor's memory (whose thread waits) until then: it only makes
+ * system calls, reads what run_prepare made, and writes its report into
+ * rc.  Credentials change by the raw system calls: glibc's wrappers would
+ * try to change those of the processor's other threads too. */
+static void __attribute__((noreturn))
+child(const struct run_spec *rs, struct run_child *rc,
+    const struct run_record *rec, pid_t parent)
+{
+	unsigned long long start;
 	sigset_t none;
 	size_t i;
 	int sig;
 
 	if (setsid() < 0)
-		child_fail(efd, "setsid", errno);
+		child_fail(rc, "setsid", errno);
 	sigemptyset(&none);
 	for (sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);	/* fails harmlessly for KILL, STOP, ... */
+	/* the run is recorded in <id>.wip before anything of it executes (a
+	 * processor killed at any instant leaves nothing that ran
+	 * unrecorded); with the processor's credentials and limits, and
+	 * signals still blocked, so that none cuts the record short */
+	if (rec != NULL) {
+		long long st = -1;
+		if (js_proc_self_start_time(&start) == 0)
+			st = (long long)start;
+		if (rec->write(rec->arg, (int)getpid(), st) < 0)
+			child_fail(rc, "record the run", errno);
+		rc->recorded = 1;
+	}
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-		child_fail(efd, "sigprocmask", errno);
-	if (dup2(in, 0) < 0 || dup2(rs->logfd, 1) < 0 || dup2(rs->logfd, 2) < 0)
-		child_fail(efd, "dup2", errno);
+		child_fail(rc, "sigprocmask", errno);
+	if (dup2(rc->in, 0) < 0 || dup2(rs->logfd, 1) < 0 ||
+	    dup2(rs->logfd, 2) < 0)
+		child_fail(rc, "dup2", errno);
 	if (rs->drop && !rs->keep_creds) {
-		COV_DROP();
-		if (setgroups(1, &rs->gid) < 0)
-			child_fail(efd, "setgroups", errno);
-		if (setresgid(rs->gid, rs->gid, rs->gid) < 0)
-			child_fail(efd, "setresgid", errno);
-		if (setresuid(rs->uid, rs->uid, rs->uid) < 0)
-			child_fail(efd, "setresuid", errno);
+		if (syscall(SYS_setgroups, 1, &rs->gid) < 0)
+			child_fail(rc, "setgroups", errno);
+		if (syscall(SYS_setresgid, rs->gid, rs->gid, rs->gid) < 0)
+			child_fail(rc, "setresgid", errno);
+		if (syscall(SYS_setresuid, rs->uid, rs->uid, rs->uid) < 0)
+			child_fail(rc, "setresuid", errno);
 	}
 	/* after the credential change, which clears the death signal */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		child_fail(efd, "prctl(PR_SET_PDEATHSIG)", errno);
+		child_fail(rc, "prctl(PR_SET_PDEATHSIG)", errno);
 	if (getppid() != parent)
 		_exit(127);	/* the processor died before we got here */
 	if (job_nofile_saved && setrlimit(RLIMIT_NOFILE, &job_nofile) < 0)
-		child_fail(efd, "setrlimit(RLIMIT_NOFILE)", errno);
-	for (i = 0; !rs->watcher && i < sizeof limit_names /
-	    sizeof limit_names[0]; i++) {
-		json_t *v = json_object_get(limits, limit_names[i].name);
-		struct rlimit rl;
-		char step[64];
-		if (!json_is_integer(v))
-			continue;
-		rl.rlim_cur = rl.rlim_max = (rlim_t)json_integer_value(v);
-		if (limit_names[i].resource == RLIMIT_CPU) {
-			/* SIGXCPU at the limit, SIGKILL a second later */
-			rl.rlim_max = rl.rlim_cur + 1;
-		}
-		if (setrlimit(limit_names[i].resource, &rl) < 0) {
-			snprintf(step, sizeof step, "setrlimit(limits.%s)",
-			    limit_names[i].name);
-			child_fail(efd, step, errno);
-		}
-	}
-	if (rs->watcher)
-		cwd = NULL;	/* the job's cwd is the executor's business */
-	if (chdir(cwd != NULL ? cwd : "/") < 0)
-		child_fail(efd, cwd != NULL ? "chdir(cwd)" : "chdir(/)", errno);
-	/* wait until the processor has recorded this run in <id>.wip: a
-	 * processor killed before that must leave nothing that ran */
-	{
-		char go;
-		ssize_t n;
-		do
-			n = read(gate, &go, 1);
-		while (n < 0 && errno == EINTR);
-		if (n != 1 || go != 'g')
-			_exit(127);	/* not released: the run was abandoned */
-		close(gate);
-	}
-	environ = env;		/* execvp searches the job's PATH */
-	COV_FLUSH();
-	execvp(rs->argv[0], rs->argv);
-	child_fail(efd, "exec", errno);
+		child_fail(rc, "setrlimit(RLIMIT_NOFILE)", errno);
+	for (i = 0; i < RUN_LIMITS; i++)
+		if (rc->lim_set[i] && setrlimit(limit_names[i].resource,
+		    &rc->lim[i]) < 0)
+			child_fail(rc, limit_names[i].step, errno);
+	if (chdir(rc->cwd != NULL ? rc->cwd : "/") < 0)
+		child_fail(rc, rc->cwd != NULL ? "chdir(cwd)" : "chdir(/)",
+		    errno);
+	child_exec(rs, rc);
 }
 
 int
-run_spawn(const struct run_spec *rs, struct run_child *rc, char *err,
+run_prepare(const struct run_spec *rs, struct run_child *rc, char *err,
     size_t errlen)
 {
 	const char *text = js_job_str(rs->job, "stdin");
 	json_t *tv = json_object_get(rs->job, "stdin");
-	char **env;
-	pid_t pid, parent = getpid();
-	int ep[2], gp[2], in;
+	json_t *limits = json_object_get(rs->job, "limits");
+	size_t argc, i;
 
+	memset(rc, 0, sizeof *rc);
 	rc->pid = -1;
-	rc->gate = rc->errfd = -1;
-	env = build_env(rs->job, rs->id, rs->keep_creds ? NULL : rs->user,
+	rc->in = -1;
+	for (argc = 0; rs->argv[argc] != NULL; argc++)
+		;
+	/* /bin/sh, the file, then argv[1..] and NULL */
+	rc->shargv = calloc(argc + 2, sizeof *rc->shargv);
+	rc->env = build_env(rs->job, rs->id, rs->keep_creds ? NULL : rs->user,
 	    rs->home, rs->keep_creds || (!rs->drop &&
 	    geteuid() == 0) ? ROOT_PATH : BASE_PATH, NULL);
-	if (env == NULL) {
+	if (rc->env == NULL || rc->shargv == NULL) {
 		snprintf(err, errlen, "out of memory");
+		run_abort(rc);
 		return -1;
 	}
-	in = rs->watcher ? open("/dev/null", O_RDONLY | O_CLOEXEC) :
+	rc->shargv[0] = "/bin/sh";
+	for (i = 1; i < argc; i++)
+		rc->shargv[i + 1] = rs->argv[i];
+	for (i = 0; rc->env[i] != NULL; i++)
+		if (strncmp(rc->env[i], "PATH=", 5) == 0)
+			rc->path = rc->env[i] + 5;
+	if (rc->path == NULL)
+		rc->path = "/bin:/usr/bin";	/* execvp's default */
+	/* a watcher (an executor's helper) takes none of the job's cwd,
+	 * limits or stdin */
+	if (!rs->watcher) {
+		rc->cwd = js_job_str(rs->job, "cwd");
+		for (i = 0; i < RUN_LIMITS; i++) {
+			json_t *v = json_object_get(limits, limit_names[i].name);
+			if (!json_is_integer(v))
+				continue;
+			rc->lim_set[i] = 1;
+			rc->lim[i].rlim_cur = rc->lim[i].rlim_max =
+			    (rlim_t)json_integer_value(v);
+			/* SIGXCPU at the limit, SIGKILL a second later */
+			if (limit_names[i].resource == RLIMIT_CPU)
+				rc->lim[i].rlim_max = rc->lim[i].rlim_cur + 1;
+		}
+	}
+	rc->in = rs->watcher ? open("/dev/null", O_RDONLY | O_CLOEXEC) :
 	    stdin_fd(text, text ? json_string_length(tv) : 0);
-	if (in < 0) {
+	if (rc->in < 0) {
 		snprintf(err, errlen, "cannot prepare stdin: %s", strerror(errno));
-		proc_free_words(env);
+		run_abort(rc);
 		return -1;
 	}
-	if (pipe2(ep, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "cannot create a pipe: %s", strerror(errno));
-		close(in);
-		proc_free_words(env);
-		return -1;
-	}
-	if (pipe2(gp, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "cannot create a pipe: %s", strerror(errno));
-		close(ep[0]);
-		close(ep[1]);
-		close(in);
-		proc_free_words(env);
-		return -1;
-	}
-	pid = fork();
-	if (pid < 0) {
-		snprintf(err, errlen, "cannot fork: %s", strerror(errno));
-		close(ep[0]);
-		close(ep[1]);
-		close(gp[0]);
-		close(gp[1]);
-		close(in);
-		proc_free_words(env);
-		return -1;
-	}
-	if (pid == 0) {
-		close(ep[0]);
-		close(gp[1]);
-		child(rs, ep[1], gp[0], in, env, parent);
-	}
-	close(ep[1]);
-	close(gp[0]);
-	close(in);
-	proc_free_words(env);
-	rc->pid = pid;
-	rc->gate = gp[1];
-	rc->errfd = ep[0];
 	return 0;
 }
 
-/* Waits for the child of rc to exit (after a failure or an abort). */
+/* The message of a child that did not execute (rc's report). */
 static void
-reap_child(pid_t pid)
+child_report(const struct run_child *rc, const char *argv0, char *err,
+    size_t errlen)
 {
-	int status;
-
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-}
-
-/* The message of a child's report ("<step>\0<errno>", n bytes), or of
- * its end before exec (n 0) or a release that failed (werr). */
-static void
-child_report(const char *buf, ssize_t n, int werr, const char *argv0,
-    char *err, size_t errlen)
-{
-	if (n > 0 && (size_t)n > sizeof(int)) {
-		int e;
-		size_t slen = strnlen(buf, (size_t)n);
-		if (slen + 1 + sizeof e > (size_t)n) {
-			snprintf(err, errlen, "cannot start the job: the child "
-			    "exited before exec");
-			return;
-		}
-		memcpy(&e, buf + slen + 1, sizeof e);
-		if (strcmp(buf, "exec") == 0)
-			snprintf(err, errlen, "cannot execute %s: %s", argv0,
-			    strerror(e));
-		else
-			snprintf(err, errlen, "cannot start the job: %s: %s",
-			    buf, strerror(e));
-	} else if (werr != 0) {
-		snprintf(err, errlen, "cannot start the job: cannot release "
-		    "the child: %s", strerror(werr));
-	} else {
+	if (rc->step[0] == '\0')
 		snprintf(err, errlen, "cannot start the job: the child exited "
 		    "before exec");
+	else if (strcmp(rc->step, "exec") == 0)
+		snprintf(err, errlen, "cannot execute %s: %s", argv0,
+		    strerror(rc->err));
+	else
+		snprintf(err, errlen, "cannot start the job: %s: %s",
+		    rc->step, strerror(rc->err));
+}
+
+int
+run_start(const struct run_spec *rs, struct run_child *rc,
+    const struct run_record *rec, char *err, size_t errlen)
+{
+	pid_t pid, parent = getpid();
+	sigset_t all, old;
+	int e, status;
+
+	rc->step[0] = '\0';
+	rc->err = rc->recorded = rc->reached = 0;
+	/* no signal handler may run in the child while it shares our memory;
+	 * it sets its own mask */
+	sigfillset(&all);
+	if ((e = pthread_sigmask(SIG_SETMASK, &all, &old)) != 0) {
+		snprintf(err, errlen, "cannot block signals: %s", strerror(e));
+		run_abort(rc);
+		return -1;
 	}
-}
-
-/* Writes the gate's 'g' and closes it: 0, or the write's errno. */
-static int
-open_gate(struct run_child *rc)
-{
-	ssize_t n;
-	int werr = 0;
-
-	do
-		n = write(rc->gate, "g", 1);
-	while (n < 0 && errno == EINTR);
-	if (n != 1)
-		werr = n < 0 ? errno : EIO;
-	close(rc->gate);
-	rc->gate = -1;
-	return werr;
-}
-
-/* After the gate was opened (werr: 0, or why that failed): waits for the
- * child's exec or its report.  0 once it executed, else -1 with err (the
- * child reaped). */
-/* The child's report (what child_fail writes: at most 160 bytes) or EOF,
- * read into buf (REPORT_MAX bytes); errfd is then closed.  The byte
- * count: 0 at EOF (it executed), -1 on a read error. */
-#define REPORT_MAX (160 + sizeof(int))
-static ssize_t
-take_report(struct run_child *rc, char *buf)
-{
-	ssize_t n;
-
-	do
-		n = read(rc->errfd, buf, REPORT_MAX);
-	while (n < 0 && errno == EINTR);
-	close(rc->errfd);
-	rc->errfd = -1;
-	return n;
-}
-
-static int
-wait_exec(struct run_child *rc, int werr, const char *argv0, char *err,
-    size_t errlen)
-{
-	char buf[REPORT_MAX];
-	ssize_t n = take_report(rc, buf);
-
-	if (n == 0 && werr == 0)
-		return 0;	/* exec succeeded */
-	/* the child failed before exec (or was not released): it exits */
-	if (n <= 0)
-		kill(rc->pid, SIGKILL);
-	reap_child(rc->pid);
-	child_report(buf, n, werr, argv0, err, errlen);
-	rc->pid = -1;
-	errno = EIO;
-	return -1;
-}
-
-int
-run_go(struct run_child *rc, const char *argv0, char *err, size_t errlen)
-{
-	int werr = open_gate(rc);
-
-	if (werr == 0)
-		return 0;
-	/* not released: a child that failed before its gate (a cwd, a
-	 * limit) closed it; its report says why */
-	return wait_exec(rc, werr, argv0, err, errlen);
-}
-
-int
-run_outcome(struct run_child *rc, const char *argv0, char *err,
-    size_t errlen)
-{
-	char buf[REPORT_MAX];
-	ssize_t n;
-
-	if (rc->errfd < 0)
-		return 0;
-	/* the child is gone: its end of the pipe is closed, nothing waits */
-	n = take_report(rc, buf);
-	if (n <= 0)
-		return 0;	/* exec succeeded (or it was killed first) */
-	child_report(buf, n, 0, argv0, err, errlen);
-	return -1;
+	pid = vfork();
+	if (pid == 0)
+		child(rs, rc, rec, parent);
+	e = errno;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* the child has executed, or exited: what it used is ours again */
+	run_abort(rc);
+	if (pid < 0) {
+		snprintf(err, errlen, "cannot fork: %s", strerror(e));
+		return -1;
+	}
+	if (rc->step[0] != '\0' || !rc->reached) {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		child_report(rc, rs->argv[0], err, errlen);
+		errno = EIO;
+		return -1;
+	}
+	rc->pid = pid;
+	return 0;
 }
 
 void
 run_abort(struct run_child *rc)
 {
-	if (rc->gate >= 0)
-		close(rc->gate);	/* the child sees EOF and exits */
-	if (rc->errfd >= 0)
-		close(rc->errfd);
-	rc->gate = rc->errfd = -1;
-	if (rc->pid > 0) {
-		kill(rc->pid, SIGKILL);
-		reap_child(rc->pid);
-	}
-	rc->pid = -1;
+	if (rc->in >= 0)
+		close(rc->in);
+	rc->in = -1;
+	proc_free_words(rc->env);
+	rc->env = NULL;
+	free(rc->shargv);
+	rc->shargv = NULL;
+	rc->path = NULL;
 }
 
 pid_t

@@ -1,7 +1,8 @@
 /* Unit tests for processor/run.c: splitting words, a job's argv, and a
- * job's process from fork to exec: its environment, cwd, stdin (a pipe, or
- * a memfd when it does not fit), limits, credentials, the gate it waits
- * at, and each way it can fail to start (the message the job records). */
+ * job's process from vfork to exec: its environment, cwd, stdin (a pipe, or
+ * a memfd when it does not fit), limits, credentials, the record it writes
+ * before it executes, the search of the job's PATH, and each way it can
+ * fail to start (the message the job records). */
 #include <errno.h>
 #include <limits.h>
 #include <pwd.h>
@@ -58,48 +59,94 @@ spec(struct run_spec *rs, const char *id, const json_t *job, int logfd)
 	return av;
 }
 
-/* Spawns job (its argv from run_job_argv) with output to logfd and
- * releases it (run_go); reaps it and reads its report (run_outcome): 0,
- * or -1 with err when it never executed; its exit status in *status (-1
- * when it never ran). */
+/* What the test's run_record saw (in the child, sharing our memory). */
+struct rec_seen {
+	int calls;
+	int pid;
+	long long pid_start;
+	const char *mark;	/* a file to write "recorded" into, or NULL */
+	int fail;		/* errno to fail with, or 0 */
+};
+
 static int
-run_job(const char *json, int logfd, int watcher, int *status)
+rec_write(void *arg, int pid, long long pid_start)
+{
+	struct rec_seen *rs = arg;
+	int fd;
+
+	rs->calls++;
+	rs->pid = pid;
+	rs->pid_start = pid_start;
+	if (rs->fail != 0) {
+		errno = rs->fail;
+		return -1;
+	}
+	if (rs->mark != NULL) {
+		fd = open(rs->mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0600);
+		if (fd < 0 || write(fd, "recorded\n", 9) != 9)
+			return -1;
+		close(fd);
+	}
+	return 0;
+}
+
+/* Starts job (its argv from run_job_argv) with output to logfd, recorded
+ * by seen (NULL: a record that does nothing), and reaps it: 0, or -1 with
+ * err when it never executed; its exit status in *status (-1 when it
+ * never ran). */
+static int
+run_job_seen(const char *json, int logfd, int watcher, int *status,
+    struct rec_seen *seen)
 {
 	json_error_t je;
 	json_t *job = json_loads(json, 0, &je);
+	struct rec_seen none;
+	struct run_record rec;
 	struct run_spec rs;
 	struct run_child rc;
 	char **argv;
 	int r;
 
 	assert_non_null(job);
+	memset(&none, 0, sizeof none);
+	if (seen == NULL)
+		seen = &none;
+	rec.write = rec_write;
+	rec.arg = seen;
 	argv = spec(&rs, "00000000-0000-4000-8000-000000000001", job, logfd);
 	rs.user = "someone";
 	rs.home = "/home/someone";
 	rs.watcher = watcher;
-	assert_int_equal(run_spawn(&rs, &rc, err, sizeof err), 0);
-	assert_true(rc.pid > 0);
-	r = run_go(&rc, argv[0], err, sizeof err);
+	assert_int_equal(run_prepare(&rs, &rc, err, sizeof err), 0);
+	r = run_start(&rs, &rc, &rec, err, sizeof err);
+	/* what it was prepared with is released either way */
+	assert_null(rc.env);
+	assert_int_equal(rc.in, -1);
 	*status = -1;
 	if (r == 0) {
-		/* reaped here, as the loop does; then its report is read */
+		/* it executed after its record, with its own pid */
+		assert_true(rc.pid > 0);
+		assert_int_equal(rc.recorded, 1);
+		assert_int_equal(seen->calls, 1);
+		assert_int_equal(seen->pid, rc.pid);
+		assert_true(seen->pid_start > 0);
 		assert_int_equal(waitpid(rc.pid, status, 0), rc.pid);
-		r = run_outcome(&rc, argv[0], err, sizeof err);
-		assert_int_equal(rc.errfd, -1);
-		if (r < 0) {	/* it never executed: exit 127 */
-			assert_true(WIFEXITED(*status));
-			assert_int_equal(WEXITSTATUS(*status), 127);
-			*status = -1;
-		}
 	} else {
-		/* its gate was closed (it had failed): reaped by run_go */
-		assert_int_equal(rc.pid, -1);
+		/* it never executed: already reaped */
+		assert_int_equal(errno, EIO);
 		assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
 		assert_int_equal(errno, ECHILD);
 	}
 	proc_free_words(argv);
 	json_decref(job);
 	return r;
+}
+
+static int
+run_job(const char *json, int logfd, int watcher, int *status)
+{
+	return run_job_seen(json, logfd, watcher, status, NULL);
 }
 
 static void
@@ -312,10 +359,12 @@ test_credentials(void **state)
 	rs.gid = pw->pw_gid;
 	rs.user = "nobody";
 	rs.home = "/";
-	assert_int_equal(run_spawn(&rs, &rc, err, sizeof err), 0);
-	assert_int_equal(run_go(&rc, av[0], err, sizeof err), 0);
+	assert_int_equal(run_prepare(&rs, &rc, err, sizeof err), 0);
+	assert_int_equal(run_start(&rs, &rc, NULL, err, sizeof err), 0);
 	assert_int_equal(waitpid(rc.pid, &status, 0), rc.pid);
-	assert_int_equal(run_outcome(&rc, av[0], err, sizeof err), 0);
+	/* the processor keeps its own credentials */
+	assert_int_equal(geteuid(), 0);
+	assert_int_equal(getegid(), 0);
 	snprintf(want, sizeof want, "%u\n", (unsigned)pw->pw_uid);
 	assert_string_equal(slurp(fd), want);
 	proc_free_words(av);
@@ -323,7 +372,7 @@ test_credentials(void **state)
 	close(fd);
 }
 
-/* A child never released runs nothing: run_abort kills and reaps it. */
+/* A prepared job that is dropped runs nothing and leaves nothing open. */
 static void
 test_abort(void **state)
 {
@@ -332,20 +381,22 @@ test_abort(void **state)
 	struct run_spec rs;
 	struct run_child rc;
 	char **av;
-	int fd = logfile();
+	int fd = logfile(), before = tu_count("/proc/self/fd", NULL);
 
 	(void)state;
 	snprintf(mark, sizeof mark, "%s/ran", dir);
-	snprintf(json, sizeof json, "{\"command\": [\"touch\", \"%s\"]}", mark);
+	snprintf(json, sizeof json, "{\"command\": [\"touch\", \"%s\"], "
+	    "\"stdin\": \"x\"}", mark);
 	job = json_loads(json, 0, NULL);
 	assert_non_null(job);
 	av = spec(&rs, "00000000-0000-4000-8000-000000000003", job, fd);
-	assert_int_equal(run_spawn(&rs, &rc, err, sizeof err), 0);
+	assert_int_equal(run_prepare(&rs, &rc, err, sizeof err), 0);
+	assert_int_equal(tu_count("/proc/self/fd", NULL), before + 1);
 	run_abort(&rc);
-	assert_int_equal(rc.pid, -1);
-	assert_int_equal(rc.gate, -1);
-	assert_int_equal(rc.errfd, -1);
-	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);	/* reaped */
+	assert_int_equal(rc.in, -1);
+	assert_null(rc.env);
+	assert_int_equal(tu_count("/proc/self/fd", NULL), before);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);	/* no child */
 	assert_int_equal(errno, ECHILD);
 	assert_int_equal(access(mark, F_OK), -1);
 	run_abort(&rc);			/* twice: nothing left to do */
@@ -355,41 +406,99 @@ test_abort(void **state)
 	tu_rm_tree(dir);
 }
 
-/* The child died at its gate (killed): the release says so. */
+/* The record comes before the program: the program sees it written; a
+ * record that fails stops the start, and nothing runs. */
 static void
-test_release_dead(void **state)
+test_record(void **state)
 {
-	json_t *job = json_pack("{s:[s]}", "command", "true");
-	struct run_spec rs;
-	struct run_child rc;
-	char path[64], stat[512], **av;
-	int fd = logfile(), i;
+	char *dir = tu_tempdir(), json[700], mark[300], ran[300];
+	struct rec_seen seen;
+	unsigned long long st;
+	int fd = logfile(), status;
 
 	(void)state;
-	av = spec(&rs, "00000000-0000-4000-8000-000000000004", job, fd);
-	assert_int_equal(run_spawn(&rs, &rc, err, sizeof err), 0);
-	assert_int_equal(kill(rc.pid, SIGKILL), 0);
-	/* a zombie (not reaped: run_go does that) */
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)rc.pid);
-	for (i = 0; i < 500; i++) {
-		FILE *f = fopen(path, "r");
-		assert_non_null(f);
-		assert_non_null(fgets(stat, sizeof stat, f));
-		fclose(f);
-		if (strstr(stat, ") Z ") != NULL)
-			break;
-		usleep(10000);
-	}
-	assert_int_not_equal(i, 500);
-	assert_int_equal(run_go(&rc, av[0], err, sizeof err), -1);
-	assert_string_equal(err, "cannot start the job: cannot release the "
-	    "child: Broken pipe");
-	assert_int_equal(errno, EIO);
-	assert_int_equal(rc.pid, -1);
-	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
-	proc_free_words(av);
-	json_decref(job);
+	snprintf(mark, sizeof mark, "%s/record", dir);
+	snprintf(ran, sizeof ran, "%s/ran", dir);
+	memset(&seen, 0, sizeof seen);
+	seen.mark = mark;
+	snprintf(json, sizeof json, "{\"shell\": \"cat %s; cut -d' ' -f22 "
+	    "/proc/$$/stat\"}", mark);
+	assert_int_equal(run_job_seen(json, fd, 0, &status, &seen), 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* the start time it recorded is its own (the shell's: same pid) */
+	assert_int_equal(sscanf(slurp(fd), "recorded\n%llu", &st), 1);
+	assert_int_equal((long long)st, seen.pid_start);
 	close(fd);
+
+	fd = logfile();
+	memset(&seen, 0, sizeof seen);
+	seen.fail = EIO;
+	snprintf(json, sizeof json, "{\"command\": [\"touch\", \"%s\"]}",
+	    ran);
+	assert_int_equal(run_job_seen(json, fd, 0, &status, &seen), -1);
+	assert_string_equal(err, "cannot start the job: record the run: "
+	    "Input/output error");
+	assert_int_equal(seen.calls, 1);
+	assert_int_equal(access(ran, F_OK), -1);
+	assert_string_equal(slurp(fd), "");
+	close(fd);
+	tu_rm_tree(dir);
+}
+
+/* argv[0] is looked up in the job's PATH (not the processor's), as execvp
+ * would: the first executable wins, an unreadable one is skipped but
+ * named when nothing else is found, a script without "#!" runs with
+ * /bin/sh. */
+static void
+test_path_search(void **state)
+{
+	char *dir = tu_tempdir(), a[300], b[300], path[320], json[1200];
+	int fd = logfile(), status;
+	FILE *f;
+
+	(void)state;
+	snprintf(a, sizeof a, "%s/a", dir);
+	snprintf(b, sizeof b, "%s/b", dir);
+	assert_int_equal(mkdir(a, 0755), 0);
+	assert_int_equal(mkdir(b, 0755), 0);
+	/* a/prog is not executable, b/prog is a script without "#!" */
+	snprintf(path, sizeof path, "%s/prog", a);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("echo from-a\n", f);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/prog", b);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("echo from-b \"$0\" \"$1\"\n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0755), 0);
+	snprintf(json, sizeof json, "{\"command\": [\"prog\", \"arg\"], "
+	    "\"env\": {\"PATH\": \"/nonexistent-jobspool:%s:%s\"}}", a, b);
+	assert_int_equal(run_job(json, fd, 0, &status), 0);
+	assert_true(WIFEXITED(status));
+	{
+		char want[400];
+		snprintf(want, sizeof want, "from-b %s arg\n", path);
+		assert_string_equal(slurp(fd), want);
+	}
+	close(fd);
+	/* only the unexecutable one: its error, not "not found" */
+	fd = logfile();
+	snprintf(json, sizeof json, "{\"command\": [\"prog\"], "
+	    "\"env\": {\"PATH\": \"%s:/nonexistent-jobspool\"}}", a);
+	assert_int_equal(run_job(json, fd, 0, &status), -1);
+	assert_string_equal(err, "cannot execute prog: Permission denied");
+	/* the processor's own PATH is not searched */
+	snprintf(json, sizeof json, "{\"command\": [\"sh\"], "
+	    "\"env\": {\"PATH\": \"%s\"}}", b);
+	assert_int_equal(run_job(json, fd, 0, &status), -1);
+	assert_string_equal(err, "cannot execute sh: No such file or "
+	    "directory");
+	assert_string_equal(slurp(fd), "");
+	close(fd);
+	tu_rm_tree(dir);
 }
 
 /* Whether the recorded pid and start time still name the run. */
@@ -548,7 +657,7 @@ test_fd_exhaustion(void **state)
 			rl.rlim_cur = (rlim_t)(hi + 1 + lim);
 			assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 			err[0] = '\0';
-			k = run_spawn(&rs, &rc, err, sizeof err);
+			k = run_prepare(&rs, &rc, err, sizeof err);
 			assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
 			if (k < 0)
 				assert_int_equal(nfds(), before);
@@ -563,10 +672,9 @@ test_fd_exhaustion(void **state)
 				continue;
 			}
 			worked++;
-			assert_int_equal(run_go(&rc, av[0], err, sizeof err), 0);
-			assert_int_equal(waitpid(rc.pid, &status, 0), rc.pid);
-			assert_int_equal(run_outcome(&rc, av[0], err,
+			assert_int_equal(run_start(&rs, &rc, NULL, err,
 			    sizeof err), 0);
+			assert_int_equal(waitpid(rc.pid, &status, 0), rc.pid);
 			assert_int_equal(nfds(), before - nholes_was);
 		}
 		/* the first tries fail, the last ones work */
@@ -592,7 +700,8 @@ main(void)
 		cmocka_unit_test(test_nofile),
 		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_abort),
-		cmocka_unit_test(test_release_dead),
+		cmocka_unit_test(test_record),
+		cmocka_unit_test(test_path_search),
 		cmocka_unit_test(test_recorded_group),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_fd_exhaustion),
