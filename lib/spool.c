@@ -847,8 +847,12 @@ js_spool_lock(struct js_spool *sp, const char *id)
 	struct flock fl;
 	int fd, saved;
 
-	fd = openat(sp->dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0660);
+	/* without O_CREAT first: an open that may create takes the spool
+	 * directory's lock, which every create and rename in it holds */
+	fd = openat(sp->dirfd, LOCK_FILE, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		fd = openat(sp->dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW |
+		    O_CLOEXEC, 0660);
 	if (fd < 0)
 		return -1;
 	memset(&fl, 0, sizeof fl);

@@ -6,7 +6,8 @@
  * listed in remote_link.h) that mirrors between the server and the
  * processor's local work spool (--spool):
  *   - a claimer thread long-polls POST /api/v1/workers/claim while fewer
- *     than -j jobs are in flight and writes each job into the local spool
+ *     than -j jobs run here (one whose local run has ended no longer
+ *     counts while its end is delivered) and writes each job into the local spool
  *     as <id>.pending, with a "remote" field holding the lease's fencing
  *     token and the server log's size at the claim; the ordinary event loop
  *     (loop.c) claims and runs it like any other job;

@@ -1,6 +1,7 @@
 /*
  * remote_claim.c - the claimer thread of the link process (see
- * remote_link.h): while fewer than -j jobs are in flight it long-polls
+ * remote_link.h): while fewer than -j jobs run here (one whose local run
+ * has ended does not count while its end is delivered) it long-polls
  * POST /api/v1/workers/claim, writes each job it gets into the local spool
  * as <id>.pending (with a "remote" object holding the lease) and starts
  * the job's thread (remote_mirror.c).  An unreachable or refusing server
@@ -130,7 +131,9 @@ take(struct link *lk, CURL *c, const json_t *ans, int64_t granted)
 	return 0;
 }
 
-/* Blocks while -j jobs are in flight.  Returns whether to go on claiming. */
+/* Blocks while -j jobs run here (a job whose local run has ended, its end
+ * still being delivered, no longer counts).  Returns whether to go on
+ * claiming. */
 static int
 wait_for_room(struct link *lk)
 {

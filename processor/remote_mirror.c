@@ -44,6 +44,9 @@ struct rjob {
 	char lost_why[128];		/* written before expired is set */
 	pthread_t th;
 	int done;			/* the thread has ended */
+	int counted;			/* counts in lk->active: until its
+					 * local run has ended (the job's
+					 * thread's, under lk->mu) */
 };
 
 /* What the job's own thread keeps. */
@@ -593,14 +596,21 @@ idle(struct mirror *s, unsigned long *seen, int64_t next_net)
 	link_wait(s->j->lk, seen, w < 5 ? 5 : w);
 }
 
+/* The job no longer takes one of the -j places (its local run has ended:
+ * the claimer may bring the next job while this one's end is delivered);
+ * with done, its thread has ended too. */
 static void
-job_done(struct rjob *j)
+job_release(struct rjob *j, int done)
 {
 	struct link *lk = j->lk;
 
 	pthread_mutex_lock(&lk->mu);
-	j->done = 1;
-	lk->active--;
+	if (done)
+		j->done = 1;
+	if (j->counted) {
+		j->counted = 0;
+		lk->active--;
+	}
 	lk->change++;
 	pthread_cond_broadcast(&lk->cv);
 	pthread_mutex_unlock(&lk->mu);
@@ -646,6 +656,8 @@ job_main(void *arg)
 		missing = 0;
 		json_decref(last);
 		last = json_incref(job);
+		if (js_sched_final(st) && j->counted)
+			job_release(j, 0);
 		r = turn(&s, job, st, &next_net, &end);
 		json_decref(job);
 		if (r == 0 && !end)
@@ -658,7 +670,7 @@ job_main(void *arg)
 		close(s.logfd);
 	if (s.c != NULL)
 		curl_easy_cleanup(s.c);
-	job_done(j);
+	job_release(j, 1);
 	return NULL;
 }
 
@@ -682,6 +694,8 @@ mirror_start(struct link *lk, const char *id, long long token, uint64_t base,
 	atomic_store(&j->last_ok, granted);
 	j->lease_ms = lease_ms >= 1000 ? lease_ms : 60000;
 	j->hb_ms = hb_ms >= 100 && hb_ms < j->lease_ms ? hb_ms : j->lease_ms / 3;
+	/* (set before the thread starts: only the thread changes it then) */
+	j->counted = 1;
 	pthread_mutex_lock(&lk->mu);
 	e = pthread_create(&j->th, NULL, job_main, j);
 	if (e == 0) {

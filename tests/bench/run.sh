@@ -177,9 +177,23 @@ say "jobspool: $JSV ($BIN); $(nproc) CPUs; work dir $W"
 
 # --- jobspool helpers ------------------------------------------------------
 # new_spool NAME: sets $S to a fresh spool directory
+# discard PATH...: out of the way without deleting anything: renamed into
+# $W/trash, which goes with $W at the end.  On ext4 without a journal,
+# creating a file costs more for some 5-35 s after many files were
+# deleted; deleting a run's files would put that cost on whatever system
+# runs next (the cleaner's own scenario deletes, as it must).
+TRASHN=0
+discard() {
+	mkdir -p "$W/trash"
+	for d in "$@"; do
+		[ -e "$d" ] || continue
+		TRASHN=$((TRASHN + 1))
+		mv "$d" "$W/trash/$TRASHN"
+	done
+}
 new_spool() {
 	S=$W/$1
-	rm -rf "$S"
+	discard "$S"
 	mkdir -p "$S/tmp"
 	chmod 750 "$S" "$S/tmp"
 }
@@ -273,7 +287,7 @@ s1_jobspool() {	# mode: spool|http
 		rec s2_js_spool "$(awk -v n="$NJ" -v a="$t0" -v b="$t1" 'BEGIN { print n * 1e9 / (b - a) }')"
 	fi
 	stop $PP
-	rm -rf "$S"
+	discard "$S"
 }
 
 tsp_start() {
@@ -290,7 +304,7 @@ tsp_stop() {
 	tsp -K >/dev/null 2>&1
 	unset TS_SOCKET
 	TMPDIR=/tmp
-	rm -rf "$W/tsptmp"
+	discard "$W/tsptmp"
 }
 # tsp_idle: waits until no job is queued or running
 tsp_idle() {
@@ -317,7 +331,7 @@ s1_tsp() {
 }
 
 s1_nq() {
-	rm -rf "$W/nqa" "$W/nqb"
+	discard "$W/nqa" "$W/nqb"
 	mkdir -p "$W/nqa" "$W/nqb"
 	t0=$(now_ns)
 	BENCH_NQDIRS=$W/nqa:$W/nqb "$T/submit" exec - "$NCLI" 0 - nq /bin/true >/dev/null || return 1
@@ -329,11 +343,11 @@ s1_nq() {
 	[ "$n" -eq "$NCLI" ] || say "nq: $n job files, want $NCLI"
 	rec s1_nq "$(awk -v n="$NCLI" -v a="$t0" -v b="$te" 'BEGIN { print n * 1e9 / (b - a) }')"
 	rec s2_nq "$(awk -v n="$NCLI" -v a="$t0" -v b="$t1" 'BEGIN { print n * 1e9 / (b - a) }')"
-	rm -rf "$W/nqa" "$W/nqb"
+	discard "$W/nqa" "$W/nqb"
 }
 
 bs_start() {
-	rm -rf "$W/bsbin"
+	discard "$W/bsbin"
 	mkdir -p "$W/bsbin"
 	for try in 1 2 3 4 5; do
 		BSPORT=$(free_port)
@@ -377,7 +391,7 @@ s2_alone() {
 	t1=$(now_ns)
 	rec s2_js_http_alone "$(awk -v n="$NJ" -v a="$t0" -v b="$t1" 'BEGIN { print n * 1e9 / (b - a) }')"
 	stop $AP
-	rm -rf "$S"
+	discard "$S"
 }
 
 scenario1() {
@@ -391,10 +405,10 @@ scenario1() {
 		if have nq; then s1_nq || say "nq run failed"; fi
 		if have beanstalkd; then s1_bs || say "beanstalkd run failed"; fi
 		rec lim_spawn "$("$T/spawnrate" "$NJ" 2)"
-		rm -rf "$W/fs"
+		discard "$W/fs"
 		mkdir -p "$W/fs"
 		rec lim_fsync "$("$T/fsyncrate" "$W/fs" 500 1)"
-		rm -rf "$W/fs"
+		discard "$W/fs"
 		say "  rep $r: js spool $(tail -n 1 "$R/s1_js_spool" 2>/dev/null) js http $(tail -n 1 "$R/s1_js_http" 2>/dev/null) tsp $(tail -n 1 "$R/s1_tsp" 2>/dev/null) nq $(tail -n 1 "$R/s1_nq" 2>/dev/null) bs $(tail -n 1 "$R/s1_bs" 2>/dev/null) spawn $(tail -n 1 "$R/lim_spawn") fsync $(tail -n 1 "$R/lim_fsync") /s"
 		S1_REPS=$r
 		# an overloaded machine: fewer runs rather than over 15 minutes
@@ -455,7 +469,7 @@ scenario3() {
 		recmax rss_proc_s3 "$(rss $PP)"
 		stop $PP
 	fi
-	rm -rf "$S"
+	discard "$S"
 	if have tsp; then
 		tsp_start
 		s3_one tsp
@@ -463,12 +477,12 @@ scenario3() {
 		tsp_stop rss_tsp
 	fi
 	if have nq; then
-		rm -rf "$W/nqa" "$W/nqb"
+		discard "$W/nqa" "$W/nqb"
 		mkdir -p "$W/nqa" "$W/nqb"
 		s3_one nq
 		NQDIR=$W/nqa nq -w >/dev/null 2>&1
 		NQDIR=$W/nqb nq -w >/dev/null 2>&1
-		rm -rf "$W/nqa" "$W/nqb"
+		discard "$W/nqa" "$W/nqb"
 	fi
 	if have beanstalkd && bs_start; then
 		bg "$T/bsclient" work "$BSPORT"
@@ -537,7 +551,7 @@ scenario4() {
 	done
 	recmax rss_api_s4 "$(rss $AP)"
 	stop $AP
-	rm -rf "$S"
+	discard "$S"
 	min_start get
 	r=1
 	while [ $r -le "$REPS" ]; do
@@ -547,10 +561,7 @@ scenario4() {
 	recmax rss_min "$(rss $MP)"
 	stop $MP
 	# The durable POSTs: jobspool's and the minimal server's runs take
-	# turns, each on a new directory that no deletion preceded.  (On this
-	# ext4 without a journal, creating files costs more for some 5-35 s
-	# after many files were deleted, which removing a run's spool before
-	# the next run would do to one side only.)  Removed at the end.
+	# turns, each on a new directory (see discard).
 	r=1
 	while [ $r -le "$REPS" ]; do
 		new_spool "s4p$r"
@@ -563,11 +574,6 @@ scenario4() {
 		wrk_run s4_min_post "http://127.0.0.1:$mport/api/v1/jobs" "$ROOT/tests/bench/post.lua"
 		recmax rss_min "$(rss $MP)"
 		stop $MP
-		r=$((r + 1))
-	done
-	r=1
-	while [ $r -le "$REPS" ]; do
-		rm -rf "$W/s4p$r" "$W/s4m$r"
 		r=$((r + 1))
 	done
 	say "  req/s: js get $(medv s4_js_get) min get $(medv s4_min_get) js post $(medv s4_js_post) min post $(medv s4_min_post)"
@@ -614,7 +620,7 @@ scenario5() {
 		recmax "rss_api_s5_$nf" "$(rss $AP)"
 		stop $AP
 		say "  $nf finished: claim $(medv s5_claim_${nf}_med) ms, list $(medv s5_list_$nf) ms (readdir $(medv s5_lscan_$nf) ms), processor start $(tail -n 1 "$R/s5_pstart_$nf") ms"
-		rm -rf "$S"
+		discard "$S"
 	done
 	# one cleaner pass over NCLEAN retrieved jobs (and their logs), then the
 	# same removal by a bare readdir+unlink loop; reps within a budget
@@ -636,7 +642,7 @@ scenario5() {
 		"$T/genspool" "$S" "$NCLEAN" retrieved 7200 1
 		sync -f "$S" 2>/dev/null
 		rec s5_unlink "$("$T/dirscan" "$S" .retrieved unlink | awk '{ printf "%.3f\n", $1 / 1e6 }')"
-		rm -rf "$S"
+		discard "$S"
 		say "  rep $r: cleaner $(tail -n 1 "$R/s5_clean") s, readdir+unlink $(tail -n 1 "$R/s5_unlink") s"
 		[ $(($(date +%s) - start)) -ge "$CLEAN_BUDGET" ] && break
 		# keep the whole run under 15 minutes
@@ -681,7 +687,7 @@ scenario7() {
 	curl -s -X DELETE "http://$HP/api/v1/jobs/$id" >/dev/null
 	stop $AP
 	stop $PP
-	rm -rf "$S"
+	discard "$S"
 	say "  all $NFOLLOW received: $(medv s7_js) ms; one tail -f: $(medv s7_lim) ms"
 }
 

@@ -4,10 +4,14 @@
 It gives the answers the real server gives rarely or never: a claim that
 fails (500), a claim answered with text that is not JSON, a claim without
 a job, and one job per case whose heartbeat, log upload or finish is
-refused or fails.  Usage: fake_worker_api.py PORTFILE EVENTFILE
+refused or fails.  Usage: fake_worker_api.py PORTFILE EVENTFILE [slow]
 Every finish and log body it takes is written to EVENTFILE, one line each:
   finish ID STATUS EXIT_CODE GIVE_BACK
   log ID BYTES
+With "slow" it serves two jobs only, "slowfin" and "next", and answers
+slowfin's finish 3 s late, writing "claim CASE" for each claim answered
+and "finish-begin slowfin" when that finish arrives: whether the next job
+is claimed while a finished job's end is still being delivered.
 """
 import json
 import sys
@@ -16,6 +20,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORTFILE, EVENTS = sys.argv[1], sys.argv[2]
+SLOW = len(sys.argv) > 3 and sys.argv[3] == "slow"
 J = {
     "hb409": "00000000-0000-4000-8000-000000000001",
     "log400": "00000000-0000-4000-8000-000000000002",
@@ -26,6 +31,8 @@ J = {
     "hang": "00000000-0000-4000-8000-000000000007",
     "left": "00000000-0000-4000-8000-000000000008",
     "unwritable": "00000000-0000-4000-8000-00000000000c",
+    "slowfin": "00000000-0000-4000-8000-00000000000d",
+    "next": "00000000-0000-4000-8000-00000000000e",
 }
 CASE = {v: k for k, v in J.items()}
 SHELL = {
@@ -37,11 +44,15 @@ SHELL = {
     "log503": "echo five-oh-three; sleep 1",
     "hang": "echo hanging; sleep 30",
     "unwritable": 5,	# not a job the processor's spool takes
+    "slowfin": "echo slow",
+    "next": "echo next",
 }
 OFFSET = {"short": 100}
 LEASE = {"hang": 1500}
 ORDER = ["hb409", "log400", "fin500", "cancel", "short", "log503", "hang",
          "unwritable"]
+if SLOW:
+    ORDER = ["slowfin", "next"]
 lock = threading.Lock()
 state = {"claims": 0, "next": 0, "fin500": 0, "hb_cancel": 0, "log503": 0}
 
@@ -131,6 +142,9 @@ class H(BaseHTTPRequestHandler):
                     n = state["fin500"]
                 if n == 1:
                     return self.answer(500, {"error": "disk on fire"})
+            if case == "slowfin":
+                event("finish-begin slowfin")
+                time.sleep(1.5)	# within the processor's 2 s timeout
             event("finish %s %s %s %s" % (case, job.get("status"),
                                           job.get("exit_code"),
                                           req.get("give_back")))
@@ -145,11 +159,11 @@ class H(BaseHTTPRequestHandler):
         with lock:
             state["claims"] += 1
             n = state["claims"]
-        if n == 1:
+        if n == 1 and not SLOW:
             return self.answer(500, {"error": "claim broke"})
-        if n == 2:
+        if n == 2 and not SLOW:
             return self.answer(200, raw=b"this is not json{")
-        if n == 3:
+        if n == 3 and not SLOW:
             return self.answer(200, {"job": {"shell": "true"}})
         with lock:
             i = state["next"]
@@ -160,6 +174,8 @@ class H(BaseHTTPRequestHandler):
         case = ORDER[i]
         if case == "hang":
             state["hang_until"] = time.monotonic() + 3
+        if SLOW:
+            event("claim " + case)
         job = {"id": J[case], "shell": SHELL[case], "status": "running",
                "attempts": 1, "submitted_at": "2026-12-06T00:00:00Z"}
         return self.answer(200, {"job": job,

@@ -15,7 +15,8 @@
 # directory holds no job afterwards; SIGTERM ends the processor with
 # status 0.  A restart on a work directory with leftovers: a pending and a
 # running copy are dropped, a final job from the server is delivered (log
-# and finish), a final job not from a server is removed.
+# and finish), a final job not from a server is removed.  With -j 1, a job
+# whose end is slow to deliver does not hold back the next claim.
 . "$(dirname "$0")/lib.sh"
 PROC=$JS_BIN/jobspool-processor
 W=$(mktemp -d /tmp/jobspool-rerr.XXXXXX)
@@ -157,5 +158,33 @@ eq "restart: SIGTERM exit status 0" $? 0
 check "restart: no sanitizer report" sh -c \
 	"! grep -q -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' '$LOG'"
 [ "$T_FAIL" -eq 0 ] || cat "$LOG" "$W/events"
+kill "$FPID" 2>/dev/null
+
+# With -j 1, a job whose run has ended no longer holds the place while its
+# end is delivered: the stand-in answers slowfin's finish 1.5 s late, and
+# the next job is claimed (and run) meanwhile.
+W3=$W/slow
+mkdir -p "$W3"
+python3 "$(dirname "$0")/fake_worker_api.py" "$W3/port" "$W3/events" slow &
+FPID=$!
+T_PIDS="$T_PIDS $FPID"
+wait_until 10 test -s "$W3/port" || { fail "slow stand-in started"; finish; }
+: >"$W3/events"
+LOG=$W3/proc.log
+"$PROC" --spool "$W3/work" --server "http://127.0.0.1:$(cat "$W3/port")" \
+	--token x -j 1 2>"$LOG" &
+PID=$!
+T_PIDS="$T_PIDS $PID"
+both_done() { [ "$(grep -c '^finish \(slowfin\|next\) completed 0' "$W3/events")" -eq 2 ]; }
+check "slow finish: both jobs delivered" wait_until 20 both_done
+eq "slow finish: the next job claimed while slowfin's end was delivered" \
+	"$(grep -x -e 'claim next' -e 'finish slowfin completed 0 False' \
+	"$W3/events" | head -n 1)" "claim next"
+eq "slow finish: and delivered before it" \
+	"$(grep -e '^finish ' "$W3/events" | head -n 1 | cut -d' ' -f2)" next
+kill -TERM "$PID"
+wait "$PID"
+eq "slow finish: SIGTERM exit status 0" $? 0
+[ "$T_FAIL" -eq 0 ] || cat "$LOG" "$W3/events"
 kill "$FPID" 2>/dev/null
 finish

@@ -1,6 +1,8 @@
 /* Unit tests for the processor's pinned claims (lib/spool.h, struct
  * js_pin): the claim checked by the file's inode instead of reading it
- * back, and a final result whose directory sync is the caller's. */
+ * back, and a final result whose directory sync is the caller's; the start
+ * record written by the job's process (js_spool_start_open, _write,
+ * _close). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -354,6 +356,114 @@ test_pin_held_not_claimed(void **state)
 	assert_false(exists(f, id, "held"));
 }
 
+/* Files in the spool's tmp/. */
+static int
+tmp_files(struct tu_spool *f)
+{
+	char p[600];
+
+	snprintf(p, sizeof p, "%s/tmp", f->dir);
+	return tu_count(p, NULL);
+}
+
+/* The whole of SPOOL/<id>.<ext> (static buffer). */
+static const char *
+slurp(struct tu_spool *f, const char *id, const char *ext)
+{
+	static char buf[8192];
+	char p[600];
+	ssize_t n;
+	int fd;
+
+	path_of(f, id, ext, p, sizeof p);
+	fd = open(p, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof buf - 1);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* The record in three steps: the text the child adds pid and pid_start to
+ * is the job's (keys in order), the file is what js_job_dump would write,
+ * the pin holds it, the claimed file is kept as .held; a pid_start not
+ * known is left out; a claim lost before is refused. */
+static void
+test_start_split(void **state)
+{
+	struct tu_spool *f = *state;
+	struct js_start st;
+	struct js_pin pin;
+	struct js_claim c;
+	char id[JS_ID_SIZE];
+	json_t *job, *back;
+	size_t len;
+	char *want;
+
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
+	/* an earlier run's pid goes: the new one is added at the end */
+	json_object_set_new(job, "pid", json_integer(7));
+	assert_int_equal(js_spool_start_open(f->sp, &c, job, &pin, &st), 0);
+	assert_null(json_object_get(job, "pid"));
+	assert_true(st.lock >= 0 && st.fd >= 0);
+	assert_int_equal(js_spool_start_write(&st, 4321, 98765), 0);
+	assert_int_equal(js_spool_start_close(&st, job, &pin), 0);
+	assert_int_equal(st.lock, -1);
+	assert_true(pin.wip >= 0);
+	assert_true(exists(f, id, "held"));
+	assert_int_equal(js_job_int(job, "pid", 0), 4321);
+	assert_int_equal(js_job_int(job, "pid_start", 0), 98765);
+	want = js_job_dump(job, &len);
+	assert_non_null(want);
+	assert_string_equal(slurp(f, id, "wip"), want);
+	free(want);
+	{
+		enum js_state rst;
+		back = js_spool_read(f->sp, id, &rst);
+	}
+	assert_non_null(back);
+	assert_true(json_equal(back, job));
+	json_decref(back);
+	/* the pin is the record: a finish needs no read back */
+	assert_int_equal(js_spool_finish_pin(f->sp, &c, job, JS_COMPLETED, &pin,
+	    0), 0);
+	js_spool_unpin(&pin);
+	json_decref(job);
+
+	/* pid_start not known: left out; a record not written leaves
+	 * nothing in tmp/ and the job as claimed */
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
+	assert_int_equal(js_spool_start_open(f->sp, &c, job, &pin, &st), 0);
+	assert_int_equal(js_spool_start_close(&st, job, &pin), -1);
+	assert_int_equal(tmp_files(f), 0);
+	assert_null(json_object_get(job, "pid"));
+	assert_int_equal(js_spool_start_open(f->sp, &c, job, &pin, &st), 0);
+	assert_int_equal(js_spool_start_write(&st, 55, -1), 0);
+	assert_int_equal(js_spool_start_close(&st, job, &pin), 0);
+	assert_null(json_object_get(job, "pid_start"));
+	assert_non_null(strstr(slurp(f, id, "wip"), ",\"pid\":55}\n"));
+	/* the claim lost (a new claimer's generation): refused */
+	{
+		struct js_claim old = c;
+		char p[600];
+		FILE *w;
+		path_of(f, id, "wip", p, sizeof p);
+		w = fopen(p, "w");
+		assert_non_null(w);
+		fputs("{\"generation\": 99, \"status\": \"running\"}\n", w);
+		fclose(w);
+		js_spool_unpin(&pin);
+		assert_int_equal(js_spool_start_open(f->sp, &old, job, &pin, &st),
+		    -1);
+		assert_int_equal(errno, ESTALE);
+		assert_int_equal(tmp_files(f), 0);
+	}
+	json_decref(job);
+}
+
 int
 main(void)
 {
@@ -366,6 +476,7 @@ main(void)
 		TU_SPOOL_TEST(test_pin_held),
 		TU_SPOOL_TEST(test_pin_held_dropped),
 		TU_SPOOL_TEST(test_pin_held_not_claimed),
+		TU_SPOOL_TEST(test_start_split),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
