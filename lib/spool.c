@@ -1464,42 +1464,43 @@ js_spool_start_open(struct js_spool *sp, const struct js_claim *c,
 	return -1;
 }
 
-/* Writes the decimal digits of v just before end: where they start
- * (20 bytes at most). */
-static char *
-put_digits(char *end, unsigned long long v)
+/* Appends ,"key":<v> to tail at *n (no comma when first): only memcpy,
+ * async-signal-safe. */
+static void
+put_field(char *tail, size_t *n, int first, const char *key,
+    unsigned long long v)
 {
+	char num[24], *p = num + sizeof num;
+	size_t kl = strlen(key), k;
+
 	do
-		*--end = (char)('0' + v % 10);
+		*--p = (char)('0' + v % 10);
 	while ((v /= 10) != 0);
-	return end;
+	k = (size_t)(num + sizeof num - p);
+	if (!first)
+		tail[(*n)++] = ',';
+	tail[(*n)++] = '"';
+	memcpy(tail + *n, key, kl);
+	*n += kl;
+	tail[(*n)++] = '"';
+	tail[(*n)++] = ':';
+	memcpy(tail + *n, p, k);
+	*n += k;
 }
 
 int
 js_spool_start_write(struct js_start *st, int pid, long long pid_start)
 {
 	/* ,"pid":<int>,"pid_start":<int>}\n */
-	char tail[96], num[24], *p;
+	char tail[96];
 	struct iovec iov[2];
-	size_t n = 0, k, off = 0, total;
+	size_t n = 0, off = 0, total;
 	ssize_t w;
 
-	if (st->len > 1)
-		tail[n++] = ',';
-	memcpy(tail + n, "\"pid\":", 6);
-	n += 6;
-	p = put_digits(num + sizeof num, (unsigned long long)pid);
-	k = (size_t)(num + sizeof num - p);
-	memcpy(tail + n, p, k);
-	n += k;
-	if (pid_start >= 0) {
-		memcpy(tail + n, ",\"pid_start\":", 13);
-		n += 13;
-		p = put_digits(num + sizeof num, (unsigned long long)pid_start);
-		k = (size_t)(num + sizeof num - p);
-		memcpy(tail + n, p, k);
-		n += k;
-	}
+	put_field(tail, &n, st->len <= 1, "pid", (unsigned long long)pid);
+	if (pid_start >= 0)
+		put_field(tail, &n, 0, "pid_start",
+		    (unsigned long long)pid_start);
 	tail[n++] = '}';
 	tail[n++] = '\n';
 	total = st->len + n;

@@ -370,19 +370,10 @@ tmp_files(struct tu_spool *f)
 static const char *
 slurp(struct tu_spool *f, const char *id, const char *ext)
 {
-	static char buf[8192];
 	char p[600];
-	ssize_t n;
-	int fd;
 
 	path_of(f, id, ext, p, sizeof p);
-	fd = open(p, O_RDONLY);
-	assert_true(fd >= 0);
-	n = read(fd, buf, sizeof buf - 1);
-	assert_true(n >= 0);
-	buf[n] = '\0';
-	close(fd);
-	return buf;
+	return tu_slurp(p);
 }
 
 /* The record in three steps: the text the child adds pid and pid_start to

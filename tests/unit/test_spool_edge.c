@@ -509,24 +509,6 @@ submit_quiet(struct js_spool *sp)
 	return rc;
 }
 
-/* Content of path (static buffer; "" if none). */
-static const char *
-slurp(const char *path)
-{
-	static char buf[8192];
-	ssize_t n;
-	int fd = open(path, O_RDONLY);
-
-	buf[0] = '\0';
-	if (fd < 0)
-		return buf;
-	n = read(fd, buf, sizeof buf - 1);
-	assert_true(n >= 0);
-	buf[n] = '\0';
-	close(fd);
-	return buf;
-}
-
 /* A full disk refuses every change with ENOSPC and leaves the spool as it
  * was (no half-written file, nothing in tmp/); once there is room the same
  * calls succeed. */
@@ -560,7 +542,7 @@ test_full_disk_leaves_spool(void **state)
 	assert_int_equal(js_spool_finish(sp, &c, job, JS_COMPLETED), 0);
 	json_decref(job);
 	snprintf(path, sizeof path, "%s/%s.pending", dir, pend);
-	snprintf(before, sizeof before, "%s", slurp(path));
+	snprintf(before, sizeof before, "%s", tu_slurp(path));
 
 	tu_fill(dir);
 
@@ -592,7 +574,7 @@ test_full_disk_leaves_spool(void **state)
 	    "%d %d", tu_count(dir, ".completed"), tu_count(dir, ".retrieved"),
 	    tu_count(dir, ".pending"), tu_count(dir, ".cancelled"),
 	    tu_count(dir, ".wip"), tu_count(dir, ".failed"),
-	    tu_count(fill, NULL), strcmp(slurp(path), before) == 0,
+	    tu_count(fill, NULL), strcmp(tu_slurp(path), before) == 0,
 	    e[0], e[1], e[2], e[3], e[4], e[5]);
 	snprintf(fill, sizeof fill, "completed 1 retrieved 0 pending 1 "
 	    "cancelled 0 wip 2 failed 0 tmp 0 same 1 errno %d %d %d %d %d %d",

@@ -152,6 +152,25 @@ tu_fill(const char *dir)
 }
 
 /* The JSON text s parsed (a test fails if it is not JSON). */
+/* The content of the file at path (a static buffer of 8 KiB; "" if there
+ * is none). */
+static inline const char *
+tu_slurp(const char *path)
+{
+	static char buf[8192];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return buf;
+	n = read(fd, buf, sizeof buf - 1);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	close(fd);
+	return buf;
+}
+
 static inline json_t *
 tu_json(const char *s)
 {
