@@ -1410,7 +1410,6 @@ int
 js_spool_start_open(struct js_spool *sp, const struct js_claim *c,
     json_t *job, const struct js_pin *pin, struct js_start *st)
 {
-	char id[JS_ID_SIZE];
 	int saved;
 
 	memset(st, 0, sizeof *st);
@@ -1438,24 +1437,17 @@ js_spool_start_open(struct js_spool *sp, const struct js_claim *c,
 	st->tmpdir = sp->tmpfd;
 	st->dir = sp->dirfd;
 	js_spool_name(st->wip, c->id, "wip");
-	js_id_new(id);
-	snprintf(st->tmpname, sizeof st->tmpname, "%s.tmp", id);
 	st->lock = js_spool_lock(sp, c->id);
 	/* as js_spool_start_pin: the data is synced only when the claimed
-	 * file cannot be kept as <id>.held */
+	 * file cannot be kept as <id>.held; the file is made empty, kept
+	 * open for the child to write */
 	if (st->lock >= 0 && check_claim_pin(sp, c->id, c->generation - 1, 0,
 	    pin->wip) == 0) {
 		st->sync = hold(sp, c->id) != 0;
-		st->fd = openat(sp->tmpfd, st->tmpname, O_WRONLY | O_CREAT |
-		    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0660);
-		if (st->fd >= 0 && fchmod(st->fd, 0660) == 0)
+		if (write_tmp_fd(sp, "", 0, st->tmpname, 1, &st->fd) == 0)
 			return 0;
 	}
 	saved = errno;
-	if (st->fd >= 0) {
-		close(st->fd);
-		unlinkat(sp->tmpfd, st->tmpname, 0);
-	}
 	js_spool_unlock(st->lock);
 	free(st->text);
 	st->text = NULL;

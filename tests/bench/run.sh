@@ -517,6 +517,14 @@ wrk_run() {
 	[ -n "$bad" ] && { say "$1: wrk reported non-2xx/errors: $(grep -E 'Non-2xx|Socket errors' "$W/wrk.out" | tr '\n' ' ')"; echo "$1" >>"$W/wrk.bad"; }
 	rec "$1" "$rps"
 }
+# wrk_reps KEY URL: $REPS runs of wrk_run against the same server
+wrk_reps() {
+	r=1
+	while [ $r -le "$REPS" ]; do
+		wrk_run "$1" "$2"
+		r=$((r + 1))
+	done
+}
 # min_start MODE [DIR]: the minimal libmicrohttpd server ("get", or "write"
 # into DIR), sets $MP and $mport
 min_start() {
@@ -544,20 +552,12 @@ scenario4() {
 	"$T/genspool" "$S" 1 completed
 	id=$(ls "$S" | sed -n 's/\.completed$//p' | head -n 1)
 	start_api || return 1
-	r=1
-	while [ $r -le "$REPS" ]; do
-		wrk_run s4_js_get "http://$HP/api/v1/jobs/$id?peek=1"
-		r=$((r + 1))
-	done
+	wrk_reps s4_js_get "http://$HP/api/v1/jobs/$id?peek=1"
 	recmax rss_api_s4 "$(rss $AP)"
 	stop $AP
 	discard "$S"
 	min_start get
-	r=1
-	while [ $r -le "$REPS" ]; do
-		wrk_run s4_min_get "http://127.0.0.1:$mport/api/v1/jobs/x?peek=1"
-		r=$((r + 1))
-	done
+	wrk_reps s4_min_get "http://127.0.0.1:$mport/api/v1/jobs/x?peek=1"
 	recmax rss_min "$(rss $MP)"
 	stop $MP
 	# The durable POSTs: jobspool's and the minimal server's runs take
