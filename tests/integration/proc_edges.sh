@@ -391,7 +391,8 @@ if check "remote: apiserver starts" start_api --token w:wsecret:worker; then
 	T_PIDS="$T_PIDS $RPID"
 	check "remote: the running leftover is dropped, said so" wait_until 20 \
 		grep -q "job $lw: left running by an earlier run; dropped here" "$PROC_LOG"
-	check "remote: the pending leftover is dropped, said so" \
+	# (both are dropped in one pass over the directory, in its order)
+	check "remote: the pending leftover is dropped, said so" wait_until 20 \
 		grep -q "job $lp: left pending by an earlier run; dropped here" "$PROC_LOG"
 	check "remote: the old run's process is killed" wait_until 10 \
 		sh -c "! kill -0 $spid 2>/dev/null || grep -q '^State:.*Z' /proc/$spid/status"
