@@ -264,7 +264,14 @@ check "no manager: STOPPING=1 not told, said why" grep -q \
 
 # ---- out of descriptors: a processor whose hard limit is too low for
 # its -j; the jobs that cannot start fail saying why, the others run ----
+# (all 20 are pending before the processor starts, so that it starts 12
+# at once whatever the machine's load: submitted one by one to a running
+# processor, each could end before the next came, and none failed)
 proc_setup
+emf=""
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	emf="$emf $(submit "{\"shell\":\"sleep 1; echo $i\"}")"
+done
 PROC_N=$((PROC_N + 1))
 PROC_LOG="$WORK/proc.$PROC_N.log"
 # shellcheck disable=SC2086
@@ -275,10 +282,6 @@ PROC_LOG="$WORK/proc.$PROC_N.log"
 	2>>"$PROC_LOG") &
 PROC_PID=$!
 T_PIDS="$T_PIDS $PROC_PID"
-emf=""
-for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-	emf="$emf $(submit "{\"shell\":\"sleep 0.3; echo $i\"}")"
-done
 # shellcheck disable=SC2086
 check "EMFILE: every job ends" wait_final 60 $emf ||
 	{ ls -l "$SPOOL"; cat "$PROC_LOG"; }
