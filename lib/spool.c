@@ -38,6 +38,7 @@ struct dirsync {
 struct js_spool {
 	int dirfd;
 	int tmpfd;
+	int nosync;		/* JS_SPOOL_VOLATILE: nothing is synced */
 	char *path;
 	struct dirsync ds;
 };
@@ -55,6 +56,7 @@ js_spool_open(const char *path, int flags, char *err, size_t errlen)
 		return NULL;
 	}
 	sp->tmpfd = -1;
+	sp->nosync = (flags & JS_SPOOL_VOLATILE) != 0;
 	sp->ds.mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	sp->ds.cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	sp->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -277,7 +279,7 @@ write_tmp_fd(struct js_spool *sp, const void *data, size_t len,
 	if (fd < 0)
 		return -1;
 	if (fchmod(fd, 0660) < 0 || js_write_all(fd, data, len) < 0 ||
-	    (!nosync && fsync(fd) < 0)) {
+	    (!nosync && !sp->nosync && fsync(fd) < 0)) {
 		saved = errno;
 		close(fd);
 		unlinkat(sp->tmpfd, tmpname, 0);
@@ -380,6 +382,8 @@ js_spool_sync(struct js_spool *sp)
 	unsigned long long mine;
 	int rc, e;
 
+	if (sp->nosync)
+		return 0;
 	pthread_mutex_lock(&ds->mu);
 	mine = ++ds->asked;
 	while (ds->done < mine && ds->failed < mine) {
@@ -728,6 +732,37 @@ read_following(struct js_spool *sp, const char *id, enum js_state *state,
 /* js_spool_read: opening each name in the order jobs move is the probe (a
  * stat before the open cost one more path lookup per request); a second
  * pass covers a job that moved backwards (requeue) meanwhile. */
+int
+js_spool_drop_damaged(struct js_spool *sp, const char *id,
+    enum js_state state)
+{
+	char name[JS_NAME_SIZE], other[JS_NAME_SIZE];
+	json_t *j;
+	int lk, rc = -1, saved;
+
+	if (js_spool_name(name, id, js_state_ext(state)) < 0)
+		return -1;
+	if ((lk = js_spool_lock_id(sp, id)) < 0)
+		return -1;
+	j = read_json_fd(sp, name, NULL, 0);
+	if (j != NULL) {
+		json_decref(j);
+		errno = EEXIST;
+	} else if (errno == EBADMSG) {
+		if (unlinkat(sp->dirfd, name, 0) == 0) {
+			rc = 0;
+			js_spool_name(other, id, "held");
+			(void)unlinkat(sp->dirfd, other, 0);
+			js_spool_name(other, id, "log");
+			(void)unlinkat(sp->dirfd, other, 0);
+		}
+	}
+	saved = errno;
+	js_spool_unlock(lk);
+	errno = saved;
+	return rc;
+}
+
 json_t *
 js_spool_read(struct js_spool *sp, const char *id, enum js_state *state)
 {
@@ -1384,11 +1419,12 @@ js_spool_start_pin(struct js_spool *sp, const struct js_claim *c, json_t *job,
 	 * the claimed file (whose data is on disk) is kept as <id>.held: it
 	 * stands in for a start record a power loss emptied (read_held).
 	 * Without it (a filesystem without hard links) the data is synced,
-	 * the new .wip holding the only copy of the job. */
+	 * the new .wip holding the only copy of the job.  A volatile spool
+	 * keeps no copy: a power loss may take the job from it. */
 	if (lk >= 0 && check_claim_pin(sp, c->id, c->generation - 1, 0,
 	    pin->wip) == 0 &&
-	    write_tmp_fd(sp, text, len, tmpname, hold(sp, c->id) == 0,
-	    &fd) == 0) {
+	    write_tmp_fd(sp, text, len, tmpname,
+	    sp->nosync || hold(sp, c->id) == 0, &fd) == 0) {
 		if (publish(sp, tmpname, wip, 0) == 0)
 			rc = 0;
 		else
@@ -1443,7 +1479,7 @@ js_spool_start_open(struct js_spool *sp, const struct js_claim *c,
 	 * open for the child to write */
 	if (st->lock >= 0 && check_claim_pin(sp, c->id, c->generation - 1, 0,
 	    pin->wip) == 0) {
-		st->sync = hold(sp, c->id) != 0;
+		st->sync = !sp->nosync && hold(sp, c->id) != 0;
 		if (write_tmp_fd(sp, "", 0, st->tmpname, 1, &st->fd) == 0)
 			return 0;
 	}

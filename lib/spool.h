@@ -65,6 +65,12 @@
 struct js_spool;
 
 #define JS_SPOOL_CREATE 0x1	/* create the spool directory if missing */
+/* JS_SPOOL_VOLATILE: nothing written to this spool is ever synced, and a
+ * running job's file is not kept as <id>.held: for a directory whose jobs
+ * are copies, the truth being elsewhere (a remote processor's work
+ * directory: after a power loss its server's leases run the jobs again).
+ * Readers of such a spool must expect a file a power loss emptied. */
+#define JS_SPOOL_VOLATILE 0x2
 
 /*
  * Opens the spool at path: it must be a directory, not a symlink's target
@@ -405,6 +411,12 @@ json_t *js_spool_update(struct js_spool *sp, const char *id,
 /* Removes a final or retrieved job and its log.  -1/EBUSY if pending or
  * running. */
 int js_spool_remove(struct js_spool *sp, const char *id);
+/* Removes <id>.<state> if it cannot be read as a job (EBADMSG: a power
+ * loss emptied it in a spool opened JS_SPOOL_VOLATILE), with its
+ * <id>.held and <id>.log.  0 when removed, -1/ENOENT when there is no
+ * such file, -1/EEXIST when it is a readable job (left alone). */
+int js_spool_drop_damaged(struct js_spool *sp, const char *id,
+    enum js_state state);
 
 /* Opens <id>.log: for appending (creating it 0640) if write, else for
  * reading.  Returns an fd (O_CLOEXEC) or -1. */

@@ -91,7 +91,10 @@ main(int argc, char *argv[])
 	js_log_open(PROG, (enum js_log_level)cfg.log_level, cfg.use_syslog);
 	if (geteuid() == 0 && !cfg.run_as)
 		js_warn("running as root with --user root: jobs run as root");
-	sp = js_spool_open(cfg.spool, JS_SPOOL_CREATE, err, sizeof err);
+	/* a remote processor's work directory holds copies: its server's
+	 * spool is where durability is owed (jobspool-processor(8)) */
+	sp = js_spool_open(cfg.spool, JS_SPOOL_CREATE |
+	    (cfg.server != NULL ? JS_SPOOL_VOLATILE : 0), err, sizeof err);
 	if (sp == NULL) {
 		js_err("%s", err);
 		proc_config_free(&cfg);

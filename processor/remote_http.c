@@ -16,10 +16,13 @@
 #define RESP_MAX (16u << 20)		/* largest answer we read */
 #define BACKOFF_MIN_MS 250
 
+#define IDLE_REUSE_MS 5000	/* an idle handle older than this goes */
+
 int
 rhttp_init(struct rhttp *h, const struct proc_config *cfg)
 {
 	memset(h, 0, sizeof *h);
+	h->idle_mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	h->server = cfg->server;
 	h->token = cfg->token;
 	h->tls_ca = cfg->tls_ca;
@@ -41,9 +44,53 @@ rhttp_init(struct rhttp *h, const struct proc_config *cfg)
 void
 rhttp_free(struct rhttp *h)
 {
+	while (h->nidle > 0)
+		curl_easy_cleanup(h->idle[--h->nidle].c);
+	pthread_mutex_destroy(&h->idle_mu);
 	curl_slist_free_all(h->json_hdrs);
 	curl_slist_free_all(h->log_hdrs);
 	h->json_hdrs = h->log_hdrs = NULL;
+}
+
+CURL *
+rhttp_handle(struct rhttp *h)
+{
+	CURL *c = NULL, *stale[RHTTP_IDLE_MAX];
+	int64_t now = js_mono_ms();
+	size_t nstale = 0, i, keep = 0;
+
+	pthread_mutex_lock(&h->idle_mu);
+	/* the oldest first: those idle too long go */
+	for (i = 0; i < h->nidle; i++) {
+		if (now - h->idle[i].since > IDLE_REUSE_MS)
+			stale[nstale++] = h->idle[i].c;
+		else
+			h->idle[keep++] = h->idle[i];
+	}
+	h->nidle = keep;
+	if (h->nidle > 0)
+		c = h->idle[--h->nidle].c;
+	pthread_mutex_unlock(&h->idle_mu);
+	for (i = 0; i < nstale; i++)
+		curl_easy_cleanup(stale[i]);
+	return c != NULL ? c : curl_easy_init();
+}
+
+void
+rhttp_handle_done(struct rhttp *h, CURL *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&h->idle_mu);
+	if (h->nidle < RHTTP_IDLE_MAX) {
+		h->idle[h->nidle].c = c;
+		h->idle[h->nidle].since = js_mono_ms();
+		h->nidle++;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&h->idle_mu);
+	if (c != NULL)
+		curl_easy_cleanup(c);
 }
 
 int64_t

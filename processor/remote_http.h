@@ -11,6 +11,7 @@
 #ifndef JS_REMOTE_HTTP_H
 #define JS_REMOTE_HTTP_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,11 +20,24 @@
 
 #include "proc.h"
 
+#define RHTTP_IDLE_MAX 8		/* handles kept for the next job */
+
 struct rhttp {
 	const char *server;		/* base URL */
 	const char *token;		/* bearer secret, or NULL */
 	const char *tls_ca, *tls_cert, *tls_key;	/* or NULL */
 	struct curl_slist *json_hdrs, *log_hdrs;
+	/* curl handles a job's thread has finished with, each holding its
+	 * open connection to the server, for the next job's thread: a
+	 * new connection per job cost a TCP handshake here and a thread
+	 * on the server (libcurl does not share connections between
+	 * threads; a handle passed from one thread to the next is fine) */
+	pthread_mutex_t idle_mu;
+	struct rhttp_idle {
+		CURL *c;
+		int64_t since;		/* js_mono_ms() when put back */
+	} idle[RHTTP_IDLE_MAX];
+	size_t nidle;
 };
 
 /* One request. */
@@ -41,7 +55,16 @@ struct rhttp_req {
 /* Fills h from the settings (which it points into: they must outlive
  * it).  Returns 0, or -1 when out of memory (h is then freed). */
 int rhttp_init(struct rhttp *h, const struct proc_config *cfg);
+/* Frees h and its idle handles (every other handle must be done). */
 void rhttp_free(struct rhttp *h);
+
+/* A curl handle for one thread's requests: the most recent idle one (its
+ * connection kept open), or a new one.  NULL when out of memory. */
+CURL *rhttp_handle(struct rhttp *h);
+/* The thread is done with c (NULL: nothing): kept for the next thread,
+ * or cleaned up when enough are kept.  A handle idle for longer than the
+ * server likely keeps a connection open is not reused. */
+void rhttp_handle_done(struct rhttp *h, CURL *c);
 
 /* One POST to the server with curl handle c.  The answer's status goes
  * into *status and its body, if JSON, into *out (NULL otherwise; the

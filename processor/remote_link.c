@@ -39,8 +39,11 @@ deliver_leftovers(struct link *lk)
 	for (i = 0; i < n; i++) {
 		json_t *job = js_spool_read(lk->sp, v[i].id, NULL);
 		json_t *rem = json_object_get(job, "remote");
-		if (job == NULL)
+		if (job == NULL) {
+			if (errno == EBADMSG)	/* emptied by a power loss */
+				link_drop_local(lk->sp, v[i].id);
 			continue;
+		}
 		if (!json_is_object(rem)) {
 			js_warn("job %s: not from a server; removed from the "
 			    "work directory", v[i].id);

@@ -631,7 +631,7 @@ job_main(void *arg)
 	s.logfd = -1;
 	rj_init(&s.m);
 	s.next_hb = j->granted + j->hb_ms;
-	s.c = curl_easy_init();
+	s.c = rhttp_handle(&j->lk->http);
 	if (s.c == NULL)
 		js_err("job %s: cannot make an HTTP handle", j->id);
 	while (s.c != NULL && !end) {
@@ -668,8 +668,7 @@ job_main(void *arg)
 		resume_run(&s);
 	if (s.logfd >= 0)
 		close(s.logfd);
-	if (s.c != NULL)
-		curl_easy_cleanup(s.c);
+	rhttp_handle_done(&j->lk->http, s.c);
 	job_release(j, 1);
 	return NULL;
 }

@@ -55,6 +55,18 @@ link_kill_run_group(const json_t *job)
 		kill(-pg, SIGKILL);
 }
 
+/* Removes whichever of id's state files cannot be read as a job. */
+static void
+drop_damaged(struct js_spool *sp, const char *id)
+{
+	int s;
+
+	for (s = 0; s < JS_NSTATES; s++)
+		if (js_spool_drop_damaged(sp, id, (enum js_state)s) == 0)
+			js_warn("job %s: its %s file here was damaged (a power "
+			    "loss?); removed", id, js_state_ext((enum js_state)s));
+}
+
 void
 link_drop_local(struct js_spool *sp, const char *id)
 {
@@ -63,8 +75,13 @@ link_drop_local(struct js_spool *sp, const char *id)
 
 	for (tries = 0; tries < 10; tries++) {
 		json_t *job = js_spool_read(sp, id, &st);
-		if (job == NULL)
+		if (job == NULL) {
+			/* a file a power loss emptied (nothing here is
+			 * synced): js_spool_read does not say which */
+			if (errno == EBADMSG)
+				drop_damaged(sp, id);
 			return;
+		}
 		if (st == JS_PENDING) {
 			js_spool_cancel(sp, id, "dropped by the remote link", NULL);
 		} else if (st == JS_WIP) {

@@ -210,6 +210,69 @@ done
 eq "  all $(echo $B | wc -w) of them" "$n" 24
 eq "  and no .held is left" "$(cd "$SPOOL" && ls | grep '\.held$')" ""
 stop_pid "$PROC_PID"
+
+# ---- a remote processor's work directory on lossyfs: nothing written
+# there is synced (its jobs are copies; the server's spool, here on the
+# real filesystem, holds them durably), so a power loss of the worker's
+# host takes all of it; the server runs the lost job again once its lease
+# has expired, and a result it was given stays given ----
+SPOOL=$W/server
+mkdir -m 0750 "$SPOOL" "$SPOOL/tmp"
+RWD=$MNT/rwork
+mkdir -m 0750 "$RWD"
+checkpoint
+start_api --lease 3s --token w:wsecret:worker
+start_remote() {
+	PROC_N=$((PROC_N + 1))
+	PROC_LOG="$WORK/proc.$PROC_N.log"
+	"$JS_BIN/jobspool-processor" --spool "$RWD" --server "$URL" \
+		--token wsecret -j 2 --user root 2>>"$PROC_LOG" &
+	PROC_PID=$!
+	T_PIDS="$T_PIDS $PROC_PID"
+}
+start_remote
+QUICK=$(submit '{"command":["true"]}')
+RLONG=$(submit '{"name":"rlong","command":["sh","-c","while [ ! -e '"$WORK"'/go2 ]; do sleep 0.1; done; echo rerun-ok"]}')
+check "remote: the quick job's result reaches the server" wait_final 30 "$QUICK"
+rrun() { jq -e '.pid > 0' "$RWD/$RLONG.wip" >/dev/null 2>&1; }
+check "remote: the long job runs in the work directory" wait_until 30 rrun
+rpg=$(jq -r .pid "$RWD/$RLONG.wip")
+jobs_here() { (cd "$RWD" && ls 2>/dev/null | grep -E '^[0-9a-f-]{36}\.' ); }
+# the host's power goes: every process of it dies at once
+link=$(ps -o pid=,comm= --ppid "$PROC_PID" | awk '$2 ~ /^jobspool-proc/ { print $1 }')
+kill -9 "$PROC_PID" $link "-$rpg" 2>/dev/null
+wait "$PROC_PID" 2>/dev/null
+# (an fsync of the directory, as another program's could be, keeps the
+# names: the files are there after the power loss, without their data)
+python3 -c 'import os,sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)' "$RWD"
+power_loss
+nonempty=""
+for f in $(jobs_here); do [ -s "$RWD/$f" ] && nonempty="$nonempty $f"; done
+check "remote: the job's files are still in the work directory" \
+	test -n "$(jobs_here)"
+eq "remote: ... but the power loss emptied them all (none synced)" \
+	"${nonempty:-none}" none
+eq "remote: the server still has the quick job's result" \
+	"$(jq -r .status "$SPOOL/$QUICK.completed" 2>/dev/null)" completed
+: >"$WORK/go2"
+start_remote
+check "remote: the restart drops the damaged copy, saying so" wait_until 20 \
+	grep -q "job $RLONG: its wip file here was damaged (a power loss?); removed" \
+	"$PROC_LOG"
+check "remote: after restart the lost job runs again once its lease expired" \
+	wait_final 60 "$RLONG"
+eq "  and completes" "$(jq -r .status "$SPOOL/$RLONG.completed" 2>/dev/null)" \
+	completed
+eq "  on its second attempt" \
+	"$(jq -r .attempts "$SPOOL/$RLONG.completed" 2>/dev/null)" 2
+check "  its log is the re-run's" grep -q rerun-ok "$SPOOL/$RLONG.log"
+eq "remote: the quick job ran once" \
+	"$(jq -r .attempts "$SPOOL/$QUICK.completed" 2>/dev/null)" 1
+delivered() { [ -z "$(jobs_here)" ]; }
+check "remote: the work directory is empty again once delivered" \
+	wait_until 20 delivered
+stop_pid "$PROC_PID"
+stop_pid "$API_PID"
 proc_check_logs
 unmount
 finish

@@ -248,6 +248,55 @@ test_finish_body(void **state)
 	json_decref(job);
 }
 
+/* The handles of finished job threads are kept (with their connections)
+ * for the next: the last one put back is the next one given; at most
+ * RHTTP_IDLE_MAX are kept; rhttp_free releases them (ASan: no leak). */
+static void
+test_handle_pool(void **state)
+{
+	struct proc_config cfg;
+	struct rhttp h;
+	CURL *a, *b, *c, *old, *many[RHTTP_IDLE_MAX + 2];
+	char err[256];
+	size_t i;
+
+	(void)state;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.server = "http://127.0.0.1:1";
+	assert_int_equal(curlfn_load(err, sizeof err), 0);
+	assert_int_equal(rhttp_init(&h, &cfg), 0);
+	a = rhttp_handle(&h);
+	b = rhttp_handle(&h);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_ptr_not_equal(a, b);
+	rhttp_handle_done(&h, a);
+	rhttp_handle_done(&h, b);
+	rhttp_handle_done(&h, NULL);	/* nothing */
+	assert_int_equal(h.nidle, 2);
+	c = rhttp_handle(&h);
+	assert_ptr_equal(c, b);		/* the most recent first */
+	assert_ptr_equal(rhttp_handle(&h), a);
+	assert_int_equal(h.nidle, 0);
+	rhttp_handle_done(&h, a);
+	rhttp_handle_done(&h, c);
+	for (i = 0; i < RHTTP_IDLE_MAX + 2; i++)
+		assert_non_null(many[i] = rhttp_handle(&h));
+	for (i = 0; i < RHTTP_IDLE_MAX + 2; i++)
+		rhttp_handle_done(&h, many[i]);
+	assert_int_equal(h.nidle, RHTTP_IDLE_MAX);	/* the rest freed */
+	/* one idle for longer than a server keeps a connection: not given */
+	h.idle[0].since -= 60000;
+	old = h.idle[0].c;
+	c = rhttp_handle(&h);
+	assert_ptr_not_equal(c, old);
+	assert_int_equal(h.nidle, RHTTP_IDLE_MAX - 2);
+	for (i = 0; i < h.nidle; i++)
+		assert_ptr_not_equal(h.idle[i].c, old);	/* freed */
+	rhttp_handle_done(&h, c);
+	rhttp_free(&h);
+}
+
 int
 main(void)
 {
@@ -258,6 +307,7 @@ main(void)
 		cmocka_unit_test(test_claim_parse),
 		cmocka_unit_test(test_claim_local_copy),
 		cmocka_unit_test(test_finish_body),
+		cmocka_unit_test(test_handle_pool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
