@@ -223,7 +223,7 @@ claim_main(void *arg)
 
 		while (delay > 0 && !atomic_load(&lk->no_claim) &&
 		    js_mono_ms() < end)
-			link_wait(lk, &seen, end - js_mono_ms());
+			link_wait(lk, &lk->freed, &seen, end - js_mono_ms());
 	}
 	free(body);
 	if (c != NULL)

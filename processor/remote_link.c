@@ -113,14 +113,40 @@ open_events(struct link_main *m)
 	return 0;
 }
 
-/* Reads the signals and inotify events that came.  Returns whether any
- * did. */
+/* Wakes the thread of each job whose files the events in buf[0..len)
+ * name (a job's thread re-reads its job when woken: waking every thread
+ * for every change here cost each job a read per event of every other).
+ * Returns whether every thread must look (the queue overflowed). */
+static int
+poke_jobs(struct link *lk, const char *buf, ssize_t len)
+{
+	const struct inotify_event *e;
+	char id[JS_ID_SIZE];
+	const char *side;
+	ssize_t off;
+	int st, all = 0;
+
+	for (off = 0; off + (ssize_t)sizeof *e <= len;
+	    off += (ssize_t)sizeof *e + e->len) {
+		e = (const struct inotify_event *)(const void *)(buf + off);
+		if (e->mask & IN_Q_OVERFLOW)
+			all = 1;
+		else if (e->len > 0 &&
+		    js_spool_parse_name(e->name, id, &st, &side) == 0)
+			mirror_poke(lk, id);
+	}
+	return all;
+}
+
+/* Reads the signals and inotify events that came, waking the threads they
+ * concern.  Returns whether every thread must look. */
 static int
 read_events(struct link_main *m)
 {
 	struct link *lk = m->lk;
 	struct signalfd_siginfo si;
-	char ev[4096];
+	char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
 	int changed = 0;
 
 	while (read(m->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
@@ -132,8 +158,9 @@ read_events(struct link_main *m)
 		}
 		changed = 1;
 	}
-	while (read(m->infd, ev, sizeof ev) > 0)
-		changed = 1;
+	while ((n = read(m->infd, ev, sizeof ev)) > 0)
+		if (poke_jobs(lk, ev, n))
+			changed = 1;
 	if (getppid() != lk->parent && !atomic_load(&lk->shutdown)) {
 		js_warn("remote link: the processor is gone; handing its jobs "
 		    "back");

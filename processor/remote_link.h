@@ -49,7 +49,8 @@ struct link {
 	json_t *labels;			/* the processor's labels */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	unsigned long change;		/* bumped on every wake-up */
+	unsigned long change;		/* bumped to wake every thread */
+	unsigned long freed;		/* bumped when a -j place frees */
 	struct rjob *jobs;		/* every job thread not yet joined */
 	size_t active;			/* of them, still running */
 	atomic_int no_claim;		/* the loop is shutting down */
@@ -61,8 +62,11 @@ struct link {
 /* ---- remote_spool.c ---- */
 /* Wakes every thread waiting for a change. */
 void link_wake(struct link *lk);
-/* Waits until something changed since *seen (then updated) or ms passed. */
-void link_wait(struct link *lk, unsigned long *seen, int64_t ms);
+/* Waits until something changed since *seen (then updated) or ms passed:
+ * a link_wake, or a bump of *own (a counter of the caller's own events,
+ * under lk->mu; NULL: none). */
+void link_wait(struct link *lk, const unsigned long *own,
+    unsigned long *seen, int64_t ms);
 /* Removes every local trace of job id, whatever its state. */
 void link_drop_local(struct js_spool *sp, const char *id);
 /* Kills what is left of a local run recorded in a .wip whose processor
@@ -76,6 +80,8 @@ void link_kill_run_group(const json_t *job);
 int mirror_start(struct link *lk, const char *id, long long token,
     uint64_t base, long long attempts, int64_t lease_ms, int64_t hb_ms,
     int64_t granted);
+/* Wakes the thread of job id, if any (a change of its files here). */
+void mirror_poke(struct link *lk, const char *id);
 /* Whether a job thread for id is still running. */
 int mirror_running(struct link *lk, const char *id);
 /* Gives a claimed job straight back to the server (it cannot be run here

@@ -47,6 +47,8 @@ struct rjob {
 	int counted;			/* counts in lk->active: until its
 					 * local run has ended (the job's
 					 * thread's, under lk->mu) */
+	unsigned long change;		/* its files changed (mirror_poke;
+					 * under lk->mu) */
 };
 
 /* What the job's own thread keeps. */
@@ -189,7 +191,7 @@ on_read(char *out, size_t size, size_t n, void *arg)
 		    js_sched_final(st))
 			u->stream = 0;	/* one last read, then the end */
 		else	/* woken by the next write to a log (inotify) */
-			link_wait(lk, &u->seen, 50);
+			link_wait(lk, &u->j->change, &u->seen, 50);
 	}
 }
 
@@ -593,7 +595,7 @@ idle(struct mirror *s, unsigned long *seen, int64_t next_net)
 	    s->next_hb - now < w) {
 		w = s->next_hb - now;
 	}
-	link_wait(s->j->lk, seen, w < 5 ? 5 : w);
+	link_wait(s->j->lk, &s->j->change, seen, w < 5 ? 5 : w);
 }
 
 /* The job no longer takes one of the -j places (its local run has ended:
@@ -611,7 +613,7 @@ job_release(struct rjob *j, int done)
 		j->counted = 0;
 		lk->active--;
 	}
-	lk->change++;
+	lk->freed++;	/* for the claimer (and the link's reaper, polling) */
 	pthread_cond_broadcast(&lk->cv);
 	pthread_mutex_unlock(&lk->mu);
 }
@@ -650,7 +652,7 @@ job_main(void *arg)
 					link_kill_run_group(last);
 				break;
 			}
-			link_wait(j->lk, &seen, 100);
+			link_wait(j->lk, &j->change, &seen, 100);
 			continue;
 		}
 		missing = 0;
@@ -709,6 +711,20 @@ mirror_start(struct link *lk, const char *id, long long token, uint64_t base,
 		return -1;
 	}
 	return 0;
+}
+
+void
+mirror_poke(struct link *lk, const char *id)
+{
+	struct rjob *j;
+
+	pthread_mutex_lock(&lk->mu);
+	for (j = lk->jobs; j != NULL; j = j->next)
+		if (strcmp(j->id, id) == 0) {
+			j->change++;
+			pthread_cond_broadcast(&lk->cv);
+		}
+	pthread_mutex_unlock(&lk->mu);
 }
 
 int

@@ -25,7 +25,8 @@ link_wake(struct link *lk)
 }
 
 void
-link_wait(struct link *lk, unsigned long *seen, int64_t ms)
+link_wait(struct link *lk, const unsigned long *own, unsigned long *seen,
+    int64_t ms)
 {
 	struct timespec ts;
 
@@ -39,10 +40,12 @@ link_wait(struct link *lk, unsigned long *seen, int64_t ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&lk->mu);
-	while (lk->change == *seen && !atomic_load(&lk->give_up))
+	/* (the sum of two counters that only grow changes when either does) */
+	while (lk->change + (own ? *own : 0) == *seen &&
+	    !atomic_load(&lk->give_up))
 		if (pthread_cond_timedwait(&lk->cv, &lk->mu, &ts) == ETIMEDOUT)
 			break;
-	*seen = lk->change;
+	*seen = lk->change + (own ? *own : 0);
 	pthread_mutex_unlock(&lk->mu);
 }
 
