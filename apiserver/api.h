@@ -19,6 +19,8 @@
  *                     ownership
  *   routes_tokens.c   /api/v1/tokens...: minting and revoking JWTs
  *   routes_jobs.c     /api/v1/jobs..., the demo routes
+ *   jobcache.c        GET /api/v1/jobs/{id}: the answer made from a job
+ *                     file's bytes, sent again while the file holds them
  *   routes_health.c   /healthz: the spool, live processors, stalled jobs
  *   routes_batches.c  /api/v1/batches...
  *   routes_workers.c  /api/v1/workers/...: remote processors' claim, log
@@ -46,7 +48,7 @@
  *   ticker.c          a thread calling a function every N ms (guard.c,
  *                     leases.c)
  *
- * The objects (index, bus, metrics, leases, guard) are owned by struct api;
+ * The objects (index, bus, metrics, leases, guard, job cache) are owned by struct api;
  * server.c creates them in api_open and frees them in api_close.
  *
  * Thread model: libmicrohttpd with one thread per connection (plus its
@@ -110,6 +112,7 @@ struct api {
 	struct leases *leases;		/* remote workers' leases (leases.c) */
 	struct guard *guard;		/* header-timeout guard (guard.c) */
 	struct js_workers *workers;	/* remote workers seen (lib/registry) */
+	struct jcache *jcache;		/* answers of GET jobs/{id} (jobcache.c) */
 	pthread_rwlock_t lock;		/* guards conf */
 	struct api_conf *conf;
 	atomic_int stopping;		/* set on SIGTERM: follow streams end */
@@ -655,6 +658,17 @@ int health_labels(struct api *a, struct metrics_label **out, size_t *n);
 enum MHD_Result route_ui_index(struct api *a, struct MHD_Connection *c);
 enum MHD_Result route_ui_file(struct api *a, struct MHD_Connection *c,
     struct req *r, const char *file);
+
+/* jobcache.c: GET /api/v1/jobs/{id} (without ?wait) answered from the
+ * bytes of the job's file when an earlier answer was made from the same
+ * bytes.  jcache_new(sp) is NULL if out of memory.  jcache_get: 1 when it
+ * queued the answer (*rc), 0 when route_job_get must answer the ordinary
+ * way (not cached, pending, to be marked retrieved, any failure); keep is
+ * the request's ?peek. */
+struct jcache *jcache_new(struct js_spool *sp);
+void jcache_free(struct jcache *jc);
+int jcache_get(struct api *a, struct MHD_Connection *c, const struct req *r,
+    const char *id, int keep, enum MHD_Result *rc);
 
 /* routes_metrics.c */
 enum MHD_Result route_metrics(struct api *a, struct MHD_Connection *c);

@@ -549,6 +549,8 @@ route_job_get(struct api *a, struct MHD_Connection *c, struct req *r,
 	if (wait != NULL && js_parse_int(wait, 0, JOB_WAIT_MAX, &wait_s) < 0)
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "wait must be a number "
 		    "of seconds from 0 to %d", JOB_WAIT_MAX);
+	if (wait == NULL && jcache_get(a, c, r, id, reply_flag(c, "peek"), &rc))
+		return rc;
 	job = job_for_caller(a, c, r, id, &st, &rc);
 	if (job == NULL)
 		return rc;

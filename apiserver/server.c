@@ -54,7 +54,8 @@ api_open(struct api *a, const char *spool)
 	    (a->bus = bus_new(a->sp, a->metrics)) == NULL ||
 	    (a->leases = leases_new(a)) == NULL ||
 	    (a->workers = js_workers_new()) == NULL ||
-	    (a->guard = guard_new(a)) == NULL) {
+	    (a->guard = guard_new(a)) == NULL ||
+	    (a->jcache = jcache_new(a->sp)) == NULL) {
 		js_err("cannot set up the server: %s", strerror(errno));
 		return -1;
 	}
@@ -213,6 +214,8 @@ api_close(struct api *a)
 	idx_free(a->idx);
 	metrics_free(a->metrics);
 	js_workers_free(a->workers);
+	jcache_free(a->jcache);
+	a->jcache = NULL;
 	a->workers = NULL;
 	a->leases = NULL;
 	a->guard = NULL;

@@ -1,0 +1,287 @@
+/*
+ * jobcache.c - the answer of GET /api/v1/jobs/{id} kept beside the bytes
+ * of the job file it was made from.  A GET still opens and reads the file
+ * (in the order js_spool_read probes the states), but when its bytes are
+ * the ones an answer was made from, that answer is sent again without
+ * parsing the JSON and dumping it back (a fifth of a GET's CPU).  The
+ * answer is a function of the file's bytes and its state alone (the job
+ * js_spool_read_state makes of them, without "seq", dumped compact), so
+ * comparing the bytes is the whole validation: nothing is ever stale.
+ *
+ * What depends on more than the file is not cached: a pending job (why it
+ * waits), a final one a GET marks retrieved, ?wait; files that do not parse
+ * and every failure go the ordinary way (js_spool_read), which decides the
+ * answer as before.  64 slots, direct-mapped by id, files up to 8 KiB: at
+ * most about 1 MiB.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "sched.h"
+
+#define JC_SLOTS 64
+#define JC_FILE_MAX 8192
+
+struct jc_entry {
+	char id[JS_ID_SIZE];	/* "" if unused */
+	enum js_state st;
+	char *raw;		/* the file's bytes */
+	size_t rawlen;
+	char *out;		/* the answer's body */
+	size_t outlen;
+	char *owner;		/* the job's "owner" string, or NULL */
+};
+
+struct jcache {
+	int dirfd;		/* the spool's (not ours) */
+	pthread_mutex_t mu[JC_SLOTS];
+	struct jc_entry e[JC_SLOTS];
+};
+
+struct jcache *
+jcache_new(struct js_spool *sp)
+{
+	struct jcache *jc = calloc(1, sizeof *jc);
+	int i;
+
+	if (jc == NULL)
+		return NULL;
+	jc->dirfd = js_spool_fd(sp);
+	for (i = 0; i < JC_SLOTS; i++)
+		pthread_mutex_init(&jc->mu[i], NULL);
+	return jc;
+}
+
+static void
+entry_clear(struct jc_entry *e)
+{
+	free(e->raw);
+	free(e->out);
+	free(e->owner);
+	memset(e, 0, sizeof *e);
+}
+
+void
+jcache_free(struct jcache *jc)
+{
+	int i;
+
+	if (jc == NULL)
+		return;
+	for (i = 0; i < JC_SLOTS; i++) {
+		entry_clear(&jc->e[i]);
+		pthread_mutex_destroy(&jc->mu[i]);
+	}
+	free(jc);
+}
+
+static unsigned
+slot_of(const char *id)
+{
+	unsigned h = 2166136261u;
+
+	while (*id != '\0')
+		h = (h ^ (unsigned char)*id++) * 16777619u;
+	return h % JC_SLOTS;
+}
+
+/* Reads the file of job id (a valid id) in the first state it has, probing
+ * in js_spool_read's order: its bytes into buf (size JC_FILE_MAX), their
+ * number into *len, the state into *st.  -1 when it is not found in one
+ * pass, cannot be read, or is no regular file of at most JC_FILE_MAX
+ * bytes: then the ordinary read decides. */
+static int
+probe(struct jcache *jc, const char *id, char *buf, size_t *len,
+    enum js_state *st)
+{
+	char name[JS_NAME_SIZE];
+	struct stat sb;
+	size_t got = 0;
+	int s, fd = -1;
+
+	/* js_spool_name's "<id>.<ext>" without its printf (id is valid) */
+	memcpy(name, id, JS_ID_LEN);
+	name[JS_ID_LEN] = '.';
+	for (s = 0; s < JS_NSTATES && fd < 0; s++) {
+		const char *ext = js_state_ext((enum js_state)s);
+		size_t n = strlen(ext);
+
+		if (JS_ID_LEN + 1 + n + 1 > sizeof name)
+			return -1;
+		memcpy(name + JS_ID_LEN + 1, ext, n + 1);
+		fd = openat(jc->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC);
+		if (fd < 0 && errno != ENOENT)
+			return -1;
+		*st = (enum js_state)s;
+	}
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size > JC_FILE_MAX) {
+		close(fd);
+		return -1;
+	}
+	while (got < (size_t)sb.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	*len = got;
+	return 0;
+}
+
+/* What js_spool_read_state makes of a parsed file (lib/spool.c's
+ * set_status_from_state and set_id_from_name): "status" agrees with the
+ * state, "id" with the file name.  -1 if out of memory. */
+static int
+normalise(json_t *job, const char *id, enum js_state st)
+{
+	const char *status = js_state_status(st);
+	const char *cur = js_job_str(job, "status");
+
+	if (status != NULL) {
+		if ((cur == NULL || strcmp(cur, status) != 0) &&
+		    json_object_set_new(job, "status", json_string(status)) < 0)
+			return -1;
+	} else if (cur == NULL || js_state_from_status(cur) < JS_COMPLETED ||
+	    js_state_from_status(cur) == JS_RETRIEVED) {
+		if (json_object_set_new(job, "status",
+		    json_string("completed")) < 0)
+			return -1;
+	}
+	cur = js_job_str(job, "id");
+	if ((cur == NULL || strcmp(cur, id) != 0) &&
+	    json_object_set_new(job, "id", json_string(id)) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+visible(const struct caller *who, const char *owner)
+{
+	return who->admin || (owner != NULL && strcmp(owner, who->name) == 0);
+}
+
+/* The answer of a hit: a copy of the body, or NULL (*vis 0: the caller
+ * may not see the job). */
+static char *
+lookup(struct jcache *jc, unsigned k, const char *id, enum js_state st,
+    const char *raw, size_t rawlen, const struct caller *who, size_t *outlen,
+    int *vis, int *hit)
+{
+	struct jc_entry *e = &jc->e[k];
+	char *out = NULL;
+
+	*hit = 0;
+	pthread_mutex_lock(&jc->mu[k]);
+	if (e->st == st && e->rawlen == rawlen && strcmp(e->id, id) == 0 &&
+	    memcmp(e->raw, raw, rawlen) == 0) {
+		*hit = 1;
+		*vis = visible(who, e->owner);
+		if (*vis && (out = malloc(e->outlen)) != NULL) {
+			memcpy(out, e->out, e->outlen);
+			*outlen = e->outlen;
+		}
+	}
+	pthread_mutex_unlock(&jc->mu[k]);
+	return out;
+}
+
+static void
+store(struct jcache *jc, unsigned k, const char *id, enum js_state st,
+    const char *raw, size_t rawlen, const char *out, size_t outlen,
+    const char *owner)
+{
+	struct jc_entry n = { .st = st, .rawlen = rawlen, .outlen = outlen };
+
+	n.raw = malloc(rawlen > 0 ? rawlen : 1);
+	n.out = malloc(outlen);
+	n.owner = owner != NULL ? strdup(owner) : NULL;
+	if (n.raw == NULL || n.out == NULL || (owner != NULL && n.owner == NULL)) {
+		entry_clear(&n);
+		return;	/* not cached, no harm */
+	}
+	memcpy(n.raw, raw, rawlen);
+	memcpy(n.out, out, outlen);
+	snprintf(n.id, sizeof n.id, "%s", id);
+	pthread_mutex_lock(&jc->mu[k]);
+	entry_clear(&jc->e[k]);
+	jc->e[k] = n;
+	pthread_mutex_unlock(&jc->mu[k]);
+}
+
+static enum MHD_Result
+answer(struct MHD_Connection *c, char *out, size_t len)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(len, out, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(out);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json");
+	return reply_queue_len(c, MHD_HTTP_OK, resp, len);
+}
+
+int
+jcache_get(struct api *a, struct MHD_Connection *c, const struct req *r,
+    const char *id, int keep, enum MHD_Result *rc)
+{
+	struct jcache *jc = a->jcache;
+	char raw[JC_FILE_MAX], err[160], *out;
+	const char *owner;
+	size_t rawlen, outlen = 0;
+	enum js_state st;
+	int vis, hit;
+	unsigned k;
+	json_t *job;
+
+	if (jc == NULL || !js_id_valid(id) ||
+	    probe(jc, id, raw, &rawlen, &st) < 0)
+		return 0;
+	/* a pending job's answer says why it waits; a final one not yet
+	 * retrieved is marked by a GET without peek (route_job_get) */
+	if (st == JS_PENDING || (js_sched_final(st) && st != JS_RETRIEVED &&
+	    !r->head && !keep))
+		return 0;
+	k = slot_of(id);
+	out = lookup(jc, k, id, st, raw, rawlen, &r->who, &outlen, &vis, &hit);
+	if (hit) {
+		if (out == NULL)
+			return 0;	/* the ordinary way answers (404, 503) */
+		*rc = answer(c, out, outlen);
+		return 1;
+	}
+	job = js_job_parse(raw, rawlen, err, sizeof err);
+	if (job == NULL)
+		return 0;
+	if (normalise(job, id, st) < 0 || !auth_visible(&r->who, job)) {
+		json_decref(job);
+		return 0;
+	}
+	reply_public(job);
+	out = js_json_dumps(job, JSON_COMPACT, "\n", &outlen);
+	if (out == NULL) {
+		json_decref(job);
+		return 0;
+	}
+	owner = js_job_str(job, "owner");
+	store(jc, k, id, st, raw, rawlen, out, outlen, owner);
+	json_decref(job);
+	*rc = answer(c, out, outlen);
+	return 1;
+}
