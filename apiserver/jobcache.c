@@ -14,12 +14,8 @@
  * answer as before.  64 slots, direct-mapped by id, files up to 8 KiB: at
  * most about 1 MiB.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "api.h"
 #include "sched.h"
@@ -38,7 +34,7 @@ struct jc_entry {
 };
 
 struct jcache {
-	int dirfd;		/* the spool's (not ours) */
+	struct js_spool *sp;	/* the server's (not ours) */
 	pthread_mutex_t mu[JC_SLOTS];
 	struct jc_entry e[JC_SLOTS];
 };
@@ -51,7 +47,7 @@ jcache_new(struct js_spool *sp)
 
 	if (jc == NULL)
 		return NULL;
-	jc->dirfd = js_spool_fd(sp);
+	jc->sp = sp;
 	for (i = 0; i < JC_SLOTS; i++)
 		pthread_mutex_init(&jc->mu[i], NULL);
 	return jc;
@@ -88,84 +84,6 @@ slot_of(const char *id)
 	while (*id != '\0')
 		h = (h ^ (unsigned char)*id++) * 16777619u;
 	return h % JC_SLOTS;
-}
-
-/* Reads the file of job id (a valid id) in the first state it has, probing
- * in js_spool_read's order: its bytes into buf (size JC_FILE_MAX), their
- * number into *len, the state into *st.  -1 when it is not found in one
- * pass, cannot be read, or is no regular file of at most JC_FILE_MAX
- * bytes: then the ordinary read decides. */
-static int
-probe(struct jcache *jc, const char *id, char *buf, size_t *len,
-    enum js_state *st)
-{
-	char name[JS_NAME_SIZE];
-	struct stat sb;
-	size_t got = 0;
-	int s, fd = -1;
-
-	/* js_spool_name's "<id>.<ext>" without its printf (id is valid) */
-	memcpy(name, id, JS_ID_LEN);
-	name[JS_ID_LEN] = '.';
-	for (s = 0; s < JS_NSTATES && fd < 0; s++) {
-		const char *ext = js_state_ext((enum js_state)s);
-		size_t n = strlen(ext);
-
-		if (JS_ID_LEN + 1 + n + 1 > sizeof name)
-			return -1;
-		memcpy(name + JS_ID_LEN + 1, ext, n + 1);
-		fd = openat(jc->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-		    O_CLOEXEC);
-		if (fd < 0 && errno != ENOENT)
-			return -1;
-		*st = (enum js_state)s;
-	}
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-	    sb.st_size > JC_FILE_MAX) {
-		close(fd);
-		return -1;
-	}
-	while (got < (size_t)sb.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close(fd);
-			return -1;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	*len = got;
-	return 0;
-}
-
-/* What js_spool_read_state makes of a parsed file (lib/spool.c's
- * set_status_from_state and set_id_from_name): "status" agrees with the
- * state, "id" with the file name.  -1 if out of memory. */
-static int
-normalise(json_t *job, const char *id, enum js_state st)
-{
-	const char *status = js_state_status(st);
-	const char *cur = js_job_str(job, "status");
-
-	if (status != NULL) {
-		if ((cur == NULL || strcmp(cur, status) != 0) &&
-		    json_object_set_new(job, "status", json_string(status)) < 0)
-			return -1;
-	} else if (cur == NULL || js_state_from_status(cur) < JS_COMPLETED ||
-	    js_state_from_status(cur) == JS_RETRIEVED) {
-		if (json_object_set_new(job, "status",
-		    json_string("completed")) < 0)
-			return -1;
-	}
-	cur = js_job_str(job, "id");
-	if ((cur == NULL || strcmp(cur, id) != 0) &&
-	    json_object_set_new(job, "id", json_string(id)) < 0)
-		return -1;
-	return 0;
 }
 
 static int
@@ -242,7 +160,7 @@ jcache_get(struct api *a, struct MHD_Connection *c, const struct req *r,
     const char *id, int keep, enum MHD_Result *rc)
 {
 	struct jcache *jc = a->jcache;
-	char raw[JC_FILE_MAX], err[160], *out;
+	char raw[JC_FILE_MAX], *out;
 	const char *owner;
 	size_t rawlen, outlen = 0;
 	enum js_state st;
@@ -251,8 +169,8 @@ jcache_get(struct api *a, struct MHD_Connection *c, const struct req *r,
 	json_t *job;
 
 	if (jc == NULL || !js_id_valid(id) ||
-	    probe(jc, id, raw, &rawlen, &st) < 0)
-		return 0;
+	    js_spool_read_bytes(jc->sp, id, raw, sizeof raw, &rawlen, &st) < 0)
+		return 0;	/* the ordinary read decides */
 	/* a pending job's answer says why it waits; a final one not yet
 	 * retrieved is marked by a GET without peek (route_job_get) */
 	if (st == JS_PENDING || (js_sched_final(st) && st != JS_RETRIEVED &&
@@ -266,10 +184,10 @@ jcache_get(struct api *a, struct MHD_Connection *c, const struct req *r,
 		*rc = answer(c, out, outlen);
 		return 1;
 	}
-	job = js_job_parse(raw, rawlen, err, sizeof err);
+	job = js_spool_job_from_bytes(raw, rawlen, id, st);
 	if (job == NULL)
 		return 0;
-	if (normalise(job, id, st) < 0 || !auth_visible(&r->who, job)) {
+	if (!auth_visible(&r->who, job)) {
 		json_decref(job);
 		return 0;
 	}

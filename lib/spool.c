@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -523,50 +524,79 @@ undo:
  * held, a bad <id>.wip is read from its <id>.held (read_held). */
 static json_t *read_held(struct js_spool *sp, const char *name);
 
-static json_t *
-read_json_fd(struct js_spool *sp, const char *name, int *keep, int held)
+/* Opens SPOOL/name for reading as a job file: its descriptor, its size in
+ * *size.  -1/ENOENT if missing, EBADMSG if it is not a regular file (a
+ * symlink is never a job) or is larger than max. */
+static int
+open_job_file(struct js_spool *sp, const char *name, size_t max, size_t *size)
 {
 	struct stat st;
-	char *buf, err[160];
-	size_t got = 0;
-	json_t *j;
 	int fd, saved;
 
 	fd = openat(sp->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ELOOP)
-			errno = EBADMSG;	/* a symlink is never a job */
-		return NULL;
+			errno = EBADMSG;
+		return -1;
 	}
 	if (fstat(fd, &st) < 0) {
 		saved = errno;
 		close(fd);
 		errno = saved;
-		return NULL;
+		return -1;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size > JOB_FILE_MAX) {
+	if (!S_ISREG(st.st_mode) || (uintmax_t)st.st_size > max) {
 		close(fd);
 		errno = EBADMSG;
-		return NULL;
+		return -1;
 	}
-	buf = malloc((size_t)st.st_size + 1);
+	*size = (size_t)st.st_size;
+	return fd;
+}
+
+/* Reads size bytes of fd into buf: 0, or -1 with errno (EBADMSG if the
+ * file is shorter). */
+static int
+read_job_bytes(int fd, char *buf, size_t size)
+{
+	size_t got = 0;
+
+	while (got < size) {
+		ssize_t n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EBADMSG;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static json_t *
+read_json_fd(struct js_spool *sp, const char *name, int *keep, int held)
+{
+	char *buf, err[160];
+	size_t got;
+	json_t *j;
+	int fd, saved;
+
+	if ((fd = open_job_file(sp, name, JOB_FILE_MAX, &got)) < 0)
+		return NULL;
+	buf = malloc(got + 1);
 	if (buf == NULL) {
 		close(fd);
 		errno = ENOMEM;
 		return NULL;
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			saved = n < 0 ? errno : EBADMSG;
-			free(buf);
-			close(fd);
-			errno = saved;
-			return NULL;
-		}
-		got += (size_t)n;
+	if (read_job_bytes(fd, buf, got) < 0) {
+		saved = errno;
+		free(buf);
+		close(fd);
+		errno = saved;
+		return NULL;
 	}
 	j = js_job_parse(buf, got, err, sizeof err);
 	saved = errno;
@@ -649,6 +679,57 @@ js_spool_read_state(struct js_spool *sp, const char *id, enum js_state state)
 		set_status_from_state(job, state);
 		set_id_from_name(job, id);
 	}
+	return job;
+}
+
+int
+js_spool_read_bytes(struct js_spool *sp, const char *id, char *buf,
+    size_t cap, size_t *len, enum js_state *state)
+{
+	char name[JS_NAME_SIZE];
+	size_t size;
+	int s, fd, saved;
+
+	/* js_spool_read's order, one pass */
+	for (s = 0; s < JS_NSTATES; s++) {
+		if (js_spool_name(name, id, js_state_ext((enum js_state)s)) < 0)
+			return -1;
+		fd = open_job_file(sp, name, cap, &size);
+		if (fd >= 0)
+			break;
+		if (errno != ENOENT)
+			return -1;
+	}
+	if (s == JS_NSTATES) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (read_job_bytes(fd, buf, size) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	close(fd);
+	*len = size;
+	*state = (enum js_state)s;
+	return 0;
+}
+
+json_t *
+js_spool_job_from_bytes(const char *buf, size_t len, const char *id,
+    enum js_state state)
+{
+	char err[160];
+	json_t *job = js_job_parse(buf, len, err, sizeof err);
+
+	if (job == NULL) {
+		if (errno != ENOMEM)
+			errno = EBADMSG;
+		return NULL;
+	}
+	set_status_from_state(job, state);
+	set_id_from_name(job, id);
 	return job;
 }
 

@@ -145,6 +145,17 @@ int js_spool_stat(struct js_spool *sp, const char *id, enum js_state state,
 /* Reads a job in whatever state it is; *state is set if not NULL.  Its
  * "status" is made to agree with the file's extension. */
 json_t *js_spool_read(struct js_spool *sp, const char *id, enum js_state *state);
+/* The raw bytes of job id's file, found as js_spool_read probes the states
+ * (one pass), into buf (cap bytes): their number in *len, the state in
+ * *state.  -1/ENOENT when none is found, EBADMSG when it is no regular
+ * file or is larger than cap (js_spool_read then decides what it is). */
+int js_spool_read_bytes(struct js_spool *sp, const char *id, char *buf,
+    size_t cap, size_t *len, enum js_state *state);
+/* The job js_spool_read makes of a file's bytes in state: parsed, with
+ * "status" and "id" made to agree with the file's name.  NULL/EBADMSG (or
+ * ENOMEM).  A .wip read from its .held is js_spool_read's alone. */
+json_t *js_spool_job_from_bytes(const char *buf, size_t len, const char *id,
+    enum js_state state);
 /* Where a job is now, without missing it while it moves: js_spool_find
  * under the job's lock (only a claim or cancel of a pending job can move it
  * then, forward in the order it probes).  -1/ENOENT if there is no job. */

@@ -226,6 +226,58 @@ test_read_not_a_job_file(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
+/* js_spool_read_bytes finds the file js_spool_read would (in state
+ * order), refuses what is not a small regular file; js_spool_job_from_bytes
+ * makes of the bytes the job js_spool_read makes of the file. */
+static void
+test_read_bytes(void **state)
+{
+	struct tu_spool *f = *state;
+	char id[JS_ID_SIZE], path[600], buf[256];
+	enum js_state st = JS_NSTATES;
+	size_t len = 0;
+	json_t *a, *b;
+
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp,
+	    "{\"command\":[\"true\"]}"));
+	/* as if written by hand: a wrong status and id */
+	path_of(path, sizeof path, f, id, "pending");
+	write_text(path, "{\"command\":[\"true\"],\"status\":\"failed\","
+	    "\"id\":\"x\"}\n", 0640);
+	assert_int_equal(js_spool_read_bytes(f->sp, id, buf, sizeof buf, &len,
+	    &st), 0);
+	assert_int_equal(st, JS_PENDING);
+	a = js_spool_job_from_bytes(buf, len, id, st);
+	b = js_spool_read(f->sp, id, NULL);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(json_equal(a, b));
+	assert_string_equal(js_job_str(a, "status"), "pending");
+	assert_string_equal(js_job_str(a, "id"), id);
+	json_decref(a);
+	json_decref(b);
+	/* larger than the buffer: refused, as no regular job file */
+	errno = 0;
+	assert_int_equal(js_spool_read_bytes(f->sp, id, buf, 8, &len, &st), -1);
+	assert_int_equal(errno, EBADMSG);
+	/* not a job's bytes */
+	errno = 0;
+	assert_null(js_spool_job_from_bytes("[1]", 3, id, JS_PENDING));
+	assert_int_equal(errno, EBADMSG);
+	/* a symlink is never a job; no file at all is ENOENT */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink("/etc/hostname", path), 0);
+	errno = 0;
+	assert_int_equal(js_spool_read_bytes(f->sp, id, buf, sizeof buf, &len,
+	    &st), -1);
+	assert_int_equal(errno, EBADMSG);
+	assert_int_equal(unlink(path), 0);
+	errno = 0;
+	assert_int_equal(js_spool_read_bytes(f->sp, id, buf, sizeof buf, &len,
+	    &st), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
 /* A dependency that was retrieved counts by its status: completed lets
  * the dependent start, failed or unreadable fails it (ENOLINK). */
 static void
@@ -619,6 +671,7 @@ main(void)
 		TU_SPOOL_TEST(test_check_readonly_and_moved),
 		TU_SPOOL_TEST(test_check_full),
 		TU_SPOOL_TEST(test_read_not_a_job_file),
+		TU_SPOOL_TEST(test_read_bytes),
 		TU_SPOOL_TEST(test_deps_on_retrieved),
 		TU_SPOOL_TEST(test_log_open_edge),
 		TU_SPOOL_TEST(test_clean_tmp_edge),
