@@ -332,6 +332,13 @@ struct MHD_Response *reply_stream(struct MHD_Connection *c, size_t block,
  * body's length in *len. */
 struct MHD_Response *reply_json_response(json_t *body);
 struct MHD_Response *reply_json_response_len(json_t *body, size_t *len);
+/* The text of a JSON answer: body made public (reply_public, in place),
+ * compact, one trailing newline; its length in *len.  NULL when body is
+ * NULL or out of memory.  body stays the caller's. */
+char *reply_json_text(json_t *body, size_t *len);
+/* An answer of JSON text (which it takes: freed on failure), with its
+ * Content-Type.  NULL when text is NULL or out of memory. */
+struct MHD_Response *reply_text_response(char *text, size_t len);
 /* Leaves out of an answer (in place) what a JSON client could not hold
  * exactly: a job's "seq" (nanoseconds, above 2^53; list order and the
  * "next" cursor carry it).  Called for every JSON answer by

@@ -143,16 +143,10 @@ store(struct jcache *jc, unsigned k, const char *id, enum js_state st,
 static enum MHD_Result
 answer(struct MHD_Connection *c, char *out, size_t len)
 {
-	struct MHD_Response *resp;
+	struct MHD_Response *resp = reply_text_response(out, len);
 
-	resp = MHD_create_response_from_buffer(len, out, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(out);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    "application/json");
-	return reply_queue_len(c, MHD_HTTP_OK, resp, len);
+	return resp != NULL ? reply_queue_len(c, MHD_HTTP_OK, resp, len) :
+	    MHD_NO;
 }
 
 int
@@ -191,8 +185,7 @@ jcache_get(struct api *a, struct MHD_Connection *c, const struct req *r,
 		json_decref(job);
 		return 0;
 	}
-	reply_public(job);
-	out = js_json_dumps(job, JSON_COMPACT, "\n", &outlen);
+	out = reply_json_text(job, &outlen);	/* as reply_json makes it */
 	if (out == NULL) {
 		json_decref(job);
 		return 0;

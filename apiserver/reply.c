@@ -145,20 +145,23 @@ reply_json_response(json_t *body)
 	return reply_json_response_len(body, &len);
 }
 
-struct MHD_Response *
-reply_json_response_len(json_t *body, size_t *lenp)
+char *
+reply_json_text(json_t *body, size_t *lenp)
 {
-	struct MHD_Response *resp;
-	char *text;
-	size_t len;
-
+	if (body == NULL)
+		return NULL;
 	reply_public(body);
 	/* js_json_dumps, not json_dumps: jansson's drops a key whose
 	 * allocation failed and answers the rest; one trailing newline:
 	 * nicer in a terminal */
-	text = body != NULL ? js_json_dumps(body, JSON_COMPACT, "\n", &len) :
-	    NULL;
-	json_decref(body);
+	return js_json_dumps(body, JSON_COMPACT, "\n", lenp);
+}
+
+struct MHD_Response *
+reply_text_response(char *text, size_t len)
+{
+	struct MHD_Response *resp;
+
 	if (text == NULL)
 		return NULL;
 	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
@@ -168,8 +171,18 @@ reply_json_response_len(json_t *body, size_t *lenp)
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "application/json");
-	*lenp = len;
 	return resp;
+}
+
+struct MHD_Response *
+reply_json_response_len(json_t *body, size_t *lenp)
+{
+	size_t len = 0;
+	char *text = reply_json_text(body, &len);
+
+	json_decref(body);
+	*lenp = len;
+	return reply_text_response(text, len);
 }
 
 enum MHD_Result
