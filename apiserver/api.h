@@ -300,6 +300,8 @@ enum MHD_Result auth_refuse(struct api *a, struct MHD_Connection *c,
 int auth_configured(const struct api_conf *cf);
 /* Whether who may see job (owner check). */
 int auth_visible(const struct caller *who, const json_t *job);
+/* The same for a job whose "owner" is owner (NULL: none). */
+int auth_visible_owner(const struct caller *who, const char *owner);
 
 /* http.c */
 enum MHD_Result http_handler(void *cls, struct MHD_Connection *c,

@@ -246,10 +246,11 @@ auth_refuse(struct api *a, struct MHD_Connection *c, int reason,
 int
 auth_visible(const struct caller *who, const json_t *job)
 {
-	const char *owner;
+	return auth_visible_owner(who, js_job_str(job, "owner"));
+}
 
-	if (who->admin)
-		return 1;
-	owner = js_job_str(job, "owner");
-	return owner != NULL && strcmp(owner, who->name) == 0;
+int
+auth_visible_owner(const struct caller *who, const char *owner)
+{
+	return who->admin || (owner != NULL && strcmp(owner, who->name) == 0);
 }

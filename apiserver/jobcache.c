@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "idmap.h"
 #include "sched.h"
 
 #define JC_SLOTS 64
@@ -79,17 +80,7 @@ jcache_free(struct jcache *jc)
 static unsigned
 slot_of(const char *id)
 {
-	unsigned h = 2166136261u;
-
-	while (*id != '\0')
-		h = (h ^ (unsigned char)*id++) * 16777619u;
-	return h % JC_SLOTS;
-}
-
-static int
-visible(const struct caller *who, const char *owner)
-{
-	return who->admin || (owner != NULL && strcmp(owner, who->name) == 0);
+	return (unsigned)(js_hash(JS_HASH_INIT, id, strlen(id)) % JC_SLOTS);
 }
 
 /* The answer of a hit: a copy of the body, or NULL (*vis 0: the caller
@@ -107,7 +98,7 @@ lookup(struct jcache *jc, unsigned k, const char *id, enum js_state st,
 	if (e->st == st && e->rawlen == rawlen && strcmp(e->id, id) == 0 &&
 	    memcmp(e->raw, raw, rawlen) == 0) {
 		*hit = 1;
-		*vis = visible(who, e->owner);
+		*vis = auth_visible_owner(who, e->owner);
 		if (*vis && (out = malloc(e->outlen)) != NULL) {
 			memcpy(out, e->out, e->outlen);
 			*outlen = e->outlen;
