@@ -813,37 +813,6 @@ read_following(struct js_spool *sp, const char *id, enum js_state *state,
 /* js_spool_read: opening each name in the order jobs move is the probe (a
  * stat before the open cost one more path lookup per request); a second
  * pass covers a job that moved backwards (requeue) meanwhile. */
-int
-js_spool_drop_damaged(struct js_spool *sp, const char *id,
-    enum js_state state)
-{
-	char name[JS_NAME_SIZE], other[JS_NAME_SIZE];
-	json_t *j;
-	int lk, rc = -1, saved;
-
-	if (js_spool_name(name, id, js_state_ext(state)) < 0)
-		return -1;
-	if ((lk = js_spool_lock_id(sp, id)) < 0)
-		return -1;
-	j = read_json_fd(sp, name, NULL, 0);
-	if (j != NULL) {
-		json_decref(j);
-		errno = EEXIST;
-	} else if (errno == EBADMSG) {
-		if (unlinkat(sp->dirfd, name, 0) == 0) {
-			rc = 0;
-			js_spool_name(other, id, "held");
-			(void)unlinkat(sp->dirfd, other, 0);
-			js_spool_name(other, id, "log");
-			(void)unlinkat(sp->dirfd, other, 0);
-		}
-	}
-	saved = errno;
-	js_spool_unlock(lk);
-	errno = saved;
-	return rc;
-}
-
 json_t *
 js_spool_read(struct js_spool *sp, const char *id, enum js_state *state)
 {
@@ -2338,6 +2307,50 @@ js_spool_update(struct js_spool *sp, const char *id, const json_t *changes)
 	return job;
 }
 
+/* Removes the sidecars of job id (<id>.log, <id>.cancel, <id>.held), the
+ * caller holding its lock: 0, or -1 with errno when one could not go (a
+ * log that is a directory), the job's file then left as it was. */
+static int
+drop_sidecars(struct js_spool *sp, const char *id)
+{
+	char name[JS_NAME_SIZE];
+
+	js_spool_name(name, id, "log");
+	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+		return -1;
+	js_spool_name(name, id, "cancel");
+	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+		return -1;
+	drop_held(sp, id);	/* a crash's leftover */
+	return 0;
+}
+
+int
+js_spool_drop_damaged(struct js_spool *sp, const char *id,
+    enum js_state state)
+{
+	char name[JS_NAME_SIZE];
+	json_t *j;
+	int lk, rc = -1, saved;
+
+	if (js_spool_name(name, id, js_state_ext(state)) < 0)
+		return -1;
+	if ((lk = js_spool_lock_id(sp, id)) < 0)
+		return -1;
+	j = read_json_fd(sp, name, NULL, 0);
+	if (j != NULL) {
+		json_decref(j);
+		errno = EEXIST;
+	} else if (errno == EBADMSG && drop_sidecars(sp, id) == 0 &&
+	    unlinkat(sp->dirfd, name, 0) == 0) {
+		rc = 0;
+	}
+	saved = errno;
+	js_spool_unlock(lk);
+	errno = saved;
+	return rc;
+}
+
 int
 js_spool_remove(struct js_spool *sp, const char *id)
 {
@@ -2356,13 +2369,8 @@ js_spool_remove(struct js_spool *sp, const char *id)
 	}
 	/* the sidecars first: a removal that fails there (a log that is a
 	 * directory) leaves the job as it was, not a log without its job */
-	js_spool_name(name, id, "log");
-	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+	if (drop_sidecars(sp, id) < 0)
 		goto out;
-	js_spool_name(name, id, "cancel");
-	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
-		goto out;
-	drop_held(sp, id);	/* a crash's leftover */
 	js_spool_name(name, id, js_state_ext(st));
 	if (unlinkat(sp->dirfd, name, 0) < 0)
 		goto out;

@@ -423,9 +423,10 @@ json_t *js_spool_update(struct js_spool *sp, const char *id,
  * running. */
 int js_spool_remove(struct js_spool *sp, const char *id);
 /* Removes <id>.<state> if it cannot be read as a job (EBADMSG: a power
- * loss emptied it in a spool opened JS_SPOOL_VOLATILE), with its
- * <id>.held and <id>.log.  0 when removed, -1/ENOENT when there is no
- * such file, -1/EEXIST when it is a readable job (left alone). */
+ * loss emptied it in a spool opened JS_SPOOL_VOLATILE), with its sidecars
+ * as js_spool_remove does (<id>.log, .cancel, .held).  0 when removed,
+ * -1/ENOENT when there is no such file, -1/EEXIST when it is a readable
+ * job (left alone). */
 int js_spool_drop_damaged(struct js_spool *sp, const char *id,
     enum js_state state);
 

@@ -58,18 +58,6 @@ link_kill_run_group(const json_t *job)
 		kill(-pg, SIGKILL);
 }
 
-/* Removes whichever of id's state files cannot be read as a job. */
-static void
-drop_damaged(struct js_spool *sp, const char *id)
-{
-	int s;
-
-	for (s = 0; s < JS_NSTATES; s++)
-		if (js_spool_drop_damaged(sp, id, (enum js_state)s) == 0)
-			js_warn("job %s: its %s file here was damaged (a power "
-			    "loss?); removed", id, js_state_ext((enum js_state)s));
-}
-
 void
 link_drop_local(struct js_spool *sp, const char *id)
 {
@@ -80,10 +68,14 @@ link_drop_local(struct js_spool *sp, const char *id)
 		json_t *job = js_spool_read(sp, id, &st);
 		if (job == NULL) {
 			/* a file a power loss emptied (nothing here is
-			 * synced): js_spool_read does not say which */
-			if (errno == EBADMSG)
-				drop_damaged(sp, id);
-			return;
+			 * synced): the first one js_spool_read found, which
+			 * js_spool_find names; then look again */
+			if (errno != EBADMSG || js_spool_find(sp, id, &st) < 0 ||
+			    js_spool_drop_damaged(sp, id, st) < 0)
+				return;
+			js_warn("job %s: its %s file here was damaged (a power "
+			    "loss?); removed", id, js_state_ext(st));
+			continue;
 		}
 		if (st == JS_PENDING) {
 			js_spool_cancel(sp, id, "dropped by the remote link", NULL);

@@ -278,6 +278,41 @@ test_read_bytes(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+/* js_spool_drop_damaged removes a state file that cannot be read as a
+ * job, with the job's sidecars; a readable job is left alone (EEXIST),
+ * a missing file is ENOENT. */
+static void
+test_drop_damaged(void **state)
+{
+	struct tu_spool *f = *state;
+	char id[JS_ID_SIZE], path[600];
+	struct stat sb;
+
+	snprintf(id, sizeof id, "%s", tu_submit_text(f->sp,
+	    "{\"command\":[\"true\"]}"));
+	errno = 0;
+	assert_int_equal(js_spool_drop_damaged(f->sp, id, JS_PENDING), -1);
+	assert_int_equal(errno, EEXIST);
+	path_of(path, sizeof path, f, id, "pending");
+	assert_int_equal(stat(path, &sb), 0);
+	/* emptied, as a power loss leaves an unsynced file */
+	write_text(path, "", 0640);
+	path_of(path, sizeof path, f, id, "log");
+	write_text(path, "out\n", 0640);
+	path_of(path, sizeof path, f, id, "cancel");
+	write_text(path, "", 0640);
+	assert_int_equal(js_spool_drop_damaged(f->sp, id, JS_PENDING), 0);
+	path_of(path, sizeof path, f, id, "pending");
+	assert_int_equal(stat(path, &sb), -1);
+	path_of(path, sizeof path, f, id, "log");
+	assert_int_equal(stat(path, &sb), -1);
+	path_of(path, sizeof path, f, id, "cancel");
+	assert_int_equal(stat(path, &sb), -1);
+	errno = 0;
+	assert_int_equal(js_spool_drop_damaged(f->sp, id, JS_PENDING), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
 /* A dependency that was retrieved counts by its status: completed lets
  * the dependent start, failed or unreadable fails it (ENOLINK). */
 static void
@@ -672,6 +707,7 @@ main(void)
 		TU_SPOOL_TEST(test_check_full),
 		TU_SPOOL_TEST(test_read_not_a_job_file),
 		TU_SPOOL_TEST(test_read_bytes),
+		TU_SPOOL_TEST(test_drop_damaged),
 		TU_SPOOL_TEST(test_deps_on_retrieved),
 		TU_SPOOL_TEST(test_log_open_edge),
 		TU_SPOOL_TEST(test_clean_tmp_edge),
