@@ -37,7 +37,13 @@ case \$mode in
 fail) printf 'sbatch: error: Batch job submission failed: Invalid account\n\n' >&2; exit 1 ;;
 garbage) echo "Submitted batch job"; exit 0 ;;
 esac
+# (a job id each, also when the processor runs two sbatch at once: read
+# and bumped under a lock; without it one read the file the other had
+# just truncated, an empty id)
+exec 9>>\$S/next.lock
+flock 9
 n=\$(cat \$S/next); echo \$((n + 1)) >\$S/next
+exec 9>&-
 printf '%s\n' "\$@" >\$S/args.\$n
 cat >\$S/script.\$n
 for a in "\$@"; do
