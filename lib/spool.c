@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "idmap.h"
@@ -25,15 +26,20 @@
 /* Group commit of the directory fsync (js_spool_sync): the callers are
  * numbered in the order they arrive; an fsync started after caller n
  * arrived covers n.  One fsync runs at a time; whoever finds none running
- * starts the next, covering everyone who arrived before it started. */
+ * starts the next, covering everyone who arrived before it started.
+ * Before it starts, it waits (JS_GROUP_WAIT_NS at most) while durable
+ * writes begun by other threads are still under way, so that theirs
+ * share it; a lone writer never waits. */
 struct dirsync {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	unsigned long long asked;	/* callers so far */
 	unsigned long long done;	/* callers covered by a good fsync */
 	unsigned long long failed;	/* callers covered by a failed one */
+	unsigned long long syncs;	/* fsyncs of the directory run */
+	unsigned writing;		/* durable writes not yet at the sync */
 	int err;			/* that fsync's errno */
-	int busy;			/* an fsync is running */
+	int busy;			/* an fsync is running or gathering */
 };
 
 struct js_spool {
@@ -335,17 +341,31 @@ publish(struct js_spool *sp, const char *tmpname, const char *name, int flags)
 /* One fsync of the directory for every caller numbered up to upto, run
  * by the caller holding ds->mu (released while it runs). */
 static void
-dirsync_lead(struct js_spool *sp, unsigned long long upto)
+dirsync_lead(struct js_spool *sp)
 {
 	struct dirsync *ds = &sp->ds;
+	unsigned long long upto;
+	struct timespec until;
 	int rc, e;
 
 	ds->busy = 1;
+	if (ds->writing > 0 && clock_gettime(CLOCK_MONOTONIC, &until) == 0) {
+		until.tv_nsec += JS_GROUP_WAIT_NS;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (ds->writing > 0 && pthread_cond_clockwait(&ds->cv,
+		    &ds->mu, CLOCK_MONOTONIC, &until) == 0)
+			;
+	}
+	upto = ds->asked;
 	pthread_mutex_unlock(&ds->mu);
 	rc = fsync(sp->dirfd);
 	e = errno;
 	pthread_mutex_lock(&ds->mu);
 	ds->busy = 0;
+	ds->syncs++;
 	if (rc == 0) {
 		ds->done = upto;
 	} else {
@@ -389,7 +409,7 @@ js_spool_sync(struct js_spool *sp)
 	mine = ++ds->asked;
 	while (ds->done < mine && ds->failed < mine) {
 		if (!ds->busy)
-			dirsync_lead(sp, ds->asked);
+			dirsync_lead(sp);
 		else
 			pthread_cond_wait(&ds->cv, &ds->mu);
 	}
@@ -403,18 +423,52 @@ js_spool_sync(struct js_spool *sp)
 	return rc;
 }
 
+unsigned long long
+js_spool_syncs(struct js_spool *sp)
+{
+	unsigned long long n;
+
+	pthread_mutex_lock(&sp->ds.mu);
+	n = sp->ds.syncs;
+	pthread_mutex_unlock(&sp->ds.mu);
+	return n;
+}
+
+/* Counts a durable write under way (d 1) or at its sync (d -1): a sync's
+ * leader waits for those under way (dirsync_lead). */
+static void
+dirsync_writing(struct dirsync *ds, int d)
+{
+	pthread_mutex_lock(&ds->mu);
+	ds->writing += d;
+	if (ds->writing == 0)
+		pthread_cond_broadcast(&ds->cv);
+	pthread_mutex_unlock(&ds->mu);
+}
+
 int
 js_spool_write_file(struct js_spool *sp, const char *name, const void *data,
     size_t len, int flags)
 {
 	char tmpname[JS_NAME_SIZE];
+	int durable = !(flags & (JS_RELAXED | JS_VOLATILE)) && !sp->nosync;
+	int rc, e;
 
-	if (write_tmp_fd(sp, data, len, tmpname, (flags & JS_VOLATILE) != 0,
-	    NULL) < 0)
+	if (durable)
+		dirsync_writing(&sp->ds, 1);
+	rc = write_tmp_fd(sp, data, len, tmpname, (flags & JS_VOLATILE) != 0,
+	    NULL);
+	if (rc == 0)
+		rc = publish(sp, tmpname, name, flags);
+	if (!durable)
+		return rc;
+	e = errno;
+	dirsync_writing(&sp->ds, -1);
+	if (rc < 0) {
+		errno = e;
 		return -1;
-	if (publish(sp, tmpname, name, flags) < 0)
-		return -1;
-	return (flags & (JS_RELAXED | JS_VOLATILE)) ? 0 : js_spool_sync(sp);
+	}
+	return js_spool_sync(sp);
 }
 
 static int

@@ -125,9 +125,17 @@ int js_spool_write_json(struct js_spool *sp, const char *name,
 /* Makes every rename and unlink done so far in the spool directory
  * durable: one fsync of it, shared by the threads that call at the same
  * time (a caller waits at most for the fsync running when it arrived and
- * the one after it).  0, or -1 with the fsync's errno for every caller
- * whose changes it was to cover. */
+ * the one after it).  The thread that starts an fsync first waits, at
+ * most JS_GROUP_WAIT_NS, for the durable js_spool_write_file calls other
+ * threads have begun, so that they share it (group commit); with none
+ * under way it starts at once.  0, or -1 with the fsync's errno for every
+ * caller whose changes it was to cover. */
 int js_spool_sync(struct js_spool *sp);
+/* The longest a sync waits for more changes to share it: here, and in
+ * the processor's committer for results ending close together. */
+#define JS_GROUP_WAIT_NS (2 * 1000 * 1000)
+/* The directory fsyncs js_spool_sync has run on sp so far. */
+unsigned long long js_spool_syncs(struct js_spool *sp);
 
 /* Publishes a new stored job (from js_job_new) as <id>.pending. */
 int js_spool_submit(struct js_spool *sp, const json_t *job);

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commit.h"
@@ -17,6 +18,7 @@ struct commit {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct commit_job *head, *tail;	/* queued, oldest first */
+	size_t others;		/* runs still going at the last submit */
 	int stop;
 };
 
@@ -72,6 +74,27 @@ batch(struct commit *c, struct commit_job *b)
 	}
 }
 
+/* With c->mu held and a result queued: waits, JS_GROUP_WAIT_NS at most,
+ * while other runs are still going, for their results to join the batch
+ * (a run that ends alone is recorded at once). */
+static void
+gather(struct commit *c)
+{
+	struct timespec until;
+
+	if (c->others == 0 || c->stop ||
+	    clock_gettime(CLOCK_MONOTONIC, &until) < 0)
+		return;
+	until.tv_nsec += JS_GROUP_WAIT_NS;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (c->others > 0 && !c->stop && pthread_cond_clockwait(&c->cv,
+	    &c->mu, CLOCK_MONOTONIC, &until) == 0)
+		;
+}
+
 static void *
 committer(void *arg)
 {
@@ -82,6 +105,8 @@ committer(void *arg)
 		pthread_mutex_lock(&c->mu);
 		while (c->head == NULL && !c->stop)
 			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->head != NULL)
+			gather(c);
 		b = c->head;
 		c->head = c->tail = NULL;
 		pthread_mutex_unlock(&c->mu);
@@ -123,10 +148,11 @@ fail:
 }
 
 void
-commit_submit(struct commit *c, struct commit_job *j)
+commit_submit(struct commit *c, struct commit_job *j, size_t others)
 {
 	j->next = NULL;
 	pthread_mutex_lock(&c->mu);
+	c->others = others;
 	if (c->tail != NULL)
 		c->tail->next = j;
 	else

@@ -5,7 +5,9 @@
  *
  * The loop hands a finished run's result (struct commit_job: the job, its
  * claim and pin, which the loop no longer touches) to the committer's
- * thread, and its slot takes the next job at once.  The thread takes everything queued at once: for
+ * thread, and its slot takes the next job at once.  The thread takes
+ * everything queued at once (having waited a few milliseconds at most,
+ * while other runs go on, for their results to join): for
  * each, js_spool_finish_pin with JS_RELAXED (under the job's lock: the
  * claim checked by its pin, the final file written and its data synced,
  * renamed into place, <id>.wip and <id>.cancel removed); then one
@@ -45,8 +47,11 @@ struct commit;
  * notify_fd, a pipe's write end.  NULL with errno (ENOMEM, EAGAIN: no
  * thread now; the caller then records results itself, commit_now). */
 struct commit *commit_new(struct js_spool *sp, int notify_fd);
-/* Queues j.  Always succeeds. */
-void commit_submit(struct commit *c, struct commit_job *j);
+/* Queues j; others: the runs still going besides j's.  While some are,
+ * the thread waits up to JS_GROUP_WAIT_NS (lib/spool.h) for their results
+ * to share the batch's sync; with none, it records at once.  Always
+ * succeeds. */
+void commit_submit(struct commit *c, struct commit_job *j, size_t others);
 /* Reads the next recorded job from readfd, the pipe's non-blocking read
  * end.  NULL when none is waiting (errno EAGAIN) or on a read error. */
 struct commit_job *commit_read(int readfd);

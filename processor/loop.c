@@ -522,7 +522,7 @@ finish(struct loop *l, struct run *r, enum js_state state)
 	j->state = state;
 	if (j != &local) {
 		l->commits++;
-		commit_submit(l->commit, j);
+		commit_submit(l->commit, j, l->active > 0 ? l->active - 1 : 0);
 		return;
 	}
 	commit_now(l->sp, j);

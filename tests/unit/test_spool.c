@@ -1,5 +1,6 @@
 /* Unit tests for lib/spool.c: the on-disk protocol. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -1504,6 +1505,85 @@ test_start_time(void **state)
 	json_decref(job);
 }
 
+struct gc_writer {
+	struct js_spool *sp;
+	pthread_barrier_t *go;
+	int n, k, failed;
+};
+
+static void *
+gc_write(void *arg)
+{
+	struct gc_writer *w = arg;
+	char name[64];
+	int i;
+
+	pthread_barrier_wait(w->go);
+	for (i = 0; i < w->n; i++) {
+		snprintf(name, sizeof name, "gc-%d-%d.json", w->k, i);
+		if (js_spool_write_file(w->sp, name, "{}\n", 3, 0) < 0)
+			w->failed++;
+	}
+	return NULL;
+}
+
+/* Group commit: one writer after another gets a directory sync each;
+ * four writing at once share them (fewer syncs than writes), and every
+ * file is there; a volatile spool never syncs. */
+static void
+test_group_commit(void **state)
+{
+	struct tu_spool *f = *state;
+	struct gc_writer w[4];
+	pthread_barrier_t go;
+	pthread_t t[4];
+	unsigned long long s0;
+	struct js_spool *vol;
+	char path[600];
+	int i, k;
+
+	s0 = js_spool_syncs(f->sp);
+	for (i = 0; i < 10; i++) {
+		snprintf(path, sizeof path, "one-%d.json", i);
+		assert_int_equal(js_spool_write_file(f->sp, path, "{}\n", 3, 0),
+		    0);
+	}
+	assert_int_equal(js_spool_syncs(f->sp), s0 + 10);
+	/* relaxed writes ask for none */
+	assert_int_equal(js_spool_write_file(f->sp, "relaxed.json", "{}\n", 3,
+	    JS_RELAXED), 0);
+	assert_int_equal(js_spool_syncs(f->sp), s0 + 10);
+
+	assert_int_equal(pthread_barrier_init(&go, NULL, 4), 0);
+	s0 = js_spool_syncs(f->sp);
+	for (k = 0; k < 4; k++) {
+		w[k] = (struct gc_writer){ f->sp, &go, 25, k, 0 };
+		assert_int_equal(pthread_create(&t[k], NULL, gc_write, &w[k]),
+		    0);
+	}
+	for (k = 0; k < 4; k++) {
+		assert_int_equal(pthread_join(t[k], NULL), 0);
+		assert_int_equal(w[k].failed, 0);
+	}
+	pthread_barrier_destroy(&go);
+	assert_true(js_spool_syncs(f->sp) - s0 < 100);
+	assert_true(js_spool_syncs(f->sp) - s0 >= 1);
+	for (k = 0; k < 4; k++)
+		for (i = 0; i < 25; i++) {
+			snprintf(path, sizeof path, "%s/gc-%d-%d.json", f->dir,
+			    k, i);
+			assert_int_equal(access(path, F_OK), 0);
+		}
+
+	vol = js_spool_open(f->dir, JS_SPOOL_VOLATILE, err, sizeof err);
+	assert_non_null(vol);
+	assert_int_equal(js_spool_write_file(vol, "vol.json", "{}\n", 3, 0),
+	    0);
+	assert_int_equal(js_spool_sync(vol), 0);
+	assert_int_equal(js_spool_syncs(vol), 0);
+	js_spool_close(vol);
+}
+
 int
 main(void)
 {
@@ -1539,6 +1619,7 @@ main(void)
 		TU_SPOOL_TEST(test_recover_job),
 		TU_SPOOL_TEST(test_no_fds),
 		TU_SPOOL_TEST(test_start_time),
+		TU_SPOOL_TEST(test_group_commit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
