@@ -349,16 +349,10 @@ dirsync_lead(struct js_spool *sp)
 	int rc, e;
 
 	ds->busy = 1;
-	if (ds->writing > 0 && clock_gettime(CLOCK_MONOTONIC, &until) == 0) {
-		until.tv_nsec += JS_GROUP_WAIT_NS;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+	if (ds->writing > 0 && js_mono_deadline(&until, JS_GROUP_WAIT_NS) == 0)
 		while (ds->writing > 0 && pthread_cond_clockwait(&ds->cv,
 		    &ds->mu, CLOCK_MONOTONIC, &until) == 0)
 			;
-	}
 	upto = ds->asked;
 	pthread_mutex_unlock(&ds->mu);
 	rc = fsync(sp->dirfd);

@@ -75,6 +75,19 @@ js_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int
+js_mono_deadline(struct timespec *ts, long ns)
+{
+	if (clock_gettime(CLOCK_MONOTONIC, ts) < 0)
+		return -1;
+	ts->tv_nsec += ns;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+	return 0;
+}
+
 void
 js_time_format(int64_t ms, char out[JS_TIME_SIZE])
 {

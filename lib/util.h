@@ -24,6 +24,10 @@ int64_t js_now_ms(void);
 int64_t js_now_ns(void);
 /* Monotonic clock in milliseconds. */
 int64_t js_mono_ms(void);
+/* *ts = the monotonic clock ns nanoseconds from now (0 <= ns < 1 s), for
+ * pthread_cond_clockwait with CLOCK_MONOTONIC.  0, or -1 with errno. */
+struct timespec;
+int js_mono_deadline(struct timespec *ts, long ns);
 
 /* RFC 3339 UTC with milliseconds: "2026-11-23T09:13:27.123Z".
  * out must hold JS_TIME_SIZE bytes. */

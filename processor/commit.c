@@ -83,13 +83,8 @@ gather(struct commit *c)
 	struct timespec until;
 
 	if (c->others == 0 || c->stop ||
-	    clock_gettime(CLOCK_MONOTONIC, &until) < 0)
+	    js_mono_deadline(&until, JS_GROUP_WAIT_NS) < 0)
 		return;
-	until.tv_nsec += JS_GROUP_WAIT_NS;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	while (c->others > 0 && !c->stop && pthread_cond_clockwait(&c->cv,
 	    &c->mu, CLOCK_MONOTONIC, &until) == 0)
 		;

@@ -1,6 +1,7 @@
 /* Unit tests for lib/util.c: ids, times, durations, sizes. */
 #include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -238,6 +239,28 @@ test_read_ptr(void **state)
 	close(p[0]);
 }
 
+/* js_mono_deadline: ns from now on the monotonic clock, normalised, and
+ * never before the clock read after it minus ns. */
+static void
+test_mono_deadline(void **state)
+{
+	struct timespec a, b, d;
+	long long da, db, dd;
+
+	(void)state;
+	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &a), 0);
+	assert_int_equal(js_mono_deadline(&d, 999999999L), 0);
+	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &b), 0);
+	assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+	da = a.tv_sec * 1000000000LL + a.tv_nsec;
+	db = b.tv_sec * 1000000000LL + b.tv_nsec;
+	dd = d.tv_sec * 1000000000LL + d.tv_nsec;
+	assert_true(dd >= da + 999999999LL);
+	assert_true(dd <= db + 999999999LL);
+	assert_int_equal(js_mono_deadline(&d, 0), 0);
+	assert_true(d.tv_nsec < 1000000000L);
+}
+
 int
 main(void)
 {
@@ -252,6 +275,7 @@ main(void)
 		cmocka_unit_test(test_parse_int),
 		cmocka_unit_test(test_proc_start_time),
 		cmocka_unit_test(test_read_ptr),
+		cmocka_unit_test(test_mono_deadline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
