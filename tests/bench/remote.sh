@@ -22,11 +22,21 @@ RAW=${RAW:-}
 
 W=$(mktemp -d /tmp/jobspool-bench-remote.XXXXXX)
 chmod 0750 "$W"
+# The remote processor's work directory holds copies only, never synced:
+# on tmpfs, as jobspool-processor(8) advises, where /dev/shm is one
+# (BENCH_REMOTE_WORK names another directory to use).
+WK=""
+if [ -n "${BENCH_REMOTE_WORK:-}" ]; then
+	WK=$(mktemp -d "$BENCH_REMOTE_WORK/jobspool-bench-work.XXXXXX")
+elif [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
+	WK=$(mktemp -d /dev/shm/jobspool-bench-work.XXXXXX)
+fi
+[ -n "$WK" ] || WK=$W/work
 PIDS=""
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	rm -rf "$W"
+	rm -rf "$W" "$WK"
 }
 trap cleanup EXIT INT TERM
 
@@ -35,8 +45,9 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 stats() { sort -n | awk '{v[NR]=$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2;
 	printf "%.1f (%.1f-%.1f)", m, v[1], v[NR]}'; }
 
-mkdir -p "$W/spool" "$W/work"
-chmod 0750 "$W/spool" "$W/work"
+mkdir -p "$W/spool" "$WK"
+chmod 0750 "$W/spool" "$WK"
+WKFS=$(stat -f -c %T "$WK")
 "$B/jobspool-apiserver" --spool "$W/spool" --listen 127.0.0.1:0 \
 	--token bench:bsecret:admin --token wk:wsecret:worker \
 	2>"$W/api.log" &
@@ -70,12 +81,13 @@ wait_for() {
 }
 done_ge() { [ "$(ndone)" -ge "$1" ]; }
 
-# run_side NAME: throughput and submission-to-start latency of whichever
-# processor is running now; appends to $W/NAME.tput and $W/NAME.lat
 base=0
-run_side() {
-	: >"$W/$1.tput"; : >"$W/$1.lat"; : >"$W/$1.follow"
-	for r in $(seq "$REPS"); do
+# one_rep SIDE R: throughput, submission-to-start latency and a follower's
+# delay with the side's processor (running now); appends to $W/SIDE.tput,
+# $W/SIDE.lat and $W/SIDE.follow
+one_rep() {
+	r=$2
+	{
 		t0=$(now_ms)
 		for k in $(seq "$N"); do submit '{"command":["/bin/true"]}' >/dev/null; done
 		base=$((base + N))
@@ -99,26 +111,49 @@ run_side() {
 			done >>"$W/$1.follow"
 		base=$((base + 1))
 		wait_for done_ge "$base"
-	done
+	}
 }
 
-"$B/jobspool-processor" --spool "$W/spool" -j "$J" --user root --log-level warn \
-	2>"$W/local.log" &
-LP=$!
-PIDS="$PIDS $LP"
-run_side local
 # peak resident set (VmHWM, MiB) of a processor before it is stopped
 rss() { awk '/^VmHWM:/ { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
-[ -n "$RAW" ] && rss "$LP" >"$RAW/rss_proc_s8"
-kill "$LP"; wait "$LP" 2>/dev/null
-
-"$B/jobspool-processor" --server "$URL" --token wsecret --spool "$W/work" \
-	-j "$J" --user root --log-level warn 2>"$W/remote.log" &
-RP=$!
-PIDS="$PIDS $RP"
-run_side remote
-[ -n "$RAW" ] && rss "$RP" >"$RAW/rss_proc_remote"
-kill "$RP"; wait "$RP" 2>/dev/null
+recmax() {	# FILE VALUE: keeps the larger
+	[ -n "$RAW" ] && [ -n "$2" ] || return 0
+	if [ ! -s "$1" ] || awk -v a="$2" -v b="$(cat "$1")" 'BEGIN { exit !(a > b) }'; then
+		echo "$2" >"$1"
+	fi
+}
+side() {	# SIDE R: starts the side's processor, runs rep R, stops it
+	if [ "$1" = local ]; then
+		"$B/jobspool-processor" --spool "$W/spool" -j "$J" --user root \
+		    --log-level warn 2>>"$W/local.log" &
+	else
+		"$B/jobspool-processor" --server "$URL" --token wsecret \
+		    --spool "$WK" -j "$J" --user root --log-level warn \
+		    2>>"$W/remote.log" &
+	fi
+	SP=$!
+	PIDS="$PIDS $SP"
+	sleep 0.5	# (its start is not what is measured)
+	one_rep "$1" "$2"
+	if [ "$1" = local ]; then
+		recmax "$RAW/rss_proc_s8" "$(rss "$SP")"
+	else
+		recmax "$RAW/rss_proc_remote" "$(rss "$SP")"
+	fi
+	kill "$SP"; wait "$SP" 2>/dev/null
+}
+# The sides take turns, local-remote then remote-local: each run creates
+# and deletes files in the spool, and on ext4 without a journal creating
+# files is slower for a while after many deletions; one side always after
+# the other would pay for both.
+for f in tput lat follow; do : >"$W/local.$f"; : >"$W/remote.$f"; done
+for r in $(seq "$REPS"); do
+	if [ $((r % 2)) -eq 1 ]; then
+		side local "$r"; side remote "$r"
+	else
+		side remote "$r"; side local "$r"
+	fi
+done
 failed=$(ls "$W/spool" | grep -c '\.failed$')
 
 if [ -n "$RAW" ]; then
@@ -135,7 +170,8 @@ ratio() { awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN {printf "%.2f", a / b}'; }
 {
 	echo "Remote processor over loopback HTTP vs a local processor on the same"
 	echo "spool (both -j $J; $N jobs of /bin/true per run, $REPS runs; median"
-	echo "(min-max); failed jobs: $failed)"
+	echo "(min-max); failed jobs: $failed; the remote's work directory on"
+	echo "$WKFS, the spool on $(stat -f -c %T "$W/spool"))"
 	echo
 	echo "| scenario | remote (--server) | local | remote/local |"
 	echo "|---|---|---|---|"
