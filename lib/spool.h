@@ -295,7 +295,9 @@ int js_spool_deps(struct js_spool *sp, const char *id, const json_t *job,
     struct js_deps_result *r);
 
 /* Writes the running job (with pid, pid_start) into <id>.wip if the claim
- * still holds.  -1/ESTALE if it does not. */
+ * still holds (the apiserver's claim for a remote worker): as
+ * js_spool_start_pin does, the claimed file is kept as <id>.held and the
+ * record's data is not synced.  -1/ESTALE if it does not. */
 int js_spool_start(struct js_spool *sp, const struct js_claim *c,
     json_t *job);
 /* Sets one field of a running job in <id>.wip (rewritten atomically, under

@@ -273,6 +273,51 @@ check "remote: the work directory is empty again once delivered" \
 	wait_until 20 delivered
 stop_pid "$PROC_PID"
 stop_pid "$API_PID"
+
+# ---- the apiserver's claim for a remote worker: the record of the claim
+# in <id>.wip is not synced either (jobspool(5)); the claimed file, kept
+# as <id>.held, holds the job, which runs again once its lease expired ----
+SPOOL=$MNT/aspool
+mkdir -m 0750 "$SPOOL" "$SPOOL/tmp"
+RWD=$W/rwork2	# the worker's work directory, on the real filesystem
+mkdir -m 0750 "$RWD"
+ALONG=$(submit '{"name":"along","command":["sh","-c","while [ ! -e '"$WORK"'/go3 ]; do sleep 0.1; done; echo again-ok"]}')
+checkpoint	# a synced submission
+start_api --lease 2s --token w:wsecret:worker
+start_remote
+aclaimed() { jq -e '.worker != null' "$SPOOL/$ALONG.wip" >/dev/null 2>&1; }
+check "api claim: the server's .wip records the worker's claim" \
+	wait_until 30 aclaimed
+arun() { jq -e '.pid > 0' "$RWD/$ALONG.wip" >/dev/null 2>&1; }
+check "api claim: the job runs on the worker" wait_until 30 arun
+check "api claim: the claimed file is kept as .held" test -f "$SPOOL/$ALONG.held"
+rpg=$(jq -r .pid "$RWD/$ALONG.wip")
+link=$(ps -o pid=,comm= --ppid "$PROC_PID" | awk '$2 ~ /^jobspool-proc/ { print $1 }')
+kill -9 "$API_PID" "$PROC_PID" $link "-$rpg" 2>/dev/null
+wait "$API_PID" "$PROC_PID" 2>/dev/null
+# a later directory sync (another submission's) puts the claim's names on
+# disk, not the record's data
+python3 -c 'import os,sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)' "$SPOOL"
+power_loss
+eq "api claim: after a power loss the job is running there" \
+	"$(states "$ALONG")" "$ALONG.wip"
+eq "  its record's data was not synced: lost" \
+	"$(wc -c <"$SPOOL/$ALONG.wip" 2>/dev/null)" 0
+eq "  the claimed file holds the whole job" \
+	"$(jq -r .name "$SPOOL/$ALONG.held" 2>/dev/null)" along
+: >"$WORK/go3"
+rm -rf "$RWD"
+mkdir -m 0750 "$RWD"
+start_api --lease 2s --token w:wsecret:worker
+start_remote
+check "api claim: after restart the lost job runs again and completes" \
+	wait_final 60 "$ALONG"
+eq "  as completed" "$(jq -r .status "$SPOOL/$ALONG.completed" 2>/dev/null)" \
+	completed
+check "  its log is the re-run's" grep -q again-ok "$SPOOL/$ALONG.log"
+eq "  and no .held is left" "$(cd "$SPOOL" && ls | grep '\.held$')" ""
+stop_pid "$PROC_PID"
+stop_pid "$API_PID"
 proc_check_logs
 unmount
 finish

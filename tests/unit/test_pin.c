@@ -455,6 +455,69 @@ test_start_split(void **state)
 	json_decref(job);
 }
 
+/* The apiserver's claim for a remote worker (js_spool_claim and
+ * js_spool_start, no pin) keeps the claimed file as <id>.held too: its
+ * start record is not synced, a .wip a power loss emptied is read from
+ * .held, and .held goes when the run ends or is handed back. */
+static void
+test_claim_held(void **state)
+{
+	struct tu_spool *f = *state;
+	struct js_claim c;
+	char id[JS_ID_SIZE];
+	enum js_state st;
+	json_t *job, *got;
+	ino_t claimed;
+
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim(f->sp, id, "remote-1", &c, &job), 0);
+	claimed = inode(f, id, "wip");
+	assert_false(exists(f, id, "held"));
+	json_object_set_new(job, "worker", json_string("remote-1"));
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	assert_true(exists(f, id, "held"));
+	assert_true(inode(f, id, "held") == claimed);
+	assert_true(inode(f, id, "wip") != claimed);
+	got = js_spool_read(f->sp, id, &st);
+	assert_non_null(got);
+	assert_string_equal(js_job_str(got, "worker"), "remote-1");
+	json_decref(got);
+	/* a power loss took the record's data: the job is read from .held */
+	scribble(f, id, "");
+	got = js_spool_read(f->sp, id, &st);
+	assert_non_null(got);
+	assert_int_equal(st, JS_WIP);
+	assert_string_equal(js_job_str(got, "id"), id);
+	json_decref(got);
+	json_decref(job);
+
+	/* finished by the worker: .held goes */
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim(f->sp, id, "remote-1", &c, &job), 0);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	assert_true(exists(f, id, "held"));
+	assert_int_equal(js_spool_finish(f->sp, &c, job, JS_COMPLETED), 0);
+	assert_false(exists(f, id, "held"));
+	assert_false(exists(f, id, "wip"));
+	assert_true(exists(f, id, "completed"));
+	json_decref(job);
+
+	/* handed back: .held goes */
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim(f->sp, id, "remote-1", &c, &job), 0);
+	assert_int_equal(js_spool_start(f->sp, &c, job), 0);
+	assert_int_equal(js_spool_requeue(f->sp, &c, job, 1, 0), 0);
+	assert_false(exists(f, id, "held"));
+	assert_true(exists(f, id, "pending"));
+	json_decref(job);
+	/* a stale claim's start writes nothing and holds nothing */
+	assert_int_equal(js_spool_start(f->sp, &c, job = json_object()), -1);
+	assert_false(exists(f, id, "held"));
+	assert_false(exists(f, id, "wip"));
+	assert_int_equal(tmp_files(f), 0);
+	json_decref(job);
+}
+
 int
 main(void)
 {
@@ -467,6 +530,7 @@ main(void)
 		TU_SPOOL_TEST(test_pin_held),
 		TU_SPOOL_TEST(test_pin_held_dropped),
 		TU_SPOOL_TEST(test_pin_held_not_claimed),
+		TU_SPOOL_TEST(test_claim_held),
 		TU_SPOOL_TEST(test_start_split),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
