@@ -3,10 +3,14 @@
 # loopback) against a local processor on the same spool, same -j.  Prints a
 # Markdown table and writes it to tests/bench/remote-results.md.
 #   B        build directory holding the programs (default build)
-#   N        jobs per throughput run (default 200)
+#   N        jobs per throughput run (default 200), written into the spool
+#            by B/tools/submit (make -f tests/bench/tools.mk) when it is
+#            there, else by a shell loop (tmp + mv, which caps both sides)
 #   REPS     repetitions (default 3)
 #   J        -j of either processor (default 2)
 #   RESULTS  where the table goes (default tests/bench/remote-results.md)
+#   TRASH    a directory to move this run's files into instead of removing
+#            them (run.sh removes it at its end)
 #   RAW      a directory: each measurement also goes there, one value a line,
 #            in files run.sh reads (s8_remote_tput, s8_local_lat, ...,
 #            rss_proc_remote, rss_proc_s8)
@@ -20,7 +24,10 @@ J=${J:-2}
 OUT=${RESULTS:-$ROOT/tests/bench/remote-results.md}
 RAW=${RAW:-}
 
-W=$(mktemp -d /tmp/jobspool-bench-remote.XXXXXX)
+# (in /var/tmp, as run.sh's: on ext4 without a journal, creating files is
+# slow for a minute or more after many deletions nearby, and /tmp is where
+# test suites create and delete thousands)
+W=$(mktemp -d /var/tmp/jobspool-bench-remote.XXXXXX)
 chmod 0750 "$W"
 # The remote processor's work directory holds copies only, never synced:
 # on tmpfs, as jobspool-processor(8) advises, where /dev/shm is one
@@ -36,7 +43,13 @@ PIDS=""
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	rm -rf "$W" "$WK"
+	# TRASH (run.sh's): kept there until the whole run ends, so that
+	# its removal slows no later scenario's file creation
+	if [ -n "${TRASH:-}" ] && [ -d "$TRASH" ] && mv "$W" "$TRASH/"; then
+		rm -rf "$WK"
+	else
+		rm -rf "$W" "$WK"
+	fi
 }
 trap cleanup EXIT INT TERM
 
@@ -89,7 +102,16 @@ one_rep() {
 	r=$2
 	{
 		t0=$(now_ms)
-		for k in $(seq "$N"); do submit '{"command":["/bin/true"]}' >/dev/null; done
+		if [ -x "$B/tools/submit" ]; then
+			# as scenario 1 submits (tests/bench/submit.c): a shell
+			# loop's forks would cap both sides and share their CPUs
+			"$B/tools/submit" spool "$W/spool" "$N" 0 - /bin/true ||
+				exit 1
+		else
+			for k in $(seq "$N"); do
+				submit '{"command":["/bin/true"]}' >/dev/null
+			done
+		fi
 		base=$((base + N))
 		wait_for done_ge "$base"
 		t1=$(now_ms)
