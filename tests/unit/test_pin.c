@@ -213,6 +213,22 @@ inode(struct tu_spool *f, const char *id, const char *ext)
 	return st.st_ino;
 }
 
+/* Empties <id>.wip as a power loss may, and reads the job: from its
+ * <id>.held, running. */
+static json_t *
+read_emptied(struct tu_spool *f, const char *id)
+{
+	enum js_state st;
+	json_t *got;
+
+	scribble(f, id, "");
+	got = js_spool_read(f->sp, id, &st);
+	assert_non_null(got);
+	assert_int_equal(st, JS_WIP);
+	assert_string_equal(js_job_str(got, "id"), id);
+	return got;
+}
+
 /* The start record is written without a data sync; the claimed file is
  * kept as <id>.held until the run ends, and read in place of a .wip that
  * a power loss emptied. */
@@ -242,11 +258,7 @@ test_pin_held(void **state)
 	assert_int_equal(js_job_int(got, "pid", 0), 4242);
 	json_decref(got);
 	/* a power loss took its data: the job is read from .held */
-	scribble(f, id, "");
-	got = js_spool_read(f->sp, id, &st);
-	assert_non_null(got);
-	assert_int_equal(st, JS_WIP);
-	assert_string_equal(js_job_str(got, "id"), id);
+	got = read_emptied(f, id);
 	assert_int_equal(js_job_int(got, "pid", 0), 0);
 	json_decref(got);
 	/* half a record is no better */
@@ -483,12 +495,7 @@ test_claim_held(void **state)
 	assert_string_equal(js_job_str(got, "worker"), "remote-1");
 	json_decref(got);
 	/* a power loss took the record's data: the job is read from .held */
-	scribble(f, id, "");
-	got = js_spool_read(f->sp, id, &st);
-	assert_non_null(got);
-	assert_int_equal(st, JS_WIP);
-	assert_string_equal(js_job_str(got, "id"), id);
-	json_decref(got);
+	json_decref(read_emptied(f, id));
 	json_decref(job);
 
 	/* finished by the worker: .held goes */
