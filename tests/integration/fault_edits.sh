@@ -26,7 +26,7 @@ fill() {
 	[ "$(df -P "$SPOOL" | awk 'NR == 2 { print $4 }')" -eq 0 ]
 }
 tmp_count() { ls -A "$SPOOL/tmp" | grep -v '^health-' | wc -l; }
-state() { (cd "$SPOOL" && ls "$1".* 2>/dev/null | sed 's/^[^.]*\.//' | grep -v '^log$'); }
+state() { (cd "$SPOOL" && ls "$1".* 2>/dev/null | sed 's/^[^.]*\.//' | grep -v -e '^log$' -e '^held$'); }
 
 check "apiserver starts on a 1 MiB tmpfs spool" start_api \
 	--token w:w0rker:worker --token u:us3r
