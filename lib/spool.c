@@ -1464,29 +1464,13 @@ check_claim(struct js_spool *sp, const char *id, long long want, int running)
 int
 js_spool_start(struct js_spool *sp, const struct js_claim *c, json_t *job)
 {
-	char wip[JS_NAME_SIZE], tmpname[JS_NAME_SIZE], *text;
-	size_t len;
-	int lk, rc = -1, saved;
+	/* js_spool_start_pin with nothing pinned: the claim is checked by
+	 * reading <id>.wip, the claimed file kept as <id>.held and the
+	 * record's data not synced, as for a processor's own start */
+	struct js_pin pin = { -1 };
+	int rc = js_spool_start_pin(sp, c, job, &pin);
 
-	if (js_spool_name(wip, c->id, "wip") < 0)
-		return -1;
-	if ((text = js_job_dump(job, &len)) == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
-	lk = js_spool_lock(sp, c->id);
-	/* relaxed: after a power loss no process of this run is alive and
-	 * the job is claimed again (jobspool(5), "Atomicity and durability");
-	 * the record's data is not synced when the claimed file is kept as
-	 * <id>.held, as js_spool_start_pin does */
-	if (lk >= 0 && check_claim(sp, c->id, c->generation - 1, 0) == 0 &&
-	    write_tmp_fd(sp, text, len, tmpname,
-	    sp->nosync || hold(sp, c->id) == 0, NULL) == 0)
-		rc = publish(sp, tmpname, wip, 0);
-	saved = errno;
-	js_spool_unlock(lk);
-	free(text);
-	errno = saved;
+	js_spool_unpin(&pin);
 	return rc;
 }
 
