@@ -1900,12 +1900,23 @@ int
 js_spool_requeue(struct js_spool *sp, const struct js_claim *c, json_t *job,
     int give_back_attempt, int64_t not_before_ms)
 {
+	struct js_pin none = { -1 };
+
+	return js_spool_requeue_pin(sp, c, job, give_back_attempt,
+	    not_before_ms, &none);
+}
+
+int
+js_spool_requeue_pin(struct js_spool *sp, const struct js_claim *c,
+    json_t *job, int give_back_attempt, int64_t not_before_ms,
+    const struct js_pin *pin)
+{
 	int lk, rc = -1;
 
 	lk = js_spool_lock_id(sp, c->id);
 	if (lk < 0)
 		return -1;
-	if (check_claim(sp, c->id, c->generation, 0) < 0) {
+	if (check_claim_pin(sp, c->id, c->generation, 0, pin->wip) < 0) {
 		lost_held(sp, c->id);
 		goto out;
 	}

@@ -342,6 +342,12 @@ int js_spool_finish(struct js_spool *sp, const struct js_claim *c, json_t *job,
  */
 int js_spool_requeue(struct js_spool *sp, const struct js_claim *c, json_t *job,
     int give_back_attempt, int64_t not_before_ms);
+/* js_spool_requeue checking the claim by pin (js_spool_claim_pin,
+ * js_spool_start_pin): also a claim whose run never started, whose
+ * <id>.wip still holds the job as it was pending. */
+int js_spool_requeue_pin(struct js_spool *sp, const struct js_claim *c,
+    json_t *job, int give_back_attempt, int64_t not_before_ms,
+    const struct js_pin *pin);
 
 /* Called for each lease recovered, before the job is requeued or failed,
  * with the id of its file name (a hand-written job may have no "id" field):

@@ -22,12 +22,24 @@ struct commit {
 	int stop;
 };
 
-/* Writes j's result; with JS_RELAXED the caller syncs the directory. */
+/* Writes j's result; with JS_RELAXED the caller syncs the directory.  A
+ * want of descriptors (the loop's runs hold them, and free them as they
+ * end) is waited out, RECORD_TRIES times RECORD_PAUSE_NS at most: the
+ * record fails so before it changes anything (at the job's lock or its new
+ * file), and the result is not lost for it. */
+#define RECORD_TRIES	50
+#define RECORD_PAUSE_NS	20000000L
+
 static void
 record(struct js_spool *sp, struct commit_job *j, int flags)
 {
-	j->rc = js_spool_finish_pin(sp, &j->claim, j->job, j->state, &j->pin,
-	    flags);
+	const struct timespec pause = { 0, RECORD_PAUSE_NS };
+	int tries = 0;
+
+	while ((j->rc = js_spool_finish_pin(sp, &j->claim, j->job, j->state,
+	    &j->pin, flags)) < 0 && (errno == EMFILE || errno == ENFILE) &&
+	    ++tries < RECORD_TRIES)
+		(void)nanosleep(&pause, NULL);
 	j->err = j->rc < 0 ? errno : 0;
 }
 

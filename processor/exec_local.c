@@ -114,7 +114,7 @@ exec_spawn(struct executor *ex, const char *id, json_t *job, char **argv,
 	struct run_spec *rs = &run->spec;
 	struct stat lst;
 	long long remote_base;
-	int logfd, p[2];
+	int logfd, p[2], e;
 
 	run->argv = argv;
 	run->wfd = -1;
@@ -161,6 +161,7 @@ exec_spawn(struct executor *ex, const char *id, json_t *job, char **argv,
 	run->log_failed = 0;
 	return 0;
 fail:
+	e = errno;	/* (the caller tells a want of descriptors by it) */
 	if (p[0] >= 0)
 		close(p[0]);
 	if (p[1] >= 0)
@@ -169,6 +170,7 @@ fail:
 		close(logfd);
 	proc_free_words(run->argv);
 	run->argv = NULL;
+	errno = e;
 	return -1;
 }
 

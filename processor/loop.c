@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -109,6 +110,11 @@ struct loop {
 	int link_died;		/* remote mode: the link exited */
 	struct presence *presence;	/* registry entry, pauses (presence.c) */
 	struct notifier *notifier;	/* webhook, Telegram (notifier.h) */
+	/* descriptors (fd_room): the open-file limit, and while they run
+	 * short, the monotonic time of the next try (0: not short) */
+	rlim_t nofile;
+	int64_t fd_retry;
+	int64_t fd_warned;	/* monotonic ms of the last warning */
 };
 
 /* Whether the run has ended (its log being hashed): no more signals,
@@ -446,6 +452,7 @@ release(struct loop *l, struct run *r)
 	memset(r, 0, sizeof *r);
 	r->pin.wip = -1;
 	l->active--;
+	l->fd_retry = 0;	/* its descriptors are free again */
 }
 
 
@@ -533,8 +540,8 @@ finish(struct loop *l, struct run *r, enum js_state state)
 static void
 requeue(struct loop *l, struct run *r, int give_back, int64_t not_before)
 {
-	if (js_spool_requeue(l->sp, &r->claim, r->job, give_back,
-	    not_before) < 0) {
+	if (js_spool_requeue_pin(l->sp, &r->claim, r->job, give_back,
+	    not_before, &r->pin) < 0) {
 		if (errno == ESTALE)
 			js_warn("job %s: lease lost; result discarded", r->id);
 		else
@@ -859,6 +866,116 @@ claim_refused(struct loop *l, const char *id, json_t *job)
 	json_decref(job);
 }
 
+/* ---- descriptors ----
+ * A processor whose open-file limit is near what its -j runs need (each
+ * running job holds three of its descriptors, up to nine while it starts,
+ * and recording a result takes two more) runs fewer jobs at once instead
+ * of failing them: while other runs go on, it claims nothing when fewer
+ * than FD_ROOM descriptors are free, and gives a job whose start ran out
+ * of them back to pending; it claims again once a run ends, or
+ * FD_RETRY_MS later.  With no other run going, a start that runs out of
+ * descriptors fails the job, saying so: none would free them. */
+#define FD_ROOM		12
+#define FD_RETRY_MS	1000
+#define FD_WARN_MS	60000
+
+static int
+out_of_fds(int e)
+{
+	return e == EMFILE || e == ENFILE;
+}
+
+/* Whether FD_ROOM descriptors are free, found without taking them (a
+ * thread recording a result must not find them in use by the probe): by
+ * whether the first of the top FD_ROOM below the limit is free, since
+ * descriptors are handed out lowest first.  Without a system call where
+ * the limit is far above what -j runs need. */
+static int
+fd_room(const struct loop *l)
+{
+	int fd, ok;
+
+	if (l->nofile == RLIM_INFINITY ||
+	    l->nofile >= (rlim_t)l->cfg->jobs * 16 + 256)
+		return 1;
+	if (l->nofile <= FD_ROOM)
+		return 0;
+	fd = fcntl(l->epfd, F_DUPFD_CLOEXEC, (int)(l->nofile - FD_ROOM));
+	if (fd < 0)
+		return !out_of_fds(errno);
+	ok = fd == (int)(l->nofile - FD_ROOM);
+	(void)close(fd);
+	return ok;
+}
+
+/* Whether the open-file limit leaves a job room once the processor has
+ * set up (its descriptors are then the lowest ones): 0, or -1 saying why. */
+static int
+fd_enough(const struct loop *l)
+{
+	int fd;
+
+	if (l->nofile == RLIM_INFINITY ||
+	    l->nofile >= (rlim_t)l->cfg->jobs * 16 + 256)
+		return 0;
+	fd = fcntl(l->epfd, F_DUPFD_CLOEXEC, 0);
+	if (fd >= 0)
+		(void)close(fd);
+	if (fd >= 0 && (rlim_t)fd + FD_ROOM <= l->nofile)
+		return 0;
+	js_err("the open-file limit (%llu) leaves %llu descriptors free once "
+	    "the processor has started, and a job needs %d: raise it "
+	    "(ulimit -n, LimitNOFILE=)", (unsigned long long)l->nofile,
+	    fd >= 0 ? (unsigned long long)(l->nofile - (rlim_t)fd) : 0ULL,
+	    FD_ROOM);
+	return -1;
+}
+
+/* Whether claims wait for a run to end (descriptors ran short). */
+static int
+fd_blocked(const struct loop *l)
+{
+	return l->fd_retry != 0 && l->active > 0 && js_mono_ms() < l->fd_retry;
+}
+
+/* Descriptors ran short with runs going: no claim until one ends.  Said
+ * once a minute at most. */
+static void
+fd_short(struct loop *l)
+{
+	int64_t now = js_mono_ms();
+
+	l->fd_retry = now + FD_RETRY_MS;
+	if (l->fd_warned != 0 && now - l->fd_warned < FD_WARN_MS)
+		return;
+	l->fd_warned = now;
+	js_warn("file descriptors run short (open-file limit %llu, jobs "
+	    "running: %zu): no other job starts until one of them ends",
+	    (unsigned long long)l->nofile, l->active);
+}
+
+/* A run that could not start for want of descriptors (e) while others go
+ * on, which hold them and will free them: its job is given back to
+ * pending, its attempt not counted, its slot released, and claims wait
+ * (fd_short).  1 if so; 0: it fails or waits as any other. */
+static int
+fd_give_back(struct loop *l, struct run *r, int e, const char *err)
+{
+	if (!out_of_fds(e) || l->active < 2)
+		return 0;
+	if (js_spool_requeue_pin(l->sp, &r->claim, r->job, 1, 0, &r->pin) < 0)
+		js_err("job %s: %s, and cannot give it back: %s (the lease "
+		    "will expire and the job run again)", r->id, err,
+		    strerror(errno));
+	else
+		js_info("job %s: %s; given back to pending, to start once a "
+		    "running job ends (%zu running)", r->id, err,
+		    l->active - 1);
+	release(l, r);
+	fd_short(l);
+	return 1;
+}
+
 /* Claims job id and starts it. */
 static void
 claim(struct loop *l, const char *id)
@@ -866,7 +983,7 @@ claim(struct loop *l, const char *id)
 	struct run *r = free_slot(l);
 	char err[512];
 	json_t *job, *to;
-	int c, started;
+	int c, started, e;
 
 	if (r == NULL)
 		return;
@@ -897,8 +1014,11 @@ claim(struct loop *l, const char *id)
 		return;
 	}
 	started = 0;
-	if (l->ex->ops->prepare(l->ex, id, job, &r->x, err, sizeof err) == 0 &&
-	    watch_output(l, r, err, sizeof err) == 0) {
+	errno = 0;	/* (a failure of the job's own, e.g. its argv, sets none) */
+	if (l->ex->ops->prepare(l->ex, id, job, &r->x, err, sizeof err) < 0 ||
+	    watch_output(l, r, err, sizeof err) < 0) {
+		e = errno;
+	} else {
 		struct js_start st;
 		struct run_record rec = { record_write, &st };
 		int rc;
@@ -907,9 +1027,15 @@ claim(struct loop *l, const char *id)
 		 * process writes the record, then executes */
 		if (js_spool_start_open(l->sp, &r->claim, job, &r->pin,
 		    &st) < 0) {
-			start_refused(r);
+			e = errno;
 			l->ex->ops->abort(l->ex, &r->x);
-			release(l, r);
+			snprintf(err, sizeof err, "cannot record its start: %s",
+			    strerror(e));
+			if (!fd_give_back(l, r, e, err)) {
+				errno = e;
+				start_refused(r);
+				release(l, r);
+			}
 			return;
 		}
 		rc = l->ex->ops->start(l->ex, &r->x, &rec, err, sizeof err);
@@ -923,8 +1049,10 @@ claim(struct loop *l, const char *id)
 				    (int64_t)(json_number_value(to) * 1000.0);
 			return;
 		}
+		e = 0;	/* (its process's report says why) */
 	}
-	not_started(l, r, err, started);
+	if (started || !fd_give_back(l, r, e, err))
+		not_started(l, r, err, started);
 }
 
 static void
@@ -933,14 +1061,20 @@ claim_ready(struct loop *l)
 	char id[JS_ID_SIZE];
 
 	if (l->stopping || l->active >= (size_t)l->cfg->jobs ||
-	    js_queue_len(l->q) == 0)
+	    js_queue_len(l->q) == 0 || fd_blocked(l))
 		return;
 	if (presence_pause_read(l->presence))
 		return;		/* the whole spool is paused */
-	while (l->active < (size_t)l->cfg->jobs &&
-	    js_queue_pop(l->q, js_now_ms(), id))
+	while (l->active < (size_t)l->cfg->jobs && !fd_blocked(l)) {
+		if (l->active > 0 && !fd_room(l)) {
+			fd_short(l);
+			break;
+		}
+		if (!js_queue_pop(l->q, js_now_ms(), id))
+			break;
 		if (!presence_hold(l->presence, id))
 			claim(l, id);
+	}
 }
 
 /* The registry entry's refresh, and the jobs a label pause held back,
@@ -1198,7 +1332,8 @@ next_wakeup(struct loop *l)
 	if (nr != 0 && !l->stopping &&
 	    l->active < (size_t)l->cfg->jobs) {
 		int64_t wait = nr - js_now_ms();
-		EARLIER(js_mono_ms() + (wait > 0 ? wait : 0) + 1);
+		EARLIER(fd_blocked(l) ? l->fd_retry :
+		    js_mono_ms() + (wait > 0 ? wait : 0) + 1);
 	}
 #undef EARLIER
 	return t;
@@ -1424,6 +1559,7 @@ int
 proc_loop(struct js_spool *sp, struct proc_config *cfg)
 {
 	struct loop l;
+	struct rlimit rl;
 	char lease[JS_DURATION_SIZE], err[512];
 	int rc = 1;
 
@@ -1440,6 +1576,9 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 	l.q = js_queue_new();
 	l.nruns = (size_t)cfg->jobs;
 	l.runs = calloc(l.nruns, sizeof *l.runs);
+	/* (as run_raise_nofile left it) */
+	l.nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur :
+	    RLIM_INFINITY;
 	if (l.q == NULL || l.runs == NULL || l.ex == NULL) {
 		js_err("out of memory");
 		goto out;
@@ -1469,6 +1608,8 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 		js_err("out of memory");
 		goto out;
 	}
+	if (fd_enough(&l) < 0)
+		goto out;
 	scan(&l);
 	l.next_scan = js_mono_ms() + cfg->scan_interval_ms;
 	rc = run_loop(&l);

@@ -488,8 +488,10 @@ run_prepare(const struct run_spec *rs, struct run_child *rc, char *err,
 	rc->in = rs->watcher ? open("/dev/null", O_RDONLY | O_CLOEXEC) :
 	    stdin_fd(text, text ? json_string_length(tv) : 0);
 	if (rc->in < 0) {
-		snprintf(err, errlen, "cannot prepare stdin: %s", strerror(errno));
+		int e = errno;	/* (the caller tells a want of descriptors) */
+		snprintf(err, errlen, "cannot prepare stdin: %s", strerror(e));
 		run_abort(rc);
+		errno = e;
 		return -1;
 	}
 	return 0;

@@ -221,7 +221,10 @@ mkdir -m 0750 "$SPOOL" "$SPOOL/tmp"
 RWD=$MNT/rwork
 mkdir -m 0750 "$RWD"
 checkpoint
-start_api --lease 3s --token w:wsecret:worker
+# (a lease of 6 s, heartbeats every 2 s: one missed under a loaded
+# machine's sanitizers must not pass for the power loss, which would make
+# a third attempt)
+start_api --lease 6s --token w:wsecret:worker
 start_remote() {
 	PROC_N=$((PROC_N + 1))
 	PROC_LOG="$WORK/proc.$PROC_N.log"
@@ -263,8 +266,10 @@ check "remote: after restart the lost job runs again once its lease expired" \
 	wait_final 60 "$RLONG"
 eq "  and completes" "$(jq -r .status "$SPOOL/$RLONG.completed" 2>/dev/null)" \
 	completed
-eq "  on its second attempt" \
-	"$(jq -r .attempts "$SPOOL/$RLONG.completed" 2>/dev/null)" 2
+ra=$(jq -r .attempts "$SPOOL/$RLONG.completed" 2>/dev/null)
+eq "  on its second attempt" "$ra" 2
+# (what each program said of it, to tell why if not)
+[ "$ra" = 2 ] || grep -h "$RLONG" "$API_LOG" "$WORK"/proc.*.log
 check "  its log is the re-run's" grep -q rerun-ok "$SPOOL/$RLONG.log"
 eq "remote: the quick job ran once" \
 	"$(jq -r .attempts "$SPOOL/$QUICK.completed" 2>/dev/null)" 1
