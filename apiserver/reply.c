@@ -321,6 +321,12 @@ reply_errno(struct MHD_Connection *c, int e, const char *what)
 	case ENOMEM:
 		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "%s: out of memory", what);
+	case EMFILE:
+	case ENFILE:	/* a burst of clients: said, as an admin may raise it */
+		js_warn("%s: %s", what, strerror(e));
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "%s: the server is out of file descriptors; try again "
+		    "later", what);
 	case EAGAIN:	/* e.g. a listing that jobs kept changing under */
 		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "%s: the spool is changing too fast; try again", what);

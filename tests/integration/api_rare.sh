@@ -6,7 +6,8 @@
 # exist, a job removed while it is followed, and a batch's merged log with
 # lines written in pieces, a line over 64 KiB and unterminated last lines
 # (followed and not), lost inotify events, the server on IPv6 (its access
-# log), a worker's finish when the server cannot read the job's log.
+# log), a worker's finish when the server cannot read the job's log, a
+# burst of clients against a low open-file limit.
 . "$(dirname "$0")/lib.sh"
 
 new_spool
@@ -182,4 +183,49 @@ if ip -6 addr show lo 2>/dev/null | grep -q '::1'; then
 else
 	skip permission "no IPv6 loopback" "the server over IPv6"
 fi
+# ---- out of file descriptors: a burst of 40 clients against an open-file
+# limit of 20 gets 201 or 503 saying so (logged), each 201 is a whole job,
+# and nothing is left half-written ----
+new_spool
+mkdir -m 0770 "$SPOOL/tmp"
+FDLOG=$W/fd.api.log
+(ulimit -n 20 && exec "$JS_BIN/jobspool-apiserver" --spool "$SPOOL" \
+	--listen 127.0.0.1:0 2>"$FDLOG") &
+FD_PID=$!
+T_PIDS="$T_PIDS $FD_PID"
+check "open-file limit 20: the server starts" wait_until 20 \
+	grep -q 'listening on http' "$FDLOG"
+FURL=$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$FDLOG" | head -n 1)
+pids="" i=0
+while [ $i -lt 40 ]; do
+	curl -s -m 20 -o "$W/fd.$i.body" -w '%{http_code}' \
+		-d '{"command":["true"]}' "$FURL/api/v1/jobs" >"$W/fd.$i.code" &
+	pids="$pids $!"
+	i=$((i + 1))
+done
+for p in $pids; do wait "$p"; done
+n201=0 n503=0 other="" i=0
+while [ $i -lt 40 ]; do
+	case "$(cat "$W/fd.$i.code")" in
+	201) n201=$((n201 + 1)) ;;
+	503) n503=$((n503 + 1))
+		jq -r .error "$W/fd.$i.body" | grep -q \
+		    '^cannot store the job: the server is out of file descriptors; try again later$' ||
+			other="$other 503:$(cat "$W/fd.$i.body")" ;;
+	*) other="$other $(cat "$W/fd.$i.code")" ;;
+	esac
+	i=$((i + 1))
+done
+eq "  each of 40 answered 201 ($n201) or 503 out of file descriptors ($n503)" \
+	"${other:-none}" none
+eq "  each 201 is a pending job" "$(ls "$SPOOL" | grep -c '\.pending$')" "$n201"
+eq "  nothing half-written in tmp/" "$(ls "$SPOOL/tmp")" ""
+[ "$n503" -eq 0 ] ||
+	check "  the server logged it" grep -q \
+	    'cannot store the job: Too many open files' "$FDLOG"
+eq "  and still answers" \
+	"$(curl -s -o /dev/null -w '%{http_code}' "$FURL/healthz")" 200
+kill -TERM "$FD_PID"
+wait "$FD_PID"
+eq "  and exits 0 on SIGTERM" "$?" 0
 finish

@@ -334,8 +334,9 @@ if cc -O1 -shared -fPIC -o "$WORK/failfd.so" "$(dirname "$0")/failfd.c" \
 	    2>>"$PROC_LOG" &
 	PROC_PID=$!
 	T_PIDS="$T_PIDS $PROC_PID"
-	ga=$(submit '{"shell":"sleep 2"}')
-	gb=$(submit '{"shell":"sleep 2"}')
+	# (5 s: both still run when the third is claimed, on a loaded machine)
+	ga=$(submit '{"shell":"sleep 5"}')
+	gb=$(submit '{"shell":"sleep 5"}')
 	running() { [ "$(jq -r .status "$SPOOL/$1.wip" 2>/dev/null)" = running ]; }
 	both_running() { running "$ga" && running "$gb"; }
 	check "give back: two jobs run" wait_until 20 both_running
