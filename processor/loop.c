@@ -885,18 +885,26 @@ out_of_fds(int e)
 	return e == EMFILE || e == ENFILE;
 }
 
+/* Whether the open-file limit is near what -j runs need (below 16 a job
+ * plus 256): only then are descriptors counted, elsewhere at no cost. */
+static int
+fd_tight(const struct loop *l)
+{
+	return l->nofile != RLIM_INFINITY &&
+	    l->nofile < (rlim_t)l->cfg->jobs * 16 + 256;
+}
+
 /* Whether FD_ROOM descriptors are free, found without taking them (a
  * thread recording a result must not find them in use by the probe): by
  * whether the first of the top FD_ROOM below the limit is free, since
  * descriptors are handed out lowest first.  Without a system call where
- * the limit is far above what -j runs need. */
+ * the limit is not tight. */
 static int
 fd_room(const struct loop *l)
 {
 	int fd, ok;
 
-	if (l->nofile == RLIM_INFINITY ||
-	    l->nofile >= (rlim_t)l->cfg->jobs * 16 + 256)
+	if (!fd_tight(l))
 		return 1;
 	if (l->nofile <= FD_ROOM)
 		return 0;
@@ -915,8 +923,7 @@ fd_enough(const struct loop *l)
 {
 	int fd;
 
-	if (l->nofile == RLIM_INFINITY ||
-	    l->nofile >= (rlim_t)l->cfg->jobs * 16 + 256)
+	if (!fd_tight(l))
 		return 0;
 	fd = fcntl(l->epfd, F_DUPFD_CLOEXEC, 0);
 	if (fd >= 0)
