@@ -32,7 +32,8 @@
  * share it; a lone writer never waits. */
 struct dirsync {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv;		/* an fsync ended */
+	pthread_cond_t drained;		/* no durable write under way */
 	unsigned long long asked;	/* callers so far */
 	unsigned long long done;	/* callers covered by a good fsync */
 	unsigned long long failed;	/* callers covered by a failed one */
@@ -66,6 +67,7 @@ js_spool_open(const char *path, int flags, char *err, size_t errlen)
 	sp->nosync = (flags & JS_SPOOL_VOLATILE) != 0;
 	sp->ds.mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	sp->ds.cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+	sp->ds.drained = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	sp->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sp->dirfd < 0 && errno == ENOENT && (flags & JS_SPOOL_CREATE)) {
 		if (mkdir(path, 0770) < 0 && errno != EEXIST) {
@@ -124,6 +126,7 @@ js_spool_close(struct js_spool *sp)
 	if (sp->tmpfd >= 0)
 		close(sp->tmpfd);
 	pthread_cond_destroy(&sp->ds.cv);
+	pthread_cond_destroy(&sp->ds.drained);
 	pthread_mutex_destroy(&sp->ds.mu);
 	free(sp->path);
 	free(sp);
@@ -350,7 +353,7 @@ dirsync_lead(struct js_spool *sp)
 
 	ds->busy = 1;
 	if (ds->writing > 0 && js_mono_deadline(&until, JS_GROUP_WAIT_NS) == 0)
-		while (ds->writing > 0 && pthread_cond_clockwait(&ds->cv,
+		while (ds->writing > 0 && pthread_cond_clockwait(&ds->drained,
 		    &ds->mu, CLOCK_MONOTONIC, &until) == 0)
 			;
 	upto = ds->asked;
@@ -435,8 +438,9 @@ dirsync_writing(struct dirsync *ds, int d)
 {
 	pthread_mutex_lock(&ds->mu);
 	ds->writing += d;
-	if (ds->writing == 0)
-		pthread_cond_broadcast(&ds->cv);
+	if (ds->writing == 0)	/* the leader gathering, if any; not
+				 * those waiting for its fsync */
+		pthread_cond_signal(&ds->drained);
 	pthread_mutex_unlock(&ds->mu);
 }
 

@@ -669,27 +669,45 @@ settle(struct loop *l, struct run *r)
 }
 
 /* Hashes the ended run's log: in a thread when one can be made (then 1:
- * handle_hashed settles the run), else here (0).  Without a readable log
- * the job records no digest, as before. */
+ * handle_hashed settles the run), else here (0).  A log of at most
+ * HASH_HERE_MAX bytes (most jobs': empty or a few lines) is hashed here
+ * at once: a few microseconds, less than handing it to the thread and
+ * back; an empty one (empty: its size as the run's descriptor saw it)
+ * is not even opened.  Without a readable log the job records no digest,
+ * as before. */
+#define HASH_HERE_MAX 4096
 static int
-hash_log(struct loop *l, struct run *r)
+hash_log(struct loop *l, struct run *r, int empty)
 {
 	char hex[JS_SHA256_HEX_SIZE];
 	uint64_t size;
-	int fd = js_spool_log_open(l->sp, r->id, 0);
+	struct stat st;
+	int fd;
 
-	if (fd < 0) {
+	if (empty) {
+		struct js_sha256 s;
+		unsigned char md[JS_SHA256_SIZE];
+
+		js_sha256_init(&s);
+		js_sha256_final(&s, md);
+		js_sha256_hex(md, hex);
+		set_digest(r, hex, 0);
+		return 0;
+	}
+	if ((fd = js_spool_log_open(l->sp, r->id, 0)) < 0) {
 		js_warn("job %s: cannot read its log: %s", r->id, strerror(errno));
 		return 0;
 	}
-	r->hashing = l->hasher != NULL ? loghash_start(l->hasher, fd) : NULL;
-	if (r->hashing != NULL) {
+	if (fstat(fd, &st) == 0 && st.st_size <= HASH_HERE_MAX)
+		r->hashing = NULL;
+	else if ((r->hashing = l->hasher != NULL ?
+	    loghash_start(l->hasher, fd) : NULL) != NULL) {
 		r->deadline = r->kill_at = 0;	/* it has ended */
 		return 1;
-	}
-	js_debug("job %s: hashing its log in the loop%s%s", r->id,
-	    l->hasher != NULL ? ": " : "", l->hasher != NULL ?
-	    strerror(errno) : "");
+	} else
+		js_debug("job %s: hashing its log in the loop%s%s", r->id,
+		    l->hasher != NULL ? ": " : "", l->hasher != NULL ?
+		    strerror(errno) : "");
 	if (js_sha256_fd(fd, hex, &size) == 0)
 		set_digest(r, hex, size);
 	else
@@ -702,18 +720,24 @@ hash_log(struct loop *l, struct run *r)
 static void
 job_exited(struct loop *l, struct run *r, const struct exec_result *res)
 {
+	struct stat st;
+	int empty;
+
 	r->result = record_exit(l, r, res);
 	/* what the run wrote before it ended is in the pipe (at most its
 	 * size): copy it, drop whatever strays outside its process group may
 	 * still write */
 	exec_output_drain(r->id, &r->x, 2 * EXEC_PIPE_SIZE);
+	/* still the log, and empty: nothing to read back */
+	empty = r->x.out_open && fstat(r->x.logfd, &st) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_nlink > 0 && st.st_size == 0;
 	unwatch_output(l, r);
 	/* (true stays true: a retry appends to the same, capped log) */
 	if (r->x.truncated || !json_is_true(json_object_get(r->job,
 	    "log_truncated")))
 		json_object_set_new(r->job, "log_truncated",
 		    json_boolean(r->x.truncated));
-	if (!hash_log(l, r))
+	if (!hash_log(l, r, empty))
 		settle(l, r);
 }
 
