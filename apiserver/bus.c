@@ -114,10 +114,14 @@ struct seen {
  * running name that appears is remembered; a final name that appears for
  * a remembered job is its finish, put into fins[*nfin] (at most cap); a
  * pending or running name removed with no other name of the job left
- * (deleted by hand) is forgotten.
+ * (deleted by hand) is forgotten.  A .wip renamed from another name in
+ * the spool (here: the event before moved that name away, same cookie)
+ * is a claim, which holds no start yet: the start record comes from tmp/
+ * and is read then.
  */
 static void
-track(struct bus *b, const struct inotify_event *ev, struct seen *sn)
+track(struct bus *b, const struct inotify_event *ev, struct seen *sn,
+    int renamed_here)
 {
 	char id[JS_ID_SIZE];
 	const char *side;
@@ -133,7 +137,8 @@ track(struct bus *b, const struct inotify_event *ev, struct seen *sn)
 			if (live_add(b, id) < 0)
 				js_warn("out of memory: a job's finish will not "
 				    "be counted in /metrics");
-			if (st == JS_WIP && js_idmap_get(&b->live, id, &val) &&
+			if (st == JS_WIP && !renamed_here &&
+			    js_idmap_get(&b->live, id, &val) &&
 			    val == NULL && sn->nstart < sn->cap)
 				memcpy(sn->starts[sn->nstart++].id, id, JS_ID_SIZE);
 		} else if ((JS_FINAL_MASK & JS_STATE_BIT(st)) &&
@@ -142,8 +147,10 @@ track(struct bus *b, const struct inotify_event *ev, struct seen *sn)
 			sn->fins[sn->nfin++].state = (enum js_state)st;
 		}
 	} else if ((ev->mask & IN_DELETE) && (st == JS_PENDING ||
-	    st == JS_WIP) && js_spool_find(b->sp, id, &now) < 0 &&
-	    errno == ENOENT) {
+	    st == JS_WIP) && js_idmap_get(&b->live, id, NULL) &&
+	    js_spool_find(b->sp, id, &now) < 0 && errno == ENOENT) {
+		/* (one not remembered, e.g. the .wip a finish removes after
+		 * its final file appeared, has nothing to forget) */
 		live_del(b, id);
 	}
 }
@@ -270,12 +277,16 @@ static void
 take_events(struct bus *b, const char *buf, ssize_t n, struct seen *sn,
     int *pending, int *overflow)
 {
+	uint32_t from = 0;	/* cookie of the event before, if it moved a
+				 * name away */
 	ssize_t off;
 
 	for (off = 0; off < n; ) {
 		const struct inotify_event *ev =
 		    (const struct inotify_event *)(buf + off);
-		track(b, ev, sn);
+		track(b, ev, sn, (ev->mask & IN_MOVED_TO) && ev->cookie != 0 &&
+		    ev->cookie == from);
+		from = (ev->mask & IN_MOVED_FROM) ? ev->cookie : 0;
 		if (ev->mask & IN_Q_OVERFLOW)
 			*overflow = 1;
 		if ((ev->mask & IN_Q_OVERFLOW) || (ev->len > 0 &&

@@ -289,11 +289,14 @@ claim_once(struct api *a, const struct idx_filter *f,
 		return -1;
 	for (i = 0; i < cands->n; i++) {
 		struct js_claim cl;
+		struct js_pin pin = { -1 };
 		json_t *job = NULL;
+		int started;
 
 		if (!claim_eligible(a, f, ps, cands, i, now, next_nb, &h))
 			continue;
-		if (js_spool_claim(a->sp, h.id, worker, &cl, &job) < 0) {
+		if (js_spool_claim_pin(a->sp, h.id, worker, &cl, &job,
+		    &pin) < 0) {
 			if (spool_wide(errno)) {
 				json_decref(job);
 				rc = -1;
@@ -317,7 +320,12 @@ claim_once(struct api *a, const struct idx_filter *f,
 			continue;
 		}
 		idx_forget(a->idx, h.id);
-		if (js_spool_start(a->sp, &cl, job) < 0) {
+		/* (the claimed file held: not read back to check the claim) */
+		started = js_spool_start_pin(a->sp, &cl, job, &pin) < 0 ?
+		    errno : 0;
+		js_spool_unpin(&pin);
+		if (started != 0) {
+			errno = started;
 			/* the lease expires and recovery requeues it */
 			js_warn("job %s: cannot record its claim: %s", h.id,
 			    strerror(errno));
@@ -750,7 +758,8 @@ finish_ask_parse(struct MHD_Connection *c, json_t *body, json_t **wjob,
  * lease of generation gen and answers with it; takes stored. */
 static enum MHD_Result
 finish_store(struct api *a, struct MHD_Connection *c, const char *id,
-    long long gen, json_t *stored, int state, int give_back)
+    long long gen, json_t *stored, int state, int give_back,
+    const struct js_pin *pin)
 {
 	struct js_claim cl;
 	char err[300];
@@ -768,8 +777,9 @@ finish_store(struct api *a, struct MHD_Connection *c, const char *id,
 	memcpy(cl.id, id, JS_ID_SIZE);
 	cl.generation = gen;
 	if ((state == JS_PENDING ?
-	    js_spool_requeue(a->sp, &cl, stored, give_back, nb) :
-	    js_spool_finish(a->sp, &cl, stored, (enum js_state)state)) < 0) {
+	    js_spool_requeue_pin(a->sp, &cl, stored, give_back, nb, pin) :
+	    js_spool_finish_pin(a->sp, &cl, stored, (enum js_state)state, pin,
+	    JS_DURABLE)) < 0) {
 		int e = errno;
 		json_decref(stored);
 		if (e == ESTALE)
@@ -789,6 +799,7 @@ route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
     const char *id)
 {
 	json_t *body, *wjob, *stored;
+	struct js_pin pin;
 	enum MHD_Result rc;
 	long long gen;
 	char err[300];
@@ -800,18 +811,21 @@ route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
 		json_decref(body);
 		return rc;
 	}
-	stored = js_spool_read_state(a->sp, id, JS_WIP);
+	/* the file read is held: the store checks the lease by it */
+	stored = js_spool_read_wip_pin(a->sp, id, &pin);
 	if (stored == NULL && errno != ENOENT && errno != EBADMSG) {
 		json_decref(body);
 		return reply_errno(c, errno, "finish");
 	}
 	if (!holds_lease(stored, gen)) {
+		js_spool_unpin(&pin);
 		json_decref(stored);
 		json_decref(body);
 		return finish_stale(a, c, id, gen);
 	}
 	if (copy_results(stored, wjob, state == JS_PENDING, err,
 	    sizeof err) < 0) {
+		js_spool_unpin(&pin);
 		json_decref(stored);
 		json_decref(body);
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
@@ -819,7 +833,9 @@ route_worker_finish(struct api *a, struct MHD_Connection *c, struct req *r,
 	json_decref(body);
 	if (state != JS_PENDING)
 		log_digest(a, id, stored);
-	return finish_store(a, c, id, gen, stored, state, give_back);
+	rc = finish_store(a, c, id, gen, stored, state, give_back, &pin);
+	js_spool_unpin(&pin);
+	return rc;
 }
 
 /* ---- the log upload ---- */

@@ -734,6 +734,24 @@ js_spool_read_state(struct js_spool *sp, const char *id, enum js_state state)
 	return job;
 }
 
+json_t *
+js_spool_read_wip_pin(struct js_spool *sp, const char *id,
+    struct js_pin *pin)
+{
+	char name[JS_NAME_SIZE];
+	json_t *job;
+
+	pin->wip = -1;
+	if (js_spool_name(name, id, "wip") < 0)
+		return NULL;
+	job = read_json_fd(sp, name, &pin->wip, 1);
+	if (job != NULL) {
+		set_status_from_state(job, JS_WIP);
+		set_id_from_name(job, id);
+	}
+	return job;
+}
+
 int
 js_spool_read_bytes(struct js_spool *sp, const char *id, char *buf,
     size_t cap, size_t *len, enum js_state *state)

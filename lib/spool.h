@@ -286,6 +286,11 @@ int js_spool_finish_pin(struct js_spool *sp, const struct js_claim *c,
     json_t *job, enum js_state state, const struct js_pin *pin, int flags);
 /* Closes what pin holds (none: nothing). */
 void js_spool_unpin(struct js_pin *pin);
+/* js_spool_read_state of <id>.wip that leaves *pin holding the file it
+ * read (none if it read <id>.held instead, or nothing): a claim checked
+ * by it (js_spool_finish_pin) need not read the file again. */
+json_t *js_spool_read_wip_pin(struct js_spool *sp, const char *id,
+    struct js_pin *pin);
 
 /* What the dependencies (lib/deps) of the job id (as read: job) say now,
  * each looked up where it is under its lock (a retrieved job by its
