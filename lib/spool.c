@@ -1839,9 +1839,26 @@ out:
 	return rc;
 }
 
+/* Removes what a run leaves once its final file is in place: <id>.wip,
+ * <id>.held, <id>.cancel.  Caller holds the lock. */
+static int
+finish_remove(struct js_spool *sp, const char *id)
+{
+	char name[JS_NAME_SIZE];
+
+	js_spool_name(name, id, "wip");
+	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+		return -1;
+	drop_held(sp, id);
+	js_spool_name(name, id, "cancel");
+	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
 /* js_spool_finish, checking the claim by pin (check_claim_pin), with the
  * durability of flags (JS_RELAXED: the file's data synced, the directory
- * not). */
+ * not, and <id>.wip left for js_spool_finish_done). */
 static int
 finish_at(struct js_spool *sp, const struct js_claim *c, json_t *job,
     enum js_state state, int pin, int flags)
@@ -1867,14 +1884,10 @@ finish_at(struct js_spool *sp, const struct js_claim *c, json_t *job,
 	js_spool_name(name, c->id, js_state_ext(state));
 	if (write_job(sp, name, job, flags & JS_RELAXED) < 0)
 		goto out;
-	js_spool_name(name, c->id, "wip");
-	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
-		goto out;
-	drop_held(sp, c->id);
-	js_spool_name(name, c->id, "cancel");
-	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
-		goto out;
-	rc = 0;
+	/* relaxed: the job stays running to every lookup (which finds
+	 * <id>.wip first) until the caller's directory sync has made the
+	 * final file durable (js_spool_finish_done) */
+	rc = (flags & JS_RELAXED) ? 0 : finish_remove(sp, c->id);
 out:
 	js_spool_unlock(lk);
 	return rc;
@@ -1892,6 +1905,30 @@ js_spool_finish_pin(struct js_spool *sp, const struct js_claim *c,
     json_t *job, enum js_state state, const struct js_pin *pin, int flags)
 {
 	return finish_at(sp, c, job, state, pin->wip, flags);
+}
+
+int
+js_spool_finish_done(struct js_spool *sp, const struct js_claim *c,
+    const struct js_pin *pin)
+{
+	int lk, rc = 0;
+
+	if (!js_id_valid(c->id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((lk = js_spool_lock_id(sp, c->id)) < 0)
+		return -1;
+	/* only while <id>.wip is still the run's own file: one replaced
+	 * meanwhile (an annotation of the job seen running, a recovery)
+	 * is left to lease recovery, which removes a .wip beside a final
+	 * file, and its .held and .cancel with it */
+	if (check_claim_pin(sp, c->id, c->generation, 1, pin->wip) == 0)
+		rc = finish_remove(sp, c->id);
+	else if (errno != ESTALE)	/* (ESTALE: gone, or another's) */
+		rc = -1;
+	js_spool_unlock(lk);
+	return rc;
 }
 
 /* Rewrites <id>.wip as pending content and renames it to <id>.pending;

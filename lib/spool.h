@@ -281,9 +281,17 @@ int js_spool_start_close(struct js_start *st, json_t *job,
 /* js_spool_finish checking the claim by pin; flags JS_DURABLE, or
  * JS_RELAXED: the final file's data is synced before its rename but the
  * directory is not, for the caller to share one js_spool_sync among
- * several results before it tells anyone of them. */
+ * several results before it tells anyone of them; <id>.wip then stays
+ * (every lookup finds the job running) until js_spool_finish_done. */
 int js_spool_finish_pin(struct js_spool *sp, const struct js_claim *c,
     json_t *job, enum js_state state, const struct js_pin *pin, int flags);
+/* After a JS_RELAXED finish and the js_spool_sync that made its final
+ * file durable: removes <id>.wip (while it is still the pinned file, or,
+ * unpinned, still holds the claim), <id>.held and <id>.cancel.  0 (also
+ * when <id>.wip is gone, or another's now: lease recovery removes it), or
+ * -1 with errno. */
+int js_spool_finish_done(struct js_spool *sp, const struct js_claim *c,
+    const struct js_pin *pin);
 /* Closes what pin holds (none: nothing). */
 void js_spool_unpin(struct js_pin *pin);
 /* js_spool_read_state of <id>.wip that leaves *pin holding the file it

@@ -81,6 +81,11 @@ batch(struct commit *c, struct commit_job *b)
 	}
 	for (j = b; j != NULL; j = next) {
 		next = j->next;
+		/* durable now: the job stops being found running.  A .wip
+		 * that cannot be removed (EIO, say) is lease recovery's, which
+		 * removes a .wip beside a final file; the result stands */
+		if (j->rc == 0)
+			(void)js_spool_finish_done(c->sp, &j->claim, &j->pin);
 		js_spool_unpin(&j->pin);
 		report(c, j);
 	}

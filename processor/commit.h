@@ -10,11 +10,13 @@
  * while other runs go on, for their results to join): for
  * each, js_spool_finish_pin with JS_RELAXED (under the job's lock: the
  * claim checked by its pin, the final file written and its data synced,
- * renamed into place, <id>.wip and <id>.cancel removed); then one
- * js_spool_sync of the spool directory for all of them.  Only then does
- * it write each job's address into a pipe the loop watches, and only then
- * does the loop tell anyone (log line, notify command): the processor
- * tells of no result a power loss could take back.  Results queued while
+ * renamed into place; <id>.wip stays, so that every lookup still finds
+ * the job running); then one js_spool_sync of the spool directory for all
+ * of them, and js_spool_finish_done removes each <id>.wip, <id>.held and
+ * <id>.cancel.  Only then does it write each job's address into a pipe
+ * the loop watches, and only then does the loop tell anyone (log line,
+ * notify command): neither the processor nor a reader of the spool is
+ * told of a result a power loss could take back.  Results queued while
  * the thread syncs wait for that sync and the next one, no longer.
  *
  * The thread uses lib/spool and jansson on the jobs handed to it only; it

@@ -370,6 +370,61 @@ else
 fi
 proc_check_logs
 
+# ---- a result is told of only once durable (jobspool(5), "Atomicity and
+# durability"): holdsync.c holds the processor's directory syncs; in the
+# meantime the final file is in place, but its .wip is too, so every
+# lookup finds the job running, the apiserver's included, and the
+# processor has not told of it ----
+proc_setup
+if cc -O1 -shared -fPIC -o "$WORK/holdsync.so" "$(dirname "$0")/holdsync.c" \
+    -ldl 2>"$WORK/cc.err"; then
+	HCTL=$WORK/hctl
+	: >"$HCTL"
+	PROC_N=$((PROC_N + 1))
+	PROC_LOG="$WORK/proc.$PROC_N.log"
+	# shellcheck disable=SC2086
+	LD_PRELOAD=$WORK/holdsync.so HOLDSYNC_CTL=$HCTL \
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+	    "$P" --spool "$SPOOL" -j 1 --log-level info $ROOT \
+	    2>>"$PROC_LOG" &
+	PROC_PID=$!
+	T_PIDS="$T_PIDS $PROC_PID"
+	start_api
+	w=$(submit '{"shell":"echo warm"}')
+	check "held sync: a first job runs unheld" wait_final 30 "$w"
+	echo hold >"$HCTL"
+	h=$(submit '{"shell":"echo held"}')
+	hfile() { [ -f "$SPOOL/$h.completed" ]; }
+	check "held sync: the result's file is in place" wait_until 30 hfile
+	check "  beside its .wip" test -f "$SPOOL/$h.wip"
+	if is_final "$h"; then
+		fail "  not final to a lookup yet"
+	else
+		ok "  not final to a lookup yet"
+	fi
+	req GET "/api/v1/jobs/$h?peek=1"
+	eq "  the apiserver answers 200" "$CODE" 200
+	eq "  and finds it running" "$(jq -r .status "$RESP_FILE")" running
+	sleep 0.5
+	check "  the processor has not told of it" sh -c \
+	    "! grep -q 'job $h: completed' '$PROC_LOG'"
+	: >"$HCTL"
+	check "released: the job is final" wait_final 30 "$h"
+	check "  its .wip and .held are gone" \
+	    test ! -e "$SPOOL/$h.wip" -a ! -e "$SPOOL/$h.held"
+	req GET "/api/v1/jobs/$h?peek=1"
+	eq "  the apiserver finds it completed" "$(jq -r .status "$RESP_FILE")" \
+	    completed
+	check "  and the processor told of it" wait_until 10 \
+	    grep -q "job $h: completed" "$PROC_LOG"
+	stop_pid "$API_PID"
+	stop_proc "$PROC_PID"
+else
+	cat "$WORK/cc.err"
+	fail "building the holdsync.c shim (cc)"
+fi
+proc_check_logs
+
 # ---- a log past the processor's own file size limit (RLIMIT_FSIZE):
 # the output is dropped, the job runs to its end (SIGXFSZ killed the
 # processor once) ----

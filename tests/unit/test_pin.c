@@ -56,7 +56,8 @@ started_annotated(struct tu_spool *f, char id[JS_ID_SIZE], struct js_claim *c,
 }
 
 /* Claim, start and a relaxed finish, the directory synced by the caller;
- * the pin follows the files and is closed by js_spool_unpin. */
+ * until js_spool_finish_done (after that sync) the job is still found
+ * running; the pin follows the files and is closed by js_spool_unpin. */
 static void
 test_pin_life(void **state)
 {
@@ -65,6 +66,7 @@ test_pin_life(void **state)
 	struct js_claim c;
 	char id[JS_ID_SIZE], p[600];
 	json_t *job, *done;
+	enum js_state st;
 	int first;
 
 	new_job(f->sp, id);
@@ -78,12 +80,26 @@ test_pin_life(void **state)
 	assert_true(pin.wip == first || fcntl(first, F_GETFD) < 0);
 	assert_int_equal(js_spool_finish_pin(f->sp, &c, job, JS_COMPLETED, &pin,
 	    JS_RELAXED), 0);
+	/* the final file is in place, not yet durable: still running */
+	path_of(f, id, "completed", p, sizeof p);
+	assert_int_equal(access(p, F_OK), 0);
+	done = js_spool_read(f->sp, id, &st);
+	assert_non_null(done);
+	assert_int_equal(st, JS_WIP);
+	assert_string_equal(js_job_str(done, "status"), "running");
+	json_decref(done);
 	assert_int_equal(js_spool_sync(f->sp), 0);
+	assert_int_equal(js_spool_finish_done(f->sp, &c, &pin), 0);
 	path_of(f, id, "wip", p, sizeof p);
 	assert_int_not_equal(access(p, F_OK), 0);
-	done = js_spool_read(f->sp, id, NULL);
+	path_of(f, id, "held", p, sizeof p);
+	assert_int_not_equal(access(p, F_OK), 0);
+	done = js_spool_read(f->sp, id, &st);
 	assert_non_null(done);
+	assert_int_equal(st, JS_COMPLETED);
 	assert_string_equal(js_job_str(done, "status"), "completed");
+	/* twice: the .wip is gone, nothing to do */
+	assert_int_equal(js_spool_finish_done(f->sp, &c, &pin), 0);
 	assert_int_equal(js_job_int(done, "pid", 0), 42);
 	js_spool_unpin(&pin);
 	assert_int_equal(pin.wip, -1);

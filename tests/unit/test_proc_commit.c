@@ -91,7 +91,10 @@ test_commit_batch(void **state)
 		assert_int_equal(r->rc, 0);
 		snprintf(path, sizeof path, "%s/%s.%s", f->dir, ids[k], ext[k]);
 		assert_int_equal(access(path, F_OK), 0);
+		/* reported once durable: its running files are gone by then */
 		snprintf(path, sizeof path, "%s/%s.wip", f->dir, ids[k]);
+		assert_int_equal(access(path, F_OK), -1);
+		snprintf(path, sizeof path, "%s/%s.held", f->dir, ids[k]);
 		assert_int_equal(access(path, F_OK), -1);
 	}
 	assert_int_equal(seen, 7);
