@@ -320,20 +320,32 @@ check "  the job is still pending, untouched" test -f "$SPOOL/$lowid.pending"
 # with EMFILE once): while other jobs run, the job is given back and runs
 # later (once one of them ends, or a second later); with none running, it
 # fails saying why ----
-proc_setup
-if cc -O1 -shared -fPIC -o "$WORK/failfd.so" "$(dirname "$0")/failfd.c" \
-    -ldl 2>"$WORK/cc.err"; then
-	FCTL=$WORK/fctl
-	: >"$FCTL"
+# shim_proc SHIM VAR=CTL ARGS...: builds SHIM.c (beside this script) into
+# $WORK/SHIM.so and starts a processor on $SPOOL with it preloaded and VAR
+# set to the control file CTL (made empty), sets PROC_PID; 1 (the
+# compiler's output shown) if the shim does not build
+shim_proc() {
+	s_shim=$1 s_ctl=$2
+	shift 2
+	if ! cc -O1 -shared -fPIC -o "$WORK/$s_shim.so" \
+	    "$(dirname "$0")/$s_shim.c" -ldl 2>"$WORK/cc.err"; then
+		cat "$WORK/cc.err"
+		return 1
+	fi
+	: >"${s_ctl#*=}"
 	PROC_N=$((PROC_N + 1))
 	PROC_LOG="$WORK/proc.$PROC_N.log"
 	# shellcheck disable=SC2086
-	LD_PRELOAD=$WORK/failfd.so FAILFD_CTL=$FCTL \
-	ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
-	    "$P" --spool "$SPOOL" -j 3 --scan-interval 300ms $ROOT \
-	    2>>"$PROC_LOG" &
+	env LD_PRELOAD="$WORK/$s_shim.so" "$s_ctl" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+	    "$P" --spool "$SPOOL" "$@" $ROOT 2>>"$PROC_LOG" &
 	PROC_PID=$!
 	T_PIDS="$T_PIDS $PROC_PID"
+}
+
+proc_setup
+FCTL=$WORK/fctl
+if shim_proc failfd "FAILFD_CTL=$FCTL" -j 3 --scan-interval 300ms; then
 	# (5 s: both still run when the third is claimed, on a loaded machine)
 	ga=$(submit '{"shell":"sleep 5"}')
 	gb=$(submit '{"shell":"sleep 5"}')
@@ -365,7 +377,6 @@ if cc -O1 -shared -fPIC -o "$WORK/failfd.so" "$(dirname "$0")/failfd.c" \
 	eq "  completed" "$(field "$ge" .status)" completed
 	stop_proc "$PROC_PID"
 else
-	cat "$WORK/cc.err"
 	fail "building the failfd.c shim (cc)"
 fi
 proc_check_logs
@@ -376,19 +387,8 @@ proc_check_logs
 # lookup finds the job running, the apiserver's included, and the
 # processor has not told of it ----
 proc_setup
-if cc -O1 -shared -fPIC -o "$WORK/holdsync.so" "$(dirname "$0")/holdsync.c" \
-    -ldl 2>"$WORK/cc.err"; then
-	HCTL=$WORK/hctl
-	: >"$HCTL"
-	PROC_N=$((PROC_N + 1))
-	PROC_LOG="$WORK/proc.$PROC_N.log"
-	# shellcheck disable=SC2086
-	LD_PRELOAD=$WORK/holdsync.so HOLDSYNC_CTL=$HCTL \
-	ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
-	    "$P" --spool "$SPOOL" -j 1 --log-level info $ROOT \
-	    2>>"$PROC_LOG" &
-	PROC_PID=$!
-	T_PIDS="$T_PIDS $PROC_PID"
+HCTL=$WORK/hctl
+if shim_proc holdsync "HOLDSYNC_CTL=$HCTL" -j 1 --log-level info; then
 	start_api
 	w=$(submit '{"shell":"echo warm"}')
 	check "held sync: a first job runs unheld" wait_final 30 "$w"
@@ -420,7 +420,6 @@ if cc -O1 -shared -fPIC -o "$WORK/holdsync.so" "$(dirname "$0")/holdsync.c" \
 	stop_pid "$API_PID"
 	stop_proc "$PROC_PID"
 else
-	cat "$WORK/cc.err"
 	fail "building the holdsync.c shim (cc)"
 fi
 proc_check_logs
