@@ -1913,11 +1913,7 @@ js_spool_finish_done(struct js_spool *sp, const struct js_claim *c,
 {
 	int lk, rc = 0;
 
-	if (!js_id_valid(c->id)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if ((lk = js_spool_lock_id(sp, c->id)) < 0)
+	if ((lk = js_spool_lock_id(sp, c->id)) < 0)	/* (EINVAL: bad id) */
 		return -1;
 	/* only while <id>.wip is still the run's own file: one replaced
 	 * meanwhile (an annotation of the job seen running, a recovery)

@@ -672,19 +672,19 @@ settle(struct loop *l, struct run *r)
  * handle_hashed settles the run), else here (0).  A log of at most
  * HASH_HERE_MAX bytes (most jobs': empty or a few lines) is hashed here
  * at once: a few microseconds, less than handing it to the thread and
- * back; an empty one (empty: its size as the run's descriptor saw it)
- * is not even opened.  Without a readable log the job records no digest,
- * as before. */
+ * back; an empty one is not even opened.  known: its size as the run's
+ * descriptor saw it (-1: not known, asked of the file).  Without a
+ * readable log the job records no digest, as before. */
 #define HASH_HERE_MAX 4096
 static int
-hash_log(struct loop *l, struct run *r, int empty)
+hash_log(struct loop *l, struct run *r, long long known)
 {
 	char hex[JS_SHA256_HEX_SIZE];
 	uint64_t size;
 	struct stat st;
 	int fd;
 
-	if (empty) {
+	if (known == 0) {
 		struct js_sha256 s;
 		unsigned char md[JS_SHA256_SIZE];
 
@@ -698,7 +698,9 @@ hash_log(struct loop *l, struct run *r, int empty)
 		js_warn("job %s: cannot read its log: %s", r->id, strerror(errno));
 		return 0;
 	}
-	if (fstat(fd, &st) == 0 && st.st_size <= HASH_HERE_MAX)
+	if (known < 0 && fstat(fd, &st) == 0)
+		known = (long long)st.st_size;
+	if (known >= 0 && known <= HASH_HERE_MAX)
 		r->hashing = NULL;
 	else if ((r->hashing = l->hasher != NULL ?
 	    loghash_start(l->hasher, fd) : NULL) != NULL) {
@@ -721,23 +723,24 @@ static void
 job_exited(struct loop *l, struct run *r, const struct exec_result *res)
 {
 	struct stat st;
-	int empty;
+	long long known;
 
 	r->result = record_exit(l, r, res);
 	/* what the run wrote before it ended is in the pipe (at most its
 	 * size): copy it, drop whatever strays outside its process group may
 	 * still write */
 	exec_output_drain(r->id, &r->x, 2 * EXEC_PIPE_SIZE);
-	/* still the log, and empty: nothing to read back */
-	empty = r->x.out_open && fstat(r->x.logfd, &st) == 0 &&
-	    S_ISREG(st.st_mode) && st.st_nlink > 0 && st.st_size == 0;
+	/* its size, while the descriptor is still the log */
+	known = r->x.out_open && fstat(r->x.logfd, &st) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_nlink > 0 ?
+	    (long long)st.st_size : -1;
 	unwatch_output(l, r);
 	/* (true stays true: a retry appends to the same, capped log) */
 	if (r->x.truncated || !json_is_true(json_object_get(r->job,
 	    "log_truncated")))
 		json_object_set_new(r->job, "log_truncated",
 		    json_boolean(r->x.truncated));
-	if (!hash_log(l, r, empty))
+	if (!hash_log(l, r, known))
 		settle(l, r);
 }
 
