@@ -565,9 +565,8 @@ maybe_retry(struct loop *l, struct run *r)
 
 	if (attempts > retries)
 		return 0;
+	/* (2^8 s is the last step under the cap: attempts >= 10 get it) */
 	delay = attempts >= 10 ? 300000 : (int64_t)1000 << (attempts - 1);
-	if (delay > 300000)
-		delay = 300000;
 	snprintf(msg, sizeof msg, "%s; retry %lld of %lld in %llds",
 	    why ? why : "failed", attempts, retries, (long long)(delay / 1000));
 	json_object_set_new(r->job, "error", json_string(msg));
