@@ -718,15 +718,18 @@ set_id_from_name(json_t *job, const char *id)
 		json_object_set_new(job, "id", json_string(id));
 }
 
-json_t *
-js_spool_read_state(struct js_spool *sp, const char *id, enum js_state state)
+/* js_spool_read_state, the file read left open in *keep (keep: NULL, or
+ * see read_json_fd). */
+static json_t *
+read_state_fd(struct js_spool *sp, const char *id, enum js_state state,
+    int *keep)
 {
 	char name[JS_NAME_SIZE];
 	json_t *job;
 
 	if (js_spool_name(name, id, js_state_ext(state)) < 0)
 		return NULL;
-	job = read_json(sp, name);
+	job = read_json_fd(sp, name, keep, 1);
 	if (job != NULL) {
 		set_status_from_state(job, state);
 		set_id_from_name(job, id);
@@ -735,21 +738,17 @@ js_spool_read_state(struct js_spool *sp, const char *id, enum js_state state)
 }
 
 json_t *
+js_spool_read_state(struct js_spool *sp, const char *id, enum js_state state)
+{
+	return read_state_fd(sp, id, state, NULL);
+}
+
+json_t *
 js_spool_read_wip_pin(struct js_spool *sp, const char *id,
     struct js_pin *pin)
 {
-	char name[JS_NAME_SIZE];
-	json_t *job;
-
 	pin->wip = -1;
-	if (js_spool_name(name, id, "wip") < 0)
-		return NULL;
-	job = read_json_fd(sp, name, &pin->wip, 1);
-	if (job != NULL) {
-		set_status_from_state(job, JS_WIP);
-		set_id_from_name(job, id);
-	}
-	return job;
+	return read_state_fd(sp, id, JS_WIP, &pin->wip);
 }
 
 int

@@ -24,6 +24,18 @@ path_of(struct tu_spool *f, const char *id, const char *ext, char *out,
 	snprintf(out, len, "%s/%s.%s", f->dir, id, ext);
 }
 
+/* Reads job id, which must be found in state want. */
+static json_t *
+read_in(struct tu_spool *f, const char *id, enum js_state want)
+{
+	enum js_state st;
+	json_t *got = js_spool_read(f->sp, id, &st);
+
+	assert_non_null(got);
+	assert_int_equal(st, want);
+	return got;
+}
+
 /* Overwrites <id>.wip in place (same inode) with text. */
 static void
 scribble(struct tu_spool *f, const char *id, const char *text)
@@ -66,7 +78,6 @@ test_pin_life(void **state)
 	struct js_claim c;
 	char id[JS_ID_SIZE], p[600];
 	json_t *job, *done;
-	enum js_state st;
 	int first;
 
 	new_job(f->sp, id);
@@ -83,9 +94,7 @@ test_pin_life(void **state)
 	/* the final file is in place, not yet durable: still running */
 	path_of(f, id, "completed", p, sizeof p);
 	assert_int_equal(access(p, F_OK), 0);
-	done = js_spool_read(f->sp, id, &st);
-	assert_non_null(done);
-	assert_int_equal(st, JS_WIP);
+	done = read_in(f, id, JS_WIP);
 	assert_string_equal(js_job_str(done, "status"), "running");
 	json_decref(done);
 	assert_int_equal(js_spool_sync(f->sp), 0);
@@ -94,9 +103,7 @@ test_pin_life(void **state)
 	assert_int_not_equal(access(p, F_OK), 0);
 	path_of(f, id, "held", p, sizeof p);
 	assert_int_not_equal(access(p, F_OK), 0);
-	done = js_spool_read(f->sp, id, &st);
-	assert_non_null(done);
-	assert_int_equal(st, JS_COMPLETED);
+	done = read_in(f, id, JS_COMPLETED);
 	assert_string_equal(js_job_str(done, "status"), "completed");
 	/* twice: the .wip is gone, nothing to do */
 	assert_int_equal(js_spool_finish_done(f->sp, &c, &pin), 0);
@@ -234,13 +241,10 @@ inode(struct tu_spool *f, const char *id, const char *ext)
 static json_t *
 read_emptied(struct tu_spool *f, const char *id)
 {
-	enum js_state st;
 	json_t *got;
 
 	scribble(f, id, "");
-	got = js_spool_read(f->sp, id, &st);
-	assert_non_null(got);
-	assert_int_equal(st, JS_WIP);
+	got = read_in(f, id, JS_WIP);
 	assert_string_equal(js_job_str(got, "id"), id);
 	return got;
 }
@@ -356,8 +360,7 @@ test_pin_held_not_claimed(void **state)
 	struct js_pin pin;
 	struct js_claim c;
 	char id[JS_ID_SIZE], p[600], q[600];
-	json_t *job, *got;
-	enum js_state st;
+	json_t *job;
 	FILE *fp;
 
 	new_job(f->sp, id);
@@ -377,10 +380,7 @@ test_pin_held_not_claimed(void **state)
 	    -1);
 	assert_int_equal(errno, EBADMSG);
 	json_decref(job);
-	got = js_spool_read(f->sp, id, &st);
-	assert_non_null(got);
-	assert_int_equal(st, JS_FAILED);
-	json_decref(got);
+	json_decref(read_in(f, id, JS_FAILED));
 	assert_false(exists(f, id, "held"));
 }
 
