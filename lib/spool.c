@@ -1077,16 +1077,23 @@ hold(struct js_spool *sp, const char *id)
 	return linkat(sp->dirfd, wip, sp->dirfd, held, 0);
 }
 
+/* Removes <id>.<ext>: 0, also when there is none, or -1 with errno. */
+static int
+remove_side(struct js_spool *sp, const char *id, const char *ext)
+{
+	char name[JS_NAME_SIZE];
+
+	js_spool_name(name, id, ext);
+	return unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+}
+
 /* Removes <id>.held once the run has ended (the job's file is no longer
  * <id>.wip); caller holds the lock.  A failure leaves it for the next
  * claim (replaced) or the cleaner (removed with the job). */
 static void
 drop_held(struct js_spool *sp, const char *id)
 {
-	char held[JS_NAME_SIZE];
-
-	js_spool_name(held, id, "held");
-	(void)unlinkat(sp->dirfd, held, 0);
+	(void)remove_side(sp, id, "held");
 }
 
 /* A claim found lost (check_claim: ESTALE) by its own run, caller holding
@@ -1843,16 +1850,10 @@ out:
 static int
 finish_remove(struct js_spool *sp, const char *id)
 {
-	char name[JS_NAME_SIZE];
-
-	js_spool_name(name, id, "wip");
-	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+	if (remove_side(sp, id, "wip") < 0)
 		return -1;
 	drop_held(sp, id);
-	js_spool_name(name, id, "cancel");
-	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
-		return -1;
-	return 0;
+	return remove_side(sp, id, "cancel");
 }
 
 /* js_spool_finish, checking the claim by pin (check_claim_pin), with the
@@ -2420,13 +2421,7 @@ js_spool_update(struct js_spool *sp, const char *id, const json_t *changes)
 static int
 drop_sidecars(struct js_spool *sp, const char *id)
 {
-	char name[JS_NAME_SIZE];
-
-	js_spool_name(name, id, "log");
-	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
-		return -1;
-	js_spool_name(name, id, "cancel");
-	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+	if (remove_side(sp, id, "log") < 0 || remove_side(sp, id, "cancel") < 0)
 		return -1;
 	drop_held(sp, id);	/* a crash's leftover */
 	return 0;
