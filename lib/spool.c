@@ -341,6 +341,26 @@ publish(struct js_spool *sp, const char *tmpname, const char *name, int flags)
 	return 0;
 }
 
+/* Puts tmp/<tmpname> in place of <name>, which exists: by exchanging the
+ * two (then 1: the old file is now tmp/<tmpname>, the caller's to remove),
+ * or, where the filesystem cannot exchange names or <name> is gone, by a
+ * rename (then 0).  Not a plain rename over it: ext4 writes out, at that
+ * very call, the data of a file renamed over another (its auto_da_alloc),
+ * which a start record's data does not need (<id>.held stands in for it)
+ * and whose write would hold up the caller, the processor's loop waiting
+ * in vfork for the child that writes the record; exchanged, the data is
+ * written when the kernel gets to it, or never, when the job ends before.
+ * Only system calls: the child of a vfork calls it.  -1 with errno. */
+static int
+exchange_in(int tmpdir, const char *tmpname, int dir, const char *name)
+{
+	if (renameat2(tmpdir, tmpname, dir, name, RENAME_EXCHANGE) == 0)
+		return 1;
+	if (errno != EINVAL && errno != ENOENT)
+		return -1;
+	return renameat(tmpdir, tmpname, dir, name) < 0 ? -1 : 0;
+}
+
 /* One fsync of the directory for every caller numbered up to upto, run
  * by the caller holding ds->mu (released while it runs). */
 static void
@@ -1545,10 +1565,19 @@ js_spool_start_pin(struct js_spool *sp, const struct js_claim *c, json_t *job,
 	    pin->wip) == 0 &&
 	    write_tmp_fd(sp, text, len, tmpname,
 	    sp->nosync || hold(sp, c->id) == 0, &fd) == 0) {
-		if (publish(sp, tmpname, wip, 0) == 0)
+		switch (exchange_in(sp->tmpfd, tmpname, sp->dirfd, wip)) {
+		case 1:
+			(void)unlinkat(sp->tmpfd, tmpname, 0);
+			/* FALLTHROUGH */
+		case 0:
 			rc = 0;
-		else
+			break;
+		default:
+			saved = errno;
 			close(fd);
+			(void)unlinkat(sp->tmpfd, tmpname, 0);
+			errno = saved;
+		}
 	}
 	saved = errno;
 	js_spool_unlock(lk);
@@ -1673,9 +1702,13 @@ js_spool_start_write(struct js_start *st, int pid, long long pid_start)
 		}
 		off += (size_t)w;
 	}
-	if ((st->sync && fsync(st->fd) < 0) ||
-	    renameat(st->tmpdir, st->tmpname, st->dir, st->wip) < 0)
+	if (st->sync && fsync(st->fd) < 0)
 		return -1;
+	if ((st->exchanged = exchange_in(st->tmpdir, st->tmpname, st->dir,
+	    st->wip)) < 0) {
+		st->exchanged = 0;
+		return -1;
+	}
 	st->pid = pid;
 	st->pid_start = pid_start;
 	st->written = 1;
@@ -1700,6 +1733,8 @@ js_spool_start_close(struct js_start *st, json_t *job, struct js_pin *pin)
 		errno = saved;
 		return -1;
 	}
+	if (st->exchanged)	/* the old <id>.wip (still <id>.held) */
+		(void)unlinkat(st->tmpdir, st->tmpname, 0);
 	json_object_set_new(job, "pid", json_integer(st->pid));
 	if (st->pid_start >= 0)
 		json_object_set_new(job, "pid_start",
@@ -1856,41 +1891,157 @@ finish_remove(struct js_spool *sp, const char *id)
 	return remove_side(sp, id, "cancel");
 }
 
-/* js_spool_finish, checking the claim by pin (check_claim_pin), with the
- * durability of flags (JS_RELAXED: the file's data synced, the directory
- * not, and <id>.wip left for js_spool_finish_done). */
-static int
-finish_at(struct js_spool *sp, const struct js_claim *c, json_t *job,
-    enum js_state state, int pin, int flags)
+int
+js_spool_final_ahead(struct js_spool *sp, const struct js_claim *c,
+    json_t *job, enum js_state state, struct js_final *fin)
 {
-	char name[JS_NAME_SIZE];
-	int lk, rc = -1;
+	char *text;
+	size_t len;
+	int rc, saved;
 
+	json_t *copy;
+
+	fin->fd = -1;
+	fin->job = job;
+	fin->set = NULL;
 	if (state != JS_COMPLETED && state != JS_FAILED && state != JS_CANCELLED) {
 		errno = EINVAL;
 		return -1;
 	}
-	lk = js_spool_lock_id(sp, c->id);
-	if (lk < 0)
+	fin->state = state;
+	/* the final fields go into job only once the file is in place (a
+	 * finish refused leaves the job as it was); the file has them */
+	if ((fin->set = json_object()) == NULL || (copy = json_copy(job)) ==
+	    NULL) {
+		json_decref(fin->set);
+		fin->set = NULL;
+		errno = ENOMEM;
 		return -1;
-	if (check_claim_pin(sp, c->id, c->generation, 1, pin) < 0) {
+	}
+	json_object_set_new(fin->set, "status",
+	    json_string(js_state_status(state)));
+	json_object_set_new(fin->set, "generation",
+	    json_integer(c->generation));
+	js_job_set_time(fin->set, "finished_at", 0);
+	js_job_set_time(fin->set, "updated_at", 0);
+	json_object_update(copy, fin->set);
+	text = js_job_dump(copy, &len);
+	json_decref(copy);
+	if (text == NULL) {
+		json_decref(fin->set);
+		fin->set = NULL;
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = write_tmp_fd(sp, text, len, fin->tmpname, 1, &fin->fd);
+	saved = errno;
+	free(text);
+	if (rc < 0) {
+		fin->fd = -1;
+		json_decref(fin->set);
+		fin->set = NULL;
+		errno = saved;
+		return -1;
+	}
+	/* the write to the disk starts now, and the sync of the final file
+	 * (js_spool_finish_final) waits for less; a hint: the sync writes
+	 * whatever this did not */
+	if (!sp->nosync)
+		(void)sync_file_range(fin->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	return 0;
+}
+
+/* unlinkat(dir, name), errno as it was */
+static void
+unlink_keep_errno(int dir, const char *name)
+{
+	int e = errno;
+
+	(void)unlinkat(dir, name, 0);
+	errno = e;
+}
+
+void
+js_spool_final_drop(struct js_spool *sp, struct js_final *fin)
+{
+	int e = errno;
+
+	json_decref(fin->set);
+	fin->set = NULL;
+	if (fin->fd < 0)
+		return;
+	(void)close(fin->fd);
+	fin->fd = -1;
+	(void)unlinkat(sp->tmpfd, fin->tmpname, 0);
+	errno = e;
+}
+
+/* Syncs fin's data and renames it into place as the job's final file,
+ * under the job's lock and while the claim (checked by pin,
+ * check_claim_pin) holds, with the durability of flags (JS_RELAXED: the
+ * directory not synced, and <id>.wip left for js_spool_finish_done).  fin
+ * is used up either way. */
+int
+js_spool_finish_final(struct js_spool *sp, const struct js_claim *c,
+    struct js_final *fin, const struct js_pin *pin, int flags)
+{
+	char name[JS_NAME_SIZE];
+	int durable = !(flags & JS_RELAXED) && !sp->nosync;
+	int lk, rc = -1, e;
+
+	if (fin->fd < 0) {
+		js_spool_final_drop(sp, fin);
+		errno = EINVAL;
+		return -1;
+	}
+	if ((lk = js_spool_lock_id(sp, c->id)) < 0) {
+		js_spool_final_drop(sp, fin);
+		return -1;
+	}
+	if (check_claim_pin(sp, c->id, c->generation, 1,
+	    pin != NULL ? pin->wip : -1) < 0) {
 		lost_held(sp, c->id);
 		goto out;
 	}
-	json_object_set_new(job, "status", json_string(js_state_status(state)));
-	json_object_set_new(job, "generation", json_integer(c->generation));
-	js_job_set_time(job, "finished_at", 0);
-	js_job_set_time(job, "updated_at", 0);
-	js_spool_name(name, c->id, js_state_ext(state));
-	if (write_job(sp, name, job, flags & JS_RELAXED) < 0)
-		goto out;
+	if (durable)
+		dirsync_writing(&sp->ds, 1);
+	js_spool_name(name, c->id, js_state_ext(fin->state));
+	if (sp->nosync || fsync(fin->fd) == 0) {
+		e = close(fin->fd);
+		fin->fd = -1;	/* (closed even when close fails) */
+		if (e == 0 && (rc = publish(sp, fin->tmpname, name, 0)) == 0)
+			json_object_update(fin->job, fin->set);
+		else
+			unlink_keep_errno(sp->tmpfd, fin->tmpname);
+	}
+	if (durable) {
+		e = errno;
+		dirsync_writing(&sp->ds, -1);
+		errno = e;
+	}
 	/* relaxed: the job stays running to every lookup (which finds
 	 * <id>.wip first) until the caller's directory sync has made the
 	 * final file durable (js_spool_finish_done) */
-	rc = (flags & JS_RELAXED) ? 0 : finish_remove(sp, c->id);
+	if (rc == 0 && !(flags & JS_RELAXED) && (js_spool_sync(sp) < 0 ||
+	    finish_remove(sp, c->id) < 0))
+		rc = -1;
 out:
+	js_spool_final_drop(sp, fin);	/* (keeps errno) */
 	js_spool_unlock(lk);
 	return rc;
+}
+
+/* js_spool_finish, checking the claim by pin (-1: by its content). */
+static int
+finish_at(struct js_spool *sp, const struct js_claim *c, json_t *job,
+    enum js_state state, int pin, int flags)
+{
+	struct js_final fin;
+	struct js_pin p = { pin };
+
+	if (js_spool_final_ahead(sp, c, job, state, &fin) < 0)
+		return -1;
+	return js_spool_finish_final(sp, c, &fin, &p, flags);
 }
 
 int

@@ -265,6 +265,7 @@ struct js_start {
 	size_t len;
 	/* set by js_spool_start_write (in the child: shared memory) */
 	int written;
+	int exchanged;		/* the old <id>.wip is in tmp/ as tmpname */
 	int pid;
 	long long pid_start;
 };
@@ -285,6 +286,33 @@ int js_spool_start_close(struct js_start *st, json_t *job,
  * (every lookup finds the job running) until js_spool_finish_done. */
 int js_spool_finish_pin(struct js_spool *sp, const struct js_claim *c,
     json_t *job, enum js_state state, const struct js_pin *pin, int flags);
+/* The two halves of js_spool_finish_pin, for a caller with several
+ * results at once (the processor's committer): each written ahead, their
+ * writes to the disk started together, then each synced and renamed in
+ * place, the sync finding its data written or on its way.  A js_final
+ * holds one descriptor until it is used or dropped. */
+struct js_final {
+	int fd;			/* the file in tmp/; -1: none */
+	enum js_state state;
+	json_t *job;		/* the caller's */
+	json_t *set;		/* its final fields, set once in place */
+	char tmpname[JS_NAME_SIZE];
+};
+/* Writes job, with its status, generation, finished_at and updated_at
+ * for state (a final one, else EINVAL), into tmp/, its write to the disk
+ * started (sync_file_range), not waited for; job gets those fields when
+ * js_spool_finish_final has put the file in place.  0, or -1 with errno
+ * (nothing left). */
+int js_spool_final_ahead(struct js_spool *sp, const struct js_claim *c,
+    json_t *job, enum js_state state, struct js_final *fin);
+/* Puts fin in place as the job's final file, as js_spool_finish_pin with
+ * flags: under the job's lock, while the claim holds (pin NULL: checked
+ * by the file's content), its data synced before the rename.  fin is used
+ * up either way.  0, or -1 with errno (ESTALE: the claim was lost). */
+int js_spool_finish_final(struct js_spool *sp, const struct js_claim *c,
+    struct js_final *fin, const struct js_pin *pin, int flags);
+/* Closes and removes a js_final not put in place (none: nothing). */
+void js_spool_final_drop(struct js_spool *sp, struct js_final *fin);
 /* After a JS_RELAXED finish and the js_spool_sync that made its final
  * file durable: removes <id>.wip (while it is still the pinned file, or,
  * unpinned, still holds the claim), <id>.held and <id>.cancel.  0 (also

@@ -22,31 +22,68 @@ struct commit {
 	int stop;
 };
 
-/* Writes j's result; with JS_RELAXED the caller syncs the directory.  A
- * want of descriptors (the loop's runs hold them, and free them as they
- * end) is waited out, RECORD_TRIES times RECORD_PAUSE_NS at most: the
- * record fails so before it changes anything (at the job's lock or its new
- * file), and the result is not lost for it. */
+/* A want of descriptors (the loop's runs hold them, and free them as they
+ * end) is waited out, RECORD_TRIES times RECORD_PAUSE_NS at most (each
+ * step of a record on its own): the record fails so before it changes
+ * anything (at the job's lock or its new file), and the result is not
+ * lost for it. */
 #define RECORD_TRIES	50
 #define RECORD_PAUSE_NS	20000000L
 
-static void
-record(struct js_spool *sp, struct commit_job *j, int flags)
+/* Results written ahead at once (js_spool_final_ahead), each holding a
+ * descriptor meanwhile. */
+#define AHEAD	8
+
+static int
+out_of_fds(int rc, int *tries)
 {
 	const struct timespec pause = { 0, RECORD_PAUSE_NS };
+
+	if (rc == 0 || (errno != EMFILE && errno != ENFILE) ||
+	    ++*tries >= RECORD_TRIES)
+		return 0;
+	(void)nanosleep(&pause, NULL);
+	return 1;
+}
+
+/* Writes j's result into tmp/ (fin), its write to the disk started. */
+static void
+write_ahead(struct js_spool *sp, struct commit_job *j, struct js_final *fin)
+{
 	int tries = 0;
 
-	while ((j->rc = js_spool_finish_pin(sp, &j->claim, j->job, j->state,
-	    &j->pin, flags)) < 0 && (errno == EMFILE || errno == ENFILE) &&
-	    ++tries < RECORD_TRIES)
-		(void)nanosleep(&pause, NULL);
+	while (out_of_fds(j->rc = js_spool_final_ahead(sp, &j->claim, j->job,
+	    j->state, fin), &tries))
+		;
+	j->err = j->rc < 0 ? errno : 0;
+}
+
+/* Puts j's result, written ahead (fin, used up), in place; with
+ * JS_RELAXED the caller syncs the directory. */
+static void
+put(struct js_spool *sp, struct commit_job *j, struct js_final *fin,
+    int flags)
+{
+	int tries = 0;
+
+	if (j->rc < 0)
+		return;		/* (not written: j->err says why) */
+	while (out_of_fds(j->rc = js_spool_finish_final(sp, &j->claim, fin,
+	    &j->pin, flags), &tries)) {
+		write_ahead(sp, j, fin);	/* (fin was used up) */
+		if (j->rc < 0)
+			return;
+	}
 	j->err = j->rc < 0 ? errno : 0;
 }
 
 void
 commit_now(struct js_spool *sp, struct commit_job *j)
 {
-	record(sp, j, JS_DURABLE);
+	struct js_final fin;
+
+	write_ahead(sp, j, &fin);
+	put(sp, j, &fin, JS_DURABLE);
 	js_spool_unpin(&j->pin);
 }
 
@@ -64,12 +101,20 @@ report(struct commit *c, struct commit_job *j)
 static void
 batch(struct commit *c, struct commit_job *b)
 {
-	struct commit_job *j, *next;
+	struct js_final fin[AHEAD];
+	struct commit_job *j, *from, *next;
 	int any = 0, e;
+	size_t i, n;
 
-	for (j = b; j != NULL; j = j->next) {
-		record(c->sp, j, JS_RELAXED);
-		any |= j->rc == 0;
+	/* AHEAD at a time: all written, their writes to the disk started
+	 * together, then each synced and put in place */
+	for (from = b; from != NULL; from = j) {
+		for (j = from, n = 0; j != NULL && n < AHEAD; j = j->next)
+			write_ahead(c->sp, j, &fin[n++]);
+		for (j = from, i = 0; i < n; j = j->next) {
+			put(c->sp, j, &fin[i++], JS_RELAXED);
+			any |= j->rc == 0;
+		}
 	}
 	if (any && js_spool_sync(c->sp) < 0) {
 		e = errno;

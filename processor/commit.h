@@ -7,11 +7,14 @@
  * claim and pin, which the loop no longer touches) to the committer's
  * thread, and its slot takes the next job at once.  The thread takes
  * everything queued at once (having waited a few milliseconds at most,
- * while other runs go on, for their results to join): for
- * each, js_spool_finish_pin with JS_RELAXED (under the job's lock: the
- * claim checked by its pin, the final file written and its data synced,
- * renamed into place; <id>.wip stays, so that every lookup still finds
- * the job running); then one js_spool_sync of the spool directory for all
+ * while other runs go on, for their results to join): eight at a time,
+ * each final file written into tmp/ with its write to the disk started
+ * (js_spool_final_ahead), then each put in place by js_spool_finish_final
+ * with JS_RELAXED (under the job's lock: the claim checked by its pin, the
+ * file's data synced, the file renamed into place; <id>.wip stays, so
+ * that every lookup still finds the job running), the disk thus writing
+ * several files' data at once instead of one after another; then one
+ * js_spool_sync of the spool directory for all
  * of them, and js_spool_finish_done removes each <id>.wip, <id>.held and
  * <id>.cancel.  Only then does it write each job's address into a pipe
  * the loop watches, and only then does the loop tell anyone (log line,
@@ -31,8 +34,8 @@
 
 /* One result to record (allocated by the loop, which fills claim, pin,
  * job and state, and frees its run's slot at once); the committer sets rc
- * and err (0, or -1 and the errno of js_spool_finish_pin or of the
- * directory sync) and closes pin. */
+ * and err (0, or -1 and the errno of js_spool_final_ahead,
+ * js_spool_finish_final or the directory sync) and closes pin. */
 struct commit_job {
 	struct js_claim claim;
 	struct js_pin pin;	/* the run's, handed over */

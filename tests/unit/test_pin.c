@@ -225,6 +225,16 @@ exists(struct tu_spool *f, const char *id, const char *ext)
 	return access(p, F_OK) == 0;
 }
 
+/* Files in the spool's tmp/. */
+static int
+tmp_files(struct tu_spool *f)
+{
+	char p[600];
+
+	snprintf(p, sizeof p, "%s/tmp", f->dir);
+	return tu_count(p, NULL);
+}
+
 static ino_t
 inode(struct tu_spool *f, const char *id, const char *ext)
 {
@@ -272,6 +282,8 @@ test_pin_held(void **state)
 	assert_true(exists(f, id, "held"));
 	assert_true(inode(f, id, "held") == claimed);
 	assert_true(inode(f, id, "wip") != claimed);
+	/* the claimed file, exchanged out of <id>.wip, is not left in tmp/ */
+	assert_int_equal(tmp_files(f), 0);
 	/* the start record is what a reader sees */
 	got = js_spool_read(f->sp, id, &st);
 	assert_non_null(got);
@@ -384,16 +396,6 @@ test_pin_held_not_claimed(void **state)
 	assert_false(exists(f, id, "held"));
 }
 
-/* Files in the spool's tmp/. */
-static int
-tmp_files(struct tu_spool *f)
-{
-	char p[600];
-
-	snprintf(p, sizeof p, "%s/tmp", f->dir);
-	return tu_count(p, NULL);
-}
-
 /* The whole of SPOOL/<id>.<ext> (static buffer). */
 static const char *
 slurp(struct tu_spool *f, const char *id, const char *ext)
@@ -420,18 +422,32 @@ test_start_split(void **state)
 	size_t len;
 	char *want;
 
+	char claimed[600];
+	ino_t claimed_ino;
+
 	new_job(f->sp, id);
 	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
+	snprintf(claimed, sizeof claimed, "%s", slurp(f, id, "wip"));
+	claimed_ino = inode(f, id, "wip");
 	/* an earlier run's pid goes: the new one is added at the end */
 	json_object_set_new(job, "pid", json_integer(7));
 	assert_int_equal(js_spool_start_open(f->sp, &c, job, &pin, &st), 0);
 	assert_null(json_object_get(job, "pid"));
 	assert_true(st.lock >= 0 && st.fd >= 0);
 	assert_int_equal(js_spool_start_write(&st, 4321, 98765), 0);
+	/* the record took the claimed file's name by an exchange (every
+	 * filesystem a test runs on has it): the claimed file is in tmp/
+	 * until the close removes it, and stays as <id>.held */
+	assert_int_equal(st.exchanged, 1);
+	assert_int_equal(tmp_files(f), 1);
+	assert_true(inode(f, id, "wip") != claimed_ino);
 	assert_int_equal(js_spool_start_close(&st, job, &pin), 0);
+	assert_int_equal(tmp_files(f), 0);
 	assert_int_equal(st.lock, -1);
 	assert_true(pin.wip >= 0);
 	assert_true(exists(f, id, "held"));
+	assert_true(inode(f, id, "held") == claimed_ino);
+	assert_string_equal(slurp(f, id, "held"), claimed);
 	assert_int_equal(js_job_int(job, "pid", 0), 4321);
 	assert_int_equal(js_job_int(job, "pid_start", 0), 98765);
 	want = js_job_dump(job, &len);
@@ -541,6 +557,77 @@ test_claim_held(void **state)
 	json_decref(job);
 }
 
+/* A result written ahead (js_spool_final_ahead) is in tmp/ until
+ * js_spool_finish_final puts it in place, and only then does the job get
+ * its final fields; one dropped, or refused (the claim lost, or the state
+ * not final), leaves nothing in tmp/ and the job as it was. */
+static void
+test_final_ahead(void **state)
+{
+	struct tu_spool *f = *state;
+	struct js_final fin, fin2;
+	struct js_pin pin;
+	struct js_claim c, old;
+	char id[JS_ID_SIZE];
+	json_t *job, *done;
+
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
+	assert_int_equal(js_spool_start_pin(f->sp, &c, job, &pin), 0);
+	json_object_set_new(job, "exit_code", json_integer(0));
+	assert_int_equal(js_spool_final_ahead(f->sp, &c, job, JS_WIP,
+	    &fin), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(tmp_files(f), 0);
+	assert_int_equal(js_spool_final_ahead(f->sp, &c, job, JS_COMPLETED,
+	    &fin), 0);
+	assert_int_equal(js_spool_final_ahead(f->sp, &c, job, JS_FAILED,
+	    &fin2), 0);
+	assert_int_equal(tmp_files(f), 2);
+	assert_false(exists(f, id, "completed"));
+	assert_string_equal(js_job_str(job, "status"), "running");
+	assert_null(js_job_str(job, "finished_at"));
+	js_spool_final_drop(f->sp, &fin2);
+	js_spool_final_drop(f->sp, &fin2);	/* (twice: nothing) */
+	assert_int_equal(tmp_files(f), 1);
+	assert_int_equal(js_spool_finish_final(f->sp, &c, &fin, &pin,
+	    JS_DURABLE), 0);
+	assert_int_equal(fin.fd, -1);
+	assert_int_equal(tmp_files(f), 0);
+	assert_string_equal(js_job_str(job, "status"), "completed");
+	assert_non_null(js_job_str(job, "finished_at"));
+	assert_false(exists(f, id, "wip"));
+	assert_false(exists(f, id, "held"));
+	done = read_in(f, id, JS_COMPLETED);
+	assert_true(json_equal(done, job));
+	json_decref(done);
+	js_spool_unpin(&pin);
+	json_decref(job);
+
+	/* not the claim's (another generation, checked by the file's
+	 * content): refused, nothing left */
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
+	assert_int_equal(js_spool_start_pin(f->sp, &c, job, &pin), 0);
+	old = c;
+	old.generation++;
+	assert_int_equal(js_spool_final_ahead(f->sp, &old, job, JS_FAILED,
+	    &fin), 0);
+	assert_int_equal(js_spool_finish_final(f->sp, &old, &fin, NULL,
+	    JS_RELAXED), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_int_equal(tmp_files(f), 0);
+	assert_false(exists(f, id, "failed"));
+	assert_string_equal(js_job_str(job, "status"), "running");
+	/* used up: a second put is refused */
+	assert_int_equal(js_spool_finish_final(f->sp, &c, &fin, &pin,
+	    JS_RELAXED), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_true(exists(f, id, "wip"));
+	js_spool_unpin(&pin);
+	json_decref(job);
+}
+
 int
 main(void)
 {
@@ -555,6 +642,7 @@ main(void)
 		TU_SPOOL_TEST(test_pin_held_not_claimed),
 		TU_SPOOL_TEST(test_claim_held),
 		TU_SPOOL_TEST(test_start_split),
+		TU_SPOOL_TEST(test_final_ahead),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
