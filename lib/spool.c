@@ -1968,11 +1968,11 @@ js_spool_final_drop(struct js_spool *sp, struct js_final *fin)
 
 	json_decref(fin->set);
 	fin->set = NULL;
-	if (fin->fd < 0)
-		return;
-	(void)close(fin->fd);
-	fin->fd = -1;
-	(void)unlinkat(sp->tmpfd, fin->tmpname, 0);
+	if (fin->fd >= 0) {
+		(void)close(fin->fd);
+		fin->fd = -1;
+		(void)unlinkat(sp->tmpfd, fin->tmpname, 0);
+	}
 	errno = e;
 }
 

@@ -19,43 +19,49 @@ struct commit {
 	pthread_cond_t cv;
 	struct commit_job *head, *tail;	/* queued, oldest first */
 	size_t others;		/* runs still going at the last submit */
+	size_t ahead;		/* results written ahead at once */
 	int stop;
 };
 
 /* A want of descriptors (the loop's runs hold them, and free them as they
- * end) is waited out, RECORD_TRIES times RECORD_PAUSE_NS at most (each
- * step of a record on its own): the record fails so before it changes
- * anything (at the job's lock or its new file), and the result is not
- * lost for it. */
+ * end) is waited out, RECORD_TRIES times RECORD_PAUSE_NS at most for a
+ * result: the record fails so before it changes anything (at the job's
+ * lock or its new file), and the result is not lost for it. */
 #define RECORD_TRIES	50
 #define RECORD_PAUSE_NS	20000000L
 
-/* Results written ahead at once (js_spool_final_ahead), each holding a
- * descriptor meanwhile. */
-#define AHEAD	8
+#define AHEAD_MAX	COMMIT_AHEAD
 
+/* After a want of descriptors: pauses and returns 1, or 0 when *tries
+ * are used up. */
 static int
-out_of_fds(int rc, int *tries)
+pause_for_fds(int *tries)
 {
 	const struct timespec pause = { 0, RECORD_PAUSE_NS };
 
-	if (rc == 0 || (errno != EMFILE && errno != ENFILE) ||
-	    ++*tries >= RECORD_TRIES)
+	if (++*tries >= RECORD_TRIES)
 		return 0;
 	(void)nanosleep(&pause, NULL);
 	return 1;
 }
 
-/* Writes j's result into tmp/ (fin), its write to the disk started. */
-static void
-write_ahead(struct js_spool *sp, struct commit_job *j, struct js_final *fin)
+/* Writes j's result into tmp/ (fin), its write to the disk started; j->rc
+ * and j->err say how it went.  A want of descriptors is waited out with
+ * *tries, or, tries NULL, returns 0 at once with nothing written (the
+ * caller puts what it wrote ahead first: only it frees those). */
+static int
+write_ahead(struct js_spool *sp, struct commit_job *j, struct js_final *fin,
+    int *tries)
 {
-	int tries = 0;
-
-	while (out_of_fds(j->rc = js_spool_final_ahead(sp, &j->claim, j->job,
-	    j->state, fin), &tries))
-		;
+	while ((j->rc = js_spool_final_ahead(sp, &j->claim, j->job, j->state,
+	    fin)) < 0 && (errno == EMFILE || errno == ENFILE)) {
+		if (tries == NULL)
+			return 0;
+		if (!pause_for_fds(tries))
+			break;
+	}
 	j->err = j->rc < 0 ? errno : 0;
+	return 1;
 }
 
 /* Puts j's result, written ahead (fin, used up), in place; with
@@ -68,9 +74,10 @@ put(struct js_spool *sp, struct commit_job *j, struct js_final *fin,
 
 	if (j->rc < 0)
 		return;		/* (not written: j->err says why) */
-	while (out_of_fds(j->rc = js_spool_finish_final(sp, &j->claim, fin,
-	    &j->pin, flags), &tries)) {
-		write_ahead(sp, j, fin);	/* (fin was used up) */
+	while ((j->rc = js_spool_finish_final(sp, &j->claim, fin, &j->pin,
+	    flags)) < 0 && (errno == EMFILE || errno == ENFILE) &&
+	    pause_for_fds(&tries)) {
+		(void)write_ahead(sp, j, fin, &tries);	/* (fin was used up) */
 		if (j->rc < 0)
 			return;
 	}
@@ -81,8 +88,9 @@ void
 commit_now(struct js_spool *sp, struct commit_job *j)
 {
 	struct js_final fin;
+	int tries = 0;
 
-	write_ahead(sp, j, &fin);
+	(void)write_ahead(sp, j, &fin, &tries);
 	put(sp, j, &fin, JS_DURABLE);
 	js_spool_unpin(&j->pin);
 }
@@ -101,16 +109,34 @@ report(struct commit *c, struct commit_job *j)
 static void
 batch(struct commit *c, struct commit_job *b)
 {
-	struct js_final fin[AHEAD];
+	struct js_final fin[AHEAD_MAX];
 	struct commit_job *j, *from, *next;
-	int any = 0, e;
-	size_t i, n;
+	size_t i, n, ahead = c->ahead;
+	int any = 0, e, tries, short_fds;
 
-	/* AHEAD at a time: all written, their writes to the disk started
-	 * together, then each synced and put in place */
+	/* ahead at a time: all written, their writes to the disk started
+	 * together, then each synced and put in place.  Short of descriptors
+	 * with some written (which only this thread frees, and a put needs
+	 * one more, for the job's lock), those are dropped and the rest of
+	 * the batch goes one at a time */
 	for (from = b; from != NULL; from = j) {
-		for (j = from, n = 0; j != NULL && n < AHEAD; j = j->next)
-			write_ahead(c->sp, j, &fin[n++]);
+		short_fds = 0;
+		for (j = from, n = 0; j != NULL && n < ahead; j = j->next) {
+			tries = 0;
+			if (!write_ahead(c->sp, j, &fin[n], n > 0 ? NULL :
+			    &tries)) {
+				short_fds = 1;
+				break;
+			}
+			n++;
+		}
+		if (short_fds) {
+			for (i = 0; i < n; i++)
+				js_spool_final_drop(c->sp, &fin[i]);
+			ahead = 1;
+			j = from;
+			continue;
+		}
 		for (j = from, i = 0; i < n; j = j->next) {
 			put(c->sp, j, &fin[i++], JS_RELAXED);
 			any |= j->rc == 0;
@@ -174,7 +200,7 @@ committer(void *arg)
 }
 
 struct commit *
-commit_new(struct js_spool *sp, int notify_fd)
+commit_new(struct js_spool *sp, int notify_fd, size_t ahead)
 {
 	struct commit *c = calloc(1, sizeof *c);
 	sigset_t all, old;
@@ -184,6 +210,7 @@ commit_new(struct js_spool *sp, int notify_fd)
 		return NULL;
 	c->sp = sp;
 	c->notify_fd = notify_fd;
+	c->ahead = ahead < 1 ? 1 : ahead > AHEAD_MAX ? AHEAD_MAX : ahead;
 	if ((e = pthread_mutex_init(&c->mu, NULL)) != 0)
 		goto fail;
 	if ((e = pthread_cond_init(&c->cv, NULL)) != 0) {

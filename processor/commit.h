@@ -7,20 +7,21 @@
  * claim and pin, which the loop no longer touches) to the committer's
  * thread, and its slot takes the next job at once.  The thread takes
  * everything queued at once (having waited a few milliseconds at most,
- * while other runs go on, for their results to join): eight at a time,
- * each final file written into tmp/ with its write to the disk started
- * (js_spool_final_ahead), then each put in place by js_spool_finish_final
- * with JS_RELAXED (under the job's lock: the claim checked by its pin, the
+ * while other runs go on, for their results to join).  It writes up to
+ * eight of their final files into tmp/, starting their writes to the disk
+ * together (js_spool_final_ahead; one at a time where descriptors are
+ * scarce, as each holds one meanwhile, and for the rest of the batch once
+ * it runs short of them), then puts each in place (js_spool_finish_final
+ * with JS_RELAXED, under the job's lock: the claim checked by its pin, the
  * file's data synced, the file renamed into place; <id>.wip stays, so
- * that every lookup still finds the job running), the disk thus writing
- * several files' data at once instead of one after another; then one
- * js_spool_sync of the spool directory for all
- * of them, and js_spool_finish_done removes each <id>.wip, <id>.held and
- * <id>.cancel.  Only then does it write each job's address into a pipe
- * the loop watches, and only then does the loop tell anyone (log line,
- * notify command): neither the processor nor a reader of the spool is
- * told of a result a power loss could take back.  Results queued while
- * the thread syncs wait for that sync and the next one, no longer.
+ * that every lookup still finds the job running); then one js_spool_sync
+ * of the spool directory for all of them, and js_spool_finish_done
+ * removes each <id>.wip, <id>.held and <id>.cancel.  Only then does it
+ * write each job's address into a pipe the loop watches, and only then
+ * does the loop tell anyone (log line, notify command): neither the
+ * processor nor a reader of the spool is told of a result a power loss
+ * could take back.  Results queued while the thread syncs wait for that
+ * sync and the next one, no longer.
  *
  * The thread uses lib/spool and jansson on the jobs handed to it only; it
  * blocks every signal, so the loop's signalfd keeps receiving them.
@@ -48,10 +49,16 @@ struct commit_job {
 
 struct commit;
 
+/* The most results written ahead at once, each holding a descriptor
+ * until it is put in place. */
+#define COMMIT_AHEAD	8
+
 /* Starts the committer's thread; finished jobs are reported on
- * notify_fd, a pipe's write end.  NULL with errno (ENOMEM, EAGAIN: no
- * thread now; the caller then records results itself, commit_now). */
-struct commit *commit_new(struct js_spool *sp, int notify_fd);
+ * notify_fd, a pipe's write end; ahead: how many results it writes ahead
+ * at once (1 to COMMIT_AHEAD; 1 where descriptors are scarce).  NULL with
+ * errno (ENOMEM, EAGAIN: no thread now; the caller then records results
+ * itself, commit_now). */
+struct commit *commit_new(struct js_spool *sp, int notify_fd, size_t ahead);
 /* Queues j; others: the runs still going besides j's.  While some are,
  * the thread waits up to JS_GROUP_WAIT_NS (lib/spool.h) for their results
  * to share the batch's sync; with none, it records at once.  Always

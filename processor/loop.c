@@ -18,8 +18,8 @@
  * the child records the run (js_spool_start_write: attempt, pid and
  * process start time in <id>.wip) and execs -> js_spool_heartbeat every
  * lease/3 -> exit -> its log hashed off the loop -> its result recorded
- * off the loop by the committer (commit.h: js_spool_finish_pin, one
- * directory sync per batch) and only then told, or js_spool_requeue for a
+ * off the loop by the committer (commit.h: js_spool_final_ahead and
+ * js_spool_finish_final, one directory sync per batch) and only then told, or js_spool_requeue for a
  * retry or a shutdown.  Nothing of a job runs before its attempt is on disk, so a
  * processor killed at any instant leaves a run counted in "attempts".
  */
@@ -895,7 +895,8 @@ claim_refused(struct loop *l, const char *id, json_t *job)
 /* ---- descriptors ----
  * A processor whose open-file limit is near what its -j runs need (each
  * running job holds three of its descriptors, up to nine while it starts,
- * and recording a result takes two more) runs fewer jobs at once instead
+ * and recording a result takes two more: the committer writes one result
+ * ahead at a time then, not COMMIT_AHEAD) runs fewer jobs at once instead
  * of failing them: while other runs go on, it claims nothing when fewer
  * than FD_ROOM descriptors are free, and gives a job whose start ran out
  * of them back to pending; it claims again once a run ends, or
@@ -1622,7 +1623,8 @@ proc_loop(struct js_spool *sp, struct proc_config *cfg)
 		goto out;
 	}
 	/* results are recorded in the loop without it (commit.h) */
-	if ((l.commit = commit_new(sp, l.commitw)) == NULL)
+	if ((l.commit = commit_new(sp, l.commitw, fd_tight(&l) ? 1 :
+	    COMMIT_AHEAD)) == NULL)
 		js_warn("cannot start the committer: %s; results are "
 		    "recorded in the event loop", strerror(errno));
 	if ((l.hasher = loghasher_new(l.hashw)) == NULL)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,15 +33,21 @@ started(struct tu_spool *f, enum js_state state, char id[JS_ID_SIZE])
 /* A committer of f's spool reporting on a new pipe p (its read end
  * non-blocking: commit_read says EAGAIN when nothing is waiting). */
 static struct commit *
-committer(struct tu_spool *f, int p[2])
+committer_ahead(struct tu_spool *f, int p[2], size_t ahead)
 {
 	struct commit *c;
 
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
-	c = commit_new(f->sp, p[1]);
+	c = commit_new(f->sp, p[1], ahead);
 	assert_non_null(c);
 	return c;
+}
+
+static struct commit *
+committer(struct tu_spool *f, int p[2])
+{
+	return committer_ahead(f, p, COMMIT_AHEAD);
 }
 
 /* The next report on the pipe, waiting up to 10 s. */
@@ -51,6 +58,23 @@ next_report(int rfd)
 
 	assert_int_equal(poll(&p, 1, 10000), 1);
 	return commit_read(rfd);
+}
+
+/* The index in j (of n) of the next report, which must be of one not
+ * reported before (*seen, a bit each). */
+static int
+next_of(int rfd, struct commit_job **j, int n, int *seen)
+{
+	struct commit_job *r = next_report(rfd);
+	int k;
+
+	assert_non_null(r);
+	for (k = 0; k < n && j[k] != r; k++)
+		;
+	assert_true(k < n);
+	assert_false(*seen & (1 << k));	/* once each */
+	*seen |= 1 << k;
+	return k;
 }
 
 static void
@@ -70,7 +94,7 @@ test_commit_batch(void **state)
 	enum js_state states[3] = { JS_COMPLETED, JS_FAILED, JS_CANCELLED };
 	const char *ext[3] = { "completed", "failed", "cancelled" };
 	char ids[3][JS_ID_SIZE], path[600];
-	struct commit_job *j[3], *r;
+	struct commit_job *j[3];
 	struct commit *c;
 	int p[2], i, seen = 0;
 
@@ -80,15 +104,8 @@ test_commit_batch(void **state)
 	for (i = 0; i < 3; i++)
 		commit_submit(c, j[i], 0);
 	for (i = 0; i < 3; i++) {
-		int k;
-		r = next_report(p[0]);
-		assert_non_null(r);
-		for (k = 0; k < 3 && j[k] != r; k++)
-			;
-		assert_true(k < 3);
-		assert_false(seen & (1 << k));	/* once each */
-		seen |= 1 << k;
-		assert_int_equal(r->rc, 0);
+		int k = next_of(p[0], j, 3, &seen);
+		assert_int_equal(j[k]->rc, 0);
 		snprintf(path, sizeof path, "%s/%s.%s", f->dir, ids[k], ext[k]);
 		assert_int_equal(access(path, F_OK), 0);
 		/* reported once durable: its running files are gone by then */
@@ -235,6 +252,69 @@ test_commit_gather(void **state)
 	close(p[1]);
 }
 
+/* n results queued at once to a committer writing ahead at most ahead
+ * of them, with only free_fds descriptors free meanwhile (0: no limit):
+ * each reported once, recorded, nothing left in tmp/. */
+static void
+many(struct tu_spool *f, int n, size_t ahead, int free_fds)
+{
+	struct commit_job *j[12];
+	char ids[12][JS_ID_SIZE], path[600];
+	struct rlimit old, low;
+	struct commit *c;
+	int p[2], i, k, seen = 0, lim, nfree;
+
+	assert_true(n <= 12);
+	c = committer_ahead(f, p, ahead);
+	for (i = 0; i < n; i++)
+		j[i] = started(f, JS_COMPLETED, ids[i]);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	if (free_fds > 0) {
+		/* the lowest limit under which free_fds descriptors are free
+		 * (descriptors are handed out lowest first) */
+		for (lim = 0, nfree = 0; nfree < free_fds; lim++)
+			if (fcntl(lim, F_GETFD) < 0)
+				nfree++;
+		low = old;
+		low.rlim_cur = (rlim_t)lim;
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	}
+	for (i = 0; i < n; i++)
+		commit_submit(c, j[i], 0);
+	for (i = 0; i < n; i++) {
+		k = next_of(p[0], j, n, &seen);
+		assert_int_equal(j[k]->rc, 0);
+		snprintf(path, sizeof path, "%s/%s.completed", f->dir, ids[k]);
+		assert_int_equal(access(path, F_OK), 0);
+	}
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(seen, (1 << n) - 1);
+	assert_int_equal(tu_tmp_files(f), 0);
+	commit_free(c);
+	for (i = 0; i < n; i++)
+		done(j[i]);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* More results than are written ahead at once, one at a time, and with
+ * descriptors for three files only (short of them with three written
+ * ahead, the committer drops those and goes one at a time; a put needs
+ * one for the job's lock): all recorded, none waits out the shortage. */
+static void
+test_commit_ahead(void **state)
+{
+	struct tu_spool *f = *state;
+	int64_t t0;
+
+	many(f, 12, COMMIT_AHEAD, 0);
+	many(f, 5, 1, 0);
+	t0 = js_mono_ms();
+	many(f, 6, COMMIT_AHEAD, 3);
+	/* (waiting it out would take a second per result) */
+	assert_true(js_mono_ms() - t0 < 900);
+}
+
 int
 main(void)
 {
@@ -243,6 +323,7 @@ main(void)
 		TU_SPOOL_TEST(test_commit_lost_claim),
 		TU_SPOOL_TEST(test_commit_free_drains),
 		TU_SPOOL_TEST(test_commit_gather),
+		TU_SPOOL_TEST(test_commit_ahead),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,6 +72,16 @@ struct tu_spool {
 	struct js_spool *sp;
 };
 
+/* Number of files in f's tmp/ (a write left behind, or under way). */
+static inline int
+tu_tmp_files(const struct tu_spool *f)
+{
+	char p[600];
+
+	snprintf(p, sizeof p, "%s/tmp", f->dir);
+	return tu_count(p, NULL);
+}
+
 static inline int
 tu_spool_setup(void **state)
 {
