@@ -2205,17 +2205,13 @@ recover_one(struct js_spool *sp, const char *id, int64_t lease_ms,
 	mtime = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 	if (!js_sched_lease_expired(mtime, lease_ms, js_now_ms()))
 		goto out;	/* heartbeat came in */
-	/* crash between writing the result and removing .wip */
+	/* crash between writing the result and removing .wip: what the
+	 * finish would have removed goes (.wip, .held, .cancel) */
 	for (s = JS_COMPLETED; s < JS_NSTATES; s++) {
 		char fin[JS_NAME_SIZE];
 		js_spool_name(fin, id, js_state_ext((enum js_state)s));
 		if (fstatat(sp->dirfd, fin, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT) {
-				rc = -1;
-			} else {
-				drop_held(sp, id);
-				rc = 1;
-			}
+			rc = finish_remove(sp, id) < 0 ? -1 : 1;
 			goto out;
 		}
 	}

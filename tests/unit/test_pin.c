@@ -638,6 +638,45 @@ test_final_ahead(void **state)
 	json_decref(job);
 }
 
+/* A processor lost after its result's rename and before it removed the
+ * running job's files: lease recovery removes <id>.wip, <id>.held and
+ * <id>.cancel beside the final file, which stays. */
+static void
+test_recover_beside_final(void **state)
+{
+	struct tu_spool *f = *state;
+	struct js_pin pin;
+	struct js_claim c;
+	char id[JS_ID_SIZE], p[600];
+	struct timespec ts[2];
+	json_t *job;
+	int fd;
+
+	new_job(f->sp, id);
+	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:1", &c, &job, &pin), 0);
+	assert_int_equal(js_spool_start_pin(f->sp, &c, job, &pin), 0);
+	path_of(f, id, "cancel", p, sizeof p);
+	assert_true((fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0660)) >= 0);
+	close(fd);
+	assert_int_equal(js_spool_finish_pin(f->sp, &c, job, JS_CANCELLED,
+	    &pin, JS_RELAXED), 0);
+	js_spool_unpin(&pin);
+	assert_true(exists(f, id, "wip") && exists(f, id, "held") &&
+	    exists(f, id, "cancel") && exists(f, id, "cancelled"));
+	path_of(f, id, "wip", p, sizeof p);
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= 3600;
+	ts[1] = ts[0];
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	assert_int_equal(js_spool_recover(f->sp, 1000, NULL, NULL), 1);
+	assert_false(exists(f, id, "wip"));
+	assert_false(exists(f, id, "held"));
+	assert_false(exists(f, id, "cancel"));
+	assert_true(exists(f, id, "cancelled"));
+	json_decref(read_in(f, id, JS_CANCELLED));
+	json_decref(job);
+}
+
 int
 main(void)
 {
@@ -653,6 +692,7 @@ main(void)
 		TU_SPOOL_TEST(test_claim_held),
 		TU_SPOOL_TEST(test_start_split),
 		TU_SPOOL_TEST(test_final_ahead),
+		TU_SPOOL_TEST(test_recover_beside_final),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
