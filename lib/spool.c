@@ -316,10 +316,20 @@ write_tmp(struct js_spool *sp, const void *data, size_t len,
 	return write_tmp_fd(sp, data, len, tmpname, 0, NULL);
 }
 
+/* unlinkat(dir, name), errno as it was */
+static void
+unlink_keep_errno(int dir, const char *name)
+{
+	int e = errno;
+
+	(void)unlinkat(dir, name, 0);
+	errno = e;
+}
+
 static int
 publish(struct js_spool *sp, const char *tmpname, const char *name, int flags)
 {
-	int rc, saved;
+	int rc;
 
 	if (flags & JS_WRITE_NOREPLACE) {
 		rc = renameat2(sp->tmpfd, tmpname, sp->dirfd, name, RENAME_NOREPLACE);
@@ -333,9 +343,7 @@ publish(struct js_spool *sp, const char *tmpname, const char *name, int flags)
 		rc = renameat(sp->tmpfd, tmpname, sp->dirfd, name);
 	}
 	if (rc < 0) {
-		saved = errno;
-		unlinkat(sp->tmpfd, tmpname, 0);
-		errno = saved;
+		unlink_keep_errno(sp->tmpfd, tmpname);
 		return -1;
 	}
 	return 0;
@@ -1895,11 +1903,10 @@ int
 js_spool_final_ahead(struct js_spool *sp, const struct js_claim *c,
     json_t *job, enum js_state state, struct js_final *fin)
 {
+	json_t *copy;
 	char *text;
 	size_t len;
 	int rc, saved;
-
-	json_t *copy;
 
 	fin->fd = -1;
 	fin->job = job;
@@ -1913,10 +1920,8 @@ js_spool_final_ahead(struct js_spool *sp, const struct js_claim *c,
 	 * finish refused leaves the job as it was); the file has them */
 	if ((fin->set = json_object()) == NULL || (copy = json_copy(job)) ==
 	    NULL) {
-		json_decref(fin->set);
-		fin->set = NULL;
 		errno = ENOMEM;
-		return -1;
+		goto fail;
 	}
 	json_object_set_new(fin->set, "status",
 	    json_string(js_state_status(state)));
@@ -1928,20 +1933,16 @@ js_spool_final_ahead(struct js_spool *sp, const struct js_claim *c,
 	text = js_job_dump(copy, &len);
 	json_decref(copy);
 	if (text == NULL) {
-		json_decref(fin->set);
-		fin->set = NULL;
 		errno = ENOMEM;
-		return -1;
+		goto fail;
 	}
 	rc = write_tmp_fd(sp, text, len, fin->tmpname, 1, &fin->fd);
 	saved = errno;
 	free(text);
+	errno = saved;
 	if (rc < 0) {
-		fin->fd = -1;
-		json_decref(fin->set);
-		fin->set = NULL;
-		errno = saved;
-		return -1;
+		fin->fd = -1;	/* (write_tmp_fd left nothing) */
+		goto fail;
 	}
 	/* the write to the disk starts now, and the sync of the final file
 	 * (js_spool_finish_final) waits for less; a hint: the sync writes
@@ -1949,16 +1950,9 @@ js_spool_final_ahead(struct js_spool *sp, const struct js_claim *c,
 	if (!sp->nosync)
 		(void)sync_file_range(fin->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	return 0;
-}
-
-/* unlinkat(dir, name), errno as it was */
-static void
-unlink_keep_errno(int dir, const char *name)
-{
-	int e = errno;
-
-	(void)unlinkat(dir, name, 0);
-	errno = e;
+fail:
+	js_spool_final_drop(sp, fin);	/* (keeps errno) */
+	return -1;
 }
 
 void
@@ -2009,10 +2003,10 @@ js_spool_finish_final(struct js_spool *sp, const struct js_claim *c,
 	if (sp->nosync || fsync(fin->fd) == 0) {
 		e = close(fin->fd);
 		fin->fd = -1;	/* (closed even when close fails) */
-		if (e == 0 && (rc = publish(sp, fin->tmpname, name, 0)) == 0)
-			json_object_update(fin->job, fin->set);
-		else
+		if (e < 0)
 			unlink_keep_errno(sp->tmpfd, fin->tmpname);
+		else if ((rc = publish(sp, fin->tmpname, name, 0)) == 0)
+			json_object_update(fin->job, fin->set);
 	}
 	if (durable) {
 		e = errno;

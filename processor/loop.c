@@ -19,9 +19,10 @@
  * process start time in <id>.wip) and execs -> js_spool_heartbeat every
  * lease/3 -> exit -> its log hashed off the loop -> its result recorded
  * off the loop by the committer (commit.h: js_spool_final_ahead and
- * js_spool_finish_final, one directory sync per batch) and only then told, or js_spool_requeue for a
- * retry or a shutdown.  Nothing of a job runs before its attempt is on disk, so a
- * processor killed at any instant leaves a run counted in "attempts".
+ * js_spool_finish_final, one directory sync per batch) and only then
+ * told, or js_spool_requeue for a retry or a shutdown.  Nothing of a job
+ * runs before its attempt is on disk, so a processor killed at any
+ * instant leaves a run counted in "attempts".
  */
 #include <errno.h>
 #include <fcntl.h>

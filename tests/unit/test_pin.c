@@ -139,6 +139,20 @@ test_pin_no_reread(void **state)
 	json_decref(job);
 }
 
+/* Ages id's <id>.wip by an hour: its lease (any under that) expired. */
+static void
+lease_expired(struct tu_spool *f, const char *id)
+{
+	struct timespec ts[2];
+	char p[600];
+
+	path_of(f, id, "wip", p, sizeof p);
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= 3600;
+	ts[1] = ts[0];
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+}
+
 /* A replaced <id>.wip is read and checked as before: an annotation (same
  * generation) passes, a newer claim after a lease recovery is fenced. */
 static void
@@ -147,17 +161,12 @@ test_pin_replaced(void **state)
 	struct tu_spool *f = *state;
 	struct js_pin pin, pin2;
 	struct js_claim c, c2;
-	char id[JS_ID_SIZE], p[600];
-	struct timespec ts[2];
+	char id[JS_ID_SIZE];
 	json_t *job, *job2;
 
 	started_annotated(f, id, &c, &job, &pin);
 	/* the lease expires; another processor recovers, claims and starts */
-	path_of(f, id, "wip", p, sizeof p);
-	clock_gettime(CLOCK_REALTIME, &ts[0]);
-	ts[0].tv_sec -= 3600;
-	ts[1] = ts[0];
-	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	lease_expired(f, id);
 	assert_int_equal(js_spool_recover(f->sp, 1000, NULL, NULL), 1);
 	assert_int_equal(js_spool_claim_pin(f->sp, id, "h:2", &c2, &job2, &pin2),
 	    0);
@@ -648,7 +657,6 @@ test_recover_beside_final(void **state)
 	struct js_pin pin;
 	struct js_claim c;
 	char id[JS_ID_SIZE], p[600];
-	struct timespec ts[2];
 	json_t *job;
 	int fd;
 
@@ -663,11 +671,7 @@ test_recover_beside_final(void **state)
 	js_spool_unpin(&pin);
 	assert_true(exists(f, id, "wip") && exists(f, id, "held") &&
 	    exists(f, id, "cancel") && exists(f, id, "cancelled"));
-	path_of(f, id, "wip", p, sizeof p);
-	clock_gettime(CLOCK_REALTIME, &ts[0]);
-	ts[0].tv_sec -= 3600;
-	ts[1] = ts[0];
-	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	lease_expired(f, id);
 	assert_int_equal(js_spool_recover(f->sp, 1000, NULL, NULL), 1);
 	assert_false(exists(f, id, "wip"));
 	assert_false(exists(f, id, "held"));
